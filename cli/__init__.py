@@ -1,0 +1,1 @@
+"""The ``synthcam`` command line: thin click commands over the library packages."""

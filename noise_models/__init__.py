@@ -1,0 +1,8 @@
+"""Depth-sensor noise: composable stages and named presets. Knows nothing of scenes, shards or torch."""
+
+from noise_models.errors import NoiseConfigError
+from noise_models.presets import PRESETS, NoiseModel, make
+from noise_models.stages import Compose, DisparityNoise, IncidenceDropout, LateralJitter, RangeGate, Stage
+
+__all__ = ["PRESETS", "Compose", "DisparityNoise", "IncidenceDropout", "LateralJitter", "NoiseConfigError",
+           "NoiseModel", "RangeGate", "Stage", "make"]

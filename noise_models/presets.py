@@ -1,0 +1,73 @@
+"""Named sensor presets: ordered, named stages with their default parameters.
+
+``make("kinect_v1", {"disparity.sigma_units": 0.3})`` builds a preset with overrides given as
+``"<stage>.<field>": value``. Unknown presets, stages or fields raise :class:`NoiseConfigError`
+listing the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping
+
+from noise_models.errors import NoiseConfigError
+from noise_models.stages import Compose, DisparityNoise, IncidenceDropout, LateralJitter, RangeGate, Stage
+
+
+def _none() -> dict[str, Stage]:
+    return {}
+
+
+def _kinect_v1() -> dict[str, Stage]:
+    """Kinect v1 structured light (SceneNet / ICL-NUIM style)."""
+    return {
+        "range": RangeGate(z_min=0.5, z_max=4.5),
+        "incidence": IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0),
+        "jitter": LateralJitter(sigma_px=0.5),
+        "disparity": DisparityNoise(focal_px=585.6, baseline_m=0.075, subpixel=8.0, sigma_units=0.41),
+    }
+
+
+#: Explicit registry of presets by name.
+PRESETS: dict[str, Callable[[], dict[str, Stage]]] = {"none": _none, "kinect_v1": _kinect_v1}
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseModel:
+    """A built preset: its name, its named stages and the composed callable."""
+
+    name: str
+    stages: dict[str, Stage]
+
+    @property
+    def pipeline(self) -> Compose:
+        return Compose(tuple(self.stages.values()))
+
+    @property
+    def needs_normals(self) -> bool:
+        return self.pipeline.needs_normals
+
+    def __call__(self, frame, rng):
+        """New (H, W) float32 depth in metres (0 = invalid); ``frame`` is not modified."""
+        return self.pipeline(frame, rng)
+
+    def describe(self) -> dict:
+        """JSON-friendly description: preset name and every stage's class and parameters."""
+        return {"preset": self.name, "stages": {k: {"type": type(s).__name__, **dataclasses.asdict(s)} for k, s in self.stages.items()}}
+
+
+def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
+    """Build preset ``name`` with ``params`` overrides (``"stage.field" -> value``)."""
+    if name not in PRESETS:
+        raise NoiseConfigError(f"unknown noise preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    stages = PRESETS[name]()
+    for key, value in (params or {}).items():
+        stage_name, _, field = key.partition(".")
+        valid = [f"{s}.{f.name}" for s, st in stages.items() for f in dataclasses.fields(st)]
+        if stage_name not in stages or field not in {f.name for f in dataclasses.fields(stages[stage_name])}:
+            raise NoiseConfigError(f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}")
+        try:
+            stages[stage_name] = dataclasses.replace(stages[stage_name], **{field: float(value)})
+        except (TypeError, ValueError):
+            raise NoiseConfigError(f"parameter {key!r} needs a number, got {value!r}") from None
+    return NoiseModel(name, stages)

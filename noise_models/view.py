@@ -1,0 +1,38 @@
+"""What a noise stage reads from a rendered frame (duck-typed; no renderer import).
+
+A frame handed to a stage must provide:
+
+- ``depth``: (H, W) float32 z-depth in metres, 0 = invalid;
+- ``normals``: (H, W, 3) float32 unit camera-frame normals facing the camera, or None;
+- ``intrinsics``: an object with ``width, height, fx, fy, cx, cy`` (pixel centres at u + 0.5);
+- and be a dataclass, so :class:`noise_models.stages.Compose` can hand each stage the updated depth.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class DepthView(Protocol):
+    depth: np.ndarray
+    normals: np.ndarray | None
+    intrinsics: Any
+
+
+@lru_cache(maxsize=8)
+def _unit_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    u = (np.arange(width, dtype=np.float32) + 0.5 - cx) / fx
+    v = (np.arange(height, dtype=np.float32) + 0.5 - cy) / fy
+    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((1, 1), np.float32)), axis=-1)
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    rays.flags.writeable = False
+    return rays
+
+
+def unit_rays(intrinsics: Any) -> np.ndarray:
+    """(H, W, 3) float32 unit camera-frame viewing directions through each pixel centre (cached)."""
+    k = intrinsics
+    return _unit_rays(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy))

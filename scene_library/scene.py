@@ -1,0 +1,94 @@
+"""Plain scene values: labelled meshes in a room, in world coordinates.
+
+World frame: right-handed, z up, metres; the floor is z = 0 and a rectangular room spans
+``[0, size_x] x [0, size_y]`` in plan. Every object is one trimesh mesh with one NYUv2-40 class and
+one instance id (1-based; 0 is reserved for "no object").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from scene_library.labels import class40_names
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One labelled mesh.
+
+    mesh : trimesh.Trimesh in world coordinates (metres).
+    class40 : NYUv2-40 class id, 1..40.
+    instance_id : unique within its scene, >= 1.
+    name : readable path such as ``"bed_3/pillow_1"``; the part before ``/`` names the piece.
+    """
+
+    mesh: trimesh.Trimesh
+    class40: int
+    instance_id: int
+    name: str
+
+    @property
+    def piece(self) -> str:
+        """Name of the furniture piece (or shell element) this object belongs to."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Room:
+    """Room metadata.
+
+    room_type : e.g. ``"bedroom"``.
+    size : (size_x, size_y, height) in metres; the interior is the box [0,sx] x [0,sy] x [0,h].
+    keep_clear : (K, 4) float64 plan rectangles ``(x0, y0, x1, y1)`` that must stay free of furniture
+        (door swing zones).
+    """
+
+    room_type: str
+    size: tuple[float, float, float]
+    keep_clear: np.ndarray
+
+    @property
+    def footprint(self) -> np.ndarray:
+        """(4, 2) float64 corner polygon of the floor, counter-clockwise, metres."""
+        sx, sy, _ = self.size
+        return np.array([[0.0, 0.0], [sx, 0.0], [sx, sy], [0.0, sy]])
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A room with its labelled objects (shell elements first, then furniture and props)."""
+
+    room: Room
+    objects: tuple[SceneObject, ...]
+
+    @property
+    def triangle_count(self) -> int:
+        return int(sum(len(o.mesh.faces) for o in self.objects))
+
+    def instance_table(self) -> list[dict]:
+        """One JSON-friendly row per object: instance id, class id, class name, object name."""
+        names = class40_names()
+        return [
+            {"instance_id": o.instance_id, "class40": o.class40, "class_name": names[o.class40], "name": o.name}
+            for o in self.objects
+        ]
+
+    def describe(self) -> dict:
+        """A JSON-friendly summary of the room and its objects (no geometry)."""
+        sx, sy, h = self.room.size
+        return {
+            "room_type": self.room.room_type,
+            "size_m": [round(sx, 4), round(sy, 4), round(h, 4)],
+            "triangles": self.triangle_count,
+            "objects": self.instance_table(),
+        }
+
+    def to_trimesh(self) -> trimesh.Scene:
+        """A trimesh scene with one named node per object (for GLB export and viewing)."""
+        out = trimesh.Scene()
+        for o in self.objects:
+            out.add_geometry(o.mesh, node_name=f"{o.instance_id:04d}:{o.name}", geom_name=o.name)
+        return out

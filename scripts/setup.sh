@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a fresh checkout: system libraries, a virtual environment at
+# .venv, and the package installed in editable mode with its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# open3d links libusb-1.0 and libGL/libEGL; install whatever of them the machine lacks.
+need=()
+ldconfig -p | grep -q 'libusb-1.0.so.0' || need+=(libusb-1.0-0)
+ldconfig -p | grep -q 'libGL.so.1' || need+=(libgl1)
+ldconfig -p | grep -q 'libEGL.so.1' || need+=(libegl1)
+ldconfig -p | grep -q 'libgomp.so.1' || need+=(libgomp1)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.synthcam-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing synthcam3d and its dependencies into .venv (first run takes a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi

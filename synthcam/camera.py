@@ -1,0 +1,108 @@
+"""Pinhole intrinsics and camera poses.
+
+Conventions: camera frame is OpenCV (x right, y down, z forward); a pose is a (4, 4) float64
+camera-to-world matrix; pixel (u, v) has its centre at (u + 0.5, v + 0.5) in the continuous image
+coordinates in which ``cx, cy`` are given.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from synthcam.errors import SynthcamError
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole camera: image size in pixels, focal lengths and principal point in pixels."""
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    @classmethod
+    def nyuv2(cls) -> "Intrinsics":
+        """The NYUv2 RGB-registered camera at 640x480 (the project default)."""
+        rgb = json.loads(resources.files("synthcam").joinpath("data", "nyuv2_camera_params.json").read_text())["rgb"]
+        return cls(640, 480, rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
+
+    def scaled(self, width: int, height: int) -> "Intrinsics":
+        """The same camera resampled to ``width`` x ``height`` pixels."""
+        sx, sy = width / self.width, height / self.height
+        return Intrinsics(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(3, 3) float64 calibration matrix K."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def as_array(self) -> np.ndarray:
+        """(6,) float64 ``[width, height, fx, fy, cx, cy]`` as stored in shards."""
+        return np.array([self.width, self.height, self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> "Intrinsics":
+        w, h, fx, fy, cx, cy = (float(v) for v in values)
+        return cls(int(w), int(h), fx, fy, cx, cy)
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """Parse ``"WxH"`` into ``(width, height)``; both at least 16 pixels."""
+    try:
+        w, h = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise SynthcamError(f"resolution {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x480") from None
+    if w < 16 or h < 16:
+        raise SynthcamError(f"resolution {text!r} is too small; use at least 16x16, e.g. 640x480")
+    return w, h
+
+
+@lru_cache(maxsize=8)
+def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
+    """(H, W, 3) float32 camera-frame ray directions with z = 1, through each pixel centre.
+
+    Scaling a ray by a z-depth gives the camera-frame point. The result is cached and read-only.
+    """
+    u = (np.arange(intrinsics.width, dtype=np.float64) + 0.5 - intrinsics.cx) / intrinsics.fx
+    v = (np.arange(intrinsics.height, dtype=np.float64) + 0.5 - intrinsics.cy) / intrinsics.fy
+    rays = np.empty((intrinsics.height, intrinsics.width, 3), dtype=np.float32)
+    rays[..., 0] = u[None, :]
+    rays[..., 1] = v[:, None]
+    rays[..., 2] = 1.0
+    rays.flags.writeable = False
+    return rays
+
+
+def project(points_cam: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Pixel indices (u, v) of camera-frame points.
+
+    points_cam : (N, 3) float, metres, z > 0.
+    Returns (N, 2) int64 column and row of the pixel that contains each point.
+    """
+    x = points_cam[:, 0] / points_cam[:, 2] * intrinsics.fx + intrinsics.cx
+    y = points_cam[:, 1] / points_cam[:, 2] * intrinsics.fy + intrinsics.cy
+    return np.stack([np.floor(x), np.floor(y)], axis=1).astype(np.int64)
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+    """(4, 4) float64 camera-to-world pose at ``eye`` looking at ``target`` with world ``up`` (z)."""
+    eye, target = np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    forward = target - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    norm = np.linalg.norm(right)
+    if norm < 1e-6:
+        raise ValueError("look_at: viewing direction is parallel to up")
+    right /= norm
+    down = np.cross(forward, right)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
+    return pose

@@ -1,0 +1,86 @@
+"""Preview pictures of shards: clean and noisy depth side by side, and colour-coded labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+INVALID_RGB = (1.0, 1.0, 1.0)  #: colour of invalid depth pixels (white)
+
+
+def class_palette(n: int = 41) -> np.ndarray:
+    """(n, 3) float RGB in [0, 1], one fixed, well-separated colour per class id; id 0 (void) is black."""
+    from matplotlib.colors import hsv_to_rgb
+
+    ids = np.arange(n)
+    hsv = np.stack([(ids * 0.618034) % 1.0, 0.55 + 0.45 * ((ids * 3) % 4) / 3, 0.95 - 0.35 * ((ids * 5) % 3) / 2], axis=1)
+    palette = hsv_to_rgb(hsv)
+    palette[0] = 0.0
+    return palette
+
+
+def colorize_depth(depth: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """(H, W) float metres -> (H, W, 3) float RGB with the turbo colour map; invalid (0) pixels white."""
+    from matplotlib import colormaps
+
+    norm = np.clip((depth - vmin) / max(vmax - vmin, 1e-6), 0.0, 1.0)
+    rgb = colormaps["turbo"](norm)[..., :3]
+    rgb[depth <= 0] = INVALID_RGB
+    return rgb
+
+
+def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarray, class_names: tuple[str, ...],
+                   out_path: Path, title: str = "") -> Path:
+    """Write a PNG with three panels: clean depth, noisy depth (shared scale), labels with a legend.
+
+    depth_clean, depth : (H, W) float32 metres, 0 = invalid. class40 : (H, W) uint8.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    valid = depth_clean[depth_clean > 0]
+    vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
+    palette = class_palette(len(class_names))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"wspace": 0.04})
+    invalid_pct = 100.0 * float(np.mean(depth <= 0))
+    panels = [(colorize_depth(depth_clean, vmin, vmax), "clean depth"),
+              (colorize_depth(depth, vmin, vmax), f"noisy depth (white = invalid, {invalid_pct:.1f} %)"),
+              (palette[class40], "NYU40 labels")]
+    for ax, (img, name) in zip(axes, panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.axis("off")
+    sm = plt.cm.ScalarMappable(cmap="turbo", norm=plt.Normalize(vmin, vmax))
+    fig.colorbar(sm, ax=axes[:2], orientation="horizontal", fraction=0.05, pad=0.03, aspect=50, label="depth (m)")
+    ids, counts = np.unique(class40, return_counts=True)
+    order = np.argsort(-counts)
+    handles = [Patch(color=palette[ids[i]], label=f"{class_names[ids[i]]} ({100 * counts[i] / class40.size:.1f} %)") for i in order]
+    axes[2].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    out_path = Path(out_path)
+    fig.savefig(out_path, dpi=72, bbox_inches="tight")
+    plt.close(fig)
+    return out_path
+
+
+def preview_shard(path: Path, out_dir: Path, frames: int = 3) -> list[Path]:
+    """Write previews of ``frames`` evenly spaced frames of the shard at ``path`` into ``out_dir``."""
+    from synthcam.shards import mm_to_depth, open_shard
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with open_shard(path) as f:
+        n = int(f.attrs["frame_count"])
+        names = tuple(s.decode() if isinstance(s, bytes) else s for s in f["class40_names"][()])
+        for i in sorted(set(np.linspace(0, n - 1, min(frames, n)).round().astype(int).tolist())):
+            out = out_dir / f"{Path(path).stem}_frame{i:04d}.png"
+            render_preview(mm_to_depth(f["depth_clean"][i]), mm_to_depth(f["depth"][i]), f["class40"][i], names,
+                           out, title=f"{Path(path).name}  frame {i}")
+            written.append(out)
+    return written

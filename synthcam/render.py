@@ -1,0 +1,99 @@
+"""Renderer backends behind one interface: a scene and a camera in, :class:`Frame` out.
+
+``raycast`` uses Open3D's ``RaycastingScene`` (Embree on the CPU, no GL). Rays go through pixel
+centres (u + 0.5, v + 0.5) and have camera-frame z = 1, so the hit distance *is* the z-depth.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from scene_library import Scene
+from synthcam.camera import Intrinsics, pixel_rays
+from synthcam.errors import SynthcamError
+from synthcam.frame import Frame
+
+
+def import_open3d():
+    """Import open3d lazily, turning a missing system library into an actionable error."""
+    try:
+        import open3d
+    except ImportError as exc:  # e.g. libusb-1.0.so.0 missing
+        raise SynthcamError(f"open3d cannot be imported ({exc}); run scripts/setup.sh or install libusb-1.0-0") from None
+    return open3d
+
+
+class Renderer(Protocol):
+    """What every backend offers."""
+
+    name: str
+
+    def render(self, pose: np.ndarray, normals: bool = True) -> Frame: ...
+
+
+class RaycastRenderer:
+    """Open3D ray casting of a labelled scene.
+
+    scene : the scene; each object becomes one geometry whose id indexes the label tables.
+    intrinsics : camera used for every frame.
+    nthreads : ray-casting threads (0 = all cores).
+    """
+
+    name = "raycast"
+
+    def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
+        o3d = import_open3d()
+        self._o3d = o3d
+        self.intrinsics = intrinsics
+        self.nthreads = int(nthreads)
+        self._scene = o3d.t.geometry.RaycastingScene()
+        for obj in scene.objects:
+            self._scene.add_triangles(
+                o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.vertices, dtype=np.float32)),
+                o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.faces, dtype=np.uint32)),
+            )
+        n = len(scene.objects)
+        # Geometry ids are 0..n-1 in insertion order; index n stands for "missed everything".
+        self._class_lut = np.zeros(n + 1, dtype=np.uint8)
+        self._instance_lut = np.zeros(n + 1, dtype=np.uint16)
+        for gid, obj in enumerate(scene.objects):
+            self._class_lut[gid], self._instance_lut[gid] = obj.class40, obj.instance_id
+        self._rays = np.empty((intrinsics.height, intrinsics.width, 6), dtype=np.float32)
+
+    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
+        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+        rot = pose[:3, :3].astype(np.float32)
+        cam_rays = pixel_rays(self.intrinsics)
+        self._rays[..., :3] = pose[:3, 3]
+        np.matmul(cam_rays, rot.T, out=self._rays[..., 3:])
+        hit = self._scene.cast_rays(self._o3d.core.Tensor.from_numpy(self._rays), nthreads=self.nthreads)
+        t_hit = hit["t_hit"].numpy()
+        gid = np.minimum(hit["geometry_ids"].numpy(), len(self._class_lut) - 1)
+        depth = np.where(np.isfinite(t_hit), t_hit, 0.0).astype(np.float32, copy=False)
+        cam_normals = None
+        if normals:
+            cam_normals = hit["primitive_normals"].numpy() @ rot  # world -> camera: R^T n
+            facing = np.einsum("hwc,hwc->hw", cam_normals, cam_rays) > 0
+            cam_normals[facing] *= -1.0
+        return Frame(depth=depth, class40=self._class_lut[gid], instance=self._instance_lut[gid],
+                     normals=cam_normals, pose=np.array(pose, dtype=np.float64), intrinsics=self.intrinsics)
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """(N,) float64 distance in metres from each of the (N, 3) world points to the nearest surface."""
+        query = self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
+        return self._scene.compute_distance(query, nthreads=self.nthreads).numpy().astype(np.float64)
+
+
+#: Explicit registry of renderer backends by name.
+RENDERERS = {"raycast": RaycastRenderer}
+
+
+def make_renderer(name: str, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0) -> Renderer:
+    """Build the named backend; an unknown name lists the valid ones."""
+    try:
+        cls = RENDERERS[name]
+    except KeyError:
+        raise SynthcamError(f"unknown renderer {name!r}; valid renderers: {', '.join(RENDERERS)}") from None
+    return cls(scene, intrinsics, nthreads)

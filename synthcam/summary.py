@@ -1,0 +1,109 @@
+"""Shard statistics for ``synthcam inspect``: shapes, dtypes, class histogram, depth statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from synthcam.shards import FRAME_DATASETS, _decode_attr, open_shard
+
+
+def summarize_shard(path: Path) -> dict:
+    """Statistics of one shard (JSON-friendly). Reads frame by frame, so memory stays small."""
+    with open_shard(path) as f:
+        n = int(f.attrs["frame_count"])
+        names = [s.decode() if isinstance(s, bytes) else s for s in f["class40_names"][()]]
+        datasets = {}
+        for key in (*FRAME_DATASETS, "pose", "timestamp", "intrinsics"):
+            ds = f[key]
+            datasets[key] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "compression": _filter_name(ds),
+                             "stored_bytes": int(ds.id.get_storage_size())}
+        hist = np.zeros(len(names), dtype=np.int64)
+        depth_stats = {key: _DepthStats() for key in ("depth", "depth_clean")}
+        for i in range(n):
+            hist += np.bincount(f["class40"][i].ravel(), minlength=len(names))[: len(names)]
+            for key, stats in depth_stats.items():
+                stats.add(f[key][i])
+        attrs = {k: _decode_attr(v) for k, v in f.attrs.items() if k != "scene_json"}
+        scene = json.loads(f.attrs["scene_json"])
+    return {
+        "path": str(path),
+        "frames": n,
+        "datasets": datasets,
+        "class_pixels": {names[i]: int(c) for i, c in enumerate(hist) if c},
+        "depth": {k: s.result() for k, s in depth_stats.items()},
+        "room_type": scene.get("room_type"),
+        "objects": len(scene.get("objects", [])),
+        "attrs": attrs,
+    }
+
+
+_FILTER_NAMES = {1: "gzip", 2: "shuffle", 3: "fletcher32", 32000: "lzf", 32001: "blosc", 32015: "zstd"}
+
+
+def _filter_name(ds) -> str:
+    """Names of the dataset's HDF5 filters, e.g. ``"zstd"`` or ``"gzip"``; ``"none"`` if unfiltered."""
+    plist = ds.id.get_create_plist()
+    ids = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return "+".join(_FILTER_NAMES.get(i, str(i)) for i in ids) or "none"
+
+
+class _DepthStats:
+    """Running statistics of uint16 millimetre depth (0 = invalid) over many frames."""
+
+    def __init__(self):
+        self.total = self.valid = 0
+        self.sum = self.sumsq = 0.0
+        self.lo, self.hi = np.inf, -np.inf
+
+    def add(self, mm: np.ndarray) -> None:
+        v = mm[mm > 0].astype(np.float64) / 1000.0
+        self.total += mm.size
+        self.valid += v.size
+        if v.size:
+            self.sum += v.sum()
+            self.sumsq += np.square(v).sum()
+            self.lo, self.hi = min(self.lo, v.min()), max(self.hi, v.max())
+
+    def result(self) -> dict:
+        mean = self.sum / self.valid if self.valid else 0.0
+        std = float(np.sqrt(max(self.sumsq / self.valid - mean**2, 0.0))) if self.valid else 0.0
+        return {"min_m": float(self.lo) if self.valid else None, "max_m": float(self.hi) if self.valid else None,
+                "mean_m": mean, "std_m": std, "invalid_fraction": 1.0 - self.valid / self.total if self.total else 1.0}
+
+
+def merge_summaries(summaries: list[dict]) -> dict:
+    """Totals over several shard summaries: frames, class pixels and pixel-weighted depth statistics."""
+    classes: dict[str, int] = {}
+    for s in summaries:
+        for k, v in s["class_pixels"].items():
+            classes[k] = classes.get(k, 0) + v
+    return {"shards": len(summaries), "frames": sum(s["frames"] for s in summaries), "class_pixels": classes}
+
+
+def format_summary(summaries: list[dict]) -> str:
+    """Human-readable report of one or more shard summaries."""
+    lines = []
+    for s in summaries:
+        a = s["attrs"]
+        lines.append(f"{s['path']}: {s['frames']} frames, {s['room_type']} ({s['objects']} objects), "
+                     f"format v{a.get('format_version')}, synthcam {a.get('package_version')}")
+        for key, d in s["datasets"].items():
+            lines.append(f"  {key:<12} {str(tuple(d['shape'])):<18} {d['dtype']:<8} {d['compression']:<6} "
+                         f"{d['stored_bytes'] / 1e6:8.2f} MB")
+        for key, label in (("depth", "noisy depth"), ("depth_clean", "clean depth")):
+            d = s["depth"][key]
+            rng_txt = f"{d['min_m']:.3f}-{d['max_m']:.3f} m" if d["min_m"] is not None else "no valid pixels"
+            lines.append(f"  {label}: {rng_txt}, mean {d['mean_m']:.3f} m, std {d['std_m']:.3f} m, "
+                         f"invalid {100 * d['invalid_fraction']:.2f} %")
+        lines.append(f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {a.get('noise', {}).get('preset')}, "
+                     f"renderer {a.get('renderer')}")
+        lines.append(f"  config {json.dumps(a.get('config'), sort_keys=True)}")
+    total = merge_summaries(summaries)
+    pixels = sum(total["class_pixels"].values()) or 1
+    lines.append(f"class pixels over {total['shards']} shard(s), {total['frames']} frames:")
+    for name, count in sorted(total["class_pixels"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {name:<16} {100 * count / pixels:6.2f} %  {count}")
+    return "\n".join(lines)

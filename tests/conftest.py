@@ -1,0 +1,27 @@
+"""Shared helpers: tiny scenes built in code, small cameras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from scene_library import Room, Scene, SceneObject
+from scene_library.furniture import box
+from synthcam.camera import Intrinsics
+
+
+def make_scene(boxes: list[tuple[str, int, trimesh.Trimesh]], size=(4.0, 3.0, 2.5)) -> Scene:
+    """A scene of the given labelled meshes with instance ids 1, 2, ... in order."""
+    objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(boxes))
+    return Scene(room=Room("test", size, np.zeros((0, 4))), objects=objects)
+
+
+def wall_scene(distance: float = 2.0, width: float = 20.0) -> Scene:
+    """A single large wall (class 1) whose face is the plane y = distance."""
+    return make_scene([("wall", 1, box((width, 0.2, 20.0), (0.0, distance + 0.1, 0.0)))])
+
+
+@pytest.fixture
+def small_camera() -> Intrinsics:
+    return Intrinsics.nyuv2().scaled(160, 120)

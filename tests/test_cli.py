@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+SMALL = ["--rooms", "2", "--frames-per-room", "3", "--resolution", "64x48", "--seed", "4"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "out"
+    result = CliRunner().invoke(main, ["generate", *SMALL, "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def one_line_error(result, *fragments):
+    """Bad input: exit 2, a single 'error:' line naming the problem, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_and_version():
+    runner = CliRunner()
+    for args in ([], ["generate"], ["inspect"], ["preview"]):
+        result = runner.invoke(main, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and "synthcam, version" in result.output
+
+
+def test_generate_writes_shards_and_reports_rate(dataset):
+    out, result = dataset
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "room_00000.h5", "room_00001.h5"]
+    assert "wrote 2 shards (6 frames, 64x48)" in result.output and "frames/s" in result.output
+
+
+def test_inspect_directory_and_json(dataset):
+    out, _ = dataset
+    result = CliRunner().invoke(main, ["inspect", str(out)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for fragment in ("room_00000.h5: 3 frames", "depth ", "(3, 48, 64)", "uint16", "zstd", "class40 ", "uint8",
+                     "invalid", "seed 4", "wall", '"rooms": 2', "class pixels over 2 shard(s), 6 frames"):
+        assert fragment in text, fragment
+    result = CliRunner().invoke(main, ["inspect", str(out / "room_00001.h5"), "--json"])
+    data = json.loads(result.output)
+    assert data[0]["frames"] == 3 and data[0]["attrs"]["seed"] == 4 and data[0]["class_pixels"]["wall"] > 0
+    assert 0 <= data[0]["depth"]["depth"]["invalid_fraction"] < 1
+
+
+def test_preview_writes_pngs(dataset, tmp_path):
+    out, _ = dataset
+    result = CliRunner().invoke(main, ["preview", str(out), "--out", str(tmp_path / "png"), "--frames", "2"])
+    assert result.exit_code == 0, result.output
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == 4 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_bad_inputs(tmp_path, dataset):
+    runner = CliRunner()
+    out = str(tmp_path / "o")
+    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise", "kinect_v9"]),
+                   "unknown noise preset 'kinect_v9'", "none, kinect_v1")
+    one_line_error(runner.invoke(main, ["generate", "--rooms", "0", "--frames-per-room", "3", "--out", out]),
+                   "rooms must be at least 1")
+    one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "-2", "--out", out]),
+                   "frames-per-room must be at least 1")
+    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--workers", "0"]), "workers must be at least 1")
+    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise-param", "disparity.sigma=2"]),
+                   "disparity.sigma_units")
+    one_line_error(runner.invoke(main, ["generate", *SMALL[:4], "--resolution", "big", "--out", out]), "WIDTHxHEIGHT")
+    one_line_error(runner.invoke(main, ["generate", "--rooms", "x", "--frames-per-room", "3", "--out", out]),
+                   "'x' is not a valid integer", "--help")
+    assert not (tmp_path / "o").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", str(blocker / "sub")]),
+                   "cannot write to output directory", "--out")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    one_line_error(runner.invoke(main, ["inspect", str(notes)]), "not an HDF5 file")
+    one_line_error(runner.invoke(main, ["inspect", str(tmp_path / "nothing")]), "does not exist")
+    one_line_error(runner.invoke(main, ["preview", str(notes), "--out", str(tmp_path / "p")]), "not an HDF5 file")
+    one_line_error(runner.invoke(main, ["frobnicate"]), "No such command")

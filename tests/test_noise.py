@@ -1,0 +1,111 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+import noise_models
+from conftest import wall_scene
+from noise_models import DisparityNoise, IncidenceDropout, LateralJitter, NoiseConfigError, RangeGate
+from synthcam.camera import Intrinsics, look_at
+from synthcam.render import RaycastRenderer
+
+CAM = Intrinsics.nyuv2().scaled(320, 240)
+
+
+def wall_frame(distance: float, tilt_deg: float = 0.0):
+    """A wall ``distance`` m ahead, rotated by ``tilt_deg`` about the vertical axis."""
+    eye = np.zeros(3)
+    yaw = np.radians(tilt_deg)
+    target = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # turning the camera is the same as tilting the wall
+    pose = look_at(eye, target)
+    scene = wall_scene(distance, width=400.0)
+    return RaycastRenderer(scene, CAM, nthreads=1).render(pose)
+
+
+def test_kinect_v1_never_negative_and_leaves_input_untouched():
+    frame = wall_frame(1.5, 30.0)
+    before = frame.depth.copy()
+    noisy = noise_models.make("kinect_v1")(frame, np.random.default_rng(0))
+    assert noisy.dtype == np.float32 and noisy.shape == frame.depth.shape
+    assert np.all(noisy >= 0) and np.all(np.isfinite(noisy))
+    assert np.array_equal(frame.depth, before)
+    valid = noisy > 0
+    assert valid.mean() > 0.9
+    assert np.abs(noisy[valid] - frame.depth[valid]).max() < 0.2  # noise happened but stayed plausible
+    assert np.abs(noisy[valid] - frame.depth[valid]).mean() > 1e-4
+
+
+def test_disparity_values_lie_on_the_lattice():
+    frame = wall_frame(2.5, 20.0)
+    stage = DisparityNoise()
+    noisy = stage(frame, np.random.default_rng(1))
+    k = stage.lattice / noisy[noisy > 0].astype(np.float64)
+    assert np.abs(k - np.round(k)).max() < 2e-3  # float32 round-off only
+    # The quantisation step at z is z^2 / F: adjacent levels near 2.5 m are ~17.8 mm apart.
+    levels = np.unique(noisy[noisy > 0])
+    steps = np.diff(levels[(levels > 2.4) & (levels < 2.6)])
+    assert np.allclose(steps, 2.5**2 / 351.3, rtol=0.1)
+
+
+def test_disparity_noise_sigma_follows_khoshelham():
+    for z in (1.0, 2.0, 3.0):
+        frame = wall_frame(z)
+        noisy = DisparityNoise()(frame, np.random.default_rng(2))
+        err = noisy[noisy > 0] - frame.depth[noisy > 0]
+        expected = 1.425e-3 * z**2
+        assert abs(err.std() - expected) / expected < 0.15
+        assert abs(err.mean()) < 0.25 * z**2 / 351.3  # unbiased rounding
+
+
+def incidence_deg(frame) -> np.ndarray:
+    """Per-pixel angle between the viewing ray and the wall normal (world -y), from the pose alone."""
+    u = (np.arange(CAM.width) + 0.5 - CAM.cx) / CAM.fx
+    v = (np.arange(CAM.height) + 0.5 - CAM.cy) / CAM.fy
+    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], 1.0), axis=-1) @ frame.pose[:3, :3].T
+    cos = np.abs(rays[..., 1]) / np.linalg.norm(rays, axis=-1)
+    return np.degrees(np.arccos(cos))
+
+
+def test_grazing_pixels_are_dropped():
+    drop = IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0)
+    rng = np.random.default_rng(3)
+    assert (drop(wall_frame(2.0, 0.0), rng) > 0).mean() == 1.0
+    grazing = wall_frame(2.0, 75.0)
+    theta = incidence_deg(grazing)
+    hit = grazing.depth > 0
+    assert (hit & (theta > 82)).sum() > 1000 and (hit & (theta < 70)).sum() > 1000
+    out = drop(grazing, rng)
+    assert np.all(out[hit & (theta > 82.2)] == 0)
+    assert np.all(out[hit & (theta < 69.8)] > 0)
+    ramp = hit & (theta > 74) & (theta < 78)  # p_drop 1/3 .. 2/3 on the ramp
+    assert 0.3 < (out[ramp] == 0).mean() < 0.7
+    assert np.all(noise_models.make("kinect_v1")(grazing, rng)[hit & (theta > 82.2)] == 0)
+
+
+def test_range_gate_and_jitter():
+    frame = wall_frame(5.0)
+    assert np.all(RangeGate(0.5, 4.5)(frame, np.random.default_rng(0)) == 0)
+    near = wall_frame(2.0, 10.0)
+    jittered = LateralJitter(0.5)(near, np.random.default_rng(0))
+    assert np.all(jittered > 0) and np.abs(jittered - near.depth).max() < 0.02 and not np.array_equal(jittered, near.depth)
+
+
+def test_same_seed_same_noise_and_none_is_identity():
+    frame = wall_frame(2.0, 40.0)
+    model = noise_models.make("kinect_v1")
+    a, b = model(frame, np.random.default_rng(7)), model(frame, np.random.default_rng(7))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, model(frame, np.random.default_rng(8)))
+    clean = noise_models.make("none")(frame, np.random.default_rng(0))
+    assert np.array_equal(clean, frame.depth) and clean is not frame.depth
+
+
+def test_presets_and_parameters_are_checked():
+    with pytest.raises(NoiseConfigError, match="valid presets: none, kinect_v1"):
+        noise_models.make("kinect_v9")
+    with pytest.raises(NoiseConfigError, match="disparity.sigma_units"):
+        noise_models.make("kinect_v1", {"disparity.sigma": 1.0})
+    model = noise_models.make("kinect_v1", {"range.z_max": 3.0})
+    assert model.stages["range"].z_max == 3.0
+    assert model.describe()["stages"]["disparity"]["type"] == "DisparityNoise"
+    assert dataclasses.is_dataclass(model.stages["jitter"])
