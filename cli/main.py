@@ -72,7 +72,8 @@ def main() -> None:
 @click.option("--noise", default="kinect_v1", show_default=True, help="Noise preset: none or kinect_v1.")
 @click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
 @click.option("--room-type", "room_types", multiple=True, help="Restrict to these room types (repeatable): bedroom, living_room, office, kitchen.")
-@click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU core, at most one per room).")
+@click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core and at most one per room for "
+              "jobs of 200 frames or more, else 1).")
 def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, workers) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
@@ -83,14 +84,14 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
 
     from synthcam.camera import parse_resolution
     from synthcam.errors import SynthcamError
-    from synthcam.generate import GenerateConfig, available_cores, generate_dataset, prepare_output
+    from synthcam.generate import GenerateConfig, auto_workers, generate_dataset, prepare_output
 
     width, height = parse_resolution(resolution)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
                             noise=noise, noise_params=_parse_noise_params(noise_param), room_types=tuple(room_types))
     config.validate()
     if workers is None:
-        workers = min(len(available_cores()), rooms)
+        workers = auto_workers(config)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
     prepare_output(out_dir)

@@ -2,7 +2,8 @@
 
 Each stage is a frozen dataclass whose fields are its parameters. ``stage(frame, rng)`` returns a new
 (H, W) float32 depth array in metres (0 = invalid) and never mutates its input. Random draws are
-float32 and come only from the ``numpy.random.Generator`` passed in.
+float32 and come only from the ``numpy.random.Generator`` passed in (normal draws through
+:func:`noise_models.sampling.standard_normal`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from noise_models.sampling import standard_normal
 from noise_models.view import DepthView, unit_rays
 
 
@@ -52,11 +54,14 @@ class IncidenceDropout(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         if frame.normals is None:
             raise ValueError("IncidenceDropout needs per-pixel normals; render with normals=True")
-        cos = np.abs(np.einsum("hwc,hwc->hw", frame.normals, unit_rays(frame.intrinsics)))
-        c0, c1 = np.cos(np.radians(self.theta0_deg)), np.cos(np.radians(self.theta1_deg))
-        p_drop = np.clip((c0 - cos) / (c0 - c1), 0.0, 1.0, dtype=np.float32)
-        drop = rng.random(cos.shape, dtype=np.float32) < p_drop
-        return np.where(drop, np.float32(0.0), frame.depth)
+        n, r = frame.normals, unit_rays(frame.intrinsics)
+        cos = np.abs(n[..., 0] * r[..., 0] + n[..., 1] * r[..., 1] + n[..., 2] * r[..., 2])
+        c0, c1 = np.float32(np.cos(np.radians(self.theta0_deg))), np.float32(np.cos(np.radians(self.theta1_deg)))
+        out = frame.depth.copy()
+        ramp = np.flatnonzero(cos < c0)  # only pixels with a non-zero drop probability draw a number
+        p_drop = np.minimum((c0 - cos.ravel()[ramp]) / (c0 - c1), np.float32(1.0))
+        out.ravel()[ramp[rng.random(ramp.size, dtype=np.float32) < p_drop]] = 0.0
+        return out
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class LateralJitter(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         h, w = z.shape
-        shift = rng.standard_normal((2, h, w), dtype=np.float32)
+        shift = standard_normal(rng, (2, h, w))
         shift *= np.float32(self.sigma_px)
         shift[0] += np.arange(w, dtype=np.float32)[None, :]
         shift[1] += np.arange(h, dtype=np.float32)[:, None]
@@ -108,7 +113,7 @@ class DisparityNoise(Stage):
         z = frame.depth
         f = np.float32(self.lattice)
         k = np.divide(f, z, out=np.zeros_like(z), where=z > 0)
-        noise = rng.standard_normal(z.shape, dtype=np.float32)
+        noise = standard_normal(rng, z.shape)
         noise *= np.float32(self.sigma_units)
         k += noise
         np.rint(k, out=k)

@@ -163,9 +163,8 @@ def make_dresser(rng: np.random.Generator) -> Piece:
 
 def make_lamp(rng: np.random.Generator) -> Piece:
     h, r = rng.uniform(1.4, 1.75), rng.uniform(0.18, 0.25)
-    shade = trimesh.creation.cone(radius=r, height=0.3, sections=20)
-    shade.apply_transform(trimesh.transformations.rotation_matrix(np.pi, (1, 0, 0)))  # apex up -> apex down
-    shade.apply_translation((0, 0, h))  # rotated cone spans [h-0.3, h]
+    shade = trimesh.creation.cone(radius=r, height=0.3, sections=20)  # base at z = 0, apex up
+    shade.apply_translation((0, 0, h - 0.3))
     mesh = _merge([cylinder(0.15, 0.0, 0.03, sections=20), cylinder(0.015, 0.03, h - 0.25, sections=8), shade])
     return Piece("lamp", (Part("lamp", class40_id("lamp"), mesh),), 2 * r, 2 * r, h, "free")
 

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Depth-only SegNet: input encodings, models, training and evaluation (not implemented yet)."""

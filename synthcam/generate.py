@@ -186,6 +186,14 @@ def available_cores() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
+def auto_workers(config: GenerateConfig) -> int:
+    """Worker processes for ``config``: one per core (at most one per room) once there are enough
+    frames to repay a worker's start-up (about 1.5 s of imports, i.e. some 200 frames on 2 cores)."""
+    if config.rooms * config.frames_per_room < 200:
+        return 1
+    return max(1, min(len(available_cores()), config.rooms))
+
+
 def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
                      on_frame: Callable[[int], None] | None = None) -> list[Path]:
     """Generate every room of ``config`` into ``out_dir`` with ``workers`` processes.

@@ -60,24 +60,29 @@ class RaycastRenderer:
         self._instance_lut = np.zeros(n + 1, dtype=np.uint16)
         for gid, obj in enumerate(scene.objects):
             self._class_lut[gid], self._instance_lut[gid] = obj.class40, obj.instance_id
-        self._rays = np.empty((intrinsics.height, intrinsics.width, 6), dtype=np.float32)
+        self._k = o3d.core.Tensor(intrinsics.matrix)
 
     def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
         """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
-        rot = pose[:3, :3].astype(np.float32)
-        cam_rays = pixel_rays(self.intrinsics)
-        self._rays[..., :3] = pose[:3, 3]
-        np.matmul(cam_rays, rot.T, out=self._rays[..., 3:])
-        hit = self._scene.cast_rays(self._o3d.core.Tensor.from_numpy(self._rays), nthreads=self.nthreads)
+        import cv2
+
+        o3d = self._o3d
+        # create_rays_pinhole samples pixel (u, v) at (u + 0.5, v + 0.5) with camera-frame z = 1: our convention.
+        rays = self._scene.create_rays_pinhole(self._k, o3d.core.Tensor(np.linalg.inv(pose)),
+                                               self.intrinsics.width, self.intrinsics.height)
+        hit = self._scene.cast_rays(rays, nthreads=self.nthreads)
         t_hit = hit["t_hit"].numpy()
-        gid = np.minimum(hit["geometry_ids"].numpy(), len(self._class_lut) - 1)
-        depth = np.where(np.isfinite(t_hit), t_hit, 0.0).astype(np.float32, copy=False)
+        gid = hit["geometry_ids"].numpy()  # INVALID_ID (2**32 - 1) clips to the last, "void" entry
+        depth = np.where(np.isfinite(t_hit), t_hit, np.float32(0.0))
         cam_normals = None
         if normals:
-            cam_normals = hit["primitive_normals"].numpy() @ rot  # world -> camera: R^T n
-            facing = np.einsum("hwc,hwc->hw", cam_normals, cam_rays) > 0
-            cam_normals[facing] *= -1.0
-        return Frame(depth=depth, class40=self._class_lut[gid], instance=self._instance_lut[gid],
+            rot_t = np.ascontiguousarray(pose[:3, :3].T, dtype=np.float32)
+            cam_normals = cv2.transform(hit["primitive_normals"].numpy(), rot_t)  # n_cam = R^T n_world
+            ray = pixel_rays(self.intrinsics)
+            away = cam_normals[..., 0] * ray[..., 0] + cam_normals[..., 1] * ray[..., 1] + cam_normals[..., 2] > 0
+            cam_normals[away] *= -1.0  # face the camera
+        return Frame(depth=depth, class40=np.take(self._class_lut, gid, mode="clip"),
+                     instance=np.take(self._instance_lut, gid, mode="clip"),
                      normals=cam_normals, pose=np.array(pose, dtype=np.float64), intrinsics=self.intrinsics)
 
     def distance(self, points: np.ndarray) -> np.ndarray:

@@ -36,11 +36,11 @@ def mm_to_depth(mm: np.ndarray) -> np.ndarray:
 
 
 def _compression() -> tuple[str, dict]:
-    """(name, h5py filter keywords): zstd level 3 through hdf5plugin, else gzip level 1."""
+    """(name, h5py filter keywords): zstd level 1 through hdf5plugin, else gzip level 1."""
     try:
         import hdf5plugin
 
-        return "zstd", dict(hdf5plugin.Zstd(clevel=3))
+        return "zstd", dict(hdf5plugin.Zstd(clevel=1))
     except ImportError:
         return "gzip", {"compression": "gzip", "compression_opts": 1}
 
@@ -80,6 +80,8 @@ class ShardWriter:
         f.create_dataset("intrinsics", data=intrinsics.as_array(), track_times=False)
         f.create_dataset("class40_names", data=np.array(class_names, dtype=object), dtype=h5py.string_dtype(), track_times=False)
         self._written = np.zeros(n_frames, dtype=bool)
+        self._pose = np.zeros((n_frames, 4, 4), dtype=np.float64)  # small: written once, at close
+        self._timestamp = np.zeros(n_frames, dtype=np.float64)
 
     def write(self, index: int, depth: np.ndarray, depth_clean: np.ndarray, class40: np.ndarray, instance: np.ndarray,
               pose: np.ndarray, timestamp: float) -> None:
@@ -89,8 +91,8 @@ class ShardWriter:
         f["depth_clean"][index] = depth_to_mm(depth_clean)
         f["class40"][index] = class40
         f["instance"][index] = instance
-        f["pose"][index] = pose
-        f["timestamp"][index] = timestamp
+        self._pose[index] = pose
+        self._timestamp[index] = timestamp
         self._written[index] = True
 
     def close(self) -> Path:
@@ -99,6 +101,8 @@ class ShardWriter:
             missing = int((~self._written).sum())
             self.abort()
             raise RuntimeError(f"shard {self.path.name}: {missing} frames were never written")
+        self._file["pose"][...] = self._pose
+        self._file["timestamp"][...] = self._timestamp
         self._file.attrs["frame_count"] = self.n_frames
         self._file.close()
         os.replace(self.tmp_path, self.path)
