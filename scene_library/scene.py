@@ -41,20 +41,43 @@ class Room:
     """Room metadata.
 
     room_type : e.g. ``"bedroom"``.
-    size : (size_x, size_y, height) in metres; the interior is the box [0,sx] x [0,sy] x [0,h].
+    size : (size_x, size_y, height) in metres; the room lies inside the box [0,sx] x [0,sy] x [0,h].
     keep_clear : (K, 4) float64 plan rectangles ``(x0, y0, x1, y1)`` that must stay free of furniture
-        (door swing zones).
+        (door swing zones, walkways).
+    polygon : (P, 2) float64 floor outline, counter-clockwise, metres (rectangle or L-shape); None means
+        the full ``[0,sx] x [0,sy]`` rectangle.
     """
 
     room_type: str
     size: tuple[float, float, float]
     keep_clear: np.ndarray
+    polygon: np.ndarray | None = None
 
     @property
     def footprint(self) -> np.ndarray:
-        """(4, 2) float64 corner polygon of the floor, counter-clockwise, metres."""
+        """(P, 2) float64 floor polygon, counter-clockwise, metres."""
+        if self.polygon is not None:
+            return self.polygon
         sx, sy, _ = self.size
         return np.array([[0.0, 0.0], [sx, 0.0], [sx, sy], [0.0, sy]])
+
+    def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """(N,) bool: which of the (N, 2) plan points lie inside the floor polygon, at least ``margin`` m from its edges."""
+        return points_in_polygon(np.atleast_2d(xy), self.footprint, margin)
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """(N,) bool: points (N, 2) strictly inside the simple polygon (P, 2) and at least ``margin`` from its edges."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    a, b = polygon, np.roll(polygon, -1, axis=0)
+    crosses = ((a[:, 1] > y) != (b[:, 1] > y)) & (x < (b[:, 0] - a[:, 0]) * (y - a[:, 1]) / (b[:, 1] - a[:, 1] + 1e-300) + a[:, 0])
+    inside = np.count_nonzero(crosses, axis=1) % 2 == 1
+    if margin > 0:
+        ab = b - a
+        t = np.clip(((x - a[:, 0]) * ab[:, 0] + (y - a[:, 1]) * ab[:, 1]) / np.maximum((ab**2).sum(axis=1), 1e-300), 0, 1)
+        d = np.hypot(a[:, 0] + t * ab[:, 0] - x, a[:, 1] + t * ab[:, 1] - y).min(axis=1)
+        inside &= d >= margin
+    return inside
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class Scene:
 
     room: Room
     objects: tuple[SceneObject, ...]
+    description: dict | None = None  #: the recipe it was built from (see scene_library.description)
 
     @property
     def triangle_count(self) -> int:

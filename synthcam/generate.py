@@ -27,7 +27,7 @@ from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RENDERERS, Renderer, make_renderer
 from synthcam.shards import SHARD_SUFFIX, ShardWriter
-from synthcam.trajectory import Trajectory, furniture_fraction, sample_trajectory
+from synthcam.trajectory import Trajectory, sample_trajectory
 
 MANIFEST = "dataset.json"
 
@@ -107,10 +107,9 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0) -> Roo
     scene = generate_room(scene_rng, room_type)
     intrinsics = config.intrinsics
     renderer = make_renderer(config.renderer, scene, intrinsics, nthreads)
-    probe = make_renderer(config.renderer, scene, intrinsics.scaled(64, 48), nthreads)
-    score = furniture_fraction(scene, lambda pose: probe.render(pose, normals=False).instance)
+    probe = make_renderer(config.renderer, scene, intrinsics.scaled(64, 48), nthreads)  # judges candidate views
     trajectory = sample_trajectory(scene, config.frames_per_room, np.random.default_rng(traj_seq), renderer.distance,
-                                   view_score=score)
+                                   lambda pose: probe.render(pose, normals=False).instance)
     return RoomPlan(room_index, scene, renderer, trajectory)
 
 

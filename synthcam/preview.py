@@ -84,3 +84,60 @@ def preview_shard(path: Path, out_dir: Path, frames: int = 3) -> list[Path]:
                            out, title=f"{Path(path).name}  frame {i}")
             written.append(out)
     return written
+
+
+def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | None = None,
+                class_names: tuple[str, ...] | None = None) -> Path:
+    """Top-down plan of a scene description (labelled footprints, door swing zones), optionally with
+    rendered NYU40 label views beside it. views : list of (H, W) uint8 class images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Polygon, Rectangle
+
+    from scene_library.description import build_piece
+    from scene_library.geometry2d import Box3
+    from scene_library.labels import class40_names
+
+    names = class_names or class40_names()
+    palette = class_palette(len(names))
+    n_views = len(views or [])
+    fig, axes = plt.subplots(1, 1 + n_views, figsize=(6 + 4 * n_views, 6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.4] + [1] * n_views})
+    ax = axes[0, 0]
+    poly = np.asarray(description["room"]["polygon"])
+    for rect in description.get("keep_clear", []):
+        ax.add_patch(Rectangle(rect[:2], rect[2] - rect[0], rect[3] - rect[1], fill=False, hatch="//", ec="0.6", lw=0.5))
+    items = []
+    for obj in description["objects"]:
+        piece = build_piece(obj["kind"], obj["params"])
+        x, y, z, yaw = obj["pose"]
+        items.append((z + piece.height, obj, Box3(x, y, yaw, piece.width, piece.depth, z, z + piece.height), piece))
+    present = set()
+    for top, obj, b, piece in sorted(items, key=lambda t: t[0]):
+        cls = piece.parts[0].class40
+        present.add(cls)
+        ax.add_patch(Polygon(b.corners(), closed=True, fc=palette[cls], ec="k", lw=0.4, alpha=0.85))
+        if b.z0 < 0.05 and piece.width * piece.depth > 0.15:
+            ax.text(b.cx, b.cy, obj["kind"].replace("_", " "), ha="center", va="center", fontsize=6)
+    ax.add_patch(Polygon(poly, closed=True, fill=False, ec="k", lw=2.5))
+    ax.set_xlim(poly[:, 0].min() - 0.3, poly[:, 0].max() + 0.3)
+    ax.set_ylim(poly[:, 1].min() - 0.3, poly[:, 1].max() + 0.3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(f"{description['room']['type']}, ceiling {description['room']['height']:.2f} m (hatched: door swing)", fontsize=9)
+    for k, img in enumerate(views or []):
+        a = axes[0, k + 1]
+        a.imshow(palette[img], interpolation="nearest")
+        a.axis("off")
+        a.set_title(f"view {k + 1} (NYU40 labels)", fontsize=9)
+        present.update(np.unique(img).tolist())
+    handles = [Patch(color=palette[c], label=names[c]) for c in sorted(present) if c]
+    fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    out_path = Path(out_path)
+    fig.savefig(out_path, dpi=80)
+    plt.close(fig)
+    return out_path

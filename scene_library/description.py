@@ -1,0 +1,78 @@
+"""Scene descriptions: the JSON-friendly recipe a scene is built from, and the builder.
+
+A description is ``{"format": "synthcam-scene", "version": 1, "room": {"type", "polygon", "height"},
+"keep_clear": [[x0, y0, x1, y1], ...], "objects": [{"name", "kind", "params", "pose": [x, y, z, yaw]}, ...]}``.
+Building is deterministic: the same description always gives the same meshes, so a scene saved as
+JSON reloads exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from scene_library.errors import SceneError
+from scene_library.objects.base import Piece
+from scene_library.scene import Room, Scene, SceneObject
+from scene_library.shell import OPENING_BUILDERS, build_opening, shell_parts
+
+FORMAT, VERSION = "synthcam-scene", 1
+
+
+def pose_matrix(x: float, y: float, z: float, yaw: float) -> np.ndarray:
+    """(4, 4) float64 transform: rotate by ``yaw`` about z, then translate to (x, y, z)."""
+    m = trimesh.transformations.rotation_matrix(yaw, (0, 0, 1))
+    m[:3, 3] = (x, y, z)
+    return m
+
+
+def build_piece(kind: str, params: dict) -> Piece:
+    """Build a piece of any kind: a shell opening, an imported mesh or a registered object."""
+    if kind in OPENING_BUILDERS:
+        return build_opening(kind, params)
+    if kind == "imported":
+        from scene_library.importer import import_piece, load_label_map
+
+        return import_piece(params["path"], load_label_map(params["label_map"]), up=params.get("up", "z"),
+                            scale=params.get("scale", 1.0))
+    from scene_library.objects import build_piece as build_registered
+
+    return build_registered(kind, params)
+
+
+def build_scene(description: dict) -> Scene:
+    """The scene a description stands for (see the module docstring)."""
+    if description.get("format") != FORMAT or description.get("version") != VERSION:
+        raise SceneError(f"not a {FORMAT} v{VERSION} description; write one with 'synthcam scenes sample'")
+    room = description["room"]
+    polygon = np.asarray(room["polygon"], dtype=np.float64)
+    height = float(room["height"])
+    gaps = [tuple(g) for g in room.get("skirting_gaps", [])]
+    named = [(p.name, p.class40, p.mesh) for p in shell_parts(polygon, height, gaps)]
+    for obj in description["objects"]:
+        piece = build_piece(obj["kind"], obj["params"])
+        transform = pose_matrix(*obj["pose"])
+        for part in piece.parts:
+            named.append((f"{obj['name']}/{part.name}", part.class40, part.mesh.copy().apply_transform(transform)))
+    objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(named))
+    lo, hi = polygon.min(axis=0), polygon.max(axis=0)
+    keep = np.asarray(description.get("keep_clear", []), dtype=np.float64).reshape(-1, 4)
+    return Scene(room=Room(room["type"], (float(hi[0] - lo[0]), float(hi[1] - lo[1]), height), keep, polygon),
+                 objects=objects, description=description)
+
+
+def save_description(description: dict, path: Path) -> None:
+    Path(path).write_text(json.dumps(description, indent=1, sort_keys=True) + "\n")
+
+
+def load_description(path: Path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SceneError(f"{path} does not exist; pass a scene description written by 'synthcam scenes sample'") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SceneError(f"{path} is not JSON; pass a scene description written by 'synthcam scenes sample'") from None

@@ -1,0 +1,525 @@
+"""Mesh import with label maps: bring user meshes (OBJ, PLY, glTF/GLB, STL, OFF, ...) into the project.
+
+Two entry points share one loader:
+
+* :func:`import_scene` turns a whole file into a labelled :class:`~scene_library.scene.Scene`
+  (one :class:`~scene_library.scene.SceneObject` per mesh node, floor at z = 0);
+* :func:`import_piece` turns a file into a :class:`~scene_library.objects.base.Piece` obeying the
+  local-frame contract, so a user model can be placed in a procedural room.
+
+Class labels come from a *label map* (:func:`load_label_map`), a small YAML or JSON file::
+
+    # chairs.yaml
+    default: otherprop          # NYU40 class for names that no rule matches (optional)
+    labels:
+      Chair_01: chair           # exact mesh/node name (case-sensitive)
+      "re:^table_.*": table     # regular expression after the prefix "re:", matched with re.fullmatch
+      sofa_frame: sofa
+
+The same file as JSON: ``{"default": "otherprop", "labels": {"Chair_01": "chair", "re:^table_.*": "table"}}``.
+
+Rules:
+
+* ``labels`` (required, may be empty) maps a mesh name to an NYU40 class *name* (spaces or
+  underscores, any case: ``"night stand"``, ``"Night_Stand"``). Numeric ids are not accepted.
+* A key starting with ``re:`` is a Python regular expression matched against the *whole* name
+  (``re.fullmatch``): ``"re:table"`` matches only ``"table"``; write ``"re:table.*"`` for a prefix or
+  ``"re:(?i).*chair.*"`` for a case-insensitive substring. Every other key is an exact name.
+* Resolution order: an exact name wins; otherwise the first regex in file order that matches;
+  otherwise ``default``. Without ``default`` an unmatched name is an error.
+* Only ``default`` and ``labels`` are allowed at the top level; duplicate keys are an error.
+
+Which name is matched (the *mesh name*), per format, as read by trimesh 5.2:
+
+* glTF/GLB: the node name. A node without a name (trimesh calls it by its index, ``"3"``) falls back
+  to its mesh name (trimesh's placeholders ``"GLTF"``, ``"GLTF_1"``, ... when the mesh is unnamed
+  too). A mesh with several primitives (one per material) is one object: trimesh gives each
+  primitive a child frame with a *random* suffix, which is folded back into its node here, so names
+  and instance ids stay deterministic.
+* OBJ: the ``o`` object name; files without ``o`` lines use ``g`` group names. Faces of one object
+  with several ``usemtl`` materials stay one object. (trimesh's default would merge every object of
+  the file into one mesh.) trimesh's own OBJ export writes *geometry* names, not node names.
+* PLY, OFF, binary STL, and OBJ without ``o``/``g``: one mesh per file (PLY has no object names; a
+  scene exported to PLY is concatenated), named after the file stem (``chair.ply`` -> ``"chair"``).
+  ASCII STL with several ``solid <name>`` blocks gives one object per solid, named after it.
+
+Frames and units: the project world is right-handed, z up, metres, floor at z = 0. ``up="y"``
+converts a y-up file (glTF is y-up by specification; so are many OBJ exports) by a +90 degree
+rotation about x, ``(x, y, z) -> (x, -z, y)``; a glTF model's front (+z) then faces -y, the front
+of the :class:`Piece` contract. ``scale`` multiplies coordinates after the rotation (0.01 for
+centimetres, 0.0254 for inches). Each node's world transform is applied first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import trimesh
+
+from scene_library.errors import SceneError
+from scene_library.labels import class40_id, class40_names
+from scene_library.objects.base import Part, Piece
+from scene_library.scene import Room, Scene, SceneObject
+
+__all__ = ["LabelMap", "UnlabelledMeshWarning", "import_piece", "import_scene", "load_label_map"]
+
+PathLike = str | os.PathLike
+UpAxis = Literal["z", "y"]
+
+REGEX_PREFIX = "re:"
+LABEL_MAP_SUFFIXES = (".yaml", ".yml", ".json")
+_TOP_LEVEL_KEYS = ("default", "labels")
+# Suffixes trimesh lists as loadable that never hold triangle meshes.
+_NOT_MESH_FORMATS = {"dxf", "svg", "xyz", "stl_ascii"}
+
+
+class UnlabelledMeshWarning(UserWarning):
+    """Some mesh names matched no label rule and received the label map's default class."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Label maps
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Mesh-name -> NYU40 class id rules (see the module docstring for the file format).
+
+    exact : ``(name, class40)`` pairs for exact, case-sensitive names.
+    patterns : ``(regex, class40)`` pairs, regex without the ``re:`` prefix, in priority order;
+        each is matched with :func:`re.fullmatch`.
+    default : class id for names no rule matches, or None (then such names are an error).
+    source : where the rules came from (a file path), used in error messages.
+    Class ids are NYU40 ids, 1..40.
+    """
+
+    exact: tuple[tuple[str, int], ...] = ()
+    patterns: tuple[tuple[str, int], ...] = ()
+    default: int | None = None
+    source: str = field(default="<label map>", compare=False)
+    _exact_index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
+    _compiled: tuple[tuple[re.Pattern[str], int], ...] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        for name, cid in (*self.exact, *self.patterns, *([("default", self.default)] if self.default is not None else [])):
+            _check_class_id(cid, name, self.source)
+        index: dict[str, int] = {}
+        for name, cid in self.exact:
+            if name in index:
+                raise SceneError(f"{self.source}: the name {name!r} has two label rules; keep only one.")
+            index[name] = cid
+        compiled = tuple((_compile_rule(pattern, self.source), cid) for pattern, cid in self.patterns)
+        object.__setattr__(self, "_exact_index", index)
+        object.__setattr__(self, "_compiled", compiled)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<label map>") -> LabelMap:
+        """Build from parsed file content ``{"default": name, "labels": {key: name}}`` (class *names*)."""
+        labels, default_name = _split_top_level(data, source)
+        exact: list[tuple[str, int]] = []
+        patterns: list[tuple[str, int]] = []
+        for key, class_name in labels.items():
+            cid = _class_from_rule(key, class_name, source)
+            if key.startswith(REGEX_PREFIX):
+                patterns.append((key[len(REGEX_PREFIX):], cid))
+            else:
+                exact.append((key, cid))
+        default = None if default_name is None else _class_from_rule("default", default_name, source)
+        return cls(exact=tuple(exact), patterns=tuple(patterns), default=default, source=source)
+
+    def rule_class(self, name: str) -> int | None:
+        """Class id from the first matching rule (exact name, then regexes in order); None if none matches."""
+        if name in self._exact_index:
+            return self._exact_index[name]
+        for pattern, cid in self._compiled:
+            if pattern.fullmatch(name):
+                return cid
+        return None
+
+    def class_of(self, name: str) -> int:
+        """Class id of ``name``: its rule, else the default; SceneError when neither exists."""
+        ids, _ = self.classify([name])
+        return ids[0]
+
+    def classify(self, names: Sequence[str]) -> tuple[list[int], list[str]]:
+        """Class ids for ``names`` (same order) and the sorted distinct names that fell back to the default.
+
+        Raises SceneError listing every unmatched name when there is no default.
+        """
+        found = [self.rule_class(n) for n in names]
+        unmatched = sorted({n for n, cid in zip(names, found) if cid is None})
+        if unmatched and self.default is None:
+            raise SceneError(
+                f"no label rule in {self.source} matches the mesh name(s) {', '.join(map(repr, unmatched))}; "
+                "add rules for them or a 'default:' class to the label map."
+            )
+        return [self.default if cid is None else cid for cid in found], unmatched
+
+
+def load_label_map(path: PathLike) -> LabelMap:
+    """Read a label map from a ``.yaml``/``.yml`` or ``.json`` file (format: module docstring).
+
+    Raises SceneError for a missing file, a wrong suffix, unparseable content, a wrong structure,
+    an unknown NYU40 class name (the message lists the valid ones) or an invalid regular expression.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in LABEL_MAP_SUFFIXES:
+        raise SceneError(f"label map {path} must be a .yaml, .yml or .json file; rename or convert it.")
+    if not path.is_file():
+        raise SceneError(f"label map {path} does not exist; check the path.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SceneError(f"label map {path} is not UTF-8 text; save it as a plain UTF-8 YAML or JSON file.") from None
+    data = _parse_json(text, path) if suffix == ".json" else _parse_yaml(text, path)
+    return LabelMap.from_dict(data, source=str(path))
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    """Parsed JSON, rejecting duplicate keys."""
+    try:
+        return json.loads(text, object_pairs_hook=lambda pairs: _no_duplicates(pairs, path))
+    except json.JSONDecodeError as e:
+        where = f"{e.msg} at line {e.lineno}, column {e.colno}"
+        raise SceneError(f"label map {path} is not valid JSON ({where}); fix the syntax.") from None
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """Parsed YAML (safe loader), rejecting duplicate keys."""
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - pyyaml is a declared dependency
+        raise SceneError("reading YAML label maps needs PyYAML; run 'pip install pyyaml' or use a .json label map.") from None
+
+    class _StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
+            _no_duplicates([(k, None) for k in keys if isinstance(k, (str, int, float, bool))], path)
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SceneError(f"label map {path} is not valid YAML ({problem}{where}); fix the syntax.") from None
+
+
+def _no_duplicates(pairs: list[tuple[Any, Any]], path: Path) -> dict:
+    """A dict from key/value pairs; SceneError on a repeated key (a later rule would silently win)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise SceneError(f"label map {path} lists the key {key!r} twice; keep only one entry.")
+        out[key] = value
+    return out
+
+
+def _split_top_level(data: Any, source: str) -> tuple[dict[str, Any], Any]:
+    """(labels mapping, default class name or None) after checking the top-level structure."""
+    example = "e.g. {'default': 'otherprop', 'labels': {'Chair_01': 'chair'}}"
+    if not isinstance(data, Mapping):
+        raise SceneError(f"label map {source} must be a mapping with 'labels' and optionally 'default', {example}.")
+    extra = [k for k in data if k not in _TOP_LEVEL_KEYS]
+    if extra:
+        raise SceneError(f"label map {source} has unknown top-level key(s) {extra}; only 'default' and 'labels' are allowed.")
+    if "labels" not in data:
+        raise SceneError(f"label map {source} has no 'labels' mapping; add one, {example}.")
+    labels = data["labels"] if data["labels"] is not None else {}
+    if not isinstance(labels, Mapping):
+        raise SceneError(f"label map {source}: 'labels' must map mesh names to class names, {example}.")
+    for key in labels:
+        if not isinstance(key, str):
+            raise SceneError(f"label map {source}: the rule key {key!r} is not a string; quote it in the file (\"{key}\": ...).")
+    return dict(labels), data.get("default")
+
+
+def _class_from_rule(key: str, class_name: Any, source: str) -> int:
+    """NYU40 id of a rule's class name; SceneError naming the rule (and listing valid names) otherwise."""
+    if not isinstance(class_name, str):
+        raise SceneError(f"label map {source}: {key!r} must name an NYU40 class as text (e.g. 'chair'), not {class_name!r}.")
+    try:
+        return class40_id(class_name)
+    except SceneError as e:
+        raise SceneError(f"label map {source}: rule {key!r}: {e}") from None
+
+
+def _check_class_id(cid: Any, rule: str, source: str) -> None:
+    """Internal check for LabelMaps built in code: class ids are ints 1..40."""
+    n = len(class40_names()) - 1
+    if isinstance(cid, bool) or not isinstance(cid, (int, np.integer)) or not 1 <= int(cid) <= n:
+        raise SceneError(f"{source}: rule {rule!r} has class id {cid!r}; use an NYU40 id 1..{n} (see labels.class40_id).")
+
+
+def _compile_rule(pattern: str, source: str) -> re.Pattern[str]:
+    """Compiled regex of a ``re:`` rule; SceneError with the position of a syntax error."""
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise SceneError(
+            f"label map {source}: the regular expression {pattern!r} is invalid ({e}); "
+            "fix the pattern (escape special characters with a backslash)."
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading meshes
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One object of a loaded file: matched name, source node key, mesh in the project frame (metres)."""
+
+    name: str
+    node: str
+    mesh: trimesh.Trimesh
+
+
+def import_scene(
+    mesh_path: PathLike,
+    label_map: LabelMap | PathLike,
+    *,
+    up: UpAxis = "z",
+    scale: float = 1.0,
+    room_type: str = "imported",
+) -> tuple[Scene, list[str]]:
+    """Load a mesh file as a labelled scene in the project frame.
+
+    mesh_path : any format trimesh reads (OBJ, PLY, GLB/glTF, STL, OFF, ...).
+    label_map : a :class:`LabelMap` or the path of a label-map file.
+    up : the file's up axis, ``"z"`` (kept) or ``"y"`` (rotated to z up; use it for glTF/GLB).
+    scale : metres per file unit (> 0).
+    room_type : stored in the Room.
+
+    Returns ``(scene, unmatched)``: one SceneObject per mesh node, named by its mesh name (see the
+    module docstring), instance ids 1..N in natural order of (name, node) -- independent of loader
+    internals; and the sorted distinct names that no rule matched (they got the default class and are
+    also reported in one :class:`UnlabelledMeshWarning`).
+
+    The whole model is translated so that its bounding-box minimum is the origin: the floor is
+    z = 0 and the plan extent is ``[0, size_x] x [0, size_y]``. ``room.size`` is the bounding-box
+    extent ``(size_x, size_y, height)`` of all meshes, metres; ``room.keep_clear`` is empty (0, 4)
+    (nothing is known about walkways) and ``room.polygon`` is None (the full rectangle).
+    """
+    labels = _as_label_map(label_map)
+    objects = _load_objects(mesh_path, up, scale)
+    ids, unmatched = _classify(objects, labels, mesh_path)
+    low = np.min([o.mesh.bounds[0] for o in objects], axis=0)
+    scene_objects = []
+    for i, (obj, cid) in enumerate(zip(objects, ids)):
+        mesh = obj.mesh.copy()
+        mesh.apply_translation(-low)
+        scene_objects.append(SceneObject(mesh=mesh, class40=cid, instance_id=i + 1, name=obj.name))
+    high = np.max([o.mesh.bounds[1] for o in scene_objects], axis=0)
+    size = (float(high[0]), float(high[1]), float(high[2]))
+    room = Room(room_type=room_type, size=size, keep_clear=np.zeros((0, 4)))
+    return Scene(room=room, objects=tuple(scene_objects)), unmatched
+
+
+def import_piece(
+    mesh_path: PathLike,
+    label_map: LabelMap | PathLike,
+    *,
+    kind: str = "imported",
+    up: UpAxis = "z",
+    scale: float = 1.0,
+) -> Piece:
+    """Load a mesh file as a :class:`Piece` for placing in procedural rooms.
+
+    Same loading, naming and labelling as :func:`import_scene` (one Part per mesh node, in the same
+    order). The result obeys the local-frame contract of :mod:`scene_library.objects.base`: the
+    footprint is centred at the origin, the lowest vertex is at z = 0, ``width``/``depth``/``height``
+    (metres) are the bounding-box extents and every vertex lies inside
+    ``[-w/2, w/2] x [-d/2, d/2] x [0, h]``. The front is assumed to face -y (true for glTF models
+    imported with ``up="y"``). ``params`` is ``{"path", "up", "scale"}``; rebuilding also needs the
+    same label map. No support surfaces are detected.
+    """
+    labels = _as_label_map(label_map)
+    objects = _load_objects(mesh_path, up, scale)
+    ids, _ = _classify(objects, labels, mesh_path)
+    vertices = np.concatenate([o.mesh.vertices for o in objects])
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    shift = np.array([-(low[0] + high[0]) / 2, -(low[1] + high[1]) / 2, -low[2]])
+    parts = []
+    for obj, cid in zip(objects, ids):
+        mesh = obj.mesh.copy()
+        mesh.apply_translation(shift)
+        parts.append(Part(name=obj.name, class40=cid, mesh=mesh))
+    local = np.concatenate([p.mesh.vertices for p in parts])
+    # Half-widths from the shifted vertices themselves, so rounding can never put a vertex outside.
+    width, depth = (2 * float(np.abs(local[:, k]).max()) for k in (0, 1))
+    params = {"path": str(Path(mesh_path)), "up": up, "scale": scale}
+    return Piece(kind=kind, params=params, parts=tuple(parts), width=width, depth=depth, height=float(local[:, 2].max()))
+
+
+def _as_label_map(label_map: LabelMap | PathLike) -> LabelMap:
+    """The given LabelMap, or one loaded from a file path."""
+    return label_map if isinstance(label_map, LabelMap) else load_label_map(label_map)
+
+
+def _classify(objects: list[_Loaded], labels: LabelMap, mesh_path: PathLike) -> tuple[list[int], list[str]]:
+    """Class ids per object and the unmatched names; warns once listing all unmatched names."""
+    names = [o.name for o in objects]
+    try:
+        ids, unmatched = labels.classify(names)
+    except SceneError as e:
+        raise SceneError(f"{mesh_path}: {e}") from None
+    if unmatched:
+        default_name = class40_names()[labels.default]
+        warnings.warn(
+            f"{len(unmatched)} mesh name(s) in {mesh_path} match no rule in {labels.source} and were labelled "
+            f"{default_name!r} (the default): {', '.join(unmatched)}",
+            UnlabelledMeshWarning,
+            stacklevel=3,
+        )
+    return ids, unmatched
+
+
+def _load_objects(mesh_path: PathLike, up: str, scale: float) -> list[_Loaded]:
+    """All triangle meshes of a file, in the project frame (not yet moved to the floor), sorted by (name, node)."""
+    path = Path(mesh_path)
+    frame = _frame_matrix(up, scale)
+    scene = _read_trimesh_scene(path)
+    grouped: dict[str, list[tuple[str, str, trimesh.Trimesh]]] = {}
+    for node in scene.graph.nodes_geometry:
+        world, geom_name = scene.graph[node]
+        geometry = scene.geometry.get(geom_name)
+        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+            continue  # points, lines, empty meshes: nothing to render
+        key, name = _node_name(scene.graph, node, geom_name, path)
+        _check_geometry(geometry, path, name)
+        grouped.setdefault(key, []).append((name, geom_name, _transformed(geometry, frame @ world)))
+    if not grouped:
+        raise SceneError(
+            f"{path} contains no triangle faces (empty, only points or lines, or corrupt); "
+            "export the model as a triangle mesh and try again."
+        )
+    objects = [_merge_node(key, members) for key, members in grouped.items()]
+    return sorted(objects, key=lambda o: (_natural_key(o.name), _natural_key(o.node)))
+
+
+def _merge_node(key: str, members: list[tuple[str, str, trimesh.Trimesh]]) -> _Loaded:
+    """One object from the (name, geometry name, mesh) primitives of one node, in a loader-independent order."""
+    members = sorted(members, key=lambda m: (_natural_key(m[0]), _natural_key(m[1])))
+    return _Loaded(name=members[0][0], node=key, mesh=_concatenate([m for _, _, m in members]))
+
+
+def _frame_matrix(up: str, scale: float) -> np.ndarray:
+    """(4, 4) float64 file-to-project transform: rotate the up axis to +z, then scale to metres."""
+    if up not in ("z", "y"):
+        raise SceneError(f"up must be 'z' or 'y' (the file's up axis), not {up!r}.")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not np.isfinite(scale) or scale <= 0:
+        raise SceneError(f"scale must be a positive number of metres per file unit (e.g. 0.01 for cm), not {scale!r}.")
+    rotation = np.eye(4)
+    if up == "y":  # (x, y, z) -> (x, -z, y): +90 degrees about x
+        rotation = trimesh.transformations.rotation_matrix(np.pi / 2, (1.0, 0.0, 0.0))
+        rotation[np.abs(rotation) < 1e-12] = 0.0  # exact zeros keep axis-aligned boxes exact
+    return np.diag([scale, scale, scale, 1.0]) @ rotation
+
+
+def _read_trimesh_scene(path: Path) -> trimesh.Scene:
+    """The file as a trimesh.Scene; SceneError for a missing, unsupported or unreadable file."""
+    if not path.is_file():
+        raise SceneError(f"mesh file {path} does not exist; check the path.")
+    file_type = _file_type(path)
+    try:
+        return trimesh.load(str(path), file_type=file_type, force="scene", **_loader_options(path, file_type))
+    except Exception as e:  # trimesh raises anything from ValueError to IndexError on bad input
+        detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise SceneError(
+            f"cannot read {path} as {file_type.upper()} ({detail}); the file is corrupt, truncated or not really "
+            f"{file_type.upper()} -- re-export it from your modelling tool."
+        ) from None
+
+
+def _file_type(path: Path) -> str:
+    """trimesh file type from the (possibly compound) suffix; SceneError listing readable formats."""
+    formats = set(trimesh.available_formats()) - _NOT_MESH_FORMATS
+    name = path.name.lower()
+    matches = [f for f in formats if name.endswith("." + f)]
+    if not matches:
+        raise SceneError(f"{path} has no mesh-file suffix trimesh can read; use one of: {', '.join(sorted(formats))}.")
+    return max(matches, key=len)
+
+
+def _loader_options(path: Path, file_type: str) -> dict[str, Any]:
+    """Extra trimesh loader options: split OBJ files by object (or group) name, never by material."""
+    if file_type != "obj":
+        return {}
+    has_objects = has_groups = False
+    with path.open("rb") as f:
+        for line in f:
+            has_objects = has_objects or line.startswith((b"o ", b"o\t"))
+            has_groups = has_groups or line.startswith((b"g ", b"g\t"))
+            if has_objects:
+                break
+    return {"split_objects": has_objects, "split_groups": has_groups and not has_objects, "group_material": False}
+
+
+def _node_name(graph: Any, node: str, geom_name: str, path: Path) -> tuple[str, str]:
+    """(grouping key, mesh name) of a geometry node of a trimesh scene graph.
+
+    Folds glTF multi-primitive frames (``<node>_<6 random hex>`` under ``<node>``, identity transform)
+    into their node, falls back to the geometry name for unnamed glTF nodes (index names), and renames
+    the file-name default that single-mesh formats get to the file stem.
+    """
+    key = _primitive_owner(graph, node) or node
+    name = geom_name if re.fullmatch(r"\d+", key) else key
+    if name == path.name:
+        name = path.stem
+    return key, name
+
+
+def _primitive_owner(graph: Any, node: str) -> str | None:
+    """The glTF node that owns ``node`` when ``node`` is a synthetic per-primitive frame, else None."""
+    parent = graph.transforms.parents.get(node)
+    if parent is None or parent == graph.base_frame:
+        return None
+    if not re.fullmatch(re.escape(parent) + r"_[0-9a-f]{6}", node):
+        return None
+    matrix, _ = graph.get(frame_to=node, frame_from=parent)
+    return parent if np.allclose(matrix, np.eye(4)) else None
+
+
+def _check_geometry(mesh: trimesh.Trimesh, path: Path, name: str) -> None:
+    """SceneError for corrupt geometry: non-finite coordinates or faces indexing missing vertices."""
+    vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    if not np.isfinite(vertices).all():
+        raise SceneError(f"{path}: mesh {name!r} has NaN or infinite vertex coordinates; repair or re-export the model.")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise SceneError(f"{path}: mesh {name!r} has faces that reference missing vertices (corrupt file); re-export the model.")
+
+
+def _transformed(mesh: trimesh.Trimesh, matrix: np.ndarray) -> trimesh.Trimesh:
+    """A plain (N, 3) float64 / (F, 3) int64 copy of ``mesh`` under the (4, 4) ``matrix``; winding kept outward."""
+    vertices = trimesh.transformations.transform_points(np.asarray(mesh.vertices, dtype=np.float64), matrix)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if np.linalg.det(matrix[:3, :3]) < 0:  # a mirroring transform flips the winding
+        faces = faces[:, ::-1]
+    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+
+
+def _concatenate(meshes: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+    """One mesh from the primitives of one node (no vertex merging)."""
+    if len(meshes) == 1:
+        return meshes[0]
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    vertices = np.concatenate([m.vertices for m in meshes])
+    faces = np.concatenate([m.faces + off for m, off in zip(meshes, offsets)])
+    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+
+
+def _natural_key(text: str) -> tuple:
+    """Sort key ordering digit runs numerically: ``chair_2`` before ``chair_10``."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t)

@@ -1,0 +1,262 @@
+"""Furniture layout: constructive placement against walls and corners, then simulated annealing.
+
+A :class:`Unit` is a rigid group of pieces (a bed with its night stands, a sofa with its coffee
+table, a dining table with its chairs) with a local frame like a piece's: bounding box centred in
+plan, back at ``+depth/2``. Hard constraints (rejected outright): inside the floor polygon, no overlap
+between units, door swing zones free, and, checked on the final layout, a walkway: free floor eroded by
+0.25 m connects every door with the front of every unit. Soft terms (annealed): free space in front
+of each unit, spacing between units, and pairwise relations such as a TV facing the sofa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from scene_library.geometry2d import Box3, boxes_overlap, free_floor_connected, plan_overlap, rect_polygon
+from scene_library.objects.base import Piece
+from scene_library.scene import points_in_polygon
+from scene_library.shell import Wall
+
+WALL_GAP = 0.03  #: gap between a wall unit's back and the wall (m); clears skirting and openings
+UNIT_GAP = 0.05  #: least gap between units (m)
+WALKWAY_RADIUS = 0.25  #: half-width of the walkway that must connect doors and unit fronts (m)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A piece inside a unit, at (x, y, z, yaw) in the unit's frame."""
+
+    name: str
+    piece: Piece
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    yaw: float = 0.0
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A rigid group of pieces placed as one.
+
+    placement : "wall", "corner" or "free". width, depth, height : local bounding box (m).
+    front_clearance : free floor wanted in front (m). role : e.g. "sofa", "tv" (for relation terms).
+    """
+
+    name: str
+    members: tuple[Member, ...]
+    width: float
+    depth: float
+    height: float
+    placement: str
+    front_clearance: float = 0.0
+    role: str = ""
+    optional: bool = False
+
+
+def make_unit(name: str, members: list[Member], placement: str, front_clearance: float = 0.0, role: str = "",
+              optional: bool = False) -> Unit:
+    """A unit whose bounding box encloses its members, re-centred so the box is centred with back at +depth/2."""
+    corners = []
+    for m in members:
+        c, s = np.cos(m.yaw), np.sin(m.yaw)
+        local = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (m.piece.width / 2, m.piece.depth / 2)
+        corners.append(local @ np.array([[c, s], [-s, c]]) + (m.x, m.y))
+    pts = np.concatenate(corners)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    mid = (lo + hi) / 2
+    shifted = tuple(replace(m, x=round(m.x - mid[0], 6), y=round(m.y - mid[1], 6)) for m in members)
+    height = max(m.z + m.piece.height for m in members)
+    return Unit(name, shifted, float(hi[0] - lo[0]), float(hi[1] - lo[1]), float(height), placement, front_clearance, role, optional)
+
+
+@dataclass
+class Pose:
+    """Where a unit stands: plan centre, yaw, and (for wall/corner units) the wall it backs onto."""
+
+    x: float
+    y: float
+    yaw: float
+    wall: int | None = None
+    s: float | None = None
+
+
+@dataclass
+class Layout:
+    """The state the solver works on."""
+
+    polygon: np.ndarray
+    walls: list[Wall]
+    keep_clear: list[np.ndarray]  # plan rectangles (x0, y0, x1, y1)
+    doors: list[np.ndarray]  # plan points in front of each door
+    fixed: list[Box3] = field(default_factory=list)  # boxes of openings etc. that units must not cut
+    units: list[Unit] = field(default_factory=list)
+    poses: list[Pose] = field(default_factory=list)
+
+
+def unit_box(unit: Unit, pose: Pose) -> Box3:
+    return Box3(pose.x, pose.y, pose.yaw, unit.width, unit.depth, 0.0, unit.height)
+
+
+def front_box(unit: Unit, pose: Pose) -> Box3 | None:
+    """The strip of floor in front of a unit that should stay free (None if no clearance wanted)."""
+    if unit.front_clearance <= 0:
+        return None
+    fwd = np.array([np.sin(pose.yaw), -np.cos(pose.yaw)])
+    c = np.array([pose.x, pose.y]) + fwd * (unit.depth / 2 + unit.front_clearance / 2)
+    return Box3(float(c[0]), float(c[1]), pose.yaw, unit.width, unit.front_clearance, 0.0, 2.0)
+
+
+def _inside(poly: np.ndarray, corners: np.ndarray) -> bool:
+    if not points_in_polygon(corners, poly).all():
+        return False
+    # No polygon vertex (e.g. the inner corner of an L) may poke into the box.
+    return not _points_in_convex(poly, corners).any()
+
+
+def _points_in_convex(points: np.ndarray, convex: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    edges = np.roll(convex, -1, axis=0) - convex
+    rel = points[:, None, :] - convex[None, :, :]
+    cross = edges[None, :, 0] * rel[..., 1] - edges[None, :, 1] * rel[..., 0]
+    return np.all(cross > eps, axis=1)
+
+
+def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
+    """Whether unit ``i`` may stand at ``pose`` given the other placed units (not the walkway)."""
+    unit = layout.units[i]
+    b = unit_box(unit, pose)
+    corners = b.corners()
+    if not _inside(layout.polygon, corners):
+        return False
+    grown = b.grown(UNIT_GAP / 2)
+    for rect in layout.keep_clear:
+        if plan_overlap(corners, rect_polygon(*rect)):
+            return False
+    for fixed in layout.fixed:
+        if boxes_overlap(b, fixed):
+            return False
+    for j, other in enumerate(layout.poses):
+        if j != i and other is not None and boxes_overlap(grown, unit_box(layout.units[j], other).grown(UNIT_GAP / 2)):
+            return False
+    return True
+
+
+def walkway_ok(layout: Layout) -> bool:
+    """Doors and the front of every placed unit are connected by free floor at least 0.5 m wide."""
+    placed = [(u, p) for u, p in zip(layout.units, layout.poses) if p is not None]
+    obstacles = [unit_box(u, p).corners() for u, p in placed]
+    reach = list(layout.doors)
+    for u, p in placed:
+        fwd = np.array([np.sin(p.yaw), -np.cos(p.yaw)])
+        reach.append(np.array([p.x, p.y]) + fwd * (u.depth / 2 + WALKWAY_RADIUS + 0.05))
+    return free_floor_connected(layout.polygon, obstacles, WALKWAY_RADIUS, reach)
+
+
+def propose(layout: Layout, i: int, rng: np.random.Generator) -> Pose | None:
+    """A fresh random pose for unit ``i`` following its placement rule."""
+    unit = layout.units[i]
+    if unit.placement in ("wall", "corner"):
+        wall = layout.walls[int(rng.integers(len(layout.walls)))]
+        half = unit.width / 2 + WALL_GAP
+        if wall.length < 2 * half:
+            return None
+        if unit.placement == "corner":
+            s = half if rng.random() < 0.5 else wall.length - half
+        else:
+            s = float(rng.uniform(half, wall.length - half))
+        c = wall.point(s, WALL_GAP + unit.depth / 2)
+        return Pose(float(c[0]), float(c[1]), wall.yaw, wall.index, s)
+    lo, hi = layout.polygon.min(axis=0), layout.polygon.max(axis=0)
+    c = rng.uniform(lo + 0.3, hi - 0.3)
+    yaw = float(rng.integers(4)) * np.pi / 2 + float(rng.normal(0.0, np.radians(10)))
+    return Pose(float(c[0]), float(c[1]), yaw)
+
+
+def perturb(layout: Layout, i: int, rng: np.random.Generator, scale: float) -> Pose | None:
+    """A nearby pose: slide along the wall, or shift and turn a free unit; sometimes a fresh pose."""
+    pose, unit = layout.poses[i], layout.units[i]
+    if rng.random() < 0.1:
+        return propose(layout, i, rng)
+    if pose.wall is not None:
+        wall = layout.walls[pose.wall]
+        half = unit.width / 2 + WALL_GAP
+        if unit.placement == "corner":
+            return propose(layout, i, rng)
+        s = float(np.clip(pose.s + rng.normal(0.0, 0.3 * scale), half, wall.length - half))
+        c = wall.point(s, WALL_GAP + unit.depth / 2)
+        return Pose(float(c[0]), float(c[1]), pose.yaw, pose.wall, s)
+    d = rng.normal(0.0, 0.25 * scale, 2)
+    return Pose(pose.x + float(d[0]), pose.y + float(d[1]), pose.yaw + float(rng.normal(0.0, np.radians(8) * scale)))
+
+
+def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]]) -> float:
+    """Soft cost of the current layout (lower is better)."""
+    placed = [(u, p) for u, p in zip(layout.units, layout.poses) if p is not None]
+    boxes = [unit_box(u, p) for u, p in placed]
+    energy = 0.0
+    for k, (u, p) in enumerate(placed):
+        fb = front_box(u, p)
+        if fb is not None:
+            blocked = any(boxes_overlap(fb, b) for j, b in enumerate(boxes) if j != k)
+            outside = not points_in_polygon(fb.corners(), layout.polygon).all()
+            energy += 5.0 * (blocked + 0.5 * outside)
+    for a in range(len(placed)):
+        for b in range(a + 1, len(placed)):
+            gap = np.hypot(boxes[a].cx - boxes[b].cx, boxes[a].cy - boxes[b].cy) - (
+                max(boxes[a].w, boxes[a].d) + max(boxes[b].w, boxes[b].d)) / 2
+            energy += max(0.0, 0.6 - gap)
+    by_role = {u.role: p for u, p in placed if u.role}
+    for role_a, role_b, lo, hi in relations:
+        if role_a in by_role and role_b in by_role:
+            pa, pb = by_role[role_a], by_role[role_b]
+            dist = np.hypot(pa.x - pb.x, pa.y - pb.y)
+            energy += 5.0 * (max(0.0, lo - dist) + max(0.0, dist - hi))
+            facing = np.cos(pa.yaw - pb.yaw)  # -1 when they face each other
+            energy += 2.0 * (facing + 1.0)
+    return energy
+
+
+def solve(layout: Layout, units: list[Unit], rng: np.random.Generator, relations: list[tuple[str, str, float, float]],
+          steps: int = 150, tries: int = 60) -> Layout:
+    """Place ``units`` (in order) constructively, drop optional ones that do not fit, then anneal.
+
+    Returns the layout with ``units``/``poses`` of the units that were placed.
+    """
+    layout.units, layout.poses = [], []
+    for unit in units:
+        layout.units.append(unit)
+        layout.poses.append(None)
+        i = len(layout.units) - 1
+        for _ in range(tries):
+            pose = propose(layout, i, rng)
+            if pose is not None and hard_ok(layout, i, pose):
+                layout.poses[i] = pose
+                break
+        if layout.poses[i] is None or not walkway_ok(layout):
+            layout.units.pop()
+            layout.poses.pop()
+    start = [replace(p) for p in layout.poses]
+    energy = soft_energy(layout, relations)
+    best, best_energy = [replace(p) for p in layout.poses], energy
+    temps = np.geomspace(3.0, 0.01, steps)
+    for t in temps:
+        if not layout.units:
+            break
+        i = int(rng.integers(len(layout.units)))
+        candidate = perturb(layout, i, rng, scale=min(1.0, t))
+        if candidate is None or not hard_ok(layout, i, candidate):
+            continue
+        old = layout.poses[i]
+        layout.poses[i] = candidate
+        new_energy = soft_energy(layout, relations)
+        if new_energy <= energy or rng.random() < np.exp((energy - new_energy) / t):
+            energy = new_energy
+            if energy < best_energy:
+                best, best_energy = [replace(p) for p in layout.poses], energy
+        else:
+            layout.poses[i] = old
+    layout.poses = best
+    if not walkway_ok(layout):
+        layout.poses = start  # the constructive layout passed the walkway check
+    return layout

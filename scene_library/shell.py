@@ -1,0 +1,247 @@
+"""Room shells: footprint (rectangle or L), floor, ceiling, walls, skirting, doors and windows.
+
+The shell boxes lie *outside* the floor polygon, so the interior faces are exactly the room surfaces.
+Doors, windows, curtains and blinds are thin pieces mounted flush on a wall, sized to fit it; the
+area a door sweeps (plus a clearance strip) is returned as a keep-clear rectangle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from scene_library.labels import class40_id
+from scene_library.objects.base import Part, Piece, box, merge, uniform
+
+SHELL_T = 0.15  #: thickness of floor, ceiling and wall boxes (m)
+SKIRTING_H, SKIRTING_D = 0.08, 0.012  #: skirting board height and depth (m)
+
+#: Floor area range (m^2) and aspect-ratio range per room type.
+ROOM_AREAS: dict[str, tuple[float, float]] = {
+    "bedroom": (9.0, 18.0),
+    "living_room": (14.0, 30.0),
+    "kitchen": (7.0, 16.0),
+    "bathroom": (3.5, 8.0),
+    "office": (8.0, 25.0),
+    "dining_room": (9.0, 18.0),
+}
+
+
+@dataclass(frozen=True)
+class Wall:
+    """A straight wall segment of the footprint, seen from inside the room."""
+
+    index: int
+    start: tuple[float, float]
+    end: tuple[float, float]
+
+    @property
+    def length(self) -> float:
+        return float(np.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]))
+
+    @property
+    def direction(self) -> np.ndarray:
+        d = np.subtract(self.end, self.start)
+        return d / np.linalg.norm(d)
+
+    @property
+    def inward(self) -> np.ndarray:
+        """Unit normal pointing into the room (the footprint is counter-clockwise)."""
+        d = self.direction
+        return np.array([-d[1], d[0]])
+
+    @property
+    def yaw(self) -> float:
+        """Yaw that turns a piece's front (local -y) towards the room."""
+        n = self.inward
+        return float(np.arctan2(n[0], -n[1]))
+
+    def point(self, s: float, offset: float = 0.0) -> np.ndarray:
+        """Plan point ``s`` m along the wall from its start, ``offset`` m into the room."""
+        return np.asarray(self.start) + s * self.direction + offset * self.inward
+
+
+def sample_footprint(rng: np.random.Generator, room_type: str, l_shape_p: float = 0.2) -> np.ndarray:
+    """(P, 2) counter-clockwise floor polygon with its bounding box at the origin: a rectangle, or an L."""
+    lo, hi = ROOM_AREAS[room_type]
+    area, aspect = rng.uniform(lo, hi), rng.uniform(1.0, 1.8)
+    sx, sy = np.sqrt(area * aspect), np.sqrt(area / aspect)
+    if rng.random() < 0.5:
+        sx, sy = sy, sx
+    sx, sy = round(float(sx), 3), round(float(sy), 3)
+    if room_type != "bathroom" and rng.random() < l_shape_p:
+        # Cut one corner: a notch of 25-45 % of each side, so both arms stay at least 55 % wide.
+        grow = 1.0 / np.sqrt(1.0 - 0.35 * 0.35)  # keep roughly the sampled area
+        sx, sy = round(sx * grow, 3), round(sy * grow, 3)
+        cx, cy = round(float(sx * rng.uniform(0.25, 0.45)), 3), round(float(sy * rng.uniform(0.25, 0.45)), 3)
+        poly = np.array([[0, 0], [sx, 0], [sx, sy - cy], [sx - cx, sy - cy], [sx - cx, sy], [0, sy]], dtype=np.float64)
+        k = int(rng.integers(4))  # which corner is cut: rotate the L by k quarter turns inside its box
+        for _ in range(k):
+            w = poly[:, 0].max()
+            poly = np.column_stack([poly[:, 1], w - poly[:, 0]])  # 90 deg turn, stays CCW
+        return _canonical(poly)
+    return np.array([[0, 0], [sx, 0], [sx, sy], [0, sy]], dtype=np.float64)
+
+
+def _canonical(poly: np.ndarray) -> np.ndarray:
+    """Start the polygon at its lowest-then-leftmost vertex (keeps orientation)."""
+    poly = poly - poly.min(axis=0)
+    start = int(np.lexsort((poly[:, 0], poly[:, 1]))[0])
+    return np.roll(poly, -start, axis=0).round(6)
+
+
+def walls_of(polygon: np.ndarray) -> list[Wall]:
+    n = len(polygon)
+    return [Wall(i, tuple(polygon[i]), tuple(polygon[(i + 1) % n])) for i in range(n)]
+
+
+def convex_vertices(polygon: np.ndarray) -> np.ndarray:
+    """(P,) bool: vertices where the counter-clockwise outline turns left (interior angle < 180 deg)."""
+    prev, nxt = np.roll(polygon, 1, axis=0), np.roll(polygon, -1, axis=0)
+    a, b = polygon - prev, nxt - polygon
+    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0
+
+
+def _wall_box(wall: Wall, s0: float, s1: float, z0: float, z1: float, o0: float, o1: float) -> trimesh.Trimesh:
+    """Box spanning wall coordinates s in [s0, s1], height [z0, z1], offset into the room [o0, o1]."""
+    mesh = box((s1 - s0, o1 - o0, z1 - z0), ((s0 + s1) / 2, (o0 + o1) / 2, (z0 + z1) / 2))
+    d, n, p = wall.direction, wall.inward, np.asarray(wall.start)
+    transform = np.eye(4)
+    transform[:2, 0], transform[:2, 1], transform[:2, 3] = d, n, p
+    return mesh.apply_transform(transform)
+
+
+def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[int, float, float]] = ()) -> list[Part]:
+    """Floor, ceiling, one wall per footprint edge, and skirting boards, in world coordinates.
+
+    skirting_gaps : ``(wall index, s0, s1)`` spans (m along the wall) without skirting, e.g. doorways.
+    """
+    lo, hi = polygon.min(axis=0) - SHELL_T, polygon.max(axis=0) + SHELL_T
+    size, centre = hi - lo, (hi + lo) / 2
+    parts = [
+        Part("floor", class40_id("floor"), box((size[0], size[1], SHELL_T), (centre[0], centre[1], -SHELL_T / 2))),
+        Part("ceiling", class40_id("ceiling"), box((size[0], size[1], SHELL_T), (centre[0], centre[1], height + SHELL_T / 2))),
+    ]
+    convex = convex_vertices(polygon)
+    walls = walls_of(polygon)
+    skirting = []
+    for wall in walls:
+        n = len(walls)
+        ext0 = SHELL_T if convex[wall.index] else 0.0
+        ext1 = SHELL_T if convex[(wall.index + 1) % n] else 0.0
+        parts.append(Part(f"wall_{wall.index}", class40_id("wall"),
+                          _wall_box(wall, -ext0, wall.length + ext1, 0.0, height, -SHELL_T, 0.0)))
+        trim0 = SKIRTING_D if convex[wall.index] else 0.0
+        trim1 = SKIRTING_D if convex[(wall.index + 1) % n] else 0.0
+        cuts = sorted((a, b) for w, a, b in skirting_gaps if w == wall.index)
+        start = trim0
+        for a, b in cuts + [(wall.length - trim1, wall.length)]:
+            if a - start > 1e-3:
+                skirting.append(_wall_box(wall, start, a, 0.0, SKIRTING_H, 0.0, SKIRTING_D))
+            start = max(start, b)
+    parts.append(Part("skirting", class40_id("wall"), merge(skirting)))
+    return parts
+
+
+# --- openings, sized to their wall ---------------------------------------------------------------
+
+
+def door_piece(width: float, height: float) -> Piece:
+    """A door leaf in a frame, 4 cm proud of the wall, with a handle; z = 0 at the floor."""
+    t, fw = 0.04, 0.06
+    frame = merge([box((fw, t, height), (s * (width - fw) / 2, 0, height / 2)) for s in (-1, 1)]
+                  + [box((width, t, fw), (0, 0, height - fw / 2))])
+    leaf = box((width - 2 * fw, 0.03, height - fw), (0, 0.005, (height - fw) / 2))
+    handle = box((0.12, 0.005, 0.02), (width / 2 - fw - 0.1, -t / 2 + 0.0025, 1.0))
+    parts = (Part("door", class40_id("door"), merge([frame, leaf, handle])),)
+    return Piece("door", {"width": width, "height": height}, parts, width, t, height)
+
+
+def window_piece(width: float, height: float) -> Piece:
+    """A window: frame, mullion and glass, 5 cm proud of the wall; z = 0 at the sill."""
+    t, fw = 0.05, 0.05
+    frame = [box((fw, t, height), (s * (width - fw) / 2, 0, height / 2)) for s in (-1, 1)]
+    frame += [box((width, t, fw), (0, 0, z)) for z in (fw / 2, height - fw / 2)]
+    frame += [box((fw / 2, t, height - 2 * fw), (0, 0, height / 2))]
+    glass = box((width - 2 * fw, 0.01, height - 2 * fw), (0, t / 2 - 0.005, height / 2))
+    parts = (Part("window", class40_id("window"), merge([*frame, glass])),)
+    return Piece("window", {"width": width, "height": height}, parts, width, t, height)
+
+
+def curtain_piece(width: float, height: float, open_fraction: float) -> Piece:
+    """Two gathered curtain panels (class curtain) on a rod, 12 cm deep; z = 0 at the hem."""
+    d = 0.12
+    panel = width * (1 - open_fraction) / 2
+    panels = [box((panel, 0.05, height - 0.04), (s * (width - panel) / 2, -d / 2 + 0.04, (height - 0.04) / 2)) for s in (-1, 1)]
+    rod = box((width, 0.02, 0.02), (0, d / 2 - 0.01 - 0.03, height - 0.01))
+    parts = (Part("curtain", class40_id("curtain"), merge(panels)), Part("rod", class40_id("otherprop"), rod))
+    return Piece("curtain", {"width": width, "height": height, "open_fraction": open_fraction}, parts, width, d, height)
+
+
+def blinds_piece(width: float, height: float) -> Piece:
+    """Horizontal slat blinds (class blinds), 6 cm deep, in front of a window; z = 0 at the bottom slat."""
+    n = max(int(height / 0.05), 2)
+    slats = [box((width, 0.05, 0.004), (0, 0, 0.002 + i * (height - 0.004) / (n - 1))) for i in range(n)]
+    head = box((width, 0.06, 0.04), (0, 0, height - 0.02))
+    parts = (Part("blinds", class40_id("blinds"), merge([*slats, head])),)
+    return Piece("blinds", {"width": width, "height": height}, parts, width, 0.06, height)
+
+
+OPENING_BUILDERS = {"door": door_piece, "window": window_piece, "curtain": curtain_piece, "blinds": blinds_piece}
+
+
+def build_opening(kind: str, params: dict) -> Piece:
+    return OPENING_BUILDERS[kind](**params)
+
+
+def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float, room_type: str) -> list[dict]:
+    """Doors and windows (with curtains or blinds) for the footprint; each entry is a placement dict
+    ``{"kind", "params", "wall", "s", "z"}`` where ``s`` is the centre along the wall (m)."""
+    walls = walls_of(polygon)
+    out: list[dict] = []
+    used: dict[int, list[tuple[float, float]]] = {}
+
+    def free_span(wall: Wall, width: float, margin: float = 0.25) -> float | None:
+        for _ in range(30):
+            if wall.length < width + 2 * margin:
+                return None
+            s = float(rng.uniform(margin + width / 2, wall.length - margin - width / 2))
+            if all(s + width / 2 + 0.1 < a or s - width / 2 - 0.1 > b for a, b in used.get(wall.index, [])):
+                used.setdefault(wall.index, []).append((s - width / 2, s + width / 2))
+                return round(s, 4)
+        return None
+
+    n_doors = 1 + int(rng.random() < 0.15)
+    door_walls = set()
+    for wall in (walls[i] for i in rng.permutation(len(walls))):
+        if len(door_walls) == n_doors:
+            break
+        width = uniform(rng, 0.75, 0.9)
+        s = free_span(wall, width)
+        if s is not None:
+            door_walls.add(wall.index)
+            out.append({"kind": "door", "params": {"width": width, "height": uniform(rng, 2.0, 2.1)}, "wall": wall.index, "s": s, "z": 0.0})
+    n_windows = int(rng.choice([0, 1, 2], p=[0.125, 0.375, 0.5]))
+    if room_type == "bathroom" and rng.random() < 0.5:
+        n_windows = 0
+    candidates = [w for w in walls if w.index not in door_walls and w.length > 1.2]
+    for wall in (candidates[i] for i in rng.permutation(len(candidates))[:n_windows]):
+        width = uniform(rng, 0.6, min(2.0, wall.length - 0.9))
+        sill = uniform(rng, 0.8, 1.0)
+        win_h = round(min(uniform(rng, 0.8, 1.5), height - sill - 0.25), 4)
+        s = free_span(wall, width + 0.5)  # room for curtain panels beside the window
+        if s is None:
+            continue
+        out.append({"kind": "window", "params": {"width": width, "height": win_h}, "wall": wall.index, "s": s, "z": sill})
+        dressing = rng.random()
+        if dressing < 0.5:
+            top = round(height - 0.08, 4)
+            hem = round(float(rng.choice([0.02, sill - 0.1])), 4)
+            out.append({"kind": "curtain", "params": {"width": round(width + 0.5, 4), "height": round(top - hem, 4),
+                        "open_fraction": uniform(rng, 0.4, 0.7)}, "wall": wall.index, "s": s, "z": hem, "offset": 0.06})
+        elif dressing < 0.8:
+            out.append({"kind": "blinds", "params": {"width": round(width - 0.02, 4), "height": round(win_h - 0.02, 4)},
+                        "wall": wall.index, "s": s, "z": round(sill + 0.01, 4), "offset": 0.05})
+    return out
