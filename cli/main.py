@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -71,10 +73,14 @@ def main() -> None:
 @click.option("--resolution", default="640x480", show_default=True, help="Image size WIDTHxHEIGHT (the NYUv2 camera scaled to it).")
 @click.option("--noise", default="kinect_v1", show_default=True, help="Noise preset: none or kinect_v1.")
 @click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
-@click.option("--room-type", "room_types", multiple=True, help="Restrict to these room types (repeatable): bedroom, living_room, office, kitchen.")
+@click.option("--room-types", "room_types", default="", help="Comma-separated room types to draw from (default: all, "
+              "with NYUv2-like weights): bedroom, living_room, kitchen, bathroom, office, dining_room.")
+@click.option("--scene", "scene_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Render this scene description (from 'synthcam scenes sample' or 'scenes import') in every room "
+                   "instead of generated rooms; each room index gets its own trajectory.")
 @click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core and at most one per room for "
               "jobs of 200 frames or more, else 1).")
-def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, workers) -> None:
+def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, scene_path, workers) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
     Writes one shard per room (room_00000.h5, ...) and dataset.json, the manifest, once all
@@ -88,7 +94,9 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
 
     width, height = parse_resolution(resolution)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
-                            noise=noise, noise_params=_parse_noise_params(noise_param), room_types=tuple(room_types))
+                            noise=noise, noise_params=_parse_noise_params(noise_param),
+                            room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
+                            scene=str(scene_path.resolve()) if scene_path else "")
     config.validate()
     if workers is None:
         workers = auto_workers(config)
@@ -155,26 +163,58 @@ def _room_type_option(f):
                              "(default: drawn with NYUv2-like weights).")(f)
 
 
+@contextmanager
+def _echo_warnings():
+    """Show library warnings (e.g. unlabelled mesh names) as one 'warning:' line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+
+
+def _import_options(f):
+    f = click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply imported coordinates by this (units to metres).")(f)
+    f = click.option("--up", type=click.Choice(["z", "y"]), default="z", show_default=True,
+                     help="Up axis of the mesh files (glTF/GLB files are usually y-up).")(f)
+    return click.option("--labels", "label_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Label map (YAML or JSON): mesh or node name, or 're:REGEX', -> NYU40 class name, plus a default.")(f)
+
+
 @scenes.command("sample")
 @_room_type_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the room.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output mesh (.glb, .ply or .obj); the JSON description is written next to it (.json).")
-def scenes_sample(room_type, seed, out_path) -> None:
+@click.option("--add", "add_meshes", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A user mesh (OBJ, PLY, GLB, ...) to place in the room as well (repeatable; needs --labels).")
+@_import_options
+def scenes_sample(room_type, seed, out_path, add_meshes, label_map, up, scale) -> None:
     """Generate one room and export it as a mesh plus a JSON description.
 
-    The JSON description reloads to the identical scene (`synthcam scenes preview ROOM.json`).
+    The JSON description reloads to the identical scene (`synthcam scenes preview ROOM.json`,
+    `synthcam generate --scene ROOM.json`).
     """
     import numpy as np
 
-    from scene_library.description import save_description
+    from scene_library.description import imported_piece
     from scene_library.rooms import generate_room
 
     if out_path.suffix.lower() not in (".glb", ".ply", ".obj"):
         raise SynthcamError(f"--out {out_path} must end in .glb, .ply or .obj")
     if seed < 0:
         raise SynthcamError(f"seed must be >= 0, got {seed}")
-    scene = generate_room(np.random.default_rng(seed), room_type)
+    if add_meshes and label_map is None:
+        raise SynthcamError("--add needs --labels LABEL_MAP (YAML or JSON) to label the imported meshes")
+    with _echo_warnings():
+        extra = tuple(imported_piece(m, label_map, up, scale) for m in add_meshes)
+    scene = generate_room(np.random.default_rng(seed), room_type, extra=extra)
+    _write_scene(scene, out_path)
+
+
+def _write_scene(scene, out_path: Path) -> None:
+    from scene_library.description import save_description
+
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         scene.to_trimesh().export(out_path)
@@ -182,9 +222,31 @@ def scenes_sample(room_type, seed, out_path) -> None:
     except OSError as exc:
         raise SynthcamError(f"cannot write {out_path} ({exc.strerror}); choose a writable --out") from None
     d = scene.describe()
-    click.echo(f"{d['room_type']}: {d['size_m'][0]:.2f} x {d['size_m'][1]:.2f} m, ceiling {d['size_m'][2]:.2f} m, "
+    click.echo(f"{d['room_type']}: {d['size_m'][0]:.2f} x {d['size_m'][1]:.2f} m, height {d['size_m'][2]:.2f} m, "
                f"{len(scene.description['objects'])} pieces, {len(scene.objects)} labelled parts, {d['triangles']} triangles")
     click.echo(f"wrote {out_path} and {out_path.with_suffix('.json')}")
+
+
+@scenes.command("import")
+@click.argument("mesh", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output mesh (.glb, .ply or .obj) of the labelled scene; its JSON description goes next to it.")
+@_import_options
+def scenes_import(mesh, out_path, label_map, up, scale) -> None:
+    """Import a whole scene from a user mesh file, labelling its parts with a label map.
+
+    Names that no rule matches get the map's default class, with a warning listing them. The JSON
+    description can be rendered with `synthcam generate --scene SCENE.json`.
+    """
+    from scene_library.description import build_scene, imported_scene_description
+
+    if out_path.suffix.lower() not in (".glb", ".ply", ".obj"):
+        raise SynthcamError(f"--out {out_path} must end in .glb, .ply or .obj")
+    if label_map is None:
+        raise SynthcamError("scenes import needs --labels LABEL_MAP (YAML or JSON) to label the mesh parts")
+    with _echo_warnings():
+        scene = build_scene(imported_scene_description(mesh, label_map, up, scale))
+    _write_scene(scene, out_path)
 
 
 @scenes.command("preview")

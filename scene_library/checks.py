@@ -136,7 +136,7 @@ def unsupported(scene: Scene, tol: float = 1e-3) -> list[str]:
     on a support surface of another object (within ``tol`` m)."""
     from scene_library.description import build_piece, pose_matrix
     from scene_library.geometry2d import Box3
-    from scene_library.shell import OPENING_BUILDERS, walls_of
+    from scene_library.shell import walls_of
 
     desc = scene.description
     objects = desc["objects"]
@@ -149,15 +149,21 @@ def unsupported(scene: Scene, tol: float = 1e-3) -> list[str]:
             corners = np.array([[s.x0, s.y0], [s.x1, s.y0], [s.x1, s.y1], [s.x0, s.y1]])
             world = corners @ m[:2, :2].T + m[:2, 3]
             surfaces.append((o["name"], m[2, 3] + s.z, world))
+    fronts = []  # front edges of openings (blinds hang on window frames)
+    for o, p in zip(objects, pieces):
+        if _is_wall_mounted(o["kind"]):
+            corners = Box3(o["pose"][0], o["pose"][1], o["pose"][3], p.width, p.depth, 0, 0).corners()
+            fronts.append((corners[0], corners[1]))
     bad = []
     for o, p in zip(objects, pieces):
         x, y, z, yaw = o["pose"]
         if abs(z) <= tol:
             continue
-        if o["kind"] in OPENING_BUILDERS or _is_wall_mounted(o["kind"]):
+        if _is_wall_mounted(o["kind"]):
             back = np.array([x, y]) + np.array([-np.sin(yaw), np.cos(yaw)]) * p.depth / 2
-            if min(_distance_to_segment(back, np.asarray(w.start), np.asarray(w.end)) for w in walls) <= 0.07 + tol:
-                continue
+            faces = [(np.asarray(w.start), np.asarray(w.end)) for w in walls] + fronts
+            if min(_distance_to_segment(back, a, b) for a, b in faces) <= tol:
+                continue  # hangs on a wall, or on the front of a window frame
         foot = Box3(x, y, yaw, p.width, p.depth, 0, 0).corners()
         if not any(owner != o["name"] and abs(sz - z) <= tol and _convex_contains(rect, foot, tol)
                    for owner, sz, rect in surfaces):
@@ -168,7 +174,7 @@ def unsupported(scene: Scene, tol: float = 1e-3) -> list[str]:
 def _is_wall_mounted(kind: str) -> bool:
     from scene_library.objects import OBJECTS
 
-    return kind in OBJECTS and OBJECTS[kind].placement == "wall_mounted"
+    return kind in OBJECTS and OBJECTS[kind].placement in ("wall_mounted", "opening")
 
 
 def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -203,6 +209,10 @@ def door_swing_blocked(scene: Scene) -> list[str]:
     return sorted(bad)
 
 
+def _cross2(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
 def _hull2d(points: np.ndarray) -> np.ndarray:
     """Counter-clockwise convex hull of (N, 2) points (monotone chain)."""
     pts = np.unique(np.round(points, 9), axis=0)
@@ -212,7 +222,7 @@ def _hull2d(points: np.ndarray) -> np.ndarray:
     def half(seq):
         out = []
         for p in seq:
-            while len(out) >= 2 and np.cross(out[-1] - out[-2], p - out[-2]) <= 0:
+            while len(out) >= 2 and _cross2(out[-1] - out[-2], p - out[-2]) <= 0:
                 out.pop()
             out.append(p)
         return out

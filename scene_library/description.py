@@ -17,7 +17,7 @@ import trimesh
 from scene_library.errors import SceneError
 from scene_library.objects.base import Piece
 from scene_library.scene import Room, Scene, SceneObject
-from scene_library.shell import OPENING_BUILDERS, build_opening, shell_parts
+from scene_library.shell import shell_parts
 
 FORMAT, VERSION = "synthcam-scene", 1
 
@@ -30,17 +30,37 @@ def pose_matrix(x: float, y: float, z: float, yaw: float) -> np.ndarray:
 
 
 def build_piece(kind: str, params: dict) -> Piece:
-    """Build a piece of any kind: a shell opening, an imported mesh or a registered object."""
-    if kind in OPENING_BUILDERS:
-        return build_opening(kind, params)
+    """Build a piece of any kind: an imported mesh or a registered object."""
     if kind == "imported":
-        from scene_library.importer import import_piece, load_label_map
-
-        return import_piece(params["path"], load_label_map(params["label_map"]), up=params.get("up", "z"),
-                            scale=params.get("scale", 1.0))
+        return imported_piece(params["path"], params["label_map"], params.get("up", "z"), params.get("scale", 1.0))
     from scene_library.objects import build_piece as build_registered
 
     return build_registered(kind, params)
+
+
+def imported_piece(path: str | Path, label_map: str | Path, up: str = "z", scale: float = 1.0) -> Piece:
+    """A user mesh file as a placeable piece, labelled by the label-map file; its params (absolute paths,
+    up axis, scale) rebuild it."""
+    from dataclasses import replace
+
+    from scene_library.importer import import_piece, load_label_map
+
+    piece = import_piece(path, load_label_map(label_map), up=up, scale=scale)
+    params = {"path": str(Path(path).resolve()), "label_map": str(Path(label_map).resolve()), "up": up, "scale": scale}
+    return replace(piece, params=params)
+
+
+def imported_scene_description(path: str | Path, label_map: str | Path, up: str = "z", scale: float = 1.0) -> dict:
+    """The description of a whole scene imported from a user mesh: no generated shell, one object per
+    labelled part, the model's bounding box moved to start at the origin (floor at z = 0)."""
+    piece = imported_piece(path, label_map, up, scale)
+    w, d, h = piece.width, piece.depth, piece.height
+    return {
+        "format": FORMAT, "version": VERSION,
+        "room": {"type": "imported", "polygon": [[0, 0], [w, 0], [w, d], [0, d]], "height": h, "shell": False},
+        "keep_clear": [],
+        "objects": [{"name": "", "kind": "imported", "params": piece.params, "pose": [w / 2, d / 2, 0.0, 0.0]}],
+    }
 
 
 def build_scene(description: dict) -> Scene:
@@ -51,12 +71,14 @@ def build_scene(description: dict) -> Scene:
     polygon = np.asarray(room["polygon"], dtype=np.float64)
     height = float(room["height"])
     gaps = [tuple(g) for g in room.get("skirting_gaps", [])]
-    named = [(p.name, p.class40, p.mesh) for p in shell_parts(polygon, height, gaps)]
+    shell = shell_parts(polygon, height, gaps) if room.get("shell", True) else []
+    named = [(p.name, p.class40, p.mesh) for p in shell]
     for obj in description["objects"]:
         piece = build_piece(obj["kind"], obj["params"])
         transform = pose_matrix(*obj["pose"])
         for part in piece.parts:
-            named.append((f"{obj['name']}/{part.name}", part.class40, part.mesh.copy().apply_transform(transform)))
+            name = f"{obj['name']}/{part.name}" if obj["name"] else part.name  # "" = an imported scene's parts
+            named.append((name, part.class40, part.mesh.copy().apply_transform(transform)))
     objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(named))
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     keep = np.asarray(description.get("keep_clear", []), dtype=np.float64).reshape(-1, 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,10 +44,22 @@ def plan_overlap(a: np.ndarray, b: np.ndarray, tol: float = 1e-6) -> bool:
 
 
 def boxes_overlap(a: Box3, b: Box3, tol: float = 1e-6) -> bool:
-    """Whether two upright boxes share volume (z ranges and plan footprints both overlap by > ``tol``)."""
+    """Whether two upright boxes share volume (z ranges and plan footprints both overlap by > ``tol``).
+
+    Pure-Python separating-axis test on the four edge directions (the hot path of the layout solver).
+    """
     if a.z1 <= b.z0 + tol or b.z1 <= a.z0 + tol:
         return False
-    return plan_overlap(a.corners(), b.corners(), tol)
+    dx, dy = b.cx - a.cx, b.cy - a.cy
+    if math.hypot(dx, dy) >= math.hypot(a.w, a.d) / 2 + math.hypot(b.w, b.d) / 2:
+        return False  # bounding circles apart
+    ca, sa, cb, sb = math.cos(a.yaw), math.sin(a.yaw), math.cos(b.yaw), math.sin(b.yaw)
+    for ux, uy in ((ca, sa), (-sa, ca), (cb, sb), (-sb, cb)):
+        ra = a.w / 2 * abs(ux * ca + uy * sa) + a.d / 2 * abs(-ux * sa + uy * ca)
+        rb = b.w / 2 * abs(ux * cb + uy * sb) + b.d / 2 * abs(-ux * sb + uy * cb)
+        if abs(dx * ux + dy * uy) >= ra + rb - tol:
+            return False
+    return True
 
 
 def rect_polygon(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

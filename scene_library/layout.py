@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from scene_library.geometry2d import Box3, boxes_overlap, free_floor_connected, plan_overlap, rect_polygon
+from scene_library.geometry2d import Box3, boxes_overlap, free_floor_connected
 from scene_library.objects.base import Piece
 from scene_library.scene import points_in_polygon
 from scene_library.shell import Wall
 
-WALL_GAP = 0.03  #: gap between a wall unit's back and the wall (m); clears skirting and openings
+WALL_GAP = 0.03  #: gap between a wall unit's back and the wall (m); clears skirting and openings (> WALL_CLEAR)
 UNIT_GAP = 0.05  #: least gap between units (m)
 WALKWAY_RADIUS = 0.25  #: half-width of the walkway that must connect doors and unit fronts (m)
 
@@ -108,8 +108,11 @@ def front_box(unit: Unit, pose: Pose) -> Box3 | None:
     return Box3(float(c[0]), float(c[1]), pose.yaw, unit.width, unit.front_clearance, 0.0, 2.0)
 
 
-def _inside(poly: np.ndarray, corners: np.ndarray) -> bool:
-    if not points_in_polygon(corners, poly).all():
+WALL_CLEAR = 0.02  #: least distance from any unit corner to the walls (clears the 12 mm skirting)
+
+
+def _inside(poly: np.ndarray, corners: np.ndarray, margin: float = WALL_CLEAR) -> bool:
+    if not points_in_polygon(corners, poly, margin).all():
         return False
     # No polygon vertex (e.g. the inner corner of an L) may poke into the box.
     return not _points_in_convex(poly, corners).any()
@@ -131,7 +134,8 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
         return False
     grown = b.grown(UNIT_GAP / 2)
     for rect in layout.keep_clear:
-        if plan_overlap(corners, rect_polygon(*rect)):
+        zone = Box3((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 0.0, rect[2] - rect[0], rect[3] - rect[1], -1.0, 10.0)
+        if boxes_overlap(b, zone):
             return False
     for fixed in layout.fixed:
         if boxes_overlap(b, fixed):

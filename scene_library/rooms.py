@@ -1,178 +1,437 @@
-"""Rectangular rooms: shell (floor, walls, ceiling), one door, one window, a picture, and furniture.
+"""Furnished rooms of six types: shell, openings, furniture groups, wall items, small objects, clutter.
 
-The shell is built from boxes that lie *outside* the interior box ``[0,sx] x [0,sy] x [0,h]``, so the
-interior faces are exactly the room surfaces. Openings are thin boxes that stand 2 cm proud of the wall;
-furniture keeps 5 cm from the walls and 5 cm from each other, so nothing interpenetrates.
+``generate_room(rng, room_type)`` samples a scene *description* (see :mod:`scene_library.description`)
+and builds it. Furniture comes in groups (a bed with night stands and lamps, a sofa with a coffee table
+facing a TV, a desk with a chair and a monitor, a dining table with chairs, a kitchen counter run with a
+fridge, a bathroom's toilet, vanity, mirror and bath) placed by :func:`scene_library.layout.solve`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import trimesh
 
+from scene_library.description import FORMAT, VERSION, build_scene, pose_matrix
 from scene_library.errors import SceneError
-from scene_library.furniture import Piece, box, make_piece
-from scene_library.labels import class40_id
-from scene_library.scene import Room, Scene, SceneObject
+from scene_library.geometry2d import Box3, boxes_overlap
+from scene_library.layout import Layout, Member, Unit, make_unit, solve
+from scene_library.objects import OBJECTS, build_piece as sample_piece_from, get_spec, sample_piece
+from scene_library.objects.base import Piece
+from scene_library.scene import Scene
+from scene_library.shell import sample_footprint, sample_openings, walls_of
 
-#: Furniture kinds per room type, the first ones being the room's anchor pieces.
-ROOM_FURNITURE: dict[str, tuple[str, ...]] = {
-    "bedroom": ("bed", "night_stand", "dresser", "lamp", "chair", "bookshelf", "cabinet", "desk"),
-    "living_room": ("sofa", "tv_stand", "table", "lamp", "bookshelf", "chair", "cabinet"),
-    "office": ("desk", "chair", "bookshelf", "cabinet", "lamp", "table", "sofa"),
-    "kitchen": ("refrigerator", "cabinet", "table", "chair", "dresser", "lamp"),
+#: Room types and their NYUv2-like sampling weights.
+ROOM_WEIGHTS: dict[str, float] = {
+    "bedroom": 0.30, "kitchen": 0.18, "living_room": 0.18, "bathroom": 0.10, "dining_room": 0.10, "office": 0.14,
+}
+ROOM_TYPES = tuple(ROOM_WEIGHTS)
+
+#: Roles used by the room recipes, each resolved to the first registered object kind in its list.
+ROLES: dict[str, tuple[str, ...]] = {
+    "bed": ("bed",), "night_stand": ("night_stand",), "table_lamp": ("table_lamp", "lamp"),
+    "floor_lamp": ("floor_lamp", "lamp"), "wardrobe": ("wardrobe", "cabinet"), "dresser": ("dresser",),
+    "bookshelf": ("bookshelf",), "cabinet": ("cabinet", "storage_cabinet"), "desk": ("desk",),
+    "chair": ("chair", "dining_chair"), "office_chair": ("office_chair", "chair"), "armchair": ("armchair", "chair"),
+    "sofa": ("sofa",), "coffee_table": ("coffee_table", "table"), "side_table": ("side_table", "table"),
+    "tv_stand": ("tv_stand", "television_stand"), "dining_table": ("dining_table", "table"),
+    "counter": ("counter_run", "counter", "kitchen_counter"), "refrigerator": ("refrigerator", "fridge"),
+    "wall_cabinet": ("wall_cabinet",), "toilet": ("toilet",), "vanity": ("vanity", "sink"),
+    "bathtub": ("bathtub",), "mirror": ("mirror",), "towel": ("towel", "towel_bar"), "floor_mat": ("floor_mat", "rug"),
+    "whiteboard": ("whiteboard",), "picture": ("picture",), "shelves": ("shelves", "wall_shelf"),
+    "monitor": ("monitor", "computer_monitor"), "wall_tv": ("wall_television", "wall_tv", "television"),
 }
 
-WALL_GAP = 0.05  #: distance kept between furniture and walls, metres
-PIECE_GAP = 0.05  #: distance kept between pieces of furniture, metres
-SHELL_T = 0.1  #: thickness of the floor, ceiling and wall boxes, metres
-PROUD = 0.02  #: how far doors, windows and pictures stand out of their wall, metres
+
+def kind_for(role: str) -> str | None:
+    """The registered object kind that plays ``role`` (None if the library has none)."""
+    return next((k for k in ROLES.get(role, (role,)) if k in OBJECTS), None)
 
 
-@dataclass(frozen=True)
-class _Wall:
-    """A wall: ``axis`` 0 runs along x (y fixed), 1 along y; ``inward`` is the interior normal."""
-
-    index: int
-    axis: int
-    coord: float
-    inward: np.ndarray
-    length: float
-    yaw: float  # yaw that turns a piece's front (-y local) towards ``inward``
-
-    def point(self, s: float, offset: float) -> np.ndarray:
-        """Plan point at distance ``s`` along the wall and ``offset`` into the room."""
-        base = np.array([s, self.coord]) if self.axis == 0 else np.array([self.coord, s])
-        return base + offset * self.inward
+def _piece(role: str, rng: np.random.Generator) -> Piece | None:
+    kind = kind_for(role)
+    return None if kind is None else sample_piece(kind, rng)
 
 
-def _walls(sx: float, sy: float) -> list[_Wall]:
-    return [
-        _Wall(0, 0, 0.0, np.array([0.0, 1.0]), sx, np.pi),
-        _Wall(1, 1, sx, np.array([-1.0, 0.0]), sy, -np.pi / 2),
-        _Wall(2, 0, sy, np.array([0.0, -1.0]), sx, 0.0),
-        _Wall(3, 1, 0.0, np.array([1.0, 0.0]), sy, np.pi / 2),
-    ]
+# --- furniture groups (units) ----------------------------------------------------------------------
 
 
-def _wall_panel(wall: _Wall, s0: float, s1: float, z0: float, z1: float, proud: float) -> trimesh.Trimesh:
-    """A box covering wall span [s0, s1] x [z0, z1], standing ``proud`` metres into the room."""
-    mid = wall.point((s0 + s1) / 2, proud / 2)
-    extents = (s1 - s0, proud, z1 - z0) if wall.axis == 0 else (proud, s1 - s0, z1 - z0)
-    return box(extents, (mid[0], mid[1], (z0 + z1) / 2))
+def on_top(host: Piece, item: Piece, at: tuple[float, float] | None = None) -> tuple[float, float, float] | None:
+    """Local (x, y, z) that rests ``item`` on the highest support of ``host`` (centred, or as close to
+    ``at`` as fits), or None when it does not fit there."""
+    if not host.supports:
+        return None
+    sup = max(host.supports, key=lambda s: s.z)
+    if item.width > sup.x1 - sup.x0 or item.depth > sup.y1 - sup.y0 or item.height > sup.clearance:
+        return None
+    ax, ay = at if at is not None else ((sup.x0 + sup.x1) / 2, (sup.y0 + sup.y1) / 2)
+    x = min(max(ax, sup.x0 + item.width / 2), sup.x1 - item.width / 2)
+    y = min(max(ay, sup.y0 + item.depth / 2), sup.y1 - item.depth / 2)
+    return x, y, sup.z
 
 
-def _shell(sx: float, sy: float, h: float) -> list[tuple[str, int, trimesh.Trimesh]]:
-    t = SHELL_T
-    return [
-        ("floor", class40_id("floor"), box((sx + 2 * t, sy + 2 * t, t), (sx / 2, sy / 2, -t / 2))),
-        ("ceiling", class40_id("ceiling"), box((sx + 2 * t, sy + 2 * t, t), (sx / 2, sy / 2, h + t / 2))),
-        ("wall_0", class40_id("wall"), box((sx + 2 * t, t, h), (sx / 2, -t / 2, h / 2))),
-        ("wall_1", class40_id("wall"), box((t, sy + 2 * t, h), (sx + t / 2, sy / 2, h / 2))),
-        ("wall_2", class40_id("wall"), box((sx + 2 * t, t, h), (sx / 2, sy + t / 2, h / 2))),
-        ("wall_3", class40_id("wall"), box((t, sy + 2 * t, h), (-t / 2, sy / 2, h / 2))),
-    ]
+def add_if_free(members: list[Member], member: Member, gap: float = 0.02) -> bool:
+    """Append ``member`` unless its box meets one of ``members`` (plan gap ``gap`` m, z ranges overlapping)."""
+    def box(m: Member) -> Box3:
+        return Box3(m.x, m.y, m.yaw, m.piece.width, m.piece.depth, m.z, m.z + m.piece.height)
+
+    new = box(member).grown(gap / 2)
+    if any(boxes_overlap(new, box(m).grown(gap / 2)) for m in members):
+        return False
+    members.append(member)
+    return True
 
 
-def _place(piece: Piece, yaw: float, center_xy: np.ndarray) -> tuple[list[trimesh.Trimesh], np.ndarray]:
-    """Transform a piece's parts to the world; returns the meshes and their plan AABB (x0, y0, x1, y1)."""
-    transform = trimesh.transformations.rotation_matrix(yaw, (0, 0, 1))
-    transform[:2, 3] = center_xy
-    meshes = [p.mesh.copy().apply_transform(transform) for p in piece.parts]
-    lo = np.min([m.bounds[0] for m in meshes], axis=0)
-    hi = np.max([m.bounds[1] for m in meshes], axis=0)
-    return meshes, np.array([lo[0], lo[1], hi[0], hi[1]])
+def bed_group(rng: np.random.Generator) -> Unit:
+    bed = _piece("bed", rng)
+    members = [Member("bed", bed)]
+    for side in (-1, 1):
+        if rng.random() < 0.7:
+            ns = _piece("night_stand", rng)
+            x = side * (bed.width / 2 + 0.03 + ns.width / 2)
+            members.append(Member(f"night_stand_{side + 1}", ns, x, bed.depth / 2 - ns.depth / 2))
+            lamp = _piece("table_lamp", rng)
+            spot = on_top(ns, lamp) if lamp is not None and rng.random() < 0.6 else None
+            if spot is not None:
+                members.append(Member(f"lamp_{side + 1}", lamp, x + spot[0], bed.depth / 2 - ns.depth / 2 + spot[1], spot[2]))
+    return make_unit("bed", members, "wall", front_clearance=0.6, role="bed")
 
 
-def _overlaps(a: np.ndarray, b: np.ndarray, gap: float) -> bool:
-    return bool(a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap)
+def sofa_group(rng: np.random.Generator) -> Unit:
+    sofa = _piece("sofa", rng)
+    members = [Member("sofa", sofa)]
+    if rng.random() < 0.8:
+        table = _piece("coffee_table", rng)
+        gap = float(rng.uniform(0.45, 0.6))
+        members.append(Member("coffee_table", table, 0.0, -(sofa.depth / 2 + gap + table.depth / 2)))
+    for side in (-1, 1):
+        if rng.random() < 0.35:
+            st = _piece("side_table", rng)
+            members.append(Member(f"side_table_{side + 1}", st, side * (sofa.width / 2 + 0.05 + st.width / 2),
+                                  sofa.depth / 2 - st.depth / 2))
+    return make_unit("sofa", members, "wall", front_clearance=0.3, role="sofa")
 
 
-def generate_room(rng: np.random.Generator, room_type: str | None = None, min_pieces: int = 5) -> Scene:
-    """Sample a furnished rectangular room.
+def desk_group(rng: np.random.Generator, name: str = "desk") -> Unit:
+    desk = _piece("desk", rng)
+    members = [Member("desk", desk)]
+    chair = _piece("office_chair", rng)
+    back = float(rng.uniform(0.1, 0.4))
+    members.append(Member("chair", chair, float(rng.uniform(-0.15, 0.15)) * desk.width,
+                          -(desk.depth / 2 + back + chair.depth / 2), 0.0, np.pi + float(rng.normal(0, np.radians(12)))))
+    monitor = _piece("monitor", rng)
+    spot = on_top(desk, monitor, at=(0.0, desk.depth / 2)) if monitor is not None else None
+    if spot is not None:
+        members.append(Member("monitor", monitor, *spot))
+    return make_unit(name, members, "wall", front_clearance=0.0, role=name)
 
-    rng : the only source of randomness.
-    room_type : one of :data:`ROOM_FURNITURE` (random when ``None``).
-    min_pieces : least number of furniture pieces of distinct kinds (each a different NYU40 class).
-    Raises :class:`SceneError` for an unknown room type or when the pieces cannot be placed.
+
+def dining_group(rng: np.random.Generator, n_chairs: tuple[int, int] = (4, 6)) -> Unit:
+    """A table with a matching set of chairs along its long sides (and at its ends for larger sets)."""
+    table = _piece("dining_table", rng)
+    members = [Member("table", table)]
+    kind = kind_for("chair")
+    chair_params = get_spec(kind).sample(rng)  # one model for the whole set
+    chair = get_spec(kind).build(chair_params)
+    n = int(rng.integers(n_chairs[0], n_chairs[1] + 1))
+    per_side = max(1, min(n // 2, int(table.width // (chair.width + 0.08))))
+    k = 0
+    for side in (-1, 1):
+        for i in range(per_side):
+            x = (i - (per_side - 1) / 2) * (table.width / per_side)
+            y = side * (table.depth / 2 + float(rng.uniform(0.02, 0.15)) + chair.depth / 2)
+            yaw = (0.0 if side > 0 else np.pi) + float(rng.normal(0, np.radians(6)))
+            k += add_if_free(members, Member(f"chair_{k}", chair, x, y, 0.0, yaw))
+    if n > 2 * per_side:
+        for side in (-1, 1):
+            x = side * (table.width / 2 + 0.05 + chair.depth / 2)
+            k += add_if_free(members, Member(f"chair_{k}", chair, x, 0.0, 0.0, -side * np.pi / 2))
+    return make_unit("dining", members, "free", role="dining")
+
+
+def counter_run(rng: np.random.Generator, name: str) -> Unit | None:
+    counter = _piece("counter", rng)
+    return None if counter is None else make_unit(name, [Member("counter", counter)], "wall", front_clearance=0.9, role=name)
+
+
+def single(role: str, rng: np.random.Generator, placement: str | None = None, optional: bool = False,
+           front: float | None = None) -> Unit | None:
+    kind = kind_for(role)
+    if kind is None:
+        return None
+    spec = get_spec(kind)
+    piece = spec.build(spec.sample(rng))
+    where = placement or (spec.placement if spec.placement in ("wall", "corner", "free") else "wall")
+    return make_unit(role, [Member(role, piece)], where, spec.front_clearance if front is None else front,
+                     role=role, optional=optional)
+
+
+def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], list[tuple[str, str, float, float]]]:
+    """The furniture units of a room type (anchor units first) and its pairwise relations."""
+    p = rng.random
+    units: list[Unit | None] = []
+    relations: list[tuple[str, str, float, float]] = []
+    if room_type == "bedroom":
+        units.append(bed_group(rng))
+        for role in rng.permutation(["wardrobe", "dresser", "bookshelf"])[: int(rng.integers(1, 4))]:
+            units.append(single(str(role), rng, optional=True))
+        if p() < 0.3:
+            units.append(desk_group(rng))
+        if p() < 0.4:
+            units.append(single("armchair", rng, "free", optional=True))
+    elif room_type == "living_room":
+        units.append(sofa_group(rng))
+        if p() < 0.7:
+            units.append(single("tv_stand", rng, "wall"))
+            relations.append(("sofa", "tv_stand", 2.0, 3.3))
+        for i in range(int(rng.integers(0, 3))):
+            units.append(single("armchair", rng, "free", optional=True))
+        if p() < 0.4:
+            units.append(single("floor_lamp", rng, "corner", optional=True))
+        for role in rng.permutation(["bookshelf", "cabinet"])[: int(rng.integers(0, 3))]:
+            units.append(single(str(role), rng, optional=True))
+    elif room_type == "kitchen":
+        units.append(counter_run(rng, "counter"))
+        units.append(single("refrigerator", rng, "corner"))
+        if p() < 0.4:
+            units.append(counter_run(rng, "counter_2"))
+        if p() < 0.5:
+            units.append(dining_group(rng, (2, 4)))
+        if p() < 0.3:
+            units.append(single("cabinet", rng, optional=True))
+    elif room_type == "bathroom":
+        units.append(single("toilet", rng, "wall"))
+        units.append(single("vanity", rng, "wall"))
+        if p() < 0.8:
+            units.append(single("bathtub", rng, "corner", optional=True))
+        if p() < 0.4:
+            units.append(single("cabinet", rng, optional=True))
+    elif room_type == "office":
+        for i in range(int(rng.integers(1, 3))):
+            units.append(desk_group(rng, f"desk_{i}"))
+        for role in rng.permutation(["bookshelf", "cabinet", "bookshelf"])[: int(rng.integers(1, 4))]:
+            units.append(single(str(role), rng, optional=True))
+        if p() < 0.4:
+            units.append(single("chair", rng, "free", optional=True))
+    elif room_type == "dining_room":
+        units.append(dining_group(rng))
+        for role in rng.permutation(["cabinet", "dresser"])[: int(rng.integers(0, 3))]:
+            units.append(single(str(role), rng, optional=True))
+        if p() < 0.3:
+            units.append(single("floor_lamp", rng, "corner", optional=True))
+    return [u for u in units if u is not None], relations
+
+
+# --- the room recipe ---------------------------------------------------------------------------------
+
+PICTURE_COUNTS = ([0, 1, 2, 3, 4], [0.05, 0.1, 0.5, 0.25, 0.1])
+#: Support surfaces get 2-6 small objects per square metre; the floor 0.05-0.3 pieces of clutter per m^2.
+SURFACE_DENSITY, CLUTTER_DENSITY = (2.0, 6.0), (0.05, 0.3)
+
+
+class _Placer:
+    """Collects placed pieces as description entries and world boxes for collision checks."""
+
+    def __init__(self, height: float):
+        self.height = height
+        self.objects: list[dict] = []
+        self.boxes: list[tuple[str, Box3]] = []
+        self.pieces: list[tuple[str, Piece, np.ndarray]] = []
+        self.counts: dict[str, int] = {}
+
+    def name(self, base: str) -> str:
+        self.counts[base] = self.counts.get(base, 0) + 1
+        return f"{base}_{self.counts[base]}"
+
+    @staticmethod
+    def box_of(piece: Piece, x: float, y: float, z: float, yaw: float) -> Box3:
+        return Box3(x, y, yaw, piece.width, piece.depth, z, z + piece.height)
+
+    def collides(self, b: Box3, ignore: str | None = None, gap: float = 0.0) -> bool:
+        grown = b.grown(gap) if gap else b
+        return any(name != ignore and boxes_overlap(grown, other) for name, other in self.boxes)
+
+    def add(self, name: str, kind: str, piece: Piece, x: float, y: float, z: float, yaw: float) -> None:
+        pose = [round(float(x), 6), round(float(y), 6), round(float(z), 6), round(float(yaw), 6)]
+        self.objects.append({"name": name, "kind": kind, "params": piece.params, "pose": pose})
+        self.boxes.append((name, self.box_of(piece, *pose)))
+        self.pieces.append((name, piece, pose_matrix(*pose)))
+
+
+def pick_room_type(rng: np.random.Generator) -> str:
+    """A room type drawn with the NYUv2-like :data:`ROOM_WEIGHTS`."""
+    weights = np.array([ROOM_WEIGHTS[t] for t in ROOM_TYPES])
+    return str(rng.choice(ROOM_TYPES, p=weights / weights.sum()))
+
+
+def generate_description(rng: np.random.Generator, room_type: str | None = None,
+                         extra: tuple[Piece, ...] = ()) -> dict | None:
+    """Sample the description of a furnished room (see :mod:`scene_library.description`); None when the
+    sampled footprint cannot hold the room's anchor furniture (draw again).
+
+    extra : pieces to place as well (e.g. imported user meshes), free-standing on the floor.
     """
     if room_type is None:
-        room_type = str(rng.choice(list(ROOM_FURNITURE)))
-    if room_type not in ROOM_FURNITURE:
-        raise SceneError(f"unknown room type {room_type!r}; valid types: {', '.join(ROOM_FURNITURE)}")
-    for _attempt in range(20):
-        scene = _try_room(rng, room_type, min_pieces)
-        if scene is not None:
-            return scene
-    raise SceneError(f"could not place {min_pieces} pieces in a {room_type}; lower the piece count")
+        room_type = pick_room_type(rng)
+    if room_type not in ROOM_WEIGHTS:
+        raise SceneError(f"unknown room type {room_type!r}; valid types: {', '.join(ROOM_TYPES)}")
+    polygon = sample_footprint(rng, room_type)
+    height = round(float(rng.uniform(2.4, 2.9)), 4)
+    walls = walls_of(polygon)
+    placer = _Placer(height)
+    keep_clear, doors, gaps = [], [], []
+    for opening in sample_openings(rng, polygon, height, room_type):
+        wall = walls[opening["wall"]]
+        piece = sample_piece_from(opening["kind"], opening["params"])
+        c = wall.point(opening["s"], opening.get("offset", 0.0) + piece.depth / 2)
+        placer.add(placer.name(opening["kind"]), opening["kind"], piece, c[0], c[1], opening["z"], wall.yaw)
+        if opening["kind"] == "door":
+            w, reach = piece.width + 0.1, piece.width + float(rng.uniform(0.35, 0.6))
+            a, b = wall.point(opening["s"] - w / 2, 0.0), wall.point(opening["s"] + w / 2, reach)
+            keep_clear.append(np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])]))
+            doors.append(wall.point(opening["s"], 0.4))
+            gaps.append([wall.index, round(opening["s"] - piece.width / 2, 6), round(opening["s"] + piece.width / 2, 6)])
+    layout = Layout(polygon, walls, keep_clear, doors, fixed=[b for _, b in placer.boxes])
+    units, relations = room_units(room_type, rng)
+    units += [make_unit(f"{p.kind}_{i}", [Member(p.kind, p)], "free", front_clearance=0.3) for i, p in enumerate(extra)]
+    layout = solve(layout, units, rng, relations)
+    placed = {u.name for u in layout.units}
+    if any(not u.optional and u.name not in placed for u in units):
+        return None  # an anchor group did not fit this footprint: the caller draws a new room
+    for unit, pose in zip(layout.units, layout.poses):
+        _add_unit(placer, unit, pose)
+    _add_wall_items(placer, rng, room_type, walls)
+    _add_small_objects(placer, rng, room_type)
+    _add_floor_clutter(placer, rng, polygon, keep_clear, room_type)
+    return {
+        "format": FORMAT, "version": VERSION,
+        "room": {"type": room_type, "polygon": polygon.tolist(), "height": height, "skirting_gaps": gaps},
+        "keep_clear": [r.round(6).tolist() for r in keep_clear],
+        "objects": placer.objects,
+    }
 
 
-def _try_room(rng: np.random.Generator, room_type: str, min_pieces: int) -> Scene | None:
-    sx, sy, h = rng.uniform(3.4, 5.8), rng.uniform(3.2, 5.0), rng.uniform(2.4, 2.9)
-    walls = _walls(sx, sy)
-    named: list[tuple[str, int, trimesh.Trimesh]] = _shell(sx, sy, h)
+MIN_CLASSES = 5  #: least number of distinct NYU40 classes among a room's objects (openings not counted)
 
-    # Door: 0.8-0.9 m wide, on a random wall; its swing zone (door width square) is kept clear.
-    door_wall = walls[int(rng.integers(4))]
-    door_w = rng.uniform(0.8, 0.9)
-    s0 = rng.uniform(0.2, door_wall.length - door_w - 0.2)
-    named.append(("door", class40_id("door"), _wall_panel(door_wall, s0, s0 + door_w, 0.0, 2.05, PROUD)))
-    a, b = door_wall.point(s0, 0.0), door_wall.point(s0 + door_w, door_w)
-    keep_clear = [np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])])]
 
-    # Window on another wall; a picture on a third.
-    others = [w for w in walls if w.index != door_wall.index]
-    order = rng.permutation(len(others))
-    win_wall, pic_wall = others[order[0]], others[order[1]]
-    win_w = min(rng.uniform(1.0, 1.8), win_wall.length - 0.6)
-    s0 = rng.uniform(0.3, win_wall.length - win_w - 0.3)
-    sill = rng.uniform(0.8, 1.0)
-    named.append(("window", class40_id("window"), _wall_panel(win_wall, s0, s0 + win_w, sill, min(sill + 1.3, h - 0.2), PROUD)))
-    pic_w, pic_h = rng.uniform(0.4, 0.9), rng.uniform(0.3, 0.7)
-    s0 = rng.uniform(0.3, pic_wall.length - pic_w - 0.3)
-    z0 = rng.uniform(1.3, 1.6)
-    named.append(("picture", class40_id("picture"), _wall_panel(pic_wall, s0, s0 + pic_w, z0, z0 + pic_h, PROUD)))
+def generate_room(rng: np.random.Generator, room_type: str | None = None, min_classes: int = MIN_CLASSES,
+                  extra: tuple[Piece, ...] = ()) -> Scene:
+    """Sample and build a furnished room: its anchor furniture always, and objects of at least
+    ``min_classes`` distinct NYU40 classes besides doors and windows.
 
-    # Furniture: the room's anchor kinds first, then the others in random order.
-    kinds = list(ROOM_FURNITURE[room_type])
-    anchors, rest = kinds[:2], kinds[2:]
-    rest = [rest[i] for i in rng.permutation(len(rest))]
-    footprints: list[np.ndarray] = []
-    placed = 0
-    for kind in anchors + rest:
-        piece = make_piece(kind, rng)
-        result = _find_spot(piece, walls, sx, sy, keep_clear + footprints, rng)
-        if result is None:
+    rng : the only source of randomness. room_type : one of :data:`ROOM_TYPES` (weighted random if None).
+    extra : pieces that must be placed too (imported meshes, see :func:`scene_library.description.imported_piece`).
+    """
+    room_type = pick_room_type(rng) if room_type is None else room_type
+    for _attempt in range(50):
+        description = generate_description(rng, room_type, extra)
+        if description is not None and object_classes(description) >= min_classes:
+            return build_scene(description)
+    raise SceneError(f"could not furnish a {room_type} with objects of {min_classes} classes in 50 attempts")
+
+
+def object_classes(description: dict) -> int:
+    """Distinct NYU40 classes of the objects in a description, doors, windows, curtains and blinds aside."""
+    kinds = {o["kind"] for o in description["objects"]} - {"door", "window", "curtain", "blinds"}
+    return len({get_spec(k).class40 for k in kinds if k in OBJECTS})
+
+
+def _add_unit(placer: _Placer, unit: Unit, pose) -> None:
+    c, s = np.cos(pose.yaw), np.sin(pose.yaw)
+    for m in unit.members:
+        x = pose.x + c * m.x - s * m.y
+        y = pose.y + s * m.x + c * m.y
+        placer.add(placer.name(m.piece.kind), m.piece.kind, m.piece, x, y, m.z, pose.yaw + m.yaw)
+
+
+def _wall_item_roles(room_type: str, rng: np.random.Generator) -> list[str]:
+    roles = ["picture"] * int(rng.choice(PICTURE_COUNTS[0], p=PICTURE_COUNTS[1]))
+    extra = {"bathroom": [("mirror", 0.9), ("towel", 0.8)], "office": [("whiteboard", 0.4), ("shelves", 0.3)],
+             "kitchen": [("wall_cabinet", 0.6), ("wall_cabinet", 0.4)], "bedroom": [("mirror", 0.2), ("shelves", 0.2)],
+             "living_room": [("shelves", 0.3), ("mirror", 0.15)], "dining_room": [("mirror", 0.15)]}
+    if room_type == "bathroom":
+        roles = roles[:1]
+    return roles + [role for role, prob in extra.get(room_type, []) if rng.random() < prob]
+
+
+def _add_wall_items(placer: _Placer, rng: np.random.Generator, room_type: str, walls) -> None:
+    for role in _wall_item_roles(room_type, rng):
+        kind = kind_for(role)
+        if kind is None:
             continue
-        meshes, aabb = result
-        footprints.append(aabb)
-        placed += 1
-        for part, mesh in zip(piece.parts, meshes):
-            named.append((f"{kind}_{placed}/{part.name}", part.class40, mesh))
-    if placed < min_pieces:
-        return None
-    objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(named))
-    return Scene(room=Room(room_type, (float(sx), float(sy), float(h)), np.array(keep_clear)), objects=objects)
-
-
-def _find_spot(piece: Piece, walls: list[_Wall], sx: float, sy: float, taken: list[np.ndarray],
-               rng: np.random.Generator, tries: int = 40) -> tuple[list[trimesh.Trimesh], np.ndarray] | None:
-    """Sample a collision-free pose for ``piece``: against a wall, or free-standing with a random yaw."""
-    for _ in range(tries):
-        if piece.placement == "wall":
-            wall = walls[int(rng.integers(4))]
-            half = piece.width / 2 + WALL_GAP
-            if wall.length < 2 * half:
+        spec = get_spec(kind)
+        piece = spec.build(spec.sample(rng))
+        lo, hi = spec.mount_height or (1.1, 1.5)
+        for _ in range(30):
+            wall = walls[int(rng.integers(len(walls)))]
+            if wall.length < piece.width + 0.2:
                 continue
-            center = wall.point(rng.uniform(half, wall.length - half), WALL_GAP + piece.depth / 2)
-            yaw = wall.yaw
-        else:
-            center = np.array([rng.uniform(0.6, sx - 0.6), rng.uniform(0.6, sy - 0.6)])
-            yaw = rng.uniform(-np.pi, np.pi)
-        meshes, aabb = _place(piece, yaw, center)
-        inside = aabb[0] >= WALL_GAP - 1e-9 and aabb[1] >= WALL_GAP - 1e-9 and aabb[2] <= sx - WALL_GAP + 1e-9 and aabb[3] <= sy - WALL_GAP + 1e-9
-        if inside and not any(_overlaps(aabb, t, PIECE_GAP) for t in taken):
-            return meshes, aabb
-    return None
+            s = float(rng.uniform(piece.width / 2 + 0.1, wall.length - piece.width / 2 - 0.1))
+            z = float(rng.uniform(lo, hi))
+            if z + piece.height > placer.height - 0.05:
+                continue
+            c = wall.point(s, piece.depth / 2)
+            b = placer.box_of(piece, c[0], c[1], z, wall.yaw)
+            if not placer.collides(b, gap=0.02):
+                placer.add(placer.name(kind), kind, piece, c[0], c[1], z, wall.yaw)
+                break
+
+
+def _kinds_for_room(placement: str, room_type: str) -> list[str]:
+    """Kinds of a placement that suit a room: generic ones (no room tag) once, the room's own twice."""
+    kinds = [k for k, s in OBJECTS.items() if s.placement == placement]
+    generic = [k for k in kinds if not set(get_spec(k).tags) & set(ROOM_TYPES)]
+    own = [k for k in kinds if room_type in get_spec(k).tags]
+    return generic + own + own
+
+
+def _add_small_objects(placer: _Placer, rng: np.random.Generator, room_type: str) -> None:
+    kinds = _kinds_for_room("surface", room_type)
+    if not kinds:
+        return
+    for host, piece, transform in list(placer.pieces):
+        for support in piece.supports:
+            w, d = support.x1 - support.x0, support.y1 - support.y0
+            n = int(round(w * d * rng.uniform(*SURFACE_DENSITY)))
+            for _ in range(n):
+                kind = str(rng.choice(kinds))
+                small = sample_piece(kind, rng)
+                if small.height > support.clearance - 0.01 or small.width > w - 0.02 or small.depth > d - 0.02:
+                    continue
+                for _try in range(8):
+                    yaw = float(rng.uniform(-np.pi, np.pi))
+                    lx = float(rng.uniform(support.x0, support.x1))
+                    ly = float(rng.uniform(support.y0, support.y1))
+                    local = Box3(lx, ly, yaw, small.width, small.depth, 0, 1)
+                    corners = local.corners()
+                    if (corners[:, 0].min() < support.x0 or corners[:, 0].max() > support.x1
+                            or corners[:, 1].min() < support.y0 or corners[:, 1].max() > support.y1):
+                        continue
+                    world = transform @ np.array([lx, ly, support.z, 1.0])
+                    host_yaw = float(np.arctan2(transform[1, 0], transform[0, 0]))
+                    b = placer.box_of(small, world[0], world[1], world[2], host_yaw + yaw)
+                    if not placer.collides(b, ignore=host, gap=0.005):
+                        placer.add(placer.name(kind), kind, small, world[0], world[1], world[2], host_yaw + yaw)
+                        break
+
+
+def _add_floor_clutter(placer: _Placer, rng: np.random.Generator, polygon: np.ndarray, keep_clear: list,
+                       room_type: str) -> None:
+    from scene_library.geometry2d import plan_overlap, rect_polygon
+    from scene_library.layout import _inside
+
+    kinds = _kinds_for_room("floor_clutter", room_type)
+    if not kinds:
+        return
+    area = 0.5 * abs(np.dot(polygon[:, 0], np.roll(polygon[:, 1], 1)) - np.dot(polygon[:, 1], np.roll(polygon[:, 0], 1)))
+    lo, hi = polygon.min(axis=0), polygon.max(axis=0)
+    for _ in range(int(round(area * rng.uniform(*CLUTTER_DENSITY)))):
+        kind = str(rng.choice(kinds))
+        piece = sample_piece(kind, rng)
+        for _try in range(10):
+            c = rng.uniform(lo, hi)
+            b = placer.box_of(piece, float(c[0]), float(c[1]), 0.0, float(rng.uniform(-np.pi, np.pi)))
+            corners = b.grown(0.05).corners()
+            if not _inside(polygon, corners) or any(plan_overlap(corners, rect_polygon(*r)) for r in keep_clear):
+                continue
+            if not placer.collides(b, gap=0.05):
+                placer.add(placer.name(kind), kind, piece, b.cx, b.cy, 0.0, b.yaw)
+                break

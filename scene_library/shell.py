@@ -1,8 +1,8 @@
 """Room shells: footprint (rectangle or L), floor, ceiling, walls, skirting, doors and windows.
 
 The shell boxes lie *outside* the floor polygon, so the interior faces are exactly the room surfaces.
-Doors, windows, curtains and blinds are thin pieces mounted flush on a wall, sized to fit it; the
-area a door sweeps (plus a clearance strip) is returned as a keep-clear rectangle.
+Doors, windows, curtains and blinds are registered objects (:mod:`scene_library.objects.wall_items`)
+mounted on a wall with sizes fitted to it; the room code keeps the area a door sweeps clear.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import trimesh
 
 from scene_library.labels import class40_id
-from scene_library.objects.base import Part, Piece, box, merge, uniform
+from scene_library.objects.base import Part, box, merge, uniform
 
 SHELL_T = 0.15  #: thickness of floor, ceiling and wall boxes (m)
 SKIRTING_H, SKIRTING_D = 0.08, 0.012  #: skirting board height and depth (m)
@@ -23,7 +23,7 @@ ROOM_AREAS: dict[str, tuple[float, float]] = {
     "bedroom": (9.0, 18.0),
     "living_room": (14.0, 30.0),
     "kitchen": (7.0, 16.0),
-    "bathroom": (3.5, 8.0),
+    "bathroom": (4.0, 8.0),
     "office": (8.0, 25.0),
     "dining_room": (9.0, 18.0),
 }
@@ -148,52 +148,11 @@ def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[in
 # --- openings, sized to their wall ---------------------------------------------------------------
 
 
-def door_piece(width: float, height: float) -> Piece:
-    """A door leaf in a frame, 4 cm proud of the wall, with a handle; z = 0 at the floor."""
-    t, fw = 0.04, 0.06
-    frame = merge([box((fw, t, height), (s * (width - fw) / 2, 0, height / 2)) for s in (-1, 1)]
-                  + [box((width, t, fw), (0, 0, height - fw / 2))])
-    leaf = box((width - 2 * fw, 0.03, height - fw), (0, 0.005, (height - fw) / 2))
-    handle = box((0.12, 0.005, 0.02), (width / 2 - fw - 0.1, -t / 2 + 0.0025, 1.0))
-    parts = (Part("door", class40_id("door"), merge([frame, leaf, handle])),)
-    return Piece("door", {"width": width, "height": height}, parts, width, t, height)
+def _opening_params(kind: str, rng: np.random.Generator, **fit) -> dict:
+    """Params of a registered door, window, curtain or blinds, with the sizes the wall dictates."""
+    from scene_library.objects import get_spec
 
-
-def window_piece(width: float, height: float) -> Piece:
-    """A window: frame, mullion and glass, 5 cm proud of the wall; z = 0 at the sill."""
-    t, fw = 0.05, 0.05
-    frame = [box((fw, t, height), (s * (width - fw) / 2, 0, height / 2)) for s in (-1, 1)]
-    frame += [box((width, t, fw), (0, 0, z)) for z in (fw / 2, height - fw / 2)]
-    frame += [box((fw / 2, t, height - 2 * fw), (0, 0, height / 2))]
-    glass = box((width - 2 * fw, 0.01, height - 2 * fw), (0, t / 2 - 0.005, height / 2))
-    parts = (Part("window", class40_id("window"), merge([*frame, glass])),)
-    return Piece("window", {"width": width, "height": height}, parts, width, t, height)
-
-
-def curtain_piece(width: float, height: float, open_fraction: float) -> Piece:
-    """Two gathered curtain panels (class curtain) on a rod, 12 cm deep; z = 0 at the hem."""
-    d = 0.12
-    panel = width * (1 - open_fraction) / 2
-    panels = [box((panel, 0.05, height - 0.04), (s * (width - panel) / 2, -d / 2 + 0.04, (height - 0.04) / 2)) for s in (-1, 1)]
-    rod = box((width, 0.02, 0.02), (0, d / 2 - 0.01 - 0.03, height - 0.01))
-    parts = (Part("curtain", class40_id("curtain"), merge(panels)), Part("rod", class40_id("otherprop"), rod))
-    return Piece("curtain", {"width": width, "height": height, "open_fraction": open_fraction}, parts, width, d, height)
-
-
-def blinds_piece(width: float, height: float) -> Piece:
-    """Horizontal slat blinds (class blinds), 6 cm deep, in front of a window; z = 0 at the bottom slat."""
-    n = max(int(height / 0.05), 2)
-    slats = [box((width, 0.05, 0.004), (0, 0, 0.002 + i * (height - 0.004) / (n - 1))) for i in range(n)]
-    head = box((width, 0.06, 0.04), (0, 0, height - 0.02))
-    parts = (Part("blinds", class40_id("blinds"), merge([*slats, head])),)
-    return Piece("blinds", {"width": width, "height": height}, parts, width, 0.06, height)
-
-
-OPENING_BUILDERS = {"door": door_piece, "window": window_piece, "curtain": curtain_piece, "blinds": blinds_piece}
-
-
-def build_opening(kind: str, params: dict) -> Piece:
-    return OPENING_BUILDERS[kind](**params)
+    return {**get_spec(kind).sample(rng), **fit}
 
 
 def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float, room_type: str) -> list[dict]:
@@ -222,11 +181,12 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
         s = free_span(wall, width)
         if s is not None:
             door_walls.add(wall.index)
-            out.append({"kind": "door", "params": {"width": width, "height": uniform(rng, 2.0, 2.1)}, "wall": wall.index, "s": s, "z": 0.0})
+            params = _opening_params("door", rng, width=width, height=uniform(rng, 2.0, 2.1))
+            out.append({"kind": "door", "params": params, "wall": wall.index, "s": s, "z": 0.0})
     n_windows = int(rng.choice([0, 1, 2], p=[0.125, 0.375, 0.5]))
     if room_type == "bathroom" and rng.random() < 0.5:
         n_windows = 0
-    candidates = [w for w in walls if w.index not in door_walls and w.length > 1.2]
+    candidates = [w for w in walls if w.index not in door_walls and w.length > 1.8]
     for wall in (candidates[i] for i in rng.permutation(len(candidates))[:n_windows]):
         width = uniform(rng, 0.6, min(2.0, wall.length - 0.9))
         sill = uniform(rng, 0.8, 1.0)
@@ -234,14 +194,20 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
         s = free_span(wall, width + 0.5)  # room for curtain panels beside the window
         if s is None:
             continue
-        out.append({"kind": "window", "params": {"width": width, "height": win_h}, "wall": wall.index, "s": s, "z": sill})
+        window = _opening_params("window", rng, width=width, height=win_h)
+        out.append({"kind": "window", "params": window, "wall": wall.index, "s": s, "z": sill})
+        from scene_library.objects import build_piece
+
+        proud = build_piece("window", window).depth  # blinds hang on the frame; curtain panels clear it
         dressing = rng.random()
         if dressing < 0.5:
             top = round(height - 0.08, 4)
             hem = round(float(rng.choice([0.02, sill - 0.1])), 4)
-            out.append({"kind": "curtain", "params": {"width": round(width + 0.5, 4), "height": round(top - hem, 4),
-                        "open_fraction": uniform(rng, 0.4, 0.7)}, "wall": wall.index, "s": s, "z": hem, "offset": 0.06})
+            params = _opening_params("curtain", rng, width=round(width + 0.5, 4), height=round(top - hem, 4))
+            params["rod_standoff"] = round(proud + params["fold_depth"] / 2 + params["rod_radius"] + 0.02, 4)
+            out.append({"kind": "curtain", "params": params, "wall": wall.index, "s": s, "z": hem})
         elif dressing < 0.8:
-            out.append({"kind": "blinds", "params": {"width": round(width - 0.02, 4), "height": round(win_h - 0.02, 4)},
-                        "wall": wall.index, "s": s, "z": round(sill + 0.01, 4), "offset": 0.05})
+            params = _opening_params("blinds", rng, width=round(width - 0.02, 4), height=round(win_h - 0.02, 4))
+            out.append({"kind": "blinds", "params": params, "wall": wall.index, "s": s, "z": round(sill + 0.01, 4),
+                        "offset": proud})
     return out

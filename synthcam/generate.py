@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 import noise_models
-from scene_library import ROOM_FURNITURE, Scene, generate_room
+from scene_library import ROOM_TYPES, Scene, build_scene, generate_room, load_description
 from scene_library.labels import class40_names
 from synthcam import __version__
 from synthcam.camera import Intrinsics
@@ -41,7 +41,8 @@ class GenerateConfig:
     width, height : image size in pixels (the NYUv2 camera scaled to it).
     noise, noise_params : a :mod:`noise_models` preset and ``"stage.field" -> value`` overrides.
     renderer : a backend name from :data:`synthcam.render.RENDERERS`.
-    room_types : room types to draw from (all when empty).
+    room_types : room types to draw from (all, with NYUv2-like weights, when empty).
+    scene : path of a scene description to render in every room instead of generated rooms ("" = none).
     """
 
     rooms: int
@@ -53,6 +54,7 @@ class GenerateConfig:
     noise_params: dict = field(default_factory=dict)
     renderer: str = "raycast"
     room_types: tuple[str, ...] = ()
+    scene: str = ""
 
     def validate(self) -> None:
         """Raise :class:`SynthcamError` (or a noise/scene error) naming the first bad field."""
@@ -66,9 +68,11 @@ class GenerateConfig:
         if self.renderer not in RENDERERS:
             raise SynthcamError(f"unknown renderer {self.renderer!r}; valid renderers: {', '.join(RENDERERS)}")
         for t in self.room_types:
-            if t not in ROOM_FURNITURE:
-                raise SynthcamError(f"unknown room type {t!r}; valid types: {', '.join(ROOM_FURNITURE)}")
+            if t not in ROOM_TYPES:
+                raise SynthcamError(f"unknown room type {t!r}; valid types: {', '.join(ROOM_TYPES)}")
         noise_models.make(self.noise, self.noise_params)
+        if self.scene:
+            build_scene(load_description(Path(self.scene)))  # a bad description fails before any work
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -99,18 +103,32 @@ class RoomPlan:
     trajectory: Trajectory
 
 
-def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0) -> RoomPlan:
-    """Build room ``room_index`` of ``config``: scene, renderer and trajectory (deterministic)."""
+def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_rooms: int = 5) -> RoomPlan:
+    """Build room ``room_index`` of ``config``: scene, renderer and trajectory (deterministic).
+
+    A generated room in which no valid trajectory exists (rare: a small, sparse room) is replaced by the
+    next room drawn from the same seed stream, up to ``max_rooms`` draws.
+    """
     scene_seq, traj_seq, _ = room_seed(config, room_index).spawn(3)
-    scene_rng = np.random.default_rng(scene_seq)
-    room_type = str(scene_rng.choice(config.room_types)) if config.room_types else None
-    scene = generate_room(scene_rng, room_type)
+    scene_rng, traj_rng = np.random.default_rng(scene_seq), np.random.default_rng(traj_seq)
     intrinsics = config.intrinsics
-    renderer = make_renderer(config.renderer, scene, intrinsics, nthreads)
-    probe = make_renderer(config.renderer, scene, intrinsics.scaled(64, 48), nthreads)  # judges candidate views
-    trajectory = sample_trajectory(scene, config.frames_per_room, np.random.default_rng(traj_seq), renderer.distance,
-                                   lambda pose: probe.render(pose, normals=False).instance)
-    return RoomPlan(room_index, scene, renderer, trajectory)
+    for attempt in range(1 if config.scene else max_rooms):
+        if config.scene:
+            scene = build_scene(load_description(Path(config.scene)))
+        else:
+            room_type = str(scene_rng.choice(config.room_types)) if config.room_types else None
+            scene = generate_room(scene_rng, room_type)
+        renderer = make_renderer(config.renderer, scene, intrinsics, nthreads)
+        probe = make_renderer(config.renderer, scene, intrinsics.scaled(64, 48), nthreads)  # judges candidate views
+        try:
+            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, renderer.distance,
+                                           lambda pose: probe.render(pose, normals=False).instance)
+        except SynthcamError:
+            if config.scene or attempt == max_rooms - 1:
+                raise
+            continue
+        return RoomPlan(room_index, scene, renderer, trajectory)
+    raise AssertionError("unreachable")
 
 
 def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
@@ -128,6 +146,7 @@ def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, 
         "noise": noise.describe(),
         "renderer": config.renderer,
         "room_type": plan.scene.room.room_type,
+        "scene_description": plan.scene.description or {},
     }
     path = Path(out_dir) / shard_name(room_index)
     trajectory = plan.trajectory

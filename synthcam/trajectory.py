@@ -31,6 +31,8 @@ re-proposed on collision) retuned to a person walking slowly with a handheld dep
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import dataclasses
 import math
 import re
@@ -72,7 +74,14 @@ def is_structure(obj: SceneObject) -> bool:
     An object counts as structure when its piece kind is in :data:`STRUCTURE_KINDS` or when it carries a
     true ``structure`` attribute (a hook for scene libraries that mark structure explicitly).
     """
-    return bool(getattr(obj, "structure", False)) or piece_kind(obj.piece) in STRUCTURE_KINDS
+    return (bool(getattr(obj, "structure", False)) or piece_kind(obj.piece) in STRUCTURE_KINDS
+            or obj.class40 in _structure_classes())
+
+
+@lru_cache(maxsize=1)
+def _structure_classes() -> frozenset[int]:
+    """NYU40 ids of the structure kinds (so imported scenes are judged by their labels too)."""
+    return frozenset(class40_id(k) for k in ("floor", "ceiling", "wall", "door", "window", "picture", "curtain", "blinds"))
 
 
 def furniture_targets(scene: Scene, min_size: float = 0.4) -> np.ndarray:
@@ -160,7 +169,7 @@ class ViewRules:
     max_wall: float = 0.70
     max_surfaces: float = 0.85
     min_objects: int = 3
-    min_object_share: float = 0.01
+    min_object_share: float = 0.005
     max_rejected: float = 0.2
     min_travel: float = 1.0
     min_mean_speed: float = 0.1

@@ -7,7 +7,7 @@ import pytest
 import trimesh
 
 from scene_library import Room, Scene, SceneObject
-from scene_library.furniture import box
+from scene_library.objects.base import box
 from synthcam.camera import Intrinsics
 
 

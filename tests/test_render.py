@@ -1,7 +1,7 @@
 import numpy as np
 
 from conftest import make_scene, wall_scene
-from scene_library.furniture import box
+from scene_library.objects.base import box
 from synthcam.camera import Intrinsics, look_at, pixel_rays, project
 from synthcam.render import RaycastRenderer, make_renderer
 

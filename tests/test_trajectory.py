@@ -10,7 +10,7 @@ from scene_library import Room, Scene, SceneObject, generate_room
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer
-from synthcam.trajectory import furniture_targets, is_structure, sample_trajectory
+from synthcam.trajectory import ViewRules, furniture_targets, is_structure, sample_trajectory
 
 SEEDS = range(30)
 N_FRAMES = 20
@@ -76,7 +76,7 @@ def check_view_rules(scene: Scene, renderer: RaycastRenderer, poses: np.ndarray)
         assert np.mean(frame.class40 == WALL) <= 0.70
         assert np.mean(np.isin(frame.class40, (WALL, FLOOR, CEILING))) <= 0.85
         ids, counts = np.unique(frame.instance, return_counts=True)
-        big = [i for i, c in zip(ids, counts) if i in objects and c >= 0.01 * frame.instance.size]
+        big = [i for i, c in zip(ids, counts) if i in objects and c >= ViewRules().min_object_share * frame.instance.size]
         assert len(big) >= 3
 
 
@@ -224,7 +224,10 @@ def test_structure_helper_and_targets():
              "bed_3/pillow_1": False, "wall_shelf_2/shelf": False, "lamp_1/lamp": False}
     mesh = box((1, 1, 1), (0, 0, 0))
     for name, expected in names.items():
-        assert is_structure(SceneObject(mesh=mesh, class40=1, instance_id=1, name=name)) is expected, name
+        assert is_structure(SceneObject(mesh=mesh, class40=40, instance_id=1, name=name)) is expected, name
+    # Imported scenes carry arbitrary names: their walls, floors, doors, ... count by class.
+    for cls, expected in ((1, True), (2, True), (8, True), (4, False), (40, False)):
+        assert is_structure(SceneObject(mesh=mesh, class40=cls, instance_id=1, name="Mesh_07")) is expected
     targets = furniture_targets(box_room((5.0, 4.0, 2.6), FURNITURE))
     assert targets.shape == (len(FURNITURE), 3) and np.all((targets[:, 2] >= 0.3) & (targets[:, 2] <= 1.2))
 

@@ -1,0 +1,378 @@
+"""Fast mesh primitives, label helpers, random-choice helpers and piece assembly for the generators.
+
+Everything here is in metres and radians. The primitives build vertex and face arrays with numpy and
+wrap them in an unprocessed :class:`trimesh.Trimesh` (no vertex merging), which is ~20x faster than
+``trimesh.creation`` and keeps every coordinate exactly where the arithmetic put it: a box from
+``z0 = 0.0`` has its lowest vertices at exactly 0.0. Faces are wound counter-clockwise seen from
+outside (outward normals) for every closed primitive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Sequence
+
+import numpy as np
+import trimesh
+
+from scene_library.labels import class40_id
+from scene_library.objects.base import Part, Piece, Support
+
+#: A box given by its bounds (x0, x1, y0, y1, z0, z1), metres.
+Bounds = Sequence[float]
+
+# Corner i of a box has x = bit 0, y = bit 1, z = bit 2 of i (0 -> min, 1 -> max).
+_BOX_FACES = np.array([
+    [0, 2, 1], [1, 2, 3],  # z min
+    [4, 5, 6], [5, 7, 6],  # z max
+    [0, 1, 4], [1, 5, 4],  # y min
+    [2, 6, 3], [3, 6, 7],  # y max
+    [0, 4, 2], [2, 4, 6],  # x min
+    [1, 3, 5], [3, 7, 5],  # x max
+], dtype=np.int64)
+_CORNER_BITS = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], dtype=bool)
+
+
+# --- meshes ---------------------------------------------------------------------------------------
+
+
+def mesh_of(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
+    """An unprocessed mesh (no merging or reordering) from float vertices and int faces."""
+    return trimesh.Trimesh(np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64), process=False)
+
+
+def join(meshes: Iterable[trimesh.Trimesh]) -> trimesh.Trimesh:
+    """One mesh holding all the given meshes (no boolean union; they may touch or nest)."""
+    meshes = list(meshes)
+    if len(meshes) == 1:
+        return meshes[0]
+    verts, faces, offset = [], [], 0
+    for m in meshes:
+        verts.append(m.vertices)
+        faces.append(m.faces + offset)
+        offset += len(m.vertices)
+    return mesh_of(np.concatenate(verts), np.concatenate(faces))
+
+
+def boxes(bounds: Iterable[Bounds]) -> trimesh.Trimesh:
+    """Axis-aligned boxes, each given as (x0, x1, y0, y1, z0, z1) in metres, as one mesh."""
+    b = np.asarray(list(bounds), dtype=np.float64).reshape(-1, 6)
+    lo, hi = b[:, 0::2], b[:, 1::2]  # (N, 3) each
+    corners = np.where(_CORNER_BITS[None, :, :], hi[:, None, :], lo[:, None, :])  # (N, 8, 3)
+    faces = _BOX_FACES[None, :, :] + 8 * np.arange(len(b))[:, None, None]
+    return mesh_of(corners.reshape(-1, 3), faces.reshape(-1, 3))
+
+
+def bx(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float) -> trimesh.Trimesh:
+    """One axis-aligned box from its bounds (metres)."""
+    return boxes([(x0, x1, y0, y1, z0, z1)])
+
+
+def centered_box(w: float, d: float, z0: float, z1: float, cx: float = 0.0, cy: float = 0.0) -> trimesh.Trimesh:
+    """A box of plan size ``w`` x ``d`` centred on (cx, cy), from height z0 to z1 (metres)."""
+    return bx(cx - w / 2, cx + w / 2, cy - d / 2, cy + d / 2, z0, z1)
+
+
+def rot_x(angle: float) -> np.ndarray:
+    """3x3 rotation about +x by ``angle`` radians."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def rot_y(angle: float) -> np.ndarray:
+    """3x3 rotation about +y by ``angle`` radians."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def rot_z(angle: float) -> np.ndarray:
+    """3x3 rotation about +z by ``angle`` radians."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def transformed(mesh: trimesh.Trimesh, rotation: np.ndarray, pivot: Sequence[float] = (0.0, 0.0, 0.0),
+                translation: Sequence[float] = (0.0, 0.0, 0.0)) -> trimesh.Trimesh:
+    """A copy of ``mesh`` rotated by ``rotation`` (3x3, proper) about ``pivot`` then translated (metres)."""
+    p = np.asarray(pivot, dtype=np.float64)
+    v = (mesh.vertices - p) @ np.asarray(rotation).T + p + np.asarray(translation, dtype=np.float64)
+    return mesh_of(v, mesh.faces)
+
+
+def rotated_box(extents: Sequence[float], center: Sequence[float], yaw: float = 0.0, tilt: float = 0.0) -> trimesh.Trimesh:
+    """A box of (x, y, z) ``extents`` turned by ``tilt`` about x, then by ``yaw`` about z, centred at ``center``."""
+    ex, ey, ez = (e / 2 for e in extents)
+    m = bx(-ex, ex, -ey, ey, -ez, ez)
+    return transformed(m, rot_z(yaw) @ rot_x(tilt), translation=center)
+
+
+def lathe(profile: Sequence[Sequence[float]], sections: int = 16, xy: Sequence[float] = (0.0, 0.0),
+          ry_scale: float = 1.0, closed: bool = False) -> trimesh.Trimesh:
+    """Surface of revolution about the vertical axis through plan point ``xy`` (metres).
+
+    ``profile`` is a list of (r, z) points walked counter-clockwise around the solid's cross-section
+    (for a vase: from the bottom centre out, up the outside, in over the lip, down the inside). Points
+    with r = 0 become single pole vertices. ``closed`` joins the last point to the first (a ring).
+    ``ry_scale`` stretches the y radii (ellipses). Angle 0 points along +x, so with ``sections`` a multiple
+    of 4 the extreme x and y coordinates are exactly the profile radii.
+    """
+    prof = [(float(r), float(z)) for r, z in profile]
+    ang = 2.0 * np.pi * np.arange(sections) / sections
+    ca, sa = np.cos(ang), np.sin(ang)
+    quarter = sections % 4 == 0
+    if quarter:  # exact axis points, so radii are exact extremes
+        q = sections // 4
+        ca[q], ca[3 * q], sa[0], sa[2 * q] = 0.0, 0.0, 0.0, 0.0
+        ca[0], ca[2 * q], sa[q], sa[3 * q] = 1.0, -1.0, 1.0, -1.0
+    verts, rings = [], []
+    n = 0
+    for r, z in prof:
+        if r == 0.0:
+            verts.append(np.array([[xy[0], xy[1], z]]))
+            rings.append(np.full(sections, n))
+            n += 1
+        else:
+            ring = np.column_stack([xy[0] + r * ca, xy[1] + r * ry_scale * sa, np.full(sections, z)])
+            verts.append(ring)
+            rings.append(np.arange(n, n + sections))
+            n += sections
+    faces = []
+    k = np.arange(sections)
+    k1 = (k + 1) % sections
+    pairs = list(zip(range(len(prof) - 1), range(1, len(prof))))
+    if closed:
+        pairs.append((len(prof) - 1, 0))
+    for i, j in pairs:
+        a, b = rings[i], rings[j]
+        a_pole, b_pole = prof[i][0] == 0.0, prof[j][0] == 0.0
+        if a_pole and b_pole:
+            continue
+        if not a_pole:
+            faces.append(np.column_stack([a[k], a[k1], b[k1]]))
+        if not b_pole:
+            faces.append(np.column_stack([a[k], b[k1], b[k]]))
+    return mesh_of(np.concatenate(verts), np.concatenate(faces))
+
+
+def cyl(r: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12, ry: float | None = None) -> trimesh.Trimesh:
+    """Closed vertical (elliptic if ``ry`` is given) cylinder from z0 to z1 around ``xy`` (metres)."""
+    return lathe([(0.0, z0), (r, z0), (r, z1), (0.0, z1)], sections, xy, 1.0 if ry is None else ry / r)
+
+
+def frustum(r0: float, r1: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12,
+            ry_scale: float = 1.0) -> trimesh.Trimesh:
+    """Closed truncated cone: radius r0 at z0, r1 at z1 (metres)."""
+    return lathe([(0.0, z0), (r0, z0), (r1, z1), (0.0, z1)], sections, xy, ry_scale)
+
+
+def vessel(r_bottom: float, r_top: float, z0: float, z1: float, wall: float, floor: float,
+           xy: Sequence[float] = (0.0, 0.0), sections: int = 16, ry_scale: float = 1.0) -> trimesh.Trimesh:
+    """Open-topped hollow vessel (cup, bin, basin): outer radius r_bottom at z0 to r_top at z1, with
+    walls ``wall`` thick and an inner floor ``floor`` above z0 (metres)."""
+    inner_top = r_top - wall
+    inner_bottom = max(r_bottom - wall, 0.3 * r_bottom)  # always inside the outer wall
+    prof = [(0.0, z0), (r_bottom, z0), (r_top, z1), (inner_top, z1), (inner_bottom, z0 + floor), (0.0, z0 + floor)]
+    return lathe(prof, sections, xy, ry_scale)
+
+
+def ellipsoid(rx: float, ry: float, rz: float, center: Sequence[float], sections: int = 12, rings: int = 6) -> trimesh.Trimesh:
+    """Closed ellipsoid with semi-axes rx, ry, rz (metres) around ``center``; its lowest point is the
+    exact centre height minus rz."""
+    t = np.linspace(-np.pi / 2, np.pi / 2, rings + 1)
+    prof = [(0.0, center[2] - rz)] + [(rx * math.cos(a), center[2] + rz * math.sin(a)) for a in t[1:-1]] + [(0.0, center[2] + rz)]
+    return lathe(prof, sections, center[:2], ry / rx)
+
+
+def rod_x(r: float, x0: float, x1: float, y: float, z: float, sections: int = 8) -> trimesh.Trimesh:
+    """Closed cylinder of radius r along x from x0 to x1, axis at (y, z) (metres)."""
+    m = cyl(r, x0, x1, sections=sections)
+    v = m.vertices
+    return mesh_of(np.column_stack([v[:, 2], y + v[:, 1], z - v[:, 0]]), m.faces)  # rotation +90 deg about y
+
+
+def rod_y(r: float, y0: float, y1: float, x: float, z: float, sections: int = 8) -> trimesh.Trimesh:
+    """Closed cylinder of radius r along y from y0 to y1, axis at (x, z) (metres)."""
+    m = cyl(r, y0, y1, sections=sections)
+    v = m.vertices
+    return mesh_of(np.column_stack([x + v[:, 0], v[:, 2], z - v[:, 1]]), m.faces)  # rotation -90 deg about x
+
+
+def rod_between(p0: Sequence[float], p1: Sequence[float], r: float, sections: int = 6) -> trimesh.Trimesh:
+    """Closed cylinder of radius r from point p0 to point p1 (metres)."""
+    a, b = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    axis = b - a
+    length = float(np.linalg.norm(axis))
+    m = cyl(r, 0.0, length, sections=sections)
+    z = axis / length
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return mesh_of(m.vertices @ np.column_stack([x, y, z]).T + a, m.faces)
+
+
+def disc_y(r: float, y0: float, y1: float, x: float, z: float, sections: int = 16, rz: float | None = None) -> trimesh.Trimesh:
+    """A flat (elliptic if ``rz``) disc facing -y, from y0 to y1, centred at (x, z): round mirrors, knobs."""
+    m = cyl(r, y0, y1, sections=sections, ry=rz)
+    v = m.vertices
+    return mesh_of(np.column_stack([x + v[:, 0], v[:, 2], z - v[:, 1]]), m.faces)
+
+
+# --- labels ---------------------------------------------------------------------------------------
+
+
+def cls(name: str) -> int:
+    """NYU40 id of a 40-class name (spaces or underscores)."""
+    return class40_id(name)
+
+
+@lru_cache(maxsize=None)
+def _raw_table() -> dict[str, int]:
+    data = json.loads(resources.files("scene_library").joinpath("data", "classMapping40.json").read_text())
+    return dict(zip(data["allClassName_894"], data["mapClass_894_to_40"]))
+
+
+def raw_class(name: str) -> int:
+    """NYU40 id that the NYUv2 894-name table gives a raw object name (``"monitor"`` -> otherprop)."""
+    try:
+        return int(_raw_table()[name])
+    except KeyError:
+        raise KeyError(f"{name!r} is not an NYUv2 raw object name") from None
+
+
+def part(name: str, class40: int | str, meshes: trimesh.Trimesh | Iterable[trimesh.Trimesh]) -> Part:
+    """A labelled part; ``class40`` is an id or an NYU40 class name."""
+    cid = class40 if isinstance(class40, int) else cls(class40)
+    mesh = meshes if isinstance(meshes, trimesh.Trimesh) else join(meshes)
+    return Part(name, cid, mesh)
+
+
+# --- random helpers (plain Python values, JSON-safe) -----------------------------------------------
+
+
+def choice(rng: np.random.Generator, options: Sequence, p: Sequence[float] | None = None):
+    """One of ``options`` (returned as the original Python object), optionally weighted by ``p``."""
+    if p is None:
+        return options[int(rng.integers(len(options)))]
+    w = np.asarray(p, dtype=np.float64)
+    return options[int(rng.choice(len(options), p=w / w.sum()))]
+
+
+def randint(rng: np.random.Generator, lo: int, hi: int) -> int:
+    """An int in [lo, hi] inclusive."""
+    return int(rng.integers(lo, hi + 1))
+
+
+def chance(rng: np.random.Generator, p: float) -> bool:
+    """True with probability p."""
+    return bool(rng.random() < p)
+
+
+def r4(x: float) -> float:
+    """Round to 0.1 mm and return a plain float (keeps params JSON-exact)."""
+    return round(float(x), 4)
+
+
+# --- assembly -------------------------------------------------------------------------------------
+
+TOL = 1e-9
+
+
+def assemble(kind: str, params: dict, parts: Sequence[Part], supports: Sequence[Support] = (),
+             size: Sequence[float] | None = None) -> Piece:
+    """A :class:`Piece` from parts built in the local frame.
+
+    With ``size = (width, depth, height)`` the parts must already lie in the box (checked). Without it the
+    parts are translated so that their plan bounding box is centred and their lowest vertex is at z = 0,
+    and the size is measured; supports move with them.
+    """
+    allv = np.concatenate([p.mesh.vertices for p in parts])
+    lo, hi = allv.min(axis=0), allv.max(axis=0)
+    if size is None:
+        shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
+        if np.any(shift != 0.0):
+            parts = [Part(p.name, p.class40, mesh_of(p.mesh.vertices + shift, p.mesh.faces)) for p in parts]
+            supports = [Support(s.z + shift[2], s.x0 + shift[0], s.y0 + shift[1], s.x1 + shift[0], s.y1 + shift[1], s.clearance)
+                        for s in supports]
+        w, d, h = float(hi[0] - lo[0]), float(hi[1] - lo[1]), float(hi[2] - lo[2])
+    else:
+        w, d, h = (float(v) for v in size)
+        assert lo[2] == 0.0, f"{kind}: lowest vertex at z = {lo[2]!r}, not 0"
+        bad = (lo[0] < -w / 2 - TOL or hi[0] > w / 2 + TOL or lo[1] < -d / 2 - TOL or hi[1] > d / 2 + TOL or hi[2] > h + TOL)
+        assert not bad, f"{kind}: vertices {lo}..{hi} outside box {w} x {d} x {h}"
+    return Piece(kind, params, tuple(parts), w, d, h, tuple(supports))
+
+
+def support(z: float, x0: float, y0: float, x1: float, y1: float, clearance: float = float("inf")) -> Support:
+    """A support rectangle with plain-float fields (metres)."""
+    return Support(float(z), float(x0), float(y0), float(x1), float(y1), float(clearance))
+
+
+def with_defaults(params: dict, defaults: dict) -> dict:
+    """``params`` completed with ``defaults`` for missing keys (used by kinds that accept partial params)."""
+    return {**defaults, **params}
+
+
+def post(shape: str, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, sections: int = 8) -> trimesh.Trimesh:
+    """A leg or post filling the given bounds: a box (``"square"``) or an inscribed cylinder (``"round"``)."""
+    if shape == "round":
+        return cyl(min(x1 - x0, y1 - y0) / 2, z0, z1, ((x0 + x1) / 2, (y0 + y1) / 2), sections)
+    return bx(x0, x1, y0, y1, z0, z1)
+
+
+def corner_legs(shape: str, x0: float, x1: float, y0: float, y1: float, size: float, z0: float, z1: float,
+                inset: float = 0.0) -> list[trimesh.Trimesh]:
+    """Four ``size``-thick legs in the corners of the plan rectangle [x0, x1] x [y0, y1], ``inset`` from its edges."""
+    xs = ((x0 + inset, x0 + inset + size), (x1 - inset - size, x1 - inset))
+    ys = ((y0 + inset, y0 + inset + size), (y1 - inset - size, y1 - inset))
+    return [post(shape, a, b, c, d, z0, z1) for a, b in xs for c, d in ys]
+
+
+def spec(kind: str, class40: int | str, placement: str, sample, build, *, mount_height: tuple[float, float] | None = None,
+         front_clearance: float = 0.0, tags: tuple[str, ...] = ()):
+    """An :class:`ObjectSpec`; ``class40`` is an id (e.g. from :func:`raw_class`) or an NYU40 class name."""
+    from scene_library.objects.base import ObjectSpec
+
+    cid = class40 if isinstance(class40, int) else cls(class40)
+    return ObjectSpec(kind, cid, placement, sample, build, mount_height, front_clearance, tags)
+
+
+def pleated_panel(x0: float, x1: float, y_center: float, z0: float, z1: float, pitch: float, fold_depth: float,
+                  sections: int = 8) -> list[trimesh.Trimesh]:
+    """A hanging fabric panel over [x0, x1] x [z0, z1] with vertical folds: a thin backing sheet plus a row of
+    elliptic cylinders (half-width ``pitch / 2``, half-depth ``fold_depth / 2``) centred on ``y_center``.
+    Everything stays inside x in [x0, x1] and y in y_center +- fold_depth / 2 (metres)."""
+    width = x1 - x0
+    n = max(1, int(width / pitch + 1e-9))
+    rx = min(pitch, width) / 2
+    out = [bx(x0, x1, y_center - 0.002, y_center + 0.002, z0, z1)]
+    span = width - 2 * rx
+    for i in range(n):
+        xc = x0 + rx + (span * i / (n - 1) if n > 1 else span / 2)
+        out.append(cyl(rx, z0, z1, (xc, y_center), sections, ry=fold_depth / 2))
+    return out
+
+
+def tapered_box(w0: float, d0: float, w1: float, d1: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0)) -> trimesh.Trimesh:
+    """Closed box with a w0 x d0 bottom at z0 and a w1 x d1 top at z1, both centred on ``xy`` (metres)."""
+    half = np.array([[w0 / 2, d0 / 2, z0], [w1 / 2, d1 / 2, z1]])
+    sign = np.where(_CORNER_BITS[:, :2], 1.0, -1.0)
+    level = _CORNER_BITS[:, 2].astype(int)
+    v = np.column_stack([xy[0] + sign[:, 0] * half[level, 0], xy[1] + sign[:, 1] * half[level, 1], half[level, 2]])
+    return mesh_of(v, _BOX_FACES)
+
+
+def open_box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, wall: float) -> trimesh.Trimesh:
+    """An open-topped box (floor and four walls, ``wall`` thick) filling the given bounds (metres)."""
+    return boxes([(x0, x1, y0, y1, z0, z0 + wall), (x0, x1, y0, y0 + wall, z0 + wall, z1), (x0, x1, y1 - wall, y1, z0 + wall, z1),
+                  (x0, x0 + wall, y0 + wall, y1 - wall, z0 + wall, z1), (x1 - wall, x1, y0 + wall, y1 - wall, z0 + wall, z1)])
+
+
+def clamp_to_floor(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A copy with every vertex below z = 0 lifted to z = 0 (flattens slanted rod ends that dip into the floor)."""
+    v = mesh.vertices.copy()
+    v[:, 2] = np.maximum(v[:, 2], 0.0)
+    return mesh_of(v, mesh.faces)
