@@ -171,7 +171,7 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
     relations: list[tuple[str, str, float, float]] = []
     if room_type == "bedroom":
         units.append(bed_group(rng))
-        for role in rng.permutation(["wardrobe", "dresser", "bookshelf"])[: int(rng.integers(1, 4))]:
+        for role in rng.permutation(["wardrobe", "dresser", "bookshelf", "cabinet"])[: int(rng.integers(2, 5))]:
             units.append(single(str(role), rng, optional=True))
         if p() < 0.3:
             units.append(desk_group(rng))
@@ -186,12 +186,12 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
             units.append(single("armchair", rng, "free", optional=True))
         if p() < 0.4:
             units.append(single("floor_lamp", rng, "corner", optional=True))
-        for role in rng.permutation(["bookshelf", "cabinet"])[: int(rng.integers(0, 3))]:
+        for role in rng.permutation(["bookshelf", "cabinet", "bookshelf"])[: int(rng.integers(1, 4))]:
             units.append(single(str(role), rng, optional=True))
     elif room_type == "kitchen":
         units.append(counter_run(rng, "counter"))
         units.append(single("refrigerator", rng, "corner"))
-        if p() < 0.4:
+        if p() < 0.6:
             units.append(counter_run(rng, "counter_2"))
         if p() < 0.5:
             units.append(dining_group(rng, (2, 4)))
@@ -207,13 +207,13 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
     elif room_type == "office":
         for i in range(int(rng.integers(1, 3))):
             units.append(desk_group(rng, f"desk_{i}"))
-        for role in rng.permutation(["bookshelf", "cabinet", "bookshelf"])[: int(rng.integers(1, 4))]:
+        for role in rng.permutation(["bookshelf", "cabinet", "bookshelf", "cabinet"])[: int(rng.integers(2, 5))]:
             units.append(single(str(role), rng, optional=True))
         if p() < 0.4:
             units.append(single("chair", rng, "free", optional=True))
     elif room_type == "dining_room":
         units.append(dining_group(rng))
-        for role in rng.permutation(["cabinet", "dresser"])[: int(rng.integers(0, 3))]:
+        for role in rng.permutation(["cabinet", "dresser", "bookshelf"])[: int(rng.integers(1, 4))]:
             units.append(single(str(role), rng, optional=True))
         if p() < 0.3:
             units.append(single("floor_lamp", rng, "corner", optional=True))
@@ -223,8 +223,8 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
 # --- the room recipe ---------------------------------------------------------------------------------
 
 PICTURE_COUNTS = ([0, 1, 2, 3, 4], [0.05, 0.1, 0.5, 0.25, 0.1])
-#: Support surfaces get 2-6 small objects per square metre; the floor 0.05-0.3 pieces of clutter per m^2.
-SURFACE_DENSITY, CLUTTER_DENSITY = (2.0, 6.0), (0.05, 0.3)
+#: Support surfaces get 4-10 small objects per square metre; the floor 0.15-0.5 pieces of clutter per m^2.
+SURFACE_DENSITY, CLUTTER_DENSITY = (4.0, 10.0), (0.15, 0.5)
 
 
 class _Placer:
@@ -345,7 +345,7 @@ def _add_unit(placer: _Placer, unit: Unit, pose) -> None:
 def _wall_item_roles(room_type: str, rng: np.random.Generator) -> list[str]:
     roles = ["picture"] * int(rng.choice(PICTURE_COUNTS[0], p=PICTURE_COUNTS[1]))
     extra = {"bathroom": [("mirror", 0.9), ("towel", 0.8)], "office": [("whiteboard", 0.4), ("shelves", 0.3)],
-             "kitchen": [("wall_cabinet", 0.6), ("wall_cabinet", 0.4)], "bedroom": [("mirror", 0.2), ("shelves", 0.2)],
+             "kitchen": [("wall_cabinet", 0.8), ("wall_cabinet", 0.6), ("shelves", 0.3)], "bedroom": [("mirror", 0.2), ("shelves", 0.2)],
              "living_room": [("shelves", 0.3), ("mirror", 0.15)], "dining_room": [("mirror", 0.15)]}
     if room_type == "bathroom":
         roles = roles[:1]

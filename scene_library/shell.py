@@ -20,12 +20,12 @@ SKIRTING_H, SKIRTING_D = 0.08, 0.012  #: skirting board height and depth (m)
 
 #: Floor area range (m^2) and aspect-ratio range per room type.
 ROOM_AREAS: dict[str, tuple[float, float]] = {
-    "bedroom": (9.0, 18.0),
-    "living_room": (14.0, 30.0),
-    "kitchen": (7.0, 16.0),
-    "bathroom": (4.0, 8.0),
-    "office": (8.0, 25.0),
-    "dining_room": (9.0, 18.0),
+    "bedroom": (11.0, 22.0),
+    "living_room": (16.0, 34.0),
+    "kitchen": (9.0, 18.0),
+    "bathroom": (4.5, 9.0),
+    "office": (10.0, 28.0),
+    "dining_room": (11.0, 20.0),
 }
 
 

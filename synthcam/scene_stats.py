@@ -16,6 +16,7 @@ import numpy as np
 from scene_library.labels import class13_names, class40_to_13
 from scene_library.rooms import ROOM_TYPES, ROOM_WEIGHTS, generate_room
 from synthcam.camera import Intrinsics
+from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer
 from synthcam.trajectory import SHELL_PIECES
 
@@ -42,7 +43,7 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
         depth_sum = depth_sq = 0.0
         depth_n = 0
         objects_per_view = []
-        views = 0
+        views = skipped = 0
         room_index = 0
         while views < per_type:
             rng = np.random.default_rng([seed, t_index, room_index])
@@ -54,8 +55,12 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
             renderer = RaycastRenderer(scene, intrinsics, nthreads=0)
             probe = RaycastRenderer(scene, intrinsics.scaled(64, 48), nthreads=0)
             n = min(views_per_room, per_type - views)
-            traj = sample_trajectory(scene, n, rng, renderer.distance,
-                                     lambda p: probe.render(p, normals=False).instance)
+            try:
+                traj = sample_trajectory(scene, n, rng, renderer.distance,
+                                         lambda p: probe.render(p, normals=False).instance)
+            except SynthcamError:
+                skipped += 1  # no view passes the rules in this room: generation draws another room too
+                continue
             is_object = np.zeros(len(scene.objects) + 1, dtype=bool)
             for o in scene.objects:
                 is_object[o.instance_id] = o.piece not in SHELL_PIECES
@@ -71,7 +76,7 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
                     on_view(1)
         mean = depth_sum / depth_n
         out["per_type"][room_type] = {
-            "views": views, "rooms": room_index, "class13_pixels": counts13.tolist(),
+            "views": views, "rooms": room_index, "rooms_without_trajectory": skipped, "class13_pixels": counts13.tolist(),
             "depth_mean_m": mean, "depth_std_m": float(np.sqrt(depth_sq / depth_n - mean**2)),
             "depth_sum": depth_sum, "depth_sq": depth_sq, "depth_n": depth_n,
             "objects_per_view": float(np.mean(objects_per_view)),

@@ -138,7 +138,7 @@ class WalkParams:
     force_tau: float = 1.5
     height_force_sd: float = 0.065
     height_omega: float = 1.0
-    focus_range: tuple[float, float] = (1.2, 3.0)
+    focus_range: tuple[float, float] = (1.8, 4.0)
     focus_pull: float = 0.3
     repel_range: float = 0.4
     repel_gain: float = 2.0
@@ -148,7 +148,7 @@ class WalkParams:
     look_force_sd: float = 0.3
     focus_dwell: tuple[float, float] = (5.0, 10.0)
     max_yaw_rate: float = math.radians(45.0)
-    pitch_mean: float = math.radians(-15.0)
+    pitch_mean: float = math.radians(-12.0)
     pitch_sd: float = math.radians(6.0)
     pitch_omega: float = 1.5
     pitch_limits: tuple[float, float] = (math.radians(-40.0), math.radians(5.0))

@@ -27,9 +27,16 @@ def sample(scene: Scene, seed: int, n_frames: int = N_FRAMES, **kwargs):
 
 @lru_cache(maxsize=None)
 def sampled_room(seed: int):
-    """(scene, renderer, trajectory) of generated room ``seed``, shared by the tests below."""
-    scene = generate_room(np.random.default_rng(seed))
-    return (scene, *sample(scene, seed))
+    """(scene, renderer, trajectory) of generated room ``seed``, shared by the tests below. Like generation
+    (``synthcam.generate.plan_room``), a room without any valid trajectory is replaced by the next draw."""
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        scene = generate_room(rng)
+        try:
+            return (scene, *sample(scene, seed))
+        except SynthcamError:
+            continue
+    raise AssertionError(f"no trajectory in 5 rooms drawn from seed {seed}")
 
 
 def box(extents, centre) -> trimesh.Trimesh:
