@@ -111,7 +111,8 @@ def front_box(unit: Unit, pose: Pose) -> Box3 | None:
 WALL_CLEAR = 0.02  #: least distance from any unit corner to the walls (clears the 12 mm skirting)
 
 
-def _inside(poly: np.ndarray, corners: np.ndarray, margin: float = WALL_CLEAR) -> bool:
+def box_inside(poly: np.ndarray, corners: np.ndarray, margin: float = WALL_CLEAR) -> bool:
+    """Whether a convex plan box (corners (4, 2)) lies inside the floor polygon, ``margin`` m from its walls."""
     if not points_in_polygon(corners, poly, margin).all():
         return False
     # No polygon vertex (e.g. the inner corner of an L) may poke into the box.
@@ -130,7 +131,7 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
     unit = layout.units[i]
     b = unit_box(unit, pose)
     corners = b.corners()
-    if not _inside(layout.polygon, corners):
+    if not box_inside(layout.polygon, corners):
         return False
     grown = b.grown(UNIT_GAP / 2)
     for rect in layout.keep_clear:

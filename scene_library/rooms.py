@@ -12,9 +12,9 @@ import numpy as np
 
 from scene_library.description import FORMAT, VERSION, build_scene, pose_matrix
 from scene_library.errors import SceneError
-from scene_library.geometry2d import Box3, boxes_overlap
-from scene_library.layout import Layout, Member, Unit, make_unit, solve
-from scene_library.objects import OBJECTS, build_piece as sample_piece_from, get_spec, sample_piece
+from scene_library.geometry2d import Box3, boxes_overlap, plan_overlap, rect_polygon
+from scene_library.layout import Layout, Member, Unit, box_inside, make_unit, solve
+from scene_library.objects import OBJECTS, build_piece, get_spec, sample_piece
 from scene_library.objects.base import Piece
 from scene_library.scene import Scene
 from scene_library.shell import sample_footprint, sample_openings, walls_of
@@ -280,7 +280,7 @@ def generate_description(rng: np.random.Generator, room_type: str | None = None,
     keep_clear, doors, gaps = [], [], []
     for opening in sample_openings(rng, polygon, height, room_type):
         wall = walls[opening["wall"]]
-        piece = sample_piece_from(opening["kind"], opening["params"])
+        piece = build_piece(opening["kind"], opening["params"])
         c = wall.point(opening["s"], opening.get("offset", 0.0) + piece.depth / 2)
         placer.add(placer.name(opening["kind"]), opening["kind"], piece, c[0], c[1], opening["z"], wall.yaw)
         if opening["kind"] == "door":
@@ -415,9 +415,6 @@ def _add_small_objects(placer: _Placer, rng: np.random.Generator, room_type: str
 
 def _add_floor_clutter(placer: _Placer, rng: np.random.Generator, polygon: np.ndarray, keep_clear: list,
                        room_type: str) -> None:
-    from scene_library.geometry2d import plan_overlap, rect_polygon
-    from scene_library.layout import _inside
-
     kinds = _kinds_for_room("floor_clutter", room_type)
     if not kinds:
         return
@@ -430,7 +427,7 @@ def _add_floor_clutter(placer: _Placer, rng: np.random.Generator, polygon: np.nd
             c = rng.uniform(lo, hi)
             b = placer.box_of(piece, float(c[0]), float(c[1]), 0.0, float(rng.uniform(-np.pi, np.pi)))
             corners = b.grown(0.05).corners()
-            if not _inside(polygon, corners) or any(plan_overlap(corners, rect_polygon(*r)) for r in keep_clear):
+            if not box_inside(polygon, corners) or any(plan_overlap(corners, rect_polygon(*r)) for r in keep_clear):
                 continue
             if not placer.collides(b, gap=0.05):
                 placer.add(placer.name(kind), kind, piece, b.cx, b.cy, 0.0, b.yaw)

@@ -619,6 +619,20 @@ def _walk(ctx: _Context, rng: np.random.Generator, n_frames: int, rules: ViewRul
     return _Outcome(Trajectory(np.stack(poses), timestamps, views, stats))
 
 
+#: Rooms with at least this floor area (m^2) get the stricter :data:`OPEN_ROOM_RULES`.
+OPEN_ROOM_AREA = 9.0
+#: In rooms with space to step back, views may show at most 55 % wall (NYUv2 frames average 31 %).
+OPEN_ROOM_RULES = ViewRules(max_wall=0.55, max_surfaces=0.80)
+
+
+def view_rules_for(scene: Scene) -> ViewRules:
+    """The view rules for a room: :data:`OPEN_ROOM_RULES` from :data:`OPEN_ROOM_AREA` m^2 of floor, else the
+    defaults (a small bathroom cannot avoid walls filling most views)."""
+    poly = scene.room.footprint
+    area = 0.5 * abs(float(np.dot(poly[:, 0], np.roll(poly[:, 1], -1)) - np.dot(poly[:, 1], np.roll(poly[:, 0], -1))))
+    return OPEN_ROOM_RULES if area >= OPEN_ROOM_AREA else ViewRules()
+
+
 def sample_trajectory(
     scene: Scene,
     n_frames: int,
@@ -629,7 +643,7 @@ def sample_trajectory(
     height: tuple[float, float] = (1.1, 1.6),
     clearance: float = 0.3,
     params: WalkParams = WalkParams(),
-    rules: ViewRules = ViewRules(),
+    rules: ViewRules | None = None,
     max_attempts: int = 30,
 ) -> Trajectory:
     """Sample a handheld-like video trajectory of ``n_frames`` poses in ``scene`` (see the module docstring).
@@ -639,12 +653,13 @@ def sample_trajectory(
     height : band (m above the floor) the eye stays in, narrowed where the floor or the ceiling is within
         ``clearance + 0.05`` m of it; each walk picks its mean height 5 cm inside the band.
     clearance : least distance (m) from the eye to any geometry, at every frame and along the path between frames.
-    params, rules : the walk dynamics and the view / walk acceptance rules.
+    params, rules : the walk dynamics and the view / walk acceptance rules (default: :func:`view_rules_for`).
     max_attempts : walks to try before giving up.
     Deterministic given ``rng``. Raises :class:`SynthcamError` when no valid trajectory is found.
     """
     if n_frames < 1:
         raise SynthcamError(f"a trajectory needs at least 1 frame, got {n_frames}")
+    rules = view_rules_for(scene) if rules is None else rules
     if not 0 <= height[0] < height[1]:
         raise SynthcamError(f"height band {height} is not (low, high) with 0 <= low < high metres")
     # Every simulation step keeps a margin of at least one step length, so the path between steps keeps clearance.
