@@ -11,7 +11,8 @@ import dataclasses
 from typing import Callable, Mapping
 
 from noise_models.errors import NoiseConfigError
-from noise_models.stages import Compose, DisparityNoise, IncidenceDropout, LateralJitter, RangeGate, Stage
+from noise_models.stages import (Compose, DisparityNoise, HoleFill, IncidenceDropout, InvalidBorder, LateralJitter,
+                                 MaterialDropout, PixelShift, ProjectorShadow, RangeGate, RedwoodDistortion, Stage)
 
 
 def _none() -> dict[str, Stage]:
@@ -19,17 +20,38 @@ def _none() -> dict[str, Stage]:
 
 
 def _kinect_v1() -> dict[str, Stage]:
-    """Kinect v1 structured light (SceneNet / ICL-NUIM style)."""
+    """Kinect v1 structured light (SceneNet / ICL-NUIM style, as NYUv2 ``rawDepths``)."""
     return {
         "range": RangeGate(z_min=0.5, z_max=4.5),
+        "shadow": ProjectorShadow(baseline_m=0.075),
         "incidence": IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0),
+        "material": MaterialDropout(),
         "jitter": LateralJitter(sigma_px=0.5),
         "disparity": DisparityNoise(focal_px=585.6, baseline_m=0.075, subpixel=8.0, sigma_units=0.41),
+        "border": InvalidBorder(),
+    }
+
+
+def _kinect_v1_filled() -> dict[str, Stage]:
+    """Kinect v1 with NYUv2-style hole filling (as the labelled set's in-painted ``depths``)."""
+    return {**_kinect_v1(), "fill": HoleFill()}
+
+
+def _redwood() -> dict[str, Stage]:
+    """PrimeSense model of Choi et al. 2015 as in Habitat-Sim: shift, 2x2 blocks, distortion table,
+    disparity noise on a 281.04/m lattice (35.130 * 8)."""
+    return {
+        "shift": PixelShift(sigma_px=0.25, block=2),
+        "range": RangeGate(z_min=0.0, z_max=10.0),
+        "distortion": RedwoodDistortion(),
+        "disparity": DisparityNoise(focal_px=468.4, baseline_m=0.075, subpixel=8.0, sigma_units=0.222),
     }
 
 
 #: Explicit registry of presets by name.
-PRESETS: dict[str, Callable[[], dict[str, Stage]]] = {"none": _none, "kinect_v1": _kinect_v1}
+PRESETS: dict[str, Callable[[], dict[str, Stage]]] = {
+    "none": _none, "kinect_v1": _kinect_v1, "kinect_v1_filled": _kinect_v1_filled, "redwood": _redwood,
+}
 
 
 @dataclasses.dataclass(frozen=True)

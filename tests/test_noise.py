@@ -109,3 +109,82 @@ def test_presets_and_parameters_are_checked():
     assert model.stages["range"].z_max == 3.0
     assert model.describe()["stages"]["disparity"]["type"] == "DisparityNoise"
     assert dataclasses.is_dataclass(model.stages["jitter"])
+
+
+# --- sensor artefacts ------------------------------------------------------------------------------
+
+from conftest import make_scene  # noqa: E402
+from noise_models import HoleFill, InvalidBorder, MaterialDropout, PixelShift, ProjectorShadow, RedwoodDistortion  # noqa: E402
+from scene_library.objects.base import box  # noqa: E402
+
+FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
+
+
+def step_edge_frame(z_front: float = 1.0, z_back: float = 2.0, cam=CAM):
+    """A 0.6 m wide box face at z_front in front of a wall at z_back, seen head-on."""
+    scene = make_scene([("wall", 1, box((40.0, 0.2, 40.0), (0.0, z_back + 0.1, 0.0))),
+                        ("box", 29, box((0.6, 0.2, 0.6), (0.0, z_front + 0.1, 0.0))),
+                        ("window", 9, box((0.5, 0.02, 0.4), (-0.8, z_back - 0.01, 0.5)))])
+    return RaycastRenderer(scene, cam, nthreads=1).render(FORWARD)
+
+
+def test_projector_shadow_falls_left_of_the_foreground_with_the_predicted_width():
+    frame = step_edge_frame(1.0, 2.0)
+    out = ProjectorShadow(baseline_m=0.075)(frame, np.random.default_rng(0))
+    row = CAM.height // 2
+    box_cols = np.nonzero(frame.instance[row] == 2)[0]
+    left, right = box_cols.min(), box_cols.max()
+    shadow = np.nonzero((out[row] == 0) & (frame.depth[row] > 0))[0]
+    expected = CAM.fx * 0.075 * (1 / 1.0 - 1 / 2.0)
+    assert shadow.size and shadow.max() < left  # all on the left of the box
+    assert abs(shadow.size - expected) <= 2 and abs((left - shadow.min()) - expected) <= 2
+    assert np.all(out[row, right + 1 :] > 0)  # nothing right of it
+    mirrored = ProjectorShadow(baseline_m=0.075, side=-1.0)(frame, np.random.default_rng(0))
+    assert np.all(mirrored[row, :left] > 0) and np.any(mirrored[row, right + 1 :] == 0)
+
+
+def test_material_dropout_and_border():
+    frame = step_edge_frame()
+    window = frame.class40 == 9
+    out = MaterialDropout()(frame, np.random.default_rng(0))
+    assert window.sum() > 100 and 0.8 < (out[window] == 0).mean() < 0.97
+    assert np.all(out[~window] == frame.depth[~window])
+    border = InvalidBorder()(frame, np.random.default_rng(0))
+    assert np.all(border[:, :4] == 0) and np.all(border[:, -8:] == 0) and np.all(border[:6] == 0) and np.all(border[-6:] == 0)
+    assert np.all(border[6:-6, 4:-8] > 0)
+
+
+def test_redwood_distortion_shift_and_preset():
+    frame = wall_frame(3.0)
+    out = RedwoodDistortion()(frame, np.random.default_rng(0))
+    centre = out[CAM.height // 2 - 20 : CAM.height // 2 + 20, CAM.width // 2 - 20 : CAM.width // 2 + 20]
+    assert np.all(np.abs(centre / 3.0 - 1.0) < 0.05)  # at most a few per cent at 3 m
+    assert np.all(out[:, :2] == 0)  # the table's invalid left band
+    shifted = PixelShift()(frame, np.random.default_rng(0))
+    assert set(np.unique(shifted)) <= set(np.unique(frame.depth))
+    model = noise_models.make("redwood")
+    assert abs(model.stages["disparity"].lattice - 281.04) < 0.01
+    noisy = model(frame, np.random.default_rng(0))
+    valid = noisy > 0
+    assert valid.mean() > 0.8 and abs(np.median(noisy[valid]) - 3.0) < 0.05
+
+
+def test_hole_fill_leaves_no_holes_inside_the_view():
+    frame = step_edge_frame()
+    raw = noise_models.make("kinect_v1")(frame, np.random.default_rng(1))
+    assert (raw == 0).mean() > 0.02
+    filled = noise_models.make("kinect_v1_filled")(frame, np.random.default_rng(1))
+    assert np.all(filled > 0)
+    assert np.all((filled >= frame.depth.min() - 0.1) & (filled <= frame.depth.max() + 0.1))
+    assert np.all(HoleFill()(dataclasses.replace(frame, depth=np.zeros_like(frame.depth)), None) == 0)
+
+
+def test_hole_fill_takes_values_from_the_neighbourhood():
+    frame = step_edge_frame(1.0, 2.0)
+    depth = frame.depth.copy()
+    depth[20:30, 10:20] = 0.0  # a hole in the wall, far from the box
+    depth[110:120, 150:160] = 0.0  # a hole inside the box face
+    filled = HoleFill()(dataclasses.replace(frame, depth=depth), None)
+    assert np.allclose(filled[20:30, 10:20], frame.depth[20:30, 10:20], atol=0.02)
+    assert np.allclose(filled[110:120, 150:160], frame.depth[110:120, 150:160], atol=0.02)
+    assert np.array_equal(filled[depth > 0], depth[depth > 0])
