@@ -34,9 +34,9 @@ class SynthcamGroup(click.Group):
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(1)
+        except click.exceptions.Abort:  # also what click makes of Ctrl-C
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -307,6 +307,8 @@ def scenes_stats(per_type, seed, resolution, json_path) -> None:
     from synthcam.scene_stats import format_statistics, scene_statistics
 
     size = parse_resolution(resolution)
+    if json_path is not None and not json_path.parent.is_dir():
+        raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
     with tqdm(total=per_type * len(ROOM_TYPES), unit="views", desc="scenes stats", dynamic_ncols=True) as bar:
         stats = scene_statistics(per_type, seed, size, on_view=bar.update)
     click.echo(format_statistics(stats))

@@ -89,7 +89,11 @@ def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
         if stage_name not in stages or field not in {f.name for f in dataclasses.fields(stages[stage_name])}:
             raise NoiseConfigError(f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}")
         try:
-            stages[stage_name] = dataclasses.replace(stages[stage_name], **{field: float(value)})
+            number = float(value)
         except (TypeError, ValueError):
             raise NoiseConfigError(f"parameter {key!r} needs a number, got {value!r}") from None
+        try:
+            stages[stage_name] = dataclasses.replace(stages[stage_name], **{field: number})
+        except ValueError as exc:
+            raise NoiseConfigError(f"parameter {key!r} = {value}: {exc}") from None
     return NoiseModel(name, stages)

@@ -19,6 +19,11 @@ from noise_models.sampling import standard_normal
 from noise_models.view import DepthView, unit_rays
 
 
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
 class Stage:
     """Base class: subclasses implement ``__call__(frame, rng) -> depth``."""
 
@@ -34,6 +39,9 @@ class RangeGate(Stage):
 
     z_min: float = 0.5
     z_max: float = 4.5
+
+    def __post_init__(self):
+        _require(0 <= self.z_min < self.z_max, "range needs 0 <= z_min < z_max (metres)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -51,6 +59,9 @@ class IncidenceDropout(Stage):
     theta0_deg: float = 70.0
     theta1_deg: float = 82.0
     needs_normals = True
+
+    def __post_init__(self):
+        _require(0 <= self.theta0_deg < self.theta1_deg <= 90, "incidence needs 0 <= theta0_deg < theta1_deg <= 90")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         if frame.normals is None:
@@ -73,6 +84,9 @@ class LateralJitter(Stage):
     """
 
     sigma_px: float = 0.5
+
+    def __post_init__(self):
+        _require(self.sigma_px >= 0, "jitter needs sigma_px >= 0")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -104,6 +118,10 @@ class DisparityNoise(Stage):
     baseline_m: float = 0.075
     subpixel: float = 8.0
     sigma_units: float = 0.41
+
+    def __post_init__(self):
+        _require(min(self.focal_px, self.baseline_m, self.subpixel) > 0 and self.sigma_units >= 0,
+                 "disparity needs focal_px, baseline_m, subpixel > 0 and sigma_units >= 0")
 
     @property
     def lattice(self) -> float:
@@ -150,6 +168,9 @@ class ProjectorShadow(Stage):
 
     baseline_m: float = 0.075
     side: float = 1.0
+
+    def __post_init__(self):
+        _require(self.baseline_m >= 0 and self.side in (-1.0, 1.0), "shadow needs baseline_m >= 0 and side -1 or 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -201,6 +222,10 @@ class InvalidBorder(Stage):
     top: float = 12 / 480
     bottom: float = 12 / 480
 
+    def __post_init__(self):
+        _require(all(0 <= v < 0.5 for v in (self.left, self.right, self.top, self.bottom)),
+                 "border fractions must lie in [0, 0.5)")
+
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         out = frame.depth.copy()
         h, w = out.shape
@@ -220,6 +245,9 @@ class PixelShift(Stage):
 
     sigma_px: float = 0.25
     block: int = 2
+
+    def __post_init__(self):
+        _require(self.sigma_px >= 0 and self.block >= 1, "shift needs sigma_px >= 0 and block >= 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -279,6 +307,9 @@ class HoleFill(Stage):
     valid pixel stays empty."""
 
     sigma_px: float = 3.0
+
+    def __post_init__(self):
+        _require(self.sigma_px > 0, "fill needs sigma_px > 0")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth

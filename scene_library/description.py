@@ -65,8 +65,16 @@ def imported_scene_description(path: str | Path, label_map: str | Path, up: str 
 
 def build_scene(description: dict) -> Scene:
     """The scene a description stands for (see the module docstring)."""
-    if description.get("format") != FORMAT or description.get("version") != VERSION:
+    if not isinstance(description, dict) or description.get("format") != FORMAT or description.get("version") != VERSION:
         raise SceneError(f"not a {FORMAT} v{VERSION} description; write one with 'synthcam scenes sample'")
+    try:
+        return _build(description)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise SceneError(f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); "
+                         "write one with 'synthcam scenes sample'") from None
+
+
+def _build(description: dict) -> Scene:
     room = description["room"]
     polygon = np.asarray(room["polygon"], dtype=np.float64)
     height = float(room["height"])
@@ -96,5 +104,7 @@ def load_description(path: Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise SceneError(f"{path} does not exist; pass a scene description written by 'synthcam scenes sample'") from None
+    except OSError as exc:
+        raise SceneError(f"cannot read {path} ({exc.strerror}); check the path and its permissions") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise SceneError(f"{path} is not JSON; pass a scene description written by 'synthcam scenes sample'") from None

@@ -13,6 +13,7 @@ import numpy as np
 import trimesh
 
 from scene_library.labels import class40_id
+from scene_library.objects import build_piece, get_spec
 from scene_library.objects.base import Part, box, merge, uniform
 
 SHELL_T = 0.15  #: thickness of floor, ceiling and wall boxes (m)
@@ -150,8 +151,6 @@ def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[in
 
 def _opening_params(kind: str, rng: np.random.Generator, **fit) -> dict:
     """Params of a registered door, window, curtain or blinds, with the sizes the wall dictates."""
-    from scene_library.objects import get_spec
-
     return {**get_spec(kind).sample(rng), **fit}
 
 
@@ -183,23 +182,22 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
             door_walls.add(wall.index)
             params = _opening_params("door", rng, width=width, height=uniform(rng, 2.0, 2.1))
             out.append({"kind": "door", "params": params, "wall": wall.index, "s": s, "z": 0.0})
-    n_windows = int(rng.choice([0, 1, 2], p=[0.125, 0.375, 0.5]))
-    if room_type == "bathroom" and rng.random() < 0.5:
-        n_windows = 0
-    candidates = [w for w in walls if w.index not in door_walls and w.length > 1.8]
+    # Every room gets a window where a wall allows one (ProcTHOR's 0/1/2 mix without the empty case);
+    # bathrooms get a single one.
+    n_windows = 1 if room_type == "bathroom" else int(rng.choice([1, 2], p=[0.45, 0.55]))
+    small = room_type == "bathroom"  # small windows, no room for curtains beside them
+    candidates = [w for w in walls if w.index not in door_walls and w.length > (1.2 if small else 1.8)]
     for wall in (candidates[i] for i in rng.permutation(len(candidates))[:n_windows]):
-        width = uniform(rng, 0.6, min(2.0, wall.length - 0.9))
+        width = uniform(rng, 0.4, min(0.8, wall.length - 0.8)) if small else uniform(rng, 0.6, min(2.0, wall.length - 0.9))
         sill = uniform(rng, 0.8, 1.0)
         win_h = round(min(uniform(rng, 0.8, 1.5), height - sill - 0.25), 4)
-        s = free_span(wall, width + 0.5)  # room for curtain panels beside the window
+        s = free_span(wall, width + (0.1 if small else 0.5))  # room for curtain panels beside the window
         if s is None:
             continue
         window = _opening_params("window", rng, width=width, height=win_h)
         out.append({"kind": "window", "params": window, "wall": wall.index, "s": s, "z": sill})
-        from scene_library.objects import build_piece
-
         proud = build_piece("window", window).depth  # blinds hang on the frame; curtain panels clear it
-        dressing = rng.random()
+        dressing = rng.random() * (0.8 if small else 1.0) + (0.5 if small else 0.0)  # bathrooms: blinds or bare
         if dressing < 0.5:
             top = round(height - 0.08, 4)
             hem = round(float(rng.choice([0.02, sill - 0.1])), 4)

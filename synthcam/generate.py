@@ -180,15 +180,16 @@ def prepare_output(out_dir: Path) -> Path:
 _progress_queue = None
 
 
-def _init_worker(progress_queue, counter, cores: list[int]) -> None:
-    """Pin this worker to its own core and keep the progress queue."""
+def _init_worker(progress_queue, counter, cores: list[int], per_worker: int) -> None:
+    """Pin this worker to its own block of ``per_worker`` cores and keep the progress queue."""
     global _progress_queue
     _progress_queue = progress_queue
     with counter.get_lock():
         slot = counter.value
         counter.value += 1
     if cores and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cores[slot % len(cores)]})
+        block = [cores[(slot * per_worker + k) % len(cores)] for k in range(per_worker)]
+        os.sched_setaffinity(0, set(block))
     import cv2
 
     cv2.setNumThreads(1)
@@ -225,6 +226,10 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
     out_dir = prepare_output(out_dir)
     manifest = out_dir / MANIFEST
     manifest.unlink(missing_ok=True)
+    for stale in out_dir.glob(f"room_*{SHARD_SUFFIX}"):  # shards of an earlier, larger run must not linger
+        index = stale.name[len("room_") : -len(SHARD_SUFFIX)]
+        if not index.isdigit() or int(index) >= config.rooms:
+            stale.unlink()
     cores = available_cores()
     workers = min(workers, config.rooms)
     if workers == 1:
@@ -242,7 +247,7 @@ def _run_pool(config: GenerateConfig, out_dir: Path, workers: int, cores: list[i
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
     results: dict[int, Path] = {}
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(progress, counter, pin)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(progress, counter, pin, nthreads)) as pool:
         pending = {pool.submit(_worker_task, config, i, str(out_dir), nthreads): i for i in range(config.rooms)}
         try:
             while pending:

@@ -26,7 +26,7 @@ FRAME_DATASETS = ("depth", "depth_clean", "class40", "instance")
 def depth_to_mm(depth: np.ndarray) -> np.ndarray:
     """(H, W) float32 metres (0 = invalid) -> (H, W) uint16 millimetres; beyond 65.535 m becomes 0."""
     mm = np.rint(depth * np.float32(1000.0))
-    mm[(mm < 0) | (mm > 65535)] = 0
+    mm[~np.isfinite(mm) | (mm < 0) | (mm > 65535)] = 0
     return mm.astype(np.uint16)
 
 
@@ -204,13 +204,22 @@ def read_shard(path: Path) -> Shard:
                 scene=json.loads(f.attrs["scene_json"]),
                 attrs={k: _decode_attr(v) for k, v in f.attrs.items() if k != "scene_json"},
             )
-        except (KeyError, OSError) as exc:
+        except (KeyError, OSError, ValueError, TypeError) as exc:
             raise ShardError(f"{path} is damaged ({exc}); delete it and generate again") from None
 
 
 def find_shards(path: Path) -> list[Path]:
     """The shard files at ``path``: the file itself, or the sorted ``*.h5`` files of a directory."""
     path = Path(path)
+    if path.is_dir() and (path / "dataset.json").is_file():  # a complete dataset: exactly its listed shards
+        try:
+            listed = [path / s["file"] for s in json.loads((path / "dataset.json").read_text())["shards"]]
+        except (ValueError, KeyError, TypeError):
+            raise ShardError(f"{path / 'dataset.json'} is damaged; delete it to read the shards of {path} directly") from None
+        missing = [p.name for p in listed if not p.is_file()]
+        if missing:
+            raise ShardError(f"{path} lacks shards its dataset.json lists ({', '.join(missing[:3])}); generate again")
+        return listed
     if path.is_dir():
         shards = sorted(p for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file())
         if not shards:

@@ -88,3 +88,15 @@ def test_scene_bad_inputs(tmp_path):
                                         "--scene", str(not_json)]), "not JSON")
     one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "1", "--out", str(tmp_path / "g"),
                                         "--room-types", "bedroom,garage"]), "unknown room type 'garage'")
+
+
+def test_malformed_descriptions_are_one_line_errors(tmp_path):
+    runner = CliRunner()
+    for i, text in enumerate(['{"format": "synthcam-scene", "version": 1}', "[1, 2]",
+                              '{"format": "synthcam-scene", "version": 1, "room": {"type": "x", "polygon": [[0, 0]], '
+                              '"height": "tall"}, "objects": []}']):
+        path = tmp_path / f"bad{i}.json"
+        path.write_text(text)
+        one_line_error(runner.invoke(main, ["scenes", "preview", str(path), "--out", str(tmp_path / "o")]), "description")
+    one_line_error(runner.invoke(main, ["scenes", "stats", "--per-type", "1", "--json", str(tmp_path / "no" / "s.json")]),
+                   "does not exist")

@@ -52,3 +52,15 @@ def test_bad_config_is_refused(tmp_path):
     with pytest.raises(SynthcamError, match="valid types"):
         generate_dataset(GenerateConfig(rooms=1, frames_per_room=1, room_types=("garage",)), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rerun_with_fewer_rooms_leaves_no_stale_shards(tmp_path):
+    from synthcam.shards import find_shards
+
+    generate_dataset(GenerateConfig(rooms=3, frames_per_room=1, seed=1, width=32, height=24), tmp_path)
+    generate_dataset(GenerateConfig(rooms=1, frames_per_room=1, seed=2, width=32, height=24), tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["room_00000.h5"]
+    assert [p.name for p in find_shards(tmp_path)] == ["room_00000.h5"]
+    (tmp_path / "room_00000.h5").unlink()
+    with pytest.raises(SynthcamError, match="lacks shards"):
+        find_shards(tmp_path)

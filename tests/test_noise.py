@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -188,3 +189,10 @@ def test_hole_fill_takes_values_from_the_neighbourhood():
     assert np.allclose(filled[20:30, 10:20], frame.depth[20:30, 10:20], atol=0.02)
     assert np.allclose(filled[110:120, 150:160], frame.depth[110:120, 150:160], atol=0.02)
     assert np.array_equal(filled[depth > 0], depth[depth > 0])
+
+
+def test_out_of_range_parameters_are_refused():
+    for key, value, fragment in (("border.left", -0.1, "[0, 0.5)"), ("incidence.theta1_deg", 10.0, "theta0_deg < theta1_deg"),
+                                 ("range.z_max", 0.1, "z_min < z_max"), ("jitter.sigma_px", -1.0, "sigma_px >= 0")):
+        with pytest.raises(NoiseConfigError, match=re.escape(fragment)):
+            noise_models.make("kinect_v1", {key: value})

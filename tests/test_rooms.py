@@ -18,8 +18,8 @@ SEEDS_PER_TYPE = 200
 
 
 
-def check_room(room_type: str, seed: int) -> bool:
-    """Assert every validity rule on one room; returns whether a trajectory could be sampled in it."""
+def check_room(room_type: str, seed: int) -> tuple[bool, bool]:
+    """Assert every validity rule on one room; returns (a trajectory could be sampled, it has a window)."""
     scene = generate_room(np.random.default_rng(seed), room_type)
     tag = f"{room_type} seed {seed}"
     assert scene.room.room_type == room_type
@@ -50,7 +50,7 @@ def check_room(room_type: str, seed: int) -> bool:
     for a, b in zip(scene.objects, again.objects):
         assert a.name == b.name and a.class40 == b.class40 and a.instance_id == b.instance_id
         assert np.array_equal(a.mesh.vertices, b.mesh.vertices) and np.array_equal(a.mesh.faces, b.mesh.faces)
-    return traj is not None
+    return traj is not None, any(n.startswith("window") for n in names)
 
 
 @pytest.mark.slow
@@ -58,8 +58,9 @@ def check_room(room_type: str, seed: int) -> bool:
 @pytest.mark.parametrize("block", range(4))
 def test_rooms_are_physically_valid(room_type, block):
     per_block = SEEDS_PER_TYPE // 4
-    sampled = [check_room(room_type, seed) for seed in range(block * per_block, (block + 1) * per_block)]
+    sampled, windows = np.array([check_room(room_type, seed) for seed in range(block * per_block, (block + 1) * per_block)]).T
     assert np.mean(sampled) >= 0.8, f"trajectories found in only {np.mean(sampled):.0%} of {room_type}s"
+    assert np.mean(windows) >= 0.95, f"only {np.mean(windows):.0%} of {room_type}s have a window"
 
 
 def test_room_type_mix_and_unknown_type():
