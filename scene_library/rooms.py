@@ -16,7 +16,7 @@ from scene_library.geometry2d import Box3, boxes_overlap, plan_overlap, rect_pol
 from scene_library.layout import Layout, Member, Unit, box_inside, make_unit, solve
 from scene_library.objects import OBJECTS, build_piece, get_spec, sample_piece
 from scene_library.objects.base import Piece
-from scene_library.scene import Scene
+from scene_library.scene import Room, Scene
 from scene_library.shell import sample_footprint, sample_openings, walls_of
 
 #: Room types and their NYUv2-like sampling weights.
@@ -418,7 +418,7 @@ def _add_floor_clutter(placer: _Placer, rng: np.random.Generator, polygon: np.nd
     kinds = _kinds_for_room("floor_clutter", room_type)
     if not kinds:
         return
-    area = 0.5 * abs(np.dot(polygon[:, 0], np.roll(polygon[:, 1], 1)) - np.dot(polygon[:, 1], np.roll(polygon[:, 0], 1)))
+    area = Room(room_type, (0.0, 0.0, 0.0), np.zeros((0, 4)), polygon).area
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     for _ in range(int(round(area * rng.uniform(*CLUTTER_DENSITY)))):
         kind = str(rng.choice(kinds))

@@ -61,6 +61,12 @@ class Room:
         sx, sy, _ = self.size
         return np.array([[0.0, 0.0], [sx, 0.0], [sx, sy], [0.0, sy]])
 
+    @property
+    def area(self) -> float:
+        """Floor area in square metres (shoelace formula over :attr:`footprint`)."""
+        p = self.footprint
+        return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1))))
+
     def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
         """(N,) bool: which of the (N, 2) plan points lie inside the floor polygon, at least ``margin`` m from its edges."""
         return points_in_polygon(np.atleast_2d(xy), self.footprint, margin)

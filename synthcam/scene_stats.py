@@ -18,7 +18,7 @@ from scene_library.rooms import ROOM_TYPES, ROOM_WEIGHTS, generate_room
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer
-from synthcam.trajectory import SHELL_PIECES
+from synthcam.trajectory import is_structure
 
 
 def nyu_targets() -> dict:
@@ -63,7 +63,7 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
                 continue
             is_object = np.zeros(len(scene.objects) + 1, dtype=bool)
             for o in scene.objects:
-                is_object[o.instance_id] = o.piece not in SHELL_PIECES
+                is_object[o.instance_id] = not is_structure(o)
             for pose in traj.poses:
                 frame = renderer.render(pose, normals=False)
                 counts13 += np.bincount(lut13[frame.class40].ravel(), minlength=14)

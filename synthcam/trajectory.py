@@ -46,9 +46,6 @@ from scene_library.labels import class40_id
 from synthcam.camera import look_at
 from synthcam.errors import SynthcamError
 
-#: Names of the shell pieces of the built-in rooms (kept for callers that filter furniture by name).
-SHELL_PIECES = ("floor", "ceiling", "wall_0", "wall_1", "wall_2", "wall_3", "door", "window", "picture")
-
 #: Kinds of piece that are room structure rather than objects: the shell, openings and what hangs flat on a
 #: wall. A piece name is its kind with an optional ``_<number>`` suffix (``wall_2``, ``door_1``).
 STRUCTURE_KINDS = frozenset({"floor", "ceiling", "wall", "skirting", "door", "window", "picture", "curtain", "blinds"})
@@ -628,9 +625,7 @@ OPEN_ROOM_RULES = ViewRules(max_wall=0.55, max_surfaces=0.80)
 def view_rules_for(scene: Scene) -> ViewRules:
     """The view rules for a room: :data:`OPEN_ROOM_RULES` from :data:`OPEN_ROOM_AREA` m^2 of floor, else the
     defaults (a small bathroom cannot avoid walls filling most views)."""
-    poly = scene.room.footprint
-    area = 0.5 * abs(float(np.dot(poly[:, 0], np.roll(poly[:, 1], -1)) - np.dot(poly[:, 1], np.roll(poly[:, 0], -1))))
-    return OPEN_ROOM_RULES if area >= OPEN_ROOM_AREA else ViewRules()
+    return OPEN_ROOM_RULES if scene.room.area >= OPEN_ROOM_AREA else ViewRules()
 
 
 def sample_trajectory(
