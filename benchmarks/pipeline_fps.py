@@ -1,12 +1,17 @@
-"""Whole-pipeline frames/s against the raw Open3D ray-casting rate of the same scenes and poses.
+"""Whole-pipeline frames/s against the raw rate of the renderers on the same scenes and poses.
 
-Run: .venv/bin/python benchmarks/pipeline_fps.py [--rooms 4] [--frames-per-room 40]
+Run: .venv/bin/python benchmarks/pipeline_fps.py [--rooms 4] [--frames-per-room 40] [--renderer auto]
 
-Both figures come from the same run on the same machine:
-- raw: Open3D RaycastingScene.create_rays_pinhole + cast_rays (all cores) over every pose of every
-  room, nothing else (no labels, no noise, no writing);
+All figures come from the same run on the same machine:
+- raw ray casting: Open3D RaycastingScene.create_rays_pinhole + cast_rays (all cores) over every pose of
+  every room, nothing else (no labels, no noise, no writing);
+- raw pyrender: ``PyrenderRenderer.render`` without normals (its SEG pass: depth + labels);
+- raw gl: ``GLRenderer.render`` (depth, labels and normals as the pipeline asks for them, read back to
+  numpy) over the same poses, all cores;
 - pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, normals,
-  kinect_v1 noise, compressed HDF5 writing), with 1 and with 2 worker processes.
+  kinect_v1 noise, compressed HDF5 writing, worker start-up), with 1 and with 2 worker processes;
+- breakdown: the same per-room steps timed one by one in this process, pinned to one core (what each
+  of the 2 workers does): planning (room generation + trajectory sampling), render, noise, write.
 """
 
 from __future__ import annotations
@@ -46,6 +51,23 @@ def raw_raycast_fps(plans, intrinsics, repeats: int = 2) -> float:
     return frames / seconds
 
 
+def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 2) -> float:
+    """Frames/s of ``make_renderer(name).render`` alone over every pose of every plan."""
+    from synthcam.render import make_renderer
+
+    frames, seconds = 0, 0.0
+    for plan in plans:
+        renderer = make_renderer(name, plan.scene, intrinsics)
+        renderer.render(plan.trajectory.poses[0], normals=normals)  # upload and first draw outside the timing
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for pose in plan.trajectory.poses:
+                renderer.render(pose, normals=normals)
+        seconds += time.perf_counter() - start
+        frames += repeats * len(plan.trajectory.poses)
+    return frames / seconds
+
+
 def pipeline_fps(config, workers: int) -> float:
     from synthcam.generate import generate_dataset
 
@@ -55,28 +77,99 @@ def pipeline_fps(config, workers: int) -> float:
         return config.rooms * config.frames_per_room / (time.perf_counter() - start)
 
 
+def breakdown(config) -> dict[str, float]:
+    """Milliseconds per frame of each pipeline step for ``config``, one room after another on one core.
+
+    Runs in a child process pinned to one core with one render thread, as each of 2 workers does.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_breakdown_in_worker, (config,))
+
+
+def _breakdown_in_worker(config) -> dict[str, float]:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import cv2
+
+    cv2.setNumThreads(1)
+    import noise_models
+    from synthcam.generate import plan_room
+    from synthcam.shards import ShardWriter
+
+    noise = noise_models.make(config.noise, config.noise_params)
+    rng = np.random.default_rng(0)
+    t = dict(plan=0.0, render=0.0, noise=0.0, write=0.0)
+    frames = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for room in range(config.rooms):
+            start = time.perf_counter()
+            plan = plan_room(config, room, nthreads=1)
+            t["plan"] += time.perf_counter() - start
+            start = time.perf_counter()
+            with ShardWriter(Path(tmp) / f"{room}.h5", len(plan.trajectory), config.intrinsics, {}, plan.scene.describe()) as writer:
+                t["write"] += time.perf_counter() - start
+                for i, pose in enumerate(plan.trajectory.poses):
+                    t0 = time.perf_counter()
+                    frame = plan.renderer.render(pose, normals=noise.needs_normals)
+                    t1 = time.perf_counter()
+                    noisy = noise(frame, rng)
+                    t2 = time.perf_counter()
+                    writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, 0.0)
+                    t3 = time.perf_counter()
+                    t["render"] += t1 - t0
+                    t["noise"] += t2 - t1
+                    t["write"] += t3 - t2
+                    frames += 1
+                start = time.perf_counter()
+                writer.close()
+                t["write"] += time.perf_counter() - start
+    return {k: 1e3 * v / frames for k, v in t.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rooms", type=int, default=4)
     parser.add_argument("--frames-per-room", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--renderer", default="auto", help="backend of the pipeline runs (default: auto)")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step timing on one core")
     args = parser.parse_args()
 
+    import noise_models
     from synthcam.generate import GenerateConfig, plan_room
+    from synthcam.render import choose_renderer
 
-    config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed)
+    config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer)
+    needs_normals = noise_models.make(config.noise, config.noise_params).needs_normals
     plans = [plan_room(config, i) for i in range(config.rooms)]
     tris = np.mean([p.scene.triangle_count for p in plans])
-    raw = raw_raycast_fps(plans, config.intrinsics)
+    chosen = sorted({choose_renderer(p.scene, config.intrinsics) for p in plans}) if args.renderer == "auto" else [args.renderer]
+    raw_rc = raw_raycast_fps(plans, config.intrinsics)
+    raw_gl = raw_backend_fps("gl", plans, config.intrinsics, needs_normals)
+    raw_pyrender = raw_backend_fps("pyrender", plans, config.intrinsics, normals=False, repeats=1)
+    raw = max(raw_rc, raw_gl)
     one = pipeline_fps(config, workers=1)
     two = pipeline_fps(config, workers=2)
     cpu = platform.processor() or platform.machine()
-    print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}")
+    from synthcam.render_gl import gl_renderer_string
+
+    print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}, GL: {gl_renderer_string()}")
     print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
-          f"mean {tris:.0f} triangles")
-    print(f"raw Open3D ray casting (all cores):   {raw:6.1f} frames/s")
-    print(f"pipeline, 1 worker (all cores):       {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of raw")
-    print(f"pipeline, 2 workers (1 core each):    {two:6.1f} frames/s  = {100 * two / raw:5.1f} % of raw")
+          f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
+    print(f"raw Open3D ray casting (all cores):       {raw_rc:6.1f} frames/s")
+    print(f"raw gl, labels{' + normals' if needs_normals else ''} (all cores):   {raw_gl:6.1f} frames/s")
+    print(f"raw pyrender SEG pass, labels (all cores): {raw_pyrender:6.1f} frames/s")
+    print(f"pipeline, 1 worker (all cores):           {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw")
+    print(f"pipeline, 2 workers (1 core each):        {two:6.1f} frames/s  = {100 * two / raw:5.1f} % of the fastest raw, "
+          f"{two / one:.2f}x one worker")
+    if not args.no_breakdown:
+        ms = breakdown(config)
+        total = sum(ms.values())
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
+        print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core")
 
 
 if __name__ == "__main__":

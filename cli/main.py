@@ -80,13 +80,22 @@ def main() -> None:
 @click.option("--scene", "scene_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Render this scene description (from 'synthcam scenes sample' or 'scenes import') in every room "
                    "instead of generated rooms; each room index gets its own trajectory.")
+@click.option("--renderer", type=click.Choice(["auto", "raycast", "gl", "pyrender"]), default="auto", show_default=True,
+              help="Renderer backend: auto (the fastest available for each room), raycast (Open3D, CPU), gl (OpenGL "
+                   "over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via pyrender, EGL).")
 @click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core and at most one per room for "
               "jobs of 200 frames or more, else 1).")
-def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, scene_path, workers) -> None:
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
+                   "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")
+@click.option("--overwrite", is_flag=True, help="Delete the shards already in --out instead of resuming them.")
+def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, scene_path, workers,
+             ray_address, overwrite, renderer) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
-    Writes one shard per room (room_00000.h5, ...) and dataset.json, the manifest, once all
-    shards are complete. The same options and seed give identical arrays whatever --workers is.
+    Writes one shard per room (room_00000.h5, ...) and manifest.json once all shards are complete.
+    Run again on the same --out to resume an interrupted run: complete shards are kept, partial ones
+    redone. The same options and seed give identical files whatever --workers or --ray-address is.
     """
     from tqdm import tqdm
 
@@ -98,20 +107,34 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
                             noise=noise, noise_params=_parse_noise_params(noise_param),
                             room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
-                            scene=str(scene_path.resolve()) if scene_path else "")
+                            scene=str(scene_path.resolve()) if scene_path else "", renderer=renderer)
     config.validate()
     if workers is None:
         workers = auto_workers(config)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
+    if ray_address is not None and not ray_address.strip():
+        raise SynthcamError("--ray-address is empty; pass auto, HOST:PORT, ray://HOST:PORT or local")
     prepare_output(out_dir)
+    kept, bar = [], []
+
+    def progress(n: int) -> None:  # the bar starts with the first frame, after the checks of --out
+        if not bar:
+            bar.append(tqdm(total=rooms * frames_per_room, unit="frames", desc="generate", dynamic_ncols=True))
+        bar[0].update(n)
+
     start = time.perf_counter()
-    with tqdm(total=rooms * frames_per_room, unit="frames", desc="generate", dynamic_ncols=True) as bar:
-        paths = generate_dataset(config, out_dir, workers=workers, on_frame=bar.update)
+    try:
+        paths = generate_dataset(config, out_dir, workers=workers, on_frame=progress, overwrite=overwrite,
+                                 ray_address=ray_address, on_skip=kept.append)
+    finally:
+        for b in bar:
+            b.close()
     elapsed = time.perf_counter() - start
-    frames = rooms * frames_per_room
-    click.echo(f"wrote {len(paths)} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
-               f"({frames / elapsed:.1f} frames/s)")
+    frames = (rooms - kept[0]) * frames_per_room
+    resumed = f"; kept {kept[0]} complete shards from an earlier run" if kept[0] else ""
+    click.echo(f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
+               f"({frames / elapsed:.1f} frames/s){resumed}")
 
 
 @main.command()
@@ -314,6 +337,21 @@ def scenes_stats(per_type, seed, resolution, json_path) -> None:
     click.echo(format_statistics(stats))
     if json_path:
         json_path.write_text(json.dumps(stats, indent=1) + "\n")
+
+
+from cli.evaluate import evaluate  # noqa: E402
+from cli.train import train  # noqa: E402
+
+main.add_command(train)
+main.add_command(evaluate)
+
+from cli.bench import bench  # noqa: E402
+
+main.add_command(bench)
+
+from cli.validate import validate  # noqa: E402
+
+main.add_command(validate)
 
 
 if __name__ == "__main__":

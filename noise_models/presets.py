@@ -11,8 +11,9 @@ import dataclasses
 from typing import Callable, Mapping
 
 from noise_models.errors import NoiseConfigError
-from noise_models.stages import (Compose, DisparityNoise, HoleFill, IncidenceDropout, InvalidBorder, LateralJitter,
-                                 MaterialDropout, PixelShift, ProjectorShadow, RangeGate, RedwoodDistortion, Stage)
+from noise_models.stages import (Compose, DisparityNoise, DistanceDropout, DotPatternWindow, FlyingPixels, HoleFill,
+                                 IncidenceDropout, InvalidBorder, LateralJitter, MaterialDropout, Multipath, PixelShift,
+                                 ProjectorShadow, RangeGate, RedwoodDistortion, SmoothDistortion, Stage, StereoFOV, ToFNoise)
 
 
 def _none() -> dict[str, Stage]:
@@ -48,9 +49,50 @@ def _redwood() -> dict[str, Stage]:
     }
 
 
+def _kinect_v1_dots() -> dict[str, Stage]:
+    """Kinect v1 with the structured-light window test on a generated dot pattern (SceneNet's filter):
+    edge holes, slope holes and ~3 px piecewise-constant blobs; slower."""
+    stages = _kinect_v1()
+    return {**{k: v for k, v in stages.items() if k != "disparity" and k != "border"},
+            "window": DotPatternWindow(baseline_m=0.075), "disparity": stages["disparity"], "border": stages["border"]}
+
+
+def _kinect_v2() -> dict[str, Stage]:
+    """Kinect v2 time of flight: no projector shadow; multipath at concave corners, Fankhauser axial
+    noise, flying pixels at depth edges. ``distortion.amplitude`` (1/m) switches on a smooth random
+    low-frequency error (off by default: no measured magnitude)."""
+    return {
+        "range": RangeGate(z_min=0.5, z_max=4.5),
+        "incidence": IncidenceDropout(theta0_deg=75.0, theta1_deg=85.0),
+        "material": MaterialDropout(),
+        "multipath": Multipath(gain=0.02),
+        "distortion": SmoothDistortion(amplitude=0.0),
+        "tof": ToFNoise(),
+        "flying": FlyingPixels(jump_m=0.1, probability=0.5),
+    }
+
+
+def _d435() -> dict[str, Stage]:
+    """RealSense D435 active stereo referenced to the left imager (baseline 50 mm to the right): occlusion
+    holes left of foreground objects, a depth-dependent invalid band at the left border, disparity noise of
+    0.08 px (Intel's RMS formula at f = 425 px) on a 1/32-px lattice, weak-projector dropout when far."""
+    return {
+        "range": RangeGate(z_min=0.3, z_max=6.0),
+        "shadow": ProjectorShadow(baseline_m=0.05),
+        "fov": StereoFOV(baseline_m=0.05),
+        "incidence": IncidenceDropout(theta0_deg=72.0, theta1_deg=84.0),
+        "material": MaterialDropout(),
+        "far": DistanceDropout(z_start=3.0, z_end=6.0, p_max=0.3),
+        "jitter": LateralJitter(sigma_px=0.5),
+        "distortion": SmoothDistortion(amplitude=0.0),
+        "disparity": DisparityNoise(focal_px=425.0, baseline_m=0.05, subpixel=32.0, sigma_units=0.08 * 32),
+    }
+
+
 #: Explicit registry of presets by name.
 PRESETS: dict[str, Callable[[], dict[str, Stage]]] = {
-    "none": _none, "kinect_v1": _kinect_v1, "kinect_v1_filled": _kinect_v1_filled, "redwood": _redwood,
+    "none": _none, "kinect_v1": _kinect_v1, "kinect_v1_filled": _kinect_v1_filled, "kinect_v1_dots": _kinect_v1_dots,
+    "redwood": _redwood, "kinect_v2": _kinect_v2, "d435": _d435,
 }
 
 
@@ -63,7 +105,7 @@ class NoiseModel:
 
     @property
     def pipeline(self) -> Compose:
-        return Compose(tuple(self.stages.values()))
+        return self._pipeline  # type: ignore[attr-defined]
 
     @property
     def needs_normals(self) -> bool:
@@ -72,6 +114,9 @@ class NoiseModel:
     def __call__(self, frame, rng):
         """New (H, W) float32 depth in metres (0 = invalid); ``frame`` is not modified."""
         return self.pipeline(frame, rng)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_pipeline", Compose(tuple(self.stages.values())))
 
     def describe(self) -> dict:
         """JSON-friendly description: preset name and every stage's class and parameters."""
@@ -83,17 +128,20 @@ def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
     if name not in PRESETS:
         raise NoiseConfigError(f"unknown noise preset {name!r}; valid presets: {', '.join(PRESETS)}")
     stages = PRESETS[name]()
+    valid = [f"{s}.{f.name}" for s, st in stages.items() for f in dataclasses.fields(st)]
+    changes: dict[str, dict[str, float]] = {}
     for key, value in (params or {}).items():
         stage_name, _, field = key.partition(".")
-        valid = [f"{s}.{f.name}" for s, st in stages.items() for f in dataclasses.fields(st)]
         if stage_name not in stages or field not in {f.name for f in dataclasses.fields(stages[stage_name])}:
             raise NoiseConfigError(f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}")
         try:
-            number = float(value)
+            changes.setdefault(stage_name, {})[field] = float(value)
         except (TypeError, ValueError):
             raise NoiseConfigError(f"parameter {key!r} needs a number, got {value!r}") from None
+    for stage_name, fields in changes.items():  # a stage's fields change together, so their checks see all of them
         try:
-            stages[stage_name] = dataclasses.replace(stages[stage_name], **{field: number})
+            stages[stage_name] = dataclasses.replace(stages[stage_name], **fields)
         except ValueError as exc:
-            raise NoiseConfigError(f"parameter {key!r} = {value}: {exc}") from None
+            shown = ", ".join(f"{stage_name}.{k}={v:g}" for k, v in fields.items())
+            raise NoiseConfigError(f"parameter {shown}: {exc}") from None
     return NoiseModel(name, stages)

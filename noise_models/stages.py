@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from noise_models.sampling import standard_normal
+from noise_models.sampling import coarse_normal, standard_normal
 from noise_models.view import DepthView, unit_rays
 
 
@@ -33,6 +33,14 @@ class Stage:
         raise NotImplementedError
 
 
+def incidence_cosine(frame: DepthView) -> np.ndarray:
+    """(H, W) float32 |cos theta|, theta the angle between the surface normal and the viewing ray."""
+    if frame.normals is None:
+        raise ValueError("this noise stage needs per-pixel normals; render with normals=True")
+    prod = cv2.multiply(np.ascontiguousarray(frame.normals, dtype=np.float32), unit_rays(frame.intrinsics))
+    return np.abs(cv2.transform(prod, np.ones((1, 3), np.float32)))
+
+
 @dataclass(frozen=True)
 class RangeGate(Stage):
     """Invalidate depth outside ``[z_min, z_max]`` metres (sensor blind zone and maximum range)."""
@@ -45,7 +53,8 @@ class RangeGate(Stage):
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
-        return np.where((z >= self.z_min) & (z <= self.z_max), z, np.float32(0.0)).astype(np.float32, copy=False)
+        inside = cv2.inRange(z, float(self.z_min), float(self.z_max))
+        return cv2.bitwise_and(z, z, mask=inside)
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,7 @@ class IncidenceDropout(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         if frame.normals is None:
             raise ValueError("IncidenceDropout needs per-pixel normals; render with normals=True")
-        n, r = frame.normals, unit_rays(frame.intrinsics)
-        cos = np.abs(n[..., 0] * r[..., 0] + n[..., 1] * r[..., 1] + n[..., 2] * r[..., 2])
+        cos = incidence_cosine(frame)
         c0, c1 = np.float32(np.cos(np.radians(self.theta0_deg))), np.float32(np.cos(np.radians(self.theta1_deg)))
         out = frame.depth.copy()
         ramp = np.flatnonzero(cos < c0)  # only pixels with a non-zero drop probability draw a number
@@ -91,16 +99,22 @@ class LateralJitter(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         h, w = z.shape
-        shift = standard_normal(rng, (2, h, w))
-        shift *= np.float32(self.sigma_px)
-        shift[0] += np.arange(w, dtype=np.float32)[None, :]
-        shift[1] += np.arange(h, dtype=np.float32)[:, None]
-        valid = (z > 0).astype(np.float32)
-        inv = np.divide(1.0, z, out=np.zeros_like(z), where=z > 0)
-        inv_s = cv2.remap(inv, shift[0], shift[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        valid_s = cv2.remap(valid, shift[0], shift[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        ok = (valid_s > 0.9999) & (inv_s > 0)
-        return np.divide(1.0, inv_s, out=np.zeros_like(z), where=ok)
+        coords = coarse_normal(rng, (h, w, 2), self.sigma_px)
+        coords += _pixel_grid(h, w)
+        with np.errstate(divide="ignore"):
+            inv = np.reciprocal(z)  # invalid pixels become +inf, so any tap on them gives inf or NaN
+        inv_s = cv2.remap(inv, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return np.divide(1.0, inv_s, out=np.zeros_like(z), where=inv_s < np.float32(1e30))
+
+
+@lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 pixel coordinates (x, y) of every pixel, as cv2.remap reads them (read-only)."""
+    grid = np.empty((h, w, 2), np.float32)
+    grid[..., 0] = np.arange(w, dtype=np.float32)[None, :]
+    grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
+    grid.flags.writeable = False
+    return grid
 
 
 @dataclass(frozen=True)
@@ -131,12 +145,11 @@ class DisparityNoise(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         f = np.float32(self.lattice)
-        k = np.divide(f, z, out=np.zeros_like(z), where=z > 0)
-        noise = standard_normal(rng, z.shape)
-        noise *= np.float32(self.sigma_units)
-        k += noise
+        with np.errstate(divide="ignore"):
+            k = np.divide(f, z)  # invalid pixels: +inf, which stays inf and maps back to 0
+        k += coarse_normal(rng, z.shape, self.sigma_units)
         np.rint(k, out=k)
-        return np.divide(f, k, out=np.zeros_like(z), where=(k >= 1) & (z > 0))
+        return np.divide(f, k, out=np.zeros_like(z), where=k >= 1)
 
 
 @dataclass(frozen=True)
@@ -174,20 +187,24 @@ class ProjectorShadow(Stage):
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
-        d = np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=np.zeros_like(z), where=z > 0)
-        u = np.arange(z.shape[1], dtype=np.float32)
-        if self.side < 0:  # mirror the rows so the scan always runs towards the emitter
-            d, u = d[:, ::-1], u
-        g = d - u[None, :]
-        g[d <= 0] = -np.inf
-        # Largest g strictly to the right of each pixel: reverse cumulative max, shifted by one.
-        right = np.maximum.accumulate(g[:, ::-1], axis=1)[:, ::-1]
-        blocker = np.full_like(g, -np.inf)
-        blocker[:, :-1] = right[:, 1:]
-        shadow = blocker > g + 1e-4
+        valid = z > 0
+        if self.baseline_m == 0 or not valid.any():
+            return z.copy()
+        d = np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=np.zeros_like(z), where=valid)
+        if self.side < 0:  # mirror the rows so the emitter is always on the right
+            d = cv2.flip(d, 1)
+        # g = D(u) - u; u is shadowed when max g over pixels to its right exceeds g(u). Invalid pixels
+        # (D = 0) never block. Blockers lie at most span = max D - min D pixels away, so a running max
+        # over that many pixels (a one-row dilation anchored at the pixel) finds them.
+        g = d - np.arange(z.shape[1], dtype=np.float32)[None, :]
+        d_min, d_max, _, _ = cv2.minMaxLoc(d, valid.view(np.uint8))
+        span = int(np.ceil(d_max - d_min)) + 1
+        right = cv2.dilate(g, np.ones((1, span + 1), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
+                           borderValue=-np.inf)
+        shadow = (right > g + np.float32(1e-4)).view(np.uint8)
         if self.side < 0:
-            shadow = shadow[:, ::-1]
-        return np.where(shadow, np.float32(0.0), z)
+            shadow = cv2.flip(shadow, 1)
+        return cv2.bitwise_and(z, z, mask=1 - shadow)
 
 
 @dataclass(frozen=True)
@@ -205,10 +222,11 @@ class MaterialDropout(Stage):
         lut = np.zeros(256, dtype=np.float32)
         for cls, p in self.drop:
             lut[int(cls)] = p
-        p_drop = lut[labels]
-        hit = np.flatnonzero(p_drop > 0)
         out = frame.depth.copy()
-        out.ravel()[hit[rng.random(hit.size, dtype=np.float32) < p_drop.ravel()[hit]]] = 0.0
+        hit = np.flatnonzero(cv2.LUT(labels, (lut > 0).astype(np.uint8)))
+        if hit.size:
+            p_drop = lut[labels.ravel()[hit]]
+            out.ravel()[hit[rng.random(hit.size, dtype=np.float32) < p_drop]] = 0.0
         return out
 
 
@@ -321,3 +339,305 @@ class HoleFill(Stage):
         nearest = z[~holes][labels - 1]  # labels number the valid pixels in row-major order, from 1
         smooth = cv2.GaussianBlur(nearest, (0, 0), float(self.sigma_px))
         return np.where(holes, smooth, z).astype(np.float32)
+
+
+# --- low-frequency distortion, structured-light window test -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmoothDistortion(Stage):
+    """A smooth random low-frequency depth error: z' = z + amplitude * z**2 * F(x, y).
+
+    F is a unit-variance random field: N(0, 1) values on a coarse grid with spacing ``length`` (a
+    fraction of the image width; 60 px at 640 wide by default) upsampled bicubically. ``amplitude`` is
+    in 1/m (0.002 gives 2 mm at 1 m and 32 mm at 4 m, one standard deviation). Invalid pixels stay invalid.
+    """
+
+    amplitude: float = 0.002
+    length: float = 60 / 640
+
+    def __post_init__(self):
+        _require(self.amplitude >= 0 and 0 < self.length <= 1, "distortion needs amplitude >= 0 and 0 < length <= 1")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        if self.amplitude == 0:
+            return z.copy()
+        h, w = z.shape
+        step = max(self.length * w, 1.0)
+        gh, gw = int(np.ceil(h / step)) + 4, int(np.ceil(w / step)) + 4  # two spare cells on each side
+        grid = standard_normal(rng, (gh, gw))
+        up = cv2.resize(grid, (int(round(gw * step)), int(round(gh * step))), interpolation=cv2.INTER_CUBIC)
+        off = int(round(2 * step))
+        field = up[off : off + h, off : off + w] * np.float32(self.amplitude / _BICUBIC_STD)
+        out = z + field * z * z
+        out[z <= 0] = 0.0
+        return np.maximum(out, 0.0, out=out)
+
+
+def _bicubic_std() -> float:
+    """Root-mean-square gain of OpenCV's bicubic interpolation (a = -0.75) on an iid unit-variance grid."""
+    t = (np.arange(4096) + 0.5) / 4096
+    a = -0.75
+
+    def kernel(x):
+        x = np.abs(x)
+        return np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
+                        np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+
+    s = sum(kernel(t - k) ** 2 for k in (-1, 0, 1, 2))  # variance in 1-D at fractional offset t
+    return float(np.mean(s))  # the 2-D variance averaged over (tx, ty) is (mean s)^2; its root is mean s
+
+
+_BICUBIC_STD = _bicubic_std()
+
+
+@dataclass(frozen=True)
+class DotPatternWindow(Stage):
+    """Kinect-v1 style window test on a pseudo-random dot pattern, with blob painting.
+
+    A binary dot mask of density ``dot_density`` is drawn from ``rng``. Each dot seeds a 9x9 (``window``)
+    test on the disparity D = fx * b / z (pixels): it passes when more than 1/1.2 of the window's dots have
+    valid depth and more than 1/1.2 of them are inliers, |D - mean| * w(r) < ``inlier_px`` with
+    w = 1 at the centre and 1 / (1.44 r^2) elsewhere (mean over the window's valid pixels). A passing
+    seed paints its own depth onto pixels within ``fill_radius_px``, nearer seeds winning; everything
+    unpainted becomes invalid. This makes holes at depth edges, on steep slopes and where dots are
+    sparse, and piecewise-constant blobs (about 3 px) elsewhere.
+    """
+
+    baseline_m: float = 0.075
+    dot_density: float = 0.11
+    window: int = 9
+    inlier_px: float = 0.1
+    fill_radius_px: float = 3.0
+
+    def __post_init__(self):
+        _require(self.baseline_m > 0 and 0 < self.dot_density <= 1 and self.inlier_px > 0 and self.fill_radius_px >= 0,
+                 "window needs baseline_m > 0, 0 < dot_density <= 1, inlier_px > 0, fill_radius_px >= 0")
+        _require(self.window >= 3 and int(self.window) % 2 == 1, "window needs an odd window size >= 3")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        h, w = z.shape
+        half = int(self.window) // 2
+        pad = max(half, int(np.floor(self.fill_radius_px)))
+        hp, wp = h + 2 * pad, w + 2 * pad
+        disp = np.zeros((hp, wp), np.float32)
+        np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=disp[pad:-pad, pad:-pad], where=z > 0)
+        dots = np.zeros((hp, wp), bool)
+        dots[pad:-pad, pad:-pad] = rng.random((h, w), dtype=np.float32) < np.float32(self.dot_density)
+        valid = disp > 0
+        size = (2 * half + 1, 2 * half + 1)
+        box = lambda a: cv2.boxFilter(a.astype(np.float32), -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        n_dots, n_valid_dots = box(dots), box(dots & valid)
+        mean = box(disp) / np.maximum(box(valid), 1.0)
+        seeds = np.flatnonzero(dots & valid & (n_valid_dots > n_dots / 1.2))
+        # Inlier count per seed, one window offset at a time (flat offsets in the padded image).
+        inliers = np.zeros(seeds.size, np.float32)
+        seed_mean, flat_disp, flat_dots = mean.ravel()[seeds], disp.ravel(), dots.ravel()
+        for dy in range(-half, half + 1):
+            for dx in range(-half, half + 1):
+                r2 = dx * dx + dy * dy
+                weight = 1.0 if r2 == 0 else 1.0 / (1.44 * r2)
+                t = seeds + dy * wp + dx
+                d = flat_disp[t]
+                inliers += flat_dots[t] & (d > 0) & (np.abs(d - seed_mean) * np.float32(weight) < self.inlier_px)
+        seeds = seeds[inliers > n_dots.ravel()[seeds] / 1.2]
+        # Paint: offsets by increasing distance, each pixel keeps the first (nearest) seed that reaches it.
+        out, filled = np.zeros(hp * wp, np.float32), np.zeros(hp * wp, bool)
+        values = np.zeros((hp, wp), np.float32)
+        values[pad:-pad, pad:-pad] = z
+        values = values.ravel()[seeds]
+        reach = int(np.floor(self.fill_radius_px))
+        offsets = sorted(((dy * dy + dx * dx, dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
+                          if dy * dy + dx * dx <= self.fill_radius_px**2))
+        for _, dy, dx in offsets:
+            t = seeds + dy * wp + dx
+            free = ~filled[t]
+            out[t[free]] = values[free]
+            filled[t[free]] = True
+        return out.reshape(hp, wp)[pad:-pad, pad:-pad].copy()
+
+
+# --- time of flight (Kinect v2) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToFNoise(Stage):
+    """Axial time-of-flight noise (Fankhauser et al. 2015, Kinect v2): z' = z + N(0, sigma^2) with
+    sigma [mm] = c0 + c1 z + c2 z^2 + c_angle z^1.5 theta^2 / (pi/2 - theta)^2, z in m, theta the incidence
+    angle (capped at ``theta_max_deg``). Defaults 1.5, -0.5, 0.3, 0.1: 1.3 / 1.7 / 2.7 / 4.3 mm at 1-4 m
+    head-on. Needs normals when ``c_angle`` is non-zero."""
+
+    c0: float = 1.5
+    c1: float = -0.5
+    c2: float = 0.3
+    c_angle: float = 0.1
+    theta_max_deg: float = 85.0
+
+    @property
+    def needs_normals(self) -> bool:  # type: ignore[override]
+        return self.c_angle != 0
+
+    def __post_init__(self):
+        _require(0 < self.theta_max_deg < 90, "tof needs 0 < theta_max_deg < 90")
+
+    def sigma_m(self, z: np.ndarray, theta: np.ndarray | float = 0.0) -> np.ndarray:
+        """Noise sigma in metres (float32) at depth ``z`` (m) and incidence ``theta`` (rad)."""
+        z = np.asarray(z, np.float32)
+        mm = np.float32(self.c0) + z * (np.float32(self.c1) + z * np.float32(self.c2))
+        if self.c_angle:
+            theta = np.minimum(np.asarray(theta, np.float32), np.float32(np.radians(self.theta_max_deg)))
+            angle = theta / (np.float32(np.pi / 2) - theta)
+            mm += np.float32(self.c_angle) * z * np.sqrt(z) * angle * angle
+        return np.maximum(mm, 0.0) * np.float32(1e-3)
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        theta = np.arccos(np.minimum(incidence_cosine(frame), np.float32(1.0))) if self.c_angle else 0.0
+        out = self.sigma_m(z, theta)
+        out *= standard_normal(rng, z.shape)
+        out += z
+        out[z <= 0] = 0.0
+        return np.maximum(out, 0.0, out=out)
+
+
+@dataclass(frozen=True)
+class FlyingPixels(Stage):
+    """Mixed-depth pixels at depth discontinuities (time of flight): a pixel within ``radius_px`` of a
+    neighbour whose depth differs by more than ``jump_m`` becomes, with ``probability``, a blend
+    a * z_near + (1 - a) * z_far of the nearest and farthest depths around it, a ~ U(0, 1)."""
+
+    jump_m: float = 0.1
+    probability: float = 0.5
+    radius_px: int = 1
+
+    def __post_init__(self):
+        _require(self.jump_m > 0 and 0 <= self.probability <= 1 and self.radius_px >= 1,
+                 "flying needs jump_m > 0, 0 <= probability <= 1 and radius_px >= 1")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        kernel = np.ones((2 * int(self.radius_px) + 1,) * 2, np.uint8)
+        far = cv2.dilate(z, kernel)
+        near = cv2.erode(np.where(z > 0, z, np.float32(np.inf)), kernel)
+        edge = np.flatnonzero((z > 0) & (far - near > self.jump_m) & np.isfinite(near))
+        out = z.copy()
+        pick = edge[rng.random(edge.size, dtype=np.float32) < np.float32(self.probability)]
+        a = rng.random(pick.size, dtype=np.float32)
+        out.ravel()[pick] = a * near.ravel()[pick] + (1 - a) * far.ravel()[pick]
+        return out
+
+
+@dataclass(frozen=True)
+class Multipath(Stage):
+    """Multipath interference at concave corners (time of flight reads too far): z' = z * (1 + gain * c).
+
+    c in [0, 1] is a concavity score: over ``samples`` pixels on a ring of ``radius`` (fraction of the
+    image width; 24 px at 640 wide) around each pixel, the mean of max(0, sin elevation) of the
+    neighbour's 3-D point above this pixel's tangent plane. Planes score 0, the crease of two
+    perpendicular walls about 0.5, fading to 0 one radius away. Also raises the background beside a
+    nearer object (light bounces off it too). ``gain`` 0.02 (no measured source; tune).
+    """
+
+    gain: float = 0.02
+    radius: float = 24 / 640
+    samples: int = 8
+
+    needs_normals = True
+
+    def __post_init__(self):
+        _require(self.gain >= 0 and 0 < self.radius < 0.5 and self.samples >= 1,
+                 "multipath needs gain >= 0, 0 < radius < 0.5 and samples >= 1")
+
+    def concavity(self, frame: DepthView) -> np.ndarray:
+        """(H, W) float32 concavity score in [0, 1], computed at about 160 px wide and upsampled (it is smooth)."""
+        if frame.normals is None:
+            raise ValueError("Multipath needs per-pixel normals; render with normals=True")
+        full_h, full_w = frame.depth.shape
+        step = max(full_w // 160, 1)
+        z = frame.depth[step // 2 :: step, step // 2 :: step]
+        normals = np.ascontiguousarray(frame.normals[step // 2 :: step, step // 2 :: step], dtype=np.float32)
+        h, w = z.shape
+        k = frame.intrinsics
+        rays = _unit_rays_subsampled(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step)
+        points = rays * (z / np.maximum(rays[..., 2], np.float32(1e-6)))[..., None]  # camera-frame points
+        rad = max(self.radius * w, 1.0)
+        p = int(np.ceil(rad))
+        padded = cv2.copyMakeBorder(np.dstack([points, z[..., None]]).astype(np.float32), p, p, p, p, cv2.BORDER_REPLICATE)
+        score = np.zeros((h, w), np.float32)
+        for angle in np.arange(int(self.samples)) * (2 * np.pi / int(self.samples)):
+            dx, dy = int(round(rad * np.cos(angle))), int(round(rad * np.sin(angle)))
+            q = padded[p + dy : p + dy + h, p + dx : p + dx + w]
+            diff = q[..., :3] - points
+            dist = np.sqrt(cv2.transform(diff * diff, np.ones((1, 3), np.float32)))
+            elev = cv2.transform(diff * normals, np.ones((1, 3), np.float32)) / np.maximum(dist, np.float32(1e-6))
+            ok = (q[..., 3] > 0) & (z > 0)
+            score += np.where(ok, np.clip(elev, 0.0, 1.0), np.float32(0.0))
+        score /= np.float32(self.samples)
+        if step == 1:
+            return score
+        return cv2.resize(score, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        if self.gain == 0:
+            return z.copy()
+        return (z * (1 + np.float32(self.gain) * self.concavity(frame))).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _unit_rays_subsampled(width: int, height: int, fx: float, fy: float, cx: float, cy: float, step: int) -> np.ndarray:
+    """Unit rays of every ``step``-th pixel (from step // 2), as the pixels of the subsampled image."""
+    from types import SimpleNamespace
+
+    rays = unit_rays(SimpleNamespace(width=width, height=height, fx=fx, fy=fy, cx=cx, cy=cy))
+    out = np.ascontiguousarray(rays[step // 2 :: step, step // 2 :: step])
+    out.flags.writeable = False
+    return out
+
+
+# --- active stereo (RealSense D4xx) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StereoFOV(Stage):
+    """Invalidate the left band the right imager of a left-referenced stereo pair cannot see: a pixel at
+    column u (centre u + 0.5) with disparity D = fx * b / z has no match when u + 0.5 < D. The band is
+    depth-dependent: f * b / z pixels wide (``side = -1`` for a right-referenced rig)."""
+
+    baseline_m: float = 0.05
+    side: float = 1.0
+
+    def __post_init__(self):
+        _require(self.baseline_m >= 0 and self.side in (-1.0, 1.0), "fov needs baseline_m >= 0 and side -1 or 1")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        d = np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=np.zeros_like(z), where=z > 0)
+        u = np.arange(z.shape[1], dtype=np.float32) + np.float32(0.5)
+        if self.side < 0:
+            u = u[::-1]
+        return np.where(u[None, :] < d, np.float32(0.0), z)
+
+
+@dataclass(frozen=True)
+class DistanceDropout(Stage):
+    """Weak-projector dropout on far surfaces: p_drop rises linearly from 0 at ``z_start`` to ``p_max``
+    at ``z_end`` metres and stays there beyond."""
+
+    z_start: float = 3.0
+    z_end: float = 6.0
+    p_max: float = 0.3
+
+    def __post_init__(self):
+        _require(0 <= self.z_start < self.z_end and 0 <= self.p_max <= 1,
+                 "distance dropout needs 0 <= z_start < z_end and 0 <= p_max <= 1")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        out = z.copy()
+        far = np.flatnonzero(z > self.z_start)
+        p = np.minimum((z.ravel()[far] - self.z_start) / (self.z_end - self.z_start), 1.0) * np.float32(self.p_max)
+        out.ravel()[far[rng.random(far.size, dtype=np.float32) < p]] = 0.0
+        return out

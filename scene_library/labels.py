@@ -47,3 +47,49 @@ def class40_id(name: str) -> int:
     if key in names[1:]:
         return names.index(key)
     raise SceneError(f"unknown NYU40 class {name!r}; valid names: {', '.join(names[1:])}")
+
+
+@lru_cache(maxsize=None)
+def class894_to_40() -> np.ndarray:
+    """(895,) uint8 lookup table mapping an NYUv2 894-class id (0 = unlabelled) to its NYU40 id (Gupta et al.)."""
+    table = _load_json("classMapping40.json")["mapClass_894_to_40"]
+    return np.asarray([0, *table], dtype=np.uint8)
+
+
+@lru_cache(maxsize=None)
+def class37_names() -> tuple[str, ...]:
+    """Names of the SUN RGB-D 37 classes (``seg37list``) indexed by id (entry 0 is ``"void"``)."""
+    return ("void", *_load_json("seg37list.json")["seg37list"])
+
+
+@lru_cache(maxsize=None)
+def sunrgbd_name_to_40() -> dict[str, int]:
+    """SUN RGB-D object names in underscore style (``night_stand``, ``fridge``, ...) -> NYU40 id."""
+    return {name: int(id40) for name, id40 in _load_json("nicr_sunrgbd_name_to_nyu40.json").items()}
+
+
+@lru_cache(maxsize=None)
+def class40_to_37() -> np.ndarray:
+    """(41,) uint8 lookup table NYU40 id -> SUN RGB-D 37-class id (NYU40 38..40 and 0 -> 0 = void).
+
+    Derived by name: a seg37 name equal to a NYU40 name (underscores as spaces) takes that id, the
+    others (``fridge``, ``tv``) are looked up in the SUN RGB-D object name -> NYU40 table.
+    """
+    names40 = class40_names()
+    alias = sunrgbd_name_to_40()
+    lut = np.zeros(len(names40), dtype=np.uint8)
+    for id37, name in enumerate(class37_names()[1:], start=1):
+        key = name.replace("_", " ")
+        id40 = names40.index(key) if key in names40 else int(alias[name])
+        assert lut[id40] == 0, f"two SUN37 classes map to NYU40 id {id40}"
+        lut[id40] = id37
+    return lut
+
+
+@lru_cache(maxsize=None)
+def class37_to_40() -> np.ndarray:
+    """(38,) uint8 lookup table SUN RGB-D 37-class id -> NYU40 id (the inverse of :func:`class40_to_37`)."""
+    forward = class40_to_37()
+    lut = np.zeros(38, dtype=np.uint8)
+    lut[forward[forward > 0]] = np.nonzero(forward)[0]
+    return lut

@@ -130,21 +130,18 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
     """Whether unit ``i`` may stand at ``pose`` given the other placed units (not the walkway)."""
     unit = layout.units[i]
     b = unit_box(unit, pose)
-    corners = b.corners()
-    if not box_inside(layout.polygon, corners):
-        return False
     grown = b.grown(UNIT_GAP / 2)
-    for rect in layout.keep_clear:
-        zone = Box3((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 0.0, rect[2] - rect[0], rect[3] - rect[1], -1.0, 10.0)
-        if boxes_overlap(b, zone):
+    for j, other in enumerate(layout.poses):
+        if j != i and other is not None and boxes_overlap(grown, unit_box(layout.units[j], other).grown(UNIT_GAP / 2)):
             return False
     for fixed in layout.fixed:
         if boxes_overlap(b, fixed):
             return False
-    for j, other in enumerate(layout.poses):
-        if j != i and other is not None and boxes_overlap(grown, unit_box(layout.units[j], other).grown(UNIT_GAP / 2)):
+    for rect in layout.keep_clear:
+        zone = Box3((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 0.0, rect[2] - rect[0], rect[3] - rect[1], -1.0, 10.0)
+        if boxes_overlap(b, zone):
             return False
-    return True
+    return box_inside(layout.polygon, b.corners())  # the costliest test last
 
 
 def walkway_ok(layout: Layout) -> bool:
@@ -173,9 +170,15 @@ def propose(layout: Layout, i: int, rng: np.random.Generator) -> Pose | None:
         c = wall.point(s, WALL_GAP + unit.depth / 2)
         return Pose(float(c[0]), float(c[1]), wall.yaw, wall.index, s)
     lo, hi = layout.polygon.min(axis=0), layout.polygon.max(axis=0)
-    c = rng.uniform(lo + 0.3, hi - 0.3)
     yaw = float(rng.integers(4)) * np.pi / 2 + float(rng.normal(0.0, np.radians(10)))
-    return Pose(float(c[0]), float(c[1]), yaw)
+    # Half extents of the turned box: centres that would put it through the bounding walls are not drawn.
+    c, s = abs(np.cos(yaw)), abs(np.sin(yaw))
+    half = np.array([unit.width * c + unit.depth * s, unit.width * s + unit.depth * c]) / 2 + WALL_CLEAR
+    lo, hi = lo + np.maximum(half, 0.3), hi - np.maximum(half, 0.3)
+    if np.any(hi < lo):
+        return None
+    centre = rng.uniform(lo, hi)
+    return Pose(float(centre[0]), float(centre[1]), yaw)
 
 
 def perturb(layout: Layout, i: int, rng: np.random.Generator, scale: float) -> Pose | None:
@@ -195,16 +198,24 @@ def perturb(layout: Layout, i: int, rng: np.random.Generator, scale: float) -> P
     return Pose(pose.x + float(d[0]), pose.y + float(d[1]), pose.yaw + float(rng.normal(0.0, np.radians(8) * scale)))
 
 
-def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]]) -> float:
-    """Soft cost of the current layout (lower is better)."""
+def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], cache: dict | None = None) -> float:
+    """Soft cost of the current layout (lower is better).
+
+    cache : optional dict reused across calls on the same layout; it memoises each unit's front strip
+        and whether that strip leaves the room, keyed by the unit and its pose.
+    """
     placed = [(u, p) for u, p in zip(layout.units, layout.poses) if p is not None]
     boxes = [unit_box(u, p) for u, p in placed]
     energy = 0.0
+    cache = {} if cache is None else cache
     for k, (u, p) in enumerate(placed):
-        fb = front_box(u, p)
+        key = (u.name, p.x, p.y, p.yaw)
+        if key not in cache:
+            fb = front_box(u, p)
+            cache[key] = (fb, fb is not None and not points_in_polygon(fb.corners(), layout.polygon).all())
+        fb, outside = cache[key]
         if fb is not None:
             blocked = any(boxes_overlap(fb, b) for j, b in enumerate(boxes) if j != k)
-            outside = not points_in_polygon(fb.corners(), layout.polygon).all()
             energy += 5.0 * (blocked + 0.5 * outside)
     for a in range(len(placed)):
         for b in range(a + 1, len(placed)):
@@ -242,7 +253,8 @@ def solve(layout: Layout, units: list[Unit], rng: np.random.Generator, relations
             layout.units.pop()
             layout.poses.pop()
     start = [replace(p) for p in layout.poses]
-    energy = soft_energy(layout, relations)
+    cache: dict = {}
+    energy = soft_energy(layout, relations, cache)
     best, best_energy = [replace(p) for p in layout.poses], energy
     temps = np.geomspace(3.0, 0.01, steps)
     for t in temps:
@@ -254,7 +266,7 @@ def solve(layout: Layout, units: list[Unit], rng: np.random.Generator, relations
             continue
         old = layout.poses[i]
         layout.poses[i] = candidate
-        new_energy = soft_energy(layout, relations)
+        new_energy = soft_energy(layout, relations, cache)
         if new_energy <= energy or rng.random() < np.exp((energy - new_energy) / t):
             energy = new_energy
             if energy < best_energy:

@@ -4,9 +4,14 @@
 and builds it. Furniture comes in groups (a bed with night stands and lamps, a sofa with a coffee table
 facing a TV, a desk with a chair and a monitor, a dining table with chairs, a kitchen counter run with a
 fridge, a bathroom's toilet, vanity, mirror and bath) placed by :func:`scene_library.layout.solve`.
+After the anchor groups, optional pieces line the walls up to a drawn wall fullness (:data:`WALL_FILLERS`)
+and free-standing pieces clutter the middle (:data:`FREE_FILLERS`), as in NYUv2's small, crowded rooms;
+then wall items, small objects on every support surface, and floor clutter.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,6 +43,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "bathtub": ("bathtub",), "mirror": ("mirror",), "towel": ("towel", "towel_bar"), "floor_mat": ("floor_mat", "rug"),
     "whiteboard": ("whiteboard",), "picture": ("picture",), "shelves": ("shelves", "wall_shelf"),
     "monitor": ("monitor", "computer_monitor"), "wall_tv": ("wall_television", "wall_tv", "television"),
+    "tall_cabinet": ("tall_cabinet", "cabinet"), "low_bookshelf": ("low_bookshelf", "bookshelf"),
+    "mini_fridge": ("mini_fridge",), "ottoman": ("ottoman",), "rug": ("rug", "floor_mat"),
+    "floor_plant": ("floor_plant",),
 }
 
 
@@ -147,9 +155,10 @@ def dining_group(rng: np.random.Generator, n_chairs: tuple[int, int] = (4, 6)) -
     return make_unit("dining", members, "free", role="dining")
 
 
-def counter_run(rng: np.random.Generator, name: str) -> Unit | None:
+def counter_run(rng: np.random.Generator, name: str, optional: bool = False) -> Unit | None:
     counter = _piece("counter", rng)
-    return None if counter is None else make_unit(name, [Member("counter", counter)], "wall", front_clearance=0.9, role=name)
+    return None if counter is None else make_unit(name, [Member("counter", counter)], "wall", front_clearance=0.9, role=name,
+                                                  optional=optional)
 
 
 def single(role: str, rng: np.random.Generator, placement: str | None = None, optional: bool = False,
@@ -192,9 +201,9 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
         units.append(counter_run(rng, "counter"))
         units.append(single("refrigerator", rng, "corner"))
         if p() < 0.6:
-            units.append(counter_run(rng, "counter_2"))
+            units.append(counter_run(rng, "counter_2", optional=True))
         if p() < 0.5:
-            units.append(dining_group(rng, (2, 4)))
+            units.append(replace(dining_group(rng, (2, 4)), optional=True))
         if p() < 0.3:
             units.append(single("cabinet", rng, optional=True))
     elif room_type == "bathroom":
@@ -220,11 +229,89 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
     return [u for u in units if u is not None], relations
 
 
+#: Pieces that line the walls once a room's anchor groups stand, per room type: (role, weight). A room
+#: draws from its table until the pieces' widths add up to its wall fullness (see :func:`wall_fillers`);
+#: ``"desk_group"`` is a desk with its chair and monitor. NYUv2 rooms are small and crowded with storage:
+#: furniture (cabinets, shelves, counters, dressers) is 17 % of their labelled pixels, wall only 31 %.
+WALL_FILLERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bedroom": (("wardrobe", 3.0), ("dresser", 2.0), ("bookshelf", 2.0), ("tall_cabinet", 1.0), ("cabinet", 1.0),
+                ("low_bookshelf", 1.0), ("desk_group", 1.5), ("floor_lamp", 0.7), ("floor_plant", 0.5)),
+    "living_room": (("bookshelf", 3.0), ("cabinet", 2.0), ("low_bookshelf", 2.0), ("tall_cabinet", 1.0),
+                    ("sofa", 1.5), ("floor_lamp", 1.0), ("floor_plant", 1.0)),
+    "kitchen": (("tall_cabinet", 2.0), ("counter", 2.0), ("cabinet", 1.0), ("bookshelf", 0.3), ("floor_plant", 0.3)),
+    "bathroom": (("cabinet", 2.0), ("tall_cabinet", 1.0)),
+    "office": (("bookshelf", 3.0), ("tall_cabinet", 2.0), ("cabinet", 2.0), ("low_bookshelf", 1.0),
+               ("desk_group", 2.0), ("mini_fridge", 0.2), ("sofa", 0.4), ("floor_plant", 0.8), ("floor_lamp", 0.4)),
+    "dining_room": (("cabinet", 3.0), ("bookshelf", 2.0), ("tall_cabinet", 2.0), ("dresser", 1.0), ("low_bookshelf", 1.0),
+                    ("floor_plant", 1.0), ("floor_lamp", 0.5)),
+}
+#: Free-standing pieces that clutter the middle of a room, per room type: (role, weight). NYUv2 rooms have
+#: chairs, stools, side tables and ottomans standing about; they also give frames near foreground objects.
+FREE_FILLERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bedroom": (("chair", 2.0), ("armchair", 1.0), ("side_table", 1.5), ("ottoman", 0.5)),
+    "living_room": (("armchair", 2.0), ("ottoman", 1.5), ("side_table", 1.5), ("chair", 1.0)),
+    "kitchen": (("chair", 2.0), ("side_table", 0.5)),
+    "office": (("chair", 2.0), ("office_chair", 1.5), ("side_table", 1.0), ("armchair", 0.5)),
+    "dining_room": (("chair", 2.0), ("side_table", 1.0), ("armchair", 0.5)),
+}
+#: Free-standing pieces per square metre of floor.
+FREE_DENSITY = (0.06, 0.16)
+#: Range of a room's wall fullness: the share of its free wall length (doors aside) that furniture should line.
+WALL_FULLNESS = (0.5, 0.85)
+
+
+def wall_fillers(room_type: str, rng: np.random.Generator, wall_length: float, units: list[Unit]) -> list[Unit]:
+    """Optional wall units drawn from :data:`WALL_FILLERS` until the widths of all wall and corner units
+    (``units`` included) reach a fullness drawn from :data:`WALL_FULLNESS` times ``wall_length`` (m).
+
+    The layout solver drops those that find no room, so drawing a few too many is harmless.
+    """
+    table = WALL_FILLERS.get(room_type, ())
+    if not table:
+        return []
+    roles = [r for r, _ in table]
+    weights = np.array([w for _, w in table])
+    target = float(rng.uniform(*WALL_FULLNESS)) * wall_length
+    lined = sum(u.width for u in units if u.placement in ("wall", "corner"))
+    out: list[Unit] = []
+    while lined < target and len(out) < 12:
+        role = str(rng.choice(roles, p=weights / weights.sum()))
+        name = f"fill_{len(out)}"
+        if role == "desk_group":
+            unit = replace(desk_group(rng, name), optional=True)
+        elif role == "counter":
+            unit = counter_run(rng, name, optional=True)
+        else:
+            unit = single(role, rng, "wall", optional=True)
+            unit = None if unit is None else replace(unit, name=name)
+        if unit is None:
+            continue
+        out.append(unit)
+        lined += unit.width
+    return out
+
+
+def free_fillers(room_type: str, rng: np.random.Generator, area: float) -> list[Unit]:
+    """Optional free-standing units drawn from :data:`FREE_FILLERS`, ``area`` (m^2) times a density drawn
+    from :data:`FREE_DENSITY` of them."""
+    table = FREE_FILLERS.get(room_type, ())
+    if not table:
+        return []
+    roles = [r for r, _ in table]
+    weights = np.array([w for _, w in table])
+    out = []
+    for i in range(int(round(area * rng.uniform(*FREE_DENSITY)))):
+        unit = single(str(rng.choice(roles, p=weights / weights.sum())), rng, "free", optional=True)
+        if unit is not None:
+            out.append(replace(unit, name=f"free_{i}"))
+    return out
+
+
 # --- the room recipe ---------------------------------------------------------------------------------
 
-PICTURE_COUNTS = ([0, 1, 2, 3, 4], [0.05, 0.1, 0.5, 0.25, 0.1])
-#: Support surfaces get 4-10 small objects per square metre; the floor 0.15-0.5 pieces of clutter per m^2.
-SURFACE_DENSITY, CLUTTER_DENSITY = (4.0, 10.0), (0.15, 0.5)
+PICTURE_COUNTS = ([1, 2, 3, 4, 5], [0.1, 0.25, 0.35, 0.2, 0.1])
+#: Support surfaces get 4-10 small objects per square metre; the floor 0.3-0.8 pieces of clutter per m^2.
+SURFACE_DENSITY, CLUTTER_DENSITY = (4.0, 10.0), (0.3, 0.8)
 
 
 class _Placer:
@@ -291,6 +378,9 @@ def generate_description(rng: np.random.Generator, room_type: str | None = None,
             gaps.append([wall.index, round(opening["s"] - piece.width / 2, 6), round(opening["s"] + piece.width / 2, 6)])
     layout = Layout(polygon, walls, keep_clear, doors, fixed=[b for _, b in placer.boxes])
     units, relations = room_units(room_type, rng)
+    door_width = sum(g[2] - g[1] for g in gaps)
+    units += wall_fillers(room_type, rng, sum(w.length for w in walls) - door_width, units)
+    units += free_fillers(room_type, rng, Room(room_type, (0.0, 0.0, 0.0), np.zeros((0, 4)), polygon).area)
     units += [make_unit(f"{p.kind}_{i}", [Member(p.kind, p)], "free", front_clearance=0.3) for i, p in enumerate(extra)]
     layout = solve(layout, units, rng, relations)
     placed = {u.name for u in layout.units}
@@ -344,9 +434,11 @@ def _add_unit(placer: _Placer, unit: Unit, pose) -> None:
 
 def _wall_item_roles(room_type: str, rng: np.random.Generator) -> list[str]:
     roles = ["picture"] * int(rng.choice(PICTURE_COUNTS[0], p=PICTURE_COUNTS[1]))
-    extra = {"bathroom": [("mirror", 0.9), ("towel", 0.8)], "office": [("whiteboard", 0.4), ("shelves", 0.3)],
-             "kitchen": [("wall_cabinet", 0.8), ("wall_cabinet", 0.6), ("shelves", 0.3)], "bedroom": [("mirror", 0.2), ("shelves", 0.2)],
-             "living_room": [("shelves", 0.3), ("mirror", 0.15)], "dining_room": [("mirror", 0.15)]}
+    extra = {"bathroom": [("mirror", 0.9), ("towel", 0.8), ("towel", 0.4)],
+             "office": [("whiteboard", 0.6), ("shelves", 0.3)],
+             "kitchen": [("wall_cabinet", 0.8), ("wall_cabinet", 0.6), ("shelves", 0.3)],
+             "bedroom": [("mirror", 0.4), ("shelves", 0.2)],
+             "living_room": [("shelves", 0.3), ("mirror", 0.3)], "dining_room": [("mirror", 0.3)]}
     if room_type == "bathroom":
         roles = roles[:1]
     return roles + [role for role, prob in extra.get(room_type, []) if rng.random() < prob]

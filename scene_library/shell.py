@@ -19,15 +19,21 @@ from scene_library.objects.base import Part, box, merge, uniform
 SHELL_T = 0.15  #: thickness of floor, ceiling and wall boxes (m)
 SKIRTING_H, SKIRTING_D = 0.08, 0.012  #: skirting board height and depth (m)
 
-#: Floor area range (m^2) and aspect-ratio range per room type.
+#: Floor area range (m^2) and aspect-ratio range per room type. The rooms are somewhat larger and longer
+#: than the research notes' first proposal (bedroom 9-18 m^2, aspect 1.0-1.8): NYUv2 depth has a mean of
+#: 2.84 m and a standard deviation of 1.42 m, and only long sight lines across a room give frames that span
+#: near furniture and far walls (measured with ``synthcam scenes stats``; see BENCHMARKS.md).
 ROOM_AREAS: dict[str, tuple[float, float]] = {
-    "bedroom": (11.0, 22.0),
-    "living_room": (16.0, 34.0),
-    "kitchen": (9.0, 18.0),
-    "bathroom": (4.5, 9.0),
-    "office": (10.0, 28.0),
-    "dining_room": (11.0, 20.0),
+    "bedroom": (13.0, 32.0),
+    "living_room": (20.0, 48.0),
+    "kitchen": (11.0, 26.0),
+    "bathroom": (5.5, 12.0),
+    "office": (13.0, 40.0),
+    "dining_room": (14.0, 30.0),
 }
+
+#: Range of a footprint's aspect ratio (long side over short side).
+ASPECT_RANGE = (1.2, 2.4)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class Wall:
 def sample_footprint(rng: np.random.Generator, room_type: str, l_shape_p: float = 0.2) -> np.ndarray:
     """(P, 2) counter-clockwise floor polygon with its bounding box at the origin: a rectangle, or an L."""
     lo, hi = ROOM_AREAS[room_type]
-    area, aspect = rng.uniform(lo, hi), rng.uniform(1.0, 1.8)
+    area, aspect = rng.uniform(lo, hi), rng.uniform(*ASPECT_RANGE)
     sx, sy = np.sqrt(area * aspect), np.sqrt(area / aspect)
     if rng.random() < 0.5:
         sx, sy = sy, sx

@@ -1,8 +1,12 @@
 """The generation driver: rooms -> trajectories -> rendered, noisy frames -> one shard per room.
 
 A dataset is a function of its :class:`GenerateConfig` alone: room ``i`` draws every random number
-from ``SeedSequence(seed, spawn_key=(i,))``, so the bytes of its arrays do not depend on the number
-of workers or the order in which rooms finish.
+from ``SeedSequence(seed, spawn_key=(i,))``, so the bytes of its shard do not depend on the number
+of workers, the order in which rooms finish, or whether the run was interrupted and resumed.
+
+Rooms run serially, in a local process pool (one room per task, workers pinned to cores) or as Ray
+tasks (``ray_address``); all three call :func:`generate_room_shard`. ``manifest.json`` is written
+last, so its presence means the dataset is complete.
 """
 
 from __future__ import annotations
@@ -21,15 +25,14 @@ import numpy as np
 
 import noise_models
 from scene_library import ROOM_TYPES, Scene, build_scene, generate_room, load_description
-from scene_library.labels import class40_names
 from synthcam import __version__
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RENDERERS, Renderer, make_renderer
-from synthcam.shards import SHARD_SUFFIX, ShardWriter
+from synthcam.shards import FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, ShardWriter, default_label_tables
 from synthcam.trajectory import Trajectory, sample_trajectory
 
-MANIFEST = "dataset.json"
+LEGACY_MANIFEST = "dataset.json"  # format v0
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class GenerateConfig:
     height: int = 480
     noise: str = "kinect_v1"
     noise_params: dict = field(default_factory=dict)
-    renderer: str = "raycast"
+    renderer: str = "auto"
     room_types: tuple[str, ...] = ()
     scene: str = ""
 
@@ -118,22 +121,27 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
         else:
             room_type = str(scene_rng.choice(config.room_types)) if config.room_types else None
             scene = generate_room(scene_rng, room_type)
-        renderer = make_renderer(config.renderer, scene, intrinsics, nthreads)
-        probe = make_renderer(config.renderer, scene, intrinsics.scaled(64, 48), nthreads)  # judges candidate views
+        # Views are judged and clearances measured by ray casting at 64x48, whatever the output backend:
+        # it is the fastest at that size and it answers distance queries.
+        probe = make_renderer("raycast", scene, intrinsics.scaled(64, 48), nthreads)
         try:
-            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, renderer.distance,
+            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, probe.distance,
                                            lambda pose: probe.render(pose, normals=False).instance)
         except SynthcamError:
             if config.scene or attempt == max_rooms - 1:
                 raise
             continue
-        return RoomPlan(room_index, scene, renderer, trajectory)
+        return RoomPlan(room_index, scene, make_renderer(config.renderer, scene, intrinsics, nthreads), trajectory)
     raise AssertionError("unreachable")
 
 
 def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
                         on_frame: Callable[[int], None] | None = None) -> Path:
-    """Generate room ``room_index`` and write its shard into ``out_dir``; returns the shard path."""
+    """Generate room ``room_index`` and write its shard into ``out_dir``; returns the shard path.
+
+    The shard appears under its final name only once complete (see :class:`~synthcam.shards.ShardWriter`).
+    Every frame's ``trajectory_id`` is ``room_index`` (one trajectory per room).
+    """
     plan = plan_room(config, room_index, nthreads)
     noise = noise_models.make(config.noise, config.noise_params)
     noise_rng = np.random.default_rng(room_seed(config, room_index).spawn(3)[2])
@@ -144,20 +152,45 @@ def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, 
         "room_index": room_index,
         "room_seed": {"entropy": config.seed, "spawn_key": [room_index]},
         "noise": noise.describe(),
-        "renderer": config.renderer,
+        "renderer": getattr(plan.renderer, "name", config.renderer),  # the backend "auto" chose
         "room_type": plan.scene.room.room_type,
         "scene_description": plan.scene.description or {},
     }
     path = Path(out_dir) / shard_name(room_index)
     trajectory = plan.trajectory
-    with ShardWriter(path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(), class40_names()) as writer:
+    with ShardWriter(path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(), default_label_tables()) as writer:
         for i, pose in enumerate(trajectory.poses):
             frame = plan.renderer.render(pose, normals=noise.needs_normals)
             noisy = noise(frame, noise_rng)
-            writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, float(trajectory.timestamps[i]))
+            writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, float(trajectory.timestamps[i]),
+                         trajectory_id=room_index)
             if on_frame is not None:
                 on_frame(1)
         return writer.close()
+
+
+def run_room(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
+             on_frame: Callable[[int], None] | None = None) -> Path:
+    """The per-room task of every runner (serial, process pool, Ray): :func:`generate_room_shard`, then
+    hand freed memory back to the system so that a long run's resident memory stays flat."""
+    path = generate_room_shard(config, room_index, out_dir, nthreads, on_frame)
+    release_memory()
+    return path
+
+
+def release_memory() -> None:
+    """Collect garbage and return free heap pages to the OS (``malloc_trim``; glibc only, else a no-op).
+
+    Nothing leaks per room (Python allocations are flat under tracemalloc), but glibc keeps freed
+    mesh and buffer memory in its arenas; trimming holds RSS some 5 MiB lower (benchmarks/memory_rss.py)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def prepare_output(out_dir: Path) -> Path:
@@ -175,7 +208,80 @@ def prepare_output(out_dir: Path) -> Path:
     return out_dir
 
 
-# --- process pool plumbing -------------------------------------------------------------------
+# --- resume ----------------------------------------------------------------------------------
+
+
+def _config_json(config: dict) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+def _mismatch(out_dir: Path, found: dict, config: GenerateConfig, where: str) -> SynthcamError:
+    want = config.to_dict()
+    keys = sorted(k for k in set(found) | set(want) if _config_json(found.get(k)) != _config_json(want.get(k)))
+    diff = ", ".join(f"{k} {found.get(k)!r} vs {want.get(k)!r}" for k in keys[:3]) or "format"
+    return SynthcamError(f"{out_dir} already holds a dataset with a different config ({where}: {diff}); "
+                         f"use a new --out, or --overwrite to replace it")
+
+
+def _room_index(path: Path) -> int | None:
+    index = path.name[len("room_"): -len(SHARD_SUFFIX)]
+    return int(index) if path.name.startswith("room_") and index.isdigit() else None
+
+
+def _shard_is_complete(path: Path, config: GenerateConfig) -> bool:
+    """True if ``path`` is a complete v1 shard of ``config`` (header only: a quick check).
+
+    A file that is not a readable v1 shard is False (it is regenerated); a v1 shard of another config
+    raises :class:`SynthcamError`.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION or "config" not in f.attrs:
+                return False
+            found = json.loads(f.attrs["config"])
+            complete = int(f.attrs.get("frame_count", -1)) == config.frames_per_room
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if _config_json(found) != _config_json(config.to_dict()):
+        raise _mismatch(path.parent, found, config, path.name)
+    return complete
+
+
+def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = False) -> list[int]:
+    """Prepare ``out_dir`` for ``config`` and return the room indices whose shards must be (re)made.
+
+    Keeps complete shards of the same config, deletes partial (``.tmp``), unreadable and older-format
+    shards and the manifest (rewritten at the end). With ``overwrite`` every shard is deleted first.
+    Raises :class:`SynthcamError` if the directory holds a dataset of a different config.
+    """
+    out_dir = prepare_output(out_dir)
+    manifest = out_dir / MANIFEST
+    shards = sorted(p for p in out_dir.glob(f"room_*{SHARD_SUFFIX}") if _room_index(p) is not None)
+    if overwrite:
+        for path in shards:
+            path.unlink()
+        shards = []
+    elif manifest.is_file():
+        try:
+            found = json.loads(manifest.read_text()).get("config")
+        except ValueError:
+            found = None
+        if isinstance(found, dict) and _config_json(found) != _config_json(config.to_dict()):
+            raise _mismatch(out_dir, found, config, MANIFEST)
+    todo = set(range(config.rooms))
+    for path in shards:
+        if _shard_is_complete(path, config) and _room_index(path) < config.rooms:
+            todo.discard(_room_index(path))
+        else:
+            path.unlink()
+    manifest.unlink(missing_ok=True)
+    (out_dir / LEGACY_MANIFEST).unlink(missing_ok=True)
+    return sorted(todo)
+
+
+# --- running rooms ---------------------------------------------------------------------------
 
 _progress_queue = None
 
@@ -196,7 +302,7 @@ def _init_worker(progress_queue, counter, cores: list[int], per_worker: int) -> 
 
 
 def _worker_task(config: GenerateConfig, room_index: int, out_dir: str, nthreads: int) -> str:
-    return str(generate_room_shard(config, room_index, Path(out_dir), nthreads, on_frame=_progress_queue.put))
+    return str(run_room(config, room_index, Path(out_dir), nthreads, on_frame=_progress_queue.put))
 
 
 def available_cores() -> list[int]:
@@ -214,53 +320,64 @@ def auto_workers(config: GenerateConfig) -> int:
 
 
 def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
-                     on_frame: Callable[[int], None] | None = None) -> list[Path]:
-    """Generate every room of ``config`` into ``out_dir`` with ``workers`` processes.
+                     on_frame: Callable[[int], None] | None = None, *, overwrite: bool = False,
+                     ray_address: str | None = None, on_skip: Callable[[int], None] | None = None) -> list[Path]:
+    """Generate every room of ``config`` into ``out_dir``, resuming an interrupted run.
 
-    Writes ``dataset.json`` (config, shards, frame counts) last, once every shard is complete.
+    workers : local processes (1 = in this process); ignored when ``ray_address`` is given.
+    on_frame : called with a number of finished frames (also for the frames of kept shards).
+    overwrite : delete the shards already in ``out_dir`` instead of resuming.
+    ray_address : run each room as a Ray task: ``"auto"``, ``"host:port"``, ``"ray://host:port"`` or
+        ``"local"`` (start a local cluster); an already initialised Ray session is used as is.
+        ``out_dir`` must be a path every Ray node can write.
+    on_skip : called once with the number of complete shards kept from an earlier run.
+
+    Complete shards of the same config are kept, partial ones redone; ``manifest.json`` is written
+    last. The files are byte-identical to an uninterrupted run with any worker count or Ray.
     Returns the shard paths in room order.
     """
     config.validate()
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
-    out_dir = prepare_output(out_dir)
-    manifest = out_dir / MANIFEST
-    manifest.unlink(missing_ok=True)
-    for stale in out_dir.glob(f"room_*{SHARD_SUFFIX}"):  # shards of an earlier, larger run must not linger
-        index = stale.name[len("room_") : -len(SHARD_SUFFIX)]
-        if not index.isdigit() or int(index) >= config.rooms:
-            stale.unlink()
+    out_dir = Path(out_dir)
+    todo = rooms_to_generate(config, out_dir, overwrite)
+    if on_skip is not None:
+        on_skip(config.rooms - len(todo))
+    if on_frame is not None and len(todo) < config.rooms:
+        on_frame((config.rooms - len(todo)) * config.frames_per_room)
     cores = available_cores()
-    workers = min(workers, config.rooms)
-    if workers == 1:
-        paths = [generate_room_shard(config, i, out_dir, len(cores), on_frame) for i in range(config.rooms)]
-    else:
-        paths = _run_pool(config, out_dir, workers, cores, on_frame)
-    _write_manifest(config, out_dir, paths)
+    workers = min(workers, max(len(todo), 1))
+    if todo and ray_address is not None:
+        _run_ray(config, out_dir, todo, ray_address, on_frame)
+    elif todo and workers == 1:
+        for i in todo:
+            run_room(config, i, out_dir, len(cores), on_frame)
+    elif todo:
+        _run_pool(config, out_dir, todo, workers, cores, on_frame)
+    paths = [out_dir / shard_name(i) for i in range(config.rooms)]
+    write_manifest(config, out_dir, paths)
     return paths
 
 
-def _run_pool(config: GenerateConfig, out_dir: Path, workers: int, cores: list[int],
-              on_frame: Callable[[int], None] | None) -> list[Path]:
+def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: int, cores: list[int],
+              on_frame: Callable[[int], None] | None) -> None:
     ctx = mp.get_context("spawn")
     progress, counter = ctx.Queue(), ctx.Value("i", 0)
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
-    results: dict[int, Path] = {}
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(progress, counter, pin, nthreads)) as pool:
-        pending = {pool.submit(_worker_task, config, i, str(out_dir), nthreads): i for i in range(config.rooms)}
+        pending = {pool.submit(_worker_task, config, i, str(out_dir), nthreads) for i in todo}
         try:
             while pending:
-                done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 _drain(progress, on_frame)
                 for fut in done:
-                    results[pending.pop(fut)] = Path(fut.result())
+                    fut.result()  # re-raises a worker's error
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
     _drain(progress, on_frame)
-    return [results[i] for i in range(config.rooms)]
 
 
 def _drain(progress, on_frame: Callable[[int], None] | None) -> None:
@@ -273,13 +390,93 @@ def _drain(progress, on_frame: Callable[[int], None] | None) -> None:
             on_frame(n)
 
 
-def _write_manifest(config: GenerateConfig, out_dir: Path, paths: list[Path]) -> None:
+def _ray_task(config: GenerateConfig, room_index: int, out_dir: str) -> str:
+    """The Ray task: one room, one core (Ray sets the task's CPU share)."""
+    return str(run_room(config, room_index, Path(out_dir), nthreads=1))
+
+
+def _connect_ray(address: str):
+    """Import Ray and connect to ``address`` unless a session is already initialised; returns
+    (ray module, whether this call started the session)."""
+    try:
+        import ray
+    except ImportError:
+        raise SynthcamError("--ray-address needs Ray; install it with 'pip install ray' or run without --ray-address") from None
+    if ray.is_initialized():
+        return ray, False
+    if address not in ("auto", "local"):
+        _probe_ray_address(address)  # Ray itself retries an unreachable address for minutes
+    try:
+        if address == "local":
+            ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SynthcamError(f"cannot connect to the Ray cluster at {address!r} ({first}); start one with "
+                            f"'ray start --head', or pass --ray-address local") from None
+    return ray, True
+
+
+def _probe_ray_address(address: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`SynthcamError` unless ``[ray://]HOST:PORT`` accepts a TCP connection."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise SynthcamError(f"--ray-address {address!r} is not auto, local, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SynthcamError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); start one with "
+                            f"'ray start --head', or pass --ray-address local") from None
+
+
+def _run_ray(config: GenerateConfig, out_dir: Path, todo: list[int], address: str,
+             on_frame: Callable[[int], None] | None) -> None:
+    ray, started = _connect_ray(address)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
+        pending = [task.remote(config, i, str(out_dir.resolve())) for i in todo]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+            for ref in done:
+                ray.get(ref)  # re-raises a task's error (as its original type where Ray can)
+                if on_frame is not None:
+                    on_frame(config.frames_per_room)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# --- manifest --------------------------------------------------------------------------------
+
+
+def write_manifest(config: GenerateConfig, out_dir: Path, paths: list[Path]) -> Path:
+    """Write ``manifest.json`` atomically: config, format version, each shard's file, frame count and
+    class40 pixel counts (41 ints by class id), and the totals. Reads the counts from the shards."""
+    import h5py
+
+    names = default_label_tables().class40_names
+    shards, total = [], np.zeros(len(names), dtype=np.int64)
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            pixels = f["class40_pixels"][()].sum(axis=0)
+            frames = int(f.attrs["frame_count"])
+        total += pixels
+        shards.append({"file": path.name, "frames": frames, "class40_pixels": pixels.tolist()})
     data = {
+        "format": "synthcam-dataset",
+        "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "config": config.to_dict(),
-        "shards": [{"file": p.name, "frames": config.frames_per_room} for p in paths],
-        "frames": config.rooms * config.frames_per_room,
+        "shards": shards,
+        "frames": sum(s["frames"] for s in shards),
+        "class40_names": list(names),
+        "class40_pixels": total.tolist(),
     }
-    tmp = out_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out_dir / MANIFEST)
+    out = Path(out_dir) / MANIFEST
+    tmp = out.with_name(MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, out)
+    return out

@@ -1,7 +1,13 @@
 """Renderer backends behind one interface: a scene and a camera in, :class:`Frame` out.
 
-``raycast`` uses Open3D's ``RaycastingScene`` (Embree on the CPU, no GL). Rays go through pixel
-centres (u + 0.5, v + 0.5) and have camera-frame z = 1, so the hit distance *is* the z-depth.
+- ``raycast`` uses Open3D's ``RaycastingScene`` (Embree on the CPU, no GL). Rays go through pixel
+  centres (u + 0.5, v + 0.5) and have camera-frame z = 1, so the hit distance *is* the z-depth.
+- ``gl`` rasterises with OpenGL over headless EGL (own shaders, one draw call; NVIDIA EGL on a GPU,
+  Mesa llvmpipe on a CPU), see :mod:`synthcam.render_gl`.
+- ``pyrender`` uses pyrender's flat SEG pass over EGL (normals derived from depth), see :mod:`synthcam.render_gl`.
+- ``auto`` picks the fastest available for the scene and camera at hand (:func:`choose_renderer`).
+
+Every backend also answers ``distance(points)`` (Open3D's distance query; GL has none).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from scene_library import Scene
 from synthcam.camera import Intrinsics, pixel_rays
 from synthcam.errors import SynthcamError
 from synthcam.frame import Frame
+from synthcam.render_gl import GLRenderer, PyrenderRenderer, egl_context, gl_renderer_string
 
 
 def import_open3d():
@@ -31,6 +38,8 @@ class Renderer(Protocol):
     name: str
 
     def render(self, pose: np.ndarray, normals: bool = True) -> Frame: ...
+
+    def distance(self, points: np.ndarray) -> np.ndarray: ...
 
 
 class RaycastRenderer:
@@ -91,14 +100,48 @@ class RaycastRenderer:
         return self._scene.compute_distance(query, nthreads=self.nthreads).numpy().astype(np.float64)
 
 
-#: Explicit registry of renderer backends by name.
-RENDERERS = {"raycast": RaycastRenderer}
+#: Below this many pixels per frame ray casting wins on any machine: a 64x48 probe casts in ~0.2 ms,
+#: less than one GL draw and read-back.
+AUTO_MIN_GL_PIXELS = 160 * 120
+
+#: On a software rasteriser (Mesa llvmpipe) GL's cost grows with the triangle count and ray casting's
+#: barely does; measured on 2 cores at 640x480 (BENCHMARKS.md, research/gl_multiview.md): GL about
+#: 6 ms/frame at 4k triangles and ~30 ms at 322k, ray casting ~26-30 ms at any count.
+AUTO_MAX_SOFTWARE_GL_TRIANGLES = 200_000
+
+
+def choose_renderer(scene: Scene, intrinsics: Intrinsics, nthreads: int = 0) -> str:
+    """The backend ``auto`` uses for ``scene`` seen through ``intrinsics``.
+
+    ``gl`` when an EGL context opens, on a GPU for any scene, on a software rasteriser for scenes of at
+    most :data:`AUTO_MAX_SOFTWARE_GL_TRIANGLES` triangles and frames of at least :data:`AUTO_MIN_GL_PIXELS`
+    pixels; ``raycast`` otherwise (no EGL, tiny frames, huge scenes on a CPU).
+    """
+    if intrinsics.width * intrinsics.height < AUTO_MIN_GL_PIXELS:
+        return "raycast"
+    try:
+        egl_context(nthreads)
+    except SynthcamError:
+        return "raycast"
+    software = "llvmpipe" in gl_renderer_string().lower() or "softpipe" in gl_renderer_string().lower()
+    if software and scene.triangle_count > AUTO_MAX_SOFTWARE_GL_TRIANGLES:
+        return "raycast"
+    return "gl"
+
+
+def auto_renderer(scene: Scene, intrinsics: Intrinsics, nthreads: int = 0) -> Renderer:
+    """The fastest available backend for ``scene`` and ``intrinsics`` (see :func:`choose_renderer`)."""
+    return RENDERERS[choose_renderer(scene, intrinsics, nthreads)](scene, intrinsics, nthreads)
+
+
+#: Explicit registry of renderer backends by name: each builds ``(scene, intrinsics, nthreads) -> Renderer``.
+RENDERERS = {"auto": auto_renderer, "raycast": RaycastRenderer, "gl": GLRenderer, "pyrender": PyrenderRenderer}
 
 
 def make_renderer(name: str, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0) -> Renderer:
     """Build the named backend; an unknown name lists the valid ones."""
     try:
-        cls = RENDERERS[name]
+        factory = RENDERERS[name]
     except KeyError:
         raise SynthcamError(f"unknown renderer {name!r}; valid renderers: {', '.join(RENDERERS)}") from None
-    return cls(scene, intrinsics, nthreads)
+    return factory(scene, intrinsics, nthreads)

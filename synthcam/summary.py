@@ -16,7 +16,7 @@ def summarize_shard(path: Path) -> dict:
         n = int(f.attrs["frame_count"])
         names = [s.decode() if isinstance(s, bytes) else s for s in f["class40_names"][()]]
         datasets = {}
-        for key in (*FRAME_DATASETS, "pose", "timestamp", "intrinsics"):
+        for key in (*FRAME_DATASETS, "pose", "timestamp", "trajectory_id", "intrinsics"):
             ds = f[key]
             datasets[key] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "compression": _filter_name(ds),
                              "stored_bytes": int(ds.id.get_storage_size())}

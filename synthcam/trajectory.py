@@ -5,16 +5,21 @@ re-proposed on collision) retuned to a person walking slowly with a handheld dep
 (research notes ``scene_generation.md`` sections 1.3, 4.3 and 6.3):
 
 - **Eye body**: a point mass pushed by a smooth random force (an Ornstein-Uhlenbeck process), slowed by
-  linear drag towards a cruise speed of 0.3 m/s, kept 1.2-3 m (in plan) from the piece of furniture in
-  focus and pushed away from nearby geometry. Its acceleration is capped at 0.5 m/s^2 and its speed at
-  0.5 m/s. Its height is a damped spring around a per-trajectory ``h0`` (uniform in the height band
-  shrunk by 5 cm) with a wobble of about 3 cm, clamped to the band.
-- **Look-at body**: a point mass in plan, pulled towards the furniture piece in focus; the focus moves
-  to another piece every 5-10 s and whenever a view is rejected, preferring pieces whose view from the
-  current eye passes the view rules (one low-resolution render per piece). The camera yaw turns towards
-  the look-at body at most 45 deg/s. The pitch is a smooth random process around -15 deg (sd 6 deg)
-  clamped to [-40, +5] deg, i.e. the look-at point's height is tied to the eye height and the sampled
-  pitch. Roll is 0.
+  linear drag towards a cruise speed of 0.3 m/s, kept in a plan distance band from the piece of
+  furniture in focus and pushed away from nearby geometry. The band is drawn at every focus choice: a far
+  view across the room (3-8 m, as far as the room allows) or, with probability 0.2, a close-up
+  (0.6-1.2 m), so frames span near furniture and far walls as NYUv2 depth does (mean 2.84 m, sd 1.42 m).
+  Its acceleration is capped at 0.5 m/s^2 and its speed at 0.5 m/s. Its height is a damped spring around
+  a per-trajectory ``h0`` (uniform in the height band shrunk by 5 cm) with a wobble of about 3 cm,
+  clamped to the band.
+- **Look-at body**: a point mass in plan, pulled towards the furniture piece in focus; pieces are chosen
+  with weights proportional to their plan area (beds, sofas and tables more often than night stands).
+  The focus moves to another piece every 5-10 s and whenever a view is rejected, preferring pieces whose
+  view from the current eye passes the view rules (one low-resolution render per piece). The camera yaw
+  turns towards the look-at body at most 45 deg/s. The pitch is a smooth random process (sd 6 deg)
+  around the mean of -12 deg and the elevation of the look-at point (half each), clamped to
+  [-40, +5] deg: close-ups look down onto the piece, far views nearly level (about -15 deg on average).
+  Roll is 0.
 - **Time**: the walk is simulated at 25 Hz; after a 3 s burn-in every 10th step (0.4 s) is a candidate
   frame; a frame's timestamp is its step index over the rate, counted from the first frame.
 - **Constraints**: the eye stays inside the room footprint and at least ``clearance + 0.05`` m from all
@@ -88,6 +93,17 @@ def furniture_targets(scene: Scene, min_size: float = 0.4) -> np.ndarray:
         large, every piece is a focus point.
     Raises :class:`SynthcamError` when the scene has no furniture (only structure).
     """
+    return _furniture_boxes(scene, min_size)[0]
+
+
+def focus_weights(scene: Scene, min_size: float = 0.4) -> np.ndarray:
+    """(P,) float64 weights of the :func:`furniture_targets` points: the plan area (m^2) of each piece's
+    bounding box, so beds, sofas and tables are looked at more often than night stands."""
+    return _furniture_boxes(scene, min_size)[1]
+
+
+def _furniture_boxes(scene: Scene, min_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Focus points (P, 3) and plan areas (P,) of the large furniture pieces (see :func:`furniture_targets`)."""
     groups: dict[str, list[np.ndarray]] = {}
     for obj in scene.objects:
         if not is_structure(obj):
@@ -96,9 +112,11 @@ def furniture_targets(scene: Scene, min_size: float = 0.4) -> np.ndarray:
         raise SynthcamError("the scene has no furniture to look at; add furniture to the room")
     boxes = np.array([[np.stack(b)[:, 0].min(axis=0), np.stack(b)[:, 1].max(axis=0)] for b in groups.values()])
     large = (boxes[:, 1] - boxes[:, 0]).max(axis=1) >= min_size
-    centres = boxes[large if large.any() else slice(None)].mean(axis=1)
+    chosen = boxes[large if large.any() else slice(None)]
+    centres = chosen.mean(axis=1)
     centres[:, 2] = np.clip(centres[:, 2], 0.3, 1.2)
-    return centres
+    extent = chosen[:, 1] - chosen[:, 0]
+    return centres, np.maximum(extent[:, 0] * extent[:, 1], 0.01)
 
 
 @dataclass(frozen=True)
@@ -113,13 +131,18 @@ class WalkParams:
     height_force_sd, height_omega : sd (m/s^2; correlation time 0.5 s) of the vertical random force and
         natural frequency (rad/s) of the critically damped spring that holds the eye at h0; the defaults give
         a height wobble of about 3 cm sd.
-    focus_range : preferred plan distance (m) from the eye to the piece in focus. focus_pull : its spring (1/s^2).
+    focus_range : preferred plan distance (m) from the eye to the piece in focus (a far view across the room).
+    near_range, near_p : at each focus switch, with probability ``near_p`` the eye goes up close instead,
+        ``near_range`` m (in plan) from the piece (a close-up, as handheld NYUv2 frames often are).
+    focus_pull : the spring (1/s^2) that keeps the eye in range.
     repel_range, repel_gain : geometry closer than ``clearance + repel_range`` pushes the eye away with
         ``repel_gain`` (1/s^2) times the intrusion.
     look_speed, look_accel, look_pull : caps (m/s, m/s^2) and spring (1/s^2) of the look-at body.
     look_force_sd : per-axis sd (m/s^2) of the look-at body's random force (gaze wander).
     focus_dwell : range of the time (s) between focus switches.
     max_yaw_rate : rad/s. pitch_mean, pitch_sd, pitch_omega : the pitch process (rad, rad, rad/s).
+    pitch_follow : weight in [0, 1] of the look-at point's elevation in the pitch process's centre
+        (``(1 - w) * pitch_mean + w * elevation``): close-ups look down onto the piece in focus.
     pitch_limits : (min, max) pitch, rad.
     """
 
@@ -135,7 +158,9 @@ class WalkParams:
     force_tau: float = 1.5
     height_force_sd: float = 0.065
     height_omega: float = 1.0
-    focus_range: tuple[float, float] = (1.8, 4.0)
+    focus_range: tuple[float, float] = (3.0, 8.0)
+    near_range: tuple[float, float] = (0.6, 1.2)
+    near_p: float = 0.2
     focus_pull: float = 0.3
     repel_range: float = 0.4
     repel_gain: float = 2.0
@@ -148,6 +173,7 @@ class WalkParams:
     pitch_mean: float = math.radians(-12.0)
     pitch_sd: float = math.radians(6.0)
     pitch_omega: float = 1.5
+    pitch_follow: float = 0.5
     pitch_limits: tuple[float, float] = (math.radians(-40.0), math.radians(5.0))
 
 
@@ -326,6 +352,7 @@ class _Context:
     judge: ViewJudge
     render_instances: RenderInstancesFn
     targets: np.ndarray  # (P, 3) focus points
+    weights: np.ndarray  # (P,) how often each is chosen, relatively (plan area, m^2)
     starts: np.ndarray  # (S, 2) plan points with room to start
     height: tuple[float, float]
     clearance: float
@@ -336,7 +363,8 @@ class _Context:
 class _Walk:
     """One attempt: the state of both bodies, advanced one simulation step at a time."""
 
-    def __init__(self, ctx: _Context, rng: np.random.Generator, start: np.ndarray, h0: float, focus: int, free0: float):
+    def __init__(self, ctx: _Context, rng: np.random.Generator, start: np.ndarray, h0: float, focus: int, free0: float,
+                 focus_range: tuple[float, float]):
         p = ctx.params
         self.ctx, self.rng, self.p = ctx, rng, p
         self.dt = 1.0 / p.rate_hz
@@ -347,12 +375,13 @@ class _Walk:
         self.fx, self.fy = p.force_sd * f[0], p.force_sd * f[1]
         self.fz = 0.0
         self.focus = focus
+        self.range = focus_range  # plan distance band to the piece in focus: far view or close-up
         self.next_switch = float(rng.uniform(*p.focus_dwell))
         tx, ty, _ = ctx.targets[focus]
         self.qx, self.qy, self.ux, self.uy = float(tx), float(ty), 0.0, 0.0
         self.gx = self.gy = 0.0
         self.yaw = math.atan2(self.qy - self.y, self.qx - self.x)
-        self.pitch = float(np.clip(p.pitch_mean + p.pitch_sd * f[2], *p.pitch_limits))
+        self.pitch = float(np.clip(self._pitch_centre() + p.pitch_sd * f[2], *p.pitch_limits))
         self.pitch_rate = 0.0
         # Last clearance query: point, value and plan gradient (clearance is 1-Lipschitz).
         self.q_point, self.q_free, self.grad = (self.x, self.y, self.z), free0, (0.0, 0.0)
@@ -393,7 +422,7 @@ class _Walk:
         tx, ty, _ = self.ctx.targets[self.focus]
         dx, dy = tx - self.x, ty - self.y
         d = math.hypot(dx, dy)
-        lo, hi = p.focus_range
+        lo, hi = self.range
         if 1e-9 < d < lo:
             ax, ay = ax - p.focus_pull * (lo - d) * dx / d, ay - p.focus_pull * (lo - d) * dy / d
         elif d > hi:
@@ -460,7 +489,9 @@ class _Walk:
                 ok = np.sort(self.rng.choice(ok, MAX_SCORED, replace=False))
             scores = np.array([self._view_score(targets[i]) for i in ok])
             ok = ok[scores == scores.max()]
-            self.focus = int(ok[self.rng.integers(len(ok))])
+            w = self.ctx.weights[ok]
+            self.focus = int(ok[self.rng.choice(len(ok), p=w / w.sum())])
+        self.range = self.p.near_range if self.rng.random() < self.p.near_p else self.p.focus_range
         self.next_switch = self.t + float(self.rng.uniform(*self.p.focus_dwell))
 
     def _view_score(self, target: np.ndarray) -> int:
@@ -492,14 +523,25 @@ class _Walk:
             err = _wrap(math.atan2(self.qy - self.y, self.qx - self.x) - self.yaw)
             limit = p.max_yaw_rate * dt
             self.yaw = _wrap(self.yaw + min(max(err, -limit), limit))
-        # Pitch: critically damped spring around pitch_mean driven by white noise (stationary sd pitch_sd).
+        # Pitch: critically damped spring driven by white noise (stationary sd pitch_sd) around pitch_mean,
+        # drawn towards the elevation of the look-at point (the focus height over the look-at body) by pitch_follow.
         w = p.pitch_omega
-        acc = -w * w * (self.pitch - p.pitch_mean) - 2 * w * self.pitch_rate
+        acc = -w * w * (self.pitch - self._pitch_centre()) - 2 * w * self.pitch_rate
         self.pitch_rate += acc * dt + math.sqrt(4 * w**3 * p.pitch_sd**2 * dt) * n[2]
         self.pitch += self.pitch_rate * dt
         lo_p, hi_p = p.pitch_limits
         if not lo_p <= self.pitch <= hi_p:
             self.pitch, self.pitch_rate = min(max(self.pitch, lo_p), hi_p), 0.0
+
+    def _pitch_centre(self) -> float:
+        """Centre (rad) of the pitch process: ``pitch_mean`` drawn towards the look-at point's elevation."""
+        p = self.p
+        if p.pitch_follow <= 0:
+            return p.pitch_mean
+        run = max(math.hypot(self.qx - self.x, self.qy - self.y), 0.3)
+        elevation = math.atan2(float(self.ctx.targets[self.focus][2]) - self.z, run)
+        centre = (1 - p.pitch_follow) * p.pitch_mean + p.pitch_follow * elevation
+        return min(max(centre, p.pitch_limits[0]), p.pitch_limits[1])
 
     def step(self) -> float:
         """Advance both bodies by one simulation step; returns the distance the eye moved (m)."""
@@ -552,21 +594,26 @@ def _start_points(free: FreeSpace, height: tuple[float, float], required: float,
 
 
 def _start(ctx: _Context, rng: np.random.Generator) -> _Walk | None:
-    """A new walk: random band height, random focus, a free start 1.2-3 m from it when possible."""
+    """A new walk: random band height, random focus, a far view or (with ``near_p``) a close-up of it, and
+    a free start in that range of it when possible."""
     p = ctx.params
     lo, hi = ctx.height
     margin = min(0.05, (hi - lo) / 4)
     h0 = float(rng.uniform(lo + margin, hi - margin))
-    focus = int(rng.integers(len(ctx.targets)))
-    d = np.hypot(ctx.starts[:, 0] - ctx.targets[focus, 0], ctx.starts[:, 1] - ctx.targets[focus, 1])
-    good = np.flatnonzero((d >= p.focus_range[0]) & (d <= p.focus_range[1]))
+    focus_range = p.near_range if rng.random() < p.near_p else p.focus_range
+    for _ in range(5):  # a piece that can be seen from within the range, where one is drawn in 5 tries
+        focus = int(rng.choice(len(ctx.targets), p=ctx.weights / ctx.weights.sum()))
+        d = np.hypot(ctx.starts[:, 0] - ctx.targets[focus, 0], ctx.starts[:, 1] - ctx.targets[focus, 1])
+        good = np.flatnonzero((d >= focus_range[0]) & (d <= focus_range[1]))
+        if len(good):
+            break
     pool = good if len(good) else np.arange(len(ctx.starts))
     for _ in range(10):
         xy = ctx.starts[pool[rng.integers(len(pool))]] + rng.uniform(-0.05, 0.05, 2)
         start = np.array([xy[0], xy[1], h0])
         free0 = float(ctx.free(start[None])[0])
         if free0 >= ctx.required:
-            return _Walk(ctx, rng, start, h0, focus, free0)
+            return _Walk(ctx, rng, start, h0, focus, free0, focus_range)
     return None
 
 
@@ -667,7 +714,8 @@ def sample_trajectory(
             f"no point of the {scene.room.room_type} at {sum(band) / 2:.2f} m height keeps {required:.2f} m from "
             f"all geometry (clearance {clearance} m plus a margin); use a larger or less cluttered room, or a "
             "smaller clearance")
-    ctx = _Context(free, ViewJudge(scene, rules), render_instances, furniture_targets(scene), starts, band,
+    targets, weights = _furniture_boxes(scene, 0.4)
+    ctx = _Context(free, ViewJudge(scene, rules), render_instances, targets, weights, starts, band,
                    float(clearance), required, params)
     failures: dict[str, int] = {}
     for attempt in range(1, max_attempts + 1):

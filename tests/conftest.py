@@ -25,3 +25,14 @@ def wall_scene(distance: float = 2.0, width: float = 20.0) -> Scene:
 @pytest.fixture
 def small_camera() -> Intrinsics:
     return Intrinsics.nyuv2().scaled(160, 120)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread: CI's cores are shared, and tiny convolutions gain nothing from more."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -37,7 +37,7 @@ def test_help_and_version():
 
 def test_generate_writes_shards_and_reports_rate(dataset):
     out, result = dataset
-    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "room_00000.h5", "room_00001.h5"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "room_00000.h5", "room_00001.h5"]
     assert "wrote 2 shards (6 frames, 64x48)" in result.output and "frames/s" in result.output
 
 

@@ -40,8 +40,12 @@ def test_dataset_content(tmp_path):
     table = {row["instance_id"]: row["class40"] for row in shard.scene["objects"]}
     for inst in np.unique(shard.instance):
         assert np.all(shard.class40[shard.instance == inst] == table[int(inst)])
-    manifest = json.loads((tmp_path / "dataset.json").read_text())
-    assert manifest["frames"] == 3 and manifest["shards"] == [{"file": "room_00000.h5", "frames": 3}]
+    assert shard.trajectory_id.tolist() == [0, 0, 0]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    pixels = np.bincount(shard.class40.ravel(), minlength=41).tolist()
+    assert manifest["frames"] == 3 and manifest["format_version"] == 1 and manifest["config"] == config.to_dict()
+    assert manifest["shards"] == [{"file": "room_00000.h5", "frames": 3, "class40_pixels": pixels}]
+    assert manifest["class40_pixels"] == pixels and manifest["class40_names"][1] == "wall"
     with h5py.File(path) as f:
         assert f.attrs["package_version"]
 
@@ -54,11 +58,17 @@ def test_bad_config_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rerun_with_fewer_rooms_leaves_no_stale_shards(tmp_path):
+def test_rerun_with_another_config_is_refused_unless_overwrite(tmp_path):
     from synthcam.shards import find_shards
 
     generate_dataset(GenerateConfig(rooms=3, frames_per_room=1, seed=1, width=32, height=24), tmp_path)
-    generate_dataset(GenerateConfig(rooms=1, frames_per_room=1, seed=2, width=32, height=24), tmp_path)
+    smaller = GenerateConfig(rooms=1, frames_per_room=1, seed=2, width=32, height=24)
+    with pytest.raises(SynthcamError, match="different config .*rooms 3 vs 1, seed 1 vs 2.*--overwrite"):
+        generate_dataset(smaller, tmp_path)
+    (tmp_path / "manifest.json").unlink()  # an interrupted run: the shards alone tell
+    with pytest.raises(SynthcamError, match="different config \\(room_00000.h5: rooms 3 vs 1"):
+        generate_dataset(smaller, tmp_path)
+    generate_dataset(smaller, tmp_path, overwrite=True)
     assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["room_00000.h5"]
     assert [p.name for p in find_shards(tmp_path)] == ["room_00000.h5"]
     (tmp_path / "room_00000.h5").unlink()

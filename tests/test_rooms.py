@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scene_library import ROOM_TYPES, SceneError, build_scene, generate_room
+from scene_library.objects import get_spec
 from scene_library.checks import door_swing_blocked, max_interpenetration, outside_room, piece_of, unsupported
 from scene_library.rooms import MIN_CLASSES, object_classes
 from scene_library.shell import sample_footprint
@@ -85,3 +86,29 @@ def test_parts_carry_their_own_class():
     scene = generate_room(np.random.default_rng(0), "bedroom")
     classes = {o.class40 for o in scene.objects if piece_of(o.name).startswith("bed")}
     assert class40_id("bed") in classes and class40_id("pillow") in classes
+
+
+def test_wall_fillers_line_the_walls_up_to_the_fullness():
+    from scene_library.rooms import WALL_FILLERS, WALL_FULLNESS, wall_fillers
+
+    for seed in range(10):
+        units = wall_fillers("bedroom", np.random.default_rng(seed), 14.0, [])
+        lined = sum(u.width for u in units)
+        assert all(u.optional and u.placement == "wall" for u in units)
+        assert lined >= WALL_FULLNESS[0] * 14.0 and lined - max(u.width for u in units) < WALL_FULLNESS[1] * 14.0
+    assert wall_fillers("garage", np.random.default_rng(0), 14.0, []) == [] and "garage" not in WALL_FILLERS
+
+
+def test_rooms_are_furnished_along_the_walls_and_in_the_middle():
+    """Generated living rooms line a good share of their walls and have free-standing pieces besides the anchors."""
+    lined, free = [], []
+    for seed in range(4):
+        scene = generate_room(np.random.default_rng(seed), "living_room")
+        objects = scene.description["objects"]
+        perimeter = sum(np.hypot(*np.subtract(a, b)) for a, b in zip(scene.room.footprint, np.roll(scene.room.footprint, -1, axis=0)))
+        widths = [o["params"].get("width", 0.0) for o in objects if get_spec(o["kind"]).placement in ("wall", "corner")
+                  and o["kind"] not in ("night_stand",)]
+        lined.append(sum(widths) / perimeter)
+        free.append(sum(get_spec(o["kind"]).placement == "free" for o in objects))
+    assert np.mean(lined) >= 0.28, lined  # about 0.2 without the wall fillers
+    assert np.mean(free) >= 4, free  # about 3.5 without the free fillers

@@ -1,13 +1,16 @@
+import pickle
+import sys
+
 import h5py
 import numpy as np
 import pytest
 
 from synthcam.camera import Intrinsics
 from synthcam.errors import ShardError
-from synthcam.shards import ShardWriter, depth_to_mm, find_shards, mm_to_depth, open_shard, read_shard
+from synthcam.shards import (READ_FIELDS, ShardFile, ShardWriter, default_label_tables, depth_to_mm, find_shards,
+                             mm_to_depth, open_shard, read_shard)
 
 CAM = Intrinsics.nyuv2().scaled(40, 30)
-NAMES = ("void", "wall", "floor")
 
 
 def random_frames(n: int, seed: int = 0):
@@ -21,11 +24,11 @@ def random_frames(n: int, seed: int = 0):
     return depth, clean, class40, instance, pose, np.arange(n) / 30.0
 
 
-def write(path, frames, attrs=None):
+def write(path, frames, attrs=None, trajectory_id=7):
     depth, clean, class40, instance, pose, ts = frames
-    with ShardWriter(path, len(depth), CAM, attrs or {"seed": 3, "config": {"rooms": 1}}, {"objects": []}, NAMES) as w:
+    with ShardWriter(path, len(depth), CAM, attrs or {"seed": 3, "config": {"rooms": 1}}, {"objects": []}) as w:
         for i in range(len(depth)):
-            w.write(i, depth[i], clean[i], class40[i], instance[i], pose[i], ts[i])
+            w.write(i, depth[i], clean[i], class40[i], instance[i], pose[i], ts[i], trajectory_id=trajectory_id)
         return w.close()
 
 
@@ -35,13 +38,115 @@ def test_round_trip_is_exact(tmp_path):
     shard = read_shard(path)
     for got, want in zip((shard.depth, shard.depth_clean, shard.class40, shard.instance, shard.pose, shard.timestamp), frames):
         assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert shard.trajectory_id.tolist() == [7] * 5 and shard.trajectory_id.dtype == np.int64
     assert shard.intrinsics == Intrinsics.from_array(CAM.as_array())
-    assert shard.class_names == NAMES
+    labels = default_label_tables()
+    assert shard.class_names == labels.class40_names and len(shard.class_names) == 41
+    assert shard.labels.class13_names == labels.class13_names and np.array_equal(shard.labels.class40_to_13, labels.class40_to_13)
+    assert shard.labels.class37_names[1:3] == ("wall", "floor") and len(shard.labels.class37_names) == 38
     assert shard.attrs["seed"] == 3 and shard.attrs["config"] == {"rooms": 1} and shard.attrs["frame_count"] == 5
+    assert shard.attrs["format_version"] == 1 and shard.attrs["checksum"] == "crc32"
     with h5py.File(path) as f:
         assert f["depth"].chunks == (1, 30, 40) and f["depth"].dtype == np.uint16
         assert f.attrs["compression"] in ("zstd", "gzip")
+        pixels = f["class40_pixels"][()]
+    assert pixels.shape == (5, 41) and np.array_equal(pixels[2], np.bincount(frames[2][2].ravel(), minlength=41))
     assert not (tmp_path / "a.h5.tmp").exists()
+
+
+def test_same_content_gives_same_bytes_at_another_time(tmp_path):
+    import time
+
+    frames = random_frames(2)
+    a = write(tmp_path / "a.h5", frames)
+    time.sleep(1.1)  # HDF5 object times have a 1 s resolution; none may be stored
+    b = write(tmp_path / "b.h5", frames)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_class37_table_keeps_the_first_37_classes():
+    labels = default_label_tables()
+    assert labels.class40_to_37.dtype == np.uint8 and labels.class40_to_37.shape == (41,)
+    assert labels.class40_to_37[:38].tolist() == list(range(38)) and labels.class40_to_37[38:].tolist() == [0, 0, 0]
+    for k in (1, 2, 5, 33):  # wall, floor, chair, toilet: same names in both spaces
+        assert labels.class37_names[k] == labels.class40_names[k]
+
+
+def test_shard_file_reads_frames_with_documented_types(tmp_path):
+    frames = random_frames(4, seed=1)
+    path = write(tmp_path / "a.h5", frames)
+    with ShardFile(path) as sf:
+        assert len(sf) == 4 and (sf.height, sf.width) == (30, 40) and sf.intrinsics.width == 40
+        out = sf.read_frame(2, READ_FIELDS)
+        assert out["depth"].dtype == np.float32 and out["depth"].shape == (30, 40)
+        assert np.array_equal(out["depth"], frames[0][2]) and np.array_equal(out["depth_clean"], frames[1][2])
+        assert out["depth_mm"].dtype == np.uint16 and np.array_equal(out["depth_mm"], depth_to_mm(frames[0][2]))
+        assert np.array_equal(out["class40"], frames[2][2]) and np.array_equal(out["instance"], frames[3][2])
+        assert np.array_equal(out["class13"], sf.class40_to_13[frames[2][2]]) and out["class13"].dtype == np.uint8
+        assert np.array_equal(out["class37"], sf.class40_to_37[frames[2][2]])
+        assert np.array_equal(out["pose"], frames[4][2]) and np.array_equal(sf.pose(2), frames[4][2])
+        assert out["timestamp"] == frames[5][2] and out["trajectory_id"] == 7
+        assert set(sf.read_frame(-1)) == {"depth", "class40"}
+        with pytest.raises(IndexError, match="out of range"):
+            sf.read_frame(4)
+        with pytest.raises(ValueError, match="valid fields: depth"):
+            sf.read_frame(0, ("rgb",))
+        clone = pickle.loads(pickle.dumps(sf))  # what a DataLoader worker receives
+        assert np.array_equal(clone.read_frame(1)["class40"], frames[2][1])
+        clone.close()
+
+
+def flip_byte_in_chunk(path, dataset: str, frame: int) -> None:
+    """Flip one byte inside the stored (compressed) chunk of ``dataset`` frame ``frame``."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info_by_coord((frame, 0, 0))
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        b = fh.read(1)
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(bytes([b[0] ^ 0x5A]))
+
+
+def test_corrupt_frame_is_refused_naming_shard_and_frame(tmp_path):
+    path = write(tmp_path / "room_00003.h5", random_frames(3))
+    flip_byte_in_chunk(path, "class40", 1)
+    with ShardFile(path) as sf:
+        sf.read_frame(0)  # other frames are fine
+        with pytest.raises(ShardError, match=r"room_00003.h5: frame 1 (fails its class40 checksum|cannot be read)"):
+            sf.read_frame(1)
+        assert sf.read_frame(1, ("depth",))["depth"].shape == (30, 40)
+    with pytest.raises(ShardError, match="room_00003.h5: frame 1"):
+        read_shard(path)
+    # A wrong value that still decompresses is caught by the checksum alone.
+    with h5py.File(path, "r+") as f:
+        d = f["depth"][0]
+        d[5, 5] += 1
+        f["depth"][0] = d
+    with pytest.raises(ShardError, match="frame 0 fails its depth checksum"):
+        ShardFile(path).read_frame(0, ("depth",))
+    assert ShardFile(path).read_frame(0, ("depth",), verify=False)["depth"].shape == (30, 40)
+
+
+def test_truncated_shard_is_refused(tmp_path):
+    path = write(tmp_path / "room_00000.h5", random_frames(3))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ShardError, match="room_00000.h5"):
+        read_shard(path)
+
+
+def test_gzip_fallback_without_hdf5plugin(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # import hdf5plugin -> ImportError
+    frames = random_frames(2)
+    path = write(tmp_path / "g.h5", frames)
+    with h5py.File(path) as f:
+        assert f.attrs["compression"] == "gzip" and f["depth"].compression == "gzip"
+    assert np.array_equal(read_shard(path).class40, frames[2])
+    monkeypatch.undo()
+    zstd = write(tmp_path / "z.h5", frames)
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)
+    with pytest.raises(ShardError, match="install hdf5plugin"):
+        ShardFile(zstd)
 
 
 def test_depth_to_mm_rounds_and_invalidates_out_of_range():
@@ -54,12 +159,12 @@ def test_depth_to_mm_rounds_and_invalidates_out_of_range():
 def test_failed_write_leaves_nothing_that_looks_complete(tmp_path):
     frames = random_frames(3)
     with pytest.raises(RuntimeError):
-        with ShardWriter(tmp_path / "b.h5", 3, CAM, {}, {}, NAMES) as w:
+        with ShardWriter(tmp_path / "b.h5", 3, CAM, {}, {}) as w:
             w.write(0, *[x[0] for x in frames])
             raise RuntimeError("crash mid-shard")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError, match="never written"):
-        with ShardWriter(tmp_path / "c.h5", 3, CAM, {}, {}, NAMES) as w:
+        with ShardWriter(tmp_path / "c.h5", 3, CAM, {}, {}) as w:
             w.write(0, *[x[0] for x in frames])
             w.close()
     assert list(tmp_path.iterdir()) == []
@@ -82,6 +187,10 @@ def test_non_shards_are_refused_with_clear_errors(tmp_path):
     with pytest.raises(ShardError, match="holds no shards"):
         find_shards(empty)
     path = write(tmp_path / "v.h5", random_frames(1))
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 0
+    with pytest.raises(ShardError, match="version 0 \\(written by an older synthcam\\).*regenerate"):
+        ShardFile(path)
     with h5py.File(path, "r+") as f:
         f.attrs["format_version"] = 99
     with pytest.raises(ShardError, match="version 99"):

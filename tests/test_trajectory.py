@@ -10,7 +10,7 @@ from scene_library import Room, Scene, SceneObject, generate_room
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer
-from synthcam.trajectory import ViewRules, furniture_targets, is_structure, sample_trajectory
+from synthcam.trajectory import ViewRules, WalkParams, focus_weights, furniture_targets, is_structure, sample_trajectory
 
 SEEDS = range(30)
 N_FRAMES = 20
@@ -154,7 +154,8 @@ def test_pitch_and_height_statistics():
     pitch = np.concatenate([np.degrees(yaw_pitch(sampled_room(s)[2].poses)[1]) for s in SEEDS])
     means = [np.degrees(yaw_pitch(sampled_room(s)[2].poses)[1]).mean() for s in SEEDS]
     assert -20 <= pitch.mean() <= -10 and 3 <= pitch.std() <= 12
-    assert all(-25 <= m <= -5 for m in means)
+    # Close-ups look down onto the piece in focus, far views across the room: per-walk means differ, never drift.
+    assert all(-30 <= m <= 0 for m in means)
     heights = np.concatenate([sampled_room(s)[2].poses[:, 2, 3] for s in SEEDS])
     assert 1.25 <= heights.mean() <= 1.45 and heights.std() >= 0.05  # h0 differs between trajectories
 
@@ -204,6 +205,29 @@ def test_hand_built_room():
     assert np.all((eyes[:, 2] >= 1.1) & (eyes[:, 2] <= 1.6))
     assert renderer.distance(dense_segments(eyes)).min() >= 0.3 - 1e-5
     check_view_rules(scene, renderer, traj.poses)
+
+
+def test_close_ups_are_nearer_than_far_views():
+    """near_p = 1 walks up close to the pieces in focus and looks down onto them; near_p = 0 views across the room."""
+    scene = box_room((7.0, 4.0, 2.6), FURNITURE)
+    cam = Intrinsics.nyuv2().scaled(80, 60)
+    depth_renderer = RaycastRenderer(scene, cam, nthreads=1)
+    medians, pitches = {}, {}
+    for near_p in (0.0, 1.0):
+        depths, pitch = [], []
+        for seed in range(4):
+            _, traj = sample(scene, seed, n_frames=6, params=WalkParams(near_p=near_p))
+            depths += [np.median(depth_renderer.render(p, normals=False).depth) for p in traj.poses]
+            pitch.append(yaw_pitch(traj.poses)[1])
+        medians[near_p], pitches[near_p] = np.mean(depths), np.degrees(np.concatenate(pitch)).mean()
+    assert medians[1.0] < medians[0.0] - 0.25, medians
+    assert pitches[1.0] < pitches[0.0] - 5, (medians, pitches)
+
+
+def test_focus_weights_are_plan_areas():
+    weights = focus_weights(box_room((5.0, 4.0, 2.6), FURNITURE))
+    areas = [(x1 - x0) * (y1 - y0) for _, _, (x0, y0, x1, y1, _) in FURNITURE]
+    assert np.allclose(weights, areas)
 
 
 def test_eye_stays_inside_an_l_shaped_footprint():

@@ -1,0 +1,59 @@
+"""``synthcam evaluate``: score a checkpoint on NYUv2, SUN RGB-D or shards (thin wrapper)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthcam.errors import SynthcamError
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True, help="A .pt file from 'synthcam train'.")
+@click.option("--dataset", default="nyuv2", show_default=True, help="nyuv2, sunrgbd, shards or synthetic.")
+@click.option("--path", "data_path", default="", help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, or a directory of shards.")
+@click.option("--classes", type=int, default=13, show_default=True, help="Class space: 13, 37 or 40 (must match the checkpoint).")
+@click.option("--split", default="test", show_default=True, help="Split of the real datasets (NYUv2 test = the 654 frames).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--num-workers", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--protocol", type=click.Choice(["both", "full", "scenenet224"]), default="both", show_default=True,
+              help="full resolution, SceneNet's (ground truth resized to 224x224 nearest), or both.")
+@click.option("--mc-samples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Average this many dropout samples (Bayesian SegNet models; 0 = one plain pass).")
+@click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True, help="Shard depth to use.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
+@click.option("--predictions", "predictions_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write depth | prediction | ground truth PNGs (one fixed colour per class) to this directory.")
+def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size, num_workers, protocol, mc_samples,
+             depth, json_path, predictions_dir) -> None:
+    """Print per-class accuracy and IoU, global accuracy, class-average accuracy and mIoU (void ignored).
+
+    Example: `synthcam evaluate --checkpoint runs/dha13/best.pt --dataset nyuv2
+    --path nyu_depth_v2_labeled.mat --classes 13 --json nyu13.json`.
+    """
+    import json
+
+    from tqdm import tqdm
+
+    from segnet.evaluate import evaluate as run_evaluation
+    from segnet.metrics import format_scores
+
+    if json_path is not None and not json_path.parent.is_dir():
+        raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
+    if dataset != "synthetic" and not data_path:
+        raise SynthcamError(f"--path is needed for --dataset {dataset}")
+    protocols = ("full", "scenenet224") if protocol == "both" else (protocol,)
+    with tqdm(unit="frames", desc="evaluate", dynamic_ncols=True, leave=False) as bar:
+        result = run_evaluation(checkpoint, dataset, data_path, classes, device=device, split=split, batch_size=batch_size,
+                                num_workers=num_workers, protocols=protocols, predictions_dir=predictions_dir,
+                                mc_samples=mc_samples, depth=depth, on_batch=bar.update)
+    titles = {"full": "full resolution", "scenenet224": "SceneNet protocol (224x224 nearest)"}
+    for p in protocols:
+        click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=1) + "\n")
+        click.echo(f"wrote {json_path}")
+    if predictions_dir is not None:
+        click.echo(f"wrote {result['frames']} prediction PNGs to {predictions_dir}")

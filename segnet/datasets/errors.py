@@ -1,0 +1,7 @@
+"""The project exception raised by the real-dataset readers."""
+
+from synthcam.errors import SynthcamError
+
+
+class DatasetError(SynthcamError):
+    """A dataset path, file or option that cannot be read; the message names the file and what to do."""

@@ -1,0 +1,531 @@
+"""OpenGL renderer backends over headless EGL: ``gl`` (own shaders) and ``pyrender``.
+
+Both run on NVIDIA EGL on a GPU and on Mesa's software rasteriser (llvmpipe) on a CPU, with no window
+system. ``PYOPENGL_PLATFORM=egl`` is set before OpenGL is first imported (unless the user set it).
+
+``gl`` (:class:`GLRenderer`) draws the whole scene in **one** indexed draw call into two attachments:
+camera-frame z-depth as float32 (``R32F``, interpolated perspective-correctly from the camera-frame
+position, so no depth-buffer linearisation and no quantisation) and the triangle index
+(``gl_PrimitiveID + 1`` in ``R32UI``, 0 = missed). Class, instance and the camera-frame face normal
+(turned to face the camera, exact like ray casting's) are looked up per triangle on the CPU. There is no
+anti-aliasing, so every value is sampled at the pixel centre (u + 0.5, v + 0.5), as ray casting does.
+
+``pyrender`` (:class:`PyrenderRenderer`) uses pyrender's flat ``SEG`` pass, which returns the object
+colour (object index + 1 in R + 256 G) and the depth buffer in one pass without anti-aliasing (pyrender's
+``DEPTH_ONLY`` pass blends 4 samples at edges and is wrong there). pyrender has no normal output, so
+its normals are derived from the depth (see :func:`normals_from_depth`): exact on flat faces, less so
+on one-pixel slivers and curved, coarsely tessellated surfaces.
+
+Camera conventions: our camera frame is OpenCV's (x right, y down, z forward); the projection below maps
+it straight into clip space with window ``x = fx X / Z + cx`` and ``y = fy Y / Z + cy``, so GL's pixel
+centres (u + 0.5, v + 0.5) are ours and the first row read back is the image's top row.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from scene_library import Scene
+from synthcam.camera import Intrinsics, pixel_rays
+from synthcam.errors import SynthcamError
+from synthcam.frame import Frame
+
+#: Near and far clip planes in metres: cameras keep >= 0.3 m from geometry; rooms are far smaller than 100 m.
+Z_NEAR, Z_FAR = 0.01, 100.0
+
+EGL_PACKAGES = "libegl1 libgl1 libglu1-mesa, and libegl-mesa0 libgl1-mesa-dri for CPU rendering"
+
+
+def import_gl():
+    """Import PyOpenGL's GL and EGL modules on the EGL platform; a missing library names the package."""
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    if os.environ["PYOPENGL_PLATFORM"] != "egl":
+        raise SynthcamError(f"the GL renderers need PYOPENGL_PLATFORM=egl, but it is set to "
+                            f"{os.environ['PYOPENGL_PLATFORM']!r}; unset it or set it to egl")
+    loaded = sys.modules.get("OpenGL.platform")
+    if loaded is not None and type(getattr(loaded, "PLATFORM", None)).__name__ not in ("EGLPlatform", "NoneType"):
+        raise SynthcamError(f"OpenGL was imported for {type(loaded.PLATFORM).__name__} before the GL renderers could choose "
+                            "EGL; set PYOPENGL_PLATFORM=egl in the environment")
+    try:
+        # Order matters with PyOpenGL 3.1.0: OpenGL.EGL imported before OpenGL.GL.shaders breaks the
+        # later import of the shaders module (its extension check compares str with bytes), e.g. in pyrender.
+        from OpenGL import GL
+        from OpenGL.GL import shaders  # noqa: F401
+        from OpenGL import EGL
+    except (ImportError, OSError, AttributeError) as exc:  # libEGL.so.1 / libGL.so.1 not found
+        raise SynthcamError(f"OpenGL over EGL is not available ({exc}); install the Debian packages {EGL_PACKAGES} "
+                            "(or use --renderer raycast)") from None
+    return GL, EGL
+
+
+# --- EGL context: one per process, shared by every GLRenderer ------------------------------------
+
+_context = None
+
+
+def egl_context(nthreads: int = 0):
+    """Create (once per process) and make current a headless EGL OpenGL 4.1 core context.
+
+    nthreads : software-rasteriser threads (Mesa llvmpipe's ``LP_NUM_THREADS``) when the process has not
+        set them; 0 = all cores. Only the first call in a process decides.
+    Uses the EGL device given by ``EGL_DEVICE_ID`` (default 0) when the driver lists devices.
+    """
+    global _context
+    if _context is not None:
+        _make_current(_context)
+        return _context
+    if nthreads > 0:
+        os.environ.setdefault("LP_NUM_THREADS", str(nthreads))
+    GL, EGL = import_gl()
+    display = _egl_display(EGL)
+    major, minor = EGL.EGLint(), EGL.EGLint()
+    if not display or not EGL.eglInitialize(display, ctypes.pointer(major), ctypes.pointer(minor)):
+        raise SynthcamError(f"no EGL display could be initialised; install the Debian packages {EGL_PACKAGES} "
+                            "(or the NVIDIA driver's EGL on a GPU machine), or use --renderer raycast")
+    attrs = (EGL.EGLint * 5)(EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE, EGL.EGL_OPENGL_BIT,
+                             EGL.EGL_NONE)
+    config, count = EGL.EGLConfig(), EGL.EGLint()
+    if not EGL.eglChooseConfig(display, attrs, ctypes.pointer(config), 1, ctypes.pointer(count)) or count.value < 1:
+        raise SynthcamError(f"EGL offers no OpenGL configuration; install the Debian packages {EGL_PACKAGES}")
+    EGL.eglBindAPI(EGL.EGL_OPENGL_API)
+    ctx_attrs = (EGL.EGLint * 7)(EGL.EGL_CONTEXT_MAJOR_VERSION, 4, EGL.EGL_CONTEXT_MINOR_VERSION, 1,
+                                 EGL.EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT, EGL.EGL_NONE)
+    context = EGL.eglCreateContext(display, config, EGL.EGL_NO_CONTEXT, ctx_attrs)
+    if not context or not EGL.eglMakeCurrent(display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, context):
+        raise SynthcamError("EGL could not create an OpenGL 4.1 core context; update Mesa (libgl1-mesa-dri) "
+                            "or the GPU driver, or use --renderer raycast")
+    _context = (display, context)
+    return _context
+
+
+def gl_renderer_string() -> str:
+    """The GL_RENDERER string of the process's context, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"."""
+    GL, _ = import_gl()
+    egl_context()
+    return GL.glGetString(GL.GL_RENDERER).decode(errors="replace")
+
+
+def _make_current(context) -> None:
+    """Make the process's context current again (a pyrender renderer in the same process switches it)."""
+    from OpenGL import EGL
+
+    EGL.eglMakeCurrent(context[0], EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, context[1])
+
+
+def _egl_display(EGL):
+    """The EGL display of device ``EGL_DEVICE_ID`` through EGL_EXT_platform_device, else the default one."""
+    query = _egl_proc(EGL, "eglQueryDevicesEXT", EGL.EGLBoolean, EGL.EGLint, ctypes.c_void_p, ctypes.POINTER(EGL.EGLint))
+    get_display = _egl_proc(EGL, "eglGetPlatformDisplayEXT", EGL.EGLDisplay, EGL.EGLenum, ctypes.c_void_p, ctypes.c_void_p)
+    if query is not None and get_display is not None:
+        n = EGL.EGLint()
+        if query(0, None, ctypes.pointer(n)) and n.value > 0:
+            devices = (ctypes.c_void_p * n.value)()
+            query(n.value, devices, ctypes.pointer(n))
+            index = int(os.environ.get("EGL_DEVICE_ID", "0"))
+            if not 0 <= index < n.value:
+                raise SynthcamError(f"EGL_DEVICE_ID={index} but EGL lists {n.value} device(s); use 0..{n.value - 1}")
+            display = get_display(0x313F, devices[index], None)  # EGL_PLATFORM_DEVICE_EXT
+            if display:
+                return display
+    return EGL.eglGetDisplay(EGL.EGL_DEFAULT_DISPLAY)
+
+
+def _egl_proc(EGL, name: str, restype, *argtypes):
+    address = EGL.eglGetProcAddress(name)
+    if not address:
+        return None
+    return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+
+
+def opencv_projection(intrinsics: Intrinsics, near: float = Z_NEAR, far: float = Z_FAR) -> np.ndarray:
+    """(4, 4) float64 matrix from OpenCV camera coordinates to GL clip coordinates.
+
+    Window coordinates come out as ``x = fx X / Z + cx``, ``y = fy Y / Z + cy`` (no flip: row 0 read back is
+    the top image row) and the depth buffer spans ``near..far`` (metres along z).
+    """
+    w, h = intrinsics.width, intrinsics.height
+    return np.array([
+        [2 * intrinsics.fx / w, 0.0, 2 * intrinsics.cx / w - 1, 0.0],
+        [0.0, 2 * intrinsics.fy / h, 2 * intrinsics.cy / h - 1, 0.0],
+        [0.0, 0.0, (far + near) / (far - near), -2 * far * near / (far - near)],
+        [0.0, 0.0, 1.0, 0.0],
+    ])
+
+
+@dataclass(frozen=True)
+class LabelTables:
+    """Object index -> labels; index ``n`` (one past the last object) is "missed everything"."""
+
+    class40: np.ndarray  #: (n + 1,) uint8
+    instance: np.ndarray  #: (n + 1,) uint16
+
+    @classmethod
+    def of(cls, scene: Scene) -> "LabelTables":
+        n = len(scene.objects)
+        class40, instance = np.zeros(n + 1, dtype=np.uint8), np.zeros(n + 1, dtype=np.uint16)
+        for i, obj in enumerate(scene.objects):
+            class40[i], instance[i] = obj.class40, obj.instance_id
+        return cls(class40, instance)
+
+
+class SurfaceDistance:
+    """Distance from world points to the nearest surface of a scene (Open3D, built on first use).
+
+    GL has no distance query; the GL backends answer ``distance`` with this, as ray casting does.
+    """
+
+    def __init__(self, scene: Scene, nthreads: int = 0):
+        self._scene, self._nthreads, self._raycast = scene, nthreads, None
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """(N,) float64 metres from each of the (N, 3) world points to the nearest surface."""
+        if self._raycast is None:
+            from synthcam.render import import_open3d
+
+            o3d = import_open3d()
+            self._raycast = o3d.t.geometry.RaycastingScene()
+            for obj in self._scene.objects:
+                self._raycast.add_triangles(
+                    o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.vertices, dtype=np.float32)),
+                    o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.faces, dtype=np.uint32)))
+            self._o3d = o3d
+        query = self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
+        return self._raycast.compute_distance(query, nthreads=self._nthreads).numpy().astype(np.float64)
+
+
+# --- the "gl" backend ----------------------------------------------------------------------------
+
+_VERTEX_SHADER = """
+#version 410 core
+layout(location = 0) in vec3 position;   // world, metres
+uniform mat4 world_to_cam;               // world -> OpenCV camera
+uniform mat4 projection;                 // OpenCV camera -> clip
+out float z_cam;
+void main() {
+    vec4 p = world_to_cam * vec4(position, 1.0);
+    z_cam = p.z;
+    gl_Position = projection * p;
+}
+"""
+
+_FRAGMENT_SHADER = """
+#version 410 core
+in float z_cam;
+layout(location = 0) out float depth;
+layout(location = 1) out uint triangle;
+void main() {
+    depth = z_cam;                            // perspective-correct at the pixel centre
+    triangle = uint(gl_PrimitiveID) + 1u;     // 0 = missed everything
+}
+"""
+
+
+@dataclass(frozen=True)
+class SceneTriangles:
+    """The whole scene as one indexed triangle list, with per-triangle tables (entry 0 = "missed").
+
+    vertices : (V, 3) float32 world positions, metres.
+    faces : (T, 3) uint32 vertex indices; triangle ``t`` is drawn as primitive ``t``.
+    normals : (T, 3) float64 unit world face normals (right-hand rule; zero for degenerate triangles).
+    class40 : (T + 1,) uint8 class of triangle ``t`` at ``t + 1``; 0 at 0.
+    instance : (T + 1,) uint16 instance of triangle ``t`` at ``t + 1``; 0 at 0.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    class40: np.ndarray
+    instance: np.ndarray
+
+    @classmethod
+    def of(cls, scene: Scene) -> "SceneTriangles":
+        vertices, faces, class40, instance = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros(1, np.uint8)], [np.zeros(1, np.uint16)]
+        offset = 0
+        for obj in scene.objects:
+            v, f = np.asarray(obj.mesh.vertices, dtype=np.float64), np.asarray(obj.mesh.faces, dtype=np.int64)
+            vertices.append(v)
+            faces.append(f + offset)
+            class40.append(np.full(len(f), obj.class40, dtype=np.uint8))
+            instance.append(np.full(len(f), obj.instance_id, dtype=np.uint16))
+            offset += len(v)
+        v, f = np.concatenate(vertices), np.concatenate(faces)
+        tris = v[f]
+        n = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
+        return cls(v.astype(np.float32), f.astype(np.uint32), n, np.concatenate(class40), np.concatenate(instance))
+
+    def camera_normals(self, pose: np.ndarray) -> np.ndarray:
+        """(T + 1, 3) float32 face normals in the camera frame of ``pose``, each turned to face the camera.
+
+        A flat triangle faces the camera or not as a whole: the sign of n . (vertex - eye) decides.
+        """
+        rot, eye = pose[:3, :3], pose[:3, 3]
+        towards = np.einsum("ij,ij->i", self.normals, self.vertices[self.faces[:, 0]] - eye)
+        out = np.zeros((len(self.normals) + 1, 3), dtype=np.float32)
+        out[1:] = (self.normals * np.where(towards > 0, -1.0, 1.0)[:, None]) @ rot  # n_cam = R^T n_world
+        return out
+
+
+class GLRenderer:
+    """Rasterise a labelled scene with OpenGL over EGL: depth and triangle ids from one draw call.
+
+    Writes float32 camera-frame z-depth and the primitive (triangle) index per pixel; class, instance and
+    the camera-frame face normal are looked up per triangle on the CPU.
+
+    scene : the scene; all objects go into one vertex and one index buffer.
+    intrinsics : camera used for every frame.
+    nthreads : software-rasteriser threads for the process's first GL context (0 = all cores); also the
+        Open3D threads of :meth:`distance`.
+    """
+
+    name = "gl"
+
+    def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
+        egl_context(nthreads)
+        GL, _ = import_gl()
+        self._gl = GL
+        self.intrinsics = intrinsics
+        self._tris = SceneTriangles.of(scene)
+        self.distance = SurfaceDistance(scene, nthreads)
+        self._program = _program(GL)
+        self._uniforms = [GL.glGetUniformLocation(self._program, n) for n in ("world_to_cam", "projection")]
+        self._vao, self._buffers = _upload(GL, self._tris)
+        self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height)
+        self._projection = opencv_projection(intrinsics).astype(np.float32)
+
+    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
+        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+        GL = self._gl
+        from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels  # the raw call: writes straight into numpy memory
+
+        _make_current(_context)
+        pose = np.asarray(pose, dtype=np.float64)
+        w, h = self.intrinsics.width, self.intrinsics.height
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
+        GL.glViewport(0, 0, w, h)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDisable(GL.GL_CULL_FACE)
+        GL.glClearBufferfv(GL.GL_COLOR, 0, _ZERO4F)
+        GL.glClearBufferuiv(GL.GL_COLOR, 1, _ZERO4U)
+        GL.glClearBufferfv(GL.GL_DEPTH, 0, _ONE1F)
+        GL.glUseProgram(self._program)
+        GL.glUniformMatrix4fv(self._uniforms[0], 1, GL.GL_TRUE, np.linalg.inv(pose).astype(np.float32))
+        GL.glUniformMatrix4fv(self._uniforms[1], 1, GL.GL_TRUE, self._projection)
+        GL.glBindVertexArray(self._vao)
+        GL.glDrawElements(GL.GL_TRIANGLES, self._tris.faces.size, GL.GL_UNSIGNED_INT, None)
+        depth = np.empty((h, w), dtype=np.float32)
+        triangle = np.empty((h, w), dtype=np.uint32)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        glReadPixels(0, 0, w, h, GL.GL_RED, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
+        glReadPixels(0, 0, w, h, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_INT, triangle.ctypes.data_as(ctypes.c_void_p))
+        cam_normals = None
+        if normals:  # gather 12-byte rows as one opaque item each: faster than take(axis=0)
+            rows = self._tris.camera_normals(pose).view(np.dtype((np.void, 12))).ravel()
+            cam_normals = np.take(rows, triangle).view(np.float32).reshape(h, w, 3)
+        return Frame(depth=depth, class40=np.take(self._tris.class40, triangle), instance=np.take(self._tris.instance, triangle),
+                     normals=cam_normals, pose=pose.copy(), intrinsics=self.intrinsics)
+
+    def close(self) -> None:
+        """Free this renderer's GL objects (the process's context stays for the next renderer)."""
+        GL = self._gl
+        if self._fbo is not None and _context is not None:
+            _make_current(_context)
+            GL.glDeleteFramebuffers(1, [self._fbo])
+            GL.glDeleteRenderbuffers(len(self._attachments), self._attachments)
+            GL.glDeleteVertexArrays(1, [self._vao])
+            GL.glDeleteBuffers(len(self._buffers), self._buffers)
+            self._fbo = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: GL may be gone already
+            pass
+
+
+_ZERO4F = np.zeros(4, dtype=np.float32)
+_ZERO4U = np.zeros(4, dtype=np.uint32)
+_ONE1F = np.ones(1, dtype=np.float32)
+_programs: dict = {}
+
+
+def _program(GL) -> int:
+    """The shader program of the current context (compiled once per process)."""
+    if "gl" not in _programs:
+        program = GL.glCreateProgram()
+        for kind, source in ((GL.GL_VERTEX_SHADER, _VERTEX_SHADER), (GL.GL_FRAGMENT_SHADER, _FRAGMENT_SHADER)):
+            shader = GL.glCreateShader(kind)
+            GL.glShaderSource(shader, source)
+            GL.glCompileShader(shader)
+            if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
+                raise RuntimeError(f"shader does not compile: {GL.glGetShaderInfoLog(shader).decode()}")
+            GL.glAttachShader(program, shader)
+        GL.glLinkProgram(program)
+        if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
+            raise RuntimeError(f"shader program does not link: {GL.glGetProgramInfoLog(program).decode()}")
+        _programs["gl"] = program
+    return _programs["gl"]
+
+
+def _upload(GL, tris: SceneTriangles):
+    vao = GL.glGenVertexArrays(1)
+    GL.glBindVertexArray(vao)
+    vbo, ibo = (int(b) for b in GL.glGenBuffers(2))
+    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+    GL.glBufferData(GL.GL_ARRAY_BUFFER, tris.vertices.nbytes, tris.vertices if tris.vertices.size else None, GL.GL_STATIC_DRAW)
+    GL.glEnableVertexAttribArray(0)
+    GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, GL.GL_FALSE, 0, None)
+    GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ibo)  # recorded in the vertex array
+    GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, tris.faces.nbytes, tris.faces if tris.faces.size else None, GL.GL_STATIC_DRAW)
+    GL.glBindVertexArray(0)
+    return vao, [vbo, ibo]
+
+
+def _framebuffer(GL, width: int, height: int):
+    fbo = GL.glGenFramebuffers(1)
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+    rbs = [int(r) for r in GL.glGenRenderbuffers(3)]
+    formats = (GL.GL_R32F, GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F)
+    points = (GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1, GL.GL_DEPTH_ATTACHMENT)
+    for rb, fmt, point in zip(rbs, formats, points):
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, point, GL.GL_RENDERBUFFER, rb)
+    GL.glDrawBuffers(2, np.array([GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1], dtype=np.uint32))
+    if GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER) != GL.GL_FRAMEBUFFER_COMPLETE:
+        raise SynthcamError("the GL driver cannot render float depth and integer ids off-screen; "
+                            "update Mesa (libgl1-mesa-dri) or the GPU driver, or use --renderer raycast")
+    return fbo, rbs
+
+
+# --- the "pyrender" backend ----------------------------------------------------------------------
+
+#: OpenCV camera frame -> GL camera frame (y up, z backwards): flip y and z.
+CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def import_pyrender():
+    """Import pyrender on the EGL platform; a missing library names the package to install."""
+    import_gl()
+    try:
+        import pyrender
+    except ImportError as exc:
+        raise SynthcamError(f"pyrender cannot be imported ({exc}); install the Debian packages {EGL_PACKAGES}, "
+                            "and pyrender==0.1.45 with PyOpenGL==3.1.0 (or use --renderer gl / raycast)") from None
+    return pyrender
+
+
+class PyrenderRenderer:
+    """pyrender's flat ``SEG`` pass over EGL: depth and object ids in one pass, normals derived from depth.
+
+    scene : the scene; object ``i`` is drawn in the flat colour R + 256 G = i + 1 (black = missed).
+    intrinsics : camera used for every frame.
+    nthreads : software-rasteriser threads when this process has not set ``LP_NUM_THREADS`` (0 = all
+        cores); also the Open3D threads of :meth:`distance`.
+    """
+
+    name = "pyrender"
+
+    def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
+        if nthreads > 0:
+            os.environ.setdefault("LP_NUM_THREADS", str(nthreads))
+        if len(scene.objects) >= 2**16 - 1:
+            raise SynthcamError(f"the pyrender backend colours at most 65534 objects, the scene has {len(scene.objects)}; "
+                                "use --renderer gl")
+        pyrender = import_pyrender()
+        self._pyrender = pyrender
+        self.intrinsics = intrinsics
+        self._labels = LabelTables.of(scene)
+        self.distance = SurfaceDistance(scene, nthreads)
+        self._scene = pyrender.Scene(bg_color=np.zeros(4), ambient_light=np.ones(3))
+        self._seg = {}
+        for i, obj in enumerate(scene.objects):
+            node = self._scene.add(pyrender.Mesh.from_trimesh(obj.mesh, smooth=False))
+            self._seg[node] = np.array([(i + 1) & 255, (i + 1) >> 8, 0], dtype=np.uint8)
+        # pyrender's IntrinsicsCamera samples pixel (u, v) at (u + 0.5, v + 0.5) like us: K passes as is.
+        camera = pyrender.IntrinsicsCamera(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
+                                           znear=Z_NEAR_PYRENDER, zfar=Z_FAR_PYRENDER)
+        self._camera = self._scene.add(camera, pose=np.eye(4))
+        try:
+            self._renderer = pyrender.OffscreenRenderer(intrinsics.width, intrinsics.height)
+        except Exception as exc:  # EGL initialisation fails in pyrender's own platform code
+            raise SynthcamError(f"pyrender cannot open an EGL context ({exc}); install the Debian packages "
+                                f"{EGL_PACKAGES}, or use --renderer raycast") from None
+
+    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
+        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+        self._scene.set_pose(self._camera, np.asarray(pose, dtype=np.float64) @ CV_TO_GL)
+        colour, depth = self._renderer.render(self._scene, flags=self._pyrender.RenderFlags.SEG, seg_node_map=self._seg)
+        index = colour[..., 0].astype(np.int32) + 256 * colour[..., 1].astype(np.int32) - 1
+        index[index < 0] = len(self._labels.class40) - 1  # black: missed everything
+        depth = np.ascontiguousarray(depth, dtype=np.float32)
+        return Frame(depth=depth, class40=np.take(self._labels.class40, index, mode="clip"),
+                     instance=np.take(self._labels.instance, index, mode="clip"),
+                     normals=normals_from_depth(depth, self.intrinsics) if normals else None,
+                     pose=np.array(pose, dtype=np.float64), intrinsics=self.intrinsics)
+
+    def close(self) -> None:
+        """Free pyrender's GL objects and destroy its context, leaving the EGL display initialised.
+
+        pyrender's own ``delete()`` calls ``eglTerminate`` on a display that every context of the process
+        shares (EGL returns one display per device), which would kill the ``gl`` backend's context too.
+        """
+        if self._renderer is not None:
+            from OpenGL import EGL
+
+            platform = self._renderer._platform
+            platform.make_current()
+            self._renderer._renderer.delete()
+            EGL.eglMakeCurrent(platform._egl_display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
+            EGL.eglDestroyContext(platform._egl_display, platform._egl_context)
+            self._renderer = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+#: pyrender's depth buffer has 24 bits: error ~ z^2 / (near 2^24), 0.02 mm at 4 m with these planes.
+Z_NEAR_PYRENDER, Z_FAR_PYRENDER = 0.05, 50.0
+
+
+def normals_from_depth(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """(H, W, 3) float32 unit camera-frame normals facing the camera, from (H, W) float32 z-depth.
+
+    Each pixel's tangents are the differences to its horizontal and vertical neighbours, each taken on
+    the side whose depth is closer (so a pixel at a depth edge uses the surface it lies on); exact on
+    flat faces. Pixels without depth, or without a valid neighbour in a direction, get (0, 0, 0).
+    """
+    points = pixel_rays(intrinsics) * depth[..., None]
+    valid = depth > 0
+
+    def tangent(axis: int) -> tuple[np.ndarray, np.ndarray]:
+        fwd = np.zeros_like(points)
+        ok_fwd = np.zeros_like(valid)
+        body = [slice(None)] * 2
+        head, tail = list(body), list(body)
+        head[axis], tail[axis] = slice(None, -1), slice(1, None)
+        fwd[tuple(head)] = points[tuple(tail)] - points[tuple(head)]
+        ok_fwd[tuple(head)] = valid[tuple(tail)] & valid[tuple(head)]
+        bwd, ok_bwd = np.zeros_like(fwd), np.zeros_like(ok_fwd)
+        bwd[tuple(tail)], ok_bwd[tuple(tail)] = fwd[tuple(head)], ok_fwd[tuple(head)]
+        use_fwd = ok_fwd & (~ok_bwd | (np.abs(fwd[..., 2]) <= np.abs(bwd[..., 2])))
+        return np.where(use_fwd[..., None], fwd, bwd), ok_fwd | ok_bwd
+
+    tu, ok_u = tangent(1)
+    tv, ok_v = tangent(0)
+    n = np.cross(tu, tv)
+    n *= np.where(np.sum(n * points, axis=-1) > 0, -1.0, 1.0).astype(np.float32)[..., None]  # face the camera
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    ok = ok_u & ok_v & (norm[..., 0] > 0)
+    return np.where(ok[..., None], n / np.where(norm > 0, norm, 1.0), 0.0).astype(np.float32)

@@ -1,0 +1,211 @@
+"""The GL backends (``gl``, ``pyrender``) against ray casting and exact expectations; ``auto``; errors.
+
+They run on Mesa's llvmpipe through EGL here, the same code path as NVIDIA EGL on a GPU.
+"""
+
+import builtins
+
+import numpy as np
+import pytest
+
+from conftest import make_scene, wall_scene
+from scene_library import generate_room
+from scene_library.objects.base import box
+from synthcam import render_gl
+from synthcam.camera import Intrinsics, look_at, pixel_rays
+from synthcam.errors import SynthcamError
+from synthcam.render import RaycastRenderer, choose_renderer, make_renderer
+from synthcam.render_gl import GLRenderer, PyrenderRenderer, normals_from_depth, opencv_projection
+
+FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
+GL_BACKENDS = [GLRenderer, PyrenderRenderer]
+
+
+def agreement(a, b) -> tuple[float, float, float]:
+    """Median |depth difference| in metres over pixels valid in both, and class / instance agreement."""
+    both = (a.depth > 0) & (b.depth > 0)
+    assert both.mean() > 0.5
+    return (float(np.median(np.abs(a.depth - b.depth)[both])), float((a.class40 == b.class40).mean()),
+            float((a.instance == b.instance).mean()))
+
+
+def normal_angles(a, b, mask) -> np.ndarray:
+    """Degrees between the two frames' normals at the ``mask`` pixels (normalised first)."""
+    na = a.normals[mask] / np.linalg.norm(a.normals[mask], axis=1, keepdims=True)
+    nb = b.normals[mask] / np.linalg.norm(b.normals[mask], axis=1, keepdims=True)
+    return np.degrees(np.arccos(np.clip(np.sum(na * nb, axis=1), -1.0, 1.0)))
+
+
+@pytest.fixture(scope="module")
+def room_views():
+    """A generated room and three views into it from inside, at 160x120."""
+    scene = generate_room(np.random.default_rng(3))
+    sx, sy, _ = scene.room.size
+    eye = np.array([0.5 * sx, 0.5 * sy, 1.4])
+    poses = [look_at(eye, np.array([tx * sx, ty * sy, 0.9])) for tx, ty in ((0.05, 0.1), (0.95, 0.5), (0.4, 0.98))]
+    return scene, Intrinsics.nyuv2().scaled(160, 120), poses
+
+
+@pytest.mark.parametrize("backend", GL_BACKENDS)
+def test_wall_two_metres_ahead_reads_two_metres(backend):
+    cam = Intrinsics(640, 480, 500.0, 500.0, 320.0, 240.0)
+    frame = backend(wall_scene(2.0), cam, nthreads=1).render(FORWARD_Y)
+    assert np.allclose(frame.depth, 2.0, atol=1e-4)  # z-depth, corners included
+    assert np.all(frame.class40 == 1) and np.all(frame.instance == 1)
+    assert np.allclose(frame.normals[..., 2], -1.0, atol=1e-4)  # the wall faces the camera
+
+
+@pytest.mark.parametrize("backend", GL_BACKENDS)
+def test_tiny_scene_agrees_with_ray_casting(backend, small_camera):
+    scene = make_scene([
+        ("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))),
+        ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2))),
+        ("floor", 2, box((20.0, 20.0, 0.1), (0.0, 0.0, -0.6))),
+    ])
+    ref = RaycastRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y)
+    frame = backend(scene, small_camera, nthreads=1).render(FORWARD_Y)
+    d, c, i = agreement(ref, frame)
+    assert d <= 1e-4 and c >= 0.999 and i >= 0.999
+    assert np.array_equal(ref.depth == 0, frame.depth == 0) or np.mean((ref.depth == 0) != (frame.depth == 0)) < 1e-3
+
+
+@pytest.mark.parametrize("backend", GL_BACKENDS)
+def test_generated_room_agrees_with_ray_casting(backend, room_views):
+    scene, cam, poses = room_views
+    raycast, other = RaycastRenderer(scene, cam, nthreads=1), backend(scene, cam, nthreads=1)
+    for pose in poses:
+        ref, frame = raycast.render(pose), other.render(pose)
+        d, c, i = agreement(ref, frame)
+        assert d <= 1e-4, f"median depth difference {d * 1e3:.3f} mm"
+        assert c >= 0.999 and i >= 0.999, (c, i)
+        same = (ref.instance == frame.instance) & (ref.depth > 0)
+        angles = normal_angles(ref, frame, same & (np.linalg.norm(frame.normals, axis=-1) > 0))
+        if backend is GLRenderer:  # per-face normals, exact
+            assert np.percentile(angles, 99.9) < 0.5
+        else:  # derived from depth: off only next to edges
+            assert np.median(angles) < 0.5 and np.mean(angles > 10) < 0.05
+
+
+def test_projection_maps_pixel_centres_like_opencv():
+    cam = Intrinsics(8, 6, 5.0, 4.0, 3.7, 2.2)
+    point = np.array([0.3, -0.2, 2.0, 1.0])
+    clip = opencv_projection(cam) @ point
+    ndc = clip[:3] / clip[3]
+    window = (ndc[:2] + 1) / 2 * [cam.width, cam.height]
+    assert np.allclose(window, [cam.fx * 0.3 / 2 + cam.cx, cam.fy * -0.2 / 2 + cam.cy])
+    assert np.isclose(ndc[2], -1.0 + 2 * (1 / render_gl.Z_NEAR - 1 / 2.0) / (1 / render_gl.Z_NEAR - 1 / render_gl.Z_FAR))
+
+
+def test_miss_is_invalid_and_void_and_no_normals_on_request(small_camera):
+    scene = make_scene([("cube", 3, box((0.2, 0.2, 0.2), (0.0, 2.0, 0.0)))])
+    frame = GLRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y, normals=False)
+    miss = frame.instance == 0
+    assert miss.any() and (~miss).any()
+    assert np.all(frame.depth[miss] == 0) and np.all(frame.class40[miss] == 0) and np.all(frame.class40[~miss] == 3)
+    assert frame.normals is None
+
+
+def test_gl_renderers_share_the_context_and_survive_pyrender_in_between(small_camera):
+    first = GLRenderer(wall_scene(2.0), small_camera, nthreads=1)
+    before = first.render(FORWARD_Y)
+    PyrenderRenderer(wall_scene(3.0), small_camera, nthreads=1).render(FORWARD_Y)  # switches the current context
+    second = GLRenderer(wall_scene(1.0), small_camera.scaled(64, 48), nthreads=1)
+    assert np.allclose(second.render(FORWARD_Y).depth, 1.0, atol=1e-4)
+    assert np.array_equal(first.render(FORWARD_Y).depth, before.depth)
+
+
+def test_distance_query_on_gl_backends():
+    for backend in GL_BACKENDS:
+        r = backend(wall_scene(2.0), Intrinsics.nyuv2().scaled(32, 24), nthreads=1)
+        assert np.allclose(r.distance(np.array([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]])), [2.0, 0.5], atol=1e-5)
+
+
+def test_normals_from_depth_are_exact_on_a_plane():
+    cam = Intrinsics.nyuv2().scaled(80, 60)
+    n_cam = np.array([0.3, -0.2, -1.0]) / np.linalg.norm([0.3, -0.2, -1.0])
+    depth = (-2.0 / (pixel_rays(cam).astype(np.float64) @ n_cam)).astype(np.float32)  # plane n.p = -2 (faces camera)
+    depth[:, :10] = 0.0  # invalid block: its neighbours use the other side
+    normals = normals_from_depth(depth, cam)
+    assert np.all(normals[:, :10] == 0)
+    assert np.allclose(normals[:, 10:], n_cam, atol=1e-3)
+
+
+def test_auto_picks_gl_for_rooms_and_raycast_for_probes(room_views):
+    scene, cam, _ = room_views
+    assert choose_renderer(scene, cam) == "gl"
+    assert choose_renderer(scene, cam.scaled(64, 48)) == "raycast"  # trajectory probes
+    assert make_renderer("auto", scene, cam.scaled(64, 48), 1).name == "raycast"
+    assert make_renderer("auto", scene, cam, 1).name == "gl"
+
+
+def test_auto_falls_back_to_raycast(room_views, monkeypatch):
+    scene, cam, _ = room_views
+    monkeypatch.setattr("synthcam.render.AUTO_MAX_SOFTWARE_GL_TRIANGLES", scene.triangle_count - 1)
+    assert choose_renderer(scene, cam) == "raycast"  # too many triangles for llvmpipe
+    monkeypatch.undo()
+
+    def no_egl(nthreads=0):
+        raise SynthcamError("no EGL")
+
+    monkeypatch.setattr("synthcam.render.egl_context", no_egl)
+    assert choose_renderer(scene, cam) == "raycast"
+
+
+def test_unknown_renderer_lists_every_backend(small_camera):
+    with pytest.raises(SynthcamError, match="valid renderers: auto, raycast, gl, pyrender"):
+        make_renderer("vulkan", wall_scene(), small_camera)
+
+
+def _without(monkeypatch, prefix: str, error=ImportError):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == prefix or name.startswith(prefix + "."):
+            raise error(f"libEGL.so.1: cannot open shared object file ({name})")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+def test_missing_gl_libraries_name_the_debian_packages(monkeypatch):
+    _without(monkeypatch, "OpenGL")
+    with pytest.raises(SynthcamError, match="install the Debian packages libegl1 libgl1 libglu1-mesa"):
+        render_gl.import_gl()
+
+
+def test_missing_pyrender_says_what_to_install(monkeypatch, small_camera):
+    _without(monkeypatch, "pyrender")
+    with pytest.raises(SynthcamError, match="pyrender==0.1.45"):
+        PyrenderRenderer(wall_scene(), small_camera, nthreads=1)
+
+
+def test_other_pyopengl_platform_is_refused(monkeypatch):
+    monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
+    with pytest.raises(SynthcamError, match="PYOPENGL_PLATFORM=egl"):
+        render_gl.import_gl()
+
+
+def test_cli_renderer_choices_are_the_registry():
+    from cli.main import generate
+    from synthcam.render import RENDERERS
+
+    option = next(p for p in generate.params if p.name == "renderer")
+    assert list(option.type.choices) == list(RENDERERS) and option.default == "auto"
+
+
+def test_cli_generate_with_gl_backend(tmp_path):
+    import h5py
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", "80x60",
+                                       "--out", str(out), "--workers", "1", "--renderer", "gl"])
+    assert result.exit_code == 0, result.output
+    (shard,) = out.glob("room_*.h5")
+    with h5py.File(shard) as f:
+        assert f["depth_clean"].shape == (2, 60, 80) and (f["depth_clean"][()] > 0).mean() > 0.99
+    bad = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--out", str(out),
+                                    "--renderer", "vulkan"])
+    assert bad.exit_code == 2 and "'vulkan' is not one of" in bad.output
