@@ -24,6 +24,7 @@ tensors; :func:`collate_frames` passes that batch through instead of stacking sa
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from synthcam.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, GRAVITY, INDEX, INT
                              window_intrinsics, window_pixels)
 from synthcam.shards import ShardFile, find_shards
 
+#: Open HDF5 handles per process; beyond this the least recently read shard is closed (reopened on demand).
+MAX_OPEN_SHARDS = 64
 DEPTH_CHOICES = {"noisy": "depth", "clean": "depth_clean"}
 _COMPACT_FIELD = {"depth": "depth_mm", "depth_clean": "depth_clean_mm"}
 
@@ -157,6 +160,14 @@ class ShardDataset(Dataset):
             raise IndexError(f"index {int(bad[0])} out of range for a dataset of {len(self)} frames")
         return index
 
+    def _note_open(self, s: int) -> None:
+        """Keep at most :data:`MAX_OPEN_SHARDS` HDF5 handles open in this process (least recently read closed first)."""
+        recent = self.__dict__.setdefault("_recent", OrderedDict())
+        recent[s] = None
+        recent.move_to_end(s)
+        while len(recent) > MAX_OPEN_SHARDS:
+            self.shards[recent.popitem(last=False)[0]].close()
+
     def _read(self, index: np.ndarray, shared: bool) -> dict[str, torch.Tensor]:
         """The batch dict of global indices ``index`` (images in shared memory if ``shared``).
 
@@ -183,6 +194,7 @@ class ShardDataset(Dataset):
         for a, b in zip([0, *ends.tolist()], [*ends.tolist(), size]):
             s, first = int(shard_of[a]), int(frame[a])
             shard, lut = self.shards[s], self._luts[s]
+            self._note_open(s)
             out = {}
             if self.compact and self._window is None:
                 out[self._fields[0]] = depth_np[a:b]

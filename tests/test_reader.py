@@ -15,6 +15,7 @@ from segnet.datasets import DatasetError, make_dataset
 from synthcam.sample import SAMPLE_KEYS
 from synthcam.errors import ShardError, SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
+from synthcam import reader as reader_module
 from synthcam.reader import ShardDataset, ShardOrderSampler
 from synthcam.shards import read_shard
 
@@ -299,3 +300,11 @@ def test_training_on_compact_shards_matches_standard_and_resumes(dataset_dir, tm
     resumed = train(config, tmp_path / "split", resume=True, **quiet)
     for key in ("train_loss", "train_acc"):
         assert resumed[key] == whole[key]
+
+
+def test_open_handles_are_bounded(dataset_dir, monkeypatch):
+    monkeypatch.setattr(reader_module, "MAX_OPEN_SHARDS", 1)
+    ds = ShardDataset(dataset_dir)
+    first, last = ds[0], ds[len(ds) - 1]  # two shards: reading the second closes the first
+    assert [shard._h5 is not None for shard in ds.shards] == [False, True]
+    assert torch.equal(ds[0]["depth"], first["depth"]) and torch.equal(ds[len(ds) - 1]["label"], last["label"])
