@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+import noise_models
 from noise_models.errors import NoiseConfigError
 from scene_library.errors import SceneError
 from synthcam.errors import SynthcamError
@@ -72,8 +73,8 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Master seed; the dataset is a function of the options and this seed.")
 @click.option("--resolution", default="640x480", show_default=True, help="Image size WIDTHxHEIGHT (the NYUv2 camera scaled to it).")
 @click.option("--noise", default="kinect_v1", show_default=True,
-              help="Noise preset: none (clean), kinect_v1 (as NYUv2 rawDepths), kinect_v1_filled (as NYUv2 "
-                   "in-painted depths) or redwood (PrimeSense model of Habitat-Sim).")
+              help="Noise preset, one of: " + ", ".join(noise_models.PRESETS) + " (see README; "
+                   "kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its in-painted depths).")
 @click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
 @click.option("--room-types", "room_types", default="", help="Comma-separated room types to draw from (default: all, "
               "with NYUv2-like weights): bedroom, living_room, kitchen, bathroom, office, dining_room.")

@@ -9,6 +9,7 @@ float32 and come only from the ``numpy.random.Generator`` passed in (normal draw
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +25,31 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(key: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """A reusable per-thread work array (contents undefined) for a stage's temporaries; never returned.
+
+    Fresh multi-megabyte arrays cost page faults on every frame, which at 640x480 took as long as the
+    arithmetic; reusing the temporaries leaves one fresh array (the output) per stage.
+    """
+    cache = getattr(_SCRATCH, "arrays", None)
+    if cache is None:
+        cache = _SCRATCH.arrays = {}
+    arr = cache.get(key)
+    if arr is None or arr.shape != shape or arr.dtype != dtype:
+        arr = cache[key] = np.empty(shape, dtype)
+    return arr
+
+
 class Stage:
     """Base class: subclasses implement ``__call__(frame, rng) -> depth``."""
 
     needs_normals: bool = False
+    #: True for a correlation-window test that widens every hole and depth edge by a few pixels (the
+    #: conformance suite measures the projector shadow without such stages).
+    widens_edges: bool = False
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -37,8 +59,10 @@ def incidence_cosine(frame: DepthView) -> np.ndarray:
     """(H, W) float32 |cos theta|, theta the angle between the surface normal and the viewing ray."""
     if frame.normals is None:
         raise ValueError("this noise stage needs per-pixel normals; render with normals=True")
-    prod = cv2.multiply(np.ascontiguousarray(frame.normals, dtype=np.float32), unit_rays(frame.intrinsics))
-    return np.abs(cv2.transform(prod, np.ones((1, 3), np.float32)))
+    normals = np.ascontiguousarray(frame.normals, dtype=np.float32)
+    prod = cv2.multiply(normals, unit_rays(frame.intrinsics), dst=_scratch("cos.prod", normals.shape))
+    cos = cv2.transform(prod, np.ones((1, 3), np.float32))
+    return np.abs(cos, out=cos)
 
 
 @dataclass(frozen=True)
@@ -53,8 +77,9 @@ class RangeGate(Stage):
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
-        inside = cv2.inRange(z, float(self.z_min), float(self.z_max))
-        return cv2.bitwise_and(z, z, mask=inside)
+        below = float(np.nextafter(np.float32(self.z_min), np.float32(-1)))  # keep z == z_min
+        out = cv2.threshold(z, below, 0.0, cv2.THRESH_TOZERO)[1]  # z <= below -> 0
+        return cv2.threshold(out, float(self.z_max), 0.0, cv2.THRESH_TOZERO_INV, dst=out)[1]  # z > z_max -> 0
 
 
 @dataclass(frozen=True)
@@ -88,7 +113,8 @@ class IncidenceDropout(Stage):
 class LateralJitter(Stage):
     """Resample inverse depth bilinearly at pixel positions shifted by N(0, sigma_px^2) in x and y.
 
-    A pixel becomes invalid if any of its four bilinear taps is invalid.
+    A pixel becomes invalid if any of its bilinear taps with a non-zero weight is invalid (invalid
+    pixels carry a huge inverse depth, 1e30, through the interpolation).
     """
 
     sigma_px: float = 0.5
@@ -99,12 +125,33 @@ class LateralJitter(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         h, w = z.shape
-        coords = coarse_normal(rng, (h, w, 2), self.sigma_px)
-        coords += _pixel_grid(h, w)
-        with np.errstate(divide="ignore"):
-            inv = np.reciprocal(z)  # invalid pixels become +inf, so any tap on them gives inf or NaN
-        inv_s = cv2.remap(inv, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return np.divide(1.0, inv_s, out=np.zeros_like(z), where=inv_s < np.float32(1e30))
+        coords = coarse_normal(rng, (h, w, 2), self.sigma_px, out=_scratch("jitter.coords", (h, w, 2)))
+        if _RELATIVE_MAP:  # OpenCV >= 4.10 reads the map as offsets from each pixel
+            mode = cv2.INTER_LINEAR | _RELATIVE_MAP
+        else:
+            np.add(coords, _pixel_grid(h, w), out=coords)
+            mode = cv2.INTER_LINEAR
+        inv = np.maximum(z, np.float32(1e-30), out=_scratch("jitter.inv", (h, w)))
+        np.reciprocal(inv, out=inv)  # invalid pixels: 1e30, finite (no NaN from 0 * inf)
+        inv_s = cv2.remap(inv, coords, None, mode, dst=_scratch("jitter.inv_s", (h, w)), borderMode=cv2.BORDER_REPLICATE)
+        # A touched invalid tap leaves >= 1e30 / 1024 (the smallest bilinear weight); valid depths are > 1e-6 m.
+        cv2.threshold(inv_s, _INV_MAX, 0.0, cv2.THRESH_TOZERO_INV, dst=inv_s)
+        return _inverse_or_zero(inv_s)
+
+
+_RELATIVE_MAP = getattr(cv2, "WARP_RELATIVE_MAP", 0)
+_INV_MAX = 1e6  # 1/m: inverse depths above this (depth under 1 micrometre) mark invalid pixels
+
+
+def _inverse_or_zero(k: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """``scale / k`` where ``k > 0`` (and finite results), else 0; (H, W) float32. k must hold no NaN."""
+    with np.errstate(divide="ignore"):
+        out = cv2.divide(np.float32(scale), k)  # k = 0 gives inf, k < 0 a negative value; both become 0
+    cv2.threshold(out, _F32_MAX, 0.0, cv2.THRESH_TOZERO_INV, dst=out)
+    return cv2.threshold(out, 0.0, 0.0, cv2.THRESH_TOZERO, dst=out)[1]
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @lru_cache(maxsize=8)
@@ -146,10 +193,10 @@ class DisparityNoise(Stage):
         z = frame.depth
         f = np.float32(self.lattice)
         with np.errstate(divide="ignore"):
-            k = np.divide(f, z)  # invalid pixels: +inf, which stays inf and maps back to 0
-        k += coarse_normal(rng, z.shape, self.sigma_units)
-        np.rint(k, out=k)
-        return np.divide(f, k, out=np.zeros_like(z), where=k >= 1)
+            k = cv2.divide(f, z, dst=_scratch("disparity.k", z.shape))  # invalid pixels: +inf, mapped back to 0
+        k += coarse_normal(rng, z.shape, self.sigma_units, out=_scratch("disparity.noise", z.shape))
+        np.rint(k, out=k)  # integers; invalid pixels stay +inf and map back to 0
+        return _inverse_or_zero(k, f)
 
 
 @dataclass(frozen=True)
@@ -187,24 +234,49 @@ class ProjectorShadow(Stage):
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
-        valid = z > 0
-        if self.baseline_m == 0 or not valid.any():
+        if self.baseline_m == 0 or not cv2.countNonZero(z):
             return z.copy()
-        d = np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=np.zeros_like(z), where=valid)
+        h, w = z.shape
+        with np.errstate(divide="ignore"):
+            d = cv2.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, dst=_scratch("shadow.d", (h, w)))
+        cv2.threshold(d, _F32_MAX, 0.0, cv2.THRESH_TOZERO_INV, dst=d)  # invalid pixels: D = 0
         if self.side < 0:  # mirror the rows so the emitter is always on the right
             d = cv2.flip(d, 1)
         # g = D(u) - u; u is shadowed when max g over pixels to its right exceeds g(u). Invalid pixels
         # (D = 0) never block. Blockers lie at most span = max D - min D pixels away, so a running max
-        # over that many pixels (a one-row dilation anchored at the pixel) finds them.
-        g = d - np.arange(z.shape[1], dtype=np.float32)[None, :]
-        d_min, d_max, _, _ = cv2.minMaxLoc(d, valid.view(np.uint8))
-        span = int(np.ceil(d_max - d_min)) + 1
-        right = cv2.dilate(g, np.ones((1, span + 1), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
-                           borderValue=-np.inf)
-        shadow = (right > g + np.float32(1e-4)).view(np.uint8)
+        # over a window of at least span + 1 pixels starting at u finds them (u itself never counts).
+        d_min, d_max, _, _ = cv2.minMaxLoc(d, cv2.compare(d, 0.0, cv2.CMP_GT))
+        g = np.subtract(d, _columns(w), out=_scratch("shadow.g", (h, w)))
+        right = _window_max_right(g, int(np.ceil(d_max - d_min)) + 1)
+        np.add(g, np.float32(1e-4), out=g)
+        lit = cv2.compare(right, g, cv2.CMP_LE, dst=_scratch("shadow.lit", (h, w), np.uint8))
         if self.side < 0:
-            shadow = cv2.flip(shadow, 1)
-        return cv2.bitwise_and(z, z, mask=1 - shadow)
+            lit = cv2.flip(lit, 1)
+        return cv2.bitwise_and(z, z, mask=lit)
+
+
+@lru_cache(maxsize=8)
+def _columns(w: int) -> np.ndarray:
+    """(1, w) float32 column indices 0 .. w-1 (read-only)."""
+    cols = np.arange(w, dtype=np.float32)[None, :]
+    cols.flags.writeable = False
+    return cols
+
+
+def _window_max_right(g: np.ndarray, span: int) -> np.ndarray:
+    """(H, W) max of ``g`` over columns [u, u + L) of each row, L the least power of two above ``span``
+    (columns past the row's end are left out), by log2(L) doublings of the window. The result is a
+    per-thread work array."""
+    h, w = g.shape
+    out, tmp = _scratch("wmax.a", (h, w)), _scratch("wmax.b", (h, w))
+    np.copyto(out, g)
+    k = 1
+    while k <= span and k < w:
+        cv2.max(out[:, : w - k], out[:, k:], dst=tmp[:, : w - k])
+        tmp[:, w - k :] = out[:, w - k :]
+        out, tmp = tmp, out
+        k *= 2
+    return out
 
 
 @dataclass(frozen=True)
@@ -223,7 +295,10 @@ class MaterialDropout(Stage):
         for cls, p in self.drop:
             lut[int(cls)] = p
         out = frame.depth.copy()
-        hit = np.flatnonzero(cv2.LUT(labels, (lut > 0).astype(np.uint8)))
+        hit_mask = cv2.LUT(labels, (lut > 0).astype(np.uint8))
+        if not cv2.countNonZero(hit_mask):
+            return out
+        hit = np.flatnonzero(hit_mask.view(bool))  # flatnonzero on bool is much faster than on uint8
         if hit.size:
             p_drop = lut[labels.ravel()[hit]]
             out.ravel()[hit[rng.random(hit.size, dtype=np.float32) < p_drop]] = 0.0
@@ -410,6 +485,7 @@ class DotPatternWindow(Stage):
     window: int = 9
     inlier_px: float = 0.1
     fill_radius_px: float = 3.0
+    widens_edges = True
 
     def __post_init__(self):
         _require(self.baseline_m > 0 and 0 < self.dot_density <= 1 and self.inlier_px > 0 and self.fill_radius_px >= 0,
@@ -433,30 +509,40 @@ class DotPatternWindow(Stage):
         mean = box(disp) / np.maximum(box(valid), 1.0)
         seeds = np.flatnonzero(dots & valid & (n_valid_dots > n_dots / 1.2))
         # Inlier count per seed, one window offset at a time (flat offsets in the padded image).
-        inliers = np.zeros(seeds.size, np.float32)
-        seed_mean, flat_disp, flat_dots = mean.ravel()[seeds], disp.ravel(), dots.ravel()
+        # Dots with valid depth carry their disparity, everything else NaN (never an inlier). Seeds whose
+        # window spans less than inlier_px of disparity count every valid dot as an inlier (weights <= 1).
+        dot_disp = np.where(dots & valid, disp, np.float32(np.nan)).ravel()
+        big = np.float32(1e30)
+        d_hi = cv2.dilate(np.where(valid, disp, -big), np.ones(size, np.uint8)).ravel()[seeds]
+        d_lo = cv2.erode(np.where(valid, disp, big), np.ones(size, np.uint8)).ravel()[seeds]
+        inliers = n_valid_dots.ravel()[seeds].copy()
+        hard = np.flatnonzero(d_hi - d_lo >= self.inlier_px)
+        hard_seeds, seed_mean = seeds[hard], mean.ravel()[seeds[hard]]
+        counts, t = np.zeros(hard.size, np.float32), np.empty(hard.size, np.int64)
         for dy in range(-half, half + 1):
             for dx in range(-half, half + 1):
                 r2 = dx * dx + dy * dy
-                weight = 1.0 if r2 == 0 else 1.0 / (1.44 * r2)
-                t = seeds + dy * wp + dx
-                d = flat_disp[t]
-                inliers += flat_dots[t] & (d > 0) & (np.abs(d - seed_mean) * np.float32(weight) < self.inlier_px)
+                tol = np.float32(self.inlier_px * (1.0 if r2 == 0 else 1.44 * r2))  # |D - mean| * w < inlier_px
+                np.add(hard_seeds, dy * wp + dx, out=t)
+                counts += np.abs(dot_disp[t] - seed_mean) < tol
+        inliers[hard] = counts
         seeds = seeds[inliers > n_dots.ravel()[seeds] / 1.2]
-        # Paint: offsets by increasing distance, each pixel keeps the first (nearest) seed that reaches it.
-        out, filled = np.zeros(hp * wp, np.float32), np.zeros(hp * wp, bool)
+        # Paint: each pixel takes the depth of its nearest passing seed if that lies within fill_radius_px.
+        # OpenCV's 5x5 distance mask (1, 1.4, 2.1969) orders and bounds the offsets of a radius-3 disk as
+        # the Euclidean distance does; its labels number the seeds in row-major order, as ``seeds`` is.
         values = np.zeros((hp, wp), np.float32)
         values[pad:-pad, pad:-pad] = z
         values = values.ravel()[seeds]
-        reach = int(np.floor(self.fill_radius_px))
-        offsets = sorted(((dy * dy + dx * dx, dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
-                          if dy * dy + dx * dx <= self.fill_radius_px**2))
-        for _, dy, dx in offsets:
-            t = seeds + dy * wp + dx
-            free = ~filled[t]
-            out[t[free]] = values[free]
-            filled[t[free]] = True
-        return out.reshape(hp, wp)[pad:-pad, pad:-pad].copy()
+        if values.size == 0:
+            return np.zeros_like(z)
+        not_seed = np.ones(hp * wp, np.uint8)
+        not_seed[seeds] = 0
+        dist, labels = cv2.distanceTransformWithLabels(not_seed.reshape(hp, wp), cv2.DIST_L2, 5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+        dist, labels = dist[pad:-pad, pad:-pad], labels[pad:-pad, pad:-pad]
+        out = values[labels - 1]
+        out[dist > np.float32(self.fill_radius_px) + np.float32(1e-3)] = 0.0
+        return out
 
 
 # --- time of flight (Kinect v2) ----------------------------------------------------------------------

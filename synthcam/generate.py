@@ -4,8 +4,8 @@ A dataset is a function of its :class:`GenerateConfig` alone: room ``i`` draws e
 from ``SeedSequence(seed, spawn_key=(i,))``, so the bytes of its shard do not depend on the number
 of workers, the order in which rooms finish, or whether the run was interrupted and resumed.
 
-Rooms run serially, in a local process pool (one room per task, workers pinned to cores) or as Ray
-tasks (``ray_address``); all three call :func:`generate_room_shard`. ``manifest.json`` is written
+Rooms run serially, in local worker processes (this process and spawned ones, one room per task, each
+pinned to its cores) or as Ray tasks (``ray_address``); all three call :func:`generate_room_shard`. ``manifest.json`` is written
 last, so its presence means the dataset is complete.
 """
 
@@ -173,9 +173,29 @@ def run_room(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: i
              on_frame: Callable[[int], None] | None = None) -> Path:
     """The per-room task of every runner (serial, process pool, Ray): :func:`generate_room_shard`, then
     hand freed memory back to the system so that a long run's resident memory stays flat."""
+    keep_large_buffers_in_heap()
     path = generate_room_shard(config, room_index, out_dir, nthreads, on_frame)
     release_memory()
     return path
+
+
+def keep_large_buffers_in_heap(mmap_threshold: int = 64 << 20) -> None:
+    """Serve allocations below ``mmap_threshold`` bytes from the heap and keep freed heap memory (glibc
+    ``mallopt``; elsewhere a no-op).
+
+    A 640x480 frame allocates and frees dozens of 0.3-5 MB arrays (read-back, labels, normals, noise
+    stages, uint16 copies); by default glibc maps each one afresh and the first touch of every page
+    faults, some 10-15 % of a frame's time (benchmarks/pipeline_fps.py). :func:`release_memory` still
+    hands the heap back after each room. Idempotent; affects the whole process.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, int(mmap_threshold))  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 2 * int(mmap_threshold))  # M_TRIM_THRESHOLD: no trimming at every free
+    except (OSError, AttributeError):
+        pass
 
 
 def release_memory() -> None:
@@ -294,11 +314,15 @@ def _init_worker(progress_queue, counter, cores: list[int], per_worker: int) -> 
         slot = counter.value
         counter.value += 1
     if cores and hasattr(os, "sched_setaffinity"):
-        block = [cores[(slot * per_worker + k) % len(cores)] for k in range(per_worker)]
-        os.sched_setaffinity(0, set(block))
+        os.sched_setaffinity(0, set(_core_block(cores, slot, per_worker)))
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _core_block(cores: list[int], slot: int, per_worker: int) -> list[int]:
+    """The ``per_worker`` cores of worker ``slot`` (slot 0 is the calling process)."""
+    return [cores[(slot * per_worker + k) % len(cores)] for k in range(per_worker)]
 
 
 def _worker_task(config: GenerateConfig, room_index: int, out_dir: str, nthreads: int) -> str:
@@ -361,23 +385,75 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
 
 def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: int, cores: list[int],
               on_frame: Callable[[int], None] | None) -> None:
+    """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` spawned ones.
+
+    The calling process has its imports done, so it works from the start while the others start up
+    (1.5-3.5 s of imports each). Each spawned worker is handed one room at a time, so no room waits in
+    a busy worker's queue while another process is idle at the end. Every process is pinned to its own
+    block of cores (this one only for the duration of the call).
+    """
     ctx = mp.get_context("spawn")
-    progress, counter = ctx.Queue(), ctx.Value("i", 0)
+    progress, counter = ctx.Queue(), ctx.Value("i", 1)  # slot 0 is this process
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(progress, counter, pin, nthreads)) as pool:
-        pending = {pool.submit(_worker_task, config, i, str(out_dir), nthreads) for i in todo}
+    remaining = list(todo)  # rooms nobody has started yet
+    with ProcessPoolExecutor(workers - 1, mp_context=ctx, initializer=_init_worker,
+                             initargs=(progress, counter, pin, nthreads)) as pool:
+        pending: set = set()
+
+        def poll() -> None:
+            """Collect finished rooms and progress; keep every spawned worker busy with one room."""
+            done = {fut for fut in pending if fut.done()}
+            pending.difference_update(done)
+            _drain(progress, on_frame)
+            for fut in done:
+                fut.result()  # re-raises a worker's error
+            while remaining and len(pending) < workers - 1:
+                pending.add(pool.submit(_worker_task, config, remaining.pop(0), str(out_dir), nthreads))
+
+        def local_frame(n: int) -> None:
+            if on_frame is not None:
+                on_frame(n)
+            poll()
+
         try:
+            poll()  # start the spawned workers first
+            with _pinned(_core_block(pin, 0, nthreads) if pin else []):
+                while remaining:
+                    run_room(config, remaining.pop(0), out_dir, nthreads, local_frame)
+                    poll()
             while pending:
-                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                _drain(progress, on_frame)
-                for fut in done:
-                    fut.result()  # re-raises a worker's error
+                wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                poll()
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
     _drain(progress, on_frame)
+
+
+class _pinned:
+    """Context manager: run the calling thread on ``cores`` with one OpenCV thread, then restore both."""
+
+    def __init__(self, cores: list[int]):
+        self.cores = set(cores)
+
+    def __enter__(self) -> "_pinned":
+        import cv2
+
+        self._threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        self._affinity = os.sched_getaffinity(0) if self.cores and hasattr(os, "sched_setaffinity") else None
+        if self._affinity is not None:
+            os.sched_setaffinity(0, self.cores)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import cv2
+
+        cv2.setNumThreads(self._threads)
+        if self._affinity is not None:
+            os.sched_setaffinity(0, self._affinity)
 
 
 def _drain(progress, on_frame: Callable[[int], None] | None) -> None:

@@ -27,6 +27,7 @@ import ctypes
 import os
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -242,6 +243,11 @@ class SceneTriangles:
     class40: np.ndarray
     instance: np.ndarray
 
+    @cached_property
+    def first_vertices(self) -> np.ndarray:
+        """(T, 3) float64 first vertex of each triangle (what :meth:`camera_normals` measures from)."""
+        return self.vertices[self.faces[:, 0]].astype(np.float64)
+
     @classmethod
     def of(cls, scene: Scene) -> "SceneTriangles":
         vertices, faces, class40, instance = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros(1, np.uint8)], [np.zeros(1, np.uint16)]
@@ -265,7 +271,7 @@ class SceneTriangles:
         A flat triangle faces the camera or not as a whole: the sign of n . (vertex - eye) decides.
         """
         rot, eye = pose[:3, :3], pose[:3, 3]
-        towards = np.einsum("ij,ij->i", self.normals, self.vertices[self.faces[:, 0]] - eye)
+        towards = np.einsum("ij,ij->i", self.normals, self.first_vertices - eye)
         out = np.zeros((len(self.normals) + 1, 3), dtype=np.float32)
         out[1:] = (self.normals * np.where(towards > 0, -1.0, 1.0)[:, None]) @ rot  # n_cam = R^T n_world
         return out
@@ -297,6 +303,7 @@ class GLRenderer:
         self._vao, self._buffers = _upload(GL, self._tris)
         self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height)
         self._projection = opencv_projection(intrinsics).astype(np.float32)
+        self._triangle = np.empty((intrinsics.height, intrinsics.width), dtype=np.uint32)
 
     def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
         """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
@@ -320,17 +327,19 @@ class GLRenderer:
         GL.glBindVertexArray(self._vao)
         GL.glDrawElements(GL.GL_TRIANGLES, self._tris.faces.size, GL.GL_UNSIGNED_INT, None)
         depth = np.empty((h, w), dtype=np.float32)
-        triangle = np.empty((h, w), dtype=np.uint32)
+        triangle = self._triangle  # internal: read back into the same buffer every frame
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
         glReadPixels(0, 0, w, h, GL.GL_RED, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
         glReadPixels(0, 0, w, h, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_INT, triangle.ctypes.data_as(ctypes.c_void_p))
+        # Per-triangle lookups by indexing with the uint32 ids: numpy casts them in small blocks, where
+        # np.take first converts the whole image to intp (a 2.4 MB temporary at 640x480, ~4x slower).
         cam_normals = None
-        if normals:  # gather 12-byte rows as one opaque item each: faster than take(axis=0)
+        if normals:  # gather 12-byte rows as one opaque item each: faster than indexing (T + 1, 3)
             rows = self._tris.camera_normals(pose).view(np.dtype((np.void, 12))).ravel()
-            cam_normals = np.take(rows, triangle).view(np.float32).reshape(h, w, 3)
-        return Frame(depth=depth, class40=np.take(self._tris.class40, triangle), instance=np.take(self._tris.instance, triangle),
+            cam_normals = rows[triangle].view(np.float32).reshape(h, w, 3)
+        return Frame(depth=depth, class40=self._tris.class40[triangle], instance=self._tris.instance[triangle],
                      normals=cam_normals, pose=pose.copy(), intrinsics=self.intrinsics)
 
     def close(self) -> None:

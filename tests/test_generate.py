@@ -74,3 +74,37 @@ def test_rerun_with_another_config_is_refused_unless_overwrite(tmp_path):
     (tmp_path / "room_00000.h5").unlink()
     with pytest.raises(SynthcamError, match="lacks shards"):
         find_shards(tmp_path)
+
+
+def test_gl_backend_gives_identical_shards_whatever_the_worker_count(tmp_path):
+    # With 2 workers this process renders rooms too (GL in-process) while the spawned worker renders the others.
+    config = GenerateConfig(rooms=3, frames_per_room=3, seed=5, width=160, height=120, renderer="gl")
+    one = generate_dataset(config, tmp_path / "w1", workers=1)
+    two = generate_dataset(config, tmp_path / "w2", workers=2)
+    for a, b in zip(one, two):
+        assert a.read_bytes() == b.read_bytes()
+    assert json.loads((tmp_path / "w2" / "manifest.json").read_text())["frames"] == 9
+
+
+def test_shard_writer_refuses_wrong_shapes_and_indices_and_counts_classes(tmp_path):
+    from synthcam.camera import Intrinsics
+    from synthcam.shards import ShardWriter, class_histogram
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 41, size=(48, 64), dtype=np.uint8)
+    assert np.array_equal(class_histogram(labels), np.bincount(labels.ravel(), minlength=256))
+    assert np.array_equal(class_histogram(labels[:, ::2]), np.bincount(labels[:, ::2].ravel(), minlength=256))
+    cam = Intrinsics.nyuv2().scaled(64, 48)
+    depth, instance = np.full((48, 64), 2.0, np.float32), np.ones((48, 64), np.uint16)
+    with ShardWriter(tmp_path / "a.h5", 2, cam, {}, {}) as writer:
+        with pytest.raises(ValueError, match="shape"):
+            writer.write(0, depth[:, :10], depth, labels, instance, np.eye(4), 0.0)
+        with pytest.raises(IndexError, match="out of range"):
+            writer.write(2, depth, depth, labels, instance, np.eye(4), 0.0)
+        for i in range(2):
+            writer.write(i, depth, depth, labels, instance, np.eye(4), float(i))
+        path = writer.close()
+    shard = read_shard(path)
+    assert np.array_equal(shard.class40[1], labels) and np.allclose(shard.depth, 2.0)
+    with h5py.File(path) as f:
+        assert np.array_equal(f["class40_pixels"][0], np.bincount(labels.ravel(), minlength=41))

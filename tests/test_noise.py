@@ -196,3 +196,54 @@ def test_out_of_range_parameters_are_refused():
                                  ("range.z_max", 0.1, "z_min < z_max"), ("jitter.sigma_px", -1.0, "sigma_px >= 0")):
         with pytest.raises(NoiseConfigError, match=re.escape(fragment)):
             noise_models.make("kinect_v1", {key: value})
+
+
+def test_shadow_matches_its_definition_by_brute_force():
+    """u is shadowed iff some u' > u on its row has D(u') - D(u) > u' - u (D = fx * b / z, invalid never blocks)."""
+    rng = np.random.default_rng(7)
+    depth = rng.uniform(0.6, 4.0, (6, 70)).astype(np.float32)
+    depth[:, 20:30] = 0.7  # a near block
+    depth[rng.random(depth.shape) < 0.1] = 0.0
+    cam = Intrinsics.nyuv2().scaled(70, 6)
+    frame = dataclasses.replace(wall_frame(2.0), depth=depth, normals=None, intrinsics=cam)
+    for side in (1.0, -1.0):
+        out = ProjectorShadow(baseline_m=0.075, side=side)(frame, None)
+        d = np.where(depth > 0, cam.fx * 0.075 / np.where(depth > 0, depth, 1), 0.0)
+        expect = depth.copy()
+        for r in range(depth.shape[0]):
+            row = d[r] if side > 0 else d[r, ::-1]
+            for u in range(row.size):
+                if any(row[v] - row[u] > v - u + 1e-4 for v in range(u + 1, row.size) if row[v] > 0):
+                    expect[r, u if side > 0 else row.size - 1 - u] = 0.0
+        assert np.array_equal(out, expect)
+
+
+def test_window_max_helper_and_range_gate_bounds():
+    from noise_models.stages import _window_max_right
+
+    g = np.random.default_rng(8).normal(size=(3, 50)).astype(np.float32)
+    for span in (1, 5, 17, 80):
+        got = _window_max_right(g, span)
+        length = 1 << int(np.ceil(np.log2(span + 1)))
+        expect = np.stack([[row[u : u + length].max() for u in range(50)] for row in g])
+        assert np.array_equal(got, expect)
+    z = np.array([[0.0, 0.4999, 0.5, 4.5, 4.5001, -1.0]], np.float32)
+    frame = dataclasses.replace(wall_frame(2.0), depth=z)
+    assert RangeGate(0.5, 4.5)(frame, None).tolist() == [[0.0, 0.0, 0.5, 4.5, 0.0, 0.0]]
+
+
+def test_dot_window_paints_blobs_from_nearby_passing_seeds():
+    frame = wall_frame(2.0, 30.0)
+    stage = noise_models.DotPatternWindow()
+    out = stage(frame, np.random.default_rng(9))
+    valid = out > 0
+    assert 0.8 < valid.mean() < 1.0  # slope and sparse-dot holes, but mostly valid on a plain wall
+    # every painted value is the true depth of a pixel within fill_radius_px (3 px) on the same row band
+    depth = frame.depth
+    ys, xs = np.nonzero(valid)
+    pick = np.random.default_rng(0).choice(ys.size, 300, replace=False)
+    for y, x in zip(ys[pick], xs[pick]):
+        patch = depth[max(y - 3, 0) : y + 4, max(x - 3, 0) : x + 4]
+        assert np.isclose(patch, out[y, x], rtol=0, atol=1e-6).any()
+    again = stage(frame, np.random.default_rng(9))
+    assert np.array_equal(out, again)  # deterministic from the rng

@@ -99,3 +99,16 @@ def test_unknown_preset_is_refused():
     with pytest.raises(SynthcamError, match="valid: none"):
         run_conformance(["nope"], SIZE)
     assert preset_passed([]) is True
+
+
+def test_shadow_check_measures_the_projector_band_with_a_window_stage():
+    """kinect_v1_dots at the default 640x480: the window test widens holes next to the shadow and at the
+    box's far edge by different amounts; the check leaves it out, and still fails a wrong projector."""
+    cam = Intrinsics.nyuv2().scaled(640, 480)
+    ref = REFERENCES["kinect_v1_dots"]
+    rng = np.random.default_rng(0)
+    good = check_shadow(noise_models.make("kinect_v1_dots"), ref, cam, rng)
+    assert good.passed and "window stage left out" in good.summary
+    assert abs(good.rows[0]["width_px"] - good.rows[0]["expected_px"]) <= 1.0
+    for wrong in ({"shadow.baseline_m": 0.1}, {"shadow.side": -1.0}):
+        assert check_shadow(noise_models.make("kinect_v1_dots", wrong), ref, cam, rng).passed is False

@@ -105,6 +105,20 @@ def test_miss_is_invalid_and_void_and_no_normals_on_request(small_camera):
     assert frame.normals is None
 
 
+def test_frames_of_one_gl_renderer_do_not_share_memory(room_views):
+    # The triangle ids are read back into one buffer per renderer; what a frame holds must not change later.
+    scene, cam, poses = room_views
+    renderer = GLRenderer(scene, cam, nthreads=1)
+    first = renderer.render(poses[0])
+    kept = [first.depth.copy(), first.class40.copy(), first.instance.copy(), first.normals.copy()]
+    second = renderer.render(poses[1])
+    assert not np.array_equal(second.instance, first.instance)
+    for array, copy in zip((first.depth, first.class40, first.instance, first.normals), kept):
+        assert np.array_equal(array, copy)
+    again = GLRenderer(scene, cam, nthreads=1).render(poses[0])
+    assert np.array_equal(again.instance, first.instance) and np.array_equal(again.normals, first.normals)
+
+
 def test_gl_renderers_share_the_context_and_survive_pyrender_in_between(small_camera):
     first = GLRenderer(wall_scene(2.0), small_camera, nthreads=1)
     before = first.render(FORWARD_Y)
