@@ -9,12 +9,12 @@ All figures come from the same run on the same machine:
 - raw gl: ``GLRenderer.render`` (depth, labels and normals as the pipeline asks for them, read back to
   numpy) over the same poses, all cores;
 - pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, normals,
-  kinect_v1 noise, compressed HDF5 writing, the spawned worker's start-up), with 1 and with 2 worker
+  kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 and with 2 worker
   processes, each run in a fresh process as the CLI runs it (``run`` counts from the call of
   ``generate_dataset``, ``with start-up`` from the launch of that process: interpreter and imports);
 - breakdown: the same per-room steps timed one by one in a process pinned to one core (what each of
   the 2 workers does): planning (room generation + trajectory sampling), render (depth + labels), the
-  extra cost of normals, noise, write; and a worker's start-up (spawn, imports, EGL context).
+  extra cost of normals, noise, write; and a worker's start-up (spawned or forked: imports, EGL context).
 """
 
 from __future__ import annotations
@@ -102,15 +102,37 @@ def _pipeline_in_fresh_process(config, out_dir: str, workers: int, result) -> No
         raise
 
 
-def worker_start_up() -> float:
-    """Seconds from spawning a process to its imports done and its EGL context open (a worker's start)."""
+def worker_start_up() -> tuple[float, float]:
+    """Seconds from starting a worker process to its imports done and its EGL context open, for a
+    spawned worker and for a forked one (what `generate_dataset` starts where forking is safe)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
         start = time.perf_counter()
         pool.apply(_start_worker)
-        return time.perf_counter() - start
+        spawned = time.perf_counter() - start
+    result = ctx.Queue()
+    process = ctx.Process(target=_fork_start_up, args=(result,))  # a fresh process, as a pipeline run forks
+    process.start()
+    forked = result.get()
+    process.join()
+    return spawned, forked
+
+
+def _fork_start_up(result) -> None:
+    import multiprocessing as mp
+
+    from synthcam.generate import GenerateConfig, _preload_for_fork, worker_start_method
+
+    if worker_start_method() != "fork":
+        result.put(float("nan"))
+        return
+    _preload_for_fork(GenerateConfig(rooms=1, frames_per_room=1))
+    with mp.get_context("fork").Pool(1) as pool:
+        start = time.perf_counter()
+        pool.apply(_start_worker)
+        result.put(time.perf_counter() - start)
 
 
 def _start_worker() -> None:
@@ -222,7 +244,8 @@ def main() -> None:
         total = sum(ms.values())
         parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
         print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core")
-        print(f"worker start-up (spawn, imports, EGL context): {worker_start_up():.2f} s")
+        spawned, forked = worker_start_up()
+        print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, forked {forked:.2f} s")
 
 
 if __name__ == "__main__":

@@ -45,10 +45,20 @@ def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size,
     if dataset != "synthetic" and not data_path:
         raise SynthcamError(f"--path is needed for --dataset {dataset}")
     protocols = ("full", "scenenet224") if protocol == "both" else (protocol,)
-    with tqdm(unit="frames", desc="evaluate", dynamic_ncols=True, leave=False) as bar:
+    bars = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line
+
+    def on_batch(frames: int) -> None:
+        if not bars:
+            bars.append(tqdm(unit="frames", desc="evaluate", dynamic_ncols=True, leave=False))
+        bars[0].update(frames)
+
+    try:
         result = run_evaluation(checkpoint, dataset, data_path, classes, device=device, split=split, batch_size=batch_size,
                                 num_workers=num_workers, protocols=protocols, predictions_dir=predictions_dir,
-                                mc_samples=mc_samples, depth=depth, on_batch=bar.update)
+                                mc_samples=mc_samples, depth=depth, on_batch=on_batch)
+    finally:
+        for bar in bars:
+            bar.close()
     titles = {"full": "full resolution", "scenenet224": "SceneNet protocol (224x224 nearest)"}
     for p in protocols:
         click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))

@@ -84,8 +84,8 @@ def main() -> None:
 @click.option("--renderer", type=click.Choice(["auto", "raycast", "gl", "pyrender"]), default="auto", show_default=True,
               help="Renderer backend: auto (the fastest available for each room), raycast (Open3D, CPU), gl (OpenGL "
                    "over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via pyrender, EGL).")
-@click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core and at most one per room for "
-              "jobs of 200 frames or more, else 1).")
+@click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
+              "where workers must be spawned rather than forked, 1 for jobs under 200 frames).")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
                    "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")

@@ -4,7 +4,7 @@ A dataset is a function of its :class:`GenerateConfig` alone: room ``i`` draws e
 from ``SeedSequence(seed, spawn_key=(i,))``, so the bytes of its shard do not depend on the number
 of workers, the order in which rooms finish, or whether the run was interrupted and resumed.
 
-Rooms run serially, in local worker processes (this process and spawned ones, one room per task, each
+Rooms run serially, in local worker processes (this process and started ones, one room per task, each
 pinned to its cores) or as Ray tasks (``ray_address``); all three call :func:`generate_room_shard`. ``manifest.json`` is written
 last, so its presence means the dataset is complete.
 """
@@ -16,6 +16,8 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +308,38 @@ def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = F
 _progress_queue = None
 
 
+def _native_threads() -> int | None:
+    """Threads of this process as the OS counts them (Python's and native pools'); None off Linux."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+_THREADS_AT_IMPORT = _native_threads()
+
+
+def worker_start_method() -> str:
+    """``"fork"`` where forking this process is safe, else ``"spawn"``.
+
+    A forked worker starts in milliseconds with every module already imported; a spawned one first
+    spends ~2 s importing (benchmarks/pipeline_fps.py), on jobs of a few seconds 10-20 % of the run.
+    Forking is safe while no native thread pool has started since this module was imported (a GL
+    context's rasteriser threads, OpenMP, OpenCV or Open3D pools do not survive a fork and can hang
+    the child): the OS thread count, less Python threads (which simply do not exist in the child),
+    must not exceed the count at import, and no GL context may be open. Linux only.
+    """
+    if "fork" not in mp.get_all_start_methods() or not sys.platform.startswith("linux"):
+        return "spawn"
+    threads = _native_threads()
+    if threads is None or _THREADS_AT_IMPORT is None:
+        return "spawn"
+    render_gl = sys.modules.get("synthcam.render_gl")
+    if render_gl is not None and getattr(render_gl, "_context", None) is not None:
+        return "spawn"
+    return "fork" if threads - (threading.active_count() - 1) <= _THREADS_AT_IMPORT else "spawn"
+
+
 def _init_worker(progress_queue, counter, cores: list[int], per_worker: int) -> None:
     """Pin this worker to its own block of ``per_worker`` cores and keep the progress queue."""
     global _progress_queue
@@ -336,9 +370,9 @@ def available_cores() -> list[int]:
 
 
 def auto_workers(config: GenerateConfig) -> int:
-    """Worker processes for ``config``: one per core (at most one per room) once there are enough
-    frames to repay a worker's start-up (about 1.5 s of imports, i.e. some 200 frames on 2 cores)."""
-    if config.rooms * config.frames_per_room < 200:
+    """Worker processes for ``config``: one per core, at most one per room. Where workers must be
+    spawned (~2 s of imports each) rather than forked, only for jobs of 200 frames or more."""
+    if config.rooms * config.frames_per_room < 200 and worker_start_method() == "spawn":
         return 1
     return max(1, min(len(available_cores()), config.rooms))
 
@@ -385,14 +419,18 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
 
 def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: int, cores: list[int],
               on_frame: Callable[[int], None] | None) -> None:
-    """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` spawned ones.
+    """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` started ones.
 
-    The calling process has its imports done, so it works from the start while the others start up
-    (1.5-3.5 s of imports each). Each spawned worker is handed one room at a time, so no room waits in
-    a busy worker's queue while another process is idle at the end. Every process is pinned to its own
-    block of cores (this one only for the duration of the call).
+    The others are forked where that is safe (:func:`worker_start_method`), else spawned (1.5-3.5 s
+    of imports each, during which the calling process already works). Each started worker is handed
+    one room at a time, so no room waits in a busy worker's queue while another process is idle at
+    the end. Every process is pinned to its own block of cores (this one only for the duration of the
+    call).
     """
-    ctx = mp.get_context("spawn")
+    method = worker_start_method()
+    if method == "fork":
+        _preload_for_fork(config)
+    ctx = mp.get_context(method)
     progress, counter = ctx.Queue(), ctx.Value("i", 1)  # slot 0 is this process
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
@@ -402,7 +440,7 @@ def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: i
         pending: set = set()
 
         def poll() -> None:
-            """Collect finished rooms and progress; keep every spawned worker busy with one room."""
+            """Collect finished rooms and progress; keep every started worker busy with one room."""
             done = {fut for fut in pending if fut.done()}
             pending.difference_update(done)
             _drain(progress, on_frame)
@@ -417,7 +455,7 @@ def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: i
             poll()
 
         try:
-            poll()  # start the spawned workers first
+            poll()  # start the other workers first
             with _pinned(_core_block(pin, 0, nthreads) if pin else []):
                 while remaining:
                     run_room(config, remaining.pop(0), out_dir, nthreads, local_frame)
@@ -430,6 +468,21 @@ def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: i
                 fut.cancel()
             raise
     _drain(progress, on_frame)
+
+
+def _preload_for_fork(config: GenerateConfig) -> None:
+    """Import the libraries every room loads lazily (Open3D for the probe, PyOpenGL for the GL backends:
+    ~0.85 s, no threads started), so that forked workers inherit them instead of importing them again."""
+    from synthcam.render import import_open3d
+
+    import_open3d()
+    if config.renderer != "raycast":
+        from synthcam.render_gl import import_gl
+
+        try:
+            import_gl()
+        except SynthcamError:  # the room's own renderer set-up reports it
+            pass
 
 
 class _pinned:

@@ -77,7 +77,7 @@ def test_rerun_with_another_config_is_refused_unless_overwrite(tmp_path):
 
 
 def test_gl_backend_gives_identical_shards_whatever_the_worker_count(tmp_path):
-    # With 2 workers this process renders rooms too (GL in-process) while the spawned worker renders the others.
+    # With 2 workers this process renders rooms too (GL in-process) while the started worker renders the others.
     config = GenerateConfig(rooms=3, frames_per_room=3, seed=5, width=160, height=120, renderer="gl")
     one = generate_dataset(config, tmp_path / "w1", workers=1)
     two = generate_dataset(config, tmp_path / "w2", workers=2)
@@ -108,3 +108,40 @@ def test_shard_writer_refuses_wrong_shapes_and_indices_and_counts_classes(tmp_pa
     assert np.array_equal(shard.class40[1], labels) and np.allclose(shard.depth, 2.0)
     with h5py.File(path) as f:
         assert np.array_equal(f["class40_pixels"][0], np.bincount(labels.ravel(), minlength=41))
+
+
+_FORK_SCRIPT = """
+import sys
+from pathlib import Path
+from synthcam.generate import GenerateConfig, generate_dataset, worker_start_method
+assert worker_start_method() == "fork", worker_start_method()  # a fresh process after its imports
+config = GenerateConfig(rooms=3, frames_per_room=3, seed=5, width=160, height=120, renderer="gl")
+two = generate_dataset(config, Path(sys.argv[1]) / "w2", workers=2)
+print(worker_start_method())  # this process rendered rooms: GL context and native thread pools are live
+one = generate_dataset(config, Path(sys.argv[1]) / "w1", workers=1)
+assert [a.read_bytes() for a in one] == [b.read_bytes() for b in two]
+"""
+
+
+def test_forked_workers_give_the_same_bytes_and_fork_stops_once_threads_run(tmp_path):
+    import subprocess
+    import sys
+
+    # A fresh interpreter: this test process has open GL contexts and thread pools, where fork is refused.
+    result = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["spawn"]
+
+
+def test_workers_are_spawned_while_a_gl_context_is_open(monkeypatch):
+    from synthcam import generate, render_gl
+
+    monkeypatch.setattr(generate, "_THREADS_AT_IMPORT", 10**6)  # as if no thread had started since import
+    monkeypatch.setattr(render_gl, "_context", None)
+    assert generate.worker_start_method() == "fork"
+    monkeypatch.setattr(render_gl, "_context", object())
+    assert generate.worker_start_method() == "spawn"
+    monkeypatch.setattr(render_gl, "_context", None)
+    monkeypatch.setattr(generate, "_THREADS_AT_IMPORT", 0)  # more native threads now than at import
+    assert generate.worker_start_method() == "spawn"
