@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/dataset_stats.py DATASET_DIR`` on the output of ``synthcam generate``
 (every frame of every trajectory, the room-type mix that generation draws), as a cross-check of
-``synthcam scenes stats`` (which measures the first views of rooms drawn per type).
+``synthcam scenes stats`` (which measures views spread over whole trajectories of rooms drawn per type).
 """
 
 import sys

@@ -95,7 +95,7 @@ def _pipeline_in_fresh_process(config, out_dir: str, workers: int, result) -> No
         from synthcam.generate import generate_dataset
 
         start = time.perf_counter()
-        generate_dataset(config, Path(out_dir), workers=workers)
+        generate_dataset(config, Path(out_dir), workers=workers, fork=True)  # a fresh process, as the CLI
         result.put(time.perf_counter() - start)
     except BaseException:
         result.put(None)

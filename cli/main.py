@@ -111,7 +111,7 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
                             scene=str(scene_path.resolve()) if scene_path else "", renderer=renderer)
     config.validate()
     if workers is None:
-        workers = auto_workers(config)
+        workers = auto_workers(config, fork=True)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
     if ray_address is not None and not ray_address.strip():
@@ -127,7 +127,7 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     start = time.perf_counter()
     try:
         paths = generate_dataset(config, out_dir, workers=workers, on_frame=progress, overwrite=overwrite,
-                                 ray_address=ray_address, on_skip=kept.append)
+                                 ray_address=ray_address, on_skip=kept.append, fork=True)  # a fresh process
     finally:
         for b in bar:
             b.close()

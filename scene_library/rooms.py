@@ -182,7 +182,7 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
         units.append(bed_group(rng))
         for role in rng.permutation(["wardrobe", "dresser", "bookshelf", "cabinet"])[: int(rng.integers(2, 5))]:
             units.append(single(str(role), rng, optional=True))
-        if p() < 0.3:
+        if p() < 0.5:
             units.append(desk_group(rng))
         if p() < 0.4:
             units.append(single("armchair", rng, "free", optional=True))
@@ -202,7 +202,7 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
         units.append(single("refrigerator", rng, "corner"))
         if p() < 0.6:
             units.append(counter_run(rng, "counter_2", optional=True))
-        if p() < 0.5:
+        if p() < 0.75:
             units.append(replace(dining_group(rng, (2, 4)), optional=True))
         if p() < 0.3:
             units.append(single("cabinet", rng, optional=True))
@@ -234,25 +234,25 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
 #: ``"desk_group"`` is a desk with its chair and monitor. NYUv2 rooms are small and crowded with storage:
 #: furniture (cabinets, shelves, counters, dressers) is 17 % of their labelled pixels, wall only 31 %.
 WALL_FILLERS: dict[str, tuple[tuple[str, float], ...]] = {
-    "bedroom": (("wardrobe", 3.0), ("dresser", 2.0), ("bookshelf", 2.0), ("tall_cabinet", 1.0), ("cabinet", 1.0),
-                ("low_bookshelf", 1.0), ("desk_group", 1.5), ("floor_lamp", 0.7), ("floor_plant", 0.5)),
-    "living_room": (("bookshelf", 3.0), ("cabinet", 2.0), ("low_bookshelf", 2.0), ("tall_cabinet", 1.0),
-                    ("sofa", 1.5), ("floor_lamp", 1.0), ("floor_plant", 1.0)),
+    "bedroom": (("wardrobe", 2.0), ("dresser", 2.0), ("bookshelf", 1.5), ("tall_cabinet", 0.7), ("cabinet", 1.0),
+                ("low_bookshelf", 1.0), ("desk_group", 2.0), ("sofa", 1.0), ("floor_lamp", 0.7), ("floor_plant", 0.5)),
+    "living_room": (("bookshelf", 2.0), ("cabinet", 1.5), ("low_bookshelf", 2.0), ("tall_cabinet", 0.7),
+                    ("sofa", 3.0), ("floor_lamp", 1.0), ("floor_plant", 1.0)),
     "kitchen": (("tall_cabinet", 2.0), ("counter", 2.0), ("cabinet", 1.0), ("bookshelf", 0.3), ("floor_plant", 0.3)),
     "bathroom": (("cabinet", 2.0), ("tall_cabinet", 1.0)),
     "office": (("bookshelf", 3.0), ("tall_cabinet", 2.0), ("cabinet", 2.0), ("low_bookshelf", 1.0),
-               ("desk_group", 2.0), ("mini_fridge", 0.2), ("sofa", 0.4), ("floor_plant", 0.8), ("floor_lamp", 0.4)),
+               ("desk_group", 2.0), ("mini_fridge", 0.2), ("sofa", 1.0), ("floor_plant", 0.8), ("floor_lamp", 0.4)),
     "dining_room": (("cabinet", 3.0), ("bookshelf", 2.0), ("tall_cabinet", 2.0), ("dresser", 1.0), ("low_bookshelf", 1.0),
-                    ("floor_plant", 1.0), ("floor_lamp", 0.5)),
+                    ("sofa", 1.0), ("floor_plant", 1.0), ("floor_lamp", 0.5)),
 }
 #: Free-standing pieces that clutter the middle of a room, per room type: (role, weight). NYUv2 rooms have
-#: chairs, stools, side tables and ottomans standing about; they also give frames near foreground objects.
+#: chairs, side, coffee and meeting tables and ottomans standing about; they also give frames near foreground objects.
 FREE_FILLERS: dict[str, tuple[tuple[str, float], ...]] = {
-    "bedroom": (("chair", 2.0), ("armchair", 1.0), ("side_table", 1.5), ("ottoman", 0.5)),
-    "living_room": (("armchair", 2.0), ("ottoman", 1.5), ("side_table", 1.5), ("chair", 1.0)),
-    "kitchen": (("chair", 2.0), ("side_table", 0.5)),
-    "office": (("chair", 2.0), ("office_chair", 1.5), ("side_table", 1.0), ("armchair", 0.5)),
-    "dining_room": (("chair", 2.0), ("side_table", 1.0), ("armchair", 0.5)),
+    "bedroom": (("chair", 1.0), ("armchair", 0.7), ("side_table", 2.0), ("ottoman", 0.5)),
+    "living_room": (("armchair", 1.5), ("ottoman", 1.0), ("side_table", 2.0), ("coffee_table", 1.5), ("chair", 0.5)),
+    "kitchen": (("chair", 1.0), ("side_table", 1.0), ("dining_table", 1.0)),
+    "office": (("chair", 1.0), ("office_chair", 1.0), ("side_table", 1.5), ("dining_table", 1.0), ("armchair", 0.5)),
+    "dining_room": (("chair", 1.0), ("side_table", 1.5), ("coffee_table", 0.5), ("armchair", 0.5)),
 }
 #: Free-standing pieces per square metre of floor.
 FREE_DENSITY = (0.06, 0.16)
@@ -309,9 +309,9 @@ def free_fillers(room_type: str, rng: np.random.Generator, area: float) -> list[
 
 # --- the room recipe ---------------------------------------------------------------------------------
 
-PICTURE_COUNTS = ([1, 2, 3, 4, 5], [0.1, 0.25, 0.35, 0.2, 0.1])
-#: Support surfaces get 4-10 small objects per square metre; the floor 0.3-0.8 pieces of clutter per m^2.
-SURFACE_DENSITY, CLUTTER_DENSITY = (4.0, 10.0), (0.3, 0.8)
+PICTURE_COUNTS = ([1, 2, 3, 4, 5, 6], [0.05, 0.15, 0.3, 0.25, 0.15, 0.1])
+#: Support surfaces get 6-14 small objects per square metre; the floor 0.5-1.2 pieces of clutter per m^2.
+SURFACE_DENSITY, CLUTTER_DENSITY = (6.0, 14.0), (0.5, 1.2)
 
 
 class _Placer:

@@ -369,17 +369,18 @@ def available_cores() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def auto_workers(config: GenerateConfig) -> int:
+def auto_workers(config: GenerateConfig, fork: bool = False) -> int:
     """Worker processes for ``config``: one per core, at most one per room. Where workers must be
     spawned (~2 s of imports each) rather than forked, only for jobs of 200 frames or more."""
-    if config.rooms * config.frames_per_room < 200 and worker_start_method() == "spawn":
+    if config.rooms * config.frames_per_room < 200 and not (fork and worker_start_method() == "fork"):
         return 1
     return max(1, min(len(available_cores()), config.rooms))
 
 
 def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
                      on_frame: Callable[[int], None] | None = None, *, overwrite: bool = False,
-                     ray_address: str | None = None, on_skip: Callable[[int], None] | None = None) -> list[Path]:
+                     ray_address: str | None = None, on_skip: Callable[[int], None] | None = None,
+                     fork: bool = False) -> list[Path]:
     """Generate every room of ``config`` into ``out_dir``, resuming an interrupted run.
 
     workers : local processes (1 = in this process); ignored when ``ray_address`` is given.
@@ -389,6 +390,10 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
         ``"local"`` (start a local cluster); an already initialised Ray session is used as is.
         ``out_dir`` must be a path every Ray node can write.
     on_skip : called once with the number of complete shards kept from an earlier run.
+    fork : let local workers be forked (milliseconds) instead of spawned (~2 s of imports each) where
+        :func:`worker_start_method` finds it safe. Only for a fresh process that has not run image
+        work yet (the ``synthcam generate`` command): a thread pool that OpenCV or OpenMP started
+        before this module was imported is invisible to that check and hangs a forked child.
 
     Complete shards of the same config are kept, partial ones redone; ``manifest.json`` is written
     last. The files are byte-identical to an uninterrupted run with any worker count or Ray.
@@ -411,23 +416,23 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
         for i in todo:
             run_room(config, i, out_dir, len(cores), on_frame)
     elif todo:
-        _run_pool(config, out_dir, todo, workers, cores, on_frame)
+        _run_pool(config, out_dir, todo, workers, cores, on_frame, fork)
     paths = [out_dir / shard_name(i) for i in range(config.rooms)]
     write_manifest(config, out_dir, paths)
     return paths
 
 
 def _run_pool(config: GenerateConfig, out_dir: Path, todo: list[int], workers: int, cores: list[int],
-              on_frame: Callable[[int], None] | None) -> None:
+              on_frame: Callable[[int], None] | None, fork: bool = False) -> None:
     """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` started ones.
 
-    The others are forked where that is safe (:func:`worker_start_method`), else spawned (1.5-3.5 s
+    The others are forked when ``fork`` and where that is safe (:func:`worker_start_method`), else spawned (1.5-3.5 s
     of imports each, during which the calling process already works). Each started worker is handed
     one room at a time, so no room waits in a busy worker's queue while another process is idle at
     the end. Every process is pinned to its own block of cores (this one only for the duration of the
     call).
     """
-    method = worker_start_method()
+    method = worker_start_method() if fork else "spawn"
     if method == "fork":
         _preload_for_fork(config)
     ctx = mp.get_context(method)

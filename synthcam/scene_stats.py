@@ -1,6 +1,7 @@
 """Scene-library statistics for ``synthcam scenes stats``: class pixel shares, depth, objects per view.
 
-Renders random views of freshly generated rooms of each type and compares them with NYUv2 targets
+Renders views of freshly generated rooms of each type, taken along whole camera trajectories planned
+exactly as ``synthcam generate`` plans them, and compares them with NYUv2 targets
 (``scene_library/data/nyu_targets.json``): the 13-class pixel shares with their total variation
 distance 1/2 * sum |p - q|, mean and standard deviation of depth, and visible objects per frame.
 """
@@ -26,17 +27,24 @@ def nyu_targets() -> dict:
 
 
 def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] = (160, 120), views_per_room: int = 4,
-                     room_types: tuple[str, ...] = ROOM_TYPES, on_view=None) -> dict:
-    """Render ``per_type`` views of each room type (``views_per_room`` per generated room).
+                     room_types: tuple[str, ...] = ROOM_TYPES, on_view=None, trajectory_frames: int = 60) -> dict:
+    """Render ``per_type`` views of each room type, ``views_per_room`` per generated room.
 
+    Each room gets one ``trajectory_frames``-frame trajectory planned as ``synthcam generate`` plans it
+    (separate scene and trajectory seed streams, clearance and view judging by ray casting at 64x48),
+    and the views are ``views_per_room`` of its frames spread evenly from the first to the last, so the
+    statistics describe whole trajectories as generation writes them, not only their starts.
     Returns per-type and NYU-weighted totals: 13-class pixel counts, depth sums, objects per view, and
     the rooms-per-second rate of scene generation alone.
     """
     from synthcam.trajectory import sample_trajectory
 
+    if views_per_room < 1 or trajectory_frames < views_per_room:
+        raise SynthcamError(f"need 1 <= views_per_room ({views_per_room}) <= trajectory_frames ({trajectory_frames})")
     intrinsics = Intrinsics.nyuv2().scaled(*resolution)
     lut13 = class40_to_13()
-    out: dict = {"per_type": {}, "resolution": list(resolution)}
+    out: dict = {"per_type": {}, "resolution": list(resolution), "views_per_room": views_per_room,
+                 "trajectory_frames": trajectory_frames}
     gen_seconds, rooms = 0.0, 0
     for t_index, room_type in enumerate(room_types):
         counts13 = np.zeros(14, dtype=np.int64)
@@ -46,26 +54,26 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
         views = skipped = 0
         room_index = 0
         while views < per_type:
-            rng = np.random.default_rng([seed, t_index, room_index])
+            scene_seq, traj_seq = np.random.SeedSequence([seed, t_index, room_index]).spawn(2)
             room_index += 1
             start = time.perf_counter()
-            scene = generate_room(rng, room_type)
+            scene = generate_room(np.random.default_rng(scene_seq), room_type)
             gen_seconds += time.perf_counter() - start
             rooms += 1
-            renderer = RaycastRenderer(scene, intrinsics, nthreads=0)
             probe = RaycastRenderer(scene, intrinsics.scaled(64, 48), nthreads=0)
-            n = min(views_per_room, per_type - views)
             try:
-                traj = sample_trajectory(scene, n, rng, renderer.distance,
+                traj = sample_trajectory(scene, trajectory_frames, np.random.default_rng(traj_seq), probe.distance,
                                          lambda p: probe.render(p, normals=False).instance)
             except SynthcamError:
                 skipped += 1  # no view passes the rules in this room: generation draws another room too
                 continue
+            renderer = RaycastRenderer(scene, intrinsics, nthreads=0)
             is_object = np.zeros(len(scene.objects) + 1, dtype=bool)
             for o in scene.objects:
                 is_object[o.instance_id] = not is_structure(o)
-            for pose in traj.poses:
-                frame = renderer.render(pose, normals=False)
+            n = min(views_per_room, per_type - views)
+            for index in np.linspace(0, trajectory_frames - 1, views_per_room).round().astype(int)[:n]:
+                frame = renderer.render(traj.poses[index], normals=False)
                 counts13 += np.bincount(lut13[frame.class40].ravel(), minlength=14)
                 d = frame.depth[frame.depth > 0].astype(np.float64)
                 depth_sum, depth_sq, depth_n = depth_sum + d.sum(), depth_sq + np.square(d).sum(), depth_n + d.size

@@ -100,3 +100,37 @@ def test_malformed_descriptions_are_one_line_errors(tmp_path):
         one_line_error(runner.invoke(main, ["scenes", "preview", str(path), "--out", str(tmp_path / "o")]), "description")
     one_line_error(runner.invoke(main, ["scenes", "stats", "--per-type", "1", "--json", str(tmp_path / "no" / "s.json")]),
                    "does not exist")
+
+
+def test_stats_views_spread_over_a_whole_trajectory(monkeypatch):
+    import synthcam.scene_stats as scene_stats
+    import synthcam.trajectory as trajectory
+    from synthcam.errors import SynthcamError
+
+    trajectories, rendered = [], []
+    real_sample = trajectory.sample_trajectory
+
+    def sample(*args, **kwargs):
+        trajectories.append(real_sample(*args, **kwargs))
+        return trajectories[-1]
+
+    class Recording(scene_stats.RaycastRenderer):
+        def render(self, pose, normals=True):
+            if self.intrinsics.width == 80:  # an output view, not the 64 x 48 judging probe
+                rendered.append(pose)
+            return super().render(pose, normals=normals)
+
+    monkeypatch.setattr(trajectory, "sample_trajectory", sample)
+    monkeypatch.setattr(scene_stats, "RaycastRenderer", Recording)
+    stats = scene_stats.scene_statistics(3, seed=2, resolution=(80, 60), views_per_room=3, room_types=("office",),
+                                         trajectory_frames=12)
+    assert stats["per_type"]["office"]["views"] == 3 and stats["trajectory_frames"] == 12
+    (traj,) = trajectories
+    assert len(traj) == 12
+    assert np.array_equal(np.stack(rendered), traj.poses[[0, 6, 11]])  # first, middle and last frame
+    try:
+        scene_stats.scene_statistics(1, views_per_room=5, trajectory_frames=4)
+    except SynthcamError as error:
+        assert "trajectory_frames" in str(error)
+    else:
+        raise AssertionError("views_per_room > trajectory_frames was accepted")

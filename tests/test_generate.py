@@ -116,7 +116,7 @@ from pathlib import Path
 from synthcam.generate import GenerateConfig, generate_dataset, worker_start_method
 assert worker_start_method() == "fork", worker_start_method()  # a fresh process after its imports
 config = GenerateConfig(rooms=3, frames_per_room=3, seed=5, width=160, height=120, renderer="gl")
-two = generate_dataset(config, Path(sys.argv[1]) / "w2", workers=2)
+two = generate_dataset(config, Path(sys.argv[1]) / "w2", workers=2, fork=True)
 print(worker_start_method())  # this process rendered rooms: GL context and native thread pools are live
 one = generate_dataset(config, Path(sys.argv[1]) / "w1", workers=1)
 assert [a.read_bytes() for a in one] == [b.read_bytes() for b in two]

@@ -69,6 +69,17 @@ def test_tiny_scene_agrees_with_ray_casting(backend, small_camera):
     assert np.array_equal(ref.depth == 0, frame.depth == 0) or np.mean((ref.depth == 0) != (frame.depth == 0)) < 1e-3
 
 
+def near_edges(frame, radius: int) -> np.ndarray:
+    """(H, W) bool: pixels within ``radius`` px of another instance or of a depth jump over 5 cm."""
+    edges = np.zeros(frame.depth.shape, dtype=bool)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            inst = np.roll(frame.instance, (dy, dx), axis=(0, 1))
+            depth = np.roll(frame.depth, (dy, dx), axis=(0, 1))
+            edges |= (inst != frame.instance) | (np.abs(depth - frame.depth) > 0.05 * max(abs(dy), abs(dx), 1))
+    return edges
+
+
 @pytest.mark.parametrize("backend", GL_BACKENDS)
 def test_generated_room_agrees_with_ray_casting(backend, room_views):
     scene, cam, poses = room_views
@@ -82,8 +93,9 @@ def test_generated_room_agrees_with_ray_casting(backend, room_views):
         angles = normal_angles(ref, frame, same & (np.linalg.norm(frame.normals, axis=-1) > 0))
         if backend is GLRenderer:  # per-face normals, exact
             assert np.percentile(angles, 99.9) < 0.5
-        else:  # derived from depth: off only next to edges
-            assert np.median(angles) < 0.5 and np.mean(angles > 10) < 0.05
+        else:  # derived from depth: off only within a few pixels of an object or depth edge
+            interior = same & (np.linalg.norm(frame.normals, axis=-1) > 0) & ~near_edges(ref, radius=2)
+            assert np.median(angles) < 0.5 and np.mean(normal_angles(ref, frame, interior) > 10) < 0.05
 
 
 def test_projection_maps_pixel_centres_like_opencv():

@@ -10,7 +10,8 @@ from scene_library import Room, Scene, SceneObject, generate_room
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer
-from synthcam.trajectory import ViewRules, WalkParams, focus_weights, furniture_targets, is_structure, sample_trajectory
+from synthcam.trajectory import (LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, ViewRules, WalkParams, focus_weights, furniture_targets,
+                                 is_structure, sample_trajectory)
 
 SEEDS = range(30)
 N_FRAMES = 20
@@ -224,10 +225,13 @@ def test_close_ups_are_nearer_than_far_views():
     assert pitches[1.0] < pitches[0.0] - 5, (medians, pitches)
 
 
-def test_focus_weights_are_plan_areas():
+def test_focus_weights_are_plan_areas_with_low_pieces_boosted():
     weights = focus_weights(box_room((5.0, 4.0, 2.6), FURNITURE))
-    areas = [(x1 - x0) * (y1 - y0) for _, _, (x0, y0, x1, y1, _) in FURNITURE]
+    areas = [(x1 - x0) * (y1 - y0) * (LOW_FOCUS_BOOST if h <= LOW_FOCUS_HEIGHT else 1.0)
+             for _, _, (x0, y0, x1, y1, h) in FURNITURE]
     assert np.allclose(weights, areas)
+    # the 0.6 m bed outweighs the 1.8 m bookshelf by more than their plan areas alone
+    assert weights[0] / weights[3] > LOW_FOCUS_BOOST * 0.5 * (1.6 * 2.1) / (0.4 * 1.4)
 
 
 def test_eye_stays_inside_an_l_shaped_footprint():
