@@ -6,15 +6,15 @@ All figures come from the same run on the same machine:
 - raw ray casting: Open3D RaycastingScene.create_rays_pinhole + cast_rays (all cores) over every pose of
   every room, nothing else (no labels, no noise, no writing);
 - raw pyrender: ``PyrenderRenderer.render`` without normals (its SEG pass: depth + labels);
-- raw gl: ``GLRenderer.render`` (depth, labels and normals as the pipeline asks for them, read back to
+- raw gl: ``GLRenderer.render`` (depth, labels and normals or incidence as the pipeline asks for them, read back to
   numpy) over the same poses, all cores;
-- pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, normals,
+- pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, incidence,
   kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 and with 2 worker
   processes, each run in a fresh process as the CLI runs it (``run`` counts from the call of
   ``generate_dataset``, ``with start-up`` from the launch of that process: interpreter and imports);
 - breakdown: the same per-room steps timed one by one in a process pinned to one core (what each of
   the 2 workers does): planning (room generation + trajectory sampling), render (depth + labels), the
-  extra cost of normals, noise, write; and a worker's start-up (spawned or forked: imports, EGL context).
+  extra cost of the geometry the noise model reads (incidence angle or normals), noise, write; and a worker's start-up (spawned or forked: imports, EGL context).
 """
 
 from __future__ import annotations
@@ -54,18 +54,18 @@ def raw_raycast_fps(plans, intrinsics, repeats: int = 2) -> float:
     return frames / seconds
 
 
-def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 2) -> float:
+def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 2, incidence: bool = False) -> float:
     """Frames/s of ``make_renderer(name).render`` alone over every pose of every plan."""
     from synthcam.render import make_renderer
 
     frames, seconds = 0, 0.0
     for plan in plans:
         renderer = make_renderer(name, plan.scene, intrinsics)
-        renderer.render(plan.trajectory.poses[0], normals=normals)  # upload and first draw outside the timing
+        renderer.render(plan.trajectory.poses[0], normals=normals, incidence=incidence)  # upload and first draw outside the timing
         start = time.perf_counter()
         for _ in range(repeats):
             for pose in plan.trajectory.poses:
-                renderer.render(pose, normals=normals)
+                renderer.render(pose, normals=normals, incidence=incidence)
         seconds += time.perf_counter() - start
         frames += repeats * len(plan.trajectory.poses)
     return frames / seconds
@@ -170,7 +170,7 @@ def _breakdown_in_worker(config) -> dict[str, float]:
     _start_worker()  # imports and the EGL context are start-up, timed on their own
     noise = noise_models.make(config.noise, config.noise_params)
     rng = np.random.default_rng(0)
-    t = dict(plan=0.0, render=0.0, normals=0.0, noise=0.0, write=0.0)
+    t = dict(plan=0.0, render=0.0, geometry=0.0, noise=0.0, write=0.0)
     frames = 0
     with tempfile.TemporaryDirectory() as tmp:
         for room in range(config.rooms):
@@ -184,14 +184,14 @@ def _breakdown_in_worker(config) -> dict[str, float]:
                     t0 = time.perf_counter()
                     plan.renderer.render(pose, normals=False)
                     t1 = time.perf_counter()
-                    frame = plan.renderer.render(pose, normals=noise.needs_normals)
+                    frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
                     t2 = time.perf_counter()
                     noisy = noise(frame, rng)
                     t3 = time.perf_counter()
                     writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, 0.0)
                     t4 = time.perf_counter()
                     t["render"] += t1 - t0
-                    t["normals"] += max((t2 - t1) - (t1 - t0), 0.0)
+                    t["geometry"] += max((t2 - t1) - (t1 - t0), 0.0)
                     t["noise"] += t3 - t2
                     t["write"] += t4 - t3
                     frames += 1
@@ -215,12 +215,13 @@ def main() -> None:
     from synthcam.render import choose_renderer
 
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer)
-    needs_normals = noise_models.make(config.noise, config.noise_params).needs_normals
+    model = noise_models.make(config.noise, config.noise_params)
+    needs_normals, needs_incidence = model.needs_normals, model.needs_incidence
     plans = [plan_room(config, i) for i in range(config.rooms)]
     tris = np.mean([p.scene.triangle_count for p in plans])
     chosen = sorted({choose_renderer(p.scene, config.intrinsics) for p in plans}) if args.renderer == "auto" else [args.renderer]
     raw_rc = raw_raycast_fps(plans, config.intrinsics)
-    raw_gl = raw_backend_fps("gl", plans, config.intrinsics, needs_normals)
+    raw_gl = raw_backend_fps("gl", plans, config.intrinsics, needs_normals, incidence=needs_incidence)
     raw_pyrender = raw_backend_fps("pyrender", plans, config.intrinsics, normals=False, repeats=1)
     raw = max(raw_rc, raw_gl)
     one, one_cold = pipeline_fps(config, workers=1)
@@ -233,7 +234,8 @@ def main() -> None:
     print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
           f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
     print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s")
-    print(f"raw gl, labels{' + normals' if needs_normals else ''} (all cores):   {raw_gl:6.1f} frames/s")
+    extra = " + normals" if needs_normals else " + incidence" if needs_incidence else ""
+    print(f"raw gl, labels{extra} (all cores):{' ' * (14 - len(extra))}{raw_gl:6.1f} frames/s")
     print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s")
     print(f"pipeline, 1 worker (all cores):             {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw; "
           f"with start-up {one_cold:5.1f}")

@@ -109,7 +109,14 @@ class NoiseModel:
 
     @property
     def needs_normals(self) -> bool:
+        """Whether a stage reads per-pixel normals (render with ``normals=True``)."""
         return self.pipeline.needs_normals
+
+    @property
+    def needs_incidence(self) -> bool:
+        """Whether a stage reads the incidence angle only (render with ``incidence=True``, which is
+        cheaper than normals on the ``gl`` backend; normals serve too)."""
+        return self.pipeline.needs_incidence
 
     def __call__(self, frame, rng):
         """New (H, W) float32 depth in metres (0 = invalid); ``frame`` is not modified."""

@@ -47,6 +47,8 @@ class Stage:
     """Base class: subclasses implement ``__call__(frame, rng) -> depth``."""
 
     needs_normals: bool = False
+    #: True when the stage reads the incidence angle (``frame.incidence``, or derived from normals).
+    needs_incidence: bool = False
     #: True for a correlation-window test that widens every hole and depth edge by a few pixels (the
     #: conformance suite measures the projector shadow without such stages).
     widens_edges: bool = False
@@ -56,9 +58,13 @@ class Stage:
 
 
 def incidence_cosine(frame: DepthView) -> np.ndarray:
-    """(H, W) float32 |cos theta|, theta the angle between the surface normal and the viewing ray."""
+    """(H, W) float32 |cos theta|, theta the angle between the surface normal and the viewing ray: the
+    frame's ``incidence`` when the renderer provided it (read-only here), else from its ``normals``."""
+    incidence = getattr(frame, "incidence", None)
+    if incidence is not None:
+        return incidence
     if frame.normals is None:
-        raise ValueError("this noise stage needs per-pixel normals; render with normals=True")
+        raise ValueError("this noise stage needs the incidence angle; render with incidence=True (or normals=True)")
     normals = np.ascontiguousarray(frame.normals, dtype=np.float32)
     prod = cv2.multiply(normals, unit_rays(frame.intrinsics), dst=_scratch("cos.prod", normals.shape))
     cos = cv2.transform(prod, np.ones((1, 3), np.float32))
@@ -92,14 +98,12 @@ class IncidenceDropout(Stage):
 
     theta0_deg: float = 70.0
     theta1_deg: float = 82.0
-    needs_normals = True
+    needs_incidence = True
 
     def __post_init__(self):
         _require(0 <= self.theta0_deg < self.theta1_deg <= 90, "incidence needs 0 <= theta0_deg < theta1_deg <= 90")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
-        if frame.normals is None:
-            raise ValueError("IncidenceDropout needs per-pixel normals; render with normals=True")
         cos = incidence_cosine(frame)
         c0, c1 = np.float32(np.cos(np.radians(self.theta0_deg))), np.float32(np.cos(np.radians(self.theta1_deg)))
         out = frame.depth.copy()
@@ -208,6 +212,10 @@ class Compose(Stage):
     @property
     def needs_normals(self) -> bool:  # type: ignore[override]
         return any(s.needs_normals for s in self.stages)
+
+    @property
+    def needs_incidence(self) -> bool:  # type: ignore[override]
+        return any(s.needs_incidence for s in self.stages)
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         depth = frame.depth
@@ -553,7 +561,7 @@ class ToFNoise(Stage):
     """Axial time-of-flight noise (Fankhauser et al. 2015, Kinect v2): z' = z + N(0, sigma^2) with
     sigma [mm] = c0 + c1 z + c2 z^2 + c_angle z^1.5 theta^2 / (pi/2 - theta)^2, z in m, theta the incidence
     angle (capped at ``theta_max_deg``). Defaults 1.5, -0.5, 0.3, 0.1: 1.3 / 1.7 / 2.7 / 4.3 mm at 1-4 m
-    head-on. Needs normals when ``c_angle`` is non-zero."""
+    head-on. Needs the incidence angle when ``c_angle`` is non-zero."""
 
     c0: float = 1.5
     c1: float = -0.5
@@ -562,7 +570,7 @@ class ToFNoise(Stage):
     theta_max_deg: float = 85.0
 
     @property
-    def needs_normals(self) -> bool:  # type: ignore[override]
+    def needs_incidence(self) -> bool:  # type: ignore[override]
         return self.c_angle != 0
 
     def __post_init__(self):

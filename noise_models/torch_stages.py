@@ -27,12 +27,14 @@ from noise_models.presets import PRESETS, make
 @dataclass(frozen=True)
 class TorchBatch:
     """depth (B, H, W) float32 metres, 0 = invalid; normals (B, H, W, 3) float32 camera frame or None;
-    class40 (B, H, W) uint8 or None; intrinsics shared by the batch (``width, height, fx, fy, cx, cy``)."""
+    class40 (B, H, W) uint8 or None; intrinsics shared by the batch (``width, height, fx, fy, cx, cy``);
+    incidence (B, H, W) float32 |cos theta| or None (read instead of ``normals`` by angle-only stages)."""
 
     depth: Any
     normals: Any
     class40: Any
     intrinsics: Any
+    incidence: Any = None
 
 
 def _torch():
@@ -49,8 +51,10 @@ def _rays(batch: TorchBatch):
 
 
 def _cos(batch: TorchBatch):
+    if batch.incidence is not None:
+        return batch.incidence
     if batch.normals is None:
-        raise ValueError("this noise stage needs per-pixel normals; render with normals=True")
+        raise ValueError("this noise stage needs the incidence angle; pass incidence or normals")
     return (batch.normals * _rays(batch)).sum(-1).abs()
 
 
@@ -436,6 +440,11 @@ class TorchNoise:
     @property
     def needs_normals(self) -> bool:
         return any(s.needs_normals for s in self.stages.values())
+
+    @property
+    def needs_incidence(self) -> bool:
+        """Whether a stage reads the incidence angle (``incidence``, or derived from ``normals``)."""
+        return any(s.needs_incidence for s in self.stages.values())
 
     def __call__(self, batch: TorchBatch, generator=None):
         import dataclasses

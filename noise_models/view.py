@@ -4,6 +4,9 @@ A frame handed to a stage must provide:
 
 - ``depth``: (H, W) float32 z-depth in metres, 0 = invalid;
 - ``normals``: (H, W, 3) float32 unit camera-frame normals facing the camera, or None;
+- optionally ``incidence``: (H, W) float32 |cos theta| between each pixel's surface normal and its
+  viewing ray (0 where nothing was hit), or None; stages that only need the angle read it instead of
+  ``normals`` when a renderer provides it (see :func:`incidence_from_normals`);
 - ``intrinsics``: an object with ``width, height, fx, fy, cx, cy`` (pixel centres at u + 0.5);
 - and be a dataclass, so :class:`noise_models.stages.Compose` can hand each stage the updated depth.
 """
@@ -30,6 +33,31 @@ def _unit_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: flo
     rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
     rays.flags.writeable = False
     return rays
+
+
+@lru_cache(maxsize=8)
+def _ray_z(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    out = np.ascontiguousarray(_unit_rays(width, height, fx, fy, cx, cy)[..., 2])
+    out.flags.writeable = False
+    return out
+
+
+def unit_ray_z(intrinsics: Any) -> np.ndarray:
+    """(H, W) float32 z-component of each pixel's unit viewing ray, i.e. z-depth / distance along the ray
+    (cached, read-only)."""
+    k = intrinsics
+    return _ray_z(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy))
+
+
+def incidence_from_normals(normals: np.ndarray, intrinsics: Any) -> np.ndarray:
+    """(H, W) float32 |cos theta| from (H, W, 3) float32 camera-frame unit normals: theta is the angle
+    between the normal and the pixel's viewing ray; zero normals (no surface) give 0."""
+    import cv2
+
+    normals = np.ascontiguousarray(normals, dtype=np.float32)
+    prod = cv2.multiply(normals, unit_rays(intrinsics))
+    cos = cv2.transform(prod, np.ones((1, 3), np.float32))
+    return np.abs(cos, out=cos)
 
 
 def unit_rays(intrinsics: Any) -> np.ndarray:

@@ -19,6 +19,8 @@ class Frame:
     normals : (H, W, 3) float32 unit surface normals in the camera frame, facing the camera, or None.
     pose : (4, 4) float64 camera-to-world.
     intrinsics : the camera.
+    incidence : (H, W) float32 |cos theta|, theta the angle between the surface normal and the pixel's
+        viewing ray (0 where nothing was hit), or None; what angle-only noise stages read.
     """
 
     depth: np.ndarray
@@ -27,3 +29,4 @@ class Frame:
     normals: np.ndarray | None
     pose: np.ndarray
     intrinsics: Intrinsics
+    incidence: np.ndarray | None = None

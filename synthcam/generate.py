@@ -162,7 +162,7 @@ def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, 
     trajectory = plan.trajectory
     with ShardWriter(path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(), default_label_tables()) as writer:
         for i, pose in enumerate(trajectory.poses):
-            frame = plan.renderer.render(pose, normals=noise.needs_normals)
+            frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
             noisy = noise(frame, noise_rng)
             writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, float(trajectory.timestamps[i]),
                          trajectory_id=room_index)

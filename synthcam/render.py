@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from noise_models.view import incidence_from_normals
 from scene_library import Scene
 from synthcam.camera import Intrinsics, pixel_rays
 from synthcam.errors import SynthcamError
@@ -37,7 +38,10 @@ class Renderer(Protocol):
 
     name: str
 
-    def render(self, pose: np.ndarray, normals: bool = True) -> Frame: ...
+    def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
+        """Depth and labels for a (4, 4) camera-to-world ``pose``; per-pixel normals when ``normals``, the
+        incidence cosine (``Frame.incidence``) when ``incidence``."""
+        ...
 
     def distance(self, points: np.ndarray) -> np.ndarray: ...
 
@@ -71,8 +75,9 @@ class RaycastRenderer:
             self._class_lut[gid], self._instance_lut[gid] = obj.class40, obj.instance_id
         self._k = o3d.core.Tensor(intrinsics.matrix)
 
-    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
-        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+    def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
+        """Render depth, labels and (optionally) normals and the incidence cosine for a (4, 4)
+        camera-to-world ``pose``."""
         import cv2
 
         o3d = self._o3d
@@ -83,16 +88,18 @@ class RaycastRenderer:
         t_hit = hit["t_hit"].numpy()
         gid = hit["geometry_ids"].numpy()  # INVALID_ID (2**32 - 1) clips to the last, "void" entry
         depth = np.where(np.isfinite(t_hit), t_hit, np.float32(0.0))
-        cam_normals = None
-        if normals:
+        cam_normals = cos = None
+        if normals or incidence:
             rot_t = np.ascontiguousarray(pose[:3, :3].T, dtype=np.float32)
             cam_normals = cv2.transform(hit["primitive_normals"].numpy(), rot_t)  # n_cam = R^T n_world
             ray = pixel_rays(self.intrinsics)
             away = cam_normals[..., 0] * ray[..., 0] + cam_normals[..., 1] * ray[..., 1] + cam_normals[..., 2] > 0
             cam_normals[away] *= -1.0  # face the camera
+            cos = incidence_from_normals(cam_normals, self.intrinsics) if incidence else None
         return Frame(depth=depth, class40=np.take(self._class_lut, gid, mode="clip"),
                      instance=np.take(self._instance_lut, gid, mode="clip"),
-                     normals=cam_normals, pose=np.array(pose, dtype=np.float64), intrinsics=self.intrinsics)
+                     normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
+                     intrinsics=self.intrinsics, incidence=cos)
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """(N,) float64 distance in metres from each of the (N, 3) world points to the nearest surface."""

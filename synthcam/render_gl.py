@@ -31,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 
+from noise_models.view import incidence_from_normals, unit_ray_z
 from scene_library import Scene
 from synthcam.camera import Intrinsics, pixel_rays
 from synthcam.errors import SynthcamError
@@ -265,6 +266,18 @@ class SceneTriangles:
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
         return cls(v.astype(np.float32), f.astype(np.uint32), n, np.concatenate(class40), np.concatenate(instance))
 
+    @cached_property
+    def plane_offsets(self) -> np.ndarray:
+        """(T,) float64 ``n . v0`` of each triangle: its plane is ``n . x = offset`` (world, metres)."""
+        return np.einsum("ij,ij->i", self.normals, self.first_vertices)
+
+    def plane_distances(self, eye: np.ndarray) -> np.ndarray:
+        """(T + 1,) float32 distance in metres from the world point ``eye`` to each triangle's plane
+        (0 at entry 0 and for degenerate triangles)."""
+        out = np.zeros(len(self.normals) + 1, dtype=np.float32)
+        out[1:] = np.abs(self.plane_offsets - self.normals @ np.asarray(eye, dtype=np.float64))
+        return out
+
     def camera_normals(self, pose: np.ndarray) -> np.ndarray:
         """(T + 1, 3) float32 face normals in the camera frame of ``pose``, each turned to face the camera.
 
@@ -305,8 +318,9 @@ class GLRenderer:
         self._projection = opencv_projection(intrinsics).astype(np.float32)
         self._triangle = np.empty((intrinsics.height, intrinsics.width), dtype=np.uint32)
 
-    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
-        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+    def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
+        """Render depth, labels and (optionally) normals and the incidence cosine for a (4, 4)
+        camera-to-world ``pose``."""
         GL = self._gl
         from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels  # the raw call: writes straight into numpy memory
 
@@ -333,14 +347,31 @@ class GLRenderer:
         glReadPixels(0, 0, w, h, GL.GL_RED, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
         glReadPixels(0, 0, w, h, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_INT, triangle.ctypes.data_as(ctypes.c_void_p))
-        # Per-triangle lookups by indexing with the uint32 ids: numpy casts them in small blocks, where
-        # np.take first converts the whole image to intp (a 2.4 MB temporary at 640x480, ~4x slower).
+        # Per-triangle lookups with np.take on the uint32 ids ("clip": no bounds check; ids come from GL):
+        # about twice as fast as fancy indexing with numpy 2.4 (0.28 vs 0.55-0.63 ms at 640x480).
         cam_normals = None
         if normals:  # gather 12-byte rows as one opaque item each: faster than indexing (T + 1, 3)
             rows = self._tris.camera_normals(pose).view(np.dtype((np.void, 12))).ravel()
-            cam_normals = rows[triangle].view(np.float32).reshape(h, w, 3)
-        return Frame(depth=depth, class40=self._tris.class40[triangle], instance=self._tris.instance[triangle],
-                     normals=cam_normals, pose=pose.copy(), intrinsics=self.intrinsics)
+            cam_normals = np.take(rows, triangle, mode="clip").view(np.float32).reshape(h, w, 3)
+        cos = self._incidence(pose, depth, triangle) if incidence else None
+        return Frame(depth=depth, class40=np.take(self._tris.class40, triangle, mode="clip"),
+                     instance=np.take(self._tris.instance, triangle, mode="clip"), normals=cam_normals,
+                     pose=pose.copy(), intrinsics=self.intrinsics, incidence=cos)
+
+    def _incidence(self, pose: np.ndarray, depth: np.ndarray, triangle: np.ndarray) -> np.ndarray:
+        """(H, W) float32 |cos theta| without per-pixel normals.
+
+        A pixel's point p on a flat triangle satisfies |n . p| = the distance from the eye to the
+        triangle's plane, so |cos theta| = |n . p| / |p| = plane distance * (unit ray z) / z-depth: one
+        4-byte lookup per pixel instead of a 12-byte normal and a dot product.
+        """
+        import cv2
+
+        cos = np.take(self._tris.plane_distances(pose[:3, 3]), triangle, mode="clip")
+        cv2.multiply(cos, unit_ray_z(self.intrinsics), dst=cos)
+        cv2.divide(cos, depth, dst=cos)  # missed pixels: 0 / 0 = NaN
+        cv2.patchNaNs(cos, 0.0)
+        return cv2.min(cos, 1.0, dst=cos)
 
     def close(self) -> None:
         """Free this renderer's GL objects (the process's context stays for the next renderer)."""
@@ -469,17 +500,20 @@ class PyrenderRenderer:
             raise SynthcamError(f"pyrender cannot open an EGL context ({exc}); install the Debian packages "
                                 f"{EGL_PACKAGES}, or use --renderer raycast") from None
 
-    def render(self, pose: np.ndarray, normals: bool = True) -> Frame:
-        """Render depth, labels and (optionally) normals for a (4, 4) camera-to-world ``pose``."""
+    def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
+        """Render depth, labels and (optionally) normals and the incidence cosine for a (4, 4)
+        camera-to-world ``pose``."""
         self._scene.set_pose(self._camera, np.asarray(pose, dtype=np.float64) @ CV_TO_GL)
         colour, depth = self._renderer.render(self._scene, flags=self._pyrender.RenderFlags.SEG, seg_node_map=self._seg)
         index = colour[..., 0].astype(np.int32) + 256 * colour[..., 1].astype(np.int32) - 1
         index[index < 0] = len(self._labels.class40) - 1  # black: missed everything
         depth = np.ascontiguousarray(depth, dtype=np.float32)
+        cam_normals = normals_from_depth(depth, self.intrinsics) if normals or incidence else None
         return Frame(depth=depth, class40=np.take(self._labels.class40, index, mode="clip"),
                      instance=np.take(self._labels.instance, index, mode="clip"),
-                     normals=normals_from_depth(depth, self.intrinsics) if normals else None,
-                     pose=np.array(pose, dtype=np.float64), intrinsics=self.intrinsics)
+                     normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
+                     intrinsics=self.intrinsics,
+                     incidence=incidence_from_normals(cam_normals, self.intrinsics) if incidence else None)
 
     def close(self) -> None:
         """Free pyrender's GL objects and destroy its context, leaving the EGL display initialised.

@@ -7,6 +7,7 @@ import pytest
 import noise_models
 from conftest import wall_scene
 from noise_models import DisparityNoise, IncidenceDropout, LateralJitter, NoiseConfigError, RangeGate
+from noise_models.view import incidence_from_normals
 from synthcam.camera import Intrinsics, look_at
 from synthcam.render import RaycastRenderer
 
@@ -21,6 +22,22 @@ def wall_frame(distance: float, tilt_deg: float = 0.0):
     pose = look_at(eye, target)
     scene = wall_scene(distance, width=400.0)
     return RaycastRenderer(scene, CAM, nthreads=1).render(pose)
+
+
+def test_incidence_alone_serves_angle_stages_like_normals():
+    """A frame carrying only ``incidence`` gives the same noisy depth as one carrying only normals, and
+    the stage reads that field (a head-on cosine drops fewer pixels)."""
+    model = noise_models.make("kinect_v1")
+    assert model.needs_incidence and not model.needs_normals
+    frame = wall_frame(1.0, 72.0)  # grazing enough for incidence dropout to act
+    cos = incidence_from_normals(frame.normals, frame.intrinsics)
+    with_normals = model(frame, np.random.default_rng(4))
+    with_incidence = model(dataclasses.replace(frame, normals=None, incidence=cos), np.random.default_rng(4))
+    assert np.array_equal(with_normals, with_incidence)
+    head_on = model(dataclasses.replace(frame, normals=None, incidence=np.ones_like(cos)), np.random.default_rng(4))
+    assert (with_incidence == 0).mean() > (head_on == 0).mean() + 0.05
+    with pytest.raises(ValueError, match="incidence=True"):
+        model(dataclasses.replace(frame, normals=None), np.random.default_rng(4))
 
 
 def test_kinect_v1_never_negative_and_leaves_input_untouched():

@@ -15,6 +15,7 @@ from synthcam import render_gl
 from synthcam.camera import Intrinsics, look_at, pixel_rays
 from synthcam.errors import SynthcamError
 from synthcam.render import RaycastRenderer, choose_renderer, make_renderer
+from noise_models.view import incidence_from_normals
 from synthcam.render_gl import GLRenderer, PyrenderRenderer, normals_from_depth, opencv_projection
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
@@ -144,6 +145,24 @@ def test_distance_query_on_gl_backends():
     for backend in GL_BACKENDS:
         r = backend(wall_scene(2.0), Intrinsics.nyuv2().scaled(32, 24), nthreads=1)
         assert np.allclose(r.distance(np.array([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]])), [2.0, 0.5], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", [RaycastRenderer, GLRenderer, PyrenderRenderer])
+def test_incidence_on_request_matches_the_normals(backend, room_views):
+    """``incidence=True`` gives |cos| between normal and viewing ray (gl from plane distances, others from
+    normals), equal to the cosine computed from the same renderer's normals; no normals unless asked."""
+    scene, cam, poses = room_views
+    renderer = backend(scene, cam, nthreads=1)
+    for pose in poses:
+        both = renderer.render(pose, normals=True, incidence=True)
+        only = renderer.render(pose, normals=False, incidence=True)
+        assert only.normals is None and renderer.render(pose, normals=False).incidence is None
+        assert only.incidence.dtype == np.float32 and only.incidence.shape == only.depth.shape
+        expect = incidence_from_normals(both.normals, cam)
+        assert np.allclose(only.incidence, expect, atol=1e-4)
+        assert np.all((only.incidence >= 0) & (only.incidence <= 1)) and np.all(only.incidence[only.depth == 0] == 0)
+        grazing = only.incidence[only.depth > 0]
+        assert grazing.min() < 0.5 < grazing.max()  # walls seen obliquely and head-on: the test can tell
 
 
 def test_normals_from_depth_are_exact_on_a_plane():
