@@ -159,6 +159,16 @@ def opencv_projection(intrinsics: Intrinsics, near: float = Z_NEAR, far: float =
     ])
 
 
+def reversed_z_projection(intrinsics: Intrinsics, near: float = Z_NEAR) -> np.ndarray:
+    """(4, 4) float64 matrix from OpenCV camera coordinates to GL clip coordinates with reversed, infinite z
+    for a [0, 1] clip range (``glClipControl(..., GL_ZERO_TO_ONE)``): window depth = ``near / z``, 1 at the
+    near plane and towards 0 far away, so float32 depth keeps ~7 significant digits of z at any distance.
+    Window x and y as :func:`opencv_projection`."""
+    m = opencv_projection(intrinsics, near)
+    m[2] = [0.0, 0.0, 0.0, near]
+    return m
+
+
 @dataclass(frozen=True)
 class LabelTables:
     """Object index -> labels; index ``n`` (one past the last object) is "missed everything"."""
@@ -223,6 +233,15 @@ layout(location = 1) out uint triangle;
 void main() {
     depth = z_cam;                            // perspective-correct at the pixel centre
     triangle = uint(gl_PrimitiveID) + 1u;     // 0 = missed everything
+}
+"""
+
+
+_ID_FRAGMENT_SHADER = """
+#version 410 core
+layout(location = 0) out uint triangle;
+void main() {
+    triangle = uint(gl_PrimitiveID) + 1u;     // 0 = missed everything; depth comes from the depth buffer
 }
 """
 
@@ -311,11 +330,17 @@ class GLRenderer:
         self.intrinsics = intrinsics
         self._tris = SceneTriangles.of(scene)
         self.distance = SurfaceDistance(scene, nthreads)
-        self._program = _program(GL)
+        # Reversed z where the context has glClipControl: depth read from a float32 depth buffer holding
+        # near / z (no z colour output: ~0.8 ms less rasterising at 640x480 on llvmpipe); else z written
+        # as a colour next to the triangle ids.
+        self._clip_control = None if os.environ.get("SYNTHCAM_GL_Z_COLOUR") else _clip_control(GL)
+        self._reversed_z = self._clip_control is not None
+        self._program = _program(GL, self._reversed_z)
         self._uniforms = [GL.glGetUniformLocation(self._program, n) for n in ("world_to_cam", "projection")]
         self._vao, self._buffers = _upload(GL, self._tris)
-        self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height)
-        self._projection = opencv_projection(intrinsics).astype(np.float32)
+        self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height, self._reversed_z)
+        projection = reversed_z_projection(intrinsics) if self._reversed_z else opencv_projection(intrinsics)
+        self._projection = projection.astype(np.float32)
         self._triangle = np.empty((intrinsics.height, intrinsics.width), dtype=np.uint32)
 
     def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
@@ -330,11 +355,17 @@ class GLRenderer:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
         GL.glViewport(0, 0, w, h)
         GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        GL.glClearBufferfv(GL.GL_COLOR, 0, _ZERO4F)
-        GL.glClearBufferuiv(GL.GL_COLOR, 1, _ZERO4U)
-        GL.glClearBufferfv(GL.GL_DEPTH, 0, _ONE1F)
+        if self._reversed_z:
+            self._clip_control(_LOWER_LEFT, _ZERO_TO_ONE)
+            GL.glDepthFunc(GL.GL_GREATER)
+            GL.glClearBufferuiv(GL.GL_COLOR, 0, _ZERO4U)
+            GL.glClearBufferfv(GL.GL_DEPTH, 0, _ZERO1F)
+        else:
+            GL.glDepthFunc(GL.GL_LESS)
+            GL.glClearBufferfv(GL.GL_COLOR, 0, _ZERO4F)
+            GL.glClearBufferuiv(GL.GL_COLOR, 1, _ZERO4U)
+            GL.glClearBufferfv(GL.GL_DEPTH, 0, _ONE1F)
         GL.glUseProgram(self._program)
         GL.glUniformMatrix4fv(self._uniforms[0], 1, GL.GL_TRUE, np.linalg.inv(pose).astype(np.float32))
         GL.glUniformMatrix4fv(self._uniforms[1], 1, GL.GL_TRUE, self._projection)
@@ -343,10 +374,17 @@ class GLRenderer:
         depth = np.empty((h, w), dtype=np.float32)
         triangle = self._triangle  # internal: read back into the same buffer every frame
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
-        glReadPixels(0, 0, w, h, GL.GL_RED, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
-        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
+        if self._reversed_z:
+            glReadPixels(0, 0, w, h, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
+            GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+            self._clip_control(_LOWER_LEFT, _NEGATIVE_ONE_TO_ONE)  # leave the context's default state
+        else:
+            GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+            glReadPixels(0, 0, w, h, GL.GL_RED, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
+            GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
         glReadPixels(0, 0, w, h, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_INT, triangle.ctypes.data_as(ctypes.c_void_p))
+        if self._reversed_z:
+            depth = _z_from_reversed(depth)
         # Per-triangle lookups with np.take on the uint32 ids ("clip": no bounds check; ids come from GL):
         # about twice as fast as fancy indexing with numpy 2.4 (0.28 vs 0.55-0.63 ms at 640x480).
         cam_normals = None
@@ -394,14 +432,27 @@ class GLRenderer:
 _ZERO4F = np.zeros(4, dtype=np.float32)
 _ZERO4U = np.zeros(4, dtype=np.uint32)
 _ONE1F = np.ones(1, dtype=np.float32)
+_ZERO1F = np.zeros(1, dtype=np.float32)
+
+
+def _z_from_reversed(d: np.ndarray) -> np.ndarray:
+    """(H, W) float32 z-depth in metres from reversed window depth ``d = Z_NEAR / z``; 0 (missed) stays 0."""
+    import cv2
+
+    with np.errstate(divide="ignore"):
+        z = cv2.divide(np.float32(Z_NEAR), d)  # d = 0 gives inf
+    return cv2.threshold(z, float(np.finfo(np.float32).max), 0.0, cv2.THRESH_TOZERO_INV, dst=z)[1]
 _programs: dict = {}
 
 
-def _program(GL) -> int:
-    """The shader program of the current context (compiled once per process)."""
-    if "gl" not in _programs:
+def _program(GL, reversed_z: bool) -> int:
+    """The shader program of the current context (compiled once per process and variant): with
+    ``reversed_z`` it writes triangle ids only (depth from the depth buffer), else z and ids."""
+    key = "ids" if reversed_z else "z+ids"
+    if key not in _programs:
         program = GL.glCreateProgram()
-        for kind, source in ((GL.GL_VERTEX_SHADER, _VERTEX_SHADER), (GL.GL_FRAGMENT_SHADER, _FRAGMENT_SHADER)):
+        fragment = _ID_FRAGMENT_SHADER if reversed_z else _FRAGMENT_SHADER
+        for kind, source in ((GL.GL_VERTEX_SHADER, _VERTEX_SHADER), (GL.GL_FRAGMENT_SHADER, fragment)):
             shader = GL.glCreateShader(kind)
             GL.glShaderSource(shader, source)
             GL.glCompileShader(shader)
@@ -411,8 +462,24 @@ def _program(GL) -> int:
         GL.glLinkProgram(program)
         if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
             raise RuntimeError(f"shader program does not link: {GL.glGetProgramInfoLog(program).decode()}")
-        _programs["gl"] = program
-    return _programs["gl"]
+        _programs[key] = program
+    return _programs[key]
+
+
+_LOWER_LEFT, _NEGATIVE_ONE_TO_ONE, _ZERO_TO_ONE = 0x8CA1, 0x935E, 0x935F  # glClipControl's enums
+
+
+def _clip_control(GL):
+    """``glClipControl(origin, depth)`` of the current context (OpenGL 4.5 or ARB_clip_control; PyOpenGL
+    3.1.0 does not wrap it, so it comes from EGL's proc address), or None where the context lacks it."""
+    from OpenGL import EGL
+
+    version = (int(GL.glGetIntegerv(GL.GL_MAJOR_VERSION)), int(GL.glGetIntegerv(GL.GL_MINOR_VERSION)))
+    if version < (4, 5):
+        count = int(GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS))
+        if not any(GL.glGetStringi(GL.GL_EXTENSIONS, i) == b"GL_ARB_clip_control" for i in range(count)):
+            return None
+    return _egl_proc(EGL, "glClipControl", None, ctypes.c_uint, ctypes.c_uint)
 
 
 def _upload(GL, tris: SceneTriangles):
@@ -429,17 +496,20 @@ def _upload(GL, tris: SceneTriangles):
     return vao, [vbo, ibo]
 
 
-def _framebuffer(GL, width: int, height: int):
+def _framebuffer(GL, width: int, height: int, reversed_z: bool):
+    """Off-screen framebuffer: float32 z (not with ``reversed_z``), uint32 triangle ids, float32 depth."""
     fbo = GL.glGenFramebuffers(1)
     GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-    rbs = [int(r) for r in GL.glGenRenderbuffers(3)]
-    formats = (GL.GL_R32F, GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F)
-    points = (GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1, GL.GL_DEPTH_ATTACHMENT)
+    formats = (GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F) if reversed_z else (GL.GL_R32F, GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F)
+    points = ((GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_ATTACHMENT) if reversed_z else
+              (GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1, GL.GL_DEPTH_ATTACHMENT))
+    rbs = [int(r) for r in GL.glGenRenderbuffers(len(formats))]
     for rb, fmt, point in zip(rbs, formats, points):
         GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
         GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
         GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, point, GL.GL_RENDERBUFFER, rb)
-    GL.glDrawBuffers(2, np.array([GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1], dtype=np.uint32))
+    colour = points[:-1]
+    GL.glDrawBuffers(len(colour), np.array(colour, dtype=np.uint32))
     if GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER) != GL.GL_FRAMEBUFFER_COMPLETE:
         raise SynthcamError("the GL driver cannot render float depth and integer ids off-screen; "
                             "update Mesa (libgl1-mesa-dri) or the GPU driver, or use --renderer raycast")

@@ -61,9 +61,24 @@ def mm_to_depth(mm: np.ndarray) -> np.ndarray:
     return mm.astype(np.float32) / np.float32(1000.0)
 
 
+def _crc32_function():
+    """zlib's CRC32 as ISA-L computes it (same values, ~3.5x faster: 0.05 vs 0.17 ms for a 640x480 uint16
+    image) where the ``isal`` package is installed, else the standard library's."""
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib.crc32
+    except ImportError:
+        return zlib.crc32
+
+
+crc32 = _crc32_function()
+"""``crc32(buffer) -> int``: the CRC32 that shard checksums use (zlib's polynomial)."""
+
+
 def frame_crc(array: np.ndarray) -> int:
     """CRC32 of an array's bytes in C order, little-endian (the dtypes stored in shards are)."""
-    return zlib.crc32(np.ascontiguousarray(array))  # the buffer itself: no copy
+    return crc32(np.ascontiguousarray(array))  # the buffer itself: no copy
 
 
 # --- labels ----------------------------------------------------------------------------------
@@ -444,7 +459,7 @@ class ShardFile:
             for name, array in stored.items():
                 expected = self._checksums[start:stop, self._column[name]].tolist()
                 for k in range(n):
-                    if zlib.crc32(array[k:k + 1]) != expected[k]:  # a contiguous one-frame view: no copy
+                    if crc32(array[k:k + 1]) != expected[k]:  # a contiguous one-frame view: no copy
                         raise ShardError(f"{self.path.name}: frame {start + k} fails its {name} checksum; the shard is "
                                          f"corrupt, regenerate it (synthcam validate lists every bad shard)")
         result = {}

@@ -99,6 +99,34 @@ def test_generated_room_agrees_with_ray_casting(backend, room_views):
             assert np.median(angles) < 0.5 and np.mean(normal_angles(ref, frame, interior) > 10) < 0.05
 
 
+def test_z_colour_fallback_agrees_with_reversed_z(room_views, monkeypatch):
+    """Contexts without glClipControl write z as a colour; both paths give the same frames (to float
+    precision) and agree with ray casting."""
+    scene, cam, poses = room_views
+    reversed_z = GLRenderer(scene, cam, nthreads=1)
+    monkeypatch.setenv("SYNTHCAM_GL_Z_COLOUR", "1")
+    colour = GLRenderer(scene, cam, nthreads=1)
+    assert reversed_z._reversed_z and not colour._reversed_z  # Mesa llvmpipe offers OpenGL 4.5
+    raycast = RaycastRenderer(scene, cam, nthreads=1)
+    for pose in poses:
+        a, b, ref = reversed_z.render(pose), colour.render(pose), raycast.render(pose)
+        assert np.array_equal(a.depth == 0, b.depth == 0) and np.mean(a.instance == b.instance) > 0.9999
+        same = (a.instance == b.instance) & (a.depth > 0)
+        assert np.max(np.abs(a.depth - b.depth)[same] / b.depth[same]) < 1e-3
+        for frame in (a, b):
+            d, c, i = agreement(ref, frame)
+            assert d <= 1e-5 and c >= 0.999 and i >= 0.999
+
+
+def test_reversed_z_projection_puts_near_over_z_in_the_depth_buffer():
+    cam = Intrinsics(8, 6, 5.0, 4.0, 3.7, 2.2)
+    for z in (render_gl.Z_NEAR, 0.5, 4.0, 1e4):
+        clip = render_gl.reversed_z_projection(cam) @ np.array([0.3 * z, -0.2 * z, z, 1.0])
+        assert np.isclose(clip[2] / clip[3], render_gl.Z_NEAR / z)  # window depth with a [0, 1] clip range
+        window = (clip[:2] / clip[3] + 1) / 2 * [cam.width, cam.height]
+        assert np.allclose(window, [cam.fx * 0.3 + cam.cx, cam.fy * -0.2 + cam.cy])
+
+
 def test_projection_maps_pixel_centres_like_opencv():
     cam = Intrinsics(8, 6, 5.0, 4.0, 3.7, 2.2)
     point = np.array([0.3, -0.2, 2.0, 1.0])

@@ -195,3 +195,16 @@ def test_non_shards_are_refused_with_clear_errors(tmp_path):
         f.attrs["format_version"] = 99
     with pytest.raises(ShardError, match="version 99"):
         open_shard(path)
+
+
+def test_checksum_is_zlib_crc32_whichever_implementation():
+    """Shards store zlib's CRC32; the faster ISA-L implementation (when installed) gives the same values."""
+    import zlib
+
+    from synthcam import shards
+
+    rng = np.random.default_rng(5)
+    for array in (rng.integers(0, 65535, (48, 64), dtype=np.uint16), rng.integers(0, 40, (7, 3), dtype=np.uint8),
+                  np.zeros((0,), np.uint8), rng.random((4, 4))):
+        assert shards.frame_crc(array) == zlib.crc32(array.tobytes())
+    assert shards.crc32(b"123456789") == 0xCBF43926  # the standard CRC-32 check value
