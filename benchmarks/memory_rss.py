@@ -1,11 +1,12 @@
 """Resident memory of a long generation run: RSS after 1 room and after 50 rooms (memory flat).
 
-Run: .venv/bin/python benchmarks/memory_rss.py [--rooms 50] [--frames-per-room 4] [--resolution 64x48] [--no-trim]
+Run: .venv/bin/python benchmarks/memory_rss.py [--rooms 50] [--frames-per-room 4] [--resolution 64x48]
+     [--renderer raycast] [--no-trim]
 
 Every room goes through the per-room task the serial runner, the process pool and Ray run
 (:func:`synthcam.generate.run_room`: room generation, trajectory, render, noise, shard writing, then
 ``gc.collect`` + ``malloc_trim``), one after the other in this single process, with the ``raycast``
-renderer. ``--no-trim`` runs the bare :func:`~synthcam.generate.generate_room_shard` followed by
+renderer (``--renderer gl``: the GL backend's buffers are made and freed for every room). ``--no-trim`` runs the bare :func:`~synthcam.generate.generate_room_shard` followed by
 ``gc.collect()`` only, to show what the allocator alone keeps. RSS is read from ``/proc/self/status``
 (VmRSS) after each room. The growth per room is the least-squares slope over the second half of the
 rooms (the first rooms warm caches: imports, label tables, Embree, the zstd filter).
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--frames-per-room", type=int, default=4)
     parser.add_argument("--resolution", default="64x48")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--renderer", default="raycast", help="backend (default raycast)")
     parser.add_argument("--no-trim", action="store_true", help="skip malloc_trim between rooms")
     args = parser.parse_args()
 
@@ -42,7 +44,7 @@ def main() -> None:
 
     width, height = parse_resolution(args.resolution)
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed,
-                            width=width, height=height, renderer="raycast")
+                            width=width, height=height, renderer=args.renderer)
     start = rss_mib()
     rss = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +60,7 @@ def main() -> None:
     tail = rooms > args.rooms // 2
     slope = float(np.polyfit(rooms[tail], np.asarray(rss)[tail], 1)[0]) if tail.sum() > 1 else 0.0
     task = "generate_room_shard + gc.collect" if args.no_trim else "run_room (gc.collect + malloc_trim)"
-    print(f"{args.rooms} rooms x {args.frames_per_room} frames at {width}x{height}, raycast, one process, {task}")
+    print(f"{args.rooms} rooms x {args.frames_per_room} frames at {width}x{height}, {args.renderer}, one process, {task}")
     print(f"RSS before the first room: {start:.1f} MiB")
     for k in sorted({1, 10, 25, args.rooms} & set(rooms.tolist())):
         print(f"RSS after room {k:>3}: {rss[k - 1]:.1f} MiB")

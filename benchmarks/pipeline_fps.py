@@ -1,13 +1,17 @@
 """Whole-pipeline frames/s against the raw rate of the renderers on the same scenes and poses.
 
-Run: .venv/bin/python benchmarks/pipeline_fps.py [--rooms 8] [--frames-per-room 60] [--renderer auto]
+Run: .venv/bin/python benchmarks/pipeline_fps.py [--rooms 16] [--frames-per-room 300] [--renderer auto]
+
+Defaults: 16 rooms of SceneNet RGB-D's 300-frame trajectories (with 2 workers each process ends on
+its last room at a different time; over 8 rooms per process that tail costs a few per cent, over a
+real dataset of thousands of rooms nothing).
 
 All figures come from the same run on the same machine:
-- raw ray casting: Open3D RaycastingScene.create_rays_pinhole + cast_rays (all cores) over every pose of
-  every room, nothing else (no labels, no noise, no writing);
-- raw pyrender: ``PyrenderRenderer.render`` without normals (its SEG pass: depth + labels);
+- raw ray casting: Open3D RaycastingScene.create_rays_pinhole + cast_rays (all cores) over every
+  ``--reference-every``-th pose of every room, nothing else (no labels, no noise, no writing);
+- raw pyrender: ``PyrenderRenderer.render`` without normals (its SEG pass: depth + labels), same poses;
 - raw gl: ``GLRenderer.render`` (depth, labels and normals or incidence as the pipeline asks for them, read back to
-  numpy) over the same poses, all cores;
+  numpy) over every pose of every room, all cores;
 - pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, incidence,
   kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 and with 2 worker
   processes, each run in a fresh process as the CLI runs it (``run`` counts from the call of
@@ -20,6 +24,7 @@ All figures come from the same run on the same machine:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import tempfile
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 
-def raw_raycast_fps(plans, intrinsics, repeats: int = 2) -> float:
+def raw_raycast_fps(plans, intrinsics, repeats: int = 1, every: int = 1) -> float:
     import open3d as o3d
 
     frames, seconds = 0, 0.0
@@ -40,7 +45,7 @@ def raw_raycast_fps(plans, intrinsics, repeats: int = 2) -> float:
         for obj in plan.scene.objects:
             scene.add_triangles(o3d.core.Tensor(np.asarray(obj.mesh.vertices, np.float32)),
                                 o3d.core.Tensor(np.asarray(obj.mesh.faces, np.uint32)))
-        extrinsics = [np.linalg.inv(p) for p in plan.trajectory.poses]
+        extrinsics = [np.linalg.inv(p) for p in plan.trajectory.poses[::every]]
         rays = scene.create_rays_pinhole(o3d.core.Tensor(k), o3d.core.Tensor(extrinsics[0]), intrinsics.width, intrinsics.height)
         scene.cast_rays(rays)  # build the BVH outside the timing
         start = time.perf_counter()
@@ -54,20 +59,22 @@ def raw_raycast_fps(plans, intrinsics, repeats: int = 2) -> float:
     return frames / seconds
 
 
-def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 2, incidence: bool = False) -> float:
-    """Frames/s of ``make_renderer(name).render`` alone over every pose of every plan."""
+def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 1, incidence: bool = False,
+                    every: int = 1) -> float:
+    """Frames/s of ``make_renderer(name).render`` alone over every ``every``-th pose of every plan."""
     from synthcam.render import make_renderer
 
     frames, seconds = 0, 0.0
     for plan in plans:
         renderer = make_renderer(name, plan.scene, intrinsics)
         renderer.render(plan.trajectory.poses[0], normals=normals, incidence=incidence)  # upload and first draw outside the timing
+        poses = plan.trajectory.poses[::every]
         start = time.perf_counter()
         for _ in range(repeats):
-            for pose in plan.trajectory.poses:
+            for pose in poses:
                 renderer.render(pose, normals=normals, incidence=incidence)
         seconds += time.perf_counter() - start
-        frames += repeats * len(plan.trajectory.poses)
+        frames += repeats * len(poses)
     return frames / seconds
 
 
@@ -203,8 +210,11 @@ def _breakdown_in_worker(config) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rooms", type=int, default=8)
-    parser.add_argument("--frames-per-room", type=int, default=60)
+    parser.add_argument("--rooms", type=int, default=16)
+    parser.add_argument("--frames-per-room", type=int, default=300)
+    parser.add_argument("--reference-every", type=int, default=4,
+                        help="raw ray casting and pyrender over every N-th pose (default 4; they are slow)")
+    parser.add_argument("--breakdown-rooms", type=int, default=4, help="rooms timed step by step on one core")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--renderer", default="auto", help="backend of the pipeline runs (default: auto)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step timing on one core")
@@ -220,9 +230,11 @@ def main() -> None:
     plans = [plan_room(config, i) for i in range(config.rooms)]
     tris = np.mean([p.scene.triangle_count for p in plans])
     chosen = sorted({choose_renderer(p.scene, config.intrinsics) for p in plans}) if args.renderer == "auto" else [args.renderer]
-    raw_rc = raw_raycast_fps(plans, config.intrinsics)
+    every = args.reference_every
+    raw_rc = raw_raycast_fps(plans, config.intrinsics, every=every)
     raw_gl = raw_backend_fps("gl", plans, config.intrinsics, needs_normals, incidence=needs_incidence)
-    raw_pyrender = raw_backend_fps("pyrender", plans, config.intrinsics, normals=False, repeats=1)
+    raw_pyrender = raw_backend_fps("pyrender", plans, config.intrinsics, normals=False, every=every)
+    del plans
     raw = max(raw_rc, raw_gl)
     one, one_cold = pipeline_fps(config, workers=1)
     two, two_cold = pipeline_fps(config, workers=2)
@@ -233,19 +245,20 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
           f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
-    print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s")
+    print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s  (every {every}th pose)")
     extra = " + normals" if needs_normals else " + incidence" if needs_incidence else ""
     print(f"raw gl, labels{extra} (all cores):{' ' * (14 - len(extra))}{raw_gl:6.1f} frames/s")
-    print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s")
+    print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s  (every {every}th pose)")
     print(f"pipeline, 1 worker (all cores):             {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw; "
           f"with start-up {one_cold:5.1f}")
     print(f"pipeline, 2 workers (1 core each):          {two:6.1f} frames/s  = {100 * two / raw:5.1f} % of the fastest raw, "
           f"{two / one:.2f}x one worker; with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
     if not args.no_breakdown:
-        ms = breakdown(config)
+        ms = breakdown(dataclasses.replace(config, rooms=min(args.breakdown_rooms, config.rooms)))
         total = sum(ms.values())
         parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
-        print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core")
+        print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
+              f"({args.breakdown_rooms} rooms); 2 workers reached {100 * two * total / 2e3:.0f} % of twice that")
         spawned, forked = worker_start_up()
         print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, forked {forked:.2f} s")
 

@@ -127,6 +127,22 @@ def test_reversed_z_projection_puts_near_over_z_in_the_depth_buffer():
         assert np.allclose(window, [cam.fx * 0.3 + cam.cx, cam.fy * -0.2 + cam.cy])
 
 
+@pytest.mark.parametrize("objects", [5, 300])
+def test_label_lookup_by_object_matches_the_triangle_tables(objects):
+    """Up to 255 objects the labels come from a 1-byte object index and two small tables; beyond, from
+    the per-triangle tables; both give what the per-triangle tables say."""
+    scene = make_scene([(f"box{i}", 1 + i % 40, box((0.1, 0.1, 0.1), (0.2 * (i % 20), 2.0, 0.2 * (i // 20))))
+                        for i in range(objects)])
+    tris = render_gl.SceneTriangles.of(scene)
+    assert (tris.labels_by_object is not None) == (objects <= 255)
+    ids = np.random.default_rng(1).integers(0, len(tris.class40), (30, 40)).astype(np.uint32)
+    ids[0, :5] = 0  # missed pixels
+    class40, instance = tris.labels(ids)
+    assert class40.dtype == np.uint8 and instance.dtype == np.uint16
+    assert np.array_equal(class40, tris.class40[ids]) and np.array_equal(instance, tris.instance[ids])
+    assert np.all(class40[0, :5] == 0) and np.all(instance[0, :5] == 0)
+
+
 def test_projection_maps_pixel_centres_like_opencv():
     cam = Intrinsics(8, 6, 5.0, 4.0, 3.7, 2.2)
     point = np.array([0.3, -0.2, 2.0, 1.0])
