@@ -303,8 +303,7 @@ def scenes_preview(description, room_type, seed, views, out_dir) -> None:
     if views:
         cam = Intrinsics.nyuv2().scaled(320, 240)
         renderer, probe = RaycastRenderer(scene, cam), RaycastRenderer(scene, cam.scaled(64, 48))
-        traj = sample_trajectory(scene, 8 * views, np.random.default_rng(seed), renderer.distance,
-                                 lambda p: probe.render(p, normals=False).instance)
+        traj = sample_trajectory(scene, 8 * views, np.random.default_rng(seed), renderer.distance, probe.instances)
         images = [renderer.render(p, normals=False).class40 for p in traj.poses[::8]]  # spread along the walk
     stem = description.stem if description else f"{scene.room.room_type}_seed{seed}"
     path = render_plan(scene.description, out_dir / f"{stem}_plan.png", images)

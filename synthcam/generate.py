@@ -127,8 +127,7 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
         # it is the fastest at that size and it answers distance queries.
         probe = make_renderer("raycast", scene, intrinsics.scaled(64, 48), nthreads)
         try:
-            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, probe.distance,
-                                           lambda pose: probe.render(pose, normals=False).instance)
+            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, probe.distance, probe.instances)
         except SynthcamError:
             if config.scene or attempt == max_rooms - 1:
                 raise

@@ -101,6 +101,15 @@ class RaycastRenderer:
                      normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
                      intrinsics=self.intrinsics, incidence=cos)
 
+    def instances(self, pose: np.ndarray) -> np.ndarray:
+        """(H, W) uint16 instance ids only (0 = none) for a (4, 4) camera-to-world ``pose``: what the
+        trajectory sampler's low-resolution probe views need, without depth, classes or normals."""
+        o3d = self._o3d
+        rays = self._scene.create_rays_pinhole(self._k, o3d.core.Tensor(np.linalg.inv(pose)),
+                                               self.intrinsics.width, self.intrinsics.height)
+        gid = self._scene.cast_rays(rays, nthreads=self.nthreads)["geometry_ids"].numpy()
+        return np.take(self._instance_lut, gid, mode="clip")
+
     def distance(self, points: np.ndarray) -> np.ndarray:
         """(N,) float64 distance in metres from each of the (N, 3) world points to the nearest surface."""
         query = self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(points, dtype=np.float32))

@@ -107,3 +107,14 @@ def test_tilted_plane_matches_analytic_depth_at_pixel_centres(backend):
     valid = (frame.depth > 0) & (expected < Z_FAR)  # GL clips at its far plane
     assert valid.mean() > 0.5  # rays nearly parallel to the plane pass its far edge
     assert np.abs(frame.depth[valid] - expected[valid]).max() < 1e-4
+
+
+def test_instances_only_equals_the_full_render(small_camera):
+    """The probe's instance-only cast gives the instance image of the full render."""
+    scene = make_scene([("wall", 1, box((2.0, 0.2, 1.0), (0.0, 3.1, 0.0))),
+                        ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2)))])
+    renderer = RaycastRenderer(scene, small_camera, nthreads=1)
+    pose = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
+    ids = renderer.instances(pose)
+    assert ids.dtype == np.uint16 and np.array_equal(ids, renderer.render(pose, normals=False).instance)
+    assert set(np.unique(ids)) == {0, 1, 2}
