@@ -63,35 +63,55 @@ def imported_scene_description(path: str | Path, label_map: str | Path, up: str 
     }
 
 
-def build_scene(description: dict) -> Scene:
-    """The scene a description stands for (see the module docstring)."""
+def build_scene(description: dict, pieces: list[Piece] | None = None) -> Scene:
+    """The scene a description stands for (see the module docstring).
+
+    pieces : optionally, the pieces of the description's objects, in order, already built (the room
+        generator has built them to place them); they must be what ``build_piece(kind, params)`` gives for
+        each object, and save rebuilding them. Imported pieces are always rebuilt from their files.
+    """
     if not isinstance(description, dict) or description.get("format") != FORMAT or description.get("version") != VERSION:
         raise SceneError(f"not a {FORMAT} v{VERSION} description; write one with 'synthcam scenes sample'")
     try:
-        return _build(description)
+        return _build(description, pieces)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise SceneError(f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); "
                          "write one with 'synthcam scenes sample'") from None
 
 
-def _build(description: dict) -> Scene:
+def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
     room = description["room"]
     polygon = np.asarray(room["polygon"], dtype=np.float64)
     height = float(room["height"])
     gaps = [tuple(g) for g in room.get("skirting_gaps", [])]
     shell = shell_parts(polygon, height, gaps) if room.get("shell", True) else []
     named = [(p.name, p.class40, p.mesh) for p in shell]
-    for obj in description["objects"]:
-        piece = build_piece(obj["kind"], obj["params"])
+    if pieces is not None and len(pieces) != len(description["objects"]):
+        raise ValueError(f"{len(pieces)} pieces for {len(description['objects'])} objects")
+    for k, obj in enumerate(description["objects"]):
+        if pieces is not None and obj["kind"] != "imported" and pieces[k].kind == obj["kind"]:
+            piece = pieces[k]
+        else:
+            piece = build_piece(obj["kind"], obj["params"])
         transform = pose_matrix(*obj["pose"])
         for part in piece.parts:
             name = f"{obj['name']}/{part.name}" if obj["name"] else part.name  # "" = an imported scene's parts
-            named.append((name, part.class40, part.mesh.copy().apply_transform(transform)))
+            named.append((name, part.class40, _placed(part.mesh, transform)))
     objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(named))
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     keep = np.asarray(description.get("keep_clear", []), dtype=np.float64).reshape(-1, 4)
     return Scene(room=Room(room["type"], (float(hi[0] - lo[0]), float(hi[1] - lo[1]), height), keep, polygon),
                  objects=objects, description=description)
+
+
+def _placed(mesh: trimesh.Trimesh, transform: np.ndarray) -> trimesh.Trimesh:
+    """A copy of ``mesh`` moved by the rigid ``transform`` (4, 4); the same vertices as
+    ``mesh.copy().apply_transform(transform)`` for a yaw-and-translate pose, without copying caches and visuals
+    of plain meshes (the generators' parts carry none)."""
+    if mesh.metadata or mesh.vertex_attributes or mesh.face_attributes or mesh.visual.defined:
+        return mesh.copy().apply_transform(transform)
+    vertices = trimesh.transformations.transform_points(mesh.vertices, transform)
+    return trimesh.Trimesh(vertices, np.array(mesh.faces, dtype=np.int64), process=False)
 
 
 def save_description(description: dict, path: Path) -> None:

@@ -34,7 +34,7 @@ class Box3:
 def plan_overlap(a: np.ndarray, b: np.ndarray, tol: float = 1e-6) -> bool:
     """Whether two convex plan polygons (K, 2) overlap by more than ``tol`` (separating-axis test)."""
     for poly in (a, b):
-        edges = np.roll(poly, -1, axis=0) - poly
+        edges = np.concatenate((poly[1:], poly[:1])) - poly  # next vertex minus this one
         normals = np.stack([-edges[:, 1], edges[:, 0]], axis=1)
         normals /= np.linalg.norm(normals, axis=1, keepdims=True)
         pa, pb = a @ normals.T, b @ normals.T
@@ -51,12 +51,14 @@ def boxes_overlap(a: Box3, b: Box3, tol: float = 1e-6) -> bool:
     if a.z1 <= b.z0 + tol or b.z1 <= a.z0 + tol:
         return False
     dx, dy = b.cx - a.cx, b.cy - a.cy
-    if math.hypot(dx, dy) >= math.hypot(a.w, a.d) / 2 + math.hypot(b.w, b.d) / 2:
+    aw, ad, bw, bd = a.w, a.d, b.w, b.d
+    if math.hypot(dx, dy) >= math.hypot(aw, ad) / 2 + math.hypot(bw, bd) / 2:
         return False  # bounding circles apart
     ca, sa, cb, sb = math.cos(a.yaw), math.sin(a.yaw), math.cos(b.yaw), math.sin(b.yaw)
+    aw, ad, bw, bd = aw / 2, ad / 2, bw / 2, bd / 2
     for ux, uy in ((ca, sa), (-sa, ca), (cb, sb), (-sb, cb)):
-        ra = a.w / 2 * abs(ux * ca + uy * sa) + a.d / 2 * abs(-ux * sa + uy * ca)
-        rb = b.w / 2 * abs(ux * cb + uy * sb) + b.d / 2 * abs(-ux * sb + uy * cb)
+        ra = aw * abs(ux * ca + uy * sa) + ad * abs(-ux * sa + uy * ca)
+        rb = bw * abs(ux * cb + uy * sb) + bd * abs(-ux * sb + uy * cb)
         if abs(dx * ux + dy * uy) >= ra + rb - tol:
             return False
     return True

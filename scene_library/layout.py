@@ -16,7 +16,7 @@ import numpy as np
 
 from scene_library.geometry2d import Box3, boxes_overlap, free_floor_connected
 from scene_library.objects.base import Piece
-from scene_library.scene import points_in_polygon
+from scene_library.scene import all_points_in_polygon, points_in_polygon
 from scene_library.shell import Wall
 
 WALL_GAP = 0.03  #: gap between a wall unit's back and the wall (m); clears skirting and openings (> WALL_CLEAR)
@@ -113,14 +113,14 @@ WALL_CLEAR = 0.02  #: least distance from any unit corner to the walls (clears t
 
 def box_inside(poly: np.ndarray, corners: np.ndarray, margin: float = WALL_CLEAR) -> bool:
     """Whether a convex plan box (corners (4, 2)) lies inside the floor polygon, ``margin`` m from its walls."""
-    if not points_in_polygon(corners, poly, margin).all():
+    if not all_points_in_polygon(corners, poly, margin):
         return False
     # No polygon vertex (e.g. the inner corner of an L) may poke into the box.
     return not _points_in_convex(poly, corners).any()
 
 
 def _points_in_convex(points: np.ndarray, convex: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    edges = np.roll(convex, -1, axis=0) - convex
+    edges = np.concatenate((convex[1:], convex[:1])) - convex
     rel = points[:, None, :] - convex[None, :, :]
     cross = edges[None, :, 0] * rel[..., 1] - edges[None, :, 1] * rel[..., 0]
     return np.all(cross > eps, axis=1)
@@ -132,7 +132,7 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
     b = unit_box(unit, pose)
     grown = b.grown(UNIT_GAP / 2)
     for j, other in enumerate(layout.poses):
-        if j != i and other is not None and boxes_overlap(grown, unit_box(layout.units[j], other).grown(UNIT_GAP / 2)):
+        if j != i and other is not None and boxes_overlap(grown, _spaced_box(layout.units[j], other)):
             return False
     for fixed in layout.fixed:
         if boxes_overlap(b, fixed):
@@ -142,6 +142,21 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
         if boxes_overlap(b, zone):
             return False
     return box_inside(layout.polygon, b.corners())  # the costliest test last
+
+
+_SPACED: dict[tuple[float, ...], Box3] = {}
+
+
+def _spaced_box(unit: Unit, pose: Pose) -> Box3:
+    """``unit_box(unit, pose).grown(UNIT_GAP / 2)``, memoised by the values that determine it (the solver
+    tests each placed unit against every candidate pose of the others)."""
+    key = (unit.width, unit.depth, unit.height, pose.x, pose.y, pose.yaw)
+    box = _SPACED.get(key)
+    if box is None:
+        if len(_SPACED) >= 4096:
+            _SPACED.clear()
+        box = _SPACED[key] = unit_box(unit, pose).grown(UNIT_GAP / 2)
+    return box
 
 
 def walkway_ok(layout: Layout) -> bool:
@@ -202,12 +217,24 @@ def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], 
     """Soft cost of the current layout (lower is better).
 
     cache : optional dict reused across calls on the same layout; it memoises each unit's front strip
-        and whether that strip leaves the room, keyed by the unit and its pose.
+        and whether that strip leaves the room, keyed by the unit and its pose, and the pairwise terms
+        (strip blocked by a box, spacing of two boxes), keyed by the two poses.
     """
     placed = [(u, p) for u, p in zip(layout.units, layout.poses) if p is not None]
-    boxes = [unit_box(u, p) for u, p in placed]
-    energy = 0.0
     cache = {} if cache is None else cache
+    # Every (unit, pose) box and front strip gets a small id, so the pairwise terms below, which depend on
+    # two of them only, are computed once per pair of poses (the annealer moves one unit at a time).
+    ids, overlaps, gaps = cache.setdefault("_ids", {}), cache.setdefault("_overlaps", {}), cache.setdefault("_gaps", {})
+    boxes, box_ids = [], []
+    for u, p in placed:
+        key = (id(u), p.x, p.y, p.yaw)
+        bid = ids.get(key)
+        if bid is None:
+            bid = ids[key] = (len(ids), unit_box(u, p))
+        box_ids.append(bid[0])
+        boxes.append(bid[1])
+    energy = 0.0
+    n = len(placed)
     for k, (u, p) in enumerate(placed):
         key = (u.name, p.x, p.y, p.yaw)
         if key not in cache:
@@ -215,13 +242,31 @@ def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], 
             cache[key] = (fb, fb is not None and not points_in_polygon(fb.corners(), layout.polygon).all())
         fb, outside = cache[key]
         if fb is not None:
-            blocked = any(boxes_overlap(fb, b) for j, b in enumerate(boxes) if j != k)
+            fid = ids.get(key)
+            if fid is None:
+                fid = ids[key] = (len(ids), None)
+            row = fid[0] << 32
+            blocked = False
+            for j in range(n):
+                if j != k:
+                    pair = row | box_ids[j]
+                    hit = overlaps.get(pair)
+                    if hit is None:
+                        hit = overlaps[pair] = boxes_overlap(fb, boxes[j])
+                    if hit:
+                        blocked = True
+                        break
             energy += 5.0 * (blocked + 0.5 * outside)
-    for a in range(len(placed)):
-        for b in range(a + 1, len(placed)):
-            gap = np.hypot(boxes[a].cx - boxes[b].cx, boxes[a].cy - boxes[b].cy) - (
-                max(boxes[a].w, boxes[a].d) + max(boxes[b].w, boxes[b].d)) / 2
-            energy += max(0.0, 0.6 - gap)
+    for a in range(n):
+        row = box_ids[a] << 32
+        for b in range(a + 1, n):
+            pair = row | box_ids[b]
+            term = gaps.get(pair)
+            if term is None:
+                gap = np.hypot(boxes[a].cx - boxes[b].cx, boxes[a].cy - boxes[b].cy) - (
+                    max(boxes[a].w, boxes[a].d) + max(boxes[b].w, boxes[b].d)) / 2
+                term = gaps[pair] = max(0.0, 0.6 - gap)
+            energy += term
     by_role = {u.role: p for u, p in placed if u.role}
     for role_a, role_b, lo, hi in relations:
         if role_a in by_role and role_b in by_role:

@@ -356,6 +356,12 @@ def generate_description(rng: np.random.Generator, room_type: str | None = None,
 
     extra : pieces to place as well (e.g. imported user meshes), free-standing on the floor.
     """
+    drawn = _draw_room(rng, room_type, extra)
+    return None if drawn is None else drawn[0]
+
+
+def _draw_room(rng: np.random.Generator, room_type: str | None, extra: tuple[Piece, ...]) -> tuple[dict, list[Piece]] | None:
+    """:func:`generate_description`'s description together with the pieces of its objects, in order."""
     if room_type is None:
         room_type = pick_room_type(rng)
     if room_type not in ROOM_WEIGHTS:
@@ -396,7 +402,7 @@ def generate_description(rng: np.random.Generator, room_type: str | None = None,
         "room": {"type": room_type, "polygon": polygon.tolist(), "height": height, "skirting_gaps": gaps},
         "keep_clear": [r.round(6).tolist() for r in keep_clear],
         "objects": placer.objects,
-    }
+    }, [piece for _, piece, _ in placer.pieces]
 
 
 MIN_CLASSES = 5  #: least number of distinct NYU40 classes among a room's objects (openings not counted)
@@ -412,9 +418,9 @@ def generate_room(rng: np.random.Generator, room_type: str | None = None, min_cl
     """
     room_type = pick_room_type(rng) if room_type is None else room_type
     for _attempt in range(50):
-        description = generate_description(rng, room_type, extra)
-        if description is not None and object_classes(description) >= min_classes:
-            return build_scene(description)
+        drawn = _draw_room(rng, room_type, extra)
+        if drawn is not None and object_classes(drawn[0]) >= min_classes:
+            return build_scene(*drawn)  # the pieces placed are the pieces built: no rebuilding
     raise SceneError(f"could not furnish a {room_type} with objects of {min_classes} classes in 50 attempts")
 
 
@@ -480,6 +486,7 @@ def _add_small_objects(placer: _Placer, rng: np.random.Generator, room_type: str
     if not kinds:
         return
     for host, piece, transform in list(placer.pieces):
+        host_yaw = float(np.arctan2(transform[1, 0], transform[0, 0]))
         for support in piece.supports:
             w, d = support.x1 - support.x0, support.y1 - support.y0
             n = int(round(w * d * rng.uniform(*SURFACE_DENSITY)))
@@ -493,12 +500,10 @@ def _add_small_objects(placer: _Placer, rng: np.random.Generator, room_type: str
                     lx = float(rng.uniform(support.x0, support.x1))
                     ly = float(rng.uniform(support.y0, support.y1))
                     local = Box3(lx, ly, yaw, small.width, small.depth, 0, 1)
-                    corners = local.corners()
-                    if (corners[:, 0].min() < support.x0 or corners[:, 0].max() > support.x1
-                            or corners[:, 1].min() < support.y0 or corners[:, 1].max() > support.y1):
+                    xs, ys = local.corners().T.tolist()
+                    if min(xs) < support.x0 or max(xs) > support.x1 or min(ys) < support.y0 or max(ys) > support.y1:
                         continue
                     world = transform @ np.array([lx, ly, support.z, 1.0])
-                    host_yaw = float(np.arctan2(transform[1, 0], transform[0, 0]))
                     b = placer.box_of(small, world[0], world[1], world[2], host_yaw + yaw)
                     if not placer.collides(b, ignore=host, gap=0.005):
                         placer.add(placer.name(kind), kind, small, world[0], world[1], world[2], host_yaw + yaw)

@@ -75,16 +75,63 @@ class Room:
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """(N,) bool: points (N, 2) strictly inside the simple polygon (P, 2) and at least ``margin`` from its edges."""
     x, y = points[:, 0:1], points[:, 1:2]
-    a = polygon
-    b = np.concatenate((polygon[1:], polygon[:1]))  # the next vertex (np.roll is slow on the solver's hot path)
-    crosses = ((a[:, 1] > y) != (b[:, 1] > y)) & (x < (b[:, 0] - a[:, 0]) * (y - a[:, 1]) / (b[:, 1] - a[:, 1] + 1e-300) + a[:, 0])
-    inside = np.count_nonzero(crosses, axis=1) % 2 == 1
+    edges = _polygon_edges(polygon)
+    dy = y - edges[1]
+    inside = _crossing_inside(x, y, dy, edges)
     if margin > 0:
-        ab = b - a
-        t = np.clip(((x - a[:, 0]) * ab[:, 0] + (y - a[:, 1]) * ab[:, 1]) / np.maximum((ab**2).sum(axis=1), 1e-300), 0, 1)
-        d = np.hypot(a[:, 0] + t * ab[:, 0] - x, a[:, 1] + t * ab[:, 1] - y).min(axis=1)
-        inside &= d >= margin
+        inside &= _edge_distance(x, y, dy, edges) >= margin
     return inside
+
+
+def all_points_in_polygon(points: np.ndarray, polygon: np.ndarray, margin: float = 0.0) -> bool:
+    """``points_in_polygon(points, polygon, margin).all()``, skipping the margin test when a point is outside."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    edges = _polygon_edges(polygon)
+    dy = y - edges[1]
+    if not _crossing_inside(x, y, dy, edges).all():
+        return False
+    return margin <= 0 or bool((_edge_distance(x, y, dy, edges) >= margin).all())
+
+
+def _crossing_inside(x: np.ndarray, y: np.ndarray, dy: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(N,) bool even-odd test of the points (x, y: (N, 1); dy = y - edge start y) against the polygon edges."""
+    a0, a1, b1, ab0, _, run, _ = edges
+    crosses = ((a1 > y) != (b1 > y)) & (x < ab0 * dy / run + a0)
+    return np.count_nonzero(crosses, axis=1) % 2 == 1
+
+
+def _edge_distance(x: np.ndarray, y: np.ndarray, dy: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(N,) distance (m) from the points to the nearest polygon edge (arguments as :func:`_crossing_inside`)."""
+    a0, a1, _, ab0, ab1, _, ab2 = edges
+    # np.minimum(np.maximum()) rather than np.clip (slow on tiny arrays): they differ only in the sign of a
+    # zero t, which cannot change the distance.
+    t = np.minimum(np.maximum(((x - a0) * ab0 + dy * ab1) / ab2, 0), 1)
+    return np.hypot(a0 + t * ab0 - x, a1 + t * ab1 - y).min(axis=1)
+
+
+_EDGE_CACHE: dict[bytes, tuple[np.ndarray, ...]] = {}
+
+
+def _polygon_edges(polygon: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-edge arrays of a polygon (P, 2) used by :func:`points_in_polygon`, memoised by value (the layout
+    solver and the trajectory sampler test thousands of points against the same room polygon).
+
+    Returns (P,) float64 start x and y, end y, edge x and y, ``end y - start y + 1e-300`` and the clamped
+    squared edge length.
+    """
+    polygon = np.asarray(polygon, dtype=np.float64)
+    key = polygon.tobytes() + str(polygon.shape).encode()
+    edges = _EDGE_CACHE.get(key)
+    if edges is None:
+        a = polygon
+        b = np.concatenate((polygon[1:], polygon[:1]))  # the next vertex
+        ab = b - a
+        edges = (a[:, 0].copy(), a[:, 1].copy(), b[:, 1].copy(), ab[:, 0].copy(), ab[:, 1].copy(),
+                 b[:, 1] - a[:, 1] + 1e-300, np.maximum((ab**2).sum(axis=1), 1e-300))
+        if len(_EDGE_CACHE) >= 256:
+            _EDGE_CACHE.clear()
+        _EDGE_CACHE[key] = edges
+    return edges
 
 
 @dataclass(frozen=True)

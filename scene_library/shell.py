@@ -8,6 +8,7 @@ mounted on a wall with sizes fitted to it; the room code keeps the area a door s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import trimesh
@@ -44,30 +45,42 @@ class Wall:
     start: tuple[float, float]
     end: tuple[float, float]
 
-    @property
+    # The derived values are memoised on the instance (cached_property writes the instance dict, which a
+    # frozen dataclass allows); the layout solver asks for them tens of thousands of times per room.
+
+    @cached_property
     def length(self) -> float:
         return float(np.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]))
 
-    @property
+    @cached_property
     def direction(self) -> np.ndarray:
         d = np.subtract(self.end, self.start)
-        return d / np.linalg.norm(d)
+        return _read_only(d / np.linalg.norm(d))
 
-    @property
+    @cached_property
     def inward(self) -> np.ndarray:
         """Unit normal pointing into the room (the footprint is counter-clockwise)."""
         d = self.direction
-        return np.array([-d[1], d[0]])
+        return _read_only(np.array([-d[1], d[0]]))
 
-    @property
+    @cached_property
     def yaw(self) -> float:
         """Yaw that turns a piece's front (local -y) towards the room."""
         n = self.inward
         return float(np.arctan2(n[0], -n[1]))
 
+    @cached_property
+    def _origin(self) -> np.ndarray:
+        return _read_only(np.array(self.start))
+
     def point(self, s: float, offset: float = 0.0) -> np.ndarray:
         """Plan point ``s`` m along the wall from its start, ``offset`` m into the room."""
-        return np.asarray(self.start) + s * self.direction + offset * self.inward
+        return self._origin + s * self.direction + offset * self.inward
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def sample_footprint(rng: np.random.Generator, room_type: str, l_shape_p: float = 0.2) -> np.ndarray:

@@ -8,6 +8,7 @@ coordinates in which ``cx, cy`` are given.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -94,15 +95,22 @@ def project(points_cam: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
     """(4, 4) float64 camera-to-world pose at ``eye`` looking at ``target`` with world ``up`` (z)."""
-    eye, target = np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    forward = target - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    norm = np.linalg.norm(right)
+    (ex, ey, ez), (tx, ty, tz) = np.asarray(eye, dtype=np.float64).tolist(), np.asarray(target, dtype=np.float64).tolist()
+    ux, uy, uz = np.asarray(up, dtype=np.float64).tolist()
+    # Plain floats: the same IEEE operations as numpy's on 3-vectors, without its per-call overhead.
+    fx, fy, fz = tx - ex, ty - ey, tz - ez
+    norm = _norm3(fx, fy, fz)
+    fx, fy, fz = fx / norm, fy / norm, fz / norm
+    rx, ry, rz = fy * uz - fz * uy, fz * ux - fx * uz, fx * uy - fy * ux
+    norm = _norm3(rx, ry, rz)
     if norm < 1e-6:
         raise ValueError("look_at: viewing direction is parallel to up")
-    right /= norm
-    down = np.cross(forward, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
-    return pose
+    rx, ry, rz = rx / norm, ry / norm, rz / norm
+    dx, dy, dz = fy * rz - fz * ry, fz * rx - fx * rz, fx * ry - fy * rx
+    return np.array([[rx, dx, fx, ex], [ry, dy, fy, ey], [rz, dz, fz, ez], [0.0, 0.0, 0.0, 1.0]])
+
+
+def _norm3(x: float, y: float, z: float) -> float:
+    """Euclidean norm of a 3-vector, rounded exactly as ``np.linalg.norm`` rounds it (a float64 dot product)."""
+    v = np.array((x, y, z))
+    return math.sqrt(float(v.dot(v)))

@@ -270,14 +270,27 @@ class FreeSpace:
         self._a = poly
         self._ab = np.roll(poly, -1, axis=0) - poly
         self._ab2 = np.maximum((self._ab**2).sum(axis=1), 1e-300)
+        self._a0, self._a1 = poly[:, 0].copy(), poly[:, 1].copy()
+        self._ab0, self._ab1 = self._ab[:, 0].copy(), self._ab[:, 1].copy()
+        # Next vertex's y and the edge's run (+1e-300, as scene_library.scene.points_in_polygon) for the inside test.
+        self._b1 = np.concatenate((poly[1:, 1], poly[:1, 1]))
+        self._run = self._b1 - self._a1 + 1e-300
         self.lo, self.hi = poly.min(axis=0), poly.max(axis=0)
 
     def edge_distance(self, xy: np.ndarray) -> np.ndarray:
         """(N,) plan distance (m) from the (N, 2) points to the footprint edges, negative outside."""
-        rel = xy[:, None, :] - self._a[None]
-        t = np.clip((rel * self._ab[None]).sum(axis=2) / self._ab2, 0.0, 1.0)
-        d = np.linalg.norm(rel - t[..., None] * self._ab[None], axis=2).min(axis=1)
-        return np.where(self.room.contains(xy), d, -d)
+        # Per component, the same operations as the vector form |rel - t * ab| with t = clip(rel . ab / |ab|^2).
+        rx, ry = xy[:, 0:1] - self._a0, xy[:, 1:2] - self._a1  # (N, P) each
+        # np.minimum(np.maximum()) rather than np.clip (slow on tiny arrays): they differ only in the sign of a
+        # zero t, which cannot change the distance.
+        t = np.minimum(np.maximum((rx * self._ab0 + ry * self._ab1) / self._ab2, 0.0), 1.0)
+        ex, ey = rx - t * self._ab0, ry - t * self._ab1
+        d = np.sqrt(ex * ex + ey * ey).min(axis=1)
+        # Inside the footprint: the even-odd test of Room.contains (scene_library.scene.points_in_polygon),
+        # with the same operations, sharing ry with the distance above.
+        x, y = xy[:, 0:1], xy[:, 1:2]
+        crosses = ((self._a1 > y) != (self._b1 > y)) & (x < self._ab0 * ry / self._run + self._a0)
+        return np.where(np.count_nonzero(crosses, axis=1) % 2 == 1, d, -d)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """(N,) clearance (m) of the (N, 3) world points."""
@@ -300,8 +313,9 @@ class FreeSpace:
 
         Samples at most ``spacing`` m apart each keep ``clearance + spacing / 2`` (clearance is 1-Lipschitz).
         """
-        n = max(2, int(math.ceil(float(np.linalg.norm(b - a)) / spacing)) + 1)
-        step = float(np.linalg.norm(b - a)) / (n - 1)
+        length = float(np.linalg.norm(b - a))
+        n = max(2, int(math.ceil(length / spacing)) + 1)
+        step = length / (n - 1)
         pts = a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
         return bool(np.all(self(pts) >= clearance + step / 2))
 
@@ -374,6 +388,18 @@ class _Walk:
                  focus_range: tuple[float, float]):
         p = ctx.params
         self.ctx, self.rng, self.p = ctx, rng, p
+        self._targets = ctx.targets.tolist()  # plain floats for the per-step arithmetic (same values)
+        self._box = (ctx.free.lo.tolist(), ctx.free.hi.tolist())  # plan bounds of the footprint
+        # Per-step constants of the random processes, evaluated once (the same expressions as per step).
+        dt = 1.0 / p.rate_hz
+        self._decay, kick = dt / p.force_tau, math.sqrt(2 * dt / p.force_tau)
+        self._eye_kick, self._look_kick = p.force_sd * kick, p.look_force_sd * kick
+        self._height_kick = p.height_force_sd * math.sqrt(2 * dt / 0.5)
+        self._look_damp = 2 * math.sqrt(p.look_pull)
+        self._yaw_limit = p.max_yaw_rate * dt
+        w = p.pitch_omega
+        self._pitch_spring, self._pitch_damp = -w * w, 2 * w
+        self._pitch_kick = math.sqrt(4 * w**3 * p.pitch_sd**2 * dt)
         self.dt = 1.0 / p.rate_hz
         self.h0 = h0
         self.x, self.y, self.z = float(start[0]), float(start[1]), float(start[2])
@@ -426,7 +452,7 @@ class _Walk:
         if speed > 1e-3:  # a walker keeps going at about the cruise speed
             push = p.cruise_gain * (p.cruise_speed - speed) / speed
             ax, ay = ax + push * self.vx, ay + push * self.vy
-        tx, ty, _ = self.ctx.targets[self.focus]
+        tx, ty, _ = self._targets[self.focus]
         dx, dy = tx - self.x, ty - self.y
         d = math.hypot(dx, dy)
         lo, hi = self.range
@@ -453,14 +479,14 @@ class _Walk:
 
     def _step_eye(self) -> None:
         p, dt, rng = self.p, self.dt, self.rng
-        decay, kick = dt / p.force_tau, math.sqrt(2 * dt / p.force_tau)
-        n = rng.standard_normal(3)
-        fx = self.fx - self.fx * decay + p.force_sd * kick * n[0]
-        fy = self.fy - self.fy * decay + p.force_sd * kick * n[1]
-        self.fz += -self.fz * dt / 0.5 + p.height_force_sd * math.sqrt(2 * dt / 0.5) * n[2]
+        decay, kick = self._decay, self._eye_kick
+        n = rng.standard_normal(3).tolist()
+        fx = self.fx - self.fx * decay + kick * n[0]
+        fy = self.fy - self.fy * decay + kick * n[1]
+        self.fz += -self.fz * dt / 0.5 + self._height_kick * n[2]
         for attempt in range(6):  # the first proposal and up to 5 re-proposals with a fresh random force
             if attempt:
-                fx, fy = p.force_sd * rng.standard_normal(2)
+                fx, fy = (p.force_sd * rng.standard_normal(2)).tolist()
             ax, ay, az = self._eye_accel(fx, fy)
             state = self._propose(self.vx + ax * dt, self.vy + ay * dt, self.vz + az * dt)
             if self._ok(*state[:3]):
@@ -512,29 +538,28 @@ class _Walk:
         p, dt = self.p, self.dt
         if self.t >= self.next_switch:
             self.switch_focus()
-        n = self.rng.standard_normal(3)
-        decay, kick = dt / p.force_tau, math.sqrt(2 * dt / p.force_tau)
-        self.gx += -self.gx * decay + p.look_force_sd * kick * n[0]
-        self.gy += -self.gy * decay + p.look_force_sd * kick * n[1]
-        tx, ty, _ = self.ctx.targets[self.focus]
-        k, c = p.look_pull, 2 * math.sqrt(p.look_pull)
+        n = self.rng.standard_normal(3).tolist()
+        decay, kick = self._decay, self._look_kick
+        self.gx += -self.gx * decay + kick * n[0]
+        self.gy += -self.gy * decay + kick * n[1]
+        tx, ty, _ = self._targets[self.focus]
+        k, c = p.look_pull, self._look_damp
         ax = k * (tx - self.qx) - c * self.ux + self.gx
         ay = k * (ty - self.qy) - c * self.uy + self.gy
         ax, ay = _clip_norm(ax, ay, p.look_accel)
         self.ux, self.uy = _clip_norm(self.ux + ax * dt, self.uy + ay * dt, p.look_speed)
-        lo, hi = self.ctx.free.lo, self.ctx.free.hi
-        self.qx = min(max(self.qx + self.ux * dt, lo[0]), hi[0])
-        self.qy = min(max(self.qy + self.uy * dt, lo[1]), hi[1])
+        (lo_x, lo_y), (hi_x, hi_y) = self._box
+        self.qx = min(max(self.qx + self.ux * dt, lo_x), hi_x)
+        self.qy = min(max(self.qy + self.uy * dt, lo_y), hi_y)
         # Yaw turns towards the look-at body at a bounded rate.
         if math.hypot(self.qx - self.x, self.qy - self.y) > 0.05:
             err = _wrap(math.atan2(self.qy - self.y, self.qx - self.x) - self.yaw)
-            limit = p.max_yaw_rate * dt
+            limit = self._yaw_limit
             self.yaw = _wrap(self.yaw + min(max(err, -limit), limit))
         # Pitch: critically damped spring driven by white noise (stationary sd pitch_sd) around pitch_mean,
         # drawn towards the elevation of the look-at point (the focus height over the look-at body) by pitch_follow.
-        w = p.pitch_omega
-        acc = -w * w * (self.pitch - self._pitch_centre()) - 2 * w * self.pitch_rate
-        self.pitch_rate += acc * dt + math.sqrt(4 * w**3 * p.pitch_sd**2 * dt) * n[2]
+        acc = self._pitch_spring * (self.pitch - self._pitch_centre()) - self._pitch_damp * self.pitch_rate
+        self.pitch_rate += acc * dt + self._pitch_kick * n[2]
         self.pitch += self.pitch_rate * dt
         lo_p, hi_p = p.pitch_limits
         if not lo_p <= self.pitch <= hi_p:
@@ -546,7 +571,7 @@ class _Walk:
         if p.pitch_follow <= 0:
             return p.pitch_mean
         run = max(math.hypot(self.qx - self.x, self.qy - self.y), 0.3)
-        elevation = math.atan2(float(self.ctx.targets[self.focus][2]) - self.z, run)
+        elevation = math.atan2(self._targets[self.focus][2] - self.z, run)
         centre = (1 - p.pitch_follow) * p.pitch_mean + p.pitch_follow * elevation
         return min(max(centre, p.pitch_limits[0]), p.pitch_limits[1])
 
