@@ -13,8 +13,9 @@ All figures come from the same run on the same machine:
 - raw gl: ``GLRenderer.render`` (depth, labels and normals or incidence as the pipeline asks for them, read back to
   numpy) over every pose of every room, all cores;
 - pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, incidence,
-  kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 and with 2 worker
-  processes, each run in a fresh process as the CLI runs it (``run`` counts from the call of
+  kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 worker (all cores for
+  the rasteriser's threads, as the CLI runs one), 1 worker pinned to one core, and 2 workers (one core
+  each), each run in a fresh process as the CLI runs it (``run`` counts from the call of
   ``generate_dataset``, ``with start-up`` from the launch of that process: interpreter and imports);
 - breakdown: the same per-room steps timed one by one in a process pinned to one core (what each of
   the 2 workers does): planning (room generation + trajectory sampling), render (depth + labels), the
@@ -78,15 +79,16 @@ def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 
     return frames / seconds
 
 
-def pipeline_fps(config, workers: int) -> tuple[float, float]:
-    """(frames/s from the call of ``generate_dataset``, frames/s from the launch of a fresh process)."""
+def pipeline_fps(config, workers: int, one_core: bool = False) -> tuple[float, float]:
+    """(frames/s from the call of ``generate_dataset``, frames/s from the launch of a fresh process);
+    ``one_core``: the process is pinned to one core (a worker as each of 2 workers runs)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     result = ctx.Queue()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        process = ctx.Process(target=_pipeline_in_fresh_process, args=(config, tmp, workers, result))
+        process = ctx.Process(target=_pipeline_in_fresh_process, args=(config, tmp, workers, result, one_core))
         process.start()
         seconds = result.get()
         total = time.perf_counter() - start
@@ -97,8 +99,10 @@ def pipeline_fps(config, workers: int) -> tuple[float, float]:
     return frames / seconds, frames / total
 
 
-def _pipeline_in_fresh_process(config, out_dir: str, workers: int, result) -> None:
+def _pipeline_in_fresh_process(config, out_dir: str, workers: int, result, one_core: bool = False) -> None:
     try:
+        if one_core:
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
         from synthcam.generate import generate_dataset
 
         start = time.perf_counter()
@@ -237,6 +241,7 @@ def main() -> None:
     del plans
     raw = max(raw_rc, raw_gl)
     one, one_cold = pipeline_fps(config, workers=1)
+    core, _ = pipeline_fps(config, workers=1, one_core=True)
     two, two_cold = pipeline_fps(config, workers=2)
     cpu = platform.processor() or platform.machine()
     from synthcam.render_gl import gl_renderer_string
@@ -251,8 +256,10 @@ def main() -> None:
     print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s  (every {every}th pose)")
     print(f"pipeline, 1 worker (all cores):             {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw; "
           f"with start-up {one_cold:5.1f}")
+    print(f"pipeline, 1 worker pinned to 1 core:        {core:6.1f} frames/s")
     print(f"pipeline, 2 workers (1 core each):          {two:6.1f} frames/s  = {100 * two / raw:5.1f} % of the fastest raw, "
-          f"{two / one:.2f}x one worker; with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
+          f"{two / one:.2f}x one worker ({two / core:.2f}x one worker on one core); "
+          f"with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
     if not args.no_breakdown:
         ms = breakdown(dataclasses.replace(config, rooms=min(args.breakdown_rooms, config.rooms)))
         total = sum(ms.values())

@@ -109,9 +109,11 @@ def test_z_colour_fallback_agrees_with_reversed_z(room_views, monkeypatch):
     assert reversed_z._reversed_z and not colour._reversed_z  # Mesa llvmpipe offers OpenGL 4.5
     raycast = RaycastRenderer(scene, cam, nthreads=1)
     for pose in poses:
-        a, b, ref = reversed_z.render(pose), colour.render(pose), raycast.render(pose)
+        a, b = reversed_z.render(pose, incidence=True), colour.render(pose, incidence=True)
+        ref = raycast.render(pose)
         assert np.array_equal(a.depth == 0, b.depth == 0) and np.mean(a.instance == b.instance) > 0.9999
         same = (a.instance == b.instance) & (a.depth > 0)
+        assert np.mean(np.abs(a.incidence - b.incidence)[same] < 1e-4) > 0.999  # edges between faces may differ
         assert np.max(np.abs(a.depth - b.depth)[same] / b.depth[same]) < 1e-3
         for frame in (a, b):
             d, c, i = agreement(ref, frame)
