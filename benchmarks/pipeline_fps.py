@@ -250,10 +250,10 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
           f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
-    print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s  (every {every}th pose)")
+    print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s  (one pose in {every})")
     extra = " + normals" if needs_normals else " + incidence" if needs_incidence else ""
     print(f"raw gl, labels{extra} (all cores):{' ' * (14 - len(extra))}{raw_gl:6.1f} frames/s")
-    print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s  (every {every}th pose)")
+    print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s  (one pose in {every})")
     print(f"pipeline, 1 worker (all cores):             {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw; "
           f"with start-up {one_cold:5.1f}")
     print(f"pipeline, 1 worker pinned to 1 core:        {core:6.1f} frames/s")
