@@ -482,6 +482,8 @@ def _z_from_reversed(d: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         z = cv2.divide(np.float32(Z_NEAR), d)  # d = 0 gives inf
     return cv2.threshold(z, float(np.finfo(np.float32).max), 0.0, cv2.THRESH_TOZERO_INV, dst=z)[1]
+
+
 _programs: dict = {}
 
 
