@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from noise_models.sampling import coarse_normal, standard_normal
-from noise_models.view import DepthView, unit_rays
+from noise_models.view import DepthView, incidence_from_normals, unit_rays
 
 
 def _require(condition: bool, message: str) -> None:
@@ -65,10 +65,7 @@ def incidence_cosine(frame: DepthView) -> np.ndarray:
         return incidence
     if frame.normals is None:
         raise ValueError("this noise stage needs the incidence angle; render with incidence=True (or normals=True)")
-    normals = np.ascontiguousarray(frame.normals, dtype=np.float32)
-    prod = cv2.multiply(normals, unit_rays(frame.intrinsics), dst=_scratch("cos.prod", normals.shape))
-    cos = cv2.transform(prod, np.ones((1, 3), np.float32))
-    return np.abs(cos, out=cos)
+    return incidence_from_normals(frame.normals, frame.intrinsics)
 
 
 @dataclass(frozen=True)
