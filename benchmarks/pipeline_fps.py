@@ -12,7 +12,12 @@ All figures come from the same run on the same machine:
 - raw pyrender: ``PyrenderRenderer.render`` without normals (its SEG pass: depth + labels), same poses;
 - raw gl: ``GLRenderer.render`` (depth, labels and normals or incidence as the pipeline asks for them, read back to
   numpy) over every pose of every room, all cores;
-- pipeline: `generate_dataset` end to end (scene generation, trajectories, render, labels, incidence,
+- render + noise + write (the issue's pipeline figure): the rooms planned beforehand (not timed), then
+  rendered, noised and written into shards exactly as ``synthcam generate`` does after planning
+  (``write_room_shard``), by 1 worker (all cores for the rasteriser's threads) and by 2 workers (one
+  core each), handed one room at a time; started before the timing (``benchmarks/planned_rooms.py``,
+  the same code that measures a GPU machine through ``benchmarks/gpu_render_fps.py``);
+- end to end: `generate_dataset` (scene generation, trajectories, render, labels, incidence,
   kinect_v1 noise, compressed HDF5 writing, the other worker's start-up), with 1 worker (all cores for
   the rasteriser's threads, as the CLI runs one), 1 worker pinned to one core, and 2 workers (one core
   each), each run in a fresh process as the CLI runs it (``run`` counts from the call of
@@ -35,18 +40,20 @@ from pathlib import Path
 import numpy as np
 
 
-def raw_raycast_fps(plans, intrinsics, repeats: int = 1, every: int = 1) -> float:
+def raw_raycast_fps(rooms, repeats: int = 1, every: int = 1) -> float:
+    """Frames/s of Open3D ray casting alone (depth only) over every ``every``-th pose of every planned room."""
     import open3d as o3d
 
+    intrinsics = rooms.config.intrinsics
     frames, seconds = 0, 0.0
     k = intrinsics.matrix.copy()
     # create_rays_pinhole samples pixel centres at (u + 0.5, v + 0.5): the project convention, K as is.
-    for plan in plans:
+    for scene_, trajectory in zip(rooms.scenes, rooms.trajectories):
         scene = o3d.t.geometry.RaycastingScene()
-        for obj in plan.scene.objects:
+        for obj in scene_.objects:
             scene.add_triangles(o3d.core.Tensor(np.asarray(obj.mesh.vertices, np.float32)),
                                 o3d.core.Tensor(np.asarray(obj.mesh.faces, np.uint32)))
-        extrinsics = [np.linalg.inv(p) for p in plan.trajectory.poses[::every]]
+        extrinsics = [np.linalg.inv(p) for p in trajectory.poses[::every]]
         rays = scene.create_rays_pinhole(o3d.core.Tensor(k), o3d.core.Tensor(extrinsics[0]), intrinsics.width, intrinsics.height)
         scene.cast_rays(rays)  # build the BVH outside the timing
         start = time.perf_counter()
@@ -57,25 +64,6 @@ def raw_raycast_fps(plans, intrinsics, repeats: int = 1, every: int = 1) -> floa
                 hit["t_hit"].numpy()
         seconds += time.perf_counter() - start
         frames += repeats * len(extrinsics)
-    return frames / seconds
-
-
-def raw_backend_fps(name: str, plans, intrinsics, normals: bool, repeats: int = 1, incidence: bool = False,
-                    every: int = 1) -> float:
-    """Frames/s of ``make_renderer(name).render`` alone over every ``every``-th pose of every plan."""
-    from synthcam.render import make_renderer
-
-    frames, seconds = 0, 0.0
-    for plan in plans:
-        renderer = make_renderer(name, plan.scene, intrinsics)
-        renderer.render(plan.trajectory.poses[0], normals=normals, incidence=incidence)  # upload and first draw outside the timing
-        poses = plan.trajectory.poses[::every]
-        start = time.perf_counter()
-        for _ in range(repeats):
-            for pose in poses:
-                renderer.render(pose, normals=normals, incidence=incidence)
-        seconds += time.perf_counter() - start
-        frames += repeats * len(poses)
     return frames / seconds
 
 
@@ -212,6 +200,10 @@ def _breakdown_in_worker(config) -> dict[str, float]:
     return {k: 1e3 * v / frames for k, v in t.items()}
 
 
+def _line(label: str, fps: float, rest: str = "") -> None:
+    print(f"{label + ':':<44}{fps:7.1f} frames/s  {rest}".rstrip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rooms", type=int, default=16)
@@ -222,27 +214,35 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--renderer", default="auto", help="backend of the pipeline runs (default: auto)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step timing on one core")
+    parser.add_argument("--no-end-to-end", action="store_true",
+                        help="skip the generate_dataset runs (planning included); keep render + noise + write")
     args = parser.parse_args()
 
     import noise_models
-    from synthcam.generate import GenerateConfig, plan_room
+    from planned_rooms import plan_rooms, render_fps, render_noise_write_fps, save_plans
+    from synthcam.generate import GenerateConfig
     from synthcam.render import choose_renderer
 
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer)
     model = noise_models.make(config.noise, config.noise_params)
     needs_normals, needs_incidence = model.needs_normals, model.needs_incidence
-    plans = [plan_room(config, i) for i in range(config.rooms)]
-    tris = np.mean([p.scene.triangle_count for p in plans])
-    chosen = sorted({choose_renderer(p.scene, config.intrinsics) for p in plans}) if args.renderer == "auto" else [args.renderer]
+    rooms = plan_rooms(config)
+    tris = np.mean([s.triangle_count for s in rooms.scenes])
+    chosen = sorted({choose_renderer(s, config.intrinsics) for s in rooms.scenes}) if args.renderer == "auto" else [args.renderer]
     every = args.reference_every
-    raw_rc = raw_raycast_fps(plans, config.intrinsics, every=every)
-    raw_gl = raw_backend_fps("gl", plans, config.intrinsics, needs_normals, incidence=needs_incidence)
-    raw_pyrender = raw_backend_fps("pyrender", plans, config.intrinsics, normals=False, every=every)
-    del plans
+    raw_rc = raw_raycast_fps(rooms, every=every)
+    raw_gl = render_fps("gl", rooms, normals=needs_normals, incidence=needs_incidence)
+    raw_pyrender = render_fps("pyrender", rooms, every=every, normals=False)
     raw = max(raw_rc, raw_gl)
-    one, one_cold = pipeline_fps(config, workers=1)
-    core, _ = pipeline_fps(config, workers=1, one_core=True)
-    two, two_cold = pipeline_fps(config, workers=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        plans_path = Path(tmp) / "plans.pkl"
+        save_plans(plans_path, rooms)
+        del rooms
+        rnw = {w: render_noise_write_fps(plans_path, w, args.renderer) for w in (1, 2)}
+    if not args.no_end_to_end:
+        one, one_cold = pipeline_fps(config, workers=1)
+        core, _ = pipeline_fps(config, workers=1, one_core=True)
+        two, two_cold = pipeline_fps(config, workers=2)
     cpu = platform.processor() or platform.machine()
     from synthcam.render_gl import gl_renderer_string
 
@@ -250,22 +250,26 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
           f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
-    print(f"raw Open3D ray casting (all cores):         {raw_rc:6.1f} frames/s  (one pose in {every})")
     extra = " + normals" if needs_normals else " + incidence" if needs_incidence else ""
-    print(f"raw gl, labels{extra} (all cores):{' ' * (14 - len(extra))}{raw_gl:6.1f} frames/s")
-    print(f"raw pyrender SEG pass, labels (all cores):  {raw_pyrender:6.1f} frames/s  (one pose in {every})")
-    print(f"pipeline, 1 worker (all cores):             {one:6.1f} frames/s  = {100 * one / raw:5.1f} % of the fastest raw; "
-          f"with start-up {one_cold:5.1f}")
-    print(f"pipeline, 1 worker pinned to 1 core:        {core:6.1f} frames/s")
-    print(f"pipeline, 2 workers (1 core each):          {two:6.1f} frames/s  = {100 * two / raw:5.1f} % of the fastest raw, "
-          f"{two / one:.2f}x one worker ({two / core:.2f}x one worker on one core); "
-          f"with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
+    _line("raw Open3D ray casting (all cores)", raw_rc, f"(one pose in {every})")
+    _line(f"raw gl, labels{extra} (all cores)", raw_gl)
+    _line("raw pyrender SEG pass, labels (all cores)", raw_pyrender, f"(one pose in {every})")
+    print("render + noise + write (rooms planned beforehand):")
+    _line("  1 worker (all cores)", rnw[1], f"= {100 * rnw[1] / raw:5.1f} % of the fastest raw")
+    _line("  2 workers (1 core each)", rnw[2], f"= {100 * rnw[2] / raw:5.1f} % of the fastest raw, {rnw[2] / rnw[1]:.2f}x one worker")
+    if not args.no_end_to_end:
+        print("end to end (generate_dataset: planning too):")
+        _line("  1 worker (all cores)", one, f"= {100 * one / raw:5.1f} % of the fastest raw; with start-up {one_cold:5.1f}")
+        _line("  1 worker pinned to 1 core", core)
+        _line("  2 workers (1 core each)", two, f"= {100 * two / raw:5.1f} % of the fastest raw, {two / one:.2f}x one worker "
+              f"({two / core:.2f}x one worker on one core); with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
     if not args.no_breakdown:
         ms = breakdown(dataclasses.replace(config, rooms=min(args.breakdown_rooms, config.rooms)))
         total = sum(ms.values())
         parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
         print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
-              f"({args.breakdown_rooms} rooms); 2 workers reached {100 * two * total / 2e3:.0f} % of twice that")
+              f"({args.breakdown_rooms} rooms); 2 workers reached {100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that "
+              f"without planning")
         spawned, forked = worker_start_up()
         print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, forked {forked:.2f} s")
 

@@ -138,12 +138,20 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
 
 def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
                         on_frame: Callable[[int], None] | None = None) -> Path:
-    """Generate room ``room_index`` and write its shard into ``out_dir``; returns the shard path.
+    """Plan room ``room_index`` (:func:`plan_room`) and write its shard into ``out_dir``
+    (:func:`write_room_shard`); returns the shard path."""
+    return write_room_shard(config, plan_room(config, room_index, nthreads), out_dir, on_frame)
 
-    The shard appears under its final name only once complete (see :class:`~synthcam.shards.ShardWriter`).
-    Every frame's ``trajectory_id`` is ``room_index`` (one trajectory per room).
+
+def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
+                     on_frame: Callable[[int], None] | None = None) -> Path:
+    """Render, add noise to and write every frame of a planned room (:func:`plan_room`) into its shard
+    in ``out_dir``; returns the shard path. The room's noise stream comes from ``config`` and
+    ``plan.index``, so the shard is the same whoever planned the room. The shard appears under its final
+    name only once complete (see :class:`~synthcam.shards.ShardWriter`). Every frame's ``trajectory_id``
+    is the room index (one trajectory per room).
     """
-    plan = plan_room(config, room_index, nthreads)
+    room_index = plan.index
     noise = noise_models.make(config.noise, config.noise_params)
     noise_rng = np.random.default_rng(room_seed(config, room_index).spawn(3)[2])
     attrs = {

@@ -145,3 +145,22 @@ def test_workers_are_spawned_while_a_gl_context_is_open(monkeypatch):
     monkeypatch.setattr(render_gl, "_context", None)
     monkeypatch.setattr(generate, "_THREADS_AT_IMPORT", 0)  # more native threads now than at import
     assert generate.worker_start_method() == "spawn"
+
+
+def test_a_room_planned_in_one_process_and_written_in_another_gives_the_same_shard(tmp_path):
+    """What benchmarks/gpu_render_fps.py relies on: scene and trajectory pickled after planning (with
+    Open3D) and written elsewhere (without it) make the shard that generation makes."""
+    import pickle
+
+    from synthcam.generate import RoomPlan, generate_room_shard, plan_room, write_room_shard
+    from synthcam.render import make_renderer
+
+    config = GenerateConfig(rooms=2, frames_per_room=3, seed=5, width=64, height=48)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    reference = generate_room_shard(config, 1, tmp_path / "a")
+    plan = plan_room(config, 1)
+    scene, trajectory = pickle.loads(pickle.dumps((plan.scene, plan.trajectory)))
+    renderer = make_renderer(config.renderer, scene, config.intrinsics)
+    written = write_room_shard(config, RoomPlan(1, scene, renderer, trajectory), tmp_path / "b")
+    assert written.name == reference.name == "room_00001.h5"
+    assert written.read_bytes() == reference.read_bytes()
