@@ -91,7 +91,7 @@ def render_noise_write_fps(plans_path: Path, workers: int, renderer: str) -> flo
     count = len(load_plans(plans_path).scenes)
     with tempfile.TemporaryDirectory() as out_dir, ctx.Pool(
             workers, initializer=_init, initargs=(str(plans_path), renderer, cores, per_worker, slots, ready)) as pool:
-        ready.wait(timeout=600)  # every worker started (a worker that fails to start breaks the barrier)
+        ready.wait(timeout=180)  # every worker started; one that fails to start times the barrier out
         start = time.perf_counter()
         frames = sum(pool.imap_unordered(_write_room, [(i, out_dir) for i in range(count)], chunksize=1))
         seconds = time.perf_counter() - start
@@ -119,7 +119,7 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
     _rooms = dataclasses.replace(rooms, config=dataclasses.replace(rooms.config, renderer=renderer))
     if renderer in ("gl", "auto"):
         egl_context(per_worker)
-    ready.wait(timeout=600)
+    ready.wait(timeout=180)
 
 
 def _write_room(job: tuple[int, str]) -> int:
