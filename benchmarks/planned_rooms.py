@@ -106,12 +106,13 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
     with slots.get_lock():
         slot = slots.value
         slots.value += 1
+    from synthcam.generate import _core_block, keep_large_buffers_in_heap  # the blocks generation pins to
+
     if hasattr(os, "sched_setaffinity") and per_worker < len(cores):
-        os.sched_setaffinity(0, {cores[(slot * per_worker + k) % len(cores)] for k in range(per_worker)})
+        os.sched_setaffinity(0, set(_core_block(cores, slot, per_worker)))
     import cv2
 
     cv2.setNumThreads(1)
-    from synthcam.generate import keep_large_buffers_in_heap
     from synthcam.render_gl import egl_context
 
     keep_large_buffers_in_heap()
