@@ -31,7 +31,7 @@ from synthcam import __version__
 from synthcam.camera import Intrinsics
 from synthcam.errors import SynthcamError
 from synthcam.render import RENDERERS, Renderer, make_renderer
-from synthcam.shards import FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, ShardWriter, default_label_tables
+from synthcam.shards import FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, ShardWriter, default_label_tables
 from synthcam.trajectory import Trajectory, sample_trajectory
 
 LEGACY_MANIFEST = "dataset.json"  # format v0
@@ -232,7 +232,7 @@ def prepare_output(out_dir: Path) -> Path:
         probe.unlink()
     except OSError as exc:
         raise SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out") from None
-    for stale in out_dir.glob(f"*{SHARD_SUFFIX}.tmp"):
+    for stale in out_dir.glob(f"room_*{SHARD_SUFFIX}{TEMP_SUFFIX}"):
         stale.unlink()
     return out_dir
 

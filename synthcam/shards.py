@@ -1,6 +1,6 @@
 """HDF5 shards, format v1 (see FORMAT.md): one room's trajectory per file, one frame per chunk.
 
-Shards are written under ``<name>.tmp`` and renamed when complete, so a crash never leaves a file
+Shards are written under ``<name>.synthcam-partial`` and renamed when complete, so a crash never leaves a file
 that looks whole. Depth is stored as uint16 millimetres (0 = invalid). Every frame carries a CRC32
 per stored field, checked on read (:meth:`ShardFile.read_frame`) and by ``synthcam validate``.
 
@@ -28,6 +28,9 @@ FORMAT_NAME = "synthcam-shard"
 FORMAT_VERSION = 1
 SHARD_SUFFIX = ".h5"
 MANIFEST = "manifest.json"
+TEMP_SUFFIX = ".synthcam-partial"
+"""Suffix of a shard being written (``room_00000.h5.synthcam-partial``): the only temporary name this
+tool creates, exclusively (never through an existing file or symlink), and the only one it removes."""
 FRAME_DATASETS = ("depth", "depth_clean", "class40", "instance")
 """The (N, H, W) image datasets, one frame per chunk."""
 CHECKSUM_FIELDS = ("depth", "depth_clean", "class40", "instance", "pose", "timestamp", "trajectory_id")
@@ -144,7 +147,8 @@ def _strings(f: h5py.File, name: str, values) -> None:
 class ShardWriter:
     """Writes one shard frame by frame; use as a context manager.
 
-    path : final path (``.h5``); data goes to ``path + '.tmp'`` until :meth:`close` renames it.
+    path : final path (``.h5``); data goes to ``path + TEMP_SUFFIX`` (created exclusively: never
+        through an existing file or symlink) until :meth:`close` renames it.
     n_frames, intrinsics : fixed shape of the shard.
     attrs : JSON-serialisable metadata stored as root attributes (config, seeds, versions, ...).
     scene : JSON-serialisable scene description (instance table) stored as ``scene_json``.
@@ -154,12 +158,12 @@ class ShardWriter:
     def __init__(self, path: Path, n_frames: int, intrinsics: Intrinsics, attrs: dict, scene: dict,
                  labels: LabelTables | None = None):
         self.path = Path(path)
-        self.tmp_path = self.path.with_name(self.path.name + ".tmp")
+        self.tmp_path = self.path.with_name(self.path.name + TEMP_SUFFIX)
         self.n_frames = n_frames
         self.labels = labels or default_label_tables()
         h, w = intrinsics.height, intrinsics.width
         self.compression, filters = compression_filter()
-        self._file = h5py.File(self.tmp_path, "w", track_order=True)
+        self._file = h5py.File(self.tmp_path, "x", track_order=True)  # O_EXCL: fails on any existing name
         f = self._file
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = FORMAT_VERSION

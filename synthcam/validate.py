@@ -2,7 +2,7 @@
 
 Checks the format name and version, completeness, dataset shapes and dtypes, the CRC32 of every
 stored frame, the per-frame class pixel counts, and (for a dataset directory) the shard list, frame
-counts and class pixel totals of ``manifest.json``, missing shards, extra and partial (``.tmp``) files.
+counts and class pixel totals of ``manifest.json``, missing shards, extra and partial (``.synthcam-partial``) files.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from synthcam.errors import ShardError
-from synthcam.shards import CHECKSUM_FIELDS, MANIFEST, SHARD_SUFFIX, ShardFile, read_manifest
+from synthcam.shards import CHECKSUM_FIELDS, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, ShardFile, read_manifest
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
 
@@ -116,7 +116,7 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
         manifest = None
         problems.append(ShardProblem(MANIFEST, _reason(exc, path / MANIFEST)))
     on_disk = {p.name for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file()}
-    partial = sorted(p.name for p in path.glob(f"*{SHARD_SUFFIX}.tmp"))
+    partial = sorted(p.name for p in path.glob(f"*{SHARD_SUFFIX}{TEMP_SUFFIX}"))
     if manifest is None:
         if not problems:
             problems.append(ShardProblem(MANIFEST, "missing: the generation did not finish; rerun 'synthcam generate' "

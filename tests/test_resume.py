@@ -26,7 +26,7 @@ def test_sigkill_then_rerun_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     proc = subprocess.Popen(cli(out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:  # kill while room 0 is complete and a later room is half written
-        while not ((out / "room_00000.h5").exists() and list(out.glob("*.h5.tmp"))):
+        while not ((out / "room_00000.h5").exists() and list(out.glob("*.h5.synthcam-partial"))):
             assert proc.poll() is None, "the run finished before it could be killed"
             assert time.monotonic() < deadline, "no shard appeared in 120 s"
             time.sleep(0.005)
@@ -34,7 +34,7 @@ def test_sigkill_then_rerun_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert not (out / "manifest.json").exists() and list(out.glob("*.h5.tmp"))
+    assert not (out / "manifest.json").exists() and list(out.glob("*.h5.synthcam-partial"))
     rerun = subprocess.run(cli(out), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     kept = int(rerun.stdout.split("kept ")[1].split()[0])
@@ -56,7 +56,7 @@ def test_rerun_keeps_complete_shards_and_redoes_damaged_ones(tmp_path):
     stamp = (tmp_path / "room_00000.h5").stat().st_mtime_ns
     shard = tmp_path / "room_00001.h5"
     shard.write_bytes(shard.read_bytes()[:2000])  # a damaged shard under its final name
-    (tmp_path / "room_00002.h5").rename(tmp_path / "room_00002.h5.tmp")  # a partial one
+    (tmp_path / "room_00002.h5").rename(tmp_path / "room_00002.h5.synthcam-partial")  # a partial one
     (tmp_path / "manifest.json").unlink()
     kept.clear()
     generate_dataset(config, tmp_path, on_skip=kept.append)

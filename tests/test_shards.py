@@ -51,7 +51,7 @@ def test_round_trip_is_exact(tmp_path):
         assert f.attrs["compression"] in ("zstd", "gzip")
         pixels = f["class40_pixels"][()]
     assert pixels.shape == (5, 41) and np.array_equal(pixels[2], np.bincount(frames[2][2].ravel(), minlength=41))
-    assert not (tmp_path / "a.h5.tmp").exists()
+    assert not (tmp_path / "a.h5.synthcam-partial").exists()
 
 
 def test_same_content_gives_same_bytes_at_another_time(tmp_path):

@@ -73,10 +73,10 @@ def test_flipped_byte_in_a_compressed_chunk_is_named_and_refused(dataset):
 def test_missing_extra_and_partial_shards_are_named(dataset):
     (dataset / "room_00000.h5").unlink()
     shutil.copy(dataset / "room_00001.h5", dataset / "room_00007.h5")
-    (dataset / "room_00003.h5.tmp").write_bytes(b"half")
+    (dataset / "room_00003.h5.synthcam-partial").write_bytes(b"half")
     code, lines = run_validate(dataset)
     assert code == 1
-    assert lines[:3] == ["room_00003.h5.tmp: partial shard left by an interrupted run; rerun 'synthcam generate' to finish it",
+    assert lines[:3] == ["room_00003.h5.synthcam-partial: partial shard left by an interrupted run; rerun 'synthcam generate' to finish it",
                          "room_00007.h5: not listed in manifest.json",
                          "room_00000.h5: missing (listed in manifest.json)"], lines
 
