@@ -15,6 +15,7 @@ prediction and the ground truth side by side, coloured with one fixed colour per
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -25,10 +26,14 @@ from segnet.encodings import encode_batch
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
-from segnet.train import load_checkpoint, model_from_checkpoint, open_dataset
+from segnet.train import (MAX_BATCH_SIZE, TrainConfig, load_checkpoint, model_from_checkpoint, open_dataset,
+                          usable_cores)
 from synthcam.errors import SynthcamError
 
 PROTOCOLS = ("full", "scenenet224")
+
+MAX_MC_SAMPLES = 1000
+"""Dropout samples averaged per frame (each one a full forward pass)."""
 
 
 def class_names(classes: int) -> tuple[str, ...]:
@@ -79,6 +84,22 @@ def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.
         raise SynthcamError(f"cannot write {path}; choose a writable --predictions directory")
 
 
+def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_samples: int) -> None:
+    """One-line errors for a device this machine lacks and counts out of their limits."""
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d{1,3})?", device):
+        raise SynthcamError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SynthcamError("--device cuda but no CUDA GPU is visible; use --device cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise SynthcamError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPUs")
+    for name, value, high in (("batch-size", batch_size, MAX_BATCH_SIZE), ("num-workers", num_workers, usable_cores()),
+                              ("mc-samples", mc_samples, MAX_MC_SAMPLES)):
+        low = 1 if name == "batch-size" else 0
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            limit = " (the usable CPU cores)" if name == "num-workers" else ""
+            raise SynthcamError(f"--{name} must be in {low}..{high}{limit}, got {value}")
+
+
 def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, device: str = "cpu", split: str = "test",
              batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = PROTOCOLS,
              predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
@@ -91,22 +112,21 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
     for p in protocols:
         if p not in PROTOCOLS:
             raise SynthcamError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SynthcamError("--device cuda but no CUDA GPU is visible; use --device cpu")
+    _check_run_settings(device, batch_size, num_workers, mc_samples)
     state = load_checkpoint(checkpoint)
-    config = state["config"]
+    config = TrainConfig.from_dict(state["config"])
     trained = state["model_spec"]["num_classes"]
     if trained != check_classes(classes):
         raise SynthcamError(f"the checkpoint predicts {trained} classes; pass --classes {trained} "
                             f"(or fine-tune it to {classes} classes with 'synthcam train --init')")
     if dataset != "synthetic" and not Path(path).exists():
         raise SynthcamError(f"dataset path {path} does not exist")
-    data = open_dataset(dataset, path, split, classes, depth, synthetic_frames=config.get("synthetic_frames", 64),
-                        synthetic_size=(config["height"], config["width"]), seed=config.get("seed", 0))
+    data = open_dataset(dataset, path, split, classes, depth, synthetic_frames=config.synthetic_frames,
+                        synthetic_size=(config.height, config.width), seed=config.seed)
     if len(data) == 0:
         raise SynthcamError(f"no frames found in {path}")
     dev = torch.device(device)
-    model = model_from_checkpoint(state).to(dev)
+    model = model_from_checkpoint(state, checkpoint).to(dev)
     if dev.type == "cuda":
         model.to(memory_format=torch.channels_last)
     out_dir = Path(predictions_dir) if predictions_dir else None
@@ -118,12 +138,12 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
         batch = torch.utils.data.default_collate(group)
         pred = None
         if "full" in protocols or out_dir is not None:
-            pred = predict(model, config["encoding"], batch, dev, mc_samples).cpu()
+            pred = predict(model, config.encoding, batch, dev, mc_samples).cpu()
         if "full" in protocols:
             confusions["full"].update(batch[LABEL], pred)
         if "scenenet224" in protocols:
             small = torch.utils.data.default_collate([crop_and_resize(s, resize=SCENENET_SIZE) for s in group])
-            pred_small = predict(model, config["encoding"], small, dev, mc_samples).cpu()
+            pred_small = predict(model, config.encoding, small, dev, mc_samples).cpu()
             confusions["scenenet224"].update(resize_nearest(batch[LABEL], SCENENET_SIZE), pred_small)
         if out_dir is not None:
             for i, s in enumerate(group):
@@ -134,7 +154,7 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
             on_batch(len(group))
     names = class_names(classes)
     result = {"checkpoint": str(checkpoint), "dataset": dataset, "path": str(path), "split": split, "classes": classes,
-              "encoding": config["encoding"], "model": state["model_spec"]["name"], "frames": frames,
+              "encoding": config.encoding, "model": state["model_spec"]["name"], "frames": frames,
               "mc_samples": mc_samples}
     for p in protocols:
         result[p] = confusions[p].scores(names)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -30,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from segnet.checkpoint import first_line, not_a_checkpoint, read_state, save_state, write_atomic, write_text
+from segnet.checkpoint import load_optimizer_state, load_scheduler_state
 from segnet.encodings import check_encoding, encode_batch
 from segnet.models import MODELS, ModelSpec, build
 from synthcam.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, check_classes,
@@ -41,6 +45,82 @@ DATASETS = ("shards", "nyuv2", "sunrgbd", "synthetic")
 
 OPTIMIZERS = ("adamw", "sgd")
 
+# Limits of the settings, checked up front (:meth:`TrainConfig.check_values`) so that a mistyped
+# number gives one line instead of an allocation that never ends. Generous for real use on one GPU.
+MAX_EPOCHS = 10_000
+"""Epochs of one run."""
+MAX_BATCH_SIZE = 1024
+"""Frames per batch (training and evaluation)."""
+MAX_SIDE = 4096
+"""Training crop height and width, pixels each."""
+MAX_BATCH_PIXELS = 2**26
+"""batch size x height x width (67 M pixels: e.g. 873 frames of 320 x 240, 4 of 4096 x 4096)."""
+MAX_MODEL_WIDTH = 4.0
+"""Channel multiplier of the model (4: about 16 x the parameters of the standard model)."""
+MAX_LR = 10.0
+"""Peak learning rate."""
+MAX_WEIGHT_DECAY = 1.0
+"""Weight decay."""
+MAX_ZOOM = 8.0
+"""Upper end of ``scale_range`` (augmentation zoom)."""
+MAX_DEPTH_JITTER = 0.5
+"""``depth_jitter``: depth is multiplied by 1 + U(-j, j), so j must stay below 1."""
+MAX_SYNTHETIC_FRAMES = 100_000
+"""Frames of ``--dataset synthetic``."""
+MAX_BALANCE_FRAMES = 10_000
+"""Frames read to estimate the class frequencies."""
+MAX_NUM_WORKERS = 256
+"""DataLoader workers in any saved setting; a run also needs ``num_workers`` <= the usable cores."""
+MAX_SEED = 2**32 - 1
+"""Largest seed (seeds are >= 0; loaders derive per-epoch seeds from it)."""
+DEPTHS = ("noisy", "clean")
+"""Which shard depth to train on."""
+
+_DEVICE = re.compile(r"cpu|cuda(:\d{1,3})?")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_type(name: str, value: object, default: object) -> object:
+    """``value`` of setting ``name`` as the type of its default (int given for a float is widened);
+    any other type raises a one-line :class:`SynthcamError`."""
+    flag = name.replace("_", "-")
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:  # the (low, high) tuple of scale_range
+        ok = (isinstance(value, (tuple, list)) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+        value = tuple(float(v) for v in value) if ok else value
+    if not ok:
+        raise SynthcamError(f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, "
+                            f"got {type(value).__name__}")
+    return value
+
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    """Raise unless ``value`` is finite and inside [low, high] (open ends where asked)."""
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if not math.isfinite(value) or below or above:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise SynthcamError(f"{name.replace('_', '-')} must be a finite number in {left}{low:g}, {high:g}{right}, got {value}")
+
 
 @dataclass
 class TrainConfig:
@@ -51,15 +131,15 @@ class TrainConfig:
     encoding: str = "DHA"  #: D, DH, DHA or HHA
     classes: int = 13  #: class space 13, 37 or 40
     model: str = "segnet"  #: segnet or segnet-basic
-    model_width: float = 1.0  #: channel multiplier
+    model_width: float = 1.0  #: channel multiplier, (0, MAX_MODEL_WIDTH]
     dropout: float = 0.0  #: > 0: Bayesian SegNet dropout variant
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = 1e-3  #: peak learning rate; polynomial decay (power 0.9) per iteration to 0
+    epochs: int = 10  #: 1..MAX_EPOCHS
+    batch_size: int = 8  #: 1..MAX_BATCH_SIZE
+    lr: float = 1e-3  #: peak learning rate, (0, MAX_LR]; polynomial decay (power 0.9) per iteration to 0
     optimizer: str = "adamw"  #: adamw or sgd (momentum 0.9)
-    weight_decay: float = 1e-4
-    height: int = 240  #: training crop height in pixels
-    width: int = 320  #: training crop width in pixels
+    weight_decay: float = 1e-4  #: [0, MAX_WEIGHT_DECAY]
+    height: int = 240  #: training crop height in pixels, 1..MAX_SIDE
+    width: int = 320  #: training crop width in pixels, 1..MAX_SIDE
     val_fraction: float = 0.1  #: fraction of shards (groups) held out for validation
     augment: bool = True  #: flip, scale+crop, depth-scale jitter
     scale_range: tuple[float, float] = (1.0, 1.5)  #: zoom range above the scale at which the crop covers the frame
@@ -69,48 +149,84 @@ class TrainConfig:
     depth: str = "noisy"  #: shards: noisy or clean depth
     synthetic_frames: int = 64  #: frames of the ``synthetic`` dataset
     num_workers: int = 0
-    seed: int = 0
+    seed: int = 0  #: 0..MAX_SEED
     device: str = "cpu"  #: cpu or cuda (bf16 autocast + channels_last on cuda)
     compile: bool = False  #: torch.compile the model (cuda)
     init: str = ""  #: checkpoint whose weights initialise the model (fine-tuning)
 
-    def validate(self) -> None:
-        """Raise a one-line :class:`SynthcamError` for any invalid setting."""
+    def check_values(self) -> None:
+        """Raise a one-line :class:`SynthcamError` for a setting of the wrong type or out of range.
+
+        Needs nothing but the values (no files, no devices): also applied to the config stored in a
+        checkpoint. See the ``MAX_*`` constants of this module for the limits.
+        """
+        for f in fields(self):
+            setattr(self, f.name, _check_type(f.name, getattr(self, f.name), f.default))
         check_encoding(self.encoding)
         check_classes(self.classes)
         if self.model not in MODELS:
             raise SynthcamError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.model_width <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise SynthcamError(f"model width must be positive and dropout in [0, 1); got {self.model_width}, {self.dropout}")
         if self.dataset not in DATASETS:
             raise SynthcamError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise SynthcamError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.depth not in DEPTHS:
+            raise SynthcamError(f"unknown depth {self.depth!r}; choose one of {', '.join(DEPTHS)}")
+        if not _DEVICE.fullmatch(self.device):
+            raise SynthcamError(f"unknown device {self.device!r}; choose cpu, cuda or cuda:N")
+        _in_range("model_width", self.model_width, 0.0, MAX_MODEL_WIDTH, low_open=True)
+        _in_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        _in_range("lr", self.lr, 0.0, MAX_LR, low_open=True)
+        _in_range("weight_decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
+        _in_range("val_fraction", self.val_fraction, 0.0, 1.0, high_open=True)
+        _in_range("depth_jitter", self.depth_jitter, 0.0, MAX_DEPTH_JITTER)
+        low, high = self.scale_range
+        _in_range("scale_range", low, 0.0, MAX_ZOOM, low_open=True)
+        _in_range("scale_range", high, low, MAX_ZOOM)
+        for name, low_int, high_int in (("epochs", 1, MAX_EPOCHS), ("batch_size", 1, MAX_BATCH_SIZE),
+                                        ("height", 1, MAX_SIDE), ("width", 1, MAX_SIDE),
+                                        ("synthetic_frames", 1, MAX_SYNTHETIC_FRAMES),
+                                        ("balance_frames", 1, MAX_BALANCE_FRAMES),
+                                        ("num_workers", 0, MAX_NUM_WORKERS), ("seed", 0, MAX_SEED)):
+            value = getattr(self, name)
+            if not low_int <= value <= high_int:
+                raise SynthcamError(f"{name.replace('_', '-')} must be in {low_int}..{high_int}, got {value}")
+        pixels = self.batch_size * self.height * self.width
+        if pixels > MAX_BATCH_PIXELS:
+            raise SynthcamError(f"a batch of {self.batch_size} crops of {self.width}x{self.height} is {pixels} pixels, "
+                                f"more than the {MAX_BATCH_PIXELS} allowed; lower --batch-size or --height/--width")
+
+    def validate(self) -> None:
+        """:meth:`check_values`, then the data path and device of this machine; one-line errors."""
+        self.check_values()
         if self.dataset != "synthetic" and not self.data:
             raise SynthcamError(f"--data PATH is needed for dataset {self.dataset}")
         if self.dataset != "synthetic" and not Path(self.data).exists():
             raise SynthcamError(f"data path {self.data} does not exist; pass the directory of shards or the dataset path")
-        if self.optimizer not in OPTIMIZERS:
-            raise SynthcamError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        for name in ("epochs", "batch_size", "height", "width"):
-            if getattr(self, name) < 1:
-                raise SynthcamError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise SynthcamError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
-        if self.lr <= 0:
-            raise SynthcamError(f"lr must be positive, got {self.lr}")
-        if self.num_workers < 0:
-            raise SynthcamError(f"num-workers must be >= 0, got {self.num_workers}")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise SynthcamError(f"unknown device {self.device!r}; choose cpu or cuda")
+        cores = usable_cores()
+        if self.num_workers > cores:
+            raise SynthcamError(f"num-workers must be at most {cores} (the usable CPU cores), got {self.num_workers}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise SynthcamError("--device cuda but no CUDA GPU is visible; use --device cpu")
+        if self.device.startswith("cuda:") and int(self.device[5:]) >= torch.cuda.device_count():
+            raise SynthcamError(f"--device {self.device}: this machine has {torch.cuda.device_count()} CUDA GPUs")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in known}
-        if "scale_range" in d:
-            d["scale_range"] = tuple(d["scale_range"])
-        return cls(**d)
+        """The config of a ``config`` dict (as saved in checkpoints), checked by :meth:`check_values`.
+
+        Missing settings take their defaults; an unknown setting or a value of the wrong type
+        raises a one-line :class:`SynthcamError`.
+        """
+        if not isinstance(d, dict):
+            raise SynthcamError(f"a config must be a dict of settings, got {type(d).__name__}")
+        known = {f.name: f.default for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise SynthcamError(f"unknown setting {str(key)[:40]!r}")
+        config = cls(**{k: _check_type(k, v, known[k]) for k, v in d.items()})
+        config.check_values()
+        return config
 
 
 # --------------------------------------------------------------------------------------- data
@@ -317,17 +433,25 @@ def _forward(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, torch.Tensor]
     return logits, label
 
 
+FINITE_CHECK_EVERY = 10
+"""Training steps between two host-side checks for a non-finite loss (each check is one device
+synchronisation; the loss is watched on the device at every step and the epoch's end is checked)."""
+
+
 def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler, on_step: Callable[[int, float], None] | None = None) -> dict:
     """One pass over ``loader``; returns loss, pixel accuracy, images, data-wait and compute seconds.
 
     Data wait is the time spent waiting for the next batch; compute is the rest of the epoch's wall
     time (on cuda, after a final synchronisation). Statistics stay on the device until the end.
+    A non-finite loss ends the pass within :data:`FINITE_CHECK_EVERY` steps; ``nonfinite_step`` of
+    the result is then the first such step (1-based), else None.
     """
     ctx.model.train()
     dev = ctx.device
     loss_sum = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.int64)
     labelled = torch.zeros((), device=dev, dtype=torch.int64)
+    first_bad = torch.zeros((), device=dev, dtype=torch.int64)  # first step with a non-finite loss, 0 = none
     steps = images = 0
     wait = 0.0
     start = time.perf_counter()
@@ -350,16 +474,20 @@ def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler, on_step: Cal
             loss_sum += loss.detach()
             correct += ((pred == label) & (label > 0)).sum()
             labelled += (label > 0).sum()
+            first_bad = torch.where((first_bad == 0) & ~torch.isfinite(loss.detach()), steps + 1, first_bad)
         steps += 1
         images += label.shape[0]
         if on_step is not None:
             on_step(steps, loss.detach())
+        if steps % FINITE_CHECK_EVERY == 0 and int(first_bad):
+            break
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     elapsed = time.perf_counter() - start
+    bad_step = int(first_bad) or None
     return {"loss": float(loss_sum) / max(steps, 1), "acc": float(correct) / max(int(labelled), 1),
             "images": images, "data_wait_s": wait, "compute_s": elapsed - wait, "epoch_s": elapsed,
-            "images_per_s": images / elapsed if elapsed > 0 else 0.0}
+            "images_per_s": images / elapsed if elapsed > 0 else 0.0, "nonfinite_step": bad_step}
 
 
 @torch.no_grad()
@@ -382,52 +510,143 @@ def validate(ctx: StepContext, loader, num_classes: int) -> dict:
 
 # --------------------------------------------------------------------------------------- checkpoints
 
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "config", "model_spec", "class_weights", "history",
+                   "best", "rng")
+"""The entries of every checkpoint :func:`train` writes (and the only ones :func:`load_checkpoint` accepts)."""
+
+RUN_FILES = ("last.pt", "best.pt", "config.json", "history.json", "curves.png")
+"""Files of a run directory; a new run never starts in a directory that holds any of them."""
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write ``state`` with torch.save to a temporary name, then rename (never a half file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    """Write ``state`` with torch.save under a fresh temporary name, then rename (never a half
+    file, never a file this tool did not create; see :func:`segnet.checkpoint.write_atomic`)."""
+    save_state(path, state)
+
+
+def _spec_of(config: TrainConfig) -> ModelSpec:
+    """The model a run with ``config`` trains."""
+    return ModelSpec(config.model, check_encoding(config.encoding), config.classes, config.model_width, config.dropout)
+
+
+def _check_model_weights(weights: object, path: Path) -> None:
+    """Refuse a model state that is not a dict of named tensors, or holds non-finite weights."""
+    if not isinstance(weights, dict) or not weights:
+        raise not_a_checkpoint(path, "its model entry is not a dict of named tensors")
+    for key, value in weights.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise not_a_checkpoint(path, "its model entry is not a dict of named tensors")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise not_a_checkpoint(path, f"its weight {key[:60]} holds NaN or infinite values (a diverged run)")
+
+
+def _check_run_entries(state: dict, config: TrainConfig, path: Path) -> None:
+    """Refuse epoch, best, class weights, history and RNG entries of the wrong kind or range."""
+    epoch = state["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCHS:
+        raise not_a_checkpoint(path, f"its epoch must be an integer in 0..{MAX_EPOCHS}")
+    best = state["best"]
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or math.isnan(best):
+        raise not_a_checkpoint(path, "its best metric is not a number")
+    weights = state["class_weights"]
+    if (not isinstance(weights, list) or len(weights) != config.classes
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in weights)):
+        raise not_a_checkpoint(path, f"its class_weights must be {config.classes} positive finite numbers")
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        raise not_a_checkpoint(path, "its history must list one record per completed epoch")
+    for record in history:
+        if (not isinstance(record, dict) or not {"epoch", "train_loss", "train_acc"} <= set(record)
+                or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for k, v in record.items())):
+            raise not_a_checkpoint(path, "its history records must map names to numbers")
+    rng = state["rng"]
+    reference = torch.get_rng_state()
+    if not isinstance(rng, dict) or not set(rng) <= {"torch", "cuda"} or not _is_rng(rng.get("torch"), reference.numel()):
+        raise not_a_checkpoint(path, "its rng entry is not a torch generator state")
+    cuda = rng.get("cuda", [])
+    if not isinstance(cuda, list) or not all(_is_rng(s, None) for s in cuda):
+        raise not_a_checkpoint(path, "its rng entry is not a torch generator state")
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(state[key], dict):
+            raise not_a_checkpoint(path, f"its {key} entry is not a dict")
+
+
+def _is_rng(value: object, size: int | None) -> bool:
+    """Whether ``value`` is a 1-D uint8 generator state (of ``size`` bytes when given)."""
+    return (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1
+            and (size is None or value.numel() == size))
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint dict written by :func:`train`; a missing or foreign file raises SynthcamError."""
+    """A checkpoint dict written by :func:`train`, every entry checked; ``config`` is returned as
+    the checked settings (a plain dict, see :meth:`TrainConfig.from_dict`).
+
+    Read with torch's weights-only reader (:func:`segnet.checkpoint.read_state`): nothing in the
+    file can run code. A missing file, a file that is not a checkpoint, a missing or unknown entry,
+    a config of wrong types, unknown settings or values out of range, a model_spec that is not the
+    config's model, or NaN/infinite weights raise a one-line :class:`SynthcamError`.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise SynthcamError(f"checkpoint {path} does not exist; pass a .pt file written by 'synthcam train'")
+    state = read_state(path)
+    if not isinstance(state, dict):
+        raise not_a_checkpoint(path, f"it holds a {type(state).__name__}, not a dict of run state")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise not_a_checkpoint(path, f"it lacks the entry {missing[0]!r}")
+    unknown = [str(key) for key in state if key not in CHECKPOINT_KEYS]
+    if unknown:
+        raise not_a_checkpoint(path, f"it has an unknown entry {unknown[0][:40]!r}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise SynthcamError(f"cannot read checkpoint {path}: {exc}") from None
-    if not isinstance(state, dict) or "model" not in state or "model_spec" not in state:
-        raise SynthcamError(f"{path} is not a checkpoint written by 'synthcam train'")
+        config = TrainConfig.from_dict(state["config"])
+    except SynthcamError as exc:
+        raise not_a_checkpoint(path, f"its config: {exc}") from None
+    if not isinstance(state["model_spec"], dict) or state["model_spec"] != _spec_of(config).as_dict():
+        raise not_a_checkpoint(path, "its model_spec is not the model its config describes")
+    _check_model_weights(state["model"], path)
+    _check_run_entries(state, config, path)
+    state["config"] = asdict(config)
+    state["model_spec"] = _spec_of(config).as_dict()
     return state
 
 
-def model_from_checkpoint(state: dict) -> torch.nn.Module:
-    """The model of a checkpoint with its weights loaded (CPU, eval mode)."""
+def _load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """``model.load_state_dict(weights)`` (strict); a mismatch raises a one-line SynthcamError."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise not_a_checkpoint(path, f"its weights do not fit its model: {first_line(exc)}") from None
+
+
+def model_from_checkpoint(state: dict, path: str | Path = "checkpoint") -> torch.nn.Module:
+    """The model of a checkpoint (from :func:`load_checkpoint`) with its weights loaded (CPU, eval mode)."""
     model = build(ModelSpec(**state["model_spec"]))
-    model.load_state_dict(state["model"])
+    _load_weights(model, state["model"], path)
     return model.eval()
 
 
-def init_from_checkpoint(model: torch.nn.Module, path: str | Path) -> list[str]:
+def init_from_checkpoint(model: torch.nn.Module, path: str | Path, state: dict | None = None) -> list[str]:
     """Load a checkpoint's weights for fine-tuning; returns the names of re-initialised tensors.
 
     The architecture must match, except the final classifier: when the class count differs (e.g.
     40 -> 13 classes), the classifier keeps its fresh initialisation. Any other mismatch raises.
+    ``state``: the checkpoint at ``path`` when already read with :func:`load_checkpoint`.
     """
-    source = load_checkpoint(path)["model"]
+    source = (state if state is not None else load_checkpoint(path))["model"]
     own = model.state_dict()
     skipped = []
     for key, value in source.items():
         if key not in own:
-            raise SynthcamError(f"--init {path}: its model has tensor {key} that this model lacks; use the same --model and --width")
+            raise SynthcamError(f"--init {path}: its model has tensor {key[:60]} that this model lacks; use the same --model and --width")
         if own[key].shape != value.shape:
             if key.startswith("classifier."):
                 skipped.append(key)
                 continue
             raise SynthcamError(f"--init {path}: {key} has shape {tuple(value.shape)} there but {tuple(own[key].shape)} here; "
                                 "use the same --model, --width and --encoding")
+        if own[key].dtype != value.dtype:
+            raise SynthcamError(f"--init {path}: {key} is {value.dtype} there but {own[key].dtype} here; "
+                                "pass a checkpoint written by 'synthcam train'")
         own[key] = value
     missing = set(own) - set(source)
     if missing:
@@ -443,10 +662,20 @@ def _rng_state() -> dict:
     return state
 
 
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _set_rng_state(state: dict, path: str | Path) -> None:
+    """Restore the generator states of a checked checkpoint; a state torch refuses raises one line."""
+    try:
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise not_a_checkpoint(path, f"its rng state does not load: {first_line(exc)}") from None
+
+
+def _finite_model(model: torch.nn.Module) -> bool:
+    """Whether every floating parameter and buffer of ``model`` is finite (one host sync)."""
+    checks = [torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack(checks).all()) if checks else True
 
 
 def save_curves(history: list[dict], path: Path) -> None:
@@ -471,8 +700,10 @@ def save_curves(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda file: fig.savefig(file, format="png", dpi=100))
+    finally:
+        plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------- driver
@@ -499,6 +730,34 @@ def _loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int, ep
                                        prefetch_factor=4 if workers else None)
 
 
+def _check_out(out: Path, resume: bool) -> None:
+    """Refuse an ``out`` that is a file, a new run in a directory that already holds run files
+    (:data:`RUN_FILES`; they are never replaced by a new run), and a resume without ``last.pt`` or
+    with a run file that is not a regular file."""
+    if out.exists() and not out.is_dir():
+        raise SynthcamError(f"--out {out} is a file; pass a directory for the run")
+    if not resume:
+        for name in RUN_FILES:
+            if (out / name).exists() or (out / name).is_symlink():
+                raise SynthcamError(f"{out} already holds {name} of a run; pass --resume to continue it or choose another --out")
+        return
+    if not (out / "last.pt").exists():
+        raise SynthcamError(f"nothing to resume: {out / 'last.pt'} does not exist")
+    for name in RUN_FILES:
+        if name != "last.pt" and (out / name).exists() and not (out / name).is_file():
+            raise SynthcamError(f"{out / name} is not a file this run wrote; move it away, then --resume again")
+
+
+def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what: str) -> SynthcamError:
+    """The one-line error for a run whose loss or weights stopped being finite."""
+    at = f"epoch {epoch}, step {step}" if step else f"epoch {epoch}"
+    saved = out / "last.pt"
+    keep = (f"; last.pt and best.pt keep epoch {epoch - 1}, so a new run with --init {saved} starts from them"
+            if saved.is_file() and epoch > 1 else "; no checkpoint was written")
+    return SynthcamError(f"training diverged: {what} at {at}{keep}; lower --lr (it is {config.lr:g}) "
+                         f"or check the data")
+
+
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or, with ``resume``, continue) the run in ``out_dir``; returns the last epoch's record.
@@ -506,18 +765,23 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     With ``resume`` the run's saved config is used, except ``epochs``, ``device`` and
     ``num_workers`` which come from ``config``. ``stop_after`` ends this call after that many more
     epochs (a later ``resume`` continues exactly where it stopped).
+
+    A new run never starts in a directory holding run files. ``config.json`` and the TensorBoard
+    log are written with the first completed epoch. A non-finite training or validation loss, or
+    non-finite weights, stop the run with a one-line :class:`SynthcamError` before anything of that
+    epoch is saved: ``last.pt`` and ``best.pt`` only ever hold finite weights.
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
+    _check_out(out, resume)
     if resume:
         state = load_checkpoint(out / "last.pt")
         saved = TrainConfig.from_dict(state["config"])
         saved.epochs, saved.device, saved.num_workers = config.epochs, config.device, config.num_workers
         config = saved
     config.validate()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=1) + "\n")
+    init_state = load_checkpoint(config.init) if config.init and not resume else None
 
     device = torch.device(config.device)
     cuda = device.type == "cuda"
@@ -533,12 +797,14 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     val_view = TrainView(dataset, val_idx, size, augment=False)
 
     torch.manual_seed(config.seed)
-    spec = ModelSpec(config.model, check_encoding(config.encoding), config.classes, config.model_width, config.dropout)
+    spec = _spec_of(config)
     model = build(spec)
-    if config.init and not resume:
-        reset = init_from_checkpoint(model, config.init)
+    if init_state is not None:
+        reset = init_from_checkpoint(model, config.init, init_state)
         if reset:
             log(f"--init: re-initialised {', '.join(reset)} (class count differs)")
+    if resume:
+        _load_weights(model, state["model"], out / "last.pt")
     model.to(device)
     if cuda:
         model.to(memory_format=torch.channels_last)
@@ -555,12 +821,11 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     best = -math.inf
     start_epoch = 0
     if resume:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        load_optimizer_state(optimizer, state["optimizer"], out / "last.pt")
+        load_scheduler_state(scheduler, state["scheduler"], out / "last.pt")
         weights_np = np.asarray(state["class_weights"], dtype=np.float32)
         history, best, start_epoch = list(state["history"]), float(state["best"]), int(state["epoch"])
-        _set_rng_state(state["rng"])
+        _set_rng_state(state["rng"], out / "last.pt")
     elif config.balance:
         weights_np = median_frequency_weights(dataset, train_idx, config.classes, config.balance_frames,
                                               np.random.default_rng([config.seed, 3]))
@@ -572,7 +837,11 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
 
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(log_dir=str(out / "tb"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthcamError(f"cannot create --out {out}: {exc.strerror}; choose a writable directory") from None
+    writers: list = []  # the TensorBoard writer, opened with the first completed epoch
     last_epoch = config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     record: dict = history[-1] if history else {}
     try:
@@ -587,24 +856,35 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
                 if step % 10 == 1 and progress:
                     bar.set_postfix(loss=f"{float(loss):.3f}")
 
-            stats = train_one_epoch(ctx, loader, optimizer, scheduler, on_step)
-            bar.close()
+            try:
+                stats = train_one_epoch(ctx, loader, optimizer, scheduler, on_step)
+            finally:
+                bar.close()
+            if stats["nonfinite_step"] is not None:
+                raise _diverged(config, out, epoch + 1, stats["nonfinite_step"], "the training loss is NaN or infinite")
+            if not _finite_model(model):
+                raise _diverged(config, out, epoch + 1, None, "the weights became NaN or infinite")
             record = {"epoch": epoch + 1, "train_loss": stats["loss"], "train_acc": stats["acc"],
                       "lr": scheduler.get_last_lr()[0], "images_per_s": stats["images_per_s"],
                       "data_wait_s": stats["data_wait_s"], "compute_s": stats["compute_s"]}
             if len(val_view):
                 val = validate(ctx, _loader(val_view, config.batch_size, False, config.num_workers, config.seed, 0, cuda),
                                config.classes)
+                if not math.isfinite(val["loss"]):
+                    raise _diverged(config, out, epoch + 1, None, "the validation loss is NaN or infinite")
                 record.update(val_loss=val["loss"], val_global_acc=val["global_acc"],
                               val_class_avg_acc=val["class_avg_acc"], val_miou=val["miou"])
-                metric = val["class_avg_acc"] if val["class_avg_acc"] == val["class_avg_acc"] else -math.inf
+                metric = val["class_avg_acc"] if math.isfinite(val["class_avg_acc"]) else -math.inf
             else:
                 metric = -stats["loss"]
             history.append(record)
+            if not writers:
+                write_text(out / "config.json", json.dumps(asdict(config), indent=1) + "\n")
+                writers.append(SummaryWriter(log_dir=str(out / "tb")))
             for key, value in record.items():
                 if key != "epoch":
-                    writer.add_scalar(key.replace("_", "/", 1), value, epoch + 1)
-            writer.flush()
+                    writers[0].add_scalar(key.replace("_", "/", 1), value, epoch + 1)
+            writers[0].flush()
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                      "epoch": epoch + 1, "config": asdict(config), "model_spec": spec.as_dict(),
                      "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric), "rng": _rng_state()}
@@ -614,9 +894,10 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
                 save_checkpoint(out / "best.pt", state)
             log(_epoch_line(record, config.epochs))
     finally:
-        writer.close()
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+        for writer in writers:
+            writer.close()
     if history:
+        write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
         save_curves(history, out / "curves.png")
     return record
 
