@@ -6,21 +6,24 @@ from pathlib import Path
 
 import click
 
+from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES, MAX_NUM_WORKERS
 from synthcam.errors import SynthcamError
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True, help="A .pt file from 'synthcam train'.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="A .pt file from 'synthcam train' (read as tensors and plain values only; never runs code).")
 @click.option("--dataset", default="nyuv2", show_default=True, help="nyuv2, sunrgbd, shards or synthetic.")
 @click.option("--path", "data_path", default="", help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, or a directory of shards.")
 @click.option("--classes", type=int, default=13, show_default=True, help="Class space: 13, 37 or 40 (must match the checkpoint).")
 @click.option("--split", default="test", show_default=True, help="Split of the real datasets (NYUv2 test = the 654 frames).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--num-workers", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=4, show_default=True)
+@click.option("--num-workers", type=click.IntRange(0, MAX_NUM_WORKERS), default=0, show_default=True,
+              help="DataLoader worker processes (at most the usable CPU cores).")
 @click.option("--protocol", type=click.Choice(["both", "full", "scenenet224"]), default="both", show_default=True,
               help="full resolution, SceneNet's (ground truth resized to 224x224 nearest), or both.")
-@click.option("--mc-samples", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--mc-samples", type=click.IntRange(0, MAX_MC_SAMPLES), default=0, show_default=True,
               help="Average this many dropout samples (Bayesian SegNet models; 0 = one plain pass).")
 @click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True, help="Shard depth to use.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")

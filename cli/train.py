@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from segnet.limits import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE,
+                           MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY)
 from synthcam.errors import SynthcamError
 
 
@@ -15,22 +17,24 @@ from synthcam.errors import SynthcamError
 @click.option("--encoding", default="DHA", show_default=True, help="Input encoding: D, DH, DHA or HHA.")
 @click.option("--classes", type=int, default=13, show_default=True, help="Class space: 13, 37 or 40.")
 @click.option("--model", default="segnet", show_default=True, help="segnet (VGG16-BN) or segnet-basic.")
-@click.option("--model-width", type=float, default=1.0, show_default=True, help="Channel multiplier of the model.")
+@click.option("--model-width", type=click.FloatRange(0, MAX_MODEL_WIDTH, min_open=True), default=1.0, show_default=True, help="Channel multiplier of the model.")
 @click.option("--dropout", type=float, default=0.0, show_default=True, help="Bayesian SegNet dropout probability (SceneNet's DO rows use 0.5).")
-@click.option("--epochs", type=int, default=10, show_default=True, help="Total epochs of the run.")
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (polynomial decay to 0).")
+@click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), default=10, show_default=True, help="Total epochs of the run.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=8, show_default=True,
+              help="Frames per batch; batch size x height x width is at most 2**26 pixels.")
+@click.option("--lr", type=click.FloatRange(0, MAX_LR, min_open=True), default=1e-3, show_default=True, help="Peak learning rate (polynomial decay to 0).")
 @click.option("--optimizer", default="adamw", show_default=True, help="adamw or sgd (momentum 0.9).")
-@click.option("--weight-decay", type=float, default=1e-4, show_default=True)
-@click.option("--height", type=int, default=240, show_default=True, help="Training crop height in pixels.")
-@click.option("--width", type=int, default=320, show_default=True, help="Training crop width in pixels.")
+@click.option("--weight-decay", type=click.FloatRange(0, MAX_WEIGHT_DECAY), default=1e-4, show_default=True)
+@click.option("--height", type=click.IntRange(1, MAX_SIDE), default=240, show_default=True, help="Training crop height in pixels.")
+@click.option("--width", type=click.IntRange(1, MAX_SIDE), default=320, show_default=True, help="Training crop width in pixels.")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Fraction of shards held out for validation (0 = none).")
 @click.option("--no-augment", is_flag=True, help="Turn off flip, scale+crop and depth-scale jitter.")
 @click.option("--no-balance", is_flag=True, help="Turn off median-frequency class weights.")
 @click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True, help="Which shard depth to train on.")
-@click.option("--synthetic-frames", type=int, default=64, show_default=True, help="Frames of --dataset synthetic.")
-@click.option("--num-workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--synthetic-frames", type=click.IntRange(1, MAX_SYNTHETIC_FRAMES), default=64, show_default=True, help="Frames of --dataset synthetic.")
+@click.option("--num-workers", type=click.IntRange(0, MAX_NUM_WORKERS), default=0, show_default=True,
+              help="DataLoader worker processes (at most the usable CPU cores).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (bf16 autocast and channels_last on cuda).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
 @click.option("--init", "init", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -46,6 +50,10 @@ def train(data, dataset, encoding, classes, model, model_width, dropout, epochs,
 
     Example: `synthcam train --data out/ --encoding DHA --classes 13 --model segnet --epochs 30
     --batch-size 16 --device cuda --out runs/dha13`.
+
+    Every number must be finite and inside the range its option shows. A new run needs an --out
+    without run files. A loss that turns NaN or infinite stops the run (exit 2) and saves nothing of
+    that epoch. --init and --resume read only checkpoints of tensors and plain values (never code).
     """
     from segnet.train import TrainConfig
     from segnet.train import train as run_training

@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import secrets
+import warnings
 import zipfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -59,6 +60,8 @@ def _check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
+    except PermissionError:
+        raise SynthcamError(f"cannot read checkpoint {path}: permission denied; {HINT} that you may read") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise not_a_checkpoint(path, "it is not a torch zip archive") from None
     if any(m.compress_type != zipfile.ZIP_STORED for m in members):
@@ -92,10 +95,12 @@ def read_state(path: str | Path) -> object:
         raise not_a_checkpoint(path, "it is a directory" if path.is_dir() else "it is not a regular file")
     _check_archive(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle headers: the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever torch makes of a foreign file is a user error here
         raise not_a_checkpoint(path, _refusal(exc)) from None
-    check_tensors(state, path)
+    check_tensors(state, path, path.stat().st_size)
     return state
 
 
@@ -113,20 +118,25 @@ def _tensor_fits(tensor: torch.Tensor) -> bool:
     return (last + 1) * tensor.element_size() <= storage and needed <= storage
 
 
-def check_tensors(state: object, path: str | Path) -> None:
+def check_tensors(state: object, path: str | Path, budget: int) -> None:
     """Refuse ``state`` when any tensor inside it (at any depth) is not plain or claims more
-    elements than its storage holds (an expanded view, say), so later work stays bounded by the
-    file's size. Walks iteratively: nesting depth does not matter."""
-    stack, seen = [state], set()
+    elements than its storage holds (an expanded view, say), or when its tensors together claim more
+    than ``budget`` bytes (the file's size: many views of one storage would multiply every later pass
+    over them), so all later work stays bounded by the file's size. Walks iteratively (nesting depth
+    does not matter) and visits a shared value once."""
+    stack, seen, claimed = [state], set(), 0
     while stack:
         item = stack.pop()
         if isinstance(item, (torch.Tensor, dict, list, tuple)):
-            if id(item) in seen:  # a shared value is checked once (shared nesting could be exponential)
+            if id(item) in seen:  # shared nesting could otherwise take exponential time
                 continue
             seen.add(id(item))
         if isinstance(item, torch.Tensor):
             if not _tensor_fits(item):
                 raise not_a_checkpoint(path, "it holds a tensor that is not a plain array of its own stored values")
+            claimed += item.numel() * item.element_size()
+            if claimed > budget:
+                raise not_a_checkpoint(path, "its tensors claim more bytes than the file holds")
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

@@ -26,14 +26,11 @@ from segnet.encodings import encode_batch
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
-from segnet.train import (MAX_BATCH_SIZE, TrainConfig, load_checkpoint, model_from_checkpoint, open_dataset,
-                          usable_cores)
+from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
+from segnet.train import TrainConfig, load_checkpoint, model_from_checkpoint, open_dataset, usable_cores
 from synthcam.errors import SynthcamError
 
 PROTOCOLS = ("full", "scenenet224")
-
-MAX_MC_SAMPLES = 1000
-"""Dropout samples averaged per frame (each one a full forward pass)."""
 
 
 def class_names(classes: int) -> tuple[str, ...]:

@@ -9,7 +9,10 @@ validation class-average accuracy, SceneNet's headline metric; lowest training l
 validation split), ``history.json``, TensorBoard logs in ``tb/`` and ``curves.png`` at the end.
 A checkpoint is a dict with ``model``, ``optimizer``, ``scheduler``, ``epoch`` (epochs completed),
 ``config``, ``model_spec``, ``class_weights``, ``history``, ``best`` and ``rng`` (torch CPU/CUDA
-states) so ``resume=True`` continues the identical run.
+states) so ``resume=True`` continues the identical run. Checkpoints hold only tensors and plain
+values and are read with torch's weights-only reader, every entry checked (:func:`load_checkpoint`,
+:mod:`segnet.checkpoint`); run files are written under exclusive temporary names and renamed. The
+settings are bounded by :mod:`segnet.limits`; a non-finite loss stops the run before it saves.
 
 Determinism: model initialisation and dropout use the global torch generator (seeded with
 ``config.seed`` and restored on resume); the shuffling order of epoch ``e`` comes from a generator
@@ -35,6 +38,9 @@ import torch.nn.functional as F
 from segnet.checkpoint import first_line, not_a_checkpoint, read_state, save_state, write_atomic, write_text
 from segnet.checkpoint import load_optimizer_state, load_scheduler_state
 from segnet.encodings import check_encoding, encode_batch
+from segnet.limits import (MAX_BALANCE_FRAMES, MAX_BATCH_PIXELS, MAX_BATCH_SIZE, MAX_DEPTH_JITTER, MAX_EPOCHS, MAX_LR,
+                           MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE, MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY,
+                           MAX_ZOOM)
 from segnet.models import MODELS, ModelSpec, build
 from synthcam.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, check_classes,
                              crop_and_resize, expand)
@@ -45,34 +51,6 @@ DATASETS = ("shards", "nyuv2", "sunrgbd", "synthetic")
 
 OPTIMIZERS = ("adamw", "sgd")
 
-# Limits of the settings, checked up front (:meth:`TrainConfig.check_values`) so that a mistyped
-# number gives one line instead of an allocation that never ends. Generous for real use on one GPU.
-MAX_EPOCHS = 10_000
-"""Epochs of one run."""
-MAX_BATCH_SIZE = 1024
-"""Frames per batch (training and evaluation)."""
-MAX_SIDE = 4096
-"""Training crop height and width, pixels each."""
-MAX_BATCH_PIXELS = 2**26
-"""batch size x height x width (67 M pixels: e.g. 873 frames of 320 x 240, 4 of 4096 x 4096)."""
-MAX_MODEL_WIDTH = 4.0
-"""Channel multiplier of the model (4: about 16 x the parameters of the standard model)."""
-MAX_LR = 10.0
-"""Peak learning rate."""
-MAX_WEIGHT_DECAY = 1.0
-"""Weight decay."""
-MAX_ZOOM = 8.0
-"""Upper end of ``scale_range`` (augmentation zoom)."""
-MAX_DEPTH_JITTER = 0.5
-"""``depth_jitter``: depth is multiplied by 1 + U(-j, j), so j must stay below 1."""
-MAX_SYNTHETIC_FRAMES = 100_000
-"""Frames of ``--dataset synthetic``."""
-MAX_BALANCE_FRAMES = 10_000
-"""Frames read to estimate the class frequencies."""
-MAX_NUM_WORKERS = 256
-"""DataLoader workers in any saved setting; a run also needs ``num_workers`` <= the usable cores."""
-MAX_SEED = 2**32 - 1
-"""Largest seed (seeds are >= 0; loaders derive per-epoch seeds from it)."""
 DEPTHS = ("noisy", "clean")
 """Which shard depth to train on."""
 
@@ -96,13 +74,13 @@ def _check_type(name: str, value: object, default: object) -> object:
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**1000
         value = float(value) if ok else value
     elif isinstance(default, str):
         ok = isinstance(value, str)
     else:  # the (low, high) tuple of scale_range
         ok = (isinstance(value, (tuple, list)) and len(value) == 2
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 2**1000 for v in value))
         value = tuple(float(v) for v in value) if ok else value
     if not ok:
         raise SynthcamError(f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, "
@@ -110,7 +88,7 @@ def _check_type(name: str, value: object, default: object) -> object:
     return value
 
 
-_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number below 2**1000", str: "a string"}
 
 
 def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
@@ -190,7 +168,8 @@ class TrainConfig:
                                         ("num_workers", 0, MAX_NUM_WORKERS), ("seed", 0, MAX_SEED)):
             value = getattr(self, name)
             if not low_int <= value <= high_int:
-                raise SynthcamError(f"{name.replace('_', '-')} must be in {low_int}..{high_int}, got {value}")
+                shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}... ({len(str(value))} digits)"
+                raise SynthcamError(f"{name.replace('_', '-')} must be in {low_int}..{high_int}, got {shown}")
         pixels = self.batch_size * self.height * self.width
         if pixels > MAX_BATCH_PIXELS:
             raise SynthcamError(f"a batch of {self.batch_size} crops of {self.width}x{self.height} is {pixels} pixels, "
@@ -897,9 +876,16 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
         for writer in writers:
             writer.close()
     if history:
-        write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
+        write_text(out / "history.json", _strict_json(history))
         save_curves(history, out / "curves.png")
     return record
+
+
+def _strict_json(history: list[dict]) -> str:
+    """``history`` as standard JSON: an undefined metric (NaN, e.g. class-average accuracy of a
+    validation split without labelled pixels) becomes null."""
+    clean = [{k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in r.items()} for r in history]
+    return json.dumps(clean, indent=1, allow_nan=False) + "\n"
 
 
 def _epoch_line(r: dict, epochs: int) -> str:

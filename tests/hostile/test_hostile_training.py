@@ -142,6 +142,10 @@ def _nan_lr_setting(s):
     s["config"]["lr"] = float("nan")
 
 
+def _huge_balance(s):
+    s["config"]["balance_frames"] = 10**9
+
+
 def _spec_not_config(s):
     s["model_spec"]["num_classes"] = 40
 
@@ -153,6 +157,12 @@ def _nan_weight(s):
 
 def _huge_view(s):
     s["model"]["extra"] = torch.zeros(1).expand(1_000_000, 1_000_000)  # 4 bytes stored, 10^12 claimed
+
+
+def _many_views(s):
+    shared = torch.zeros(100_000)
+    for i in range(100):  # 400 KB stored once, 40 MB claimed: every pass over the weights would be 100 x longer
+        s["model"][f"view{i}"] = shared[:]
 
 
 def _optimizer_shape(s):
@@ -178,10 +188,12 @@ def _rng_size(s):
     (_height_as_text, "evaluate", "height"),
     (_height_as_text, "resume", "height"),
     (_nan_lr_setting, "resume", "lr"),
+    (_huge_balance, "resume", "balance-frames"),
     (_spec_not_config, "evaluate", "model_spec"),
     (_nan_weight, "init", "NaN"),
     (_nan_weight, "evaluate", "NaN"),
     (_huge_view, "evaluate", "tensor"),
+    (_many_views, "evaluate", "claim more bytes"),
     (_optimizer_shape, "resume", "optimizer"),
     (_scheduler_entry, "resume", "scheduler"),
     (_rng_size, "resume", "rng"),
@@ -231,7 +243,6 @@ def no_heavy_work(monkeypatch):
     (["--batch-size", "1024", "--height", "4096", "--width", "4096"], "pixels"),
     (["--epochs", str(10**12), "--stop-after", "1"], "epochs"),
     (["--synthetic-frames", str(10**12)], "synthetic-frames"),
-    (["--balance-frames", str(10**9)], "balance-frames"),
     (["--num-workers", "1000"], "num-workers"),
     (["--seed", "-1"], "seed"),
     (["--seed", str(2**70)], "seed"),
