@@ -14,9 +14,12 @@ import click
 def validate(path, quiet) -> None:
     """Check a dataset directory (or one shard) completely.
 
-    Verifies format version, shapes and dtypes, the checksum of every frame, frame counts and class
-    pixel totals against manifest.json, and missing, extra or partial shards. Prints one line per bad
-    shard ('NAME: problem') and exits with status 1 if there is any, 0 if all are good.
+    Verifies format version, layout and sizes, the header checksum (attributes, names, label
+    tables, intrinsics, poses), the checksum of every frame, value ranges (class and instance ids,
+    rigid poses, timestamps, intrinsics), and manifest.json (format, config, frame counts, class
+    pixel totals, plain file names), and names missing, extra or partial shards. Prints one line per
+    bad shard ('NAME: problem') and exits with status 1 if there is any, 0 if all are good; a path
+    that holds no dataset is an error (exit 2).
     """
     from synthcam.validate import validate_path
 

@@ -1,8 +1,15 @@
-"""HDF5 shards, format v1 (see FORMAT.md): one room's trajectory per file, one frame per chunk.
+"""HDF5 shards, format v2 (see FORMAT.md): one room's trajectory per file, one frame per chunk.
 
 Shards are written under ``<name>.synthcam-partial`` and renamed when complete, so a crash never leaves a file
 that looks whole. Depth is stored as uint16 millimetres (0 = invalid). Every frame carries a CRC32
-per stored field, checked on read (:meth:`ShardFile.read_frame`) and by ``synthcam validate``.
+per stored field, checked on read (:meth:`ShardFile.read_frame`) and by ``synthcam validate``; a
+SHA-256 header digest covers everything else (every root attribute, every dataset's shape, dtype and
+chunking, and the data of every dataset but the four image stacks), checked whenever a shard is opened.
+
+Opening a shard checks its declared layout before reading any value: the exact set of datasets,
+their shapes against ``frame_count``, image sides of at most :data:`MAX_IMAGE_SIDE`, at most
+:data:`MAX_FRAMES` frames, one frame per chunk, and stored sizes that fit in the file; so a crafted
+or damaged file is refused (:class:`ShardError`) before anything large is allocated.
 
 Reading: :class:`ShardFile` gives frame-by-frame (:meth:`~ShardFile.read_frame`) and run-of-frames
 (:meth:`~ShardFile.read_frames`, one HDF5 read per field) access, what a torch ``Dataset`` wants;
@@ -11,8 +18,11 @@ Reading: :class:`ShardFile` gives frame-by-frame (:meth:`~ShardFile.read_frame`)
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import struct
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +35,10 @@ from synthcam.camera import Intrinsics
 from synthcam.errors import ShardError
 
 FORMAT_NAME = "synthcam-shard"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version of the shard format and of ``manifest.json`` (v2 added the header digest, :data:`HEADER_DIGEST`)."""
+MANIFEST_FORMAT = "synthcam-dataset"
+"""The ``format`` field of ``manifest.json``."""
 SHARD_SUFFIX = ".h5"
 MANIFEST = "manifest.json"
 TEMP_SUFFIX = ".synthcam-partial"
@@ -41,6 +54,37 @@ READ_FIELDS = ("depth", "depth_clean", "depth_mm", "depth_clean_mm", "class40", 
 _STORED = {"depth": "depth", "depth_mm": "depth", "depth_clean": "depth_clean", "depth_clean_mm": "depth_clean",
            "class40": "class40", "class13": "class40", "class37": "class40", "instance": "instance",
            "pose": "pose", "timestamp": "timestamp", "trajectory_id": "trajectory_id"}
+HEADER_DIGEST = "header_sha256"
+"""Root attribute holding the hex SHA-256 of the shard's header (see :func:`header_digest`)."""
+HEADER_DATASETS = ("pose", "timestamp", "trajectory_id", "checksum", "class40_pixels", "intrinsics", "class40_names",
+                   "class13_names", "class37_names", "class40_to_13", "class40_to_37")
+"""Datasets read whole when a shard is opened; the header digest covers their data."""
+CLASS_COUNTS = {"class40_names": 41, "class13_names": 14, "class37_names": 38}
+"""Entries of each class-name list (ids 0..40, 0..13, 0..37; entry 0 = ``"void"``)."""
+
+MAX_FRAMES = 100_000
+"""Most frames one shard may hold (about 55 minutes at 30 frames/s); checked before a shard is read."""
+MAX_IMAGE_SIDE = 8192
+"""Largest image width or height, in pixels, a shard may declare; one frame of the four image
+datasets is then at most 8192 * 8192 * 7 bytes (448 MiB), the most a frame-by-frame reader holds."""
+MAX_ATTRIBUTES = 64
+"""Most attributes on the root group (or on one dataset) of a shard."""
+MAX_NAME_BYTES = 256
+"""Longest class name, in UTF-8 bytes."""
+MAX_MANIFEST_BYTES = 64 << 20
+"""Largest ``manifest.json`` read (64 MiB, some 300,000 shards)."""
+READ_SHARD_MIN_BYTES = 256 << 20
+READ_SHARD_RATIO = 64
+""":func:`read_shard` loads a whole shard into memory only if that takes at most
+``max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * file size)`` bytes; larger shards are read frame by
+frame with :class:`ShardFile` (a crafted file cannot make it allocate more than that)."""
+_FILTERS = {"zstd": 32015, "gzip": 1}
+"""HDF5 filter id of each ``compression`` attribute value."""
+_IMAGE_DTYPES = {"depth": np.dtype("<u2"), "depth_clean": np.dtype("<u2"), "class40": np.dtype("|u1"),
+                 "instance": np.dtype("<u2")}
+_RESERVED_ATTRS = ("format", "format_version", "compression", "checksum", "depth_unit_m", "scene_json", "frame_count",
+                   HEADER_DIGEST)
+"""Root attributes the writer sets itself (``attrs`` passed to :class:`ShardWriter` may not use these names)."""
 _AS_STORED = {"depth_mm": np.uint16, "depth_clean_mm": np.uint16, "class40": np.uint8, "instance": np.uint16}
 """Image fields returned exactly as stored, so :meth:`ShardFile.read_frames` can read them into ``out``."""
 
@@ -170,6 +214,10 @@ class ShardWriter:
         f.attrs["compression"] = self.compression
         f.attrs["checksum"] = "crc32"
         f.attrs["depth_unit_m"] = 0.001
+        reserved = sorted(set(attrs) & set(_RESERVED_ATTRS))
+        if reserved:
+            self.abort()
+            raise ValueError(f"attrs may not set {', '.join(reserved)}: the shard writer sets these itself")
         for key, value in attrs.items():
             f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, sort_keys=True)
         f.attrs["scene_json"] = json.dumps(scene, sort_keys=True)
@@ -215,6 +263,12 @@ class ShardWriter:
         for name, array in stored.items():
             if array.shape != self._shape:
                 raise ValueError(f"{name} of frame {index} has shape {array.shape}; this shard stores {self._shape} images")
+        histogram = class_histogram(stored["class40"])
+        n_classes = self._pixels.shape[1]
+        if histogram[n_classes:].any():
+            raise ValueError(f"class40 of frame {index} holds ids above {n_classes - 1} "
+                             f"(largest {int(np.flatnonzero(histogram)[-1])}); labels are NYUv2-40 ids 0..{n_classes - 1}")
+        for name, array in stored.items():
             dataset = self._images[name]
             space = dataset.get_space()
             space.select_hyperslab((index, 0, 0), (1,) + array.shape)
@@ -224,7 +278,7 @@ class ShardWriter:
         self._trajectory[index] = trajectory_id
         stored.update(pose=self._pose[index], timestamp=self._timestamp[index], trajectory_id=self._trajectory[index])
         self._checksum[index] = [frame_crc(stored[name]) for name in CHECKSUM_FIELDS]
-        self._pixels[index] = class_histogram(stored["class40"])[: self._pixels.shape[1]]
+        self._pixels[index] = histogram[:n_classes]
         self._written[index] = True
 
     def close(self) -> Path:
@@ -240,6 +294,7 @@ class ShardWriter:
         f["checksum"][...] = self._checksum
         f["class40_pixels"][...] = self._pixels
         f.attrs["frame_count"] = self.n_frames
+        f.attrs[HEADER_DIGEST] = header_digest(f)  # last: it covers every other attribute and dataset
         f.close()
         os.replace(self.tmp_path, self.path)
         return self.path
@@ -259,16 +314,86 @@ class ShardWriter:
             self.abort()
 
 
+# --- header digest ---------------------------------------------------------------------------
+
+
+def _record(digest, key: str, payload: bytes) -> None:
+    """Feed one (key, payload) record: u32 key length, UTF-8 key, u64 payload length, payload (little-endian)."""
+    k = key.encode("utf-8")
+    digest.update(struct.pack("<I", len(k)) + k + struct.pack("<Q", len(payload)))
+    digest.update(payload)
+
+
+def _value_bytes(value) -> bytes:
+    """Canonical bytes of an attribute or dataset value as h5py returns it (see FORMAT.md, "Header digest").
+
+    A str is ``b"s"`` + UTF-8; bytes are ``b"b"`` + the bytes; a numeric value is ``b"n"`` + its numpy
+    dtype string (``<i8``, ``<f8``, ``|u1``, ...) + u32 rank + u64 dims + its bytes in C order; an
+    array of strings is ``b"o"`` + u32 rank + u64 dims + each element as u64 length + its own encoding.
+    """
+    if isinstance(value, str):
+        return b"s" + value.encode("utf-8")
+    if isinstance(value, bytes):
+        return b"b" + value
+    array = np.asarray(value)
+    shape = struct.pack(f"<I{array.ndim}Q", array.ndim, *array.shape)
+    if array.dtype.kind == "O":
+        parts = [b"o", shape]
+        for item in array.ravel():
+            encoded = _value_bytes(item)
+            parts += [struct.pack("<Q", len(encoded)), encoded]
+        return b"".join(parts)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"unexpected value type {array.dtype}")
+    return b"n" + array.dtype.str.encode() + shape + np.ascontiguousarray(array).tobytes()
+
+
+def _describe_dataset(ds: h5py.Dataset) -> bytes:
+    """``dtype;shape;chunks`` of a dataset (e.g. ``<u2;2,12,16;1,12,16``, ``<f8;2,4,4;contiguous``)."""
+    chunks = ",".join(map(str, ds.chunks)) if ds.chunks else "contiguous"
+    return f"{ds.dtype.str};{','.join(map(str, ds.shape))};{chunks}".encode()
+
+
+def _digest(root_attrs: dict, datasets: dict[str, h5py.Dataset], dataset_attrs: dict[str, dict],
+            data: dict[str, np.ndarray]) -> str:
+    """Hex SHA-256 over the records of FORMAT.md's "Header digest": the root attributes but
+    :data:`HEADER_DIGEST`, then per dataset (by name) its description, attributes and, for all but the
+    image datasets, its data. ``data``: the value of every dataset in :data:`HEADER_DATASETS`."""
+    digest = hashlib.sha256()
+    for name in sorted(root_attrs):
+        if name != HEADER_DIGEST:
+            _record(digest, "attr:" + name, _value_bytes(root_attrs[name]))
+    for name in sorted(datasets):
+        _record(digest, "dataset:" + name, _describe_dataset(datasets[name]))
+        for key in sorted(dataset_attrs[name]):
+            _record(digest, f"attr:{name}/{key}", _value_bytes(dataset_attrs[name][key]))
+        if name not in FRAME_DATASETS:
+            _record(digest, "data:" + name, _value_bytes(data[name]))
+    return digest.hexdigest()
+
+
+def header_digest(f: h5py.File) -> str:
+    """The header digest of an open shard as :class:`ShardWriter` stores it in :data:`HEADER_DIGEST`:
+    hex SHA-256 over every root attribute (but the digest itself), every dataset's dtype, shape,
+    chunking and attributes, and the data of every dataset but the four (N, H, W) image stacks (those
+    are covered frame by frame by the ``checksum`` table, which the digest covers). Reads the whole
+    header; meant for a shard this process wrote (readers check the layout first, :func:`open_shard`)."""
+    datasets = {name: f[name] for name in f}
+    data = {name: ds[()] for name, ds in datasets.items() if name not in FRAME_DATASETS}
+    return _digest(dict(f.attrs.items()), datasets, {name: dict(ds.attrs.items()) for name, ds in datasets.items()}, data)
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
 def _decode_attr(value):
+    """An attribute value as Python: bytes decoded, JSON objects and lists parsed, numpy scalars unwrapped."""
     if isinstance(value, bytes):
-        value = value.decode()
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str) and value[:1] in "{[":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return value
     if isinstance(value, np.generic):
         return value.item()
@@ -279,41 +404,244 @@ def _decode_strings(values) -> tuple[str, ...]:
     return tuple(s.decode() if isinstance(s, bytes) else str(s) for s in values)
 
 
-def open_shard(path: Path) -> h5py.File:
-    """Open a shard read-only after checking it is a complete shard of format version 1.
+def _text(value) -> str | None:
+    """A string attribute as str (None if it is not a string or not UTF-8)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _integer(value) -> int | None:
+    """An integer attribute as int (None for anything else, bool included)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return None
+
+
+def _damaged(path: Path, what: str) -> ShardError:
+    return ShardError(f"{path} is damaged ({what}); regenerate it with 'synthcam generate'")
+
+
+def _read_attrs(obj, path: Path, file_size: int) -> dict:
+    """Every attribute of an HDF5 object as h5py returns it, after checking there are at most
+    :data:`MAX_ATTRIBUTES`, each a single number or string whose stored size fits in the file."""
+    names = list(obj.attrs)
+    if len(names) > MAX_ATTRIBUTES:
+        raise _damaged(path, f"{len(names)} attributes on {obj.name}, at most {MAX_ATTRIBUTES} expected")
+    values = {}
+    for name in names:
+        attr = h5py.h5a.open(obj.id, name.encode("utf-8"))
+        string = h5py.check_string_dtype(attr.dtype)
+        if attr.shape != () or not (attr.dtype.kind in "biuf" or string is not None):
+            raise _damaged(path, f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number or string")
+        if attr.get_storage_size() > file_size:
+            raise _damaged(path, f"attribute {name!r} of {obj.name} declares more bytes than the file holds")
+        values[name] = obj.attrs[name]
+    return values
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What :func:`_check_layout` found: N frames of H x W, the root attributes as read, the datasets."""
+
+    n: int
+    height: int
+    width: int
+    attrs: dict
+    datasets: dict
+
+
+def _check_format(attrs: dict, path: Path) -> None:
+    """Refuse a file that is not a complete shard of this format version (before looking at its datasets)."""
+    if _text(attrs.get("format")) != FORMAT_NAME:
+        raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
+    version = _integer(attrs.get("format_version", -1))
+    if version is None:
+        raise _damaged(path, "format_version is not an integer")
+    if version != FORMAT_VERSION:
+        older = " (written by an older synthcam)" if version < FORMAT_VERSION else ""
+        raise ShardError(f"{path} has shard format version {version}{older}; this synthcam reads version "
+                         f"{FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
+    if "frame_count" not in attrs:
+        raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
+    compression = _text(attrs.get("compression"))
+    if compression not in _FILTERS:
+        raise _damaged(path, f"unknown compression {attrs.get('compression')!r}")
+    if compression == "zstd":
+        try:
+            import hdf5plugin  # noqa: F401  (registers the zstd filter)
+        except ImportError:
+            raise ShardError(f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it") from None
+
+
+def _check_layout(f: h5py.File, path: Path, file_size: int) -> _Layout:
+    """Check a shard's declared layout before reading any dataset (see FORMAT.md, "Limits").
+
+    The root holds exactly the datasets of the format (hard links; no groups, external or virtual
+    storage); every shape matches ``frame_count`` (at most :data:`MAX_FRAMES`) and the image size
+    (sides 1..:data:`MAX_IMAGE_SIDE`); image stacks are chunked one frame per chunk with the filter the
+    ``compression`` attribute names and every chunk stored; header datasets are contiguous and
+    completely stored; and all stored bytes together fit in the file.
+    """
+    attrs = _read_attrs(f, path, file_size)
+    _check_format(attrs, path)
+    n = _integer(attrs["frame_count"])
+    if n is None or not 0 <= n <= MAX_FRAMES:
+        raise _damaged(path, f"frame_count {attrs['frame_count']!r} is not a whole number of frames from 0 to {MAX_FRAMES}")
+    names = list(f)
+    expected = (*FRAME_DATASETS, *HEADER_DATASETS)
+    if sorted(names) != sorted(expected):
+        odd = sorted(set(names) - set(expected)) or sorted(set(expected) - set(names))
+        what = "unexpected" if set(names) - set(expected) else "missing"
+        raise _damaged(path, f"{what} dataset(s) {', '.join(map(repr, odd[:3]))}")
+    for name in names:
+        if not isinstance(f.get(name, getlink=True), h5py.HardLink) or f.get(name, getclass=True) is not h5py.Dataset:
+            raise _damaged(path, f"{name!r} is a link or group, not a dataset")
+    datasets = {name: f[name] for name in expected}
+    depth_shape = datasets["depth"].shape
+    if len(depth_shape) != 3 or not all(1 <= side <= MAX_IMAGE_SIDE for side in depth_shape[1:]):
+        raise _damaged(path, f"depth is {depth_shape}, expected (N, H, W) with sides of 1 to {MAX_IMAGE_SIDE} pixels")
+    if depth_shape[0] != n:
+        raise ShardError(f"{path} is damaged: its frame_count says {n} frames but its datasets hold {depth_shape[0]}; "
+                         f"regenerate it with 'synthcam generate'")
+    _, h, w = depth_shape
+    string = "utf-8 string"
+    shapes = {**{name: ((n, h, w), dtype) for name, dtype in _IMAGE_DTYPES.items()},
+              "pose": ((n, 4, 4), np.dtype("<f8")), "timestamp": ((n,), np.dtype("<f8")),
+              "trajectory_id": ((n,), np.dtype("<i8")), "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
+              "class40_pixels": ((n, CLASS_COUNTS["class40_names"]), np.dtype("<i8")), "intrinsics": ((6,), np.dtype("<f8")),
+              **{name: ((count,), string) for name, count in CLASS_COUNTS.items()},
+              "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
+              "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1"))}
+    filter_id = _FILTERS[_text(attrs["compression"])]
+    stored = 0
+    for name, (shape, dtype) in shapes.items():
+        ds = datasets[name]
+        info = h5py.check_string_dtype(ds.dtype)
+        found = string if info is not None and info.encoding == "utf-8" and info.length is None else ds.dtype
+        if ds.shape != shape or found != dtype:
+            raise _damaged(path, f"dataset {name} is {ds.shape} {found}, expected {shape} {dtype}")
+        plist = ds.id.get_create_plist()
+        if plist.get_external_count() or ds.is_virtual:
+            raise _damaged(path, f"dataset {name} keeps its data outside the file")
+        size = ds.id.get_storage_size()
+        stored += size
+        if name in FRAME_DATASETS:
+            filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+            if ds.chunks != (1, h, w) or filters != [filter_id] or ds.id.get_num_chunks() != n:
+                raise _damaged(path, f"dataset {name} is not stored one compressed frame per chunk")
+        else:
+            full = math.prod(shape) * (1 if dtype == string else ds.dtype.itemsize)
+            if plist.get_layout() != h5py.h5d.CONTIGUOUS or (size != full if dtype != string else size < full):
+                raise _damaged(path, f"dataset {name} is not stored whole")
+    if stored > file_size:
+        raise _damaged(path, "its datasets declare more stored bytes than the file holds")
+    return _Layout(n, h, w, attrs, datasets)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """Everything :class:`ShardFile` reads when a shard is opened (see its attributes)."""
+
+    digest: str
+    intrinsics: Intrinsics
+    labels: LabelTables
+    poses: np.ndarray
+    timestamps: np.ndarray
+    trajectory_ids: np.ndarray
+    class40_pixels: np.ndarray
+    checksums: np.ndarray
+    attrs: dict
+    scene: dict
+
+
+def _read_header(layout: _Layout, path: Path, file_size: int) -> _Header:
+    """Read the header datasets (sizes already checked), verify the header digest, the per-frame
+    checksums of pose, timestamp and trajectory id and the class counts; parse what they hold."""
+    datasets = layout.datasets
+    data = {name: datasets[name][()] for name in HEADER_DATASETS}
+    dataset_attrs = {name: _read_attrs(ds, path, file_size) for name, ds in datasets.items()}
+    stored = _text(layout.attrs.get(HEADER_DIGEST))
+    if stored is None:
+        raise _damaged(path, "no header digest")
+    digest = _digest(layout.attrs, datasets, dataset_attrs, data)
+    if digest != stored:
+        raise ShardError(f"{path} fails its header checksum (an attribute, a label table or name list, the intrinsics, "
+                         f"poses or checksums changed); the shard is corrupt, regenerate it with 'synthcam generate'")
+    columns = json.loads(_text(dataset_attrs["checksum"].get("columns")) or "null")
+    if columns != list(CHECKSUM_FIELDS):
+        raise _damaged(path, "checksum columns are not " + ", ".join(CHECKSUM_FIELDS))
+    checksums = data["checksum"]
+    for name in ("pose", "timestamp", "trajectory_id"):
+        column = checksums[:, CHECKSUM_FIELDS.index(name)].tolist()
+        values = data[name]
+        for i in range(layout.n):
+            if crc32(values[i:i + 1]) != column[i]:
+                raise ShardError(f"{path.name}: frame {i} fails its {name} checksum; the shard is corrupt, "
+                                 f"regenerate it (synthcam validate lists every bad shard)")
+    pixels = data["class40_pixels"]
+    short = np.flatnonzero(pixels.sum(axis=1) != layout.height * layout.width) if layout.n else []
+    if len(short) or (pixels < 0).any():
+        raise _damaged(path, f"the class counts of frame {int(short[0]) if len(short) else 0} do not add up to its "
+                             f"pixels (class40 ids outside 0..40)")
+    values = data["intrinsics"]
+    if not np.isfinite(values).all() or values[0] != layout.width or values[1] != layout.height:
+        raise _damaged(path, f"intrinsics {values.tolist()} do not describe its {layout.width}x{layout.height} images")
+    names = {}
+    for key in CLASS_COUNTS:
+        entries = data[key].tolist()
+        if any(not isinstance(s, bytes) or len(s) > MAX_NAME_BYTES for s in entries):
+            raise _damaged(path, f"{key} holds names longer than {MAX_NAME_BYTES} bytes")
+        names[key] = tuple(s.decode("utf-8") for s in entries)
+    scene = json.loads(_text(layout.attrs.get("scene_json")) or "null")
+    if not isinstance(scene, dict):
+        raise _damaged(path, "scene_json is not a JSON object")
+    labels = LabelTables(names["class40_names"], names["class13_names"], names["class37_names"],
+                         data["class40_to_13"], data["class40_to_37"])
+    return _Header(digest, Intrinsics.from_array(values), labels, data["pose"], data["timestamp"], data["trajectory_id"],
+                   pixels, checksums, {k: _decode_attr(v) for k, v in layout.attrs.items() if k != "scene_json"}, scene)
+
+
+_DAMAGE = (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, RecursionError, struct.error)
+"""What h5py, numpy and json raise on a damaged file; turned into :class:`ShardError`."""
+
+
+def _open_checked(path: Path, header: bool = True) -> tuple[h5py.File, _Layout, _Header | None]:
+    """Open a shard read-only, check its layout and (``header``) read and verify its header.
 
     Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
-    truncated file, another format version, an incomplete shard, or zstd data without hdf5plugin.
+    truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
     """
     path = Path(path)
     if not path.is_file():
         raise ShardError(f"{path} does not exist or is not a file; pass a shard (.h5) or a directory of shards")
+    file_size = path.stat().st_size
     try:
         f = h5py.File(path, "r")
-    except OSError:
+    except _DAMAGE:
         raise ShardError(f"{path} is not an HDF5 file or is truncated; regenerate it with 'synthcam generate'") from None
     try:
-        if f.attrs.get("format") != FORMAT_NAME:
-            raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            older = " (written by an older synthcam)" if version < FORMAT_VERSION else ""
-            raise ShardError(f"{path} has shard format version {version}{older}; this synthcam reads version "
-                             f"{FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
-        if "frame_count" not in f.attrs:
-            raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
-        if f.attrs.get("compression") == "zstd":
-            try:
-                import hdf5plugin  # noqa: F401  (registers the zstd filter)
-            except ImportError:
-                raise ShardError(f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it") from None
+        layout = _check_layout(f, path, file_size)
+        return f, layout, _read_header(layout, path, file_size) if header else None
     except ShardError:
         f.close()
         raise
-    except (OSError, KeyError, ValueError) as exc:  # a damaged header
+    except _DAMAGE as exc:
         f.close()
-        raise ShardError(f"{path} is damaged ({exc}); regenerate it with 'synthcam generate'") from None
-    return f
+        raise _damaged(path, str(exc) or type(exc).__name__) from None
+
+
+def open_shard(path: Path) -> h5py.File:
+    """Open a shard read-only after checking it is a complete, undamaged shard of format version 2
+    (its layout, sizes and header digest; see :class:`ShardFile`).
+
+    Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
+    truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
+    """
+    return _open_checked(path)[0]
 
 
 class ShardFile:
@@ -321,7 +649,10 @@ class ShardFile:
 
     The HDF5 file is opened lazily and reopened in a new process (after ``fork`` or unpickling), so a
     ShardFile can be handed to torch ``DataLoader`` workers. Opening checks the format name, version
-    (1) and completeness, and raises :class:`ShardError` otherwise.
+    (2), completeness and declared layout (sizes bounded, see FORMAT.md), verifies the header digest
+    (attributes, names, tables, intrinsics, poses, checksum table) and each frame's pose, timestamp
+    and trajectory-id checksum, and raises :class:`ShardError` otherwise. A reopen checks the layout
+    and that the header digest is still the one verified.
 
     Attributes (read once at construction):
         path : the shard's path.
@@ -339,40 +670,36 @@ class ShardFile:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._h5: h5py.File | None = None
-        self._pid = -1
         self._datasets: dict[str, h5py.Dataset] = {}  # h5py Dataset objects of this process (a lookup costs ~0.2 ms)
-        f = self._file()
-        try:
-            self.n_frames = int(f.attrs["frame_count"])
-            _, self.height, self.width = f["depth"].shape
-            self.intrinsics = Intrinsics.from_array(f["intrinsics"][()])
-            self.class_names = _decode_strings(f["class40_names"][()])
-            self.class13_names = _decode_strings(f["class13_names"][()])
-            self.class37_names = _decode_strings(f["class37_names"][()])
-            self.class40_to_13 = f["class40_to_13"][()]
-            self.class40_to_37 = f["class40_to_37"][()]
-            self.poses = f["pose"][()]
-            self.timestamps = f["timestamp"][()]
-            self.trajectory_ids = f["trajectory_id"][()]
-            self.class40_pixels = f["class40_pixels"][()]
-            self._checksums = f["checksum"][()]
-            columns = tuple(json.loads(f["checksum"].attrs["columns"]))
-            self.attrs = {k: _decode_attr(v) for k, v in f.attrs.items() if k != "scene_json"}
-            self.scene = json.loads(f.attrs["scene_json"])
-        except (KeyError, OSError, ValueError, TypeError) as exc:
-            self.close()
-            raise ShardError(f"{self.path} is damaged ({exc}); regenerate it with 'synthcam generate'") from None
-        self._column = {name: columns.index(name) for name in CHECKSUM_FIELDS if name in columns}
-        if len(self._column) != len(CHECKSUM_FIELDS) or self._checksums.shape != (self.n_frames, len(columns)):
-            self.close()
-            raise ShardError(f"{self.path} has a malformed checksum table; regenerate it with 'synthcam generate'")
+        self._h5, layout, header = _open_checked(self.path)
+        self._pid = os.getpid()
+        self.n_frames, self.height, self.width = layout.n, layout.height, layout.width
+        self._digest = header.digest
+        self.intrinsics = header.intrinsics
+        self.class_names = header.labels.class40_names
+        self.class13_names = header.labels.class13_names
+        self.class37_names = header.labels.class37_names
+        self.class40_to_13 = header.labels.class40_to_13
+        self.class40_to_37 = header.labels.class40_to_37
+        self.poses = header.poses
+        self.timestamps = header.timestamps
+        self.trajectory_ids = header.trajectory_ids
+        self.class40_pixels = header.class40_pixels
+        self._checksums = header.checksums
+        self.attrs = header.attrs
+        self.scene = header.scene
+        self._column = {name: k for k, name in enumerate(CHECKSUM_FIELDS)}
 
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_shard(self.path)  # a handle inherited through fork is never reused
-            self._pid = os.getpid()
-            self._datasets = {}
+            # a handle inherited through fork is never reused; frames are still checked against the
+            # checksum table verified at construction, so a reopen only confirms the layout and digest
+            f, layout, _ = _open_checked(self.path, header=False)
+            if ((layout.n, layout.height, layout.width) != (self.n_frames, self.height, self.width)
+                    or _text(layout.attrs.get(HEADER_DIGEST)) != self._digest):
+                f.close()
+                raise ShardError(f"{self.path} changed on disk since it was opened; open it again")
+            self._h5, self._pid, self._datasets = f, os.getpid(), {}
         return self._h5
 
     def _dataset(self, name: str) -> h5py.Dataset:
@@ -546,15 +873,34 @@ class Shard:
 
 
 def read_shard(path: Path, verify: bool = True) -> Shard:
-    """Read a whole shard into memory (see :class:`Shard`); raises :class:`ShardError` if damaged."""
+    """Read a whole shard into memory (see :class:`Shard`), frame by frame into the result arrays.
+
+    Raises :class:`ShardError` if it is damaged, or if its frames would take more than
+    ``max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * file size)`` bytes (read such a shard frame by
+    frame with :class:`ShardFile`).
+    """
     with ShardFile(path) as sf:
-        stack = sf.read_frames(0, len(sf), ("depth_mm", "depth_clean_mm", "class40", "instance"), verify)
+        n, h, w = len(sf), sf.height, sf.width
+        need = n * h * w * (4 + 4 + 1 + 2)  # depth, depth_clean float32; class40 uint8; instance uint16
+        limit = max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * Path(path).stat().st_size)
+        if need > limit:
+            raise ShardError(f"{path}: its {n} frames of {w}x{h} would take {need / 2**20:.0f} MiB in memory, more than "
+                             f"{limit / 2**20:.0f} MiB for a file of its size; read it frame by frame with ShardFile")
+        depth = np.empty((n, h, w), np.float32)
+        depth_clean = np.empty((n, h, w), np.float32)
+        class40 = np.empty((n, h, w), np.uint8)
+        instance = np.empty((n, h, w), np.uint16)
+        for i in range(n):
+            frame = sf.read_frames(i, i + 1, ("depth_mm", "depth_clean_mm", "class40", "instance"), verify,
+                                   out={"class40": class40[i:i + 1], "instance": instance[i:i + 1]})
+            np.divide(frame["depth_mm"], np.float32(1000.0), out=depth[i:i + 1])  # = mm_to_depth
+            np.divide(frame["depth_clean_mm"], np.float32(1000.0), out=depth_clean[i:i + 1])
         return Shard(
             path=Path(path),
-            depth=mm_to_depth(stack["depth_mm"]),
-            depth_clean=mm_to_depth(stack["depth_clean_mm"]),
-            class40=stack["class40"].astype(np.uint8),
-            instance=stack["instance"].astype(np.uint16),
+            depth=depth,
+            depth_clean=depth_clean,
+            class40=class40,
+            instance=instance,
             pose=sf.poses,
             timestamp=sf.timestamps,
             trajectory_id=sf.trajectory_ids,
@@ -565,17 +911,79 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
         )
 
 
+def plain_shard_name(name) -> bool:
+    """True if ``name`` is a plain shard file name: a str ending in ``.h5`` with no directory part
+    (no ``/`` or ``\\``, not ``..``, not hidden), at most 255 bytes; what a manifest may list."""
+    return (isinstance(name, str) and name.endswith(SHARD_SUFFIX) and len(name) > len(SHARD_SUFFIX)
+            and not name.startswith(".") and not any(c in name for c in "/\\\0")
+            and len(name.encode("utf-8", "surrogatepass")) <= 255)
+
+
+def _count(value, largest: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= largest
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with the structure of a parsed manifest (None if nothing): fields, types, file names."""
+    if not isinstance(manifest, dict):
+        return "is not a JSON object"
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return f"is not a synthcam dataset manifest (format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r})"
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        older = " (written by an older synthcam)" if isinstance(version, int) and version < FORMAT_VERSION else ""
+        return (f"has dataset format version {version!r}{older}; this synthcam reads version {FORMAT_VERSION}, "
+                f"regenerate the dataset with 'synthcam generate'")
+    n_classes = CLASS_COUNTS["class40_names"]
+    if not isinstance(manifest.get("config"), dict):
+        return "has no config object"
+    if not isinstance(manifest.get("frames"), int) or not isinstance(manifest.get("shards"), list):
+        return "lacks its frames count or shard list"
+    names = manifest.get("class40_names")
+    if not (isinstance(names, list) and len(names) == n_classes and all(isinstance(x, str) for x in names)):
+        return f"has no list of {n_classes} class40 names"
+    totals = manifest.get("class40_pixels")
+    if not (isinstance(totals, list) and len(totals) == n_classes and all(_count(x, 2**62) for x in totals)):
+        return f"has no list of {n_classes} class40 pixel totals"
+    seen = set()
+    for entry in manifest["shards"]:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not plain_shard_name(name):
+            return (f"lists {str(name)[:80]!r}, not a plain shard file name (NAME.h5 in the dataset directory, "
+                    f"no '/' or '..')")
+        if name in seen:
+            return f"lists {name} twice"
+        seen.add(name)
+        pixels = entry.get("class40_pixels")
+        if not _count(entry.get("frames"), MAX_FRAMES) or not (
+                isinstance(pixels, list) and len(pixels) == n_classes and all(_count(x, 2**62) for x in pixels)):
+            return f"has no valid frame count or class40 pixel counts for {name}"
+    return None
+
+
 def read_manifest(directory: Path) -> dict | None:
-    """The parsed ``manifest.json`` of a dataset directory, or None if it has none."""
+    """The parsed ``manifest.json`` of a dataset directory, or None if it has none.
+
+    Raises :class:`ShardError` if it is larger than :data:`MAX_MANIFEST_BYTES`, not a file, not JSON,
+    not a dataset manifest of this format version, or lists a shard by anything but a plain file name
+    (:func:`plain_shard_name`: never a path out of the directory).
+    """
     path = Path(directory) / MANIFEST
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
+    damaged = (f"delete it to read the shards of {directory} directly, or rerun 'synthcam generate' "
+               f"with the same options to rewrite it")
+    if not path.is_file():
+        raise ShardError(f"{path} is not a file; {damaged}")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ShardError(f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB, too large for a manifest; {damaged}")
     try:
-        manifest = json.loads(path.read_text())
-        [s["file"] for s in manifest["shards"]]
-    except (ValueError, KeyError, TypeError):
-        raise ShardError(f"{path} is damaged; delete it to read the shards of {directory} directly, "
-                         f"or rerun 'synthcam generate' to rewrite it") from None
+        manifest = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        raise ShardError(f"{path} is damaged (not JSON); {damaged}") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ShardError(f"{path} {problem}; {damaged}")
     return manifest
 
 

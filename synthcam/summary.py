@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam.shards import FRAME_DATASETS, _decode_attr, open_shard
+from synthcam.shards import FRAME_DATASETS, ShardFile
 
 
 def summarize_shard(path: Path) -> dict:
-    """Statistics of one shard (JSON-friendly). Reads frame by frame, so memory stays small."""
-    with open_shard(path) as f:
-        n = int(f.attrs["frame_count"])
-        names = [s.decode() if isinstance(s, bytes) else s for s in f["class40_names"][()]]
+    """Statistics of one shard (JSON-friendly). Reads frame by frame with every checksum verified,
+    so memory stays at one frame; raises :class:`~synthcam.errors.ShardError` for a damaged shard."""
+    with ShardFile(path) as sf:
+        n, names = len(sf), sf.class_names
+        f = sf._file()
         datasets = {}
         for key in (*FRAME_DATASETS, "pose", "timestamp", "trajectory_id", "intrinsics"):
             ds = f[key]
@@ -23,11 +24,12 @@ def summarize_shard(path: Path) -> dict:
         hist = np.zeros(len(names), dtype=np.int64)
         depth_stats = {key: _DepthStats() for key in ("depth", "depth_clean")}
         for i in range(n):
-            hist += np.bincount(f["class40"][i].ravel(), minlength=len(names))[: len(names)]
+            frame = sf.read_frame(i, ("depth_mm", "depth_clean_mm", "class40"))
+            hist += np.bincount(frame["class40"].ravel(), minlength=len(names))[: len(names)]
             for key, stats in depth_stats.items():
-                stats.add(f[key][i])
-        attrs = {k: _decode_attr(v) for k, v in f.attrs.items() if k != "scene_json"}
-        scene = json.loads(f.attrs["scene_json"])
+                stats.add(frame[key + "_mm"])
+        attrs, scene = sf.attrs, sf.scene
+    objects = scene.get("objects")
     return {
         "path": str(path),
         "frames": n,
@@ -35,7 +37,7 @@ def summarize_shard(path: Path) -> dict:
         "class_pixels": {names[i]: int(c) for i, c in enumerate(hist) if c},
         "depth": {k: s.result() for k, s in depth_stats.items()},
         "room_type": scene.get("room_type"),
-        "objects": len(scene.get("objects", [])),
+        "objects": len(objects) if isinstance(objects, list) else 0,
         "attrs": attrs,
     }
 
@@ -98,7 +100,9 @@ def format_summary(summaries: list[dict]) -> str:
             rng_txt = f"{d['min_m']:.3f}-{d['max_m']:.3f} m" if d["min_m"] is not None else "no valid pixels"
             lines.append(f"  {label}: {rng_txt}, mean {d['mean_m']:.3f} m, std {d['std_m']:.3f} m, "
                          f"invalid {100 * d['invalid_fraction']:.2f} %")
-        lines.append(f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {a.get('noise', {}).get('preset')}, "
+        noise = a.get("noise")
+        preset = noise.get("preset") if isinstance(noise, dict) else noise
+        lines.append(f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {preset}, "
                      f"renderer {a.get('renderer')}")
         lines.append(f"  config {json.dumps(a.get('config'), sort_keys=True)}")
     total = merge_summaries(summaries)

@@ -1,12 +1,17 @@
 """Dataset validation for ``synthcam validate``: every shard, every frame, against the manifest.
 
-Checks the format name and version, completeness, dataset shapes and dtypes, the CRC32 of every
-stored frame, the per-frame class pixel counts, and (for a dataset directory) the shard list, frame
-counts and class pixel totals of ``manifest.json``, missing shards, extra and partial (``.synthcam-partial``) files.
+Checks the format name and version, completeness, the declared layout and sizes, the header digest
+(every attribute, name list, label table, the intrinsics, poses and checksum table), the CRC32 of
+every stored frame, the per-frame class pixel counts, and that every value is in range (class ids
+0..40, instance ids of the shard's scene table, rigid finite poses, finite timestamps, intrinsics,
+label tables); and, for a dataset directory, ``manifest.json``: its format, config, class names, shard
+list, frame counts and class pixel totals, missing shards, extra and partial (``.synthcam-partial``) files.
+Reading is frame by frame, so memory stays at one frame whatever the shard declares.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,9 +19,15 @@ from typing import Callable
 import numpy as np
 
 from synthcam.errors import ShardError
-from synthcam.shards import CHECKSUM_FIELDS, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, ShardFile, read_manifest
+from synthcam.shards import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, ShardFile, read_manifest
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
+ROTATION_TOLERANCE = 1e-6
+"""Largest deviation of a pose's rotation from orthonormal (max |R^T R - I|, |det R - 1|) accepted."""
+DEPTH_UNIT_M = 0.001
+"""The only depth unit of the format: stored uint16 values are millimetres."""
+MAX_INSTANCE_ID = 65535
+"""Largest instance id (stored as uint16)."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +64,77 @@ def _reason(exc: Exception, path: Path) -> str:
     return text
 
 
-def validate_shard(path: Path, expected_frames: int | None = None,
-                   expected_pixels: list[int] | None = None) -> tuple[int, str | None]:
-    """Check one shard completely; returns (frames verified, first problem or None).
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True)
 
-    expected_frames, expected_pixels : the manifest's frame count and class40 pixel totals, if any.
+
+def _header_problem(shard: ShardFile) -> str | None:
+    """The first out-of-range value among what a shard holds besides its frames (None if none)."""
+    k = shard.intrinsics
+    if not (k.fx > 0 and k.fy > 0 and 0 <= k.cx <= k.width and 0 <= k.cy <= k.height):
+        return (f"intrinsics fx {k.fx}, fy {k.fy}, cx {k.cx}, cy {k.cy} are not a camera of its {k.width}x{k.height} "
+                f"images (focal lengths > 0, principal point inside the image)")
+    for name, table, names in (("class40_to_13", shard.class40_to_13, shard.class13_names),
+                               ("class40_to_37", shard.class40_to_37, shard.class37_names)):
+        if int(table.max()) >= len(names) or table[0] != 0:
+            return f"label table {name} maps to ids outside 0..{len(names) - 1} (or void to a class)"
+    if shard.attrs.get("depth_unit_m") != DEPTH_UNIT_M or shard.attrs.get("checksum") != "crc32":
+        return f"depth_unit_m {shard.attrs.get('depth_unit_m')!r} or checksum {shard.attrs.get('checksum')!r} is not the format's"
+    poses = shard.poses
+    if len(poses):
+        bad = ~np.isfinite(poses).all(axis=(1, 2))
+        rotation = poses[:, :3, :3]
+        gram = np.abs(np.einsum("nji,njk->nik", rotation, rotation) - np.eye(3)).max(axis=(1, 2))
+        det = np.linalg.det(np.where(np.isfinite(rotation), rotation, 0.0))
+        bad |= ~(gram <= ROTATION_TOLERANCE) | ~(np.abs(det - 1.0) <= ROTATION_TOLERANCE)
+        bad |= ~(poses[:, 3] == [0.0, 0.0, 0.0, 1.0]).all(axis=1)
+        if bad.any():
+            return (f"pose of frame {int(np.flatnonzero(bad)[0])} is not a rigid camera-to-world transform "
+                    f"(finite, orthonormal rotation with det +1, last row 0 0 0 1)")
+    if not np.isfinite(shard.timestamps).all():
+        return f"timestamp of frame {int(np.flatnonzero(~np.isfinite(shard.timestamps))[0])} is not finite"
+    if (shard.trajectory_ids < 0).any():
+        return f"trajectory id of frame {int(np.flatnonzero(shard.trajectory_ids < 0)[0])} is negative"
+    return None
+
+
+def _instance_table(shard: ShardFile) -> tuple[np.ndarray | None, str | None]:
+    """(65536,) bool: the instance ids a frame may hold (0 and those of the scene's ``objects``); or a problem."""
+    objects = shard.scene.get("objects", [])
+    allowed = np.zeros(MAX_INSTANCE_ID + 1, dtype=bool)
+    allowed[0] = True
+    if not isinstance(objects, list):
+        return None, "scene_json objects is not a list"
+    for row in objects:
+        ident = row.get("instance_id") if isinstance(row, dict) else None
+        cls = row.get("class40") if isinstance(row, dict) else None
+        if not (isinstance(ident, int) and 1 <= ident <= MAX_INSTANCE_ID and isinstance(cls, int) and 0 <= cls <= 40):
+            return None, f"scene_json lists an object without an instance id 1..{MAX_INSTANCE_ID} and class40 id 0..40"
+        allowed[ident] = True
+    return allowed, None
+
+
+def _frame_problem(i: int, frame: dict[str, np.ndarray], shard: ShardFile, allowed: np.ndarray,
+                   n_classes: int) -> tuple[np.ndarray | None, str | None]:
+    """(class40 pixel counts, None) of a frame whose values are in range, else (None, the problem)."""
+    counts = np.bincount(frame["class40"].ravel(), minlength=n_classes)
+    if len(counts) > n_classes:
+        return None, f"frame {i} holds class40 id {len(counts) - 1}; ids are 0..{n_classes - 1}"
+    if not np.array_equal(counts, shard.class40_pixels[i]):
+        return None, f"frame {i} class40 pixel counts do not match its labels"
+    stray = ~allowed[frame["instance"]]
+    if stray.any():
+        return None, f"frame {i} holds instance id {int(frame['instance'][stray][0])}, which its scene table does not list"
+    return counts, None
+
+
+def validate_shard(path: Path, expected_frames: int | None = None, expected_pixels: list[int] | None = None,
+                   expected_config: dict | None = None, expected_names: list[str] | None = None) -> tuple[int, str | None]:
+    """Check one shard completely, frame by frame; returns (frames verified, first problem or None).
+
+    expected_frames, expected_pixels, expected_config, expected_names : the manifest's frame count,
+    class40 pixel totals, config and class40 names, if any. Never raises for bad data: every problem
+    is returned as text. Memory: the shard's header and one frame.
     """
     path = Path(path)
     try:
@@ -65,41 +142,49 @@ def validate_shard(path: Path, expected_frames: int | None = None,
     except ShardError as exc:
         return 0, _reason(exc, path)
     with shard:
-        n, h, w = len(shard), shard.height, shard.width
+        n = len(shard)
         if expected_frames is not None and n != expected_frames:
             return 0, f"has {n} frames but {MANIFEST} lists {expected_frames}"
-        if (w, h) != (shard.intrinsics.width, shard.intrinsics.height):
-            return 0, f"images are {w}x{h} but its intrinsics say {shard.intrinsics.width}x{shard.intrinsics.height}"
-        f = shard._file()
-        expected = {"depth": ((n, h, w), np.uint16), "depth_clean": ((n, h, w), np.uint16),
-                    "class40": ((n, h, w), np.uint8), "instance": ((n, h, w), np.uint16),
-                    "pose": ((n, 4, 4), np.float64), "timestamp": ((n,), np.float64), "trajectory_id": ((n,), np.int64),
-                    "checksum": ((n, len(CHECKSUM_FIELDS)), np.uint32),
-                    "class40_pixels": ((n, len(shard.class_names)), np.int64)}
-        for name, (shape, dtype) in expected.items():
-            ds = f[name]
-            if ds.shape != shape or ds.dtype != dtype:
-                return 0, f"dataset {name} is {ds.shape} {ds.dtype}, expected {shape} {np.dtype(dtype)}"
-        pixels = np.zeros(len(shard.class_names), dtype=np.int64)
+        if expected_config is not None and _canonical(shard.attrs.get("config")) != _canonical(expected_config):
+            return 0, f"was generated with another config than {MANIFEST} records"
+        if expected_names is not None and list(shard.class_names) != list(expected_names):
+            return 0, f"has other class40 names than {MANIFEST}"
+        problem = _header_problem(shard)
+        allowed, scene_problem = _instance_table(shard)
+        if problem or scene_problem:
+            return 0, problem or scene_problem
+        n_classes = len(shard.class_names)
+        pixels = np.zeros(n_classes, dtype=np.int64)
         for i in range(n):
             try:
                 frame = shard.read_frame(i, _ALL_STORED, verify=True)
             except ShardError as exc:
                 return i, _reason(exc, path)
-            counts = np.bincount(frame["class40"].ravel(), minlength=len(pixels))[: len(pixels)]
-            if not np.array_equal(counts, shard.class40_pixels[i]):
-                return i, f"frame {i} class40 pixel counts do not match its labels"
+            counts, problem = _frame_problem(i, frame, shard, allowed, n_classes)
+            if problem:
+                return i, problem
             pixels += counts
         if expected_pixels is not None and pixels.tolist() != list(expected_pixels):
             return n, f"class40 pixel totals differ from {MANIFEST}"
     return n, None
 
 
+def _totals_problem(manifest: dict) -> ShardProblem | None:
+    """A manifest whose class40 pixel totals are not the sum of its shards' counts (each checked against its shard)."""
+    totals = np.zeros(len(manifest["class40_pixels"]), dtype=np.int64)
+    for entry in manifest["shards"]:
+        totals += np.asarray(entry["class40_pixels"], dtype=np.int64)
+    if totals.tolist() != manifest["class40_pixels"]:
+        return ShardProblem(MANIFEST, "class40_pixels totals differ from the sum over its shards")
+    return None
+
+
 def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) -> ValidationReport:
     """Validate a shard file or a dataset directory (see module docstring).
 
-    Raises :class:`ShardError` if ``path`` does not exist or a directory holds nothing to check;
-    every problem with the data itself is reported in the :class:`ValidationReport`.
+    Raises :class:`ShardError` if ``path`` does not exist or a directory holds no dataset (no
+    ``manifest.json``, no shards, no partial shards); every problem with the data itself is reported
+    in the :class:`ValidationReport`.
     """
     path = Path(path)
     if path.is_file():
@@ -109,23 +194,29 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
         return ValidationReport(path, 1, frames, (ShardProblem(path.name, problem),) if problem else ())
     if not path.is_dir():
         raise ShardError(f"{path} does not exist; pass a shard (.h5) or a dataset directory")
+    on_disk = {p.name for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file()}
+    partial = sorted(p.name for p in path.glob(f"*{SHARD_SUFFIX}{TEMP_SUFFIX}"))
+    has_manifest = (path / MANIFEST).exists() or (path / MANIFEST).is_symlink()
+    if not on_disk and not partial and not has_manifest:
+        raise ShardError(f"{path} holds no dataset (no {MANIFEST}, no shards *.h5); pass the --out directory of "
+                         f"'synthcam generate' or a shard file")
     problems: list[ShardProblem] = []
     try:
         manifest = read_manifest(path)
     except ShardError as exc:
         manifest = None
         problems.append(ShardProblem(MANIFEST, _reason(exc, path / MANIFEST)))
-    on_disk = {p.name for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file()}
-    partial = sorted(p.name for p in path.glob(f"*{SHARD_SUFFIX}{TEMP_SUFFIX}"))
     if manifest is None:
         if not problems:
             problems.append(ShardProblem(MANIFEST, "missing: the generation did not finish; rerun 'synthcam generate' "
                                                    "with the same options to resume it"))
         listed = {name: (None, None) for name in sorted(on_disk)}
+        expected = {}
     else:
-        listed = {s["file"]: (s.get("frames"), s.get("class40_pixels")) for s in manifest["shards"]}
-    if not listed and not partial and not problems:
-        raise ShardError(f"{path} holds no shards (*.h5); run 'synthcam generate --out {path}' first")
+        listed = {s["file"]: (s["frames"], s["class40_pixels"]) for s in manifest["shards"]}
+        expected = {"expected_config": manifest["config"], "expected_names": manifest["class40_names"]}
+        if not listed:
+            problems.append(ShardProblem(MANIFEST, "lists no shards; rerun 'synthcam generate' to rewrite it"))
     problems += [ShardProblem(name, "partial shard left by an interrupted run; rerun 'synthcam generate' to finish it")
                  for name in partial]
     problems += [ShardProblem(name, f"not listed in {MANIFEST}") for name in sorted(on_disk - set(listed))]
@@ -134,13 +225,17 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
         if name not in on_disk:
             problems.append(ShardProblem(name, f"missing (listed in {MANIFEST})"))
             continue
-        n, problem = validate_shard(path / name, want_frames, want_pixels)
+        n, problem = validate_shard(path / name, want_frames, want_pixels, **expected)
         checked += 1
         frames += n
         if problem:
             problems.append(ShardProblem(name, problem))
         if on_shard is not None:
             on_shard(path / name)
-    if manifest is not None and not problems and frames != manifest.get("frames"):
-        problems.append(ShardProblem(MANIFEST, f"says {manifest.get('frames')} frames but the shards hold {frames}"))
+    if manifest is not None and not problems:
+        totals = _totals_problem(manifest)
+        if totals:
+            problems.append(totals)
+        elif frames != manifest["frames"]:
+            problems.append(ShardProblem(MANIFEST, f"says {manifest['frames']} frames but the shards hold {frames}"))
     return ValidationReport(path, checked, frames, tuple(problems))

@@ -43,7 +43,7 @@ def test_dataset_content(tmp_path):
     assert shard.trajectory_id.tolist() == [0, 0, 0]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     pixels = np.bincount(shard.class40.ravel(), minlength=41).tolist()
-    assert manifest["frames"] == 3 and manifest["format_version"] == 1 and manifest["config"] == config.to_dict()
+    assert manifest["frames"] == 3 and manifest["format_version"] == 2 and manifest["config"] == config.to_dict()
     assert manifest["shards"] == [{"file": "room_00000.h5", "frames": 3, "class40_pixels": pixels}]
     assert manifest["class40_pixels"] == pixels and manifest["class40_names"][1] == "wall"
     with h5py.File(path) as f:

@@ -45,7 +45,7 @@ def test_round_trip_is_exact(tmp_path):
     assert shard.labels.class13_names == labels.class13_names and np.array_equal(shard.labels.class40_to_13, labels.class40_to_13)
     assert shard.labels.class37_names[1:3] == ("wall", "floor") and len(shard.labels.class37_names) == 38
     assert shard.attrs["seed"] == 3 and shard.attrs["config"] == {"rooms": 1} and shard.attrs["frame_count"] == 5
-    assert shard.attrs["format_version"] == 1 and shard.attrs["checksum"] == "crc32"
+    assert shard.attrs["format_version"] == 2 and shard.attrs["checksum"] == "crc32"
     with h5py.File(path) as f:
         assert f["depth"].chunks == (1, 30, 40) and f["depth"].dtype == np.uint16
         assert f.attrs["compression"] in ("zstd", "gzip")
