@@ -44,15 +44,21 @@ class SynthcamGroup(click.Group):
 
 
 def _parse_noise_params(values: tuple[str, ...]) -> dict[str, float]:
+    """``("stage.field=value", ...)`` -> ``{"stage.field": value}``; every value a finite number."""
+    import math
+
     params = {}
     for text in values:
         key, sep, value = text.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise SynthcamError(f"--noise-param {text!r} is not of the form stage.field=value, e.g. disparity.sigma_units=0.3")
         try:
-            params[key.strip()] = float(value)
+            number = float(value)
         except ValueError:
             raise SynthcamError(f"--noise-param {text!r}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise SynthcamError(f"--noise-param {text!r}: the value must be a finite number")
+        params[key.strip()] = number
     return params
 
 
@@ -85,24 +91,33 @@ def main() -> None:
               help="Renderer backend: auto (the fastest available for each room), raycast (Open3D, CPU), gl (OpenGL "
                    "over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via pyrender, EGL).")
 @click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
-              "where workers must be spawned rather than forked, 1 for jobs under 200 frames).")
+              "where workers must be spawned rather than forked, 1 for jobs under 200 frames). More than the usable "
+              "cores are capped at that number, with a warning.")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
                    "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")
-@click.option("--overwrite", is_flag=True, help="Delete the shards already in --out instead of resuming them.")
+@click.option("--overwrite", is_flag=True, help="Delete the synthcam shards already in --out instead of resuming them "
+              "(also an older-format dataset); files synthcam did not write are never deleted.")
 def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, scene_path, workers,
              ray_address, overwrite, renderer) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
     Writes one shard per room (room_00000.h5, ...) and manifest.json once all shards are complete.
-    Run again on the same --out to resume an interrupted run: complete shards are kept, partial ones
-    redone. The same options and seed give identical files whatever --workers or --ray-address is.
+    Run again on the same --out to resume an interrupted run: complete shards are kept (after their
+    checksums verify), partial and damaged ones redone. The same options, input files and seed give
+    identical files whatever --workers or --ray-address is. One run at a time may use an --out (a lock
+    file, .synthcam.lock, names its pid). Limits: --rooms up to 100,000, --frames-per-room up to
+    100,000, --resolution from 16x16 to 4096x4096, --seed from 0 to 2**63 - 1.
     """
+    import os
+    import signal
+
     from tqdm import tqdm
 
     from synthcam.camera import parse_resolution
     from synthcam.errors import SynthcamError
-    from synthcam.generate import GenerateConfig, auto_workers, generate_dataset, prepare_output
+    from synthcam.generate import (GenerateConfig, auto_workers, available_cores, generate_dataset, hdf5_write_failed,
+                                   silence_failed_hdf5_closes)
 
     width, height = parse_resolution(resolution)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
@@ -114,9 +129,12 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
         workers = auto_workers(config, fork=True)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
+    usable = len(available_cores())
+    if workers > usable and ray_address is None:
+        click.echo(f"warning: --workers {workers} is more than the {usable} usable cores; using {usable}", err=True)
+        workers = usable
     if ray_address is not None and not ray_address.strip():
         raise SynthcamError("--ray-address is empty; pass auto, HOST:PORT, ray://HOST:PORT or local")
-    prepare_output(out_dir)
     kept, bar = [], []
 
     def progress(n: int) -> None:  # the bar starts with the first frame, after the checks of --out
@@ -124,18 +142,51 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
             bar.append(tqdm(total=rooms * frames_per_room, unit="frames", desc="generate", dynamic_ncols=True))
         bar[0].update(n)
 
+    def notice(message: str) -> None:
+        (bar[0].write if bar else click.echo)(f"note: {message}", file=sys.stderr)
+
+    def terminated(signum, frame):  # SIGTERM: the Ctrl-C path (workers killed, nothing half-written, exit 130)
+        raise KeyboardInterrupt
+
+    previous = _install_signal(signal.SIGTERM, terminated)
+    restore_hook = silence_failed_hdf5_closes()  # a failed write is reported once, in the error line
     start = time.perf_counter()
     try:
         paths = generate_dataset(config, out_dir, workers=workers, on_frame=progress, overwrite=overwrite,
-                                 ray_address=ray_address, on_skip=kept.append, fork=True)  # a fresh process
+                                 ray_address=ray_address, on_skip=kept.append, fork=True,  # a fresh process
+                                 on_notice=notice)
+    except SynthcamError as exc:
+        if not hdf5_write_failed():
+            raise
+        for b in bar:
+            b.close()
+        # A failed HDF5 write cannot be closed: a normal exit would crash in HDF5's clean-up.
+        click.echo(f"error: {exc}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
     finally:
         for b in bar:
             b.close()
+        _install_signal(signal.SIGTERM, previous)
+        restore_hook()
     elapsed = time.perf_counter() - start
     frames = (rooms - kept[0]) * frames_per_room
     resumed = f"; kept {kept[0]} complete shards from an earlier run" if kept[0] else ""
     click.echo(f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
                f"({frames / elapsed:.1f} frames/s){resumed}")
+
+
+def _install_signal(signum, handler):
+    """``signal.signal`` where allowed (the main thread); returns the previous handler (None elsewhere)."""
+    import signal
+
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signum, handler)
+    except ValueError:  # not the main thread
+        return None
 
 
 @main.command()
@@ -170,7 +221,7 @@ def preview(path, out_dir, frames) -> None:
     from synthcam.shards import find_shards
 
     shards = find_shards(path)
-    prepare_output(out_dir)
+    prepare_output(out_dir)  # creates --out if needed; never removes anything in it
     written = [p for shard in shards for p in preview_shard(shard, out_dir, frames)]
     click.echo(f"wrote {len(written)} previews to {out_dir}")
 

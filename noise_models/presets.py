@@ -2,12 +2,14 @@
 
 ``make("kinect_v1", {"disparity.sigma_units": 0.3})`` builds a preset with overrides given as
 ``"<stage>.<field>": value``. Unknown presets, stages or fields raise :class:`NoiseConfigError`
-listing the valid choices.
+listing the valid choices; so does a value that is not a finite number (a whole number for integer
+fields) or lies outside its stage's range (each stage checks its own, see :mod:`noise_models.stages`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Mapping
 
 from noise_models.errors import NoiseConfigError
@@ -141,10 +143,21 @@ def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
         stage_name, _, field = key.partition(".")
         if stage_name not in stages or field not in {f.name for f in dataclasses.fields(stages[stage_name])}:
             raise NoiseConfigError(f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}")
+        kind = next(f.type for f in dataclasses.fields(stages[stage_name]) if f.name == field)
+        if kind not in ("float", "int", float, int):
+            raise NoiseConfigError(f"parameter {key!r} is not a number and cannot be overridden; valid parameters: "
+                                   f"{', '.join(valid)}")
         try:
-            changes.setdefault(stage_name, {})[field] = float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise NoiseConfigError(f"parameter {key!r} needs a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise NoiseConfigError(f"parameter {key!r} must be a finite number, got {value!r}")
+        if kind in ("int", int):
+            if not number.is_integer():
+                raise NoiseConfigError(f"parameter {key!r} must be a whole number, got {value!r}")
+            number = int(number)
+        changes.setdefault(stage_name, {})[field] = number
     for stage_name, fields in changes.items():  # a stage's fields change together, so their checks see all of them
         try:
             stages[stage_name] = dataclasses.replace(stages[stage_name], **fields)

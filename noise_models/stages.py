@@ -25,6 +25,29 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+MAX_DEPTH_M = 1000.0
+"""Largest depth parameter (range gate, dropout distances) in metres: no indoor sensor sees farther."""
+MAX_BASELINE_M = 1.0
+"""Largest projector / stereo baseline in metres (depth sensors: 0.05-0.075)."""
+MAX_SIGMA_PX = 64.0
+"""Largest pixel-scale spread (jitter, shift, hole-fill blur) in pixels: beyond it every pixel is noise."""
+MAX_KERNEL_PX = 64
+"""Largest integer pixel size (correlation window, flying-pixel radius, shift block, fill radius): the
+work and buffers of these stages grow with its square."""
+MAX_SAMPLES = 64
+"""Most ring samples of the multipath concavity score (one image pass each)."""
+
+
+def _require_finite(stage) -> None:
+    """Every number field of ``stage`` is finite, and every ``int`` field a whole number (ValueError otherwise)."""
+    for f in dataclasses.fields(stage):
+        value = getattr(stage, f.name)
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            _require(bool(np.isfinite(value)), f"{f.name} must be a finite number, got {value}")
+            if f.type == "int":
+                _require(float(value).is_integer(), f"{f.name} must be a whole number, got {value}")
+
+
 _SCRATCH = threading.local()
 
 
@@ -76,7 +99,8 @@ class RangeGate(Stage):
     z_max: float = 4.5
 
     def __post_init__(self):
-        _require(0 <= self.z_min < self.z_max, "range needs 0 <= z_min < z_max (metres)")
+        _require_finite(self)
+        _require(0 <= self.z_min < self.z_max <= MAX_DEPTH_M, "range needs 0 <= z_min < z_max <= 1000 (metres)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -98,6 +122,7 @@ class IncidenceDropout(Stage):
     needs_incidence = True
 
     def __post_init__(self):
+        _require_finite(self)
         _require(0 <= self.theta0_deg < self.theta1_deg <= 90, "incidence needs 0 <= theta0_deg < theta1_deg <= 90")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
@@ -121,7 +146,8 @@ class LateralJitter(Stage):
     sigma_px: float = 0.5
 
     def __post_init__(self):
-        _require(self.sigma_px >= 0, "jitter needs sigma_px >= 0")
+        _require_finite(self)
+        _require(0 <= self.sigma_px <= MAX_SIGMA_PX, "jitter needs sigma_px >= 0 and at most 64 (pixels)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -182,8 +208,12 @@ class DisparityNoise(Stage):
     sigma_units: float = 0.41
 
     def __post_init__(self):
+        _require_finite(self)
         _require(min(self.focal_px, self.baseline_m, self.subpixel) > 0 and self.sigma_units >= 0,
                  "disparity needs focal_px, baseline_m, subpixel > 0 and sigma_units >= 0")
+        _require(self.focal_px <= 1e5 and self.baseline_m <= MAX_BASELINE_M and self.subpixel <= 1024
+                 and self.sigma_units <= 1e4,
+                 "disparity needs focal_px <= 100000, baseline_m <= 1, subpixel <= 1024 and sigma_units <= 10000")
 
     @property
     def lattice(self) -> float:
@@ -235,7 +265,9 @@ class ProjectorShadow(Stage):
     side: float = 1.0
 
     def __post_init__(self):
-        _require(self.baseline_m >= 0 and self.side in (-1.0, 1.0), "shadow needs baseline_m >= 0 and side -1 or 1")
+        _require_finite(self)
+        _require(0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
+                 "shadow needs 0 <= baseline_m <= 1 and side -1 or 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -321,6 +353,7 @@ class InvalidBorder(Stage):
     bottom: float = 12 / 480
 
     def __post_init__(self):
+        _require_finite(self)
         _require(all(0 <= v < 0.5 for v in (self.left, self.right, self.top, self.bottom)),
                  "border fractions must lie in [0, 0.5)")
 
@@ -345,7 +378,9 @@ class PixelShift(Stage):
     block: int = 2
 
     def __post_init__(self):
-        _require(self.sigma_px >= 0 and self.block >= 1, "shift needs sigma_px >= 0 and block >= 1")
+        _require_finite(self)
+        _require(0 <= self.sigma_px <= MAX_SIGMA_PX and 1 <= self.block <= MAX_KERNEL_PX,
+                 "shift needs sigma_px >= 0 and block >= 1 (at most 64 pixels each)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -407,7 +442,8 @@ class HoleFill(Stage):
     sigma_px: float = 3.0
 
     def __post_init__(self):
-        _require(self.sigma_px > 0, "fill needs sigma_px > 0")
+        _require_finite(self)
+        _require(0 < self.sigma_px <= MAX_SIGMA_PX, "fill needs sigma_px > 0 and at most 64 (pixels)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -437,7 +473,9 @@ class SmoothDistortion(Stage):
     length: float = 60 / 640
 
     def __post_init__(self):
-        _require(self.amplitude >= 0 and 0 < self.length <= 1, "distortion needs amplitude >= 0 and 0 < length <= 1")
+        _require_finite(self)
+        _require(0 <= self.amplitude <= 1 and 0 < self.length <= 1,
+                 "distortion needs 0 <= amplitude <= 1 (1/m) and 0 < length <= 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -493,9 +531,12 @@ class DotPatternWindow(Stage):
     widens_edges = True
 
     def __post_init__(self):
-        _require(self.baseline_m > 0 and 0 < self.dot_density <= 1 and self.inlier_px > 0 and self.fill_radius_px >= 0,
-                 "window needs baseline_m > 0, 0 < dot_density <= 1, inlier_px > 0, fill_radius_px >= 0")
-        _require(self.window >= 3 and int(self.window) % 2 == 1, "window needs an odd window size >= 3")
+        _require_finite(self)
+        _require(0 < self.baseline_m <= MAX_BASELINE_M and 0 < self.dot_density <= 1 and 0 < self.inlier_px <= 1e3
+                 and 0 <= self.fill_radius_px <= MAX_KERNEL_PX,
+                 "window needs 0 < baseline_m <= 1, 0 < dot_density <= 1, 0 < inlier_px <= 1000, 0 <= fill_radius_px <= 64")
+        _require(3 <= self.window <= MAX_KERNEL_PX and int(self.window) % 2 == 1,
+                 "window needs an odd window size >= 3 (at most 64)")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -571,7 +612,10 @@ class ToFNoise(Stage):
         return self.c_angle != 0
 
     def __post_init__(self):
+        _require_finite(self)
         _require(0 < self.theta_max_deg < 90, "tof needs 0 < theta_max_deg < 90")
+        _require(max(abs(self.c0), abs(self.c1), abs(self.c2), abs(self.c_angle)) <= 1e3,
+                 "tof needs |c0|, |c1|, |c2|, |c_angle| <= 1000 (mm)")
 
     def sigma_m(self, z: np.ndarray, theta: np.ndarray | float = 0.0) -> np.ndarray:
         """Noise sigma in metres (float32) at depth ``z`` (m) and incidence ``theta`` (rad)."""
@@ -604,8 +648,9 @@ class FlyingPixels(Stage):
     radius_px: int = 1
 
     def __post_init__(self):
-        _require(self.jump_m > 0 and 0 <= self.probability <= 1 and self.radius_px >= 1,
-                 "flying needs jump_m > 0, 0 <= probability <= 1 and radius_px >= 1")
+        _require_finite(self)
+        _require(0 < self.jump_m <= MAX_DEPTH_M and 0 <= self.probability <= 1 and 1 <= self.radius_px <= MAX_KERNEL_PX,
+                 "flying needs 0 < jump_m <= 1000, 0 <= probability <= 1 and 1 <= radius_px <= 64")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -638,8 +683,9 @@ class Multipath(Stage):
     needs_normals = True
 
     def __post_init__(self):
-        _require(self.gain >= 0 and 0 < self.radius < 0.5 and self.samples >= 1,
-                 "multipath needs gain >= 0, 0 < radius < 0.5 and samples >= 1")
+        _require_finite(self)
+        _require(0 <= self.gain <= 10 and 0 < self.radius < 0.5 and 1 <= self.samples <= MAX_SAMPLES,
+                 "multipath needs 0 <= gain <= 10, 0 < radius < 0.5 and 1 <= samples <= 64")
 
     def concavity(self, frame: DepthView) -> np.ndarray:
         """(H, W) float32 concavity score in [0, 1], computed at about 160 px wide and upsampled (it is smooth)."""
@@ -701,7 +747,9 @@ class StereoFOV(Stage):
     side: float = 1.0
 
     def __post_init__(self):
-        _require(self.baseline_m >= 0 and self.side in (-1.0, 1.0), "fov needs baseline_m >= 0 and side -1 or 1")
+        _require_finite(self)
+        _require(0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
+                 "fov needs 0 <= baseline_m <= 1 and side -1 or 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -722,8 +770,9 @@ class DistanceDropout(Stage):
     p_max: float = 0.3
 
     def __post_init__(self):
-        _require(0 <= self.z_start < self.z_end and 0 <= self.p_max <= 1,
-                 "distance dropout needs 0 <= z_start < z_end and 0 <= p_max <= 1")
+        _require_finite(self)
+        _require(0 <= self.z_start < self.z_end <= MAX_DEPTH_M and 0 <= self.p_max <= 1,
+                 "distance dropout needs 0 <= z_start < z_end <= 1000 and 0 <= p_max <= 1")
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth

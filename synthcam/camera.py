@@ -55,14 +55,30 @@ class Intrinsics:
         return cls(int(w), int(h), fx, fy, cx, cy)
 
 
+MIN_IMAGE_SIDE = 16
+"""Smallest image width or height in pixels: below it trajectories cannot be judged (views are probed at 64x48)."""
+MAX_IMAGE_SIDE = 4096
+"""Largest image width or height in pixels: a 4096x4096 frame already needs ~1 GB of render and noise buffers."""
+
+
+def check_resolution(width: int, height: int) -> None:
+    """Raise :class:`SynthcamError` unless both sides lie in ``MIN_IMAGE_SIDE .. MAX_IMAGE_SIDE`` pixels."""
+    if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
+        raise SynthcamError(f"resolution {width}x{height} is too small; use at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}, e.g. 640x480")
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        raise SynthcamError(f"resolution {width}x{height} is too large; use at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}, e.g. 640x480")
+
+
 def parse_resolution(text: str) -> tuple[int, int]:
-    """Parse ``"WxH"`` into ``(width, height)``; both at least 16 pixels."""
+    """Parse ``"WxH"`` into ``(width, height)``; each side from 16 to 4096 pixels (:func:`check_resolution`)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and len(p.strip()) <= 6 for p in parts):
+        raise SynthcamError(f"resolution {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x480")
+    w, h = (int(p) for p in parts)
     try:
-        w, h = (int(p) for p in text.lower().split("x"))
-    except ValueError:
-        raise SynthcamError(f"resolution {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x480") from None
-    if w < 16 or h < 16:
-        raise SynthcamError(f"resolution {text!r} is too small; use at least 16x16, e.g. 640x480")
+        check_resolution(w, h)
+    except SynthcamError as exc:
+        raise SynthcamError(str(exc).replace(f"resolution {w}x{h}", f"resolution {text!r}", 1)) from None
     return w, h
 
 

@@ -54,14 +54,25 @@ def test_rerun_keeps_complete_shards_and_redoes_damaged_ones(tmp_path):
     generate_dataset(config, tmp_path, on_skip=kept.append)
     assert kept == [3] and files(tmp_path) == before
     stamp = (tmp_path / "room_00000.h5").stat().st_mtime_ns
-    shard = tmp_path / "room_00001.h5"
-    shard.write_bytes(shard.read_bytes()[:2000])  # a damaged shard under its final name
+    flip_frame_byte(tmp_path / "room_00001.h5")  # a damaged shard under its final name (its header intact)
     (tmp_path / "room_00002.h5").rename(tmp_path / "room_00002.h5.synthcam-partial")  # a partial one
     (tmp_path / "manifest.json").unlink()
-    kept.clear()
-    generate_dataset(config, tmp_path, on_skip=kept.append)
+    kept, notices = [], []
+    generate_dataset(config, tmp_path, on_skip=kept.append, on_notice=notices.append)
     assert kept == [1] and files(tmp_path) == before
+    assert len(notices) == 1 and notices[0].startswith("room_00001.h5 is damaged")
     assert (tmp_path / "room_00000.h5").stat().st_mtime_ns == stamp  # not rewritten
+
+
+def flip_frame_byte(shard: Path, frame: int = 0) -> None:
+    """Flip one byte inside frame ``frame``'s stored depth chunk (the header stays readable)."""
+    import h5py
+
+    with h5py.File(shard, "r") as f:
+        info = f["depth"].id.get_chunk_info(frame)
+    data = bytearray(shard.read_bytes())
+    data[info.byte_offset + info.size // 2] ^= 0x40
+    shard.write_bytes(bytes(data))
 
 
 def test_cli_refuses_another_config_in_one_line_and_overwrites_on_request(tmp_path):
