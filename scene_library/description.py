@@ -9,17 +9,21 @@ JSON reloads exactly.
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
+from scene_library.limits import MAX_DESCRIPTION_BYTES, MAX_SCENE_TRIANGLES, MIB
 from scene_library.objects.base import Piece
 from scene_library.scene import Room, Scene, SceneObject
 from scene_library.shell import shell_parts
+from scene_library.validation import FORMAT, VERSION, check_description
 
-FORMAT, VERSION = "synthcam-scene", 1
+#: Errors that building a checked description can still meet on odd but in-range params.
+_BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
 
 
 def pose_matrix(x: float, y: float, z: float, yaw: float) -> np.ndarray:
@@ -69,12 +73,17 @@ def build_scene(description: dict, pieces: list[Piece] | None = None) -> Scene:
     pieces : optionally, the pieces of the description's objects, in order, already built (the room
         generator has built them to place them); they must be what ``build_piece(kind, params)`` gives for
         each object, and save rebuilding them. Imported pieces are always rebuilt from their files.
+
+    The description is checked first (:func:`scene_library.validation.check_description`: structure, finite
+    values, the limits of :mod:`scene_library.limits`); a bad one raises SceneError naming the field. While
+    the pieces are built, the scene's triangle count is kept within ``MAX_SCENE_TRIANGLES``.
     """
-    if not isinstance(description, dict) or description.get("format") != FORMAT or description.get("version") != VERSION:
-        raise SceneError(f"not a {FORMAT} v{VERSION} description; write one with 'synthcam scenes sample'")
+    check_description(description)
     try:
         return _build(description, pieces)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except SceneError:
+        raise
+    except _BUILD_ERRORS as exc:
         raise SceneError(f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); "
                          "write one with 'synthcam scenes sample'") from None
 
@@ -86,13 +95,18 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
     gaps = [tuple(g) for g in room.get("skirting_gaps", [])]
     shell = shell_parts(polygon, height, gaps) if room.get("shell", True) else []
     named = [(p.name, p.class40, p.mesh) for p in shell]
+    triangles = sum(len(p.mesh.faces) for p in shell)
     if pieces is not None and len(pieces) != len(description["objects"]):
         raise ValueError(f"{len(pieces)} pieces for {len(description['objects'])} objects")
     for k, obj in enumerate(description["objects"]):
         if pieces is not None and obj["kind"] != "imported" and pieces[k].kind == obj["kind"]:
             piece = pieces[k]
         else:
-            piece = build_piece(obj["kind"], obj["params"])
+            piece = _build_object(k, obj)
+        triangles += sum(len(part.mesh.faces) for part in piece.parts)
+        if triangles > MAX_SCENE_TRIANGLES:
+            raise SceneError(f"invalid scene description: the scene has more than {MAX_SCENE_TRIANGLES:,} triangles "
+                             f"(reached at object {k} {obj['name']!r}); use fewer or simpler objects")
         transform = pose_matrix(*obj["pose"])
         for part in piece.parts:
             name = f"{obj['name']}/{part.name}" if obj["name"] else part.name  # "" = an imported scene's parts
@@ -102,6 +116,20 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
     keep = np.asarray(description.get("keep_clear", []), dtype=np.float64).reshape(-1, 4)
     return Scene(room=Room(room["type"], (float(hi[0] - lo[0]), float(hi[1] - lo[1]), height), keep, polygon),
                  objects=objects, description=description)
+
+
+def _build_object(index: int, obj: dict) -> Piece:
+    """The piece of a checked description's object; SceneError naming the object when its params cannot
+    be built (a missing key, values that contradict each other)."""
+    try:
+        return build_piece(obj["kind"], obj["params"])
+    except SceneError as exc:
+        if obj["kind"] == "imported":
+            raise
+        raise SceneError(f"invalid scene description: object {index} {obj['name']!r} ({obj['kind']}): {exc}") from None
+    except _BUILD_ERRORS as exc:
+        raise SceneError(f"invalid scene description: object {index} {obj['name']!r} ({obj['kind']}) cannot be built "
+                         f"from its params ({type(exc).__name__}: {exc}); draw them with 'synthcam scenes sample'") from None
 
 
 def _placed(mesh: trimesh.Trimesh, transform: np.ndarray) -> trimesh.Trimesh:
@@ -119,12 +147,32 @@ def save_description(description: dict, path: Path) -> None:
 
 
 def load_description(path: Path) -> dict:
+    """The parsed JSON of a scene description file (checked when built, see :func:`build_scene`).
+
+    Raises SceneError for a missing or unreadable file, anything but a regular file, a file larger than
+    ``MAX_DESCRIPTION_BYTES``, and text that is not JSON (nesting too deep to parse included).
+    """
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        info = path.stat()  # before opening: opening a pipe would wait for a writer
+        if not stat.S_ISREG(info.st_mode):
+            raise SceneError(f"{path} is not a regular file; pass a scene description written by 'synthcam scenes sample'")
+        if info.st_size > MAX_DESCRIPTION_BYTES:
+            raise SceneError(f"{path} is {info.st_size / MIB:.1f} MiB, larger than the limit of "
+                             f"{MAX_DESCRIPTION_BYTES // MIB} MiB for a scene description; split the scene")
+        with path.open("rb") as f:
+            data = f.read(MAX_DESCRIPTION_BYTES + 1)
     except FileNotFoundError:
         raise SceneError(f"{path} does not exist; pass a scene description written by 'synthcam scenes sample'") from None
     except OSError as exc:
         raise SceneError(f"cannot read {path} ({exc.strerror}); check the path and its permissions") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    if len(data) > MAX_DESCRIPTION_BYTES:
+        raise SceneError(f"{path} grew past the limit of {MAX_DESCRIPTION_BYTES // MIB} MiB while being read; "
+                         "pass a finished scene description")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise SceneError(f"{path} nests lists or mappings too deeply to read; pass a scene description written by "
+                         "'synthcam scenes sample'") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, and integers too long to convert
         raise SceneError(f"{path} is not JSON; pass a scene description written by 'synthcam scenes sample'") from None

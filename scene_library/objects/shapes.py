@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import trimesh
 
+from scene_library.errors import SceneError
 from scene_library.labels import class40_id
 from scene_library.objects.base import Part, Piece, Support
 
@@ -371,9 +372,11 @@ def assemble(kind: str, params: dict, parts: Sequence[Part], supports: Sequence[
         w, d, h = float(hi[0] - lo[0]), float(hi[1] - lo[1]), float(hi[2] - lo[2])
     else:
         w, d, h = (float(v) for v in size)
-        assert lo[2] == 0.0, f"{kind}: lowest vertex at z = {lo[2]!r}, not 0"
         bad = (lo[0] < -w / 2 - TOL or hi[0] > w / 2 + TOL or lo[1] < -d / 2 - TOL or hi[1] > d / 2 + TOL or hi[2] > h + TOL)
-        assert not bad, f"{kind}: vertices {lo}..{hi} outside box {w} x {d} x {h}"
+        if lo[2] != 0.0 or bad:  # only stored params that contradict each other get here (a seat above the top, ...)
+            raise SceneError(f"the params of this {kind} contradict each other: its parts span {np.round(lo, 4).tolist()}.."
+                             f"{np.round(hi, 4).tolist()} m, outside its {w:g} x {d:g} x {h:g} m box resting on z = 0; "
+                             "draw consistent params with 'synthcam scenes sample'")
     return Piece(kind, params, tuple(parts), w, d, h, tuple(supports))
 
 
