@@ -16,7 +16,7 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from scene_library.limits import MAX_DESCRIPTION_BYTES, MAX_SCENE_TRIANGLES, MIB
+from scene_library.limits import MAX_DESCRIPTION_BYTES, MAX_SCENE_PARTS, MAX_SCENE_TRIANGLES, MIB
 from scene_library.objects.base import Piece
 from scene_library.scene import Room, Scene, SceneObject
 from scene_library.shell import shell_parts
@@ -76,7 +76,8 @@ def build_scene(description: dict, pieces: list[Piece] | None = None) -> Scene:
 
     The description is checked first (:func:`scene_library.validation.check_description`: structure, finite
     values, the limits of :mod:`scene_library.limits`); a bad one raises SceneError naming the field. While
-    the pieces are built, the scene's triangle count is kept within ``MAX_SCENE_TRIANGLES``.
+    the pieces are built, the scene is kept within ``MAX_SCENE_TRIANGLES`` triangles and ``MAX_SCENE_PARTS``
+    labelled parts.
     """
     check_description(description)
     try:
@@ -104,9 +105,11 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
         else:
             piece = _build_object(k, obj)
         triangles += sum(len(part.mesh.faces) for part in piece.parts)
-        if triangles > MAX_SCENE_TRIANGLES:
-            raise SceneError(f"invalid scene description: the scene has more than {MAX_SCENE_TRIANGLES:,} triangles "
-                             f"(reached at object {k} {obj['name']!r}); use fewer or simpler objects")
+        if triangles > MAX_SCENE_TRIANGLES or len(named) + len(piece.parts) > MAX_SCENE_PARTS:
+            what = (f"{MAX_SCENE_TRIANGLES:,} triangles" if triangles > MAX_SCENE_TRIANGLES
+                    else f"{MAX_SCENE_PARTS:,} labelled parts (instance ids are 16-bit)")
+            raise SceneError(f"invalid scene description: the scene has more than {what} (reached at object {k} "
+                             f"{obj['name']!r}); use fewer or simpler objects")
         transform = pose_matrix(*obj["pose"])
         for part in piece.parts:
             name = f"{obj['name']}/{part.name}" if obj["name"] else part.name  # "" = an imported scene's parts

@@ -34,6 +34,9 @@ POSE_MARGIN = 1.0
 MAX_YAW = 1000.0
 #: Most triangles of a built scene (all objects, the shell included); checked as the pieces are built.
 MAX_SCENE_TRIANGLES = 8_000_000
+#: Most labelled parts (shell elements and the parts of every piece) in a built scene: instance ids are
+#: stored as uint16 in frames, 0 meaning none.
+MAX_SCENE_PARTS = 65_535
 #: Longest text in a description: object names, room type, text parameters (characters).
 MAX_TEXT = 256
 
