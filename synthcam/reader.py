@@ -4,8 +4,10 @@
 Samples follow the layout of :mod:`synthcam.sample` (depth (1, H, W) float32 metres, label (H, W)
 int64, intrinsics, gravity, camera height, pose, index). The HDF5 handles of
 :class:`synthcam.shards.ShardFile` open lazily in each process, so the dataset is safe with
-``DataLoader`` workers; every read verifies the frames' checksums, so a damaged shard raises
-:class:`~synthcam.errors.ShardError` naming the shard and frame.
+``DataLoader`` workers. Opening a shard checks its layout and sizes and verifies its header digest
+(label tables, names, intrinsics, attributes) and every frame's pose, timestamp and trajectory-id
+checksum (the poses the samples carry come from there); every read verifies the frames' image
+checksums; so a damaged shard raises :class:`~synthcam.errors.ShardError` naming the shard and frame.
 
 Fast path (what ``synthcam train`` uses)::
 

@@ -456,10 +456,18 @@ class _Layout:
     datasets: dict
 
 
+def _is_shard(f: h5py.File) -> bool:
+    """True if the root's ``format`` attribute is the single string ``"synthcam-shard"``."""
+    if "format" not in f.attrs:
+        return False
+    attr = h5py.h5a.open(f.id, b"format")
+    if attr.shape != () or h5py.check_string_dtype(attr.dtype) is None or attr.get_storage_size() > 1024:
+        return False
+    return _text(f.attrs["format"]) == FORMAT_NAME
+
+
 def _check_format(attrs: dict, path: Path) -> None:
     """Refuse a file that is not a complete shard of this format version (before looking at its datasets)."""
-    if _text(attrs.get("format")) != FORMAT_NAME:
-        raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
     version = _integer(attrs.get("format_version", -1))
     if version is None:
         raise _damaged(path, "format_version is not an integer")
@@ -488,6 +496,8 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> _Layout:
     ``compression`` attribute names and every chunk stored; header datasets are contiguous and
     completely stored; and all stored bytes together fit in the file.
     """
+    if not _is_shard(f):
+        raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
     attrs = _read_attrs(f, path, file_size)
     _check_format(attrs, path)
     n = _integer(attrs["frame_count"])
