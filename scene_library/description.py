@@ -124,15 +124,21 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
 def _build_object(index: int, obj: dict) -> Piece:
     """The piece of a checked description's object; SceneError naming the object when its params cannot
     be built (a missing key, values that contradict each other)."""
+    where = f"invalid scene description: object {index} {obj['name']!r} ({obj['kind']})"
     try:
-        return build_piece(obj["kind"], obj["params"])
+        with np.errstate(all="ignore"):  # a zero size may divide by zero: the result is checked below
+            piece = build_piece(obj["kind"], obj["params"])
     except SceneError as exc:
         if obj["kind"] == "imported":
             raise
-        raise SceneError(f"invalid scene description: object {index} {obj['name']!r} ({obj['kind']}): {exc}") from None
+        raise SceneError(f"{where}: {exc}") from None
     except _BUILD_ERRORS as exc:
-        raise SceneError(f"invalid scene description: object {index} {obj['name']!r} ({obj['kind']}) cannot be built "
-                         f"from its params ({type(exc).__name__}: {exc}); draw them with 'synthcam scenes sample'") from None
+        raise SceneError(f"{where} cannot be built from its params ({type(exc).__name__}: {exc}); "
+                         "draw them with 'synthcam scenes sample'") from None
+    if not all(np.isfinite(part.mesh.vertices).all() for part in piece.parts):
+        raise SceneError(f"{where}: its params give non-finite vertices (a size of 0?); "
+                         "draw them with 'synthcam scenes sample'")
+    return piece
 
 
 def _placed(mesh: trimesh.Trimesh, transform: np.ndarray) -> trimesh.Trimesh:

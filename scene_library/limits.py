@@ -42,8 +42,9 @@ MAX_TEXT = 256
 
 # --- object parameters ----------------------------------------------------------------------------
 
-#: Largest magnitude of a numeric object parameter (metres, radians or ratios): nothing larger fits a room.
-MAX_PARAM_VALUE = MAX_ROOM_EXTENT
+#: Largest magnitude of a numeric object parameter (metres, radians or ratios): no piece of furniture is larger
+#: than the highest room, and with counts and pitches bounded too a piece stays within about 10^5 triangles.
+MAX_PARAM_VALUE = MAX_ROOM_HEIGHT
 #: Largest whole-number parameter (a count such as ``n_shelves``, or an index).
 MAX_PARAM_COUNT = 64
 #: Most numbers, texts and flags in one object's parameters, nested lists included.

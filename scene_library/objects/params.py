@@ -9,7 +9,8 @@ and range before anything is built:
 * numbers lie in ``[0, MAX_PARAM_VALUE]`` -- sizes are never negative -- or, for the keys in
   :data:`SIGNED_PARAMS` (angles, offsets, sides, indices), in ``[-MAX_PARAM_VALUE, MAX_PARAM_VALUE]``;
 * a key in :data:`MIN_PARAM` (a pitch or ratio that divides a length into a number of parts) is at least
-  its minimum, so no piece is made of millions of slats;
+  its minimum, so no piece is made of millions of slats, and a key in :data:`MAX_PARAM` (a fraction of
+  another length) at most its maximum;
 * counts lie in ``[0, MAX_PARAM_COUNT]`` (``[-MAX_PARAM_COUNT, MAX_PARAM_COUNT]`` when signed);
 * texts have at most ``MAX_TEXT`` characters; nested lists at most ``MAX_PARAM_DEPTH`` levels, and one
   object's parameters at most ``MAX_PARAM_VALUES`` values in all.
@@ -42,6 +43,8 @@ SIGNED_PARAMS = frozenset({
 
 #: Smallest value of parameters that divide a length into parts (metres, or a width / height ratio).
 MIN_PARAM: dict[str, float] = {"fold_pitch": 0.02, "slat_width": 0.01, "aspect": 0.2}
+#: Largest value of parameters that are fractions of another length (instead of ``MAX_PARAM_VALUE``).
+MAX_PARAM: dict[str, float] = {"curtain_cover": 1.0, "open_fraction": 1.0, "split": 1.0}
 
 _FLAG, _COUNT, _NUMBER, _TEXT, _NESTED, _ANY = "flag", "count", "number", "text", "nested", "any"
 _DESCRIBED = {_FLAG: "true or false", _COUNT: "a whole number", _NUMBER: "a number", _TEXT: "a text",
@@ -144,6 +147,7 @@ def _check_value(value: Any, kind_of: str, key: str, where: str, budget: list[in
 def _check_range(value: int | float, key: str, where: str, bound: float, unit: str) -> None:
     """SceneError unless ``value`` is finite and within the key's range (see the module docstring)."""
     lo = -bound if key in SIGNED_PARAMS else MIN_PARAM.get(key, 0)
+    bound = MAX_PARAM.get(key, bound)
     if isinstance(value, float) and not math.isfinite(value):
         raise SceneError(f"{where} is {value}; use a finite number between {lo:g} and {bound:g}{unit}")
     if not lo <= value <= bound:  # ints compare exactly, however large
