@@ -3,7 +3,8 @@
 A description is ``{"format": "synthcam-scene", "version": 1, "room": {"type", "polygon", "height"},
 "keep_clear": [[x0, y0, x1, y1], ...], "objects": [{"name", "kind", "params", "pose": [x, y, z, yaw]}, ...]}``.
 Building is deterministic: the same description always gives the same meshes, so a scene saved as
-JSON reloads exactly.
+JSON reloads exactly. A description is checked before anything is built
+(:func:`scene_library.validation.check_description`, limits in :mod:`scene_library.limits`).
 """
 
 from __future__ import annotations
