@@ -184,8 +184,36 @@ def class_histogram(class40: np.ndarray) -> np.ndarray:
     return cv2.calcHist([class40], [0], None, [256], [0, 256]).ravel().astype(np.int64)
 
 
+LIBVER = ("v110", "v110")
+"""HDF5 file format the writer uses (readable by HDF5 1.10 and later): version 3 superblock, version 2
+object headers, fixed-array chunk indexes and dense attribute storage, all carrying HDF5's own
+metadata checksums, so a damaged byte in the file's structure is refused by HDF5 before it is parsed."""
+
+
 def _strings(f: h5py.File, name: str, values) -> None:
-    f.create_dataset(name, data=np.array(values, dtype=object), dtype=h5py.string_dtype(), track_times=False)
+    """A (len(values),) dataset of fixed-length UTF-8 strings (no variable-length data: no HDF5 global heap)."""
+    encoded = [v.encode("utf-8") for v in values]
+    dtype = h5py.string_dtype("utf-8", max(1, *map(len, encoded)))
+    f.create_dataset(name, data=np.array(encoded, dtype=dtype), track_times=False)
+
+
+def _attr_value(key: str, value) -> int | float | bytes:
+    """How a root attribute is stored: a number as is; a str, or the JSON of anything else, as UTF-8
+    bytes for a fixed-length string attribute (no NUL characters: fixed-length strings drop them)."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if "\0" in text:
+        raise ValueError(f"attribute {key!r} holds a NUL character, which a shard cannot store")
+    return text.encode("utf-8")
+
+
+def _set_attr(obj, key: str, value: int | float | bytes) -> None:
+    """Store one attribute: numbers as HDF5 numbers, bytes as a fixed-length UTF-8 string."""
+    if isinstance(value, bytes):
+        obj.attrs.create(key, data=value, dtype=h5py.string_dtype("utf-8", max(1, len(value))))
+    else:
+        obj.attrs[key] = value
 
 
 class ShardWriter:
@@ -206,21 +234,19 @@ class ShardWriter:
         self.n_frames = n_frames
         self.labels = labels or default_label_tables()
         h, w = intrinsics.height, intrinsics.width
-        self.compression, filters = compression_filter()
-        self._file = h5py.File(self.tmp_path, "x", track_order=True)  # O_EXCL: fails on any existing name
-        f = self._file
-        f.attrs["format"] = FORMAT_NAME
-        f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["compression"] = self.compression
-        f.attrs["checksum"] = "crc32"
-        f.attrs["depth_unit_m"] = 0.001
         reserved = sorted(set(attrs) & set(_RESERVED_ATTRS))
         if reserved:
-            self.abort()
             raise ValueError(f"attrs may not set {', '.join(reserved)}: the shard writer sets these itself")
-        for key, value in attrs.items():
-            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, sort_keys=True)
-        f.attrs["scene_json"] = json.dumps(scene, sort_keys=True)
+        stored_attrs = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "compression": None, "checksum": "crc32",
+                        "depth_unit_m": 0.001, **attrs, "scene_json": scene}
+        self.compression, filters = compression_filter()
+        stored_attrs["compression"] = self.compression
+        stored_attrs = {key: _attr_value(key, value) for key, value in stored_attrs.items()}
+        # O_EXCL: fails on any existing name
+        self._file = h5py.File(self.tmp_path, "x", track_order=True, libver=LIBVER)
+        f = self._file
+        for key, value in stored_attrs.items():
+            _set_attr(f, key, value)
         common = dict(chunks=(1, h, w), track_times=False, **filters)
         # Frame images go through the low-level API, one hyperslab per frame (h5py's indexing costs ~0.1 ms a call).
         self._images = {name: f.create_dataset(name, (n_frames, h, w), dtype=np.uint8 if name == "class40" else np.uint16,
@@ -232,7 +258,7 @@ class ShardWriter:
         f.create_dataset("timestamp", (n_frames,), dtype=np.float64, **plain)
         f.create_dataset("trajectory_id", (n_frames,), dtype=np.int64, **plain)
         f.create_dataset("checksum", (n_frames, len(CHECKSUM_FIELDS)), dtype=np.uint32, **plain)
-        f["checksum"].attrs["columns"] = json.dumps(CHECKSUM_FIELDS)
+        _set_attr(f["checksum"], "columns", _attr_value("columns", list(CHECKSUM_FIELDS)))
         f.create_dataset("class40_pixels", (n_frames, len(self.labels.class40_names)), dtype=np.int64, **plain)
         f.create_dataset("intrinsics", data=intrinsics.as_array(), **plain)
         _strings(f, "class40_names", self.labels.class40_names)
@@ -294,7 +320,7 @@ class ShardWriter:
         f["checksum"][...] = self._checksum
         f["class40_pixels"][...] = self._pixels
         f.attrs["frame_count"] = self.n_frames
-        f.attrs[HEADER_DIGEST] = header_digest(f)  # last: it covers every other attribute and dataset
+        _set_attr(f, HEADER_DIGEST, header_digest(f).encode())  # last: it covers every other attribute and dataset
         f.close()
         os.replace(self.tmp_path, self.path)
         return self.path
@@ -329,7 +355,8 @@ def _value_bytes(value) -> bytes:
 
     A str is ``b"s"`` + UTF-8; bytes are ``b"b"`` + the bytes; a numeric value is ``b"n"`` + its numpy
     dtype string (``<i8``, ``<f8``, ``|u1``, ...) + u32 rank + u64 dims + its bytes in C order; an
-    array of strings is ``b"o"`` + u32 rank + u64 dims + each element as u64 length + its own encoding.
+    array of variable-length strings is ``b"o"`` + u32 rank + u64 dims + each element as u64 length +
+    its own encoding (shards store none: they keep fixed-length strings, numeric here with dtype ``|S<n>``).
     """
     if isinstance(value, str):
         return b"s" + value.encode("utf-8")
@@ -343,7 +370,7 @@ def _value_bytes(value) -> bytes:
             encoded = _value_bytes(item)
             parts += [struct.pack("<Q", len(encoded)), encoded]
         return b"".join(parts)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biufS":
         raise TypeError(f"unexpected value type {array.dtype}")
     return b"n" + array.dtype.str.encode() + shape + np.ascontiguousarray(array).tobytes()
 
@@ -427,7 +454,9 @@ def _damaged(path: Path, what: str) -> ShardError:
 
 def _read_attrs(obj, path: Path, file_size: int) -> dict:
     """Every attribute of an HDF5 object as h5py returns it, after checking there are at most
-    :data:`MAX_ATTRIBUTES`, each a single number or string whose stored size fits in the file."""
+    :data:`MAX_ATTRIBUTES`, each a single number or fixed-length string whose stored size fits in the
+    file. A variable-length string is refused unread: its value would live in HDF5's global heap,
+    which carries no checksum (a damaged one can make HDF5 loop forever)."""
     names = list(obj.attrs)
     if len(names) > MAX_ATTRIBUTES:
         raise _damaged(path, f"{len(names)} attributes on {obj.name}, at most {MAX_ATTRIBUTES} expected")
@@ -437,8 +466,10 @@ def _read_attrs(obj, path: Path, file_size: int) -> dict:
             raise _damaged(path, f"attribute name {name!r} of {obj.name} is not UTF-8")
         attr = h5py.h5a.open(obj.id, name.encode("utf-8"))
         string = h5py.check_string_dtype(attr.dtype)
-        if attr.shape != () or not (attr.dtype.kind in "biuf" or string is not None):
-            raise _damaged(path, f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number or string")
+        fixed = string is not None and string.length is not None
+        if attr.shape != () or not (attr.dtype.kind in "biuf" or fixed):
+            raise _damaged(path, f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number "
+                                 f"or fixed-length string")
         if attr.get_storage_size() > file_size:
             raise _damaged(path, f"attribute {name!r} of {obj.name} declares more bytes than the file holds")
         values[name] = obj.attrs[name]
@@ -457,7 +488,9 @@ class _Layout:
 
 
 def _is_shard(f: h5py.File) -> bool:
-    """True if the root's ``format`` attribute is the single string ``"synthcam-shard"``."""
+    """True if the root's ``format`` attribute is the single string ``"synthcam-shard"`` (the one
+    attribute also read as a variable-length string: how shards before version 2 stored it, so that
+    they are named as older shards)."""
     if "format" not in f.attrs:
         return False
     attr = h5py.h5a.open(f.id, b"format")
@@ -523,7 +556,7 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> _Layout:
         raise ShardError(f"{path} is damaged: its frame_count says {n} frames but its datasets hold {depth_shape[0]}; "
                          f"regenerate it with 'synthcam generate'")
     _, h, w = depth_shape
-    string = "utf-8 string"
+    string = f"fixed-length utf-8 string of at most {MAX_NAME_BYTES} bytes"
     shapes = {**{name: ((n, h, w), dtype) for name, dtype in _IMAGE_DTYPES.items()},
               "pose": ((n, 4, 4), np.dtype("<f8")), "timestamp": ((n,), np.dtype("<f8")),
               "trajectory_id": ((n,), np.dtype("<i8")), "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
@@ -536,7 +569,8 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> _Layout:
     for name, (shape, dtype) in shapes.items():
         ds = datasets[name]
         info = h5py.check_string_dtype(ds.dtype)
-        found = string if info is not None and info.encoding == "utf-8" and info.length is None else ds.dtype
+        fixed = info is not None and info.encoding == "utf-8" and info.length is not None and info.length <= MAX_NAME_BYTES
+        found = string if fixed else ds.dtype
         if ds.shape != shape or found != dtype:
             raise _damaged(path, f"dataset {name} is {ds.shape} {found}, expected {shape} {dtype}")
         plist = ds.id.get_create_plist()
@@ -548,10 +582,8 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> _Layout:
             filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
             if ds.chunks != (1, h, w) or filters != [filter_id] or ds.id.get_num_chunks() != n:
                 raise _damaged(path, f"dataset {name} is not stored one compressed frame per chunk")
-        else:
-            full = math.prod(shape) * (1 if dtype == string else ds.dtype.itemsize)
-            if plist.get_layout() != h5py.h5d.CONTIGUOUS or (size != full if dtype != string else size < full):
-                raise _damaged(path, f"dataset {name} is not stored whole")
+        elif plist.get_layout() != h5py.h5d.CONTIGUOUS or size != math.prod(shape) * ds.dtype.itemsize:
+            raise _damaged(path, f"dataset {name} is not stored whole")
     if stored > file_size:
         raise _damaged(path, "its datasets declare more stored bytes than the file holds")
     return _Layout(n, h, w, attrs, datasets)
@@ -607,10 +639,7 @@ def _read_header(layout: _Layout, path: Path, file_size: int) -> _Header:
         raise _damaged(path, f"intrinsics {values.tolist()} do not describe its {layout.width}x{layout.height} images")
     names = {}
     for key in CLASS_COUNTS:
-        entries = data[key].tolist()
-        if any(not isinstance(s, bytes) or len(s) > MAX_NAME_BYTES for s in entries):
-            raise _damaged(path, f"{key} holds names longer than {MAX_NAME_BYTES} bytes")
-        names[key] = tuple(s.decode("utf-8") for s in entries)
+        names[key] = tuple(s.decode("utf-8") for s in data[key].tolist())
     scene = json.loads(_text(layout.attrs.get("scene_json")) or "null")
     if not isinstance(scene, dict):
         raise _damaged(path, "scene_json is not a JSON object")

@@ -4,7 +4,8 @@ truncations and attribute edits, and checks, for :class:`ShardFile` + ``read_fra
 :func:`read_shard`, :func:`summarize_shard` and :func:`validate_path`:
 
 1. nothing raises but the project's own error (:class:`SynthcamError`, e.g. ``ShardError``), and
-   nothing crashes the process (each example runs in a forked child; a signal fails the test);
+   nothing crashes or hangs the process (each example runs in a forked child; a signal, or no answer
+   within 30 s, fails the test);
 2. memory stays bounded: the peak of Python and numpy allocations (``tracemalloc``, which sees every
    numpy buffer, h5py's reads included) stays within 10x the mutated file's size (at least 64 KiB,
    for files truncated to almost nothing); HDF5's own C
@@ -24,6 +25,9 @@ import json
 import os
 import pickle
 import resource
+import select
+import signal
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -46,6 +50,8 @@ MEMORY_FLOOR = 64 << 10
 for a file truncated to nothing. The valid 30 KB shard peaks at about 110 KB (validate)."""
 ADDRESS_SPACE_BUDGET = 64 << 20
 """Address space an operation may add to the child process (HDF5's C allocations included)."""
+CHILD_TIMEOUT_S = 30
+"""An example whose operations take longer than this (all four together, on a 30 KB file) has hung."""
 CAM = Intrinsics.nyuv2().scaled(16, 12)
 SCENE = {"room_type": "office", "objects": [{"instance_id": 1, "class40": 1, "class_name": "wall", "name": "wall"},
                                             {"instance_id": 3, "class40": 7, "class_name": "table", "name": "table_0"}]}
@@ -180,9 +186,20 @@ def _in_child(path: str) -> dict:
         finally:
             os._exit(code)
     os.close(write)
+    chunks, deadline = [], time.monotonic() + CHILD_TIMEOUT_S
     with os.fdopen(read, "rb") as pipe:
-        data = pipe.read()
+        while True:
+            ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:  # hung: an endless loop is a failure like a crash
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return {"process": {"outcome": f"hung for {CHILD_TIMEOUT_S} s", "peak": 0, "limit": 1, "value": None}}
+            chunk = os.read(pipe.fileno(), 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
     _, status = os.waitpid(pid, 0)
+    data = b"".join(chunks)
     if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0 or not data:
         return {"process": {"outcome": f"child died (status {status:#x})", "peak": 0, "limit": 1, "value": None}}
     return pickle.loads(data)

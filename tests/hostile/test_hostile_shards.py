@@ -102,7 +102,8 @@ def reseal(path: Path) -> None:
     digest = getattr(shards, "header_digest", None)
     if digest is not None:
         with h5py.File(path, "r+") as f:
-            f.attrs[shards.HEADER_DIGEST] = digest(f)
+            text = digest(f).encode()
+            f.attrs.create(shards.HEADER_DIGEST, data=text, dtype=h5py.string_dtype("utf-8", len(text)))
 
 
 def refused_everywhere(path: Path, *fragments: str) -> None:
@@ -127,8 +128,14 @@ def _set_item(name: str, index, value):
 
 
 def _set_attr(name: str, value):
+    """Rewrite a root attribute, keeping its kind: a fixed-length string stays one (so only a checksum can tell)."""
     def edit(f):
-        f.attrs[name] = value(f.attrs[name])
+        old = f.attrs[name]
+        if isinstance(old, bytes):
+            text = value(old.decode()).encode()
+            f.attrs.create(name, data=text, dtype=h5py.string_dtype("utf-8", len(text)))
+        else:
+            f.attrs[name] = value(old)
     return edit
 
 
