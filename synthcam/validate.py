@@ -99,18 +99,20 @@ def _header_problem(shard: ShardFile) -> str | None:
 
 
 def _instance_table(shard: ShardFile) -> tuple[np.ndarray | None, str | None]:
-    """(65536,) bool: the instance ids a frame may hold (0 and those of the scene's ``objects``); or a problem."""
+    """(largest listed id + 1,) bool: the instance ids a frame may hold (0 and those of the scene's
+    ``objects``); or a problem."""
     objects = shard.scene.get("objects", [])
-    allowed = np.zeros(MAX_INSTANCE_ID + 1, dtype=bool)
-    allowed[0] = True
     if not isinstance(objects, list):
         return None, "scene_json objects is not a list"
+    ids = []
     for row in objects:
         ident = row.get("instance_id") if isinstance(row, dict) else None
         cls = row.get("class40") if isinstance(row, dict) else None
         if not (isinstance(ident, int) and 1 <= ident <= MAX_INSTANCE_ID and isinstance(cls, int) and 0 <= cls <= 40):
             return None, f"scene_json lists an object without an instance id 1..{MAX_INSTANCE_ID} and class40 id 0..40"
-        allowed[ident] = True
+        ids.append(ident)
+    allowed = np.zeros(max(ids, default=0) + 1, dtype=bool)
+    allowed[[0, *ids]] = True
     return allowed, None
 
 
@@ -122,9 +124,11 @@ def _frame_problem(i: int, frame: dict[str, np.ndarray], shard: ShardFile, allow
         return None, f"frame {i} holds class40 id {len(counts) - 1}; ids are 0..{n_classes - 1}"
     if not np.array_equal(counts, shard.class40_pixels[i]):
         return None, f"frame {i} class40 pixel counts do not match its labels"
-    stray = ~allowed[frame["instance"]]
+    instance = frame["instance"]
+    top = int(instance.max()) if instance.size else 0
+    stray = ~allowed[instance] if top < len(allowed) else instance >= len(allowed)
     if stray.any():
-        return None, f"frame {i} holds instance id {int(frame['instance'][stray][0])}, which its scene table does not list"
+        return None, f"frame {i} holds instance id {int(instance[stray][0])}, which its scene table does not list"
     return counts, None
 
 
