@@ -71,8 +71,9 @@ MAX_ATTRIBUTES = 64
 """Most attributes on the root group (or on one dataset) of a shard."""
 MAX_NAME_BYTES = 256
 """Longest class name, in UTF-8 bytes."""
-MAX_MANIFEST_BYTES = 64 << 20
-"""Largest ``manifest.json`` read (64 MiB, some 300,000 shards)."""
+MAX_MANIFEST_BYTES = 256 << 20
+"""Largest ``manifest.json`` read (256 MiB, as generation reads its own; about 600 bytes a shard, so room
+for the most rooms a run may have, 100,000)."""
 READ_SHARD_MIN_BYTES = 256 << 20
 READ_SHARD_RATIO = 64
 """:func:`read_shard` loads a whole shard into memory only if that takes at most
