@@ -69,18 +69,21 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
 
 
 def preview_shard(path: Path, out_dir: Path, frames: int = 3) -> list[Path]:
-    """Write previews of ``frames`` evenly spaced frames of the shard at ``path`` into ``out_dir``."""
-    from synthcam.shards import mm_to_depth, open_shard
+    """Write previews of ``frames`` evenly spaced frames of the shard at ``path`` into ``out_dir``.
+
+    Frames are read through :class:`~synthcam.shards.ShardFile`, checksums verified: a damaged shard
+    raises :class:`~synthcam.errors.ShardError` naming it and the frame."""
+    from synthcam.shards import ShardFile
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with open_shard(path) as f:
-        n = int(f.attrs["frame_count"])
-        names = tuple(s.decode() if isinstance(s, bytes) else s for s in f["class40_names"][()])
+    with ShardFile(path) as shard:
+        n = len(shard)
         for i in sorted(set(np.linspace(0, n - 1, min(frames, n)).round().astype(int).tolist())):
+            frame = shard.read_frame(i, ("depth_clean", "depth", "class40"))
             out = out_dir / f"{Path(path).stem}_frame{i:04d}.png"
-            render_preview(mm_to_depth(f["depth_clean"][i]), mm_to_depth(f["depth"][i]), f["class40"][i], names,
+            render_preview(frame["depth_clean"], frame["depth"], frame["class40"], shard.class_names,
                            out, title=f"{Path(path).name}  frame {i}")
             written.append(out)
     return written

@@ -1035,8 +1035,8 @@ def read_manifest(directory: Path) -> dict | None:
     path = Path(directory) / MANIFEST
     if not os.path.lexists(path):
         return None
-    damaged = (f"delete it to read the shards of {directory} directly, or rerun 'synthcam generate' "
-               f"with the same options to rewrite it")
+    damaged = (f"move it away or delete it to read the shards of {directory} directly ('synthcam generate' "
+               f"never replaces a manifest it cannot read as its own)")
     if not path.is_file():
         raise ShardError(f"{path} is not a file; {damaged}")
     if path.stat().st_size > MAX_MANIFEST_BYTES:
