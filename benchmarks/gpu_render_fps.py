@@ -31,7 +31,7 @@ from planned_rooms import load_plans, plan_rooms, render_fps, render_noise_write
 
 
 def prepare(path: Path, rooms: int, frames_per_room: int, seed: int, width: int, height: int) -> None:
-    from synthcam.generate import GenerateConfig
+    from synthcam.generate_config import GenerateConfig
 
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height)
     planned = plan_rooms(config)

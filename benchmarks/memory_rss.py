@@ -4,9 +4,9 @@ Run: .venv/bin/python benchmarks/memory_rss.py [--rooms 50] [--frames-per-room 4
      [--renderer raycast] [--no-trim]
 
 Every room goes through the per-room task the serial runner, the process pool and Ray run
-(:func:`synthcam.generate.run_room`: room generation, trajectory, render, noise, shard writing, then
+(:func:`synthcam.room_shard.run_room`: room generation, trajectory, render, noise, shard writing, then
 ``gc.collect`` + ``malloc_trim``), one after the other in this single process, with the ``raycast``
-renderer (``--renderer gl``: the GL backend's buffers are made and freed for every room). ``--no-trim`` runs the bare :func:`~synthcam.generate.generate_room_shard` followed by
+renderer (``--renderer gl``: the GL backend's buffers are made and freed for every room). ``--no-trim`` runs the bare :func:`~synthcam.room_shard.generate_room_shard` followed by
 ``gc.collect()`` only, to show what the allocator alone keeps. RSS is read from ``/proc/self/status``
 (VmRSS) after each room. The growth per room is the least-squares slope over the second half of the
 rooms (the first rooms warm caches: imports, label tables, Embree, the zstd filter).
@@ -40,7 +40,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from synthcam.camera import parse_resolution
-    from synthcam.generate import GenerateConfig, generate_room_shard, run_room
+    from synthcam.generate_config import GenerateConfig
+    from synthcam.room_shard import generate_room_shard, run_room
 
     width, height = parse_resolution(args.resolution)
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed,

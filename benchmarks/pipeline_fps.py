@@ -122,12 +122,13 @@ def worker_start_up() -> tuple[float, float]:
 def _fork_start_up(result) -> None:
     import multiprocessing as mp
 
-    from synthcam.generate import GenerateConfig, _preload_for_fork, worker_start_method
+    from synthcam.generate_config import GenerateConfig
+    from synthcam.runners import preload_for_fork, worker_start_method
 
     if worker_start_method() != "fork":
         result.put(float("nan"))
         return
-    _preload_for_fork(GenerateConfig(rooms=1, frames_per_room=1))
+    preload_for_fork(GenerateConfig(rooms=1, frames_per_room=1))
     with mp.get_context("fork").Pool(1) as pool:
         start = time.perf_counter()
         pool.apply(_start_worker)
@@ -162,7 +163,7 @@ def _breakdown_in_worker(config) -> dict[str, float]:
 
     cv2.setNumThreads(1)
     import noise_models
-    from synthcam.generate import keep_large_buffers_in_heap, plan_room
+    from synthcam.room_shard import keep_large_buffers_in_heap, plan_room
     from synthcam.shards import ShardWriter
 
     keep_large_buffers_in_heap()  # as every pipeline process does
@@ -220,7 +221,7 @@ def main() -> None:
 
     import noise_models
     from planned_rooms import plan_rooms, render_fps, render_noise_write_fps, save_plans
-    from synthcam.generate import GenerateConfig
+    from synthcam.generate_config import GenerateConfig
     from synthcam.render import choose_renderer
 
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer)

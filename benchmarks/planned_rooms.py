@@ -5,7 +5,7 @@ Planning (room generation, trajectory probes and clearance queries) needs Open3D
 travel to the lent GPU machine. :func:`save_plans` pickles the planned scenes and trajectories here;
 :func:`load_plans` reads them anywhere that has the renderers (PyOpenGL, pyrender, trimesh), and
 :func:`render_noise_write_fps` writes every room's shard exactly as ``synthcam generate`` does after
-planning (:func:`synthcam.generate.write_room_shard`), in a pool of worker processes pinned to cores.
+planning (:func:`synthcam.room_shard.write_room_shard`), in a pool of worker processes pinned to cores.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class PlannedRooms:
 
 def plan_rooms(config, nthreads: int = 0) -> PlannedRooms:
     """Plan every room of ``config`` as generation does (needs Open3D)."""
-    from synthcam.generate import plan_room
+    from synthcam.room_shard import plan_room
 
     plans = [plan_room(dataclasses.replace(config, renderer="raycast"), i, nthreads) for i in range(config.rooms)]
     return PlannedRooms(config, [p.scene for p in plans], [p.trajectory for p in plans])
@@ -82,7 +82,7 @@ def render_noise_write_fps(plans_path: Path, workers: int, renderer: str) -> flo
     Timed from the first room handed out to the last shard closed; the workers' start-up (imports and
     the GL context) is done before, as a long generation run pays it once.
     """
-    from synthcam.generate import available_cores
+    from synthcam.runners import available_cores
 
     cores = available_cores()
     per_worker = max(1, len(cores) // workers)
@@ -106,10 +106,11 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
     with slots.get_lock():
         slot = slots.value
         slots.value += 1
-    from synthcam.generate import _core_block, keep_large_buffers_in_heap  # the blocks generation pins to
+    from synthcam.room_shard import keep_large_buffers_in_heap
+    from synthcam.runners import core_block  # the blocks generation pins to
 
     if hasattr(os, "sched_setaffinity") and per_worker < len(cores):
-        os.sched_setaffinity(0, set(_core_block(cores, slot, per_worker)))
+        os.sched_setaffinity(0, set(core_block(cores, slot, per_worker)))
     import cv2
 
     cv2.setNumThreads(1)
@@ -124,7 +125,7 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
 
 
 def _write_room(job: tuple[int, str]) -> int:
-    from synthcam.generate import RoomPlan, write_room_shard
+    from synthcam.room_shard import RoomPlan, write_room_shard
     from synthcam.render import make_renderer
 
     index, out_dir = job

@@ -116,8 +116,10 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
 
     from synthcam.camera import parse_resolution
     from synthcam.errors import SynthcamError
-    from synthcam.generate import (GenerateConfig, auto_workers, available_cores, generate_dataset, hdf5_write_failed,
-                                   silence_failed_hdf5_closes)
+    from synthcam.generate import generate_dataset
+    from synthcam.generate_config import GenerateConfig
+    from synthcam.runners import auto_workers, available_cores
+    from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
 
     width, height = parse_resolution(resolution)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
@@ -216,7 +218,7 @@ def preview(path, out_dir, frames) -> None:
 
     Depth is colour-mapped (turbo) on one scale per frame; invalid pixels are white.
     """
-    from synthcam.generate import prepare_output
+    from synthcam.output_dir import prepare_output
     from synthcam.preview import preview_shard
     from synthcam.shards import find_shards
 

@@ -135,16 +135,16 @@ def test_forked_workers_give_the_same_bytes_and_fork_stops_once_threads_run(tmp_
 
 
 def test_workers_are_spawned_while_a_gl_context_is_open(monkeypatch):
-    from synthcam import generate, render_gl
+    from synthcam import render_gl, runners
 
-    monkeypatch.setattr(generate, "_THREADS_AT_IMPORT", 10**6)  # as if no thread had started since import
+    monkeypatch.setattr(runners, "_THREADS_AT_IMPORT", 10**6)  # as if no thread had started since import
     monkeypatch.setattr(render_gl, "_context", None)
-    assert generate.worker_start_method() == "fork"
+    assert runners.worker_start_method() == "fork"
     monkeypatch.setattr(render_gl, "_context", object())
-    assert generate.worker_start_method() == "spawn"
+    assert runners.worker_start_method() == "spawn"
     monkeypatch.setattr(render_gl, "_context", None)
-    monkeypatch.setattr(generate, "_THREADS_AT_IMPORT", 0)  # more native threads now than at import
-    assert generate.worker_start_method() == "spawn"
+    monkeypatch.setattr(runners, "_THREADS_AT_IMPORT", 0)  # more native threads now than at import
+    assert runners.worker_start_method() == "spawn"
 
 
 def test_a_room_planned_in_one_process_and_written_in_another_gives_the_same_shard(tmp_path):
