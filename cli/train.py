@@ -55,7 +55,7 @@ def train(data, dataset, encoding, classes, model, model_width, dropout, epochs,
     without run files. A loss that turns NaN or infinite stops the run (exit 2) and saves nothing of
     that epoch. --init and --resume read only checkpoints of tensors and plain values (never code).
     """
-    from segnet.train import TrainConfig
+    from segnet.config import TrainConfig
     from segnet.train import train as run_training
 
     if not resume and (out_dir / "last.pt").exists():

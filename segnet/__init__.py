@@ -13,7 +13,7 @@ _EXPORTS = {
     "MODELS": "segnet.models", "make_model": "segnet.models", "mc_dropout_predict": "segnet.models", "SegNet": "segnet.models",
     "ENCODINGS": "segnet.encodings", "encode": "segnet.encodings", "encode_numpy": "segnet.encodings",
     "Confusion": "segnet.metrics", "confusion_matrix": "segnet.metrics", "scores": "segnet.metrics",
-    "TrainConfig": "segnet.train", "load_checkpoint": "segnet.train", "SyntheticRooms": "segnet.synthetic",
+    "TrainConfig": "segnet.config", "load_checkpoint": "segnet.checkpoint", "SyntheticRooms": "segnet.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

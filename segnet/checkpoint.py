@@ -1,8 +1,8 @@
-"""Run files of training: checkpoints read without running code from them, and atomic writes.
+"""Checkpoints read without running code from them, every entry checked.
 
 A checkpoint is a torch zip archive (``torch.save``) of a dict that holds only tensors and plain
 values (dicts, lists, tuples, strings, numbers, booleans, None); :func:`segnet.train.train` writes
-it and :func:`segnet.train.load_checkpoint` checks its fields. This module is the layer below:
+it (atomically, :mod:`segnet.runfiles`). Reading it here goes in three layers:
 
 - :func:`read_state` opens a file with torch's weights-only unpickler and nothing else, so a file
   that asks for any other Python object (and with it, code to run) is refused before anything of it
@@ -10,31 +10,32 @@ it and :func:`segnet.train.load_checkpoint` checks its fields. This module is th
   and all members together no larger than the file, so reading never allocates more than about the
   file's size. Every tensor read must lie inside its own storage (no view that claims more elements
   than the file holds).
-- :func:`write_atomic` writes a run file under a fresh temporary name of its own, created
-  exclusively (never an existing file, never through a symbolic link), and renames it over the
-  target when complete: a crash leaves the previous file or the new one, never a half file, and no
-  file the tool did not create is ever written into.
+- :func:`load_checkpoint` checks the entries of a run's checkpoint (:data:`CHECKPOINT_KEYS`): its
+  config (:meth:`segnet.config.TrainConfig.from_dict`), model spec, finite weights, epoch, history,
+  class weights and generator states. :func:`model_from_checkpoint` and
+  :func:`init_from_checkpoint` put its weights into a model.
+- :func:`load_optimizer_state` and :func:`load_scheduler_state` check a resumed run's optimizer and
+  scheduler state against the ones the run builds before loading it.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import re
-import secrets
 import warnings
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO, Callable
 
 import torch
 
+from segnet.config import TrainConfig
+from segnet.encodings import check_encoding
+from segnet.limits import MAX_EPOCHS
+from segnet.models import ModelSpec, build
+from segnet.runfiles import first_line
 from synthcam.errors import SynthcamError
-
-TEMP_SUFFIX = ".synthcam-partial"
-"""Suffix of a run file being written (``.last.pt.<pid>-<random>.synthcam-partial``); a name of
-this form is created exclusively by :func:`write_atomic` and renamed or removed by it."""
 
 HINT = "pass a .pt file written by 'synthcam train'"
 """What to do about a file that is not a checkpoint; the end of every such message."""
@@ -43,13 +44,6 @@ HINT = "pass a .pt file written by 'synthcam train'"
 def not_a_checkpoint(path: str | Path, reason: str) -> SynthcamError:
     """The one-line error for a file that is not a checkpoint this version can use."""
     return SynthcamError(f"{path} is not a synthcam checkpoint ({reason}); {HINT}")
-
-
-def first_line(exc: BaseException, limit: int = 160) -> str:
-    """The first non-empty line of an exception's message, at most ``limit`` characters."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_archive(path: Path) -> None:
@@ -143,52 +137,6 @@ def check_tensors(state: object, path: str | Path, budget: int) -> None:
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
 
-
-def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through ``write(file)`` under a fresh temporary name, then rename it over ``path``.
-
-    The temporary file is created exclusively (``O_EXCL | O_NOFOLLOW``) next to ``path``, flushed to
-    disk before the rename, and removed if writing fails; an existing ``path`` is replaced only by
-    the rename (a symbolic link at ``path`` is replaced, never written through). A failure to write
-    raises a one-line :class:`SynthcamError`.
-    """
-    path = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    tmp, fd = None, -1
-    for _ in range(8):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise SynthcamError(f"cannot write {path}: {exc.strerror}; choose a writable --out") from None
-    if fd < 0:
-        raise SynthcamError(f"cannot create a temporary file next to {path}; remove stale {TEMP_SUFFIX} files there")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # torch reports a failed write (disk full) as RuntimeError
-        tmp.unlink(missing_ok=True)
-        what = "it is a directory" if path.is_dir() else getattr(exc, "strerror", None) or first_line(exc)
-        raise SynthcamError(f"cannot write {path}: {what}; free disk space or choose another --out") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def save_state(path: str | Path, state: dict) -> None:
-    """``torch.save(state)`` to ``path`` atomically (see :func:`write_atomic`)."""
-    write_atomic(path, lambda file: torch.save(state, file))
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """UTF-8 ``text`` to ``path`` atomically (see :func:`write_atomic`)."""
-    write_atomic(path, lambda file: file.write(text.encode("utf-8")))
 
 
 # ------------------------------------------------------------------ optimizer and scheduler state
@@ -284,3 +232,142 @@ def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> 
         scheduler.load_state_dict(saved)
     except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
         raise not_a_checkpoint(path, f"its scheduler state does not load: {first_line(exc)}") from None
+
+
+# ------------------------------------------------------------------ run checkpoints
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "config", "model_spec", "class_weights", "history",
+                   "best", "rng")
+"""The entries of every checkpoint :func:`segnet.train.train` writes (and the only ones
+:func:`load_checkpoint` accepts)."""
+
+
+def spec_of(config: TrainConfig) -> ModelSpec:
+    """The model a run with ``config`` trains."""
+    return ModelSpec(config.model, check_encoding(config.encoding), config.classes, config.model_width, config.dropout)
+
+
+def _check_model_weights(weights: object, path: Path) -> None:
+    """Refuse a model state that is not a dict of named tensors, or holds non-finite weights."""
+    if not isinstance(weights, dict) or not weights:
+        raise not_a_checkpoint(path, "its model entry is not a dict of named tensors")
+    for key, value in weights.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise not_a_checkpoint(path, "its model entry is not a dict of named tensors")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise not_a_checkpoint(path, f"its weight {key[:60]} holds NaN or infinite values (a diverged run)")
+
+
+def _check_run_entries(state: dict, config: TrainConfig, path: Path) -> None:
+    """Refuse epoch, best, class weights, history and RNG entries of the wrong kind or range."""
+    epoch = state["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCHS:
+        raise not_a_checkpoint(path, f"its epoch must be an integer in 0..{MAX_EPOCHS}")
+    best = state["best"]
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or math.isnan(best):
+        raise not_a_checkpoint(path, "its best metric is not a number")
+    weights = state["class_weights"]
+    if (not isinstance(weights, list) or len(weights) != config.classes
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in weights)):
+        raise not_a_checkpoint(path, f"its class_weights must be {config.classes} positive finite numbers")
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        raise not_a_checkpoint(path, "its history must list one record per completed epoch")
+    for record in history:
+        if (not isinstance(record, dict) or not {"epoch", "train_loss", "train_acc"} <= set(record)
+                or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for k, v in record.items())):
+            raise not_a_checkpoint(path, "its history records must map names to numbers")
+    rng = state["rng"]
+    reference = torch.get_rng_state()
+    if not isinstance(rng, dict) or not set(rng) <= {"torch", "cuda"} or not _is_rng(rng.get("torch"), reference.numel()):
+        raise not_a_checkpoint(path, "its rng entry is not a torch generator state")
+    cuda = rng.get("cuda", [])
+    if not isinstance(cuda, list) or not all(_is_rng(s, None) for s in cuda):
+        raise not_a_checkpoint(path, "its rng entry is not a torch generator state")
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(state[key], dict):
+            raise not_a_checkpoint(path, f"its {key} entry is not a dict")
+
+
+def _is_rng(value: object, size: int | None) -> bool:
+    """Whether ``value`` is a 1-D uint8 generator state (of ``size`` bytes when given)."""
+    return (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1
+            and (size is None or value.numel() == size))
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint dict written by :func:`segnet.train.train`, every entry checked; ``config`` is
+    returned as the checked settings (a plain dict, see :meth:`TrainConfig.from_dict`).
+
+    Read with torch's weights-only reader (:func:`read_state`): nothing in the
+    file can run code. A missing file, a file that is not a checkpoint, a missing or unknown entry,
+    a config of wrong types, unknown settings or values out of range, a model_spec that is not the
+    config's model, or NaN/infinite weights raise a one-line :class:`SynthcamError`.
+    """
+    path = Path(path)
+    state = read_state(path)
+    if not isinstance(state, dict):
+        raise not_a_checkpoint(path, f"it holds a {type(state).__name__}, not a dict of run state")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise not_a_checkpoint(path, f"it lacks the entry {missing[0]!r}")
+    unknown = [str(key) for key in state if key not in CHECKPOINT_KEYS]
+    if unknown:
+        raise not_a_checkpoint(path, f"it has an unknown entry {unknown[0][:40]!r}")
+    try:
+        config = TrainConfig.from_dict(state["config"])
+    except SynthcamError as exc:
+        raise not_a_checkpoint(path, f"its config: {exc}") from None
+    if not isinstance(state["model_spec"], dict) or state["model_spec"] != spec_of(config).as_dict():
+        raise not_a_checkpoint(path, "its model_spec is not the model its config describes")
+    _check_model_weights(state["model"], path)
+    _check_run_entries(state, config, path)
+    state["config"] = asdict(config)
+    state["model_spec"] = spec_of(config).as_dict()
+    return state
+
+
+def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """``model.load_state_dict(weights)`` (strict); a mismatch raises a one-line SynthcamError."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise not_a_checkpoint(path, f"its weights do not fit its model: {first_line(exc)}") from None
+
+
+def model_from_checkpoint(state: dict, path: str | Path = "checkpoint") -> torch.nn.Module:
+    """The model of a checkpoint (from :func:`load_checkpoint`) with its weights loaded (CPU, eval mode)."""
+    model = build(ModelSpec(**state["model_spec"]))
+    load_weights(model, state["model"], path)
+    return model.eval()
+
+
+def init_from_checkpoint(model: torch.nn.Module, path: str | Path, state: dict | None = None) -> list[str]:
+    """Load a checkpoint's weights for fine-tuning; returns the names of re-initialised tensors.
+
+    The architecture must match, except the final classifier: when the class count differs (e.g.
+    40 -> 13 classes), the classifier keeps its fresh initialisation. Any other mismatch raises.
+    ``state``: the checkpoint at ``path`` when already read with :func:`load_checkpoint`.
+    """
+    source = (state if state is not None else load_checkpoint(path))["model"]
+    own = model.state_dict()
+    skipped = []
+    for key, value in source.items():
+        if key not in own:
+            raise SynthcamError(f"--init {path}: its model has tensor {key[:60]} that this model lacks; use the same --model and --width")
+        if own[key].shape != value.shape:
+            if key.startswith("classifier."):
+                skipped.append(key)
+                continue
+            raise SynthcamError(f"--init {path}: {key} has shape {tuple(value.shape)} there but {tuple(own[key].shape)} here; "
+                                "use the same --model, --width and --encoding")
+        if own[key].dtype != value.dtype:
+            raise SynthcamError(f"--init {path}: {key} is {value.dtype} there but {own[key].dtype} here; "
+                                "pass a checkpoint written by 'synthcam train'")
+        own[key] = value
+    missing = set(own) - set(source)
+    if missing:
+        raise SynthcamError(f"--init {path}: the checkpoint lacks {sorted(missing)[0]}; use the same --model")
+    model.load_state_dict(own)
+    return skipped

@@ -15,20 +15,21 @@ prediction and the ground truth side by side, coloured with one fixed colour per
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from segnet.checkpoint import load_checkpoint, model_from_checkpoint
+from segnet.config import TrainConfig, check_device, usable_cores
 from segnet.encodings import encode_batch
+from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
-from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
-from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
-from segnet.train import TrainConfig, load_checkpoint, model_from_checkpoint, open_dataset, usable_cores
+from segnet.train_data import open_dataset
 from synthcam.errors import SynthcamError
+from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
 
 PROTOCOLS = ("full", "scenenet224")
 
@@ -83,12 +84,7 @@ def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.
 
 def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_samples: int) -> None:
     """One-line errors for a device this machine lacks and counts out of their limits."""
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d{1,3})?", device):
-        raise SynthcamError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SynthcamError("--device cuda but no CUDA GPU is visible; use --device cpu")
-    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
-        raise SynthcamError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPUs")
+    check_device(device)
     for name, value, high in (("batch-size", batch_size, MAX_BATCH_SIZE), ("num-workers", num_workers, usable_cores()),
                               ("mc-samples", mc_samples, MAX_MC_SAMPLES)):
         low = 1 if name == "batch-size" else 0

@@ -11,7 +11,7 @@ import torch
 from segnet.encodings import ENCODINGS, encode, encode_numpy
 from synthcam.sample import gravity_from_pose, make_sample
 from segnet.synthetic import SyntheticRooms, _look_pose
-from segnet.train import hflip
+from segnet.train_data import hflip
 from synthcam.camera import Intrinsics, pixel_rays
 from synthcam.errors import SynthcamError
 

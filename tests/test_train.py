@@ -13,8 +13,10 @@ from cli.main import main
 from segnet.encodings import encode_batch
 from segnet.models import make_model
 from segnet.synthetic import SyntheticRooms
-from segnet.train import (TrainConfig, TrainView, init_from_checkpoint, load_checkpoint, median_frequency_weights,
-                          sample_groups, split_indices, train)
+from segnet.checkpoint import init_from_checkpoint, load_checkpoint
+from segnet.config import TrainConfig
+from segnet.train import train
+from segnet.train_data import TrainView, median_frequency_weights, sample_groups, split_indices
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

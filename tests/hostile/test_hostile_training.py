@@ -11,9 +11,11 @@ import zipfile
 import pytest
 import torch
 
+import segnet.checkpoint
 import segnet.evaluate
 import segnet.train
-from segnet.train import TrainConfig, train
+from segnet.config import TrainConfig
+from segnet.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -224,6 +226,7 @@ def no_heavy_work(monkeypatch):
 
     monkeypatch.setattr(segnet.train, "open_dataset", refuse)
     monkeypatch.setattr(segnet.train, "build", refuse)
+    monkeypatch.setattr(segnet.checkpoint, "build", refuse)
     monkeypatch.setattr(segnet.evaluate, "open_dataset", refuse)
     monkeypatch.setattr(torch.utils.data, "DataLoader", refuse)
 

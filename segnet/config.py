@@ -1,0 +1,202 @@
+"""Settings of a training run: :class:`TrainConfig` and the checks of its values.
+
+Owns the valid kinds of dataset, optimizer, depth and device, the type and range checks of every
+setting (limits in :mod:`segnet.limits`) and the checks against this machine (data path, usable
+CPU cores, CUDA devices). A saved ``config`` dict (``config.json``, every checkpoint) comes back
+through :meth:`TrainConfig.from_dict`, checked the same way. Imports nothing heavy at module level
+(torch and the model registry are imported by the checks that need them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from segnet.limits import (MAX_BALANCE_FRAMES, MAX_BATCH_PIXELS, MAX_BATCH_SIZE, MAX_DEPTH_JITTER, MAX_EPOCHS, MAX_LR,
+                           MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE, MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY,
+                           MAX_ZOOM)
+from synthcam.errors import SynthcamError
+
+DATASETS = ("shards", "nyuv2", "sunrgbd", "synthetic")
+"""Valid ``dataset`` kinds: generated shards, the real-data readers, or analytic in-memory rooms."""
+
+OPTIMIZERS = ("adamw", "sgd")
+
+DEPTHS = ("noisy", "clean")
+"""Which shard depth to train on."""
+
+_DEVICE = re.compile(r"cpu|cuda(:\d{1,3})?")
+
+
+def check_device_name(device: object) -> None:
+    """Raise a one-line :class:`SynthcamError` unless ``device`` is ``cpu``, ``cuda`` or ``cuda:N``."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise SynthcamError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
+
+
+def check_device(device: object) -> None:
+    """:func:`check_device_name`, then that this machine has the CUDA device it names; one-line errors."""
+    check_device_name(device)
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SynthcamError("--device cuda but no CUDA GPU is visible; use --device cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise SynthcamError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPUs")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_type(name: str, value: object, default: object) -> object:
+    """``value`` of setting ``name`` as the type of its default (int given for a float is widened);
+    any other type raises a one-line :class:`SynthcamError`."""
+    flag = name.replace("_", "-")
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**1000
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:  # the (low, high) tuple of scale_range
+        ok = (isinstance(value, (tuple, list)) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 2**1000 for v in value))
+        value = tuple(float(v) for v in value) if ok else value
+    if not ok:
+        raise SynthcamError(f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, "
+                            f"got {type(value).__name__}")
+    return value
+
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number below 2**1000", str: "a string"}
+
+
+def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    """Raise unless ``value`` is finite and inside [low, high] (open ends where asked)."""
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if not math.isfinite(value) or below or above:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise SynthcamError(f"{name.replace('_', '-')} must be a finite number in {left}{low:g}, {high:g}{right}, got {value}")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; saved as ``config.json`` and inside every checkpoint."""
+
+    data: str = ""  #: path of the shards directory or real dataset (unused for ``synthetic``)
+    dataset: str = "shards"  #: one of :data:`DATASETS`
+    encoding: str = "DHA"  #: D, DH, DHA or HHA
+    classes: int = 13  #: class space 13, 37 or 40
+    model: str = "segnet"  #: segnet or segnet-basic
+    model_width: float = 1.0  #: channel multiplier, (0, MAX_MODEL_WIDTH]
+    dropout: float = 0.0  #: > 0: Bayesian SegNet dropout variant
+    epochs: int = 10  #: 1..MAX_EPOCHS
+    batch_size: int = 8  #: 1..MAX_BATCH_SIZE
+    lr: float = 1e-3  #: peak learning rate, (0, MAX_LR]; polynomial decay (power 0.9) per iteration to 0
+    optimizer: str = "adamw"  #: adamw or sgd (momentum 0.9)
+    weight_decay: float = 1e-4  #: [0, MAX_WEIGHT_DECAY]
+    height: int = 240  #: training crop height in pixels, 1..MAX_SIDE
+    width: int = 320  #: training crop width in pixels, 1..MAX_SIDE
+    val_fraction: float = 0.1  #: fraction of shards (groups) held out for validation
+    augment: bool = True  #: flip, scale+crop, depth-scale jitter
+    scale_range: tuple[float, float] = (1.0, 1.5)  #: zoom range above the scale at which the crop covers the frame
+    depth_jitter: float = 0.05  #: depth (and camera height) multiplied by 1 + U(-j, j)
+    balance: bool = True  #: median-frequency class weights
+    balance_frames: int = 200  #: frames sampled to estimate the class frequencies
+    depth: str = "noisy"  #: shards: noisy or clean depth
+    synthetic_frames: int = 64  #: frames of the ``synthetic`` dataset
+    num_workers: int = 0
+    seed: int = 0  #: 0..MAX_SEED
+    device: str = "cpu"  #: cpu or cuda (bf16 autocast + channels_last on cuda)
+    compile: bool = False  #: torch.compile the model (cuda)
+    init: str = ""  #: checkpoint whose weights initialise the model (fine-tuning)
+
+    def check_values(self) -> None:
+        """Raise a one-line :class:`SynthcamError` for a setting of the wrong type or out of range.
+
+        Needs nothing but the values (no files, no devices): also applied to the config stored in a
+        checkpoint. The limits are the ``MAX_*`` constants of :mod:`segnet.limits`.
+        """
+        from segnet.encodings import check_encoding
+        from segnet.models import MODELS
+        from synthcam.sample import check_classes
+
+        for f in fields(self):
+            setattr(self, f.name, _check_type(f.name, getattr(self, f.name), f.default))
+        check_encoding(self.encoding)
+        check_classes(self.classes)
+        if self.model not in MODELS:
+            raise SynthcamError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.dataset not in DATASETS:
+            raise SynthcamError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise SynthcamError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.depth not in DEPTHS:
+            raise SynthcamError(f"unknown depth {self.depth!r}; choose one of {', '.join(DEPTHS)}")
+        check_device_name(self.device)
+        _in_range("model_width", self.model_width, 0.0, MAX_MODEL_WIDTH, low_open=True)
+        _in_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        _in_range("lr", self.lr, 0.0, MAX_LR, low_open=True)
+        _in_range("weight_decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
+        _in_range("val_fraction", self.val_fraction, 0.0, 1.0, high_open=True)
+        _in_range("depth_jitter", self.depth_jitter, 0.0, MAX_DEPTH_JITTER)
+        low, high = self.scale_range
+        _in_range("scale_range", low, 0.0, MAX_ZOOM, low_open=True)
+        _in_range("scale_range", high, low, MAX_ZOOM)
+        for name, low_int, high_int in (("epochs", 1, MAX_EPOCHS), ("batch_size", 1, MAX_BATCH_SIZE),
+                                        ("height", 1, MAX_SIDE), ("width", 1, MAX_SIDE),
+                                        ("synthetic_frames", 1, MAX_SYNTHETIC_FRAMES),
+                                        ("balance_frames", 1, MAX_BALANCE_FRAMES),
+                                        ("num_workers", 0, MAX_NUM_WORKERS), ("seed", 0, MAX_SEED)):
+            value = getattr(self, name)
+            if not low_int <= value <= high_int:
+                shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}... ({len(str(value))} digits)"
+                raise SynthcamError(f"{name.replace('_', '-')} must be in {low_int}..{high_int}, got {shown}")
+        pixels = self.batch_size * self.height * self.width
+        if pixels > MAX_BATCH_PIXELS:
+            raise SynthcamError(f"a batch of {self.batch_size} crops of {self.width}x{self.height} is {pixels} pixels, "
+                                f"more than the {MAX_BATCH_PIXELS} allowed; lower --batch-size or --height/--width")
+
+    def validate(self) -> None:
+        """:meth:`check_values`, then the data path and device of this machine; one-line errors."""
+        self.check_values()
+        if self.dataset != "synthetic" and not self.data:
+            raise SynthcamError(f"--data PATH is needed for dataset {self.dataset}")
+        if self.dataset != "synthetic" and not Path(self.data).exists():
+            raise SynthcamError(f"data path {self.data} does not exist; pass the directory of shards or the dataset path")
+        cores = usable_cores()
+        if self.num_workers > cores:
+            raise SynthcamError(f"num-workers must be at most {cores} (the usable CPU cores), got {self.num_workers}")
+        check_device(self.device)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config of a ``config`` dict (as saved in checkpoints), checked by :meth:`check_values`.
+
+        Missing settings take their defaults; an unknown setting or a value of the wrong type
+        raises a one-line :class:`SynthcamError`.
+        """
+        if not isinstance(d, dict):
+            raise SynthcamError(f"a config must be a dict of settings, got {type(d).__name__}")
+        known = {f.name: f.default for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise SynthcamError(f"unknown setting {str(key)[:40]!r}")
+        config = cls(**{k: _check_type(k, v, known[k]) for k, v in d.items()})
+        config.check_values()
+        return config
+
