@@ -198,10 +198,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: object, path: 
                     raise not_a_checkpoint(path, f"its optimizer state {key!r} of parameter {index} does not fit the model")
             elif not _plain_value(value):
                 raise not_a_checkpoint(path, f"its optimizer state {key!r} is not a tensor or plain value")
-    try:
-        optimizer.load_state_dict(saved)
-    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
-        raise not_a_checkpoint(path, f"its optimizer state does not load: {first_line(exc)}") from None
+    _load_into(optimizer, saved, path, "optimizer")
 
 
 def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> None:
@@ -228,10 +225,15 @@ def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> 
             ok = _plain_value(value) and not isinstance(value, (list, tuple))
         if not ok:
             raise not_a_checkpoint(path, f"its scheduler entry {key!r} is not of the kind this scheduler saves")
+    _load_into(scheduler, saved, path, "scheduler")
+
+
+def _load_into(target: object, saved: dict, path: str | Path, what: str) -> None:
+    """``target.load_state_dict(saved)``; whatever torch refuses raises one line naming ``what``."""
     try:
-        scheduler.load_state_dict(saved)
+        target.load_state_dict(saved)
     except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
-        raise not_a_checkpoint(path, f"its scheduler state does not load: {first_line(exc)}") from None
+        raise not_a_checkpoint(path, f"its {what} state does not load: {first_line(exc)}") from None
 
 
 # ------------------------------------------------------------------ run checkpoints
