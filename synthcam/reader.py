@@ -36,9 +36,10 @@ from torch.utils.data import Dataset, Sampler, default_collate, get_worker_info
 
 from synthcam.batch_memory import pooled_empty
 from synthcam.errors import ShardError, SynthcamError
+from synthcam.manifest import find_shards
 from synthcam.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, GRAVITY, INDEX, INTRINSICS, LABEL, POSE, check_classes,
                              window_intrinsics, window_pixels)
-from synthcam.shards import ShardFile, find_shards
+from synthcam.shards import ShardFile
 
 #: Open HDF5 handles per process; beyond this the least recently read shard is closed (reopened on demand).
 MAX_OPEN_SHARDS = 64
@@ -212,7 +213,7 @@ class ShardDataset(Dataset):
                 if self._fields[0] not in out:
                     depth_np[a:b] = mm
             else:
-                np.divide(mm, np.float32(1000.0), out=depth_np[a:b])  # = synthcam.shards.mm_to_depth
+                np.divide(mm, np.float32(1000.0), out=depth_np[a:b])  # = synthcam.shard_format.mm_to_depth
             if lut is not None:
                 np.take(lut, class40, out=label_np[a:b], mode="clip")
             elif "class40" not in out:

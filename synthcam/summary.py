@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam.shards import FRAME_DATASETS, ShardFile
+from synthcam.shard_format import FRAME_DATASETS
+from synthcam.shards import ShardFile
 
 
 def summarize_shard(path: Path) -> dict:
@@ -15,10 +16,9 @@ def summarize_shard(path: Path) -> dict:
     so memory stays at one frame; raises :class:`~synthcam.errors.ShardError` for a damaged shard."""
     with ShardFile(path) as sf:
         n, names = len(sf), sf.class_names
-        f = sf._file()
         datasets = {}
         for key in (*FRAME_DATASETS, "pose", "timestamp", "trajectory_id", "intrinsics"):
-            ds = f[key]
+            ds = sf.dataset(key)
             datasets[key] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "compression": _filter_name(ds),
                              "stored_bytes": int(ds.id.get_storage_size())}
         hist = np.zeros(len(names), dtype=np.int64)

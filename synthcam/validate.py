@@ -19,7 +19,9 @@ from typing import Callable
 import numpy as np
 
 from synthcam.errors import ShardError
-from synthcam.shards import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, ShardFile, read_manifest
+from synthcam.manifest import read_manifest
+from synthcam.shard_format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX
+from synthcam.shards import ShardFile
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
 ROTATION_TOLERANCE = 1e-6

@@ -7,8 +7,11 @@ import pytest
 
 from synthcam.camera import Intrinsics
 from synthcam.errors import ShardError
-from synthcam.shards import (READ_FIELDS, ShardFile, ShardWriter, default_label_tables, depth_to_mm, find_shards,
-                             mm_to_depth, open_shard, read_shard)
+from synthcam.manifest import find_shards
+from synthcam.shard_format import default_label_tables, depth_to_mm, mm_to_depth
+from synthcam.shard_layout import open_shard
+from synthcam.shard_writer import ShardWriter
+from synthcam.shards import READ_FIELDS, ShardFile, read_shard
 
 CAM = Intrinsics.nyuv2().scaled(40, 30)
 
@@ -201,10 +204,10 @@ def test_checksum_is_zlib_crc32_whichever_implementation():
     """Shards store zlib's CRC32; the faster ISA-L implementation (when installed) gives the same values."""
     import zlib
 
-    from synthcam import shards
+    from synthcam import shard_format
 
     rng = np.random.default_rng(5)
     for array in (rng.integers(0, 65535, (48, 64), dtype=np.uint16), rng.integers(0, 40, (7, 3), dtype=np.uint8),
                   np.zeros((0,), np.uint8), rng.random((4, 4))):
-        assert shards.frame_crc(array) == zlib.crc32(array.tobytes())
-    assert shards.crc32(b"123456789") == 0xCBF43926  # the standard CRC-32 check value
+        assert shard_format.frame_crc(array) == zlib.crc32(array.tobytes())
+    assert shard_format.crc32(b"123456789") == 0xCBF43926  # the standard CRC-32 check value

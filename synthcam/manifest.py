@@ -1,0 +1,114 @@
+"""A dataset directory's ``manifest.json`` and its shard list: :func:`read_manifest` reads and checks
+the manifest (size, JSON, format and version, plain shard file names, counts) and :func:`find_shards`
+lists the shards of a file or directory. Writing the manifest is generation's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from synthcam.errors import ShardError
+from synthcam.shard_format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
+
+MAX_MANIFEST_BYTES = 256 << 20
+"""Largest ``manifest.json`` read (256 MiB, as generation reads its own; about 600 bytes a shard, so room
+for the most rooms a run may have, 100,000)."""
+
+
+def plain_shard_name(name) -> bool:
+    """True if ``name`` is a plain shard file name: a str ending in ``.h5`` with no directory part
+    (no ``/`` or ``\\``, not ``..``, not hidden), at most 255 bytes; what a manifest may list."""
+    return (isinstance(name, str) and name.endswith(SHARD_SUFFIX) and len(name) > len(SHARD_SUFFIX)
+            and not name.startswith(".") and not any(c in name for c in "/\\\0")
+            and len(name.encode("utf-8", "surrogatepass")) <= 255)
+
+
+def _count(value, largest: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= largest
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with the structure of a parsed manifest (None if nothing): fields, types, file names."""
+    if not isinstance(manifest, dict):
+        return "is not a JSON object"
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return f"is not a synthcam dataset manifest (format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r})"
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        older = " (written by an older synthcam)" if isinstance(version, int) and version < FORMAT_VERSION else ""
+        return (f"has dataset format version {version!r}{older}; this synthcam reads version {FORMAT_VERSION}, "
+                f"regenerate the dataset with 'synthcam generate'")
+    n_classes = CLASS_COUNTS["class40_names"]
+    if not isinstance(manifest.get("config"), dict):
+        return "has no config object"
+    if not isinstance(manifest.get("frames"), int) or not isinstance(manifest.get("shards"), list):
+        return "lacks its frames count or shard list"
+    names = manifest.get("class40_names")
+    if not (isinstance(names, list) and len(names) == n_classes and all(isinstance(x, str) for x in names)):
+        return f"has no list of {n_classes} class40 names"
+    totals = manifest.get("class40_pixels")
+    if not (isinstance(totals, list) and len(totals) == n_classes and all(_count(x, 2**62) for x in totals)):
+        return f"has no list of {n_classes} class40 pixel totals"
+    seen = set()
+    for entry in manifest["shards"]:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not plain_shard_name(name):
+            return (f"lists {str(name)[:80]!r}, not a plain shard file name (NAME.h5 in the dataset directory, "
+                    f"no '/' or '..')")
+        if name in seen:
+            return f"lists {name} twice"
+        seen.add(name)
+        pixels = entry.get("class40_pixels")
+        if not _count(entry.get("frames"), MAX_FRAMES) or not (
+                isinstance(pixels, list) and len(pixels) == n_classes and all(_count(x, 2**62) for x in pixels)):
+            return f"has no valid frame count or class40 pixel counts for {name}"
+    return None
+
+
+def read_manifest(directory: Path) -> dict | None:
+    """The parsed ``manifest.json`` of a dataset directory, or None if it has none.
+
+    Raises :class:`ShardError` if it is larger than :data:`MAX_MANIFEST_BYTES`, not a file, not JSON,
+    not a dataset manifest of this format version, or lists a shard by anything but a plain file name
+    (:func:`plain_shard_name`: never a path out of the directory).
+    """
+    path = Path(directory) / MANIFEST
+    if not os.path.lexists(path):
+        return None
+    damaged = (f"move it away or delete it to read the shards of {directory} directly ('synthcam generate' "
+               f"never replaces a manifest it cannot read as its own)")
+    if not path.is_file():
+        raise ShardError(f"{path} is not a file; {damaged}")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ShardError(f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB, too large for a manifest; {damaged}")
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        raise ShardError(f"{path} is damaged (not JSON); {damaged}") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ShardError(f"{path} {problem}; {damaged}")
+    return manifest
+
+
+def find_shards(path: Path) -> list[Path]:
+    """The shard files at ``path``: the file itself, the shards a directory's manifest lists, or
+    (no manifest) the sorted ``*.h5`` files of a directory."""
+    path = Path(path)
+    if path.is_dir():
+        manifest = read_manifest(path)
+        if manifest is not None:  # a complete dataset: exactly its listed shards
+            listed = [path / s["file"] for s in manifest["shards"]]
+            missing = [p.name for p in listed if not p.is_file()]
+            if missing:
+                raise ShardError(f"{path} lacks shards its {MANIFEST} lists ({', '.join(missing[:3])}); generate again")
+            return listed
+        shards = sorted(p for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file())
+        if not shards:
+            raise ShardError(f"{path} holds no shards (*.h5); run 'synthcam generate --out {path}' first")
+        return shards
+    if not path.exists():
+        raise ShardError(f"{path} does not exist; pass a shard (.h5) or a directory of shards")
+    return [path]

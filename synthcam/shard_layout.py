@@ -1,0 +1,299 @@
+"""Opening a shard safely (FORMAT.md, "Limits" and "Header digest"): the declared layout is checked
+before any value is read (the exact set of datasets, their shapes against ``frame_count``, image
+sides of at most :data:`~synthcam.shard_format.MAX_IMAGE_SIDE`, at most
+:data:`~synthcam.shard_format.MAX_FRAMES` frames, one frame per chunk, stored sizes that fit in the
+file), then the header is read, its digest verified and its values parsed. A crafted or damaged file
+is refused with a :class:`~synthcam.errors.ShardError` before anything large is allocated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from synthcam.camera import Intrinsics
+from synthcam.errors import ShardError
+from synthcam.shard_digest import digest_of
+from synthcam.shard_format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
+                                   HEADER_DATASETS, HEADER_DIGEST, IMAGE_DTYPES, MAX_ATTRIBUTES, MAX_FRAMES,
+                                   MAX_IMAGE_SIDE, MAX_NAME_BYTES, LabelTables, crc32)
+
+_FILTERS = {"zstd": 32015, "gzip": 1}
+"""HDF5 filter id of each ``compression`` attribute value."""
+
+
+def _decode_attr(value):
+    """An attribute value as Python: bytes decoded, JSON objects and lists parsed, numpy scalars unwrapped."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def attr_text(value) -> str | None:
+    """A string attribute as str (None if it is not a string or not UTF-8)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _integer(value) -> int | None:
+    """An integer attribute as int (None for anything else, bool included)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return None
+
+
+def _damaged(path: Path, what: str) -> ShardError:
+    return ShardError(f"{path} is damaged ({what}); regenerate it with 'synthcam generate'")
+
+
+def _read_attrs(obj, path: Path, file_size: int) -> dict:
+    """Every attribute of an HDF5 object as h5py returns it, after checking there are at most
+    :data:`MAX_ATTRIBUTES`, each a single number or fixed-length string whose stored size fits in the
+    file. A variable-length string is refused unread: its value would live in HDF5's global heap,
+    which carries no checksum (a damaged one can make HDF5 loop forever)."""
+    names = list(obj.attrs)
+    if len(names) > MAX_ATTRIBUTES:
+        raise _damaged(path, f"{len(names)} attributes on {obj.name}, at most {MAX_ATTRIBUTES} expected")
+    values = {}
+    for name in names:
+        if not isinstance(name, str):  # h5py hands back a name that is not UTF-8 as bytes
+            raise _damaged(path, f"attribute name {name!r} of {obj.name} is not UTF-8")
+        attr = h5py.h5a.open(obj.id, name.encode("utf-8"))
+        string = h5py.check_string_dtype(attr.dtype)
+        fixed = string is not None and string.length is not None
+        if attr.shape != () or not (attr.dtype.kind in "biuf" or fixed):
+            raise _damaged(path, f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number "
+                                 f"or fixed-length string")
+        if attr.get_storage_size() > file_size:
+            raise _damaged(path, f"attribute {name!r} of {obj.name} declares more bytes than the file holds")
+        values[name] = obj.attrs[name]
+    return values
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """What :func:`_check_layout` found: N frames of H x W, the root attributes as read, the datasets."""
+
+    n: int
+    height: int
+    width: int
+    attrs: dict
+    datasets: dict
+
+
+def _is_shard(f: h5py.File) -> bool:
+    """True if the root's ``format`` attribute is the single string ``"synthcam-shard"`` (the one
+    attribute also read as a variable-length string: how shards before version 2 stored it, so that
+    they are named as older shards)."""
+    if "format" not in f.attrs:
+        return False
+    attr = h5py.h5a.open(f.id, b"format")
+    if attr.shape != () or h5py.check_string_dtype(attr.dtype) is None or attr.get_storage_size() > 1024:
+        return False
+    return attr_text(f.attrs["format"]) == FORMAT_NAME
+
+
+def _check_format(attrs: dict, path: Path) -> None:
+    """Refuse a file that is not a complete shard of this format version (before looking at its datasets)."""
+    version = _integer(attrs.get("format_version", -1))
+    if version is None:
+        raise _damaged(path, "format_version is not an integer")
+    if version != FORMAT_VERSION:
+        older = " (written by an older synthcam)" if version < FORMAT_VERSION else ""
+        raise ShardError(f"{path} has shard format version {version}{older}; this synthcam reads version "
+                         f"{FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
+    if "frame_count" not in attrs:
+        raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
+    compression = attr_text(attrs.get("compression"))
+    if compression not in _FILTERS:
+        raise _damaged(path, f"unknown compression {attrs.get('compression')!r}")
+    if compression == "zstd":
+        try:
+            import hdf5plugin  # noqa: F401  (registers the zstd filter)
+        except ImportError:
+            raise ShardError(f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it") from None
+
+
+def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
+    """Check a shard's declared layout before reading any dataset (see FORMAT.md, "Limits").
+
+    The root holds exactly the datasets of the format (hard links; no groups, external or virtual
+    storage); every shape matches ``frame_count`` (at most :data:`MAX_FRAMES`) and the image size
+    (sides 1..:data:`MAX_IMAGE_SIDE`); image stacks are chunked one frame per chunk with the filter the
+    ``compression`` attribute names and every chunk stored; header datasets are contiguous and
+    completely stored; and all stored bytes together fit in the file.
+    """
+    if not _is_shard(f):
+        raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
+    attrs = _read_attrs(f, path, file_size)
+    _check_format(attrs, path)
+    n = _integer(attrs["frame_count"])
+    if n is None or not 0 <= n <= MAX_FRAMES:
+        raise _damaged(path, f"frame_count {attrs['frame_count']!r} is not a whole number of frames from 0 to {MAX_FRAMES}")
+    names = list(f)
+    expected = (*FRAME_DATASETS, *HEADER_DATASETS)
+    if sorted(names) != sorted(expected):
+        odd = sorted(set(names) - set(expected)) or sorted(set(expected) - set(names))
+        what = "unexpected" if set(names) - set(expected) else "missing"
+        raise _damaged(path, f"{what} dataset(s) {', '.join(map(repr, odd[:3]))}")
+    datasets = {}
+    for name in expected:
+        if not isinstance(f.get(name, getlink=True), h5py.HardLink):
+            raise _damaged(path, f"{name!r} is a link, not a dataset")
+        datasets[name] = f[name]
+        if not isinstance(datasets[name], h5py.Dataset):
+            raise _damaged(path, f"{name!r} is a group, not a dataset")
+    depth_shape = datasets["depth"].shape
+    if len(depth_shape) != 3 or not all(1 <= side <= MAX_IMAGE_SIDE for side in depth_shape[1:]):
+        raise _damaged(path, f"depth is {depth_shape}, expected (N, H, W) with sides of 1 to {MAX_IMAGE_SIDE} pixels")
+    if depth_shape[0] != n:
+        raise ShardError(f"{path} is damaged: its frame_count says {n} frames but its datasets hold {depth_shape[0]}; "
+                         f"regenerate it with 'synthcam generate'")
+    _, h, w = depth_shape
+    string = f"fixed-length utf-8 string of at most {MAX_NAME_BYTES} bytes"
+    shapes = {**{name: ((n, h, w), dtype) for name, dtype in IMAGE_DTYPES.items()},
+              "pose": ((n, 4, 4), np.dtype("<f8")), "timestamp": ((n,), np.dtype("<f8")),
+              "trajectory_id": ((n,), np.dtype("<i8")), "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
+              "class40_pixels": ((n, CLASS_COUNTS["class40_names"]), np.dtype("<i8")), "intrinsics": ((6,), np.dtype("<f8")),
+              **{name: ((count,), string) for name, count in CLASS_COUNTS.items()},
+              "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
+              "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1"))}
+    filter_id = _FILTERS[attr_text(attrs["compression"])]
+    stored = 0
+    for name, (shape, dtype) in shapes.items():
+        ds = datasets[name]
+        info = h5py.check_string_dtype(ds.dtype)
+        fixed = info is not None and info.encoding == "utf-8" and info.length is not None and info.length <= MAX_NAME_BYTES
+        found = string if fixed else ds.dtype
+        if ds.shape != shape or found != dtype:
+            raise _damaged(path, f"dataset {name} is {ds.shape} {found}, expected {shape} {dtype}")
+        plist = ds.id.get_create_plist()
+        if plist.get_external_count() or ds.is_virtual:
+            raise _damaged(path, f"dataset {name} keeps its data outside the file")
+        size = ds.id.get_storage_size()
+        stored += size
+        if name in FRAME_DATASETS:
+            filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+            if ds.chunks != (1, h, w) or filters != [filter_id] or ds.id.get_num_chunks() != n:
+                raise _damaged(path, f"dataset {name} is not stored one compressed frame per chunk")
+        elif plist.get_layout() != h5py.h5d.CONTIGUOUS or size != math.prod(shape) * ds.dtype.itemsize:
+            raise _damaged(path, f"dataset {name} is not stored whole")
+    if stored > file_size:
+        raise _damaged(path, "its datasets declare more stored bytes than the file holds")
+    return ShardLayout(n, h, w, attrs, datasets)
+
+
+@dataclass(frozen=True)
+class ShardHeader:
+    """Everything :class:`~synthcam.shards.ShardFile` reads when a shard is opened (see its attributes)."""
+
+    digest: str
+    intrinsics: Intrinsics
+    labels: LabelTables
+    poses: np.ndarray
+    timestamps: np.ndarray
+    trajectory_ids: np.ndarray
+    class40_pixels: np.ndarray
+    checksums: np.ndarray
+    attrs: dict
+    scene: dict
+
+
+def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader:
+    """Read the header datasets (sizes already checked), verify the header digest, the per-frame
+    checksums of pose, timestamp and trajectory id and the class counts; parse what they hold."""
+    datasets = layout.datasets
+    data = {name: datasets[name][()] for name in HEADER_DATASETS}
+    dataset_attrs = {name: _read_attrs(ds, path, file_size) for name, ds in datasets.items()}
+    stored = attr_text(layout.attrs.get(HEADER_DIGEST))
+    if stored is None:
+        raise _damaged(path, "no header digest")
+    digest = digest_of(layout.attrs, datasets, dataset_attrs, data)
+    if digest != stored:
+        raise ShardError(f"{path} fails its header checksum (an attribute, a label table or name list, the intrinsics, "
+                         f"poses or checksums changed); the shard is corrupt, regenerate it with 'synthcam generate'")
+    columns = json.loads(attr_text(dataset_attrs["checksum"].get("columns")) or "null")
+    if columns != list(CHECKSUM_FIELDS):
+        raise _damaged(path, "checksum columns are not " + ", ".join(CHECKSUM_FIELDS))
+    checksums = data["checksum"]
+    for name in ("pose", "timestamp", "trajectory_id"):
+        column = checksums[:, CHECKSUM_FIELDS.index(name)].tolist()
+        values = data[name]
+        for i in range(layout.n):
+            if crc32(values[i:i + 1]) != column[i]:
+                raise ShardError(f"{path.name}: frame {i} fails its {name} checksum; the shard is corrupt, "
+                                 f"regenerate it (synthcam validate lists every bad shard)")
+    pixels = data["class40_pixels"]
+    short = np.flatnonzero(pixels.sum(axis=1) != layout.height * layout.width) if layout.n else []
+    if len(short) or (pixels < 0).any():
+        raise _damaged(path, f"the class counts of frame {int(short[0]) if len(short) else 0} do not add up to its "
+                             f"pixels (class40 ids outside 0..40)")
+    values = data["intrinsics"]
+    if not np.isfinite(values).all() or values[0] != layout.width or values[1] != layout.height:
+        raise _damaged(path, f"intrinsics {values.tolist()} do not describe its {layout.width}x{layout.height} images")
+    names = {}
+    for key in CLASS_COUNTS:
+        names[key] = tuple(s.decode("utf-8") for s in data[key].tolist())
+    scene = json.loads(attr_text(layout.attrs.get("scene_json")) or "null")
+    if not isinstance(scene, dict):
+        raise _damaged(path, "scene_json is not a JSON object")
+    labels = LabelTables(names["class40_names"], names["class13_names"], names["class37_names"],
+                         data["class40_to_13"], data["class40_to_37"])
+    return ShardHeader(digest, Intrinsics.from_array(values), labels, data["pose"], data["timestamp"], data["trajectory_id"],
+                       pixels, checksums, {k: _decode_attr(v) for k, v in layout.attrs.items() if k != "scene_json"}, scene)
+
+
+DAMAGE_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, RecursionError, struct.error)
+"""What h5py, numpy and json raise on a damaged file; turned into :class:`ShardError`."""
+
+
+def open_checked(path: Path) -> tuple[h5py.File, ShardLayout, ShardHeader]:
+    """Open a shard read-only, check its layout, read and verify its header; (open file, layout, header).
+
+    Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
+    truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ShardError(f"{path} does not exist or is not a file; pass a shard (.h5) or a directory of shards")
+    file_size = path.stat().st_size
+    try:
+        f = h5py.File(path, "r")
+    except DAMAGE_ERRORS:
+        raise ShardError(f"{path} is not an HDF5 file or is truncated; regenerate it with 'synthcam generate'") from None
+    try:
+        layout = _check_layout(f, path, file_size)
+        return f, layout, _read_header(layout, path, file_size)
+    except ShardError:
+        f.close()
+        raise
+    except DAMAGE_ERRORS as exc:
+        f.close()
+        raise _damaged(path, str(exc) or type(exc).__name__) from None
+
+
+def open_shard(path: Path) -> h5py.File:
+    """Open a shard read-only after checking it is a complete, undamaged shard of format version 2
+    (its layout, sizes and header digest; see :class:`~synthcam.shards.ShardFile`).
+
+    Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
+    truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
+    """
+    return open_checked(path)[0]
