@@ -144,11 +144,29 @@ def check_tensors(state: object, path: str | Path, budget: int) -> None:
 _PLAIN = (int, float, bool, str, type(None))
 
 
+def _as_float(value: object) -> float | None:
+    """``value`` as a float when it is an int or float (not a bool) that a float can hold, else None.
+
+    A checkpoint may hold an integer of hundreds of digits: every later use of it as a number
+    (``math.isfinite``, a learning rate, a plot) would raise OverflowError instead of a message.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _finite(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool) that is a finite float."""
+    number = _as_float(value)
+    return number is not None and math.isfinite(number)
+
+
 def _plain_number(value: object) -> bool:
     """Whether ``value`` is a finite int or float (booleans count as plain flags, not numbers)."""
-    if isinstance(value, bool):
-        return True
-    return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, bool) or _finite(value)
 
 
 def _plain_value(value: object) -> bool:
@@ -157,7 +175,7 @@ def _plain_value(value: object) -> bool:
     if isinstance(value, (list, tuple)):
         return len(value) <= 64 and all(not isinstance(v, (list, tuple)) and _plain_value(v) for v in value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return math.isfinite(value)
+        return _finite(value)
     return isinstance(value, _PLAIN)
 
 
@@ -218,7 +236,7 @@ def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> 
         elif isinstance(mine, bool):
             ok = isinstance(value, bool)
         elif isinstance(mine, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= -1
+            ok = isinstance(value, int) and _finite(value) and value >= -1
         elif isinstance(mine, float):
             ok = _plain_number(value) and not isinstance(value, bool)
         else:
@@ -265,20 +283,19 @@ def _check_run_entries(state: dict, config: TrainConfig, path: Path) -> None:
     epoch = state["epoch"]
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCHS:
         raise not_a_checkpoint(path, f"its epoch must be an integer in 0..{MAX_EPOCHS}")
-    best = state["best"]
-    if not isinstance(best, (int, float)) or isinstance(best, bool) or math.isnan(best):
+    best = _as_float(state["best"])
+    if best is None or math.isnan(best):
         raise not_a_checkpoint(path, "its best metric is not a number")
     weights = state["class_weights"]
     if (not isinstance(weights, list) or len(weights) != config.classes
-            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in weights)):
+            or not all(_finite(w) and w > 0 for w in weights)):
         raise not_a_checkpoint(path, f"its class_weights must be {config.classes} positive finite numbers")
     history = state["history"]
     if not isinstance(history, list) or len(history) != epoch:
         raise not_a_checkpoint(path, "its history must list one record per completed epoch")
     for record in history:
         if (not isinstance(record, dict) or not {"epoch", "train_loss", "train_acc"} <= set(record)
-                or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for k, v in record.items())):
+                or not all(isinstance(k, str) and _as_float(v) is not None for k, v in record.items())):
             raise not_a_checkpoint(path, "its history records must map names to numbers")
     rng = state["rng"]
     reference = torch.get_rng_state()

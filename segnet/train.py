@@ -268,8 +268,8 @@ def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what
     """The one-line error for a run whose loss or weights stopped being finite."""
     at = f"epoch {epoch}, step {step}" if step else f"epoch {epoch}"
     saved = out / "last.pt"
-    keep = (f"; last.pt and best.pt keep epoch {epoch - 1}, so a new run with --init {saved} starts from them"
-            if saved.is_file() and epoch > 1 else "; no checkpoint was written")
+    keep = (f"; last.pt keeps epoch {epoch - 1} and best.pt the best epoch before it, so a new run with "
+            f"--init {saved} starts from there" if saved.is_file() and epoch > 1 else "; no checkpoint was written")
     return SynthcamError(f"training diverged: {what} at {at}{keep}; lower --lr (it is {config.lr:g}) "
                          f"or check the data")
 

@@ -180,6 +180,34 @@ def _rng_size(s):
     s["rng"]["torch"] = torch.zeros(7, dtype=torch.uint8)
 
 
+HUGE = 10**400
+"""An integer that pickles (and loads with the weights-only reader) but no float can hold."""
+
+
+def _huge_best(s):
+    s["best"] = HUGE
+
+
+def _huge_class_weight(s):
+    s["class_weights"][0] = HUGE
+
+
+def _huge_history_value(s):
+    s["history"][0]["train_loss"] = HUGE
+
+
+def _huge_optimizer_setting(s):
+    s["optimizer"]["param_groups"][0]["lr"] = HUGE
+
+
+def _huge_scheduler_entry(s):
+    s["scheduler"]["base_lrs"] = [HUGE]
+
+
+def _huge_scheduler_step(s):
+    s["scheduler"]["last_epoch"] = HUGE
+
+
 @pytest.mark.parametrize("mutate,kind,fragment", [
     (_without_config, "evaluate", "config"),
     (_without_config, "init", "config"),
@@ -199,6 +227,12 @@ def _rng_size(s):
     (_optimizer_shape, "resume", "optimizer"),
     (_scheduler_entry, "resume", "scheduler"),
     (_rng_size, "resume", "rng"),
+    (_huge_best, "evaluate", "best"),
+    (_huge_class_weight, "evaluate", "class_weights"),
+    (_huge_history_value, "resume", "history"),
+    (_huge_optimizer_setting, "resume", "optimizer"),
+    (_huge_scheduler_entry, "resume", "scheduler"),
+    (_huge_scheduler_step, "resume", "scheduler"),
 ], ids=lambda v: getattr(v, "__name__", v))
 def test_checkpoint_entries_are_checked(cli, one_line_error, real_state, tmp_path, mutate, kind, fragment):
     state = copy.deepcopy(real_state)
@@ -304,6 +338,27 @@ def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(cli, monkeypatch, tmp
         assert fragment in lines[1], lines[1]
     assert _finite(out / "last.pt") == (1, True)
     assert _finite(out / "best.pt") == (1, True)
+
+
+def test_nan_loss_message_says_what_best_pt_holds(cli, monkeypatch, tmp_path):
+    """best.pt holds the best epoch, not the last one: the message must not claim otherwise."""
+    real = segnet.train.validate
+    epochs = []
+
+    def worse_each_epoch(ctx, loader, num_classes):
+        result = real(ctx, loader, num_classes)
+        epochs.append(len(epochs) + 1)
+        result["class_avg_acc"] = 1.0 / epochs[-1]  # epoch 1 stays the best
+        return result
+
+    monkeypatch.setattr(segnet.train, "validate", worse_each_epoch)
+    _nan_loss_from(monkeypatch, epoch=3, step=1)
+    out = tmp_path / "run"
+    result = cli("train", *TINY, "--epochs", "3", "--out", out)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert _finite(out / "last.pt") == (2, True) and _finite(out / "best.pt") == (1, True)
+    assert "last.pt keeps epoch 2" in message and "best.pt keep epoch 2" not in message, message
 
 
 def test_nan_loss_in_first_epoch_writes_nothing_and_can_be_rerun(cli, one_line_error, monkeypatch, tmp_path):
