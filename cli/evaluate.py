@@ -43,8 +43,8 @@ def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size,
     from segnet.evaluate import evaluate as run_evaluation
     from segnet.metrics import format_scores
 
-    if json_path is not None and not json_path.parent.is_dir():
-        raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
+    if json_path is not None and not json_path.resolve().parent.is_dir():  # resolve: where a link points
+        raise SynthcamError(f"--json {json_path}: directory {json_path.resolve().parent} does not exist")
     if dataset != "synthetic" and not data_path:
         raise SynthcamError(f"--path is needed for --dataset {dataset}")
     protocols = ("full", "scenenet224") if protocol == "both" else (protocol,)
@@ -66,7 +66,10 @@ def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size,
     for p in protocols:
         click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
     if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=1) + "\n")
+        try:
+            json_path.write_text(json.dumps(result, indent=1) + "\n")
+        except OSError as exc:
+            raise SynthcamError(f"cannot write --json {json_path}: {exc.strerror}; choose a writable path") from None
         click.echo(f"wrote {json_path}")
     if predictions_dir is not None:
         click.echo(f"wrote {result['frames']} prediction PNGs to {predictions_dir}")

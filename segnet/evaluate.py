@@ -124,7 +124,10 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
         model.to(memory_format=torch.channels_last)
     out_dir = Path(predictions_dir) if predictions_dir else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SynthcamError(f"cannot create --predictions {out_dir}: {exc.strerror}; choose a writable directory") from None
     confusions = {p: Confusion(classes) for p in protocols}
     frames = 0
     for group in _batches(data, batch_size, num_workers):

@@ -301,6 +301,22 @@ def test_evaluation_setting_out_of_range_is_one_line(cli, one_line_error, real_r
     one_line_error(result, fragment)
 
 
+def test_predictions_directory_that_cannot_be_made_is_one_line(cli, one_line_error, real_run, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("user data")
+    result = cli("evaluate", "--checkpoint", real_run / "last.pt", "--dataset", "synthetic",
+                 "--predictions", blocker / "predictions")
+    one_line_error(result, "--predictions", str(blocker / "predictions"))
+    assert blocker.read_text() == "user data"
+
+
+def test_json_that_cannot_be_written_is_one_line(cli, one_line_error, real_run, tmp_path):
+    link = tmp_path / "scores.json"
+    link.symlink_to(tmp_path / "missing" / "scores.json")  # its parent exists, its target's does not
+    result = cli("evaluate", "--checkpoint", real_run / "last.pt", "--dataset", "synthetic", "--json", link)
+    one_line_error(result, "--json", str(link))
+
+
 # ---------------------------------------------------------------------------------- 9: NaN loss
 
 def _nan_loss_from(monkeypatch, epoch: int, step: int, training: bool = True):
