@@ -125,7 +125,7 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
                             noise=noise, noise_params=_parse_noise_params(noise_param),
                             room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
-                            scene=str(scene_path.resolve()) if scene_path else "", renderer=renderer)
+                            scene=_absolute_scene(scene_path), renderer=renderer)
     config.validate()
     if workers is None:
         workers = auto_workers(config, fork=True)
@@ -177,6 +177,17 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     resumed = f"; kept {kept[0]} complete shards from an earlier run" if kept[0] else ""
     click.echo(f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
                f"({frames / elapsed:.1f} frames/s){resumed}")
+
+
+def _absolute_scene(path: Path | None) -> str:
+    """``--scene`` as an absolute path with its links resolved ("" without one)."""
+    if path is None:
+        return ""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError) as exc:  # a loop of symbolic links (RuntimeError before Python 3.13)
+        raise SynthcamError(f"--scene {path} cannot be resolved ({exc}); pass the path of a scene description "
+                            f"file") from None
 
 
 def _install_signal(signum, handler):

@@ -9,6 +9,7 @@ float32 and come only from the ``numpy.random.Generator`` passed in (normal draw
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,11 +40,12 @@ MAX_SAMPLES = 64
 
 
 def _require_finite(stage) -> None:
-    """Every number field of ``stage`` is finite, and every ``int`` field a whole number (ValueError otherwise)."""
+    """Every floating-point field of ``stage`` is finite, and a whole number where the field is an ``int``
+    (ValueError otherwise). Integers of any size pass: the stages' range checks bound them."""
     for f in dataclasses.fields(stage):
         value = getattr(stage, f.name)
-        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-            _require(bool(np.isfinite(value)), f"{f.name} must be a finite number, got {value}")
+        if isinstance(value, (float, np.floating)):
+            _require(math.isfinite(value), f"{f.name} must be a finite number, got {value}")
             if f.type == "int":
                 _require(float(value).is_integer(), f"{f.name} must be a whole number, got {value}")
 

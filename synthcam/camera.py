@@ -72,7 +72,7 @@ def check_resolution(width: int, height: int) -> None:
 def parse_resolution(text: str) -> tuple[int, int]:
     """Parse ``"WxH"`` into ``(width, height)``; each side from 16 to 4096 pixels (:func:`check_resolution`)."""
     parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and len(p.strip()) <= 6 for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdecimal() and len(p.strip()) <= 6 for p in parts):  # int() reads these
         raise SynthcamError(f"resolution {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x480")
     w, h = (int(p) for p in parts)
     try:

@@ -23,8 +23,8 @@ from synthcam.shards import SHARD_SUFFIX
 
 MAX_ROOMS = 100_000
 """Most rooms (one shard each) in one dataset. ``manifest.json`` lists every shard with its class pixel
-counts and readers load it whole (at most 64 MiB); 100,000 rooms is six times SceneNet RGB-D's 16,895
-trajectories."""
+counts (about 600 bytes each) and readers load it whole (at most 256 MiB); 100,000 rooms is six times
+SceneNet RGB-D's 16,895 trajectories."""
 MAX_FRAMES_PER_ROOM = 100_000
 """Most frames along one room's trajectory (one shard): what a shard may hold; a shard keeps its poses,
 checksums and class counts in memory while it is written."""
@@ -62,8 +62,10 @@ class GenerateConfig:
 
     def validate(self) -> None:
         """Raise :class:`SynthcamError` (or a noise/scene error) naming the first bad field; touches no output."""
-        _check_count("rooms", self.rooms, MAX_ROOMS)
-        _check_count("frames-per-room", self.frames_per_room, MAX_FRAMES_PER_ROOM)
+        _check_count("rooms", self.rooms, MAX_ROOMS, "per dataset is supported, split the work into several datasets "
+                     "(--out directories)")
+        _check_count("frames-per-room", self.frames_per_room, MAX_FRAMES_PER_ROOM, "per room is supported, use more "
+                     "rooms with fewer frames each")
         if not is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise SynthcamError(f"seed must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {self.seed}")
         if not (is_int(self.width) and is_int(self.height)):
@@ -96,13 +98,13 @@ def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_count(name: str, value, largest: int) -> None:
-    """Raise :class:`SynthcamError` unless ``value`` is an integer in 1 .. ``largest``."""
+def _check_count(name: str, value, largest: int, what_to_do: str) -> None:
+    """Raise :class:`SynthcamError` unless ``value`` is an integer in 1 .. ``largest``; above it the message
+    goes on with ``what_to_do`` (after "at most N ")."""
     if not is_int(value) or value < 1:
         raise SynthcamError(f"{name} must be at least 1, got {value}")
     if value > largest:
-        raise SynthcamError(f"{name} is {value}; at most {largest:,} per dataset is supported, "
-                            f"split the work into several datasets (--out directories)")
+        raise SynthcamError(f"{name} is {value}; at most {largest:,} {what_to_do}")
 
 
 def input_files(scene: str | Path) -> list[Path]:

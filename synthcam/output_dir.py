@@ -57,8 +57,13 @@ def prepare_output(out_dir: Path) -> Path:
         with tempfile.TemporaryFile(dir=out_dir):  # an unnamed (or uniquely named, exclusive) file
             pass
     except OSError as exc:
-        raise SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out") from None
+        raise _unwritable(out_dir, exc) from None
     return out_dir
+
+
+def _unwritable(out_dir: Path, exc: OSError) -> SynthcamError:
+    """The one-line error for an output directory that cannot be created or written."""
+    return SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out")
 
 
 # --- the output lock -------------------------------------------------------------------------
@@ -81,7 +86,7 @@ def output_lock(out_dir: Path) -> Iterator[Path]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out") from None
+        raise _unwritable(out_dir, exc) from None
     path = out_dir / LOCK_NAME
     fd = _acquire_lock(path)
     key = str(out_dir.resolve())
@@ -140,7 +145,7 @@ def _lock_file_error(path: Path, exc: OSError) -> SynthcamError:
                              f"or choose another --out")
     if exc.errno == errno.EISDIR:
         return SynthcamError(f"{path} is a directory, so it cannot be synthcam's lock; move it away or choose another --out")
-    return SynthcamError(f"cannot write to output directory {path.parent} ({exc.strerror}); choose a writable --out")
+    return _unwritable(path.parent, exc)
 
 
 def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
@@ -202,11 +207,21 @@ class _Found:
     config: dict | None = None
 
 
-def _small_attr(f, name: str):
-    """Root attribute ``name`` of an open HDF5 file, or None if absent or larger than MAX_HEADER_ATTR_BYTES."""
+def _small_attr(f, name: str, vlen_text: bool = False):
+    """Root attribute ``name`` of an open HDF5 file, or None if absent, larger than MAX_HEADER_ATTR_BYTES, or
+    not numbers or fixed-length text. A variable-length value is left unread (as the shard reader does):
+    it lives in HDF5's global heap, which carries no checksum, and a damaged one can make HDF5 loop
+    forever. ``vlen_text`` reads variable-length text too: only for ``format``, which shards before
+    version 2 stored so (they are then named as older shards, not as foreign files)."""
+    import h5py
+
     if name not in f.attrs:
         return None
-    if f.attrs.get_id(name).get_storage_size() > MAX_HEADER_ATTR_BYTES:
+    attr = f.attrs.get_id(name)
+    if attr.get_storage_size() > MAX_HEADER_ATTR_BYTES:
+        return None
+    text = h5py.check_string_dtype(attr.dtype)
+    if not (attr.dtype.kind in "biuf" or (text is not None and (text.length is not None or vlen_text))):
         return None
     value = f.attrs[name]
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
@@ -228,7 +243,7 @@ def _inspect_shard(path: Path, config: GenerateConfig, index: int) -> _Found:
         return _Found("foreign", "is not a regular file")
     try:
         with h5py.File(path, "r") as f:
-            fmt, version = _small_attr(f, "format"), _small_attr(f, "format_version")
+            fmt, version = _small_attr(f, "format", vlen_text=True), _small_attr(f, "format_version")
             text, frames, room = _small_attr(f, "config"), _small_attr(f, "frame_count"), _small_attr(f, "room_index")
     except Exception:  # noqa: BLE001  (any failure to read a header: not provably ours)
         return _Found("foreign", "is not a readable HDF5 file")

@@ -280,10 +280,15 @@ def _probe_ray_address(address: str, timeout_s: float = 5.0) -> None:
     import socket
 
     host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise SynthcamError(f"--ray-address {address!r} is not auto, local, HOST:PORT or ray://HOST:PORT")
+    form = f"--ray-address {address!r} is not auto, local, HOST:PORT or ray://HOST:PORT"
+    if not sep or not host:
+        raise SynthcamError(form)
+    if not (port.isdecimal() and len(port) <= 5 and 0 < int(port) < 65536):
+        raise SynthcamError(f"{form} (PORT is 1 to 65535)")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except ValueError:  # UnicodeError included: a host name with an empty or too long part
+        raise SynthcamError(f"{form} ({host!r} is not a host name)") from None
     except OSError as exc:
         raise SynthcamError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); start one with "
                             f"'ray start --head', or pass --ray-address local") from None

@@ -219,7 +219,7 @@ def test_case5_a_corrupt_shard_is_regenerated_on_rerun(cli, dataset, tmp_path):
 
 @pytest.mark.parametrize("option, value, fragment", [
     ("--rooms", str(10**12), "rooms"),
-    ("--frames-per-room", str(10**9), "frames-per-room"),
+    ("--frames-per-room", str(10**9), "frames-per-room is 1000000000; at most 100,000 per room"),
     ("--resolution", "100000x100000", "too large"),
 ])
 def test_case6_huge_sizes_are_refused_before_any_work(cli, one_line_error, no_work, tmp_path, option, value, fragment):
@@ -379,11 +379,59 @@ def test_case8_workers_die_with_their_parent(tmp_path, sig):
     (["--noise-param", "jitter.sigma_px=inf"], ("jitter.sigma_px", "finite")),
     (["--noise-param", "jitter.sigma_px=1e300"], ("jitter", "sigma_px")),
     (["--noise-param", "disparity.baseline_m=1e308"], ("disparity", "baseline_m")),
+    (["--noise", "kinect_v2", "--noise-param", "flying.radius_px=1e300"], ("flying", "radius_px <= 64")),
+    (["--resolution", "\u00b2x480"], ("WIDTHxHEIGHT",)),  # a digit that int() does not read
 ])
 def test_case9_bad_values_are_one_line_before_any_work(cli, one_line_error, no_work, tmp_path, extra, fragments):
     out = tmp_path / "out"
     one_line_error(cli(*generate_args(out, *extra)), *fragments)
     assert not out.exists()
+
+
+def test_case9_a_scene_path_that_loops_is_one_line(cli, one_line_error, no_work, tmp_path):
+    loop = tmp_path / "scene.json"
+    loop.symlink_to(loop)
+    out = tmp_path / "out"
+    one_line_error(cli(*generate_args(out, "--scene", loop)), "--scene", "cannot be resolved")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("address, fragment", [("a..b:80", "'a..b' is not a host name"),
+                                               ("localhost:99999", "PORT is 1 to 65535")])
+def test_case9_a_malformed_ray_address_is_one_line(cli, one_line_error, tmp_path, address, fragment):
+    pytest.importorskip("ray")
+    one_line_error(cli(*generate_args(tmp_path / "out", "--ray-address", address)), "--ray-address", fragment)
+
+
+@pytest.mark.parametrize("attr, notice", [
+    ("config", "room_00000.h5 has no readable config; generating it again"),  # a v2 header: vlen values unread
+    ("format", None),  # how shards before version 2 stored it: still named as an older shard
+])
+def test_case9_variable_length_header_values_are_not_read(tmp_path, attr, notice):
+    """A shard header's variable-length values live in HDF5's unchecked global heap, which a damaged file
+    can make HDF5 loop on: generation reads them only for ``format`` (older shards)."""
+    from synthcam.errors import SynthcamError
+    from synthcam.generate import GenerateConfig, generate_dataset
+
+    config = GenerateConfig(rooms=1, frames_per_room=1, width=64, height=48, renderer="raycast")
+    out = tmp_path / "out"
+    out.mkdir()
+    values = {"format": "synthcam-shard", "format_version": 2 if attr == "config" else 1,
+              "config": json.dumps(config.with_inputs().to_dict(), sort_keys=True), "frame_count": 1, "room_index": 0}
+    with h5py.File(out / "room_00000.h5", "w") as f:
+        for key, value in values.items():
+            if isinstance(value, str):
+                kind = h5py.string_dtype("utf-8", None if key == attr else len(value.encode()))
+                f.attrs.create(key, value, dtype=kind)
+            else:
+                f.attrs[key] = value
+    notices = []
+    if notice is None:
+        with pytest.raises(SynthcamError, match="older synthcam format"):
+            generate_dataset(config, out, on_notice=notices.append)
+    else:
+        generate_dataset(config, out, on_notice=notices.append)
+        assert notices == [notice]
 
 
 @pytest.mark.parametrize("name", ["manifest.json", "room_00000.h5", "room_00001.h5.synthcam-partial"])
