@@ -67,18 +67,25 @@ def _check_type(name: str, value: object, default: object) -> object:
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**1000
+        ok = _is_real(value)
         value = float(value) if ok else value
     elif isinstance(default, str):
         ok = isinstance(value, str)
     else:  # the (low, high) tuple of scale_range
-        ok = (isinstance(value, (tuple, list)) and len(value) == 2
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 2**1000 for v in value))
+        ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_real(v) for v in value)
         value = tuple(float(v) for v in value) if ok else value
     if not ok:
         raise SynthcamError(f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, "
                             f"got {type(value).__name__}")
     return value
+
+
+def _is_real(value: object) -> bool:
+    """Whether ``value`` is a float (NaN and infinities included: the range checks refuse those by
+    name) or an int below 2**1000 in size (so that ``float(value)`` holds it)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and abs(value) < 2**1000)
 
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number below 2**1000", str: "a string"}

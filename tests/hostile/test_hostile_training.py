@@ -16,6 +16,7 @@ import segnet.evaluate
 import segnet.train
 from segnet.config import TrainConfig
 from segnet.train import train
+from synthcam.errors import SynthcamError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -289,6 +290,21 @@ def test_training_setting_out_of_range_is_one_line(cli, one_line_error, no_heavy
     result = cli("train", *TINY, "--epochs", "1", *args, "--out", out)
     one_line_error(result, fragment)
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--lr", "nan"], "lr must be a finite number"),
+    (["--dropout", "nan"], "dropout must be a finite number"),
+    (["--val-fraction", "inf"], "val-fraction must be a finite number"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_non_finite_setting_is_called_non_finite(cli, one_line_error, no_heavy_work, tmp_path, args, fragment):
+    """NaN is a float: the message says the value must be finite, not that it is of the wrong type."""
+    one_line_error(cli("train", *TINY, "--epochs", "1", *args, "--out", tmp_path / "run"), fragment)
+
+
+def test_non_finite_scale_range_in_a_checkpoint_is_called_non_finite():
+    with pytest.raises(SynthcamError, match="scale-range must be a finite number"):
+        TrainConfig.from_dict({"dataset": "synthetic", "scale_range": [float("nan"), 1.5]})
 
 
 @pytest.mark.parametrize("args,fragment", [
