@@ -179,11 +179,15 @@ def _rng_state() -> dict:
 
 
 def _set_rng_state(state: dict, path: str | Path) -> None:
-    """Restore the generator states of a checked checkpoint; a state torch refuses raises one line."""
+    """Restore the generator states of a checked checkpoint; a state torch refuses raises one line.
+
+    A run saved on a machine with more GPUs than this one holds a state per GPU there: the states of
+    the GPUs this machine has are restored (the run trains on one of them), the rest are left.
+    """
     try:
         torch.set_rng_state(state["torch"])
         if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+            torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise not_a_checkpoint(path, f"its rng state does not load: {first_line(exc)}") from None
 

@@ -442,3 +442,25 @@ def test_resume_with_a_directory_for_best_pt_is_refused_up_front(cli, one_line_e
     one_line_error(cli("train", *TINY, "--epochs", "2", "--resume", "--out", out), "best.pt")
     state = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
     assert state["epoch"] == 1  # nothing was trained before the refusal
+
+
+def test_resume_on_a_machine_with_fewer_gpus_restores_the_states_it_can(monkeypatch):
+    """A run saved on a 2-GPU machine holds 2 CUDA generator states; one GPU here takes the first.
+
+    The CUDA calls are stood in for (this suite runs on CPU); the stand-in fails as torch does when
+    a state names a device this machine lacks."""
+    loaded = []
+
+    def set_rng_state_all(states):
+        for index, cuda_state in enumerate(states):
+            if index >= torch.cuda.device_count():
+                raise IndexError("tuple index out of range")
+            loaded.append(cuda_state)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", set_rng_state_all)
+    cpu_state = torch.get_rng_state()
+    cuda_states = [torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)]
+    segnet.train._set_rng_state({"torch": cpu_state, "cuda": cuda_states}, "last.pt")
+    assert len(loaded) == 1 and loaded[0] is cuda_states[0]
