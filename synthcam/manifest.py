@@ -36,6 +36,9 @@ def _manifest_problem(manifest) -> str | None:
     if manifest.get("format") != MANIFEST_FORMAT:
         return f"is not a synthcam dataset manifest (format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r})"
     version = manifest.get("format_version")
+    if _count(version, 2**62) and version > FORMAT_VERSION:
+        return (f"has dataset format version {version} (written by a newer synthcam); this synthcam reads version "
+                f"{FORMAT_VERSION}, upgrade synthcam to read this dataset")
     if version != FORMAT_VERSION:
         older = " (written by an older synthcam)" if isinstance(version, int) and version < FORMAT_VERSION else ""
         return (f"has dataset format version {version!r}{older}; this synthcam reads version {FORMAT_VERSION}, "
@@ -70,7 +73,7 @@ def _manifest_problem(manifest) -> str | None:
 def read_manifest(directory: Path) -> dict | None:
     """The parsed ``manifest.json`` of a dataset directory, or None if it has none.
 
-    Raises :class:`ShardError` if it is larger than :data:`MAX_MANIFEST_BYTES`, not a file, not JSON,
+    Raises :class:`ShardError` if it is larger than :data:`MAX_MANIFEST_BYTES`, not a file, unreadable, not JSON,
     not a dataset manifest of this format version, or lists a shard by anything but a plain file name
     (:func:`plain_shard_name`: never a path out of the directory).
     """
@@ -79,12 +82,21 @@ def read_manifest(directory: Path) -> dict | None:
         return None
     damaged = (f"move it away or delete it to read the shards of {directory} directly ('synthcam generate' "
                f"never replaces a manifest it cannot read as its own)")
-    if not path.is_file():
-        raise ShardError(f"{path} is not a file; {damaged}")
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise ShardError(f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB, too large for a manifest; {damaged}")
+    too_large = f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB, too large for a manifest; {damaged}"
     try:
-        manifest = json.loads(path.read_bytes())
+        if not path.is_file():
+            raise ShardError(f"{path} is not a file; {damaged}")
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ShardError(too_large)
+        with path.open("rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)  # bounded even if the file grows after the size check
+    except OSError as exc:
+        raise ShardError(f"{path} cannot be read ({os.strerror(exc.errno) if exc.errno else exc}); make it readable, "
+                         f"or {damaged}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ShardError(too_large)
+    try:
+        manifest = json.loads(data)
     except (ValueError, RecursionError):
         raise ShardError(f"{path} is damaged (not JSON); {damaged}") from None
     problem = _manifest_problem(manifest)

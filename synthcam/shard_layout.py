@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +116,11 @@ def _check_format(attrs: dict, path: Path) -> None:
     version = _integer(attrs.get("format_version", -1))
     if version is None:
         raise _damaged(path, "format_version is not an integer")
-    if version != FORMAT_VERSION:
-        older = " (written by an older synthcam)" if version < FORMAT_VERSION else ""
-        raise ShardError(f"{path} has shard format version {version}{older}; this synthcam reads version "
+    if version > FORMAT_VERSION:
+        raise ShardError(f"{path} has shard format version {version} (written by a newer synthcam); this synthcam "
+                         f"reads version {FORMAT_VERSION}, upgrade synthcam to read it")
+    if version < FORMAT_VERSION:
+        raise ShardError(f"{path} has shard format version {version} (written by an older synthcam); this synthcam reads version "
                          f"{FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
     if "frame_count" not in attrs:
         raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
@@ -267,17 +270,22 @@ DAMAGE_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, Overflo
 def open_checked(path: Path) -> tuple[h5py.File, ShardLayout, ShardHeader]:
     """Open a shard read-only, check its layout, read and verify its header; (open file, layout, header).
 
-    Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
-    truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
+    Raises :class:`ShardError` (naming the file and what to do) for a missing or unreadable file, a non-HDF5
+    or truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ShardError(f"{path} does not exist or is not a file; pass a shard (.h5) or a directory of shards")
-    file_size = path.stat().st_size
+    not_hdf5 = ShardError(f"{path} is not an HDF5 file or is truncated; regenerate it with 'synthcam generate'")
     try:
+        if not path.is_file():
+            raise ShardError(f"{path} does not exist or is not a file; pass a shard (.h5) or a directory of shards")
+        file_size = path.stat().st_size
         f = h5py.File(path, "r")
+    except OSError as exc:  # with an errno: the system refused (permissions, too many open files), not damage
+        if exc.errno is None:
+            raise not_hdf5 from None
+        raise ShardError(f"{path} cannot be read ({os.strerror(exc.errno)}); check its permissions and try again") from None
     except DAMAGE_ERRORS:
-        raise ShardError(f"{path} is not an HDF5 file or is truncated; regenerate it with 'synthcam generate'") from None
+        raise not_hdf5 from None
     try:
         layout = _check_layout(f, path, file_size)
         return f, layout, _read_header(layout, path, file_size)

@@ -15,8 +15,9 @@ import numpy as np
 
 from synthcam.camera import Intrinsics
 from synthcam.shard_digest import header_digest
-from synthcam.shard_format import (CHECKSUM_FIELDS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS, HEADER_DIGEST, TEMP_SUFFIX,
-                                   LabelTables, default_label_tables, depth_to_mm, frame_crc)
+from synthcam.shard_format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
+                                   HEADER_DIGEST, MAX_ATTRIBUTES, MAX_FRAMES, MAX_IMAGE_SIDE, MAX_NAME_BYTES,
+                                   TEMP_SUFFIX, LabelTables, default_label_tables, depth_to_mm, frame_crc)
 
 _RESERVED_ATTRS = ("format", "format_version", "compression", "checksum", "depth_unit_m", "scene_json", "frame_count",
                    HEADER_DIGEST)
@@ -79,6 +80,25 @@ def _set_attr(obj, key: str, value: int | float | bytes) -> None:
         obj.attrs[key] = value
 
 
+def _check_readable(n_frames: int, height: int, width: int, n_attrs: int, labels: LabelTables) -> None:
+    """Raise ``ValueError`` for a shard that readers would refuse (the limits of :mod:`synthcam.shard_format`,
+    checked when a shard is opened): called before any file is created."""
+    if not 0 <= n_frames <= MAX_FRAMES:
+        raise ValueError(f"a shard holds 0 to {MAX_FRAMES} frames, not {n_frames}")
+    if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
+        raise ValueError(f"{width}x{height} images: a shard's image sides are 1 to {MAX_IMAGE_SIDE} pixels")
+    if n_attrs > MAX_ATTRIBUTES:
+        raise ValueError(f"{n_attrs} root attributes (frame_count and the header digest included); a shard holds at most "
+                         f"{MAX_ATTRIBUTES}")
+    for key, names in (("class40_names", labels.class40_names), ("class13_names", labels.class13_names),
+                       ("class37_names", labels.class37_names)):
+        if len(names) != CLASS_COUNTS[key] or any(len(name.encode("utf-8")) > MAX_NAME_BYTES for name in names):
+            raise ValueError(f"labels.{key} must hold {CLASS_COUNTS[key]} names of at most {MAX_NAME_BYTES} UTF-8 bytes")
+    for key in ("class40_to_13", "class40_to_37"):
+        if np.shape(getattr(labels, key)) != (CLASS_COUNTS["class40_names"],):
+            raise ValueError(f"labels.{key} must be a ({CLASS_COUNTS['class40_names']},) table")
+
+
 class ShardWriter:
     """Writes one shard frame by frame; use as a context manager.
 
@@ -105,9 +125,18 @@ class ShardWriter:
         self.compression, filters = compression_filter()
         stored_attrs["compression"] = self.compression
         stored_attrs = {key: _attr_value(key, value) for key, value in stored_attrs.items()}
+        _check_readable(n_frames, h, w, len(stored_attrs) + 2, self.labels)  # + frame_count, header digest
         # O_EXCL: fails on any existing name
         self._file = h5py.File(self.tmp_path, "x", track_order=True, libver=LIBVER)
-        f = self._file
+        try:
+            self._create(intrinsics, stored_attrs, filters)
+        except BaseException:  # e.g. a number too large for HDF5, a full disk: leave no partial file behind
+            self.abort()
+            raise
+
+    def _create(self, intrinsics: Intrinsics, stored_attrs: dict, filters: dict) -> None:
+        """Store the root attributes and create every dataset of the new file (see FORMAT.md)."""
+        f, n_frames, h, w = self._file, self.n_frames, intrinsics.height, intrinsics.width
         for key, value in stored_attrs.items():
             _set_attr(f, key, value)
         common = dict(chunks=(1, h, w), track_times=False, **filters)

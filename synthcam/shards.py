@@ -120,7 +120,8 @@ class ShardFile:
             raise changed from None
         try:
             digest = h5py.h5a.open(f.id, HEADER_DIGEST.encode())
-            same = digest.shape == () and h5py.check_string_dtype(digest.dtype) is not None
+            string = h5py.check_string_dtype(digest.dtype)
+            same = digest.shape == () and string is not None and string.length is not None  # fixed length: no global heap
             same = same and attr_text(f.attrs[HEADER_DIGEST]) == self._digest
             for name, dtype in IMAGE_DTYPES.items():
                 same = same and isinstance(f.get(name, getlink=True), h5py.HardLink)

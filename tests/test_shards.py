@@ -211,3 +211,79 @@ def test_checksum_is_zlib_crc32_whichever_implementation():
                   np.zeros((0,), np.uint8), rng.random((4, 4))):
         assert shard_format.frame_crc(array) == zlib.crc32(array.tobytes())
     assert shard_format.crc32(b"123456789") == 0xCBF43926  # the standard CRC-32 check value
+
+
+def test_writer_refuses_up_front_a_shard_readers_would_refuse(tmp_path):
+    """Frame count, image size, attribute count and label lists past the readers' limits are refused
+    before any file exists (a shard that could never be opened would look complete)."""
+    from synthcam.shard_format import MAX_ATTRIBUTES, LabelTables
+
+    labels = default_label_tables()
+    long_name = LabelTables(("x" * 300,) + labels.class40_names[1:], labels.class13_names, labels.class37_names,
+                            labels.class40_to_13, labels.class40_to_37)
+    cases = [(100_001, CAM, {}, None, "0 to 100000 frames"),
+             (1, Intrinsics.nyuv2().scaled(9000, 12), {}, None, "sides are 1 to 8192"),
+             (1, CAM, {f"a{i}": i for i in range(MAX_ATTRIBUTES)}, None, "at most 64"),
+             (1, CAM, {}, long_name, "at most 256 UTF-8 bytes")]
+    for n, camera, attrs, tables, message in cases:
+        with pytest.raises(ValueError, match=message):
+            ShardWriter(tmp_path / "a.h5", n, camera, attrs, {"objects": []}, tables)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_that_fails_while_creating_the_file_leaves_no_partial_file(tmp_path):
+    with pytest.raises(TypeError):
+        ShardWriter(tmp_path / "a.h5", 1, CAM, {"seed": 2**70}, {"objects": []})  # no HDF5 integer type holds it
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_newer_format_version_says_to_upgrade(tmp_path):
+    """A shard or manifest from a newer synthcam asks for an upgrade, not a regeneration."""
+    import json
+
+    from synthcam.manifest import read_manifest
+
+    path = write(tmp_path / "v.h5", random_frames(1))
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 3
+    with pytest.raises(ShardError, match="version 3 \\(written by a newer synthcam\\).*upgrade synthcam") as caught:
+        ShardFile(path)
+    assert "regenerate" not in str(caught.value)
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "synthcam-dataset", "format_version": 3}))
+    with pytest.raises(ShardError, match="version 3 \\(written by a newer synthcam\\).*upgrade synthcam"):
+        read_manifest(tmp_path)
+
+
+def test_unreadable_shard_or_manifest_is_not_called_damaged(tmp_path, monkeypatch):
+    """Permission denied (or too many open files) is named as such, never 'regenerate it'; a manifest
+    that cannot be read is one error, not a traceback."""
+    import pathlib
+
+    from synthcam.manifest import read_manifest
+
+    path = write(tmp_path / "room_00000.h5", random_frames(1))
+    (tmp_path / "manifest.json").write_text("{}")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    with pytest.raises(ShardError, match="cannot be read \\(Permission denied\\); check its permissions") as caught:
+        ShardFile(path)
+    assert "regenerate" not in str(caught.value)
+    monkeypatch.setattr(pathlib.Path, "open", refuse)
+    with pytest.raises(ShardError, match="manifest.json cannot be read \\(Permission denied\\); make it readable"):
+        read_manifest(tmp_path)
+
+
+def test_reopen_refuses_a_digest_stored_as_a_variable_length_string(tmp_path):
+    """A reopened shard's digest is read only as a fixed-length string (never from HDF5's global heap)."""
+    path = write(tmp_path / "a.h5", random_frames(1))
+    shard = ShardFile(path)
+    shard.close()
+    with h5py.File(path, "r+") as f:
+        digest = f.attrs["header_sha256"].decode()
+        del f.attrs["header_sha256"]
+        f.attrs.create("header_sha256", data=digest, dtype=h5py.string_dtype("utf-8"))
+    with pytest.raises(ShardError, match="changed on disk"):
+        shard.read_frame(0)
