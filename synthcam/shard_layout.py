@@ -120,8 +120,8 @@ def _check_format(attrs: dict, path: Path) -> None:
         raise ShardError(f"{path} has shard format version {version} (written by a newer synthcam); this synthcam "
                          f"reads version {FORMAT_VERSION}, upgrade synthcam to read it")
     if version < FORMAT_VERSION:
-        raise ShardError(f"{path} has shard format version {version} (written by an older synthcam); this synthcam reads version "
-                         f"{FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
+        raise ShardError(f"{path} has shard format version {version} (written by an older synthcam); this synthcam "
+                         f"reads version {FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
     if "frame_count" not in attrs:
         raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
     compression = attr_text(attrs.get("compression"))
