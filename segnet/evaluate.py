@@ -27,6 +27,7 @@ from segnet.encodings import encode_batch
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
+from segnet.runfiles import make_directory
 from segnet.train_data import open_dataset
 from synthcam.errors import SynthcamError
 from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
@@ -124,10 +125,7 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
         model.to(memory_format=torch.channels_last)
     out_dir = Path(predictions_dir) if predictions_dir else None
     if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SynthcamError(f"cannot create --predictions {out_dir}: {exc.strerror}; choose a writable directory") from None
+        make_directory(out_dir, "--predictions")
     confusions = {p: Confusion(classes) for p in protocols}
     frames = 0
     for group in _batches(data, batch_size, num_workers):

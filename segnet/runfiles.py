@@ -4,7 +4,8 @@
 ``curves.png``) under a fresh temporary name of its own, created exclusively (never an existing
 file, never through a symbolic link), and renames it over the target when complete: no file the
 tool did not create is ever written into. :func:`save_state` and :func:`write_text` are its two
-uses; :func:`first_line` shortens an exception to one line for the messages of this package.
+uses; :func:`make_directory` creates an output directory; :func:`first_line` shortens an exception
+to one line for the messages of this package.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def make_directory(path: str | Path, option: str) -> None:
+    """Create directory ``path`` with its parents (an existing one is kept); a failure raises a
+    one-line :class:`SynthcamError` naming the command-line ``option`` that gave the path."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthcamError(f"cannot create {option} {path}: {exc.strerror}; choose a writable directory") from None
 
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:

@@ -41,7 +41,7 @@ from segnet.checkpoint import (init_from_checkpoint, load_checkpoint, load_optim
 from segnet.config import TrainConfig
 from segnet.encodings import encode_batch
 from segnet.models import build
-from segnet.runfiles import first_line, save_state, write_atomic, write_text
+from segnet.runfiles import first_line, make_directory, save_state, write_atomic, write_text
 from segnet.train_data import TrainView, median_frequency_weights, open_dataset, sample_groups, split_indices
 from synthcam.errors import SynthcamError
 from synthcam.sample import DEPTH_MM, LABEL, expand
@@ -357,10 +357,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
 
     from torch.utils.tensorboard import SummaryWriter
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SynthcamError(f"cannot create --out {out}: {exc.strerror}; choose a writable directory") from None
+    make_directory(out, "--out")
     writers: list = []  # the TensorBoard writer, opened with the first completed epoch
     last_epoch = config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     record: dict = history[-1] if history else {}
