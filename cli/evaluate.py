@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -43,8 +44,9 @@ def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size,
     from segnet.evaluate import evaluate as run_evaluation
     from segnet.metrics import format_scores
 
-    if json_path is not None and not json_path.resolve().parent.is_dir():  # resolve: where a link points
-        raise SynthcamError(f"--json {json_path}: directory {json_path.resolve().parent} does not exist")
+    target = Path(os.path.realpath(json_path)) if json_path is not None else None  # where a link points
+    if target is not None and not target.parent.is_dir():
+        raise SynthcamError(f"--json {json_path}: directory {target.parent} does not exist")
     if dataset != "synthetic" and not data_path:
         raise SynthcamError(f"--path is needed for --dataset {dataset}")
     protocols = ("full", "scenenet224") if protocol == "both" else (protocol,)

@@ -333,6 +333,15 @@ def test_json_that_cannot_be_written_is_one_line(cli, one_line_error, real_run, 
     one_line_error(result, "--json", str(link))
 
 
+def test_json_link_that_loops_is_an_error_line(cli, real_run, tmp_path):
+    loop = tmp_path / "scores.json"
+    loop.symlink_to(loop)
+    result = cli("evaluate", "--checkpoint", real_run / "last.pt", "--dataset", "synthetic", "--json", loop)
+    assert result.exit_code == 2 and "Traceback" not in result.output, (result.output, result.exception)
+    last = result.output.strip().splitlines()[-1]  # the scores are printed before the file is written
+    assert last.startswith("error: ") and "--json" in last and str(loop) in last, last
+
+
 # ---------------------------------------------------------------------------------- 9: NaN loss
 
 def _nan_loss_from(monkeypatch, epoch: int, step: int, training: bool = True):
