@@ -24,7 +24,8 @@ Rules:
   without end (``(a|a)+$``) is refused naming the rule instead of hanging: each match may take
   ``REGEX_TIMEOUT_S`` and all matches of one file ``LABELING_TIMEOUT_S`` (:mod:`scene_library.limits`).
   A pattern has at most ``MAX_REGEX_CHARS`` characters and its counted repeats at most
-  ``MAX_REGEX_SIZE`` expanded (``(ab){3}`` counts 6).
+  ``MAX_REGEX_SIZE`` expanded (``(ab){3}`` counts 6); all patterns of one file at most
+  ``MAX_LABEL_MAP_REGEX_SIZE`` together.
 * Resolution order: an exact name wins; otherwise the first regex in file order that matches;
   otherwise ``default``. Without ``default`` an unmatched name is an error.
 * Only ``default`` and ``labels`` are allowed at the top level; duplicate keys are an error.
@@ -48,16 +49,18 @@ import numpy as np
 
 from scene_library.errors import SceneError
 from scene_library.labels import class40_id, class40_names
-from scene_library.limits import (LABELING_TIMEOUT_S, MAX_LABEL_MAP_BYTES, MAX_REGEX_CHARS, MAX_REGEX_SIZE, MIB,
-                                  REGEX_TIMEOUT_S)
+from scene_library.limits import (LABELING_TIMEOUT_S, MAX_LABEL_MAP_BYTES, MAX_LABEL_MAP_REGEX_SIZE, MAX_REGEX_CHARS,
+                                  MAX_REGEX_SIZE, MIB, REGEX_TIMEOUT_S)
 
-__all__ = ["LABEL_MAP_SUFFIXES", "REGEX_PREFIX", "LabelMap", "load_label_map"]
+__all__ = ["LABEL_MAP_SUFFIXES", "REGEX_PREFIX", "LabelMap", "listed_names", "load_label_map"]
 
 PathLike = str | os.PathLike
 
 REGEX_PREFIX = "re:"
 LABEL_MAP_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_LEVEL_KEYS = ("default", "labels")
+#: Most mesh names one message lists (the rest are counted), and the longest name shown whole (characters).
+MAX_LISTED_NAMES, MAX_SHOWN_NAME = 20, 200
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class LabelMap:
             if name in index:
                 raise SceneError(f"{self.source}: the name {name!r} has two label rules; keep only one.")
             index[name] = cid
+        total = sum(_pattern_size(pattern, self.source) for pattern, _ in self.patterns)
+        if total > MAX_LABEL_MAP_REGEX_SIZE:  # checked before compiling: compiled rules hold ~150 bytes per item
+            raise SceneError(f"label map {self.source}: its 're:' rules repeat too much together ({total:,} items once "
+                             f"their counted repeats are expanded, limit {MAX_LABEL_MAP_REGEX_SIZE:,}); use smaller "
+                             "{n} counts, fewer 're:' rules, or exact names.")
         compiled = tuple((_compile_rule(pattern, self.source), cid) for pattern, cid in self.patterns)
         object.__setattr__(self, "_exact_index", index)
         object.__setattr__(self, "_compiled", compiled)
@@ -140,17 +148,25 @@ class LabelMap:
     def classify(self, names: Sequence[str]) -> tuple[list[int], list[str]]:
         """Class ids for ``names`` (same order) and the sorted distinct names that fell back to the default.
 
-        Raises SceneError listing every unmatched name when there is no default.
+        Raises SceneError listing the unmatched names (:func:`listed_names`) when there is no default.
         """
         deadline = time.monotonic() + LABELING_TIMEOUT_S
         found = [self.rule_class(n, deadline) for n in names]
         unmatched = sorted({n for n, cid in zip(names, found) if cid is None})
         if unmatched and self.default is None:
             raise SceneError(
-                f"no label rule in {self.source} matches the mesh name(s) {', '.join(map(repr, unmatched))}; "
+                f"no label rule in {self.source} matches the mesh name(s) {listed_names(unmatched, quote=True)}; "
                 "add rules for them or a 'default:' class to the label map."
             )
         return [self.default if cid is None else cid for cid in found], unmatched
+
+
+def listed_names(names: Sequence[str], quote: bool = False) -> str:
+    """``names`` for a one-line message: joined by commas (each in quotes if ``quote``), at most
+    ``MAX_LISTED_NAMES`` of them, each cut to ``MAX_SHOWN_NAME`` characters, then how many more there are."""
+    shown = [n if len(n) <= MAX_SHOWN_NAME else n[: MAX_SHOWN_NAME - 3] + "..." for n in names[:MAX_LISTED_NAMES]]
+    text = ", ".join(map(repr, shown) if quote else shown)
+    return text + (f" and {len(names) - MAX_LISTED_NAMES:,} more" if len(names) > MAX_LISTED_NAMES else "")
 
 
 def load_label_map(path: PathLike) -> LabelMap:
@@ -272,11 +288,9 @@ def _check_class_id(cid: Any, rule: str, source: str) -> None:
         raise SceneError(f"{source}: rule {rule!r} has class id {cid!r}; use an NYU40 id 1..{n} (see labels.class40_id).")
 
 
-def _compile_rule(pattern: str, source: str) -> Any:
-    """Compiled regex (a ``regex`` package pattern, matched with a timeout) of a ``re:`` rule; SceneError
-    with the position of a syntax error, or naming the limit a pattern breaks."""
-    import regex
-
+def _pattern_size(pattern: str, source: str) -> int:
+    """Size of a ``re:`` rule's pattern with its counted repeats expanded (:func:`_expanded_size`);
+    SceneError with the position of a syntax error, or naming the limit a pattern breaks."""
     shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
     if len(pattern) > MAX_REGEX_CHARS:
         raise SceneError(f"label map {source}: the regular expression {shown!r} has {len(pattern)} characters, more "
@@ -292,8 +306,16 @@ def _compile_rule(pattern: str, source: str) -> Any:
     if size > MAX_REGEX_SIZE:
         raise SceneError(f"label map {source}: the regular expression {shown!r} repeats too much ({size:,} items once its "
                          f"counted repeats are expanded, limit {MAX_REGEX_SIZE:,}); use smaller {{n}} counts.")
+    return size
+
+
+def _compile_rule(pattern: str, source: str) -> Any:
+    """Compiled regex (a ``regex`` package pattern, matched with a timeout) of a ``re:`` rule that
+    :func:`_pattern_size` accepted; not kept in the package's cache (the LabelMap holds it)."""
+    import regex
+
     try:
-        return regex.compile(pattern)
+        return regex.compile(pattern, cache_pattern=False)
     except regex.error as e:
         raise SceneError(f"label map {source}: the regular expression {pattern!r} is not supported ({e}); "
                          "rewrite the pattern.") from None

@@ -61,6 +61,9 @@ MAX_REGEX_CHARS = 512
 #: Largest size of a ``re:`` rule's pattern with its counted repeats expanded (``(ab){3}`` counts 6):
 #: compiling expands them, and ``(a{10000}){10000}`` would need gigabytes.
 MAX_REGEX_SIZE = 100_000
+#: Largest sum of those sizes over all ``re:`` rules of one label map: every compiled rule is kept while the
+#: map is used, at about 150 bytes per expanded item, so a map's rules stay within a few tens of MiB.
+MAX_LABEL_MAP_REGEX_SIZE = 250_000
 #: Longest time (s) one ``re:`` rule may take to match one mesh name.
 REGEX_TIMEOUT_S = 0.25
 #: Longest time (s) all rules may take to label all mesh names of one file.
