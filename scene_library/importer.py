@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from scene_library.label_map import LabelMap, load_label_map
+from scene_library.label_map import LabelMap, listed_names, load_label_map
 from scene_library.labels import class40_names
 from scene_library.limits import MAX_MESH_PARTS, MAX_MESH_TRIANGLES
 from scene_library.mesh_checks import check_extent, check_geometry, check_mesh_file, mesh_file_type, too_many
@@ -163,7 +164,7 @@ def _as_label_map(label_map: LabelMap | PathLike) -> LabelMap:
 
 
 def _classify(objects: list[_Loaded], labels: LabelMap, mesh_path: PathLike) -> tuple[list[int], list[str]]:
-    """Class ids per object and the unmatched names; warns once listing all unmatched names."""
+    """Class ids per object and the unmatched names; warns once listing the unmatched names."""
     names = [o.name for o in objects]
     try:
         ids, unmatched = labels.classify(names)
@@ -173,7 +174,7 @@ def _classify(objects: list[_Loaded], labels: LabelMap, mesh_path: PathLike) -> 
         default_name = class40_names()[labels.default]
         warnings.warn(
             f"{len(unmatched)} mesh name(s) in {mesh_path} match no rule in {labels.source} and were labelled "
-            f"{default_name!r} (the default): {', '.join(unmatched)}",
+            f"{default_name!r} (the default): {listed_names(unmatched)}",
             UnlabelledMeshWarning,
             stacklevel=3,
         )
@@ -278,7 +279,8 @@ def _primitive_owner(graph: Any, node: str) -> str | None:
     parent = graph.transforms.parents.get(node)
     if parent is None or parent == graph.base_frame:
         return None
-    if not re.fullmatch(re.escape(parent) + r"_[0-9a-f]{6}", node):
+    suffix = node[len(parent) + 1:] if node.startswith(parent + "_") else ""
+    if len(suffix) != 6 or not all(c in "0123456789abcdef" for c in suffix):  # no regex built from a file's names
         return None
     matrix, _ = graph.get(frame_to=node, frame_from=parent)
     return parent if np.allclose(matrix, np.eye(4)) else None
@@ -304,5 +306,17 @@ def _concatenate(meshes: list[trimesh.Trimesh]) -> trimesh.Trimesh:
 
 
 def _natural_key(text: str) -> tuple:
-    """Sort key ordering digit runs numerically: ``chair_2`` before ``chair_10``."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t)
+    """Sort key ordering digit runs numerically: ``chair_2`` before ``chair_10``.
+
+    A run of decimal digits (any script) sorts by its value: its digits as ASCII without leading zeros,
+    compared by length, then text -- the order of ``int``, without its limit on long runs.
+    """
+    runs = (t for t in re.split(r"(\d+)", text) if t)
+    return tuple((0, len(v), v) if (v := _digit_value(t)) is not None else (1, 0, t) for t in runs)
+
+
+def _digit_value(run: str) -> str | None:
+    """The ASCII digits of a run of decimal digits, without leading zeros; None when ``run`` is not one."""
+    if not run.isdecimal():  # superscripts and other digit-like signs are text
+        return None
+    return "".join(str(unicodedata.decimal(c)) for c in run).lstrip("0")

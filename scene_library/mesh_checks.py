@@ -3,9 +3,10 @@
 This module owns the import limits of :mod:`scene_library.limits` for mesh files. Before loading
 (:func:`check_mesh_file`): a file of at most ``MAX_MESH_FILE_BYTES``; at most ``MAX_MESH_TRIANGLES``
 triangles and ``MAX_MESH_PARTS`` named parts, read from the header where the format has one (PLY, OFF,
-binary STL, glTF/GLB, whose declared array sizes are also bounded; OBJ face lines are counted); glTF files
-may refer only to regular files beside them. Which suffixes are read (:func:`mesh_file_type`): those trimesh
-loads as triangle meshes; archives (zip, tar) are not read: unpack them first. After loading, in the
+binary STL, glTF/GLB, whose declared array sizes are also bounded; OBJ face lines are counted); the files
+a glTF refers to must be regular files (not devices or pipes). Which suffixes are read
+(:func:`mesh_file_type`): those trimesh loads as triangle meshes; archives and compressed files (zip, tar,
+gz) are not read: unpack them first. After loading, in the
 project frame (metres): finite vertices and faces that index existing vertices (:func:`check_geometry`);
 triangles and parts counted again as loaded (:func:`too_many` words the message); after ``up`` and
 ``scale`` the model spans at most ``MAX_MESH_EXTENT`` in x and y and ``MAX_MESH_HEIGHT`` in z, with
@@ -32,6 +33,8 @@ __all__ = ["check_extent", "check_geometry", "check_mesh_file", "mesh_file_type"
 # Suffixes trimesh lists as loadable that never hold triangle meshes, and archives (their unpacked size is
 # unknown until unpacked: unpack them first).
 _NOT_MESH_FORMATS = {"dxf", "svg", "xyz", "stl_ascii", "zip", "bz2", "tar.bz2", "tar.gz", "tar.xz", "gz", "xz"}
+#: Suffixes of archives and compressed files, named as such in the message that refuses them.
+_ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".tar", ".7z", ".rar")
 
 
 def mesh_file_type(path: Path) -> str:
@@ -39,13 +42,25 @@ def mesh_file_type(path: Path) -> str:
     formats = set(trimesh.available_formats()) - _NOT_MESH_FORMATS
     name = path.name.lower()
     matches = [f for f in formats if name.endswith("." + f)]
+    if not matches and name.endswith(_ARCHIVE_SUFFIXES):
+        raise SceneError(f"{path} is an archive or compressed file, which is not read; unpack it and import the mesh "
+                         f"file inside ({', '.join(sorted(formats))}).")
     if not matches:
         raise SceneError(f"{path} has no mesh-file suffix trimesh can read; use one of: {', '.join(sorted(formats))}.")
     return max(matches, key=len)
 
 
 def check_mesh_file(path: Path, file_type: str) -> None:
-    """The limits that can be read before loading: file size, and the counts a header declares."""
+    """The limits that can be read before loading: file size, and the counts a header declares. SceneError
+    when one is broken or the file cannot be read."""
+    try:
+        _check_limits(path, file_type)
+    except OSError as e:
+        raise SceneError(f"cannot read {path} ({e.strerror or e}); check that it is a file you may read.") from None
+
+
+def _check_limits(path: Path, file_type: str) -> None:
+    """:func:`check_mesh_file` without turning OSError into SceneError."""
     size = path.stat().st_size
     if size > MAX_MESH_FILE_BYTES:
         raise SceneError(f"{path} is {size / MIB:.0f} MiB, larger than the import limit of {MAX_MESH_FILE_BYTES // MIB} MiB; "

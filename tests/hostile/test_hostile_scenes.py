@@ -8,6 +8,7 @@ exhaust memory on unfixed code run in a subprocess with a time and address-space
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import resource
@@ -338,3 +339,76 @@ def test_generated_rooms_pass_the_checks_and_build_the_same(tmp_path, cli):
     same = generate_room(np.random.default_rng(3), "office")
     assert [o.name for o in again.objects] == [o.name for o in same.objects]
     assert all(np.array_equal(a.mesh.vertices, b.mesh.vertices) for a, b in zip(again.objects, same.objects))
+
+
+# --- found in review: more label maps and meshes ------------------------------------------------------
+
+
+def test_label_map_whose_regex_rules_expand_too_much_together_is_refused(tmp_path, cli, one_line_error):
+    """Each rule is under the per-rule size, but compiled together they would hold about 14 MB each."""
+    rules = {f"re:[a-z]{{{99_999 - i}}}": "chair" for i in range(3)}
+    labels = write_labels(tmp_path / "l.json", {"default": "otherprop", "labels": rules})
+    one_line_error(cli(*import_args(unit_box(tmp_path), labels, tmp_path / "o.glb")), "l.json",
+                   "repeat too much together", "250,000")
+
+
+def test_mesh_names_with_long_digit_runs_or_digit_signs_import(tmp_path, cli):
+    """Names are sorted with their digit runs as numbers: a 5,000-digit run or a superscript two is no crash."""
+    mesh = write_obj(tmp_path / "m.obj", {"1" * 5000: ((0, 0, 0), (1, 1, 1)), "\u00b2": ((2, 0, 0), (3, 1, 1)),
+                                          "box": ((4, 0, 0), (5, 1, 1))})
+    result = cli(*import_args(mesh, write_labels(tmp_path / "l.json"), tmp_path / "o.glb"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o.glb").is_file()
+
+
+def test_long_gltf_node_names_cost_no_regex_compiling(tmp_path, cli):
+    """Eight parent nodes named with a million characters each: their names were compiled into regexes
+    (about 1.5 s per name)."""
+    triangle = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    nodes = []
+    for i in range(8):
+        nodes += [{"name": f"{i}_" + "p" * 1_000_000, "children": [2 * i + 1]}, {"name": f"box_{i}", "mesh": 0}]
+    gltf = tmp_path / "long.gltf"
+    gltf.write_text(json.dumps({
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": list(range(0, 16, 2))}], "nodes": nodes,
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
+                       "max": [1, 1, 0]}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "buffers": [{"byteLength": 36, "uri": "data:application/octet-stream;base64,"
+                     + base64.b64encode(triangle).decode()}]}))
+    t0 = time.monotonic()
+    result = cli(*import_args(gltf, write_labels(tmp_path / "l.json"), tmp_path / "o.glb"))
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - t0 < 4
+
+
+def test_unreadable_mesh_file_is_one_line(tmp_path, cli, one_line_error, monkeypatch):
+    """A mesh file the user may not read (simulated: the suite may run as root, who reads everything)."""
+    mesh = unit_box(tmp_path)
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self.name == mesh.name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    one_line_error(cli(*import_args(mesh, write_labels(tmp_path / "l.json"), tmp_path / "o.glb")), "model.obj",
+                   "Permission denied", "may read")
+
+
+@pytest.mark.parametrize("name", ["model.obj.gz", "model.tar.gz", "model.7z"])
+def test_compressed_mesh_files_are_named_archives(tmp_path, cli, one_line_error, name):
+    packed = tmp_path / name
+    packed.write_bytes(b"\x1f\x8b\x08\x00" + bytes(60))
+    one_line_error(cli(*import_args(packed, write_labels(tmp_path / "l.json"), tmp_path / "o.glb")), name,
+                   "archive", "unpack it")
+
+
+def test_many_unlabelled_names_are_listed_in_a_short_line(tmp_path, cli, one_line_error):
+    parts = {f"part_{i:02d}": ((float(i), 0.0, 0.0), (i + 0.5, 1.0, 1.0)) for i in range(30)}
+    mesh = write_obj(tmp_path / "m.obj", parts)
+    labels = write_labels(tmp_path / "l.json", {"labels": {"box": "box"}})
+    line = one_line_error(cli(*import_args(mesh, labels, tmp_path / "o.glb")), "'part_00'", "'part_19'", "and 10 more")
+    assert "part_20" not in line
