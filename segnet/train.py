@@ -167,7 +167,7 @@ RUN_FILES = ("last.pt", "best.pt", "config.json", "history.json", "curves.png")
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` with torch.save under a fresh temporary name, then rename (never a half
-    file, never a file this tool did not create; see :func:`segnet.runfiles.write_atomic`)."""
+    file, never a file this tool did not create; see :func:`synthcam.atomic_file.write_atomic`)."""
     save_state(path, state)
 
 

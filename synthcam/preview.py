@@ -1,10 +1,15 @@
-"""Preview pictures of shards: clean and noisy depth side by side, and colour-coded labels."""
+"""Preview pictures of shards: clean and noisy depth side by side, and colour-coded labels.
+
+Pictures are written atomically (:func:`~synthcam.atomic_file.write_atomic`): never through a file or
+link the tool did not create, never half-written."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from synthcam.atomic_file import write_atomic
 
 INVALID_RGB = (1.0, 1.0, 1.0)  #: colour of invalid depth pixels (white)
 
@@ -63,8 +68,10 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     if title:
         fig.suptitle(title, fontsize=11)
     out_path = Path(out_path)
-    fig.savefig(out_path, dpi=72, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=72, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return out_path
 
 
@@ -141,6 +148,8 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
     fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     out_path = Path(out_path)
-    fig.savefig(out_path, dpi=80)
-    plt.close(fig)
+    try:
+        write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=80))
+    finally:
+        plt.close(fig)
     return out_path
