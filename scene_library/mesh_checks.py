@@ -231,17 +231,17 @@ def check_extent(meshes: Sequence[trimesh.Trimesh], path: Path, up: str, scale: 
     hi = np.max([m.vertices.max(axis=0) for m in meshes], axis=0)
     units = "check the units (scale 0.01 for cm, 0.001 for mm, 0.0254 for inches) and the up axis"
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        raise SceneError(f"{path}: the model's coordinates overflow to infinity at scale {scale:g}; {units}.")
+        raise SceneError(f"{path}: the model's coordinates are not finite (infinity or NaN) at scale {scale:g}: the "
+                         f"scale is far too large or a node transform in the file is corrupt; {units}, or re-export it.")
     span = hi - lo
     if span[0] > MAX_MESH_EXTENT or span[1] > MAX_MESH_EXTENT or span[2] > MAX_MESH_HEIGHT:
         raise SceneError(f"{path}: the model spans {span[0]:.4g} x {span[1]:.4g} x {span[2]:.4g} m at scale {scale:g}, "
                          f"up {up!r}; a model must fit in {MAX_MESH_EXTENT:g} x {MAX_MESH_EXTENT:g} x "
-                         f"{MAX_MESH_HEIGHT:g} m -- {units}.")
+                         f"{MAX_MESH_HEIGHT:g} m -- {units}; split a larger model (a whole building) into rooms.")
     far = float(max(np.abs(lo).max(), np.abs(hi).max()))
     if far > MAX_MESH_COORDINATE:
         raise SceneError(f"{path}: the model lies {far:.4g} m from the file's origin at scale {scale:g}, beyond "
                          f"{MAX_MESH_COORDINATE:g} m; move it near the origin in your modelling tool.")
-
 
 
 def check_geometry(mesh: trimesh.Trimesh, path: Path, name: str) -> None:

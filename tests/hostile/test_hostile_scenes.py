@@ -412,3 +412,18 @@ def test_many_unlabelled_names_are_listed_in_a_short_line(tmp_path, cli, one_lin
     labels = write_labels(tmp_path / "l.json", {"labels": {"box": "box"}})
     line = one_line_error(cli(*import_args(mesh, labels, tmp_path / "o.glb")), "'part_00'", "'part_19'", "and 10 more")
     assert "part_20" not in line
+
+
+def test_gltf_node_with_a_nan_transform_is_named_corrupt(tmp_path, cli, one_line_error):
+    triangle = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    gltf = tmp_path / "nan.gltf"
+    gltf.write_text(json.dumps({
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"name": "box", "mesh": 0, "matrix": [float("nan")] * 16}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
+                       "max": [1, 1, 0]}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "buffers": [{"byteLength": 36, "uri": "data:application/octet-stream;base64," + base64.b64encode(triangle).decode()}]}))
+    one_line_error(cli(*import_args(gltf, write_labels(tmp_path / "l.json"), tmp_path / "o.glb")), "nan.gltf",
+                   "NaN", "node transform in the file is corrupt")
