@@ -30,6 +30,8 @@ import numpy as np
 from scene_library.errors import SceneError
 from scene_library.limits import (MAX_OBJECTS, MAX_POLYGON_VERTICES, MAX_ROOM_EXTENT, MAX_ROOM_HEIGHT, MAX_ROOM_RECTS,
                                   MAX_TEXT, MAX_YAW, MIN_FLOOR_AREA, POSE_MARGIN)
+from scene_library.objects import get_spec
+from scene_library.objects.params import check_params, listed_keys, short_value
 
 FORMAT, VERSION = "synthcam-scene", 1
 TOP_KEYS = ("format", "version", "room", "keep_clear", "objects")
@@ -163,7 +165,7 @@ def _check_gaps(gaps: Any, n_walls: int) -> None:
             raise _fail(f"{where} entry {k} must be [wall index, start, end] (metres along the wall)")
         wall = gap[0]
         if isinstance(wall, bool) or not isinstance(wall, int) or not 0 <= wall < n_walls:
-            raise _fail(f"{where} entry {k} names wall {_short(wall)}; use a wall index 0..{n_walls - 1}")
+            raise _fail(f"{where} entry {k} names wall {short_value(wall)}; use a wall index 0..{n_walls - 1}")
         s0, s1 = (_number(s, f"{where} entry {k}") for s in gap[1:])
         if not -MAX_ROOM_EXTENT <= s0 <= s1 <= 2 * MAX_ROOM_EXTENT:
             raise _fail(f"{where} entry {k} spans {s0:g}..{s1:g} m; give start <= end along the wall")
@@ -195,16 +197,13 @@ def _check_object(index: int, obj: Any, lo: np.ndarray, hi: np.ndarray, height: 
             raise _fail(f"object {index} has no {key!r}; give each object {', '.join(map(repr, OBJECT_KEYS))}")
     name, kind = obj["name"], obj["kind"]
     if not isinstance(name, str) or len(name) > MAX_TEXT:
-        raise _fail(f"object {index}: 'name' must be a text of at most {MAX_TEXT} characters, not {_short(name)}")
+        raise _fail(f"object {index}: 'name' must be a text of at most {MAX_TEXT} characters, not {short_value(name)}")
     if not isinstance(kind, str) or len(kind) > MAX_TEXT:
-        raise _fail(f"object {index} {name!r}: 'kind' must be an object kind such as 'bed', not {_short(kind)}")
+        raise _fail(f"object {index} {name!r}: 'kind' must be an object kind such as 'bed', not {short_value(kind)}")
     where = f"object {index} {name!r} ({kind})"
     if kind == "imported":
         _check_imported(obj["params"], where)
     else:
-        from scene_library.objects import get_spec
-        from scene_library.objects.params import check_params
-
         try:
             get_spec(kind)
         except SceneError as exc:
@@ -218,7 +217,7 @@ def _check_object(index: int, obj: Any, lo: np.ndarray, hi: np.ndarray, height: 
 
 def _check_pose(pose: Any, where: str, lo: np.ndarray, hi: np.ndarray, height: float) -> None:
     if not isinstance(pose, (list, tuple)) or len(pose) != 4:
-        raise _fail(f"{where}: 'pose' must be [x, y, z, yaw] (metres, radians), not {_short(pose)}")
+        raise _fail(f"{where}: 'pose' must be [x, y, z, yaw] (metres, radians), not {short_value(pose)}")
     x, y, z, yaw = (_number(v, f"{where}: 'pose'") for v in pose)
     m = POSE_MARGIN
     if not (lo[0] - m <= x <= hi[0] + m and lo[1] - m <= y <= hi[1] + m and -m <= z <= height + m):
@@ -241,7 +240,7 @@ def _check_imported(params: Any, where: str) -> None:
         if not Path(value).is_file():
             raise _fail(f"{where}: the {what} {value} does not exist (or is not a file); fix the path in 'params'")
     if params.get("up", "z") not in ("z", "y"):
-        raise _fail(f"{where}: 'up' must be 'z' or 'y' (the mesh file's up axis), not {_short(params.get('up'))}")
+        raise _fail(f"{where}: 'up' must be 'z' or 'y' (the mesh file's up axis), not {short_value(params.get('up'))}")
     scale = _number(params.get("scale", 1.0), f"{where}: 'scale'")
     if scale <= 0:
         raise _fail(f"{where}: 'scale' is {scale:g}; use the metres per file unit, above 0 (e.g. 0.01 for cm)")
@@ -254,7 +253,7 @@ def _number(value: Any, where: str) -> float:
     """``value`` as a finite float; SceneError naming ``where`` otherwise (text, flags, NaN, infinities,
     integers too large for a float)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _fail(f"{where} must hold numbers, not {_short(value)}")
+        raise _fail(f"{where} must hold numbers, not {short_value(value)}")
     if isinstance(value, (int, np.integer)) and abs(int(value)) > 1e300:
         raise _fail(f"{where} holds a number too large to use; give metres")
     value = float(value)
@@ -265,23 +264,17 @@ def _number(value: Any, where: str) -> float:
 
 def _pair(value: Any, where: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise _fail(f"{where} must be [x, y] (metres), not {_short(value)}")
+        raise _fail(f"{where} must be [x, y] (metres), not {short_value(value)}")
     return _number(value[0], where), _number(value[1], where)
 
 
 def _known_keys(mapping: dict, allowed: tuple[str, ...], where: str) -> None:
     unknown = [k for k in mapping if k not in allowed]
     if unknown:
-        listed = ", ".join(_short(k) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise _fail(f"{where} has unknown key(s) {listed}; the keys are {', '.join(map(repr, allowed))}")
+        raise _fail(f"{where} has unknown key(s) {listed_keys(unknown)}; the keys are {', '.join(map(repr, allowed))}")
 
 
 def _kind_of(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a text", bool: "true/false", type(None): "null"}.get(
         type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
 
-
-def _short(value: Any, limit: int = 40) -> str:
-    from scene_library.objects.params import _short as short
-
-    return short(value, limit)

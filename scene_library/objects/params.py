@@ -89,12 +89,11 @@ def check_params(kind: str, params: Any, where: str) -> None:
     """SceneError, naming ``where`` (e.g. ``"object 3 'bed_1' (bed)"``), the key and the allowed values,
     unless ``params`` is a mapping of known keys of ``kind`` to values of their type within range."""
     if not isinstance(params, dict):
-        raise SceneError(f"{where}: 'params' must be a mapping of parameter names to values, not {_short(params)}")
+        raise SceneError(f"{where}: 'params' must be a mapping of parameter names to values, not {short_value(params)}")
     types = param_types(kind)
     unknown = [k for k in params if k not in types]
     if unknown:
-        listed = ", ".join(_short(k) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise SceneError(f"{where}: unknown parameter(s) {listed} for a {kind}; "
+        raise SceneError(f"{where}: unknown parameter(s) {listed_keys(unknown)} for a {kind}; "
                          f"remove them (its parameters: {', '.join(sorted(types))})")
     budget = [MAX_PARAM_VALUES]
     for key, value in params.items():
@@ -112,18 +111,18 @@ def _check_value(value: Any, kind_of: str, key: str, where: str, budget: list[in
                          "shorten its lists")
     if kind_of == _FLAG:
         if not isinstance(value, bool):
-            raise SceneError(f"{where} must be true or false, not {_short(value)}")
+            raise SceneError(f"{where} must be true or false, not {short_value(value)}")
     elif kind_of == _COUNT:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SceneError(f"{where} must be a whole number, not {_short(value)}")
+            raise SceneError(f"{where} must be a whole number, not {short_value(value)}")
         _check_range(value, key, where, MAX_PARAM_COUNT, "")
     elif kind_of == _NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SceneError(f"{where} must be a number, not {_short(value)}")
+            raise SceneError(f"{where} must be a number, not {short_value(value)}")
         _check_range(value, key, where, MAX_PARAM_VALUE, " (metres, radians or a ratio)")
     elif kind_of == _TEXT:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
-            raise SceneError(f"{where} must be a text of at most {MAX_TEXT} characters, not {_short(value)}")
+            raise SceneError(f"{where} must be a text of at most {MAX_TEXT} characters, not {short_value(value)}")
     elif kind_of in (_NESTED, _ANY):
         if isinstance(value, (list, dict)):
             if depth >= MAX_PARAM_DEPTH:
@@ -132,7 +131,7 @@ def _check_value(value: Any, kind_of: str, key: str, where: str, budget: list[in
             for item in items:
                 _check_value(item, _ANY, key, where, budget, depth + 1)
         elif kind_of == _NESTED and depth == 0:
-            raise SceneError(f"{where} must be a list, not {_short(value)}")
+            raise SceneError(f"{where} must be a list, not {short_value(value)}")
         elif isinstance(value, bool):
             pass
         elif isinstance(value, (int, float)):
@@ -141,7 +140,7 @@ def _check_value(value: Any, kind_of: str, key: str, where: str, budget: list[in
             if len(value) > MAX_TEXT:
                 raise SceneError(f"{where} holds a text longer than {MAX_TEXT} characters; shorten it")
         else:
-            raise SceneError(f"{where} holds {_short(value)}; use numbers, texts, true/false and lists only")
+            raise SceneError(f"{where} holds {short_value(value)}; use numbers, texts, true/false and lists only")
 
 
 def _check_range(value: int | float, key: str, where: str, bound: float, unit: str) -> None:
@@ -151,10 +150,15 @@ def _check_range(value: int | float, key: str, where: str, bound: float, unit: s
     if isinstance(value, float) and not math.isfinite(value):
         raise SceneError(f"{where} is {value}; use a finite number between {lo:g} and {bound:g}{unit}")
     if not lo <= value <= bound:  # ints compare exactly, however large
-        raise SceneError(f"{where} is {_short(value)}; use a value between {lo:g} and {bound:g}{unit}")
+        raise SceneError(f"{where} is {short_value(value)}; use a value between {lo:g} and {bound:g}{unit}")
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def listed_keys(keys: list[Any]) -> str:
+    """Unknown keys for a message: the first five in their short form (:func:`short_value`), then how many more."""
+    return ", ".join(short_value(k) for k in keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def short_value(value: Any, limit: int = 40) -> str:
     """A short printable form of a user value (long texts and lists are cut)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
         return f"a number of about {int(value.bit_length() * 0.30103)} digits"
