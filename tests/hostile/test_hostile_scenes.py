@@ -361,22 +361,27 @@ def test_mesh_names_with_long_digit_runs_or_digit_signs_import(tmp_path, cli):
     assert (tmp_path / "o.glb").is_file()
 
 
-def test_long_gltf_node_names_cost_no_regex_compiling(tmp_path, cli):
-    """Eight parent nodes named with a million characters each: their names were compiled into regexes
-    (about 1.5 s per name)."""
+def write_gltf_triangle(path: Path, nodes: list[dict], roots: list[int]) -> Path:
+    """A .gltf file whose ``nodes`` (the ``roots`` in its scene) draw mesh 0, one embedded triangle."""
     triangle = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
-    nodes = []
-    for i in range(8):
-        nodes += [{"name": f"{i}_" + "p" * 1_000_000, "children": [2 * i + 1]}, {"name": f"box_{i}", "mesh": 0}]
-    gltf = tmp_path / "long.gltf"
-    gltf.write_text(json.dumps({
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": list(range(0, 16, 2))}], "nodes": nodes,
+    path.write_text(json.dumps({
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": roots}], "nodes": nodes,
         "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
         "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
                        "max": [1, 1, 0]}],
         "bufferViews": [{"buffer": 0, "byteLength": 36}],
         "buffers": [{"byteLength": 36, "uri": "data:application/octet-stream;base64,"
                      + base64.b64encode(triangle).decode()}]}))
+    return path
+
+
+def test_long_gltf_node_names_cost_no_regex_compiling(tmp_path, cli):
+    """Eight parent nodes named with a million characters each: their names were compiled into regexes
+    (about 1.5 s per name)."""
+    nodes = []
+    for i in range(8):
+        nodes += [{"name": f"{i}_" + "p" * 1_000_000, "children": [2 * i + 1]}, {"name": f"box_{i}", "mesh": 0}]
+    gltf = write_gltf_triangle(tmp_path / "long.gltf", nodes, list(range(0, 16, 2)))
     t0 = time.monotonic()
     result = cli(*import_args(gltf, write_labels(tmp_path / "l.json"), tmp_path / "o.glb"))
     assert result.exit_code == 0, result.output
@@ -415,15 +420,6 @@ def test_many_unlabelled_names_are_listed_in_a_short_line(tmp_path, cli, one_lin
 
 
 def test_gltf_node_with_a_nan_transform_is_named_corrupt(tmp_path, cli, one_line_error):
-    triangle = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
-    gltf = tmp_path / "nan.gltf"
-    gltf.write_text(json.dumps({
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
-        "nodes": [{"name": "box", "mesh": 0, "matrix": [float("nan")] * 16}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
-        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
-                       "max": [1, 1, 0]}],
-        "bufferViews": [{"buffer": 0, "byteLength": 36}],
-        "buffers": [{"byteLength": 36, "uri": "data:application/octet-stream;base64," + base64.b64encode(triangle).decode()}]}))
+    gltf = write_gltf_triangle(tmp_path / "nan.gltf", [{"name": "box", "mesh": 0, "matrix": [float("nan")] * 16}], [0])
     one_line_error(cli(*import_args(gltf, write_labels(tmp_path / "l.json"), tmp_path / "o.glb")), "nan.gltf",
                    "NaN", "node transform in the file is corrupt")
