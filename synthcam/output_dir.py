@@ -27,6 +27,7 @@ import numpy as np
 from synthcam import __version__
 from synthcam.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, is_int, shard_name
+from synthcam.manifest import MAX_MANIFEST_BYTES
 from synthcam.shards import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
 from synthcam.write_failures import output_error
 
@@ -38,8 +39,6 @@ LOCK_NAME = ".synthcam.lock"
 """The lock file of an output directory (holds the pid of the run that owns the directory)."""
 MANIFEST_TEMP = MANIFEST + TEMP_SUFFIX
 """The temporary name ``manifest.json`` is written under (created exclusively) before it is renamed."""
-MAX_MANIFEST_READ = 256 << 20
-"""A ``manifest.json`` larger than this (bytes) is not one this tool wrote; it is not read."""
 MAX_HEADER_ATTR_BYTES = 1 << 20
 """Largest root attribute (bytes) read from a file to tell whether it is one of this run's shards."""
 
@@ -276,12 +275,12 @@ def _read_own_json(path: Path, is_ours: Callable[[object], bool]) -> tuple[str, 
         return "foreign: is a directory", None
     if not stat.S_ISREG(info.st_mode):
         return "foreign: is not a regular file", None
-    if info.st_size > MAX_MANIFEST_READ:
+    if info.st_size > MAX_MANIFEST_BYTES:
         return "foreign: is too large to be a synthcam manifest", None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as fh:
-            data = json.loads(fh.read(MAX_MANIFEST_READ + 1))
+            data = json.loads(fh.read(MAX_MANIFEST_BYTES + 1))
     except (OSError, ValueError, RecursionError):
         return "foreign: is not a synthcam manifest", None
     return ("ours", data) if is_ours(data) else ("foreign: is not a synthcam manifest", None)
