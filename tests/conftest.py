@@ -36,3 +36,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def flip_frame_byte():
+    """``flip_frame_byte(shard, frame=0)``: flip one byte inside frame ``frame``'s stored (compressed)
+    depth chunk of a shard file; the header stays readable, only that frame's data is damaged."""
+
+    def flip(shard, frame: int = 0) -> None:
+        import h5py
+
+        with h5py.File(shard, "r") as f:
+            info = f["depth"].id.get_chunk_info_by_coord((frame, 0, 0))
+        data = bytearray(shard.read_bytes())
+        data[info.byte_offset + info.size // 2] ^= 0x40
+        shard.write_bytes(bytes(data))
+
+    return flip

@@ -46,7 +46,7 @@ def test_sigkill_then_rerun_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     assert resumed == whole
 
 
-def test_rerun_keeps_complete_shards_and_redoes_damaged_ones(tmp_path):
+def test_rerun_keeps_complete_shards_and_redoes_damaged_ones(tmp_path, flip_frame_byte):
     config = GenerateConfig(rooms=3, frames_per_room=2, seed=4, width=32, height=24)
     generate_dataset(config, tmp_path)
     before = files(tmp_path)
@@ -62,17 +62,6 @@ def test_rerun_keeps_complete_shards_and_redoes_damaged_ones(tmp_path):
     assert kept == [1] and files(tmp_path) == before
     assert len(notices) == 1 and notices[0].startswith("room_00001.h5 is damaged")
     assert (tmp_path / "room_00000.h5").stat().st_mtime_ns == stamp  # not rewritten
-
-
-def flip_frame_byte(shard: Path, frame: int = 0) -> None:
-    """Flip one byte inside frame ``frame``'s stored depth chunk (the header stays readable)."""
-    import h5py
-
-    with h5py.File(shard, "r") as f:
-        info = f["depth"].id.get_chunk_info(frame)
-    data = bytearray(shard.read_bytes())
-    data[info.byte_offset + info.size // 2] ^= 0x40
-    shard.write_bytes(bytes(data))
 
 
 def test_cli_refuses_another_config_in_one_line_and_overwrites_on_request(tmp_path):

@@ -33,15 +33,6 @@ def listing(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and not p.is_symlink()}
 
 
-def flip_frame_byte(shard: Path, frame: int = 1) -> None:
-    """Flip one byte inside frame ``frame``'s stored depth chunk (the header stays readable)."""
-    with h5py.File(shard, "r") as f:
-        info = f["depth"].id.get_chunk_info(frame)
-    data = bytearray(shard.read_bytes())
-    data[info.byte_offset + info.size // 2] ^= 0x40
-    shard.write_bytes(bytes(data))
-
-
 def run_cli(*args: str, preexec_fn=None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m cli.main ARGS`` in a fresh process running the code under test."""
     env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
@@ -203,9 +194,9 @@ def test_case5_a_replaced_scene_file_is_not_mixed_into_a_resumed_dataset(cli, on
     assert result.exit_code == 0, result.output
 
 
-def test_case5_a_corrupt_shard_is_regenerated_on_rerun(cli, dataset, tmp_path):
+def test_case5_a_corrupt_shard_is_regenerated_on_rerun(cli, dataset, tmp_path, flip_frame_byte):
     out = copy_of(dataset, tmp_path)
-    flip_frame_byte(out / "room_00001.h5")
+    flip_frame_byte(out / "room_00001.h5", 1)
     assert cli("validate", out).exit_code != 0
     result = cli(*generate_args(out))  # what validate advises
     assert result.exit_code == 0, result.output
