@@ -12,6 +12,9 @@ import numpy as np
 from synthcam.atomic_file import write_atomic
 
 INVALID_RGB = (1.0, 1.0, 1.0)  #: colour of invalid depth pixels (white)
+MAX_PREVIEW_SIDE = 1024
+"""Frames larger than this (pixels, longer side) are drawn subsampled (every k-th pixel, nearest): a
+picture needs no more, and colour-mapping a 4096x4096 frame in float64 would take gigabytes."""
 
 
 def class_palette(n: int = 41) -> np.ndarray:
@@ -39,7 +42,8 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
                    out_path: Path, title: str = "") -> Path:
     """Write a PNG with three panels: clean depth, noisy depth (shared scale), labels with a legend.
 
-    depth_clean, depth : (H, W) float32 metres, 0 = invalid. class40 : (H, W) uint8.
+    depth_clean, depth : (H, W) float32 metres, 0 = invalid. class40 : (H, W) uint8. Frames larger than
+    :data:`MAX_PREVIEW_SIDE` are drawn subsampled; the invalid share and class shares count every pixel.
     """
     import matplotlib
 
@@ -47,11 +51,15 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    invalid_pct = 100.0 * float(np.count_nonzero(depth <= 0)) / max(depth.size, 1)
+    labels = np.asarray(class40, dtype=np.uint8)
+    counts = sum(np.bincount(labels[r:r + 256].ravel(), minlength=256) for r in range(0, len(labels), 256))  # in bands: small
+    step = -(-max(depth.shape) // MAX_PREVIEW_SIDE)  # ceil: 1 for frames up to MAX_PREVIEW_SIDE
+    depth_clean, depth, class40 = depth_clean[::step, ::step], depth[::step, ::step], class40[::step, ::step]
     valid = depth_clean[depth_clean > 0]
     vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
     palette = class_palette(len(class_names))
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"wspace": 0.04})
-    invalid_pct = 100.0 * float(np.mean(depth <= 0))
     panels = [(colorize_depth(depth_clean, vmin, vmax), "clean depth"),
               (colorize_depth(depth, vmin, vmax), f"noisy depth (white = invalid, {invalid_pct:.1f} %)"),
               (palette[class40], "NYU40 labels")]
@@ -61,9 +69,10 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
         ax.axis("off")
     sm = plt.cm.ScalarMappable(cmap="turbo", norm=plt.Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes[:2], orientation="horizontal", fraction=0.05, pad=0.03, aspect=50, label="depth (m)")
-    ids, counts = np.unique(class40, return_counts=True)
-    order = np.argsort(-counts)
-    handles = [Patch(color=palette[ids[i]], label=f"{class_names[ids[i]]} ({100 * counts[i] / class40.size:.1f} %)") for i in order]
+    ids = np.flatnonzero(counts[: len(class_names)])
+    order = ids[np.argsort(-counts[ids], kind="stable")]
+    total = max(int(counts.sum()), 1)
+    handles = [Patch(color=palette[i], label=f"{class_names[i]} ({100 * counts[i] / total:.1f} %)") for i in order]
     axes[2].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
@@ -145,7 +154,8 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
         a.set_title(f"view {k + 1} (NYU40 labels)", fontsize=9)
         present.update(np.unique(img).tolist())
     handles = [Patch(color=palette[c], label=names[c]) for c in sorted(present) if c]
-    fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
+    if handles:  # an empty room has nothing to list
+        fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     out_path = Path(out_path)
     try:
