@@ -27,8 +27,49 @@ def make_directory(path: str | Path, option: str) -> None:
 
 
 def save_state(path: str | Path, state: dict) -> None:
-    """``torch.save(state)`` to ``path`` atomically (see :func:`write_atomic`)."""
-    write_atomic(path, lambda file: torch.save(state, file))
+    """``torch.save(state)`` to ``path`` atomically (see :func:`write_atomic`).
+
+    A failed write is reported in plain words: torch turns the file's ``OSError`` (a full disk,
+    a file size limit) into a ``RuntimeError`` that quotes its C++ source; :func:`_torch_save`
+    hands on the ``OSError`` itself, so the one-line error names the cause (``No space left on
+    device``), never torch's internals.
+    """
+    write_atomic(path, lambda file: _torch_save(state, file))
+
+
+def _torch_save(state: dict, file) -> None:
+    """``torch.save(state, file)``; a failure raises ``OSError`` with a plain message."""
+    try:
+        torch.save(state, file)
+    except RuntimeError as exc:
+        cause = _os_error_behind(exc)
+        if cause is not None and cause.strerror:
+            raise OSError(cause.errno, cause.strerror) from None
+        raise OSError(f"the write failed{_plain_reason(exc)}") from None
+
+
+def _os_error_behind(exc: BaseException) -> OSError | None:
+    """The first ``OSError`` in the cause/context chain of ``exc`` (at most 8 links), else None."""
+    link = exc.__cause__ or exc.__context__
+    for _ in range(8):
+        if link is None or isinstance(link, OSError):
+            return link
+        link = link.__cause__ or link.__context__
+    return None
+
+
+def _plain_reason(exc: BaseException) -> str:
+    """``" (reason)"`` from torch's message without its C++ location (``[enforce fail at x.cc:1]``),
+    or ``""`` where nothing plain is left."""
+    text = first_line(exc, limit=100)
+    if "]" in text and text.lstrip().startswith("["):
+        text = text.split("]", 1)[1]
+    text = text.strip(" .:")
+    if not text or ".cc" in text or ".cpp" in text:
+        return ""
+    if text.startswith("unexpected pos"):
+        return " (the file came out shorter than written)"
+    return f" ({text})"
 
 
 def write_text(path: str | Path, text: str) -> None:

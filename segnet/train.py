@@ -259,6 +259,9 @@ def _check_out(out: Path, resume: bool) -> None:
     if not resume:
         for name in RUN_FILES:
             if (out / name).exists() or (out / name).is_symlink():
+                if not (out / "last.pt").exists():  # nothing to resume: --resume would be a dead end
+                    raise SynthcamError(f"{out} holds {name} but no last.pt to resume from; move {name} away "
+                                        f"(it is never replaced) or choose another --out")
                 raise SynthcamError(f"{out} already holds {name} of a run; pass --resume to continue it or choose another --out")
         return
     if not (out / "last.pt").exists():
@@ -266,6 +269,32 @@ def _check_out(out: Path, resume: bool) -> None:
     for name in RUN_FILES:
         if name != "last.pt" and (out / name).exists() and not (out / name).is_file():
             raise SynthcamError(f"{out / name} is not a file this run wrote; move it away, then --resume again")
+
+
+def _save_epoch(out: Path, state: dict, config: TrainConfig, improved: bool, first: bool, fresh: bool) -> None:
+    """Save a completed epoch: ``best.pt`` (if ``improved``), ``last.pt``, and on the ``first``
+    epoch of this call ``config.json``, in that order.
+
+    ``best.pt`` comes first, so a ``last.pt`` that could not be written leaves the previous epoch's
+    pair, which ``--resume`` repeats from. In a ``fresh`` run (the directory held no run file when
+    it started, see :func:`_check_out`) a failure removes the run files this call has written: a
+    directory never holds run files without ``last.pt``, which would refuse a new run and have
+    nothing to resume. The failure itself is a one-line :class:`SynthcamError`.
+    """
+    written: list[Path] = []
+    try:
+        if improved:
+            save_checkpoint(out / "best.pt", state)
+            written.append(out / "best.pt")
+        save_checkpoint(out / "last.pt", state)
+        written.append(out / "last.pt")
+        if first:
+            write_text(out / "config.json", json.dumps(asdict(config), indent=1) + "\n")
+    except BaseException:
+        if fresh:
+            for path in written:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what: str) -> SynthcamError:
@@ -287,9 +316,11 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     epochs (a later ``resume`` continues exactly where it stopped).
 
     A new run never starts in a directory holding run files. ``config.json`` and the TensorBoard
-    log are written with the first completed epoch. A non-finite training or validation loss, or
-    non-finite weights, stop the run with a one-line :class:`SynthcamError` before anything of that
-    epoch is saved: ``last.pt`` and ``best.pt`` only ever hold finite weights.
+    log are written with the first completed epoch, after its checkpoints; a first epoch whose
+    files cannot be written (a full disk) leaves no run file behind (:func:`_save_epoch`). A
+    non-finite training or validation loss, or non-finite weights, stop the run with a one-line
+    :class:`SynthcamError` before anything of that epoch is saved: ``last.pt`` and ``best.pt`` only
+    ever hold finite weights.
     """
     from tqdm import tqdm
 
@@ -359,6 +390,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
 
     make_directory(out, "--out")
     writers: list = []  # the TensorBoard writer, opened with the first completed epoch
+    fresh = not resume  # no run file of this directory is saved yet (see _save_epoch)
     last_epoch = config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     record: dict = history[-1] if history else {}
     try:
@@ -395,20 +427,18 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
             else:
                 metric = -stats["loss"]
             history.append(record)
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "epoch": epoch + 1, "config": asdict(config), "model_spec": spec.as_dict(),
+                     "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric), "rng": _rng_state()}
+            _save_epoch(out, state, config, improved=metric > best, first=not writers, fresh=fresh)
+            fresh = False
+            best = max(best, metric)
             if not writers:
-                write_text(out / "config.json", json.dumps(asdict(config), indent=1) + "\n")
                 writers.append(SummaryWriter(log_dir=str(out / "tb")))
             for key, value in record.items():
                 if key != "epoch":
                     writers[0].add_scalar(key.replace("_", "/", 1), value, epoch + 1)
             writers[0].flush()
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "epoch": epoch + 1, "config": asdict(config), "model_spec": spec.as_dict(),
-                     "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric), "rng": _rng_state()}
-            save_checkpoint(out / "last.pt", state)
-            if metric > best:
-                best = metric
-                save_checkpoint(out / "best.pt", state)
             log(_epoch_line(record, config.epochs))
     finally:
         for writer in writers:

@@ -4,6 +4,7 @@ out of range, a loss that turns NaN, and files in --out that the tool did not wr
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import shutil
 import zipfile
@@ -473,3 +474,79 @@ def test_resume_on_a_machine_with_fewer_gpus_restores_the_states_it_can(monkeypa
     cuda_states = [torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)]
     segnet.train._set_rng_state({"torch": cpu_state, "cuda": cuda_states}, "last.pt")
     assert len(loaded) == 1 and loaded[0] is cuda_states[0]
+
+
+# ---------------------------------------------------------------------------------- disk full
+
+class _FillsUp:
+    """A file that takes ``room`` bytes, then fails every write with ENOSPC (a full disk, as torch
+    sees it through the file object it is given)."""
+
+    def __init__(self, file, room: int):
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        size = len(memoryview(data).cast("B"))
+        if size > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= size
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _disk_full_at_save(monkeypatch, nth: int) -> None:
+    """The ``nth`` torch.save (1-based, counted over the run's checkpoint writes) and every later
+    one finds the disk full after 1000 bytes."""
+    real = torch.save
+    calls = []
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(1)
+        return real(obj, _FillsUp(f, 1000) if len(calls) >= nth else f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+
+
+@pytest.mark.parametrize("nth, name", [(1, "best.pt"), (2, "last.pt")])  # best.pt is saved first
+def test_disk_full_in_first_epoch_leaves_a_directory_that_can_be_rerun(cli, one_line_error, monkeypatch, tmp_path,
+                                                                        nth, name):
+    _disk_full_at_save(monkeypatch, nth)
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", *TINY, "--epochs", "1", "--out", out), str(out / name),
+                          "No space left on device", "free disk space")
+    assert "enforce" not in line and ".cc" not in line, line
+    assert not [name for name in segnet.train.RUN_FILES if (out / name).exists()], sorted(os.listdir(out))
+    assert not list(out.glob(".*.synthcam-partial"))
+    monkeypatch.undo()
+    result = cli("train", *TINY, "--epochs", "1", "--out", out)  # the same command, with room on the disk
+    assert result.exit_code == 0, result.output
+    assert (out / "last.pt").is_file() and (out / "config.json").is_file()
+
+
+def test_disk_full_in_a_later_epoch_keeps_the_run_resumable(cli, one_line_error, monkeypatch, tmp_path):
+    _disk_full_at_save(monkeypatch, 3)  # epoch 1 saves best.pt and last.pt; epoch 2's first save fails
+    out = tmp_path / "run"
+    result = cli("train", *TINY, "--epochs", "2", "--out", out)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()  # epoch 1's line, then the error
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2") and lines[1].startswith("error: "), result.output
+    for fragment in ("cannot write", str(out), "No space left on device", "free disk space"):
+        assert fragment in lines[1], lines[1]
+    assert "enforce" not in lines[1] and ".cc" not in lines[1], lines[1]
+    monkeypatch.undo()
+    assert torch.load(out / "last.pt", map_location="cpu", weights_only=True)["epoch"] == 1
+    result = cli("train", *TINY, "--epochs", "2", "--resume", "--out", out)
+    assert result.exit_code == 0, result.output
+
+
+def test_run_files_without_a_checkpoint_do_not_send_the_user_to_resume(cli, one_line_error, tmp_path):
+    """A directory left by an older version (config.json of a run that saved no checkpoint): the
+    message says to move it away, not to --resume (which has nothing to resume)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    line = one_line_error(cli("train", *TINY, "--epochs", "1", "--out", out), "config.json", "another --out")
+    assert "--resume" not in line, line
+    assert (out / "config.json").read_text() == "{}"
