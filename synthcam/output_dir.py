@@ -37,6 +37,8 @@ DATASET_FORMAT = "synthcam-dataset"
 """The ``format`` field of ``manifest.json``: how this tool recognises a manifest it wrote."""
 LOCK_NAME = ".synthcam.lock"
 """The lock file of an output directory (holds the pid of the run that owns the directory)."""
+MAX_LOCK_BYTES = 32
+"""Largest lock file synthcam writes (a pid in decimal and a newline); a larger file under :data:`LOCK_NAME` is not its."""
 MANIFEST_TEMP = MANIFEST + TEMP_SUFFIX
 """The temporary name ``manifest.json`` is written under (created exclusively) before it is renamed."""
 MAX_HEADER_ATTR_BYTES = 1 << 20
@@ -77,9 +79,10 @@ def output_lock(out_dir: Path) -> Iterator[Path]:
 
     The lock is ``fcntl.flock`` on ``out_dir/.synthcam.lock``, opened without following a symbolic link,
     with this process's pid written in it; forked workers share it and the kernel drops it when the last
-    holder dies, so a killed run never leaves a stale lock. The file is removed on release. Raises
-    :class:`SynthcamError` naming the holder's pid if another run holds the lock, and one line if the
-    directory cannot be created or the lock file is a link or not a regular file.
+    holder dies, so a killed run never leaves a stale lock. The file is removed on release if it is
+    still synthcam's (:func:`_is_lock_text`). Raises :class:`SynthcamError` naming the holder's pid if
+    another run holds the lock, and one line if the directory cannot be created or the lock file is a
+    link, not a regular file, or a file synthcam did not write (left untouched).
     """
     out_dir = Path(out_dir)
     try:
@@ -126,6 +129,9 @@ def _acquire_lock(path: Path, tries: int = 20) -> int:
             if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
                 os.close(fd)  # the previous holder removed this file as we opened it: lock the new one
                 continue
+            if not _is_lock_text(_read_lock(fd)):
+                raise SynthcamError(f"{path} is not a lock file synthcam wrote, so synthcam will not overwrite it; "
+                                    f"move it away, or choose another --out")
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -147,6 +153,20 @@ def _lock_file_error(path: Path, exc: OSError) -> SynthcamError:
     return _unwritable(path.parent, exc)
 
 
+def _read_lock(fd: int) -> bytes:
+    """Up to ``MAX_LOCK_BYTES + 1`` bytes from the start of the open lock file ``fd``."""
+    return os.pread(fd, MAX_LOCK_BYTES + 1, 0)
+
+
+def _is_lock_text(data: bytes) -> bool:
+    """Whether ``data`` (the start of a file named :data:`LOCK_NAME`) is what synthcam writes there: nothing
+    (a lock created but not yet stamped) or one pid in ASCII decimal and a newline, at most MAX_LOCK_BYTES."""
+    if not data:
+        return True
+    pid = data[:-1]
+    return len(data) <= MAX_LOCK_BYTES and data.endswith(b"\n") and pid.isdigit() and pid.isascii()
+
+
 def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
     """The pid written in a lock file held by another process ("unknown" if it writes none in ``wait_s``)."""
     deadline = time.monotonic() + wait_s
@@ -158,10 +178,12 @@ def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
 
 
 def _release_lock(fd: int, path: Path) -> None:
-    """Remove the lock file (if it is still the one locked) and close it, which releases the lock."""
+    """Remove the lock file (if it is still the one locked and still holds this process's pid, as
+    :func:`_acquire_lock` wrote it) and close it, which releases the lock."""
     try:
         info, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
-        if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
+        ours = _read_lock(fd) == f"{os.getpid()}\n".encode()
+        if ours and (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
             os.unlink(path)
     except OSError:
         pass

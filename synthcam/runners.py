@@ -132,7 +132,7 @@ def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers:
     one room at a time, so no room waits in a busy worker's queue while another process is idle at
     the end. Every process is pinned to its own block of cores (this one only for the duration of the
     call). Started workers die with this process (:func:`die_with_parent`); if the call fails or is
-    interrupted, they are killed at once and their unfinished temporary shards removed.
+    interrupted, they are killed at once and their unfinished temporary shards removed, with this process's own.
     """
     method = worker_start_method() if fork else "spawn"
     if method == "fork":
@@ -145,6 +145,7 @@ def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers:
     pool = ProcessPoolExecutor(workers - 1, mp_context=ctx, initializer=_init_worker,
                                initargs=(progress, counter, pin, nthreads, os.getpid()))
     pending: dict = {}  # future -> room index
+    local: list[int] = []  # the room this process is working on, if any
 
     def poll() -> None:
         """Collect finished rooms and progress; keep every started worker busy with one room."""
@@ -168,15 +169,17 @@ def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers:
         poll()  # start the other workers first
         with _pinned(core_block(pin, 0, nthreads) if pin else []):
             for room in remaining:
+                local[:] = [room]
                 run_room(config, room, out_dir, nthreads, local_frame)
+                local.clear()
                 poll()
         while pending:
             wait(list(pending), timeout=0.1, return_when=FIRST_COMPLETED)
             poll()
     except BaseException:
         _stop_pool(pool)
-        for room in pending.values():  # the killed workers' unfinished shards (this run holds the lock)
-            (out_dir / (shard_name(room) + TEMP_SUFFIX)).unlink(missing_ok=True)
+        for room in [*pending.values(), *local]:  # unfinished shards of the killed workers and of this process
+            (out_dir / (shard_name(room) + TEMP_SUFFIX)).unlink(missing_ok=True)  # (this run holds the lock)
         raise
     pool.shutdown(wait=True)
     _drain(progress, on_frame)

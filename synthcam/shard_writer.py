@@ -126,12 +126,23 @@ class ShardWriter:
         stored_attrs["compression"] = self.compression
         stored_attrs = {key: _attr_value(key, value) for key, value in stored_attrs.items()}
         _check_readable(n_frames, h, w, len(stored_attrs) + 2, self.labels)  # + frame_count, header digest
-        # O_EXCL: fails on any existing name
-        self._file = h5py.File(self.tmp_path, "x", track_order=True, libver=LIBVER)
+        self._file = self._create_file()
         try:
             self._create(intrinsics, stored_attrs, filters)
         except BaseException:  # e.g. a number too large for HDF5, a full disk: leave no partial file behind
             self.abort()
+            raise
+
+    def _create_file(self) -> h5py.File:
+        """Create the temporary file exclusively (O_EXCL: fails on any existing name, links included) and
+        open it. If creating it fails part way (a full disk as HDF5 writes its first bytes), the file this
+        call made is removed; an existing file under the name is never touched."""
+        existed = os.path.lexists(self.tmp_path)
+        try:
+            return h5py.File(self.tmp_path, "x", track_order=True, libver=LIBVER)
+        except BaseException as exc:
+            if not existed and not isinstance(exc, FileExistsError):
+                self.tmp_path.unlink(missing_ok=True)
             raise
 
     def _create(self, intrinsics: Intrinsics, stored_attrs: dict, filters: dict) -> None:

@@ -171,6 +171,15 @@ def test_case3_links_in_out_are_never_followed(cli, one_line_error, tmp_path):
     assert (out / "manifest.json.tmp").is_symlink() and not (out / "manifest.json").is_symlink()
 
 
+
+@pytest.mark.parametrize("content", [b"my notes\n", b"12345 is my pin\n", b"\x00\x01binary"])
+def test_case3_a_user_file_under_the_lock_name_is_never_rewritten_or_removed(cli, one_line_error, tmp_path, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".synthcam.lock").write_bytes(content)
+    one_line_error(cli(*generate_args(out)), ".synthcam.lock", "move it away")
+    assert listing(out) == {".synthcam.lock": content}
+
 # --- case 5: resume trusts nothing it has not checked ------------------------------------------
 
 
@@ -242,7 +251,7 @@ def test_case6_nothing_is_allocated_in_proportion_to_rooms_before_work_starts(mo
     import tracemalloc
 
     import synthcam.generate
-    from synthcam.generate import GenerateConfig, generate_dataset
+    from synthcam.generate import MAX_ROOMS, GenerateConfig, generate_dataset
 
     class Started(Exception):
         pass
@@ -251,7 +260,7 @@ def test_case6_nothing_is_allocated_in_proportion_to_rooms_before_work_starts(mo
         raise Started
 
     monkeypatch.setattr(synthcam.generate, "run_room", first_room)
-    config = GenerateConfig(rooms=100_000, frames_per_room=1, width=32, height=24, renderer="raycast")
+    config = GenerateConfig(rooms=MAX_ROOMS, frames_per_room=1, width=32, height=24, renderer="raycast")
     tracemalloc.start()
     try:
         with pytest.raises(Started):
@@ -288,6 +297,46 @@ def test_case7_disk_full_while_writing_the_manifest_leaves_no_manifest(dataset, 
     one_error_line(result.stderr, "manifest.json", "full")
     assert sorted(p.name for p in out.iterdir()) == ["room_00000.h5", "room_00001.h5"]
 
+
+
+def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "out"
+    # room for the lock's pid line only: the very first write of each new shard file fails
+    result = run_cli(*generate_args(out), preexec_fn=_file_size_limit(12))
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    one_error_line(result.stderr, "full")
+    assert sorted(p.name for p in out.iterdir()) == []  # no partial shard, no manifest, no lock
+
+
+_FAIL_SHARD_CREATION = """
+import resource, runpy, signal, sys
+import synthcam.shard_writer as writer
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+create = writer.h5py.File
+def file_on_a_full_disk(name, mode="r", *args, **kwargs):
+    if mode != "x":
+        return create(name, mode, *args, **kwargs)
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # the file's first write fails, as on a full disk
+    try:
+        return create(name, mode, *args, **kwargs)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+writer.h5py.File = file_on_a_full_disk
+sys.argv[0] = "synthcam"
+runpy.run_module("cli.main", run_name="__main__")
+"""
+
+
+def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file_with_workers(tmp_path):
+    # multiprocessing needs 4 KiB shared-memory files, so only the shards' creation is starved here
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
+    result = subprocess.run([sys.executable, "-c", _FAIL_SHARD_CREATION, *generate_args(out, workers="2")], cwd=CODE_ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    one_error_line(result.stderr, "full")
+    assert sorted(p.name for p in out.iterdir()) == []  # no partial shard, no manifest, no lock
 
 # --- case 8: workers die with their parent --------------------------------------------------------
 
