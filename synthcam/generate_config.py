@@ -21,10 +21,11 @@ from synthcam.errors import SynthcamError
 from synthcam.render import RENDERERS
 from synthcam.shards import SHARD_SUFFIX
 
-MAX_ROOMS = 100_000
-"""Most rooms (one shard each) in one dataset. ``manifest.json`` lists every shard with its class pixel
-counts (about 600 bytes each) and readers load it whole (at most 256 MiB); 100,000 rooms is six times
-SceneNet RGB-D's 16,895 trajectories."""
+MAX_ROOMS = 40_000
+"""Most rooms (one shard each) in one dataset. ``manifest.json`` lists every shard on a line with its class
+pixel counts, at most 682 bytes at the largest frame counts and image sizes, and readers load it whole
+(at most :data:`synthcam.manifest.MAX_MANIFEST_BYTES`, 32 MiB); 40,000 such lines are 26 MiB. 40,000 rooms
+is more than twice SceneNet RGB-D's 16,895 trajectories."""
 MAX_FRAMES_PER_ROOM = 100_000
 """Most frames along one room's trajectory (one shard): what a shard may hold; a shard keeps its poses,
 checksums and class counts in memory while it is written."""

@@ -12,9 +12,21 @@ from pathlib import Path
 from synthcam.errors import ShardError
 from synthcam.shard_format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
 
-MAX_MANIFEST_BYTES = 256 << 20
-"""Largest ``manifest.json`` read (256 MiB, as generation reads its own; about 600 bytes a shard, so room
-for the most rooms a run may have, 100,000)."""
+MAX_MANIFEST_BYTES = 32 << 20
+"""Largest ``manifest.json`` read (32 MiB, by the readers and by generation reading its own). Parsing JSON
+costs up to about 25 times the text in memory (a manifest of nothing but ``{}`` objects), so at most
+about 800 MiB. A shard's line is at most about 700 bytes (41 pixel counts of up to 13 digits), so the
+most rooms a run may have (:data:`synthcam.generate_config.MAX_ROOMS`, 40,000) fit in about 27 MiB."""
+
+
+class NotEnoughMemory(ShardError):
+    """Reading a manifest or a shard ran out of memory: a limit of the machine, not damage to the data."""
+
+
+def not_enough_memory(path: Path) -> NotEnoughMemory:
+    """The one-line error for a read of ``path`` that ran out of memory."""
+    return NotEnoughMemory(f"not enough memory to read {path}; free memory (close other programs) or raise the "
+                           f"process's memory limit, then try again")
 
 
 def plain_shard_name(name) -> bool:
@@ -75,7 +87,8 @@ def read_manifest(directory: Path) -> dict | None:
 
     Raises :class:`ShardError` if it is larger than :data:`MAX_MANIFEST_BYTES`, not a file, unreadable, not JSON,
     not a dataset manifest of this format version, or lists a shard by anything but a plain file name
-    (:func:`plain_shard_name`: never a path out of the directory).
+    (:func:`plain_shard_name`: never a path out of the directory); :class:`NotEnoughMemory` (a ShardError)
+    if the machine has too little memory to read it.
     """
     path = Path(directory) / MANIFEST
     if not os.path.lexists(path):
@@ -90,6 +103,8 @@ def read_manifest(directory: Path) -> dict | None:
             raise ShardError(too_large)
         with path.open("rb") as fh:
             data = fh.read(MAX_MANIFEST_BYTES + 1)  # bounded even if the file grows after the size check
+    except MemoryError:
+        raise not_enough_memory(path) from None
     except OSError as exc:
         raise ShardError(f"{path} cannot be read ({os.strerror(exc.errno) if exc.errno else exc}); make it readable, "
                          f"or {damaged}") from None
@@ -99,6 +114,9 @@ def read_manifest(directory: Path) -> dict | None:
         manifest = json.loads(data)
     except (ValueError, RecursionError):
         raise ShardError(f"{path} is damaged (not JSON); {damaged}") from None
+    except MemoryError:
+        del data
+        raise not_enough_memory(path) from None
     problem = _manifest_problem(manifest)
     if problem:
         raise ShardError(f"{path} {problem}; {damaged}")

@@ -38,9 +38,11 @@ CLASS_COUNTS = {"class40_names": 41, "class13_names": 14, "class37_names": 38}
 
 MAX_FRAMES = 100_000
 """Most frames one shard may hold (about 55 minutes at 30 frames/s); checked before a shard is read."""
-MAX_IMAGE_SIDE = 8192
-"""Largest image width or height, in pixels, a shard may declare; one frame of the four image
-datasets is then at most 8192 * 8192 * 7 bytes (448 MiB), the most a frame-by-frame reader holds."""
+MAX_IMAGE_SIDE = 4096
+"""Largest image width or height, in pixels, a shard may declare: the largest ``synthcam generate`` writes
+(:data:`synthcam.camera.MAX_IMAGE_SIDE`), so readers and the writer accept only what the tool makes. One
+frame of the four image datasets is then at most 4096 * 4096 * 7 bytes (112 MiB), the most a
+frame-by-frame reader holds (``validate`` and ``inspect`` hold one frame and a few MiB besides)."""
 MAX_ATTRIBUTES = 64
 """Most attributes on the root group (or on one dataset) of a shard."""
 MAX_NAME_BYTES = 256
@@ -48,6 +50,23 @@ MAX_NAME_BYTES = 256
 IMAGE_DTYPES = {"depth": np.dtype("<u2"), "depth_clean": np.dtype("<u2"), "class40": np.dtype("|u1"),
                 "instance": np.dtype("<u2")}
 """Stored dtype of each (N, H, W) image dataset: uint16 millimetres for depths, uint8 class40 ids, uint16 instance ids."""
+
+
+COUNT_BLOCK_PIXELS = 1 << 20
+"""Pixels counted at a time by :func:`class_counts` (its temporary is 8 bytes a pixel, so 8 MiB)."""
+
+
+def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """(max(n_classes, largest id + 1),) int64 pixels of each id in ``labels`` (any shape, uint8 class ids),
+    counted :data:`COUNT_BLOCK_PIXELS` at a time so the temporary stays small whatever the image size."""
+    flat = labels.reshape(-1)
+    counts = np.zeros(n_classes, dtype=np.int64)
+    for start in range(0, flat.size, COUNT_BLOCK_PIXELS):
+        block = np.bincount(flat[start:start + COUNT_BLOCK_PIXELS], minlength=n_classes)
+        if len(block) > len(counts):
+            counts = np.concatenate([counts, np.zeros(len(block) - len(counts), dtype=np.int64)])
+        counts[:len(block)] += block
+    return counts
 
 
 def depth_to_mm(depth: np.ndarray) -> np.ndarray:

@@ -7,13 +7,27 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam.shard_format import FRAME_DATASETS
+from synthcam.manifest import not_enough_memory
+from synthcam.shard_format import FRAME_DATASETS, class_counts
 from synthcam.shards import ShardFile
+
+STATS_BLOCK_PIXELS = 1 << 20
+"""Depth pixels :class:`_DepthStats` takes at a time (its float64 temporaries are 8 bytes a pixel each)."""
 
 
 def summarize_shard(path: Path) -> dict:
     """Statistics of one shard (JSON-friendly). Reads frame by frame with every checksum verified,
-    so memory stays at one frame; raises :class:`~synthcam.errors.ShardError` for a damaged shard."""
+    so memory stays at one frame (of three fields, at most 4096 x 4096 x 5 bytes, 80 MiB) and a few MiB;
+    raises :class:`~synthcam.errors.ShardError` for a damaged shard, and a ShardError
+    (:class:`~synthcam.manifest.NotEnoughMemory`) if the machine runs out of memory."""
+    try:
+        return _summarize_shard(path)
+    except MemoryError:
+        raise not_enough_memory(path) from None
+
+
+def _summarize_shard(path: Path) -> dict:
+    """:func:`summarize_shard` without its translation of MemoryError."""
     with ShardFile(path) as sf:
         n, names = len(sf), sf.class_names
         datasets = {}
@@ -25,7 +39,7 @@ def summarize_shard(path: Path) -> dict:
         depth_stats = {key: _DepthStats() for key in ("depth", "depth_clean")}
         for i in range(n):
             frame = sf.read_frame(i, ("depth_mm", "depth_clean_mm", "class40"))
-            hist += np.bincount(frame["class40"].ravel(), minlength=len(names))[: len(names)]
+            hist += class_counts(frame["class40"], len(names))[: len(names)]
             for key, stats in depth_stats.items():
                 stats.add(frame[key + "_mm"])
         attrs, scene = sf.attrs, sf.scene
@@ -61,6 +75,12 @@ class _DepthStats:
         self.lo, self.hi = np.inf, -np.inf
 
     def add(self, mm: np.ndarray) -> None:
+        """Add an (H, W) uint16 millimetre image, :data:`STATS_BLOCK_PIXELS` at a time."""
+        flat = mm.reshape(-1)
+        for start in range(0, flat.size, STATS_BLOCK_PIXELS):
+            self._add_block(flat[start:start + STATS_BLOCK_PIXELS])
+
+    def _add_block(self, mm: np.ndarray) -> None:
         v = mm[mm > 0].astype(np.float64) / 1000.0
         self.total += mm.size
         self.valid += v.size

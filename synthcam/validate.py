@@ -6,7 +6,9 @@ every stored frame, the per-frame class pixel counts, and that every value is in
 0..40, instance ids of the shard's scene table, rigid finite poses, finite timestamps, intrinsics,
 label tables); and, for a dataset directory, ``manifest.json``: its format, config, class names, shard
 list, frame counts and class pixel totals, missing shards, extra and partial (``.synthcam-partial``) files.
-Reading is frame by frame, so memory stays at one frame whatever the shard declares.
+Reading is frame by frame, so memory stays at one frame (at most 4096 x 4096 x 7 bytes, 112 MiB) and a
+few MiB besides whatever the shard declares. Running out of memory stops validation with
+:class:`~synthcam.manifest.NotEnoughMemory` (a limit of the machine, not a problem of the data).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Callable
 import numpy as np
 
 from synthcam.errors import ShardError
-from synthcam.manifest import read_manifest
-from synthcam.shard_format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX
+from synthcam.manifest import NotEnoughMemory, not_enough_memory, read_manifest
+from synthcam.shard_format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, class_counts
 from synthcam.shards import ShardFile
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
@@ -121,17 +123,35 @@ def _instance_table(shard: ShardFile) -> tuple[np.ndarray | None, str | None]:
 def _frame_problem(i: int, frame: dict[str, np.ndarray], shard: ShardFile, allowed: np.ndarray,
                    n_classes: int) -> tuple[np.ndarray | None, str | None]:
     """(class40 pixel counts, None) of a frame whose values are in range, else (None, the problem)."""
-    counts = np.bincount(frame["class40"].ravel(), minlength=n_classes)
+    counts = class_counts(frame["class40"], n_classes)
     if len(counts) > n_classes:
         return None, f"frame {i} holds class40 id {len(counts) - 1}; ids are 0..{n_classes - 1}"
     if not np.array_equal(counts, shard.class40_pixels[i]):
         return None, f"frame {i} class40 pixel counts do not match its labels"
     instance = frame["instance"]
     top = int(instance.max()) if instance.size else 0
-    stray = ~allowed[instance] if top < len(allowed) else instance >= len(allowed)
-    if stray.any():
-        return None, f"frame {i} holds instance id {int(instance[stray][0])}, which its scene table does not list"
+    if top >= len(allowed):
+        return None, f"frame {i} holds instance id {top}, which its scene table does not list"
+    stray = _first_stray(instance, allowed)
+    if stray is not None:
+        return None, f"frame {i} holds instance id {stray}, which its scene table does not list"
     return counts, None
+
+
+def _first_stray(instance: np.ndarray, allowed: np.ndarray) -> int | None:
+    """The first id of the (H, W) uint16 ``instance`` image that ``allowed`` (bool by id) does not allow,
+    or None; looked up a block of rows at a time, so the temporary stays a few MiB."""
+    rows = max(1, COUNT_ROWS_PIXELS // max(1, instance.shape[-1]))
+    for start in range(0, len(instance), rows):
+        block = instance[start:start + rows]
+        stray = ~allowed[block]
+        if stray.any():
+            return int(block[stray][0])
+    return None
+
+
+COUNT_ROWS_PIXELS = 1 << 20
+"""Pixels of an instance image looked up at a time by :func:`_first_stray`."""
 
 
 def validate_shard(path: Path, expected_frames: int | None = None, expected_pixels: list[int] | None = None,
@@ -140,9 +160,19 @@ def validate_shard(path: Path, expected_frames: int | None = None, expected_pixe
 
     expected_frames, expected_pixels, expected_config, expected_names : the manifest's frame count,
     class40 pixel totals, config and class40 names, if any. Never raises for bad data: every problem
-    is returned as text. Memory: the shard's header and one frame.
+    is returned as text; raises :class:`~synthcam.manifest.NotEnoughMemory` if the machine runs out of
+    memory. Memory: the shard's header, one frame and a few MiB.
     """
     path = Path(path)
+    try:
+        return _validate_shard(path, expected_frames, expected_pixels, expected_config, expected_names)
+    except MemoryError:
+        raise not_enough_memory(path) from None
+
+
+def _validate_shard(path: Path, expected_frames: int | None, expected_pixels: list[int] | None,
+                    expected_config: dict | None, expected_names: list[str] | None) -> tuple[int, str | None]:
+    """:func:`validate_shard` without its translation of MemoryError."""
     try:
         shard = ShardFile(path)
     except ShardError as exc:
@@ -189,7 +219,8 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
     """Validate a shard file or a dataset directory (see module docstring).
 
     Raises :class:`ShardError` if ``path`` does not exist or a directory holds no dataset (no
-    ``manifest.json``, no shards, no partial shards); every problem with the data itself is reported
+    ``manifest.json``, no shards, no partial shards), :class:`~synthcam.manifest.NotEnoughMemory` if the
+    machine runs out of memory reading the manifest or a shard; every problem with the data itself is reported
     in the :class:`ValidationReport`.
     """
     path = Path(path)
@@ -209,6 +240,8 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
     problems: list[ShardProblem] = []
     try:
         manifest = read_manifest(path)
+    except NotEnoughMemory:
+        raise
     except ShardError as exc:
         manifest = None
         problems.append(ShardProblem(MANIFEST, _reason(exc, path / MANIFEST)))

@@ -222,7 +222,7 @@ def test_writer_refuses_up_front_a_shard_readers_would_refuse(tmp_path):
     long_name = LabelTables(("x" * 300,) + labels.class40_names[1:], labels.class13_names, labels.class37_names,
                             labels.class40_to_13, labels.class40_to_37)
     cases = [(100_001, CAM, {}, None, "0 to 100000 frames"),
-             (1, Intrinsics.nyuv2().scaled(9000, 12), {}, None, "sides are 1 to 8192"),
+             (1, Intrinsics.nyuv2().scaled(9000, 12), {}, None, "sides are 1 to 4096"),
              (1, CAM, {f"a{i}": i for i in range(MAX_ATTRIBUTES)}, None, "at most 64"),
              (1, CAM, {}, long_name, "at most 256 UTF-8 bytes")]
     for n, camera, attrs, tables, message in cases:

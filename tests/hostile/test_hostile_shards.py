@@ -401,3 +401,95 @@ def test_validate_says_plainly_a_directory_holds_no_dataset(tmp_path, cli, one_l
         (folder / "table.csv").write_text("a,b\n")
     line = one_line_error(cli("validate", folder), "holds no dataset")
     assert "did not finish" not in line
+
+
+# --- memory: manifests and frames bounded by what the tool writes --------------------------------
+
+
+def test_manifest_limit_bounds_parse_memory_and_holds_the_largest_generated_manifest():
+    """manifest.json is at most 32 MiB (parsed, at most ~25x that), and the manifest of the largest run
+    generate allows (MAX_ROOMS shards at MAX_FRAMES_PER_ROOM frames of the largest images) fits in it."""
+    from synthcam.camera import MAX_IMAGE_SIDE as LARGEST_GENERATED_SIDE
+    from synthcam.generate_config import MAX_FRAMES_PER_ROOM, MAX_ROOMS, shard_name
+    from synthcam.manifest import MAX_MANIFEST_BYTES
+
+    assert MAX_MANIFEST_BYTES * 25 <= 1 << 30
+    most_pixels = MAX_FRAMES_PER_ROOM * LARGEST_GENERATED_SIDE**2
+    entry = {"class40_pixels": [most_pixels] * 41, "file": shard_name(MAX_ROOMS - 1), "frames": MAX_FRAMES_PER_ROOM}
+    line = f"  {json.dumps(entry, sort_keys=True)},\n"  # as synthcam.output_dir.write_manifest writes a shard
+    assert MAX_ROOMS * len(line) + (1 << 20) <= MAX_MANIFEST_BYTES  # 1 MiB for the head (config, names, totals)
+
+
+def test_rooms_above_the_manifest_limit_are_refused(tmp_path, cli, one_line_error):
+    from synthcam.generate_config import MAX_ROOMS
+
+    assert MAX_ROOMS == 40_000
+    one_line_error(cli("generate", "--rooms", 40_001, "--frames-per-room", 1, "--out", tmp_path / "out"), "rooms is 40001", "at most 40,000")
+
+
+def test_manifest_over_32_mib_is_refused_before_parsing(dataset, cli, one_line_error):
+    (dataset / "manifest.json").write_text('"' + "x" * (32 << 20) + '"')
+    line = one_line_error(cli("inspect", dataset), "larger than 32 MiB")
+    assert "not a JSON object" not in line
+
+
+def _out_of_memory(*args, **kwargs):
+    raise MemoryError
+
+
+def test_out_of_memory_reading_a_manifest_is_one_line(dataset, cli, one_line_error, monkeypatch):
+    import types
+
+    monkeypatch.setattr("synthcam.manifest.json", types.SimpleNamespace(loads=_out_of_memory))
+    for command in ("validate", "inspect"):
+        line = one_line_error(cli(command, dataset), "not enough memory to read", "manifest.json")
+        assert "damaged" not in line and "regenerate" not in line
+
+
+def test_out_of_memory_reading_a_shard_header_is_one_line(dataset, cli, one_line_error, monkeypatch):
+    monkeypatch.setattr("synthcam.shard_layout._read_header", _out_of_memory)
+    shard = sorted(dataset.glob("*.h5"))[0]
+    for command, path in (("validate", dataset), ("validate", shard), ("inspect", shard)):
+        line = one_line_error(cli(command, path), "not enough memory to read", shard.name)
+        assert "damaged" not in line and "regenerate" not in line
+
+
+def test_shards_wider_than_generate_writes_are_refused(tmp_path, cli, one_line_error):
+    """Sides above 4096 px (the most generate writes): the writer refuses them, readers refuse a shard declaring them."""
+    with pytest.raises(ValueError, match="1 to 4096 pixels"):
+        ShardWriter(tmp_path / "wide.h5", 1, Intrinsics.nyuv2().scaled(4097, 12), {"config": CONFIG}, SCENE)
+    path = write_shard(tmp_path / "room_00000.h5")
+    with h5py.File(path, "r+") as f:
+        _redeclare("depth", (2, 12, 4097), "<u2", chunks=(1, 12, 4097))(f)
+    refused_everywhere(path, "1 to 4096 pixels")
+    one_line_error(cli("inspect", path), "1 to 4096 pixels")
+
+
+@pytest.mark.parametrize("command", ["validate", "inspect"])
+def test_a_4096_px_frame_is_checked_holding_one_frame(tmp_path, command):
+    """validate and inspect of a one-frame 4096x4096 shard (all zeros, a few KB on disk) hold one frame of
+    the fields they read (4096*4096*7 or *5 bytes) and a few MiB besides, no more."""
+    import tracemalloc
+
+    from synthcam.summary import summarize_shard
+
+    side = 4096
+    path = tmp_path / "room_00000.h5"
+    zeros = np.zeros((side, side), np.float32)
+    with ShardWriter(path, 1, Intrinsics.nyuv2().scaled(side, side), {"config": CONFIG, "seed": 5, "room_index": 0},
+                     {"room_type": "bedroom", "objects": []}) as writer:
+        writer.write(0, zeros, zeros, np.zeros((side, side), np.uint8), np.zeros((side, side), np.uint16), np.eye(4), 0.0,
+                     trajectory_id=0)
+        writer.close()
+    del zeros
+    one_frame = side * side * (7 if command == "validate" else 5)
+    tracemalloc.start()
+    try:
+        if command == "validate":
+            assert validate_path(path).ok
+        else:
+            assert summarize_shard(path)["frames"] == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= one_frame + (24 << 20), f"{command} held {peak >> 20} MiB for a {one_frame >> 20} MiB frame"
