@@ -106,7 +106,7 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     Run again on the same --out to resume an interrupted run: complete shards are kept (after their
     checksums verify), partial and damaged ones redone. The same options, input files and seed give
     identical files whatever --workers or --ray-address is. One run at a time may use an --out (a lock
-    file, .synthcam.lock, names its pid). Limits: --rooms up to 100,000, --frames-per-room up to
+    file, .synthcam.lock, names its pid). Limits: --rooms up to 40,000, --frames-per-room up to
     100,000, --resolution from 16x16 to 4096x4096, --seed from 0 to 2**63 - 1.
     """
     import os
