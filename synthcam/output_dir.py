@@ -28,6 +28,7 @@ from synthcam import __version__
 from synthcam.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, is_int, shard_name
 from synthcam.manifest import MAX_MANIFEST_BYTES
+from synthcam.shard_layout import probe_root_attrs
 from synthcam.shards import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
 from synthcam.write_failures import output_error
 
@@ -41,8 +42,6 @@ MAX_LOCK_BYTES = 32
 """Largest lock file synthcam writes (a pid in decimal and a newline); a larger file under :data:`LOCK_NAME` is not its."""
 MANIFEST_TEMP = MANIFEST + TEMP_SUFFIX
 """The temporary name ``manifest.json`` is written under (created exclusively) before it is renamed."""
-MAX_HEADER_ATTR_BYTES = 1 << 20
-"""Largest root attribute (bytes) read from a file to tell whether it is one of this run's shards."""
 
 
 def prepare_output(out_dir: Path) -> Path:
@@ -228,30 +227,8 @@ class _Found:
     config: dict | None = None
 
 
-def _small_attr(f, name: str, vlen_text: bool = False):
-    """Root attribute ``name`` of an open HDF5 file, or None if absent, larger than MAX_HEADER_ATTR_BYTES, or
-    not numbers or fixed-length text. A variable-length value is left unread (as the shard reader does):
-    it lives in HDF5's global heap, which carries no checksum, and a damaged one can make HDF5 loop
-    forever. ``vlen_text`` reads variable-length text too: only for ``format``, which shards before
-    version 2 stored so (they are then named as older shards, not as foreign files)."""
-    import h5py
-
-    if name not in f.attrs:
-        return None
-    attr = f.attrs.get_id(name)
-    if attr.get_storage_size() > MAX_HEADER_ATTR_BYTES:
-        return None
-    text = h5py.check_string_dtype(attr.dtype)
-    if not (attr.dtype.kind in "biuf" or (text is not None and (text.length is not None or vlen_text))):
-        return None
-    value = f.attrs[name]
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
 def _inspect_shard(path: Path, config: GenerateConfig, index: int) -> _Found:
     """Classify the file at shard name ``path`` (room ``index``) from its header (see :class:`_Found`)."""
-    import h5py
-
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError as exc:
@@ -262,12 +239,10 @@ def _inspect_shard(path: Path, config: GenerateConfig, index: int) -> _Found:
         return _Found("foreign", "is a directory")
     if not stat.S_ISREG(info.st_mode):
         return _Found("foreign", "is not a regular file")
-    try:
-        with h5py.File(path, "r") as f:
-            fmt, version = _small_attr(f, "format", vlen_text=True), _small_attr(f, "format_version")
-            text, frames, room = _small_attr(f, "config"), _small_attr(f, "frame_count"), _small_attr(f, "room_index")
-    except Exception:  # noqa: BLE001  (any failure to read a header: not provably ours)
+    attrs = probe_root_attrs(path, ("format", "format_version", "config", "frame_count", "room_index"))
+    if attrs is None:
         return _Found("foreign", "is not a readable HDF5 file")
+    fmt, version, text, frames, room = attrs.values()
     if fmt != FORMAT_NAME:
         return _Found("foreign", "is an HDF5 file but not a synthcam shard")
     if not is_int(version) or int(version) != FORMAT_VERSION:

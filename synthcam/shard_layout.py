@@ -297,6 +297,41 @@ def open_checked(path: Path) -> tuple[h5py.File, ShardLayout, ShardHeader]:
         raise _damaged(path, str(exc) or type(exc).__name__) from None
 
 
+MAX_PROBED_ATTR_BYTES = 1 << 20
+"""Largest root attribute (bytes) :func:`probe_root_attrs` reads."""
+
+
+def probe_root_attrs(path: Path, names: tuple[str, ...], vlen_text: tuple[str, ...] = ("format",)) -> dict | None:
+    """``{name: value}`` of a few small root attributes of the HDF5 file at ``path`` without checking it
+    is a shard (what ``generate`` needs to tell its own files from others); None if it is not a readable
+    HDF5 file.
+
+    A value is None when the attribute is absent, larger than :data:`MAX_PROBED_ATTR_BYTES`, or neither
+    numbers nor fixed-length text. Variable-length values are left unread (they live in HDF5's global
+    heap, which carries no checksum: a damaged one can make HDF5 loop forever), except for the names in
+    ``vlen_text`` (``format``, which shards before version 2 stored so: they are named as older shards).
+    Text comes back as ``str``.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            return {name: _probe_attr(f, name, name in vlen_text) for name in names}
+    except Exception:  # noqa: BLE001  (any failure to read a header: not a readable HDF5 file)
+        return None
+
+
+def _probe_attr(f: h5py.File, name: str, vlen_text: bool):
+    if name not in f.attrs:
+        return None
+    attr = f.attrs.get_id(name)
+    if attr.get_storage_size() > MAX_PROBED_ATTR_BYTES:
+        return None
+    text = h5py.check_string_dtype(attr.dtype)
+    if not (attr.dtype.kind in "biuf" or (text is not None and (text.length is not None or vlen_text))):
+        return None
+    value = f.attrs[name]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def open_shard(path: Path) -> h5py.File:
     """Open a shard read-only after checking it is a complete, undamaged shard of format version 2
     (its layout, sizes and header digest; see :class:`~synthcam.shards.ShardFile`).
