@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from conftest import assert_one_line_error as one_line_error
 
 SMALL = ["--rooms", "2", "--frames-per-room", "3", "--resolution", "64x48", "--seed", "4"]
 
@@ -14,16 +15,6 @@ def dataset(tmp_path_factory):
     result = CliRunner().invoke(main, ["generate", *SMALL, "--out", str(out), "--workers", "1"])
     assert result.exit_code == 0, result.output
     return out, result
-
-
-def one_line_error(result, *fragments):
-    """Bad input: exit 2, a single 'error:' line naming the problem, no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = [l for l in result.output.splitlines() if l.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_help_and_version():
