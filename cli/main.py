@@ -417,6 +417,12 @@ from cli.validate import validate  # noqa: E402
 
 main.add_command(validate)
 
+from cli.noise import noise  # noqa: E402
+from cli.realism import realism  # noqa: E402
+
+main.add_command(noise)
+main.add_command(realism)
+
 
 if __name__ == "__main__":
     main()
