@@ -37,7 +37,6 @@ Which mesh name is matched, per file format, is described in :mod:`scene_library
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -51,6 +50,7 @@ from scene_library.errors import SceneError
 from scene_library.labels import class40_id, class40_names
 from scene_library.limits import (LABELING_TIMEOUT_S, MAX_LABEL_MAP_BYTES, MAX_LABEL_MAP_REGEX_SIZE, MAX_REGEX_CHARS,
                                   MAX_REGEX_SIZE, MIB, REGEX_TIMEOUT_S)
+from scene_library.strict_yaml import StrictFormat, parse_json, parse_yaml
 
 __all__ = ["LABEL_MAP_SUFFIXES", "REGEX_PREFIX", "LabelMap", "listed_names", "load_label_map"]
 
@@ -196,60 +196,18 @@ def load_label_map(path: PathLike) -> LabelMap:
     return LabelMap.from_dict(data, source=str(path))
 
 
+_FORMAT = StrictFormat("label map", SceneError, nesting="a label map is two levels deep",
+                       alias_advice="write each rule out")
+
+
 def _parse_json(text: str, path: Path) -> Any:
     """Parsed JSON, rejecting duplicate keys."""
-    try:
-        return json.loads(text, object_pairs_hook=lambda pairs: _no_duplicates(pairs, path))
-    except json.JSONDecodeError as e:
-        where = f"{e.msg} at line {e.lineno}, column {e.colno}"
-        raise SceneError(f"label map {path} is not valid JSON ({where}); fix the syntax.") from None
-    except SceneError:
-        raise
-    except RecursionError:
-        raise SceneError(f"label map {path} nests lists or mappings too deeply; a label map is two levels deep.") from None
-    except ValueError as e:  # e.g. an integer with thousands of digits
-        raise SceneError(f"label map {path} is not valid JSON ({str(e)[:100]}); fix the syntax.") from None
+    return parse_json(text, path, _FORMAT)
 
 
 def _parse_yaml(text: str, path: Path) -> Any:
-    """Parsed YAML (safe loader), rejecting duplicate keys."""
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - pyyaml is a declared dependency
-        raise SceneError("reading YAML label maps needs PyYAML; run 'pip install pyyaml' or use a .json label map.") from None
-
-    class _StrictLoader(yaml.SafeLoader):
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):  # refused before expanding: nested aliases grow exponentially
-                mark = self.peek_event().start_mark
-                raise SceneError(f"label map {path} uses a YAML alias at line {mark.line + 1}, column {mark.column + 1}; "
-                                 "aliases (*name) are not allowed in label maps, write each rule out.")
-            return super().compose_node(parent, index)
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> dict:
-            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
-            _no_duplicates([(k, None) for k in keys if isinstance(k, (str, int, float, bool))], path)
-            return super().construct_mapping(node, deep=deep)
-
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
-    except RecursionError:
-        raise SceneError(f"label map {path} nests lists or mappings too deeply; a label map is two levels deep.") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SceneError(f"label map {path} is not valid YAML ({problem}{where}); fix the syntax.") from None
-
-
-def _no_duplicates(pairs: list[tuple[Any, Any]], path: Path) -> dict:
-    """A dict from key/value pairs; SceneError on a repeated key (a later rule would silently win)."""
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            raise SceneError(f"label map {path} lists the key {key!r} twice; keep only one entry.")
-        out[key] = value
-    return out
+    """Parsed YAML (safe loader), rejecting duplicate keys and aliases."""
+    return parse_yaml(text, path, _FORMAT)
 
 
 def _split_top_level(data: Any, source: str) -> tuple[dict[str, Any], Any]:
