@@ -82,6 +82,9 @@ def main() -> None:
               help="Noise preset, one of: " + ", ".join(noise_models.PRESETS) + " (see README; "
                    "kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its in-painted depths).")
 @click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
+@click.option("--noise-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Noise preset and parameters from a noise file (YAML or JSON, e.g. from 'synthcam noise fit'); "
+                   "--noise-param overrides its values, --noise may only repeat its preset.")
 @click.option("--room-types", "room_types", default="", help="Comma-separated room types to draw from (default: all, "
               "with NYUv2-like weights): bedroom, living_room, kitchen, bathroom, office, dining_room.")
 @click.option("--scene", "scene_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -98,8 +101,9 @@ def main() -> None:
                    "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")
 @click.option("--overwrite", is_flag=True, help="Delete the synthcam shards already in --out instead of resuming them "
               "(also an older-format dataset); files synthcam did not write are never deleted.")
-def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, room_types, scene_path, workers,
-             ray_address, overwrite, renderer) -> None:
+@click.pass_context
+def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, noise_file, room_types, scene_path,
+             workers, ray_address, overwrite, renderer) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
     Writes one shard per room (room_00000.h5, ...) and manifest.json once all shards are complete.
@@ -122,8 +126,9 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
 
     width, height = parse_resolution(resolution)
+    noise, noise_params = _noise_choice(ctx, noise, _parse_noise_params(noise_param), noise_file)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
-                            noise=noise, noise_params=_parse_noise_params(noise_param),
+                            noise=noise, noise_params=noise_params,
                             room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
                             scene=_absolute_scene(scene_path), renderer=renderer)
     config.validate()
@@ -177,6 +182,22 @@ def generate(rooms, frames_per_room, out_dir, seed, resolution, noise, noise_par
     resumed = f"; kept {kept[0]} complete shards from an earlier run" if kept[0] else ""
     click.echo(f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
                f"({frames / elapsed:.1f} frames/s){resumed}")
+
+
+def _noise_choice(ctx: click.Context, noise: str, params: dict[str, float], noise_file: Path | None) -> tuple[str, dict]:
+    """The preset and parameters of a run: ``--noise`` and ``--noise-param``, or a noise file's preset and
+    parameters with ``--noise-param`` overriding them (a given ``--noise`` must name the file's preset)."""
+    if noise_file is None:
+        return noise, params
+    from synthcam.noise_file import read_noise_file
+
+    loaded = read_noise_file(noise_file)
+    given = ctx.get_parameter_source("noise") not in (click.core.ParameterSource.DEFAULT,
+                                                       click.core.ParameterSource.DEFAULT_MAP)
+    if given and noise != loaded.preset:
+        raise SynthcamError(f"--noise {noise} disagrees with --noise-file {noise_file} (preset {loaded.preset}); "
+                            f"leave out --noise or pass the file's preset")
+    return loaded.preset, {**loaded.params, **params}
 
 
 def _absolute_scene(path: Path | None) -> str:
