@@ -1,4 +1,4 @@
-"""``synthcam evaluate``: score a checkpoint on NYUv2, SUN RGB-D or shards (thin wrapper)."""
+"""``synthcam evaluate``: score a checkpoint on NYUv2, SUN RGB-D, a folder of real PNGs or shards (thin wrapper)."""
 
 from __future__ import annotations
 
@@ -14,33 +14,53 @@ from synthcam.errors import SynthcamError
 @click.command()
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="A .pt file from 'synthcam train' (read as tensors and plain values only; never runs code).")
-@click.option("--dataset", default="nyuv2", show_default=True, help="nyuv2, sunrgbd, shards or synthetic.")
-@click.option("--path", "data_path", default="", help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, or a directory of shards.")
+@click.option("--dataset", default="nyuv2", show_default=True,
+              help="nyuv2, sunrgbd, real (a folder of labelled depth PNGs), shards or synthetic.")
+@click.option("--path", "data_path", default="",
+              help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, a folder of real PNGs, or a directory of shards.")
 @click.option("--classes", type=int, default=13, show_default=True, help="Class space: 13, 37 or 40 (must match the checkpoint).")
-@click.option("--split", default="test", show_default=True, help="Split of the real datasets (NYUv2 test = the 654 frames).")
+@click.option("--split", default="test", show_default=True,
+              help="Split of NYUv2 and SUN RGB-D (NYUv2 test = the 654 frames); a real folder or shard directory is its own.")
+@click.option("--frames", "frames_spec", default=None,
+              help="Score only these frames: 0-based positions in the split (NYUv2 test: 0..653), as 0,1,9 or "
+                   "@FILE (indices separated by commas, spaces or new lines; '#' comments).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=4, show_default=True)
 @click.option("--num-workers", type=click.IntRange(0, MAX_NUM_WORKERS), default=0, show_default=True,
               help="DataLoader worker processes (at most the usable CPU cores).")
-@click.option("--protocol", type=click.Choice(["both", "full", "scenenet224"]), default="both", show_default=True,
-              help="full resolution, SceneNet's (ground truth resized to 224x224 nearest), or both.")
+@click.option("--protocol", type=click.Choice(["train", "native", "scenenet224", "all"]), default="train", show_default=True,
+              help="train: the network at the checkpoint's training resolution (depth resized, aspect kept; prediction "
+                   "resized back to the label, nearest); native: at each frame's own resolution; scenenet224: SceneNet's "
+                   "(ground truth and depth resized to 224x224, nearest); all: the three.")
 @click.option("--mc-samples", type=click.IntRange(0, MAX_MC_SAMPLES), default=0, show_default=True,
               help="Average this many dropout samples (Bayesian SegNet models; 0 = one plain pass).")
 @click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True, help="Shard depth to use.")
+@click.option("--real-depth", type=click.Choice(["filled", "raw"]), default="filled", show_default=True,
+              help="Depth of nyuv2, sunrgbd and real: filled (in-painted: NYUv2 depths, NAME_depth.png) or raw "
+                   "(NYUv2 rawDepths, NAME_raw.png, 0 = missing).")
+@click.option("--intrinsics", default=None,
+              help="--dataset real: camera of the PNGs, nyuv2, sunrgbd_kv2 or fx,fy,cx,cy (default: the folder's intrinsics.yaml).")
+@click.option("--gravity", type=click.Choice(["level", "nyuv2", "file"]), default=None,
+              help="--dataset real: down direction of each frame: level camera, NYUv2's own per-frame gravity (frames "
+                   "named by their 1-based NYUv2 number, NNNN_*.png), or the folder's gravity.yaml "
+                   "(default: gravity.yaml if present, else level).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--predictions", "predictions_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write depth | prediction | ground truth PNGs (one fixed colour per class) to this directory.")
-def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size, num_workers, protocol, mc_samples,
-             depth, json_path, predictions_dir) -> None:
+def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device, batch_size, num_workers, protocol,
+             mc_samples, depth, real_depth, intrinsics, gravity, json_path, predictions_dir) -> None:
     """Print per-class accuracy and IoU, global accuracy, class-average accuracy and mIoU (void ignored).
 
     Example: `synthcam evaluate --checkpoint runs/dha13/best.pt --dataset nyuv2
-    --path nyu_depth_v2_labeled.mat --classes 13 --json nyu13.json`.
+    --path nyu_depth_v2_labeled.mat --classes 13 --json nyu13.json`; on labelled NYUv2 frames in a folder
+    of PNGs: `synthcam evaluate --checkpoint best.pt --dataset real --path nyuv2_train --intrinsics nyuv2
+    --gravity nyuv2 --classes 13`.
     """
     import json
 
     from tqdm import tqdm
 
+    from segnet.evaluate import PROTOCOLS, parse_frames
     from segnet.evaluate import evaluate as run_evaluation
     from segnet.metrics import format_scores
 
@@ -49,22 +69,29 @@ def evaluate(checkpoint, dataset, data_path, classes, split, device, batch_size,
         raise SynthcamError(f"--json {json_path}: directory {target.parent} does not exist")
     if dataset != "synthetic" and not data_path:
         raise SynthcamError(f"--path is needed for --dataset {dataset}")
-    protocols = ("full", "scenenet224") if protocol == "both" else (protocol,)
+    for name, value in (("--intrinsics", intrinsics), ("--gravity", gravity)):
+        if value is not None and dataset != "real":
+            raise SynthcamError(f"{name} applies to --dataset real only; leave it out for --dataset {dataset}")
+    frames = parse_frames(frames_spec) if frames_spec is not None else None
+    protocols = PROTOCOLS if protocol == "all" else (protocol,)
     bars = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line
 
-    def on_batch(frames: int) -> None:
+    def on_batch(count: int) -> None:
         if not bars:
             bars.append(tqdm(unit="frames", desc="evaluate", dynamic_ncols=True, leave=False))
-        bars[0].update(frames)
+        bars[0].update(count)
 
     try:
         result = run_evaluation(checkpoint, dataset, data_path, classes, device=device, split=split, batch_size=batch_size,
                                 num_workers=num_workers, protocols=protocols, predictions_dir=predictions_dir,
-                                mc_samples=mc_samples, depth=depth, on_batch=on_batch)
+                                mc_samples=mc_samples, depth=depth, real_depth=real_depth, intrinsics=intrinsics,
+                                gravity=gravity, frames=frames, on_batch=on_batch)
     finally:
         for bar in bars:
             bar.close()
-    titles = {"full": "full resolution", "scenenet224": "SceneNet protocol (224x224 nearest)"}
+    height, width = result["train_size"]
+    titles = {"train": f"training resolution ({width}x{height})", "native": "native resolution",
+              "scenenet224": "SceneNet protocol (224x224 nearest)"}
     for p in protocols:
         click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
     if json_path is not None:

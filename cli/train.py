@@ -31,6 +31,11 @@ from synthcam.errors import SynthcamError
 @click.option("--no-augment", is_flag=True, help="Turn off flip, scale+crop and depth-scale jitter.")
 @click.option("--no-balance", is_flag=True, help="Turn off median-frequency class weights.")
 @click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True, help="Which shard depth to train on.")
+@click.option("--real-depth", type=click.Choice(["filled", "raw"]), default="filled", show_default=True,
+              help="--dataset nyuv2|sunrgbd: filled (NYUv2 depths, SUN RGB-D depth_bfx) or raw depth (rawDepths, depth; 0 = missing).")
+@click.option("--camera-height", type=click.Choice(["estimated", "true"]), default="estimated", show_default=True,
+              help="Height channel (DH, DHA, HHA): floor estimated from the depth on every frame, as on real depth, or "
+                   "a generated frame's true camera height (real frames estimate it either way).")
 @click.option("--synthetic-frames", type=click.IntRange(1, MAX_SYNTHETIC_FRAMES), default=64, show_default=True, help="Frames of --dataset synthetic.")
 @click.option("--num-workers", type=click.IntRange(0, MAX_NUM_WORKERS), default=0, show_default=True,
               help="DataLoader worker processes (at most the usable CPU cores).")
@@ -44,8 +49,8 @@ from synthcam.errors import SynthcamError
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory for checkpoints (.pt), logs and curves.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(data, dataset, encoding, classes, model, model_width, dropout, epochs, batch_size, lr, optimizer, weight_decay,
-          height, width, val_fraction, no_augment, no_balance, depth, synthetic_frames, num_workers, seed, device,
-          compile_, init, resume, stop_after, out_dir, quiet) -> None:
+          height, width, val_fraction, no_augment, no_balance, depth, real_depth, camera_height, synthetic_frames,
+          num_workers, seed, device, compile_, init, resume, stop_after, out_dir, quiet) -> None:
     """Train a depth-only SegNet; writes last.pt, best.pt, TensorBoard logs and curves.png to --out.
 
     Example: `synthcam train --data out/ --encoding DHA --classes 13 --model segnet --epochs 30
@@ -65,7 +70,8 @@ def train(data, dataset, encoding, classes, model, model_width, dropout, epochs,
     config = TrainConfig(data=data, dataset=dataset, encoding=encoding, classes=classes, model=model, model_width=model_width,
                          dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                          weight_decay=weight_decay, height=height, width=width, val_fraction=val_fraction,
-                         augment=not no_augment, balance=not no_balance, depth=depth, synthetic_frames=synthetic_frames,
+                         augment=not no_augment, balance=not no_balance, depth=depth, real_depth=real_depth,
+                         camera_height=camera_height, synthetic_frames=synthetic_frames,
                          num_workers=num_workers, seed=seed, device=device, compile=compile_,
                          init=str(init) if init else "")
     if not resume:

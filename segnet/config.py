@@ -28,6 +28,15 @@ OPTIMIZERS = ("adamw", "sgd")
 DEPTHS = ("noisy", "clean")
 """Which shard depth to train on."""
 
+REAL_DEPTHS = ("filled", "raw")
+"""Which depth of a real dataset to read: filled (in-painted; NYUv2 ``depths``, SUN RGB-D
+``depth_bfx``, a real folder's ``NAME_depth.png``) or raw sensor depth with its holes (NYUv2
+``rawDepths``, SUN RGB-D ``depth``, ``NAME_raw.png``)."""
+
+LEGACY_DEFAULTS = {"camera_height": "true"}
+"""Settings whose default changed, with the value a saved config that lacks them was trained with
+(runs made before the height channel estimated the floor on generated frames used the true height)."""
+
 _DEVICE = re.compile(r"cpu|cuda(:\d{1,3})?")
 
 
@@ -125,6 +134,8 @@ class TrainConfig:
     balance: bool = True  #: median-frequency class weights
     balance_frames: int = 200  #: frames sampled to estimate the class frequencies
     depth: str = "noisy"  #: shards: noisy or clean depth
+    real_depth: str = "filled"  #: NYUv2 / SUN RGB-D: filled or raw depth (:data:`REAL_DEPTHS`)
+    camera_height: str = "estimated"  #: height channel: floor estimated from the depth, or the true height
     synthetic_frames: int = 64  #: frames of the ``synthetic`` dataset
     num_workers: int = 0
     seed: int = 0  #: 0..MAX_SEED
@@ -138,7 +149,7 @@ class TrainConfig:
         Needs nothing but the values (no files, no devices): also applied to the config stored in a
         checkpoint. The limits are the ``MAX_*`` constants of :mod:`segnet.limits`.
         """
-        from segnet.encodings import check_encoding
+        from segnet.encodings import check_camera_height, check_encoding
         from segnet.models import MODELS
         from synthcam.sample import check_classes
 
@@ -154,6 +165,9 @@ class TrainConfig:
             raise SynthcamError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.depth not in DEPTHS:
             raise SynthcamError(f"unknown depth {self.depth!r}; choose one of {', '.join(DEPTHS)}")
+        if self.real_depth not in REAL_DEPTHS:
+            raise SynthcamError(f"unknown real-depth {self.real_depth!r}; choose one of {', '.join(REAL_DEPTHS)}")
+        check_camera_height(self.camera_height)
         check_device_name(self.device)
         _in_range("model_width", self.model_width, 0.0, MAX_MODEL_WIDTH, low_open=True)
         _in_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
@@ -194,8 +208,9 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """The config of a ``config`` dict (as saved in checkpoints), checked by :meth:`check_values`.
 
-        Missing settings take their defaults; an unknown setting or a value of the wrong type
-        raises a one-line :class:`SynthcamError`.
+        Missing settings take their defaults (those of :data:`LEGACY_DEFAULTS`: the value runs of
+        earlier versions used); an unknown setting or a value of the wrong type raises a one-line
+        :class:`SynthcamError`.
         """
         if not isinstance(d, dict):
             raise SynthcamError(f"a config must be a dict of settings, got {type(d).__name__}")
@@ -203,6 +218,7 @@ class TrainConfig:
         for key in d:
             if key not in known:
                 raise SynthcamError(f"unknown setting {str(key)[:40]!r}")
+        d = {**LEGACY_DEFAULTS, **d}
         config = cls(**{k: _check_type(k, v, known[k]) for k, v in d.items()})
         config.check_values()
         return config

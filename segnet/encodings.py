@@ -12,7 +12,13 @@ Steps:
 1. Back-projection: P = ((u + 0.5 - cx) z / fx, (v + 0.5 - cy) z / fy, z).
 2. Height above the floor: h = camera_height - g . P. When the camera height is NaN (real data),
    the floor is taken at the ``FLOOR_PERCENTILE``-th percentile (lower nearest rank) of -g . P over
-   the frame's valid pixels, as Gupta et al. take the floor from the lowest points.
+   the frame's valid pixels, as Gupta et al. take the floor from the lowest points
+   (:func:`estimate_camera_height`). :func:`encode_batch` estimates it on every frame by default
+   (``camera_height="estimated"``), generated ones included, so that a network sees the same height
+   channel in training (generated depth, true camera height known) and on real depth (unknown);
+   ``camera_height="true"`` uses a generated frame's true height (the behaviour of runs made before
+   the choice existed; real frames still estimate). ``benchmarks/height_estimate.py`` measures how
+   far the estimate is off.
 3. Surface normals: the point map is smoothed with a ``NORMAL_SMOOTHING`` x ``NORMAL_SMOOTHING`` box
    filter over valid pixels only (normalised convolution; planes stay exactly planar), then
    n = (P[u+1] - P[u-1]) x (P[v+1] - P[v-1]) with one-sided differences at the image border,
@@ -50,6 +56,10 @@ ENCODINGS: dict[str, int] = {"D": 1, "DH": 2, "DHA": 3, "HHA": 3}
 FLOOR_PERCENTILE = 1.0
 """Percentile of point heights taken as the floor when the camera height is unknown."""
 
+CAMERA_HEIGHTS = ("estimated", "true")
+"""Where the height channel's camera height comes from (:func:`encode_batch`): estimated from the
+depth on every frame, or a generated frame's true height (real frames estimate it either way)."""
+
 NORMAL_SMOOTHING = 5
 """Box-filter size (pixels, odd) applied to the point map before differencing."""
 
@@ -84,21 +94,41 @@ def valid_mask(depth: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(depth) & (depth > 0)
 
 
+def _floor_offset(up: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,) camera height above the floor estimated from (B, 1, H, W) heights relative to the camera:
+    minus the ``FLOOR_PERCENTILE``-th percentile (lower nearest rank) over valid pixels, 0 without any."""
+    rows = up.flatten(1)
+    ok = valid.flatten(1)
+    n_valid = ok.sum(dim=1)
+    ordered = torch.sort(torch.where(ok, rows, torch.full_like(rows, math.inf)), dim=1).values
+    k = torch.clamp(torch.floor(FLOOR_PERCENTILE / 100.0 * (n_valid - 1).clamp(min=0)).long(), min=0)
+    floor = ordered.gather(1, k[:, None])[:, 0]
+    return torch.where(n_valid > 0, -floor, torch.zeros_like(floor))
+
+
+def _relative_height(points: torch.Tensor, gravity: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) height of each point relative to the camera, -g . P (metres, up positive)."""
+    g = gravity.to(points.dtype)
+    return -(points * g[:, :, None, None]).sum(dim=1, keepdim=True)
+
+
+def estimate_camera_height(depth: torch.Tensor, intrinsics: torch.Tensor, gravity: torch.Tensor) -> torch.Tensor:
+    """(B,) metres: the camera height above the floor that the height channel assumes when the true
+    one is unknown (step 2 of the module docstring); 0 for a frame without valid depth."""
+    depth = depth.float()
+    valid = valid_mask(depth)
+    points = backproject(torch.where(valid, depth, torch.zeros_like(depth)), intrinsics)
+    return _floor_offset(_relative_height(points, gravity), valid)
+
+
 def height_above_floor(points: torch.Tensor, valid: torch.Tensor, gravity: torch.Tensor,
                        camera_height: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) metres above the floor (0 where invalid); see step 2 of the module docstring."""
-    g = gravity.to(points.dtype)
-    up = -(points * g[:, :, None, None]).sum(dim=1, keepdim=True)  # height relative to the camera
+    up = _relative_height(points, gravity)
     cam = camera_height.to(points.dtype).reshape(-1).clone()
     unknown = torch.isnan(cam)
     if bool(unknown.any()):
-        rows = up[unknown].flatten(1)
-        ok = valid[unknown].flatten(1)
-        n_valid = ok.sum(dim=1)
-        ordered = torch.sort(torch.where(ok, rows, torch.full_like(rows, math.inf)), dim=1).values
-        k = torch.clamp(torch.floor(FLOOR_PERCENTILE / 100.0 * (n_valid - 1).clamp(min=0)).long(), min=0)
-        floor = ordered.gather(1, k[:, None])[:, 0]
-        cam[unknown] = torch.where(n_valid > 0, -floor, torch.zeros_like(floor))
+        cam[unknown] = _floor_offset(up[unknown], valid[unknown])
     return torch.where(valid, up + cam[:, None, None, None], torch.zeros_like(up))
 
 
@@ -154,13 +184,30 @@ def encode(name: str, depth: torch.Tensor, intrinsics: torch.Tensor, gravity: to
     return torch.where(valid, hha, torch.zeros_like(hha))
 
 
-def encode_batch(name: str, batch: dict[str, torch.Tensor], device: torch.device | str | None = None) -> torch.Tensor:
-    """:func:`encode` applied to a collated sample batch (keys of ``synthcam.sample``), on ``device``."""
+def check_camera_height(source: str) -> str:
+    """``source`` if it is one of :data:`CAMERA_HEIGHTS`, else a one-line error listing them."""
+    if source not in CAMERA_HEIGHTS:
+        raise SynthcamError(f"unknown camera height source {source!r}; choose one of {', '.join(CAMERA_HEIGHTS)}")
+    return source
+
+
+def encode_batch(name: str, batch: dict[str, torch.Tensor], device: torch.device | str | None = None,
+                 camera_height: str = "estimated") -> torch.Tensor:
+    """:func:`encode` applied to a collated sample batch (keys of ``synthcam.sample``), on ``device``.
+
+    camera_height : ``"estimated"`` takes the floor from the depth on every frame; ``"true"`` uses
+    the batch's camera heights (NaN, i.e. real frames, still estimated); see the module docstring.
+    """
     from synthcam.sample import CAMERA_HEIGHT, DEPTH, GRAVITY, INTRINSICS
 
     dev = device if device is not None else batch[DEPTH].device
-    return encode(name, batch[DEPTH].to(dev, non_blocking=True), batch[INTRINSICS].to(dev, non_blocking=True),
-                  batch[GRAVITY].to(dev, non_blocking=True), batch[CAMERA_HEIGHT].to(dev, non_blocking=True))
+    depth = batch[DEPTH].to(dev, non_blocking=True)
+    if check_camera_height(camera_height) == "estimated":
+        height = torch.full((depth.shape[0],), math.nan, dtype=torch.float32, device=dev)
+    else:
+        height = batch[CAMERA_HEIGHT].to(dev, non_blocking=True)
+    return encode(name, depth, batch[INTRINSICS].to(dev, non_blocking=True), batch[GRAVITY].to(dev, non_blocking=True),
+                  height)
 
 
 # ----------------------------------------------------------------------------------------- numpy

@@ -1,22 +1,36 @@
-"""Evaluation of a trained checkpoint on NYUv2, SUN RGB-D or shards, in two protocols.
+"""Evaluation of a trained checkpoint on NYUv2, SUN RGB-D, real PNG folders or shards, in three protocols.
 
-- ``full``: the network runs on each frame at its own resolution and is scored against the full
-  resolution ground truth.
+- ``train`` (the default): the network sees each frame as training saw it, at the checkpoint's
+  training resolution (its config's height x width). The depth is resized with nearest neighbour at
+  pixel centres, intrinsics following (:func:`synthcam.sample.crop_and_resize`), to
+  :func:`segnet.train_data.network_size`: a frame of the training aspect (640 x 480 for a 320 x 240
+  run) goes to exactly the training size; a frame of another aspect is scaled by the zoom at which
+  training's crops just cover a frame, keeping its aspect, so the whole frame is seen at the scale
+  and shape of training's least-zoomed crops (one side then exceeds the training size; the models
+  take any size). A run trained without augmentation squashed its frames to the training size,
+  and so does this protocol for it. The prediction is resized back (nearest, pixel centres) to the
+  label's size and scored against every labelled pixel.
+- ``native``: the network runs on each frame at its own resolution (the protocol once called
+  ``full``); a model trained at 320 x 240 then sees every object of a 640 x 480 frame twice as large
+  as in training.
 - ``scenenet224`` (SceneNet's ``getAccuracyNYU.m``): the ground truth is resized to 224 x 224 with
   nearest neighbour (pixel centres), and the prediction is made at that size: the depth is resized
   the same way (intrinsics follow) and encoded at 224 x 224, as SceneNet's network took 224 x 224
   inputs.
 
-Both accumulate one confusion matrix over the whole set (void ignored) and report per-class
-accuracy and IoU, global accuracy, class-average accuracy and mIoU (``segnet.metrics``).
-``predictions_dir`` receives, per frame, a PNG of the input depth (turbo, invalid white), the
-prediction and the ground truth side by side, coloured with one fixed colour per class id.
+The height channel takes its camera height as the checkpoint's run did (``camera_height`` of its
+config, :func:`segnet.encodings.encode_batch`). Each protocol accumulates one confusion matrix over
+the whole set (void ignored) and reports per-class accuracy and IoU, global accuracy, class-average
+accuracy and mIoU (``segnet.metrics``). ``frames`` scores a subset: 0-based positions in the chosen
+split (:func:`parse_frames`). ``predictions_dir`` receives, per frame, a PNG of the input depth
+(turbo, invalid white), the prediction of the first protocol asked for (at the label's size) and the
+ground truth side by side, coloured with one fixed colour per class id.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,11 +42,65 @@ from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from segnet.runfiles import make_directory
-from segnet.train_data import open_dataset
+from segnet.train_data import network_size, open_dataset
 from synthcam.errors import SynthcamError
 from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
 
-PROTOCOLS = ("full", "scenenet224")
+PROTOCOLS = ("train", "native", "scenenet224")
+"""Evaluation protocols (module docstring), in the order they are reported."""
+
+MAX_FRAMES_FILE_BYTES = 8 << 20
+"""Largest ``--frames @FILE`` read (a million indices of up to seven digits)."""
+
+
+def parse_frames(spec: str) -> tuple[int, ...]:
+    """Frame positions from ``"1,2,9"`` or ``"@FILE"`` (indices separated by commas, spaces or new
+    lines; ``#`` starts a comment). 0-based positions in the evaluated split; no duplicates.
+    Raises a one-line :class:`SynthcamError` for anything else; the range is checked by
+    :func:`check_frames` once the dataset's size is known."""
+    source = "--frames"
+    text = spec
+    if spec.startswith("@"):
+        path = Path(spec[1:])
+        source = f"--frames file {path}"
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_FRAMES_FILE_BYTES + 1)
+            if len(data) > MAX_FRAMES_FILE_BYTES:
+                raise SynthcamError(f"{source} is larger than {MAX_FRAMES_FILE_BYTES} bytes; pass a file of frame indices")
+            text = data.decode("utf-8")
+        except FileNotFoundError:
+            raise SynthcamError(f"{source} does not exist; pass @FILE with one frame index per line") from None
+        except IsADirectoryError:
+            raise SynthcamError(f"{source} is a directory; pass @FILE with one frame index per line") from None
+        except UnicodeDecodeError:
+            raise SynthcamError(f"{source} is not text; pass a file of frame indices (digits)") from None
+        except OSError as exc:
+            raise SynthcamError(f"cannot read {source}: {exc.strerror}; check the file") from None
+        text = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    tokens = text.replace(",", " ").split()
+    if not tokens:
+        raise SynthcamError(f"{source} names no frames; pass indices such as 0,1,9 or @FILE")
+    frames = []
+    for token in tokens:
+        if not token.isascii() or not token.isdigit() or len(token) > 12:
+            raise SynthcamError(f"{source}: {token[:20]!r} is not a frame index (a whole number from 0)")
+        frames.append(int(token))
+    seen: set[int] = set()
+    for f in frames:
+        if f in seen:
+            raise SynthcamError(f"{source} names frame {f} twice; name each frame once")
+        seen.add(f)
+    return tuple(frames)
+
+
+def check_frames(frames: Sequence[int], available: int, what: str) -> np.ndarray:
+    """(N,) int64 positions after checking each is in 0..available - 1 (``what``: the split's name)."""
+    bad = [f for f in frames if not 0 <= f < available]
+    if bad:
+        raise SynthcamError(f"--frames: frame {bad[0]} is out of range; {what} has {available} frames, "
+                            f"indices 0..{available - 1}")
+    return np.asarray(frames, dtype=np.int64)
 
 
 def class_names(classes: int) -> tuple[str, ...]:
@@ -42,15 +110,39 @@ def class_names(classes: int) -> tuple[str, ...]:
     return {13: class13_names, 37: class37_names, 40: class40_names}[check_classes(classes)]()[1:]
 
 
-def predict(model: torch.nn.Module, encoding: str, batch: dict, device: torch.device, mc_samples: int = 0) -> torch.Tensor:
-    """(B, H, W) int64 class ids 1..C for a collated batch (bf16 autocast on cuda)."""
-    x = encode_batch(encoding, batch, device)
+def predict(model: torch.nn.Module, encoding: str, batch: dict, device: torch.device, mc_samples: int = 0,
+            camera_height: str = "estimated") -> torch.Tensor:
+    """(B, H, W) int64 class ids 1..C for a collated batch (bf16 autocast on cuda); camera_height as
+    in :func:`segnet.encodings.encode_batch`."""
+    x = encode_batch(encoding, batch, device, camera_height)
     with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         if mc_samples > 1:
             scores = mc_dropout_predict(model, x, mc_samples)
         else:
             scores = model(x)
     return scores.argmax(dim=1) + 1
+
+
+def run_protocol(protocol: str, model: torch.nn.Module, config: TrainConfig, group: list[dict], device: torch.device,
+                 mc_samples: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One protocol on samples of one size: (ground truth it is scored against, prediction at that
+    size, prediction at the label's size), int64 CPU tensors (B, h, w) (see the module docstring)."""
+    batch = torch.utils.data.default_collate(group)
+    label = batch[LABEL]
+    h, w = label.shape[-2:]
+    if protocol == "scenenet224":
+        size = SCENENET_SIZE
+    elif protocol == "train":
+        size = network_size(h, w, (config.height, config.width), keep_aspect=config.augment)
+    else:
+        size = (h, w)
+    inputs = batch if tuple(size) == (h, w) else torch.utils.data.default_collate(
+        [crop_and_resize(s, resize=size) for s in group])
+    pred = predict(model, config.encoding, inputs, device, mc_samples, config.camera_height).cpu()
+    full = pred if tuple(size) == (h, w) else resize_nearest(pred, (h, w))
+    if protocol == "scenenet224":
+        return resize_nearest(label, SCENENET_SIZE), pred, full
+    return label, full, full
 
 
 def _batches(dataset, batch_size: int, workers: int):
@@ -95,17 +187,24 @@ def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_sampl
 
 
 def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, device: str = "cpu", split: str = "test",
-             batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = PROTOCOLS,
+             batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
              predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
-             on_batch: Callable[[int], None] | None = None) -> dict:
+             real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
+             frames: Sequence[int] | None = None, on_batch: Callable[[int], None] | None = None) -> dict:
     """Score ``checkpoint`` on a dataset; returns a JSON-ready dict with one entry per protocol.
 
-    dataset : shards, nyuv2, sunrgbd or synthetic; split : the real datasets' split; mc_samples :
-    > 1 averages that many dropout samples (Bayesian SegNet); depth : shards' noisy or clean depth.
+    dataset : shards, nyuv2, sunrgbd, real (a folder of labelled PNGs) or synthetic; split : NYUv2's
+    and SUN RGB-D's split; mc_samples : > 1 averages that many dropout samples (Bayesian SegNet);
+    depth : shards' noisy or clean depth; real_depth : filled or raw depth of the real datasets;
+    intrinsics, gravity : a real folder's camera and gravity (:class:`segnet.datasets.RealFolderDataset`);
+    frames : 0-based positions in the split to score (all when None).
     """
     for p in protocols:
         if p not in PROTOCOLS:
             raise SynthcamError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")
+    if not protocols:
+        raise SynthcamError(f"no protocol chosen; choose from {', '.join(PROTOCOLS)}")
+    protocols = tuple(p for p in PROTOCOLS if p in protocols)
     _check_run_settings(device, batch_size, num_workers, mc_samples)
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
@@ -115,10 +214,14 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
                             f"(or fine-tune it to {classes} classes with 'synthcam train --init')")
     if dataset != "synthetic" and not Path(path).exists():
         raise SynthcamError(f"dataset path {path} does not exist")
-    data = open_dataset(dataset, path, split, classes, depth, synthetic_frames=config.synthetic_frames,
+    data = open_dataset(dataset, path, split, classes, depth, real_depth=real_depth, intrinsics=intrinsics,
+                        gravity=gravity, synthetic_frames=config.synthetic_frames,
                         synthetic_size=(config.height, config.width), seed=config.seed)
     if len(data) == 0:
         raise SynthcamError(f"no frames found in {path}")
+    if frames is not None:
+        what = f"the {split} split" if dataset in ("nyuv2", "sunrgbd") else f"the {dataset} dataset"
+        data = torch.utils.data.Subset(data, check_frames(frames, len(data), what).tolist())
     dev = torch.device(device)
     model = model_from_checkpoint(state, checkpoint).to(dev)
     if dev.type == "cuda":
@@ -127,29 +230,29 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
     if out_dir is not None:
         make_directory(out_dir, "--predictions")
     confusions = {p: Confusion(classes) for p in protocols}
-    frames = 0
+    count = 0
     for group in _batches(data, batch_size, num_workers):
-        batch = torch.utils.data.default_collate(group)
-        pred = None
-        if "full" in protocols or out_dir is not None:
-            pred = predict(model, config.encoding, batch, dev, mc_samples).cpu()
-        if "full" in protocols:
-            confusions["full"].update(batch[LABEL], pred)
-        if "scenenet224" in protocols:
-            small = torch.utils.data.default_collate([crop_and_resize(s, resize=SCENENET_SIZE) for s in group])
-            pred_small = predict(model, config.encoding, small, dev, mc_samples).cpu()
-            confusions["scenenet224"].update(resize_nearest(batch[LABEL], SCENENET_SIZE), pred_small)
+        shown = None
+        for p in protocols:
+            gt, pred, full = run_protocol(p, model, config, group, dev, mc_samples)
+            confusions[p].update(gt, pred)
+            shown = full if shown is None else shown
         if out_dir is not None:
             for i, s in enumerate(group):
-                save_prediction_png(out_dir / f"{int(s[INDEX]):06d}.png", s[DEPTH][0].numpy(), pred[i].numpy(),
+                save_prediction_png(out_dir / f"{int(s[INDEX]):06d}.png", s[DEPTH][0].numpy(), shown[i].numpy(),
                                     s[LABEL].numpy(), classes)
-        frames += len(group)
+        count += len(group)
         if on_batch is not None:
             on_batch(len(group))
     names = class_names(classes)
     result = {"checkpoint": str(checkpoint), "dataset": dataset, "path": str(path), "split": split, "classes": classes,
-              "encoding": config.encoding, "model": state["model_spec"]["name"], "frames": frames,
-              "mc_samples": mc_samples}
+              "encoding": config.encoding, "model": state["model_spec"]["name"], "frames": count,
+              "mc_samples": mc_samples, "train_size": [config.height, config.width],
+              "camera_height": config.camera_height, "protocols": list(protocols)}
+    if dataset in ("nyuv2", "sunrgbd", "real"):
+        result["real_depth"] = real_depth
+    if frames is not None:
+        result["frame_indices"] = [int(f) for f in frames]
     for p in protocols:
         result[p] = confusions[p].scores(names)
         result[p]["confusion"] = confusions[p].matrix.tolist()

@@ -70,12 +70,13 @@ class StepContext:
     weights: torch.Tensor | None
     autocast: bool  #: bf16 autocast (cuda)
     channels_last: bool
+    camera_height: str = "estimated"  #: the height channel's camera height (:func:`segnet.encodings.encode_batch`)
 
 
 def _forward(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     if DEPTH_MM in batch:  # compact shards: widen depth and label on the device
         batch = expand({k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()})
-    x = encode_batch(ctx.encoding, batch, ctx.device)
+    x = encode_batch(ctx.encoding, batch, ctx.device, ctx.camera_height)
     if ctx.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     label = batch[LABEL].to(ctx.device, non_blocking=True)
@@ -339,7 +340,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     if cuda:
         torch.backends.cudnn.benchmark = True
     size = (config.height, config.width)
-    dataset = open_dataset(config.dataset, config.data, "train", config.classes, config.depth,
+    dataset = open_dataset(config.dataset, config.data, "train", config.classes, config.depth, real_depth=config.real_depth,
                            synthetic_frames=config.synthetic_frames, synthetic_size=size, seed=config.seed, compact=True)
     if len(dataset) == 0:
         raise SynthcamError(f"no training frames found in {config.data}")
@@ -384,7 +385,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
         weights_np = np.ones(config.classes, dtype=np.float32)
     weights = torch.as_tensor(weights_np, device=device)
     run_model = torch.compile(model) if config.compile else model
-    ctx = StepContext(run_model, config.encoding, device, weights, autocast=cuda, channels_last=cuda)
+    ctx = StepContext(run_model, config.encoding, device, weights, autocast=cuda, channels_last=cuda,
+                      camera_height=config.camera_height)
 
     from torch.utils.tensorboard import SummaryWriter
 

@@ -1,10 +1,11 @@
 """Training data: opening a dataset, leakage-free splits, augmentation and class balancing.
 
-:func:`open_dataset` gives the Dataset of a kind (shards, NYUv2, SUN RGB-D, analytic rooms) in the
-shared sample layout (:mod:`synthcam.sample`); :func:`sample_groups` and :func:`split_indices` hold
-out whole shards for validation; :class:`TrainView` brings frames to the training size with the
-run's seeded augmentation (:func:`hflip` among it); :func:`median_frequency_weights` gives the
-class weights of the loss.
+:func:`open_dataset` gives the Dataset of a kind (shards, NYUv2, SUN RGB-D, analytic rooms, a folder
+of real PNGs) in the shared sample layout (:mod:`synthcam.sample`); :func:`sample_groups` and
+:func:`split_indices` hold out whole shards for validation; :class:`TrainView` brings frames to the
+training size with the run's seeded augmentation (:func:`hflip` among it), and
+:func:`network_size` says at which size a frame of another size is seen as training saw it;
+:func:`median_frequency_weights` gives the class weights of the loss.
 """
 
 from __future__ import annotations
@@ -14,28 +15,49 @@ import math
 import numpy as np
 import torch
 
-from segnet.config import DATASETS
+from segnet.config import DATASETS, REAL_DEPTHS
 from synthcam.errors import SynthcamError
 from synthcam.sample import CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, crop_and_resize
 
+EVAL_DATASETS = (*DATASETS, "real")
+"""Dataset kinds :func:`open_dataset` reads: the training kinds and a folder of labelled real PNGs
+(:class:`segnet.datasets.RealFolderDataset`, evaluation only: a handful of frames to train on)."""
+
+REAL_DEPTH_FIELDS = {"nyuv2": {"filled": "depths", "raw": "rawDepths"},
+                     "sunrgbd": {"filled": "depth_bfx", "raw": "depth"},
+                     "real": {"filled": "filled", "raw": "raw"}}
+"""Each real reader's name of the filled and the raw depth (:data:`segnet.config.REAL_DEPTHS`)."""
+
+
 def open_dataset(kind: str, path: str, split: str, classes: int, depth: str = "noisy", *,
+                 real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
                  synthetic_frames: int = 64, synthetic_size: tuple[int, int] = (48, 64), seed: int = 0,
                  compact: bool = False):
-    """The Dataset for ``kind`` (see :data:`segnet.config.DATASETS`) in the shared sample layout;
-    ``compact``: shards give compact samples (see :func:`synthcam.sample.expand`), other kinds
-    ignore it."""
+    """The Dataset for ``kind`` (see :data:`EVAL_DATASETS`) in the shared sample layout.
+
+    depth : shards' noisy or clean depth; real_depth : the filled or raw depth of NYUv2, SUN RGB-D
+    and real folders; intrinsics, gravity : a real folder's camera and gravity
+    (:class:`segnet.datasets.RealFolderDataset`); ``compact``: shards give compact samples (see
+    :func:`synthcam.sample.expand`), other kinds ignore it. ``split`` is ignored by shards and real
+    folders (each is its own split).
+    """
+    if kind not in EVAL_DATASETS:
+        raise SynthcamError(f"unknown dataset {kind!r}; choose one of {', '.join(EVAL_DATASETS)}")
+    if real_depth not in REAL_DEPTHS:
+        raise SynthcamError(f"unknown real depth {real_depth!r}; choose one of {', '.join(REAL_DEPTHS)}")
     if kind == "synthetic":
         from segnet.synthetic import SyntheticRooms
 
         return SyntheticRooms(synthetic_frames, width=synthetic_size[1], height=synthetic_size[0],
                               classes=classes, seed=seed + (0 if split == "train" else 10_000))
-    if kind in ("shards", "nyuv2", "sunrgbd"):
-        from segnet.datasets import make_dataset
+    from segnet.datasets import make_dataset
 
-        if kind == "shards":
-            return make_dataset("shards", path, None, classes, depth=depth, compact=compact)
-        return make_dataset(kind, path, split, classes)
-    raise SynthcamError(f"unknown dataset {kind!r}; choose one of {', '.join(DATASETS)}")
+    if kind == "shards":
+        return make_dataset("shards", path, None, classes, depth=depth, compact=compact)
+    field = REAL_DEPTH_FIELDS[kind][real_depth]
+    if kind == "real":
+        return make_dataset("real", path, None, classes, depth=field, intrinsics=intrinsics, gravity=gravity)
+    return make_dataset(kind, path, split, classes, depth=field)
 
 
 def sample_groups(dataset) -> np.ndarray:
@@ -92,6 +114,27 @@ def hflip(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def cover_zoom(height: int, width: int, size: tuple[int, int]) -> float:
+    """The scale at which a ``size`` = (height, width) window just covers a height x width frame in
+    one direction: max(size_h / height, size_w / width), the smallest zoom of the augmentation."""
+    return max(size[0] / height, size[1] / width)
+
+
+def network_size(height: int, width: int, size: tuple[int, int], keep_aspect: bool = True) -> tuple[int, int]:
+    """(h, w) at which a height x width frame is given to a network trained on ``size`` crops.
+
+    keep_aspect (a run with augmentation): the frame scaled by :func:`cover_zoom`, its aspect kept,
+    (round(height * s), round(width * s)): the scale of training's least-zoomed crops, with the
+    whole frame in view. A frame of the training aspect lands exactly on ``size``; another aspect
+    exceeds ``size`` in one direction (the models take any size). Without ``keep_aspect`` (a run
+    without augmentation, which squashed every frame to ``size``): ``size``.
+    """
+    if not keep_aspect:
+        return int(size[0]), int(size[1])
+    s = cover_zoom(height, width, size)
+    return max(int(size[0]), round(height * s)), max(int(size[1]), round(width * s))
+
+
 class TrainView(torch.utils.data.Dataset):
     """``base[indices[i]]`` brought to ``size`` = (height, width), with optional augmentation.
 
@@ -141,7 +184,7 @@ class TrainView(torch.utils.data.Dataset):
         if not self.augment:
             return crop_and_resize(sample, resize=(out_h, out_w)) if (h, w) != (out_h, out_w) else sample
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        zoom = max(out_h / h, out_w / w) * rng.uniform(*self.scale_range)
+        zoom = cover_zoom(h, w, self.size) * rng.uniform(*self.scale_range)
         win_h, win_w = min(h, max(1, round(out_h / zoom))), min(w, max(1, round(out_w / zoom)))
         top, left = int(rng.integers(0, h - win_h + 1)), int(rng.integers(0, w - win_w + 1))
         sample = crop_and_resize(sample, crop=(top, left, win_h, win_w), resize=(out_h, out_w))

@@ -47,11 +47,13 @@ def test_cli_train_then_evaluate(tmp_path):
 
     out_json, preds = tmp_path / "eval.json", tmp_path / "preds"
     res = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(run / "best.pt"), "--dataset", "synthetic", "--classes", "13",
-                                    "--json", str(out_json), "--predictions", str(preds)])
+                                    "--protocol", "all", "--json", str(out_json), "--predictions", str(preds)])
     assert res.exit_code == 0, res.output
-    assert "SceneNet protocol" in res.output and "mIoU" in res.output
+    assert "SceneNet protocol" in res.output and "training resolution (32x24)" in res.output and "mIoU" in res.output
     result = json.loads(out_json.read_text())
-    for protocol in ("full", "scenenet224"):
+    assert result["protocols"] == ["train", "native", "scenenet224"] and result["camera_height"] == "estimated"
+    assert result["train"]["confusion"] == result["native"]["confusion"]  # synthetic frames come at the training size
+    for protocol in ("train", "native", "scenenet224"):
         r = result[protocol]
         assert 0.0 <= r["global_acc"] <= 1.0 and "wall" in r["per_class"]
         assert np.asarray(r["confusion"]).shape == (13, 13)
@@ -172,7 +174,7 @@ def test_augmentation_keeps_geometry_consistent(size, scale_range, tol):
             assert s["depth"].shape == (1, *size) and s["label"].shape == size
             if size == (48, 64):
                 flips += int(torch.equal(s["label"], rooms[i]["label"].flip(-1)))
-            height = encode_batch("DH", torch.utils.data.default_collate([s]))[0, 1]
+            height = encode_batch("DH", torch.utils.data.default_collate([s]), camera_height="true")[0, 1]
             floor = s["label"] == floor_id
             if floor.any():  # flipped, zoomed, cropped and depth-scaled: the floor is still at height 0
                 floors += 1

@@ -1,4 +1,5 @@
-"""Torch datasets with one sample layout (:mod:`synthcam.sample`): synthetic shards, NYUv2, SUN RGB-D.
+"""Torch datasets with one sample layout (:mod:`synthcam.sample`): synthetic shards, NYUv2, SUN RGB-D,
+and a folder of labelled real depth PNGs (``real``).
 
 ``make_dataset(name, path, split, classes, **kw)`` picks a reader from :data:`DATASETS` by name.
 """
@@ -11,23 +12,28 @@ from torch.utils.data import Dataset
 
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.nyuv2 import NYUv2Dataset
+from segnet.datasets.real_folder import RealFolderDataset
 from segnet.datasets.sunrgbd import SUNRGBDDataset
 from synthcam.reader import ShardDataset
 
-DATASETS: dict[str, type[Dataset]] = {"nyuv2": NYUv2Dataset, "sunrgbd": SUNRGBDDataset, "shards": ShardDataset}
+DATASETS: dict[str, type[Dataset]] = {"nyuv2": NYUv2Dataset, "sunrgbd": SUNRGBDDataset, "shards": ShardDataset,
+                                      "real": RealFolderDataset}
 """Reader classes by name."""
 
 
 def make_dataset(name: str, path: str | os.PathLike, split: str | None = None, classes: int = 40, **kw) -> Dataset:
-    """The ``name`` reader over ``path``; ``split`` for the real datasets (a shard directory is its own
-    split, so ``split`` must be None for ``"shards"``); further keywords go to the reader (depth, crop, resize, ...)."""
+    """The ``name`` reader over ``path``; ``split`` for NYUv2 and SUN RGB-D (a shard directory or a real
+    folder is its own split, so ``split`` must be None for ``"shards"`` and ``"real"``); further keywords
+    go to the reader (depth, crop, resize, ...)."""
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
-    if name == "shards":
+    if name in ("shards", "real"):
         if split is not None:
-            raise DatasetError(f"a shard directory has no splits (got split={split!r}); pass one directory per split")
-        return ShardDataset(path, classes=classes, **kw)
+            what = "a shard directory" if name == "shards" else "a real folder"
+            raise DatasetError(f"{what} has no splits (got split={split!r}); pass one directory per split")
+        return DATASETS[name](path, classes=classes, **kw)
     return DATASETS[name](path, split=split or "train", classes=classes, **kw)
 
 
-__all__ = ["DATASETS", "DatasetError", "NYUv2Dataset", "SUNRGBDDataset", "ShardDataset", "make_dataset"]
+__all__ = ["DATASETS", "DatasetError", "NYUv2Dataset", "RealFolderDataset", "SUNRGBDDataset", "ShardDataset",
+           "make_dataset"]
