@@ -2,9 +2,106 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+
 import click
+
+from synthcam.errors import SynthcamError
+
+
+def _check_json_target(path: Path) -> None:
+    """Refuse an output file that cannot be written, before anything is measured."""
+    parent = path.parent
+    if path.is_dir():
+        raise SynthcamError(f"--json {path} is a directory; pass a file name, e.g. {path / 'realism.json'}")
+    if not parent.is_dir():
+        raise SynthcamError(f"--json {path}: folder {parent} does not exist; create it or pass another path")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SynthcamError(f"--json {path} cannot be written (permission denied); pass a writable path")
+
+
+def _make_plot_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthcamError(f"--plots {path} cannot be created ({exc.strerror}); pass a writable folder") from None
+    if not os.access(path, os.W_OK):
+        raise SynthcamError(f"--plots {path} cannot be written (permission denied); pass a writable folder")
 
 
 @click.command()
-def realism() -> None:
-    """Compare generated frames with real depth PNGs (being built)."""
+@click.argument("generated", type=click.Path(path_type=Path))
+@click.option("--real", "real_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder of real depth PNGs (NAME_raw.png / NAME.png raw, NAME_depth.png filled, uint16 mm; "
+                   "NAME_label13.png labels).")
+@click.option("--real-depth", type=click.Choice(["raw", "filled"]), default="raw", show_default=True,
+              help="Which real depth to judge: the raw sensor depth or the filled depth.")
+@click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True,
+              help="Which generated depth to judge: the noisy sensor depth or the clean rendered depth.")
+@click.option("--intrinsics", default=None, metavar="NAME|fx,fy,cx,cy",
+              help="Camera of the real frames: nyuv2, sunrgbd_kv2 or fx,fy,cx,cy in pixels "
+                   "(default: intrinsics.yaml beside the PNGs).")
+@click.option("--labels", is_flag=True, help="Also compare 13-class shares (every real frame needs NAME_label13.png).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Generated frames read at most, spread evenly over the shards.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Write the report and both sides' statistics to this JSON file.")
+@click.option("--plots", "plot_dir", type=click.Path(path_type=Path), default=None,
+              help="Write one PNG per measure (both sides' distributions) and overview.png to this folder.")
+@click.option("--check", is_flag=True, help="Exit with status 1 when any measure is outside its tolerance.")
+def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check) -> None:
+    """Compare generated frames (a dataset directory or one shard) with real depth PNGs.
+
+    Measures both sides alike (missing pixels overall, by depth, by distance to depth edges and
+    along the borders; hole sizes; valid-depth histogram; local noise; depth steps; normal-to-ray
+    angles; class shares with --labels) and prints one row per measure: each side's summary, the
+    distance between the two distributions, its tolerance and whether it lies within.
+    """
+    from tqdm import tqdm
+
+    from synthcam.real_frames import open_real_folder
+    from synthcam.realism import compare, measure_frames
+    from synthcam.realism.sources import real_source, shard_source
+
+    if json_path is not None:
+        _check_json_target(json_path)
+    if plot_dir is not None:
+        _make_plot_dir(plot_dir)
+    real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
+    gen = shard_source(generated, depth=depth, labels=labels, max_frames=max_frames)
+    with tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr) as bar:
+        gen_stats = measure_frames(_counted(gen, bar), gen.intrinsics)
+        real_stats = measure_frames(_counted(real, bar), real.intrinsics)
+    report = compare(gen_stats, real_stats)
+    click.echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
+    click.echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")
+    click.echo(report.table())
+    if report.left_out:
+        click.echo(f"left out (one side lacks a reference depth or labels): {', '.join(report.left_out)}")
+    if json_path is not None:
+        data = {"generated_path": str(generated), "real_path": str(real_dir), "depth": depth, "real_depth": real_depth,
+                "report": report.to_dict(), "generated": gen_stats.to_dict(), "real": real_stats.to_dict()}
+        try:
+            json_path.write_text(json.dumps(data) + "\n")
+        except OSError as exc:
+            raise SynthcamError(f"--json {json_path} cannot be written ({exc.strerror}); pass a writable path") from None
+        click.echo(f"wrote {json_path}")
+    if plot_dir is not None:
+        from synthcam.realism.plots import plot_report
+
+        try:
+            written = plot_report(gen_stats, real_stats, report, plot_dir)
+        except OSError as exc:
+            raise SynthcamError(f"--plots {plot_dir} cannot be written ({exc.strerror}); pass a writable folder") from None
+        click.echo(f"wrote {len(written)} plots to {plot_dir}")
+    if check and not report.ok:
+        sys.exit(1)
+
+
+def _counted(frames, bar):
+    for frame in frames:
+        yield frame
+        bar.update(1)

@@ -1,0 +1,116 @@
+"""Frames to measure, from generated shards or a folder of real depth PNGs, one at a time.
+
+Each source is a :class:`FrameSource`: the camera of its frames, how many it yields and whether they
+carry labels; iterating it decodes one :class:`MeasureFrame` at a time. Generated depth is read as
+stored (uint16 millimetres) and real PNGs hold millimetres too, so both sides are measured alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from synthcam.camera import Intrinsics
+from synthcam.errors import SynthcamError
+from synthcam.realism.measures import MeasureFrame
+
+DEPTHS = ("noisy", "clean")
+"""Which generated depth to judge: the noisy sensor depth or the clean rendered depth."""
+DEFAULT_MAX_FRAMES = 1000
+"""Generated frames read at most by default, spread evenly over the shards."""
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Frames to measure: ``count`` frames of one camera; iterate for :class:`MeasureFrame` values."""
+
+    intrinsics: Intrinsics
+    count: int
+    has_reference: bool
+    has_labels: bool
+    read: Callable[[], Iterator[MeasureFrame]]
+
+    def __iter__(self) -> Iterator[MeasureFrame]:
+        return self.read()
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def _spread(total: int, wanted: int) -> np.ndarray:
+    """Sorted indices of ``min(total, wanted)`` frames spread evenly over ``0 .. total - 1``."""
+    if wanted >= total:
+        return np.arange(total)
+    return np.unique(np.floor((np.arange(wanted) + 0.5) * total / wanted).astype(np.int64))
+
+
+def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
+                 max_frames: int = DEFAULT_MAX_FRAMES) -> FrameSource:
+    """The frames of a dataset directory written by ``synthcam generate`` (or of one shard).
+
+    depth : ``"noisy"`` judges the stored sensor depth, ``"clean"`` the clean depth; the clean depth
+    is the reference either way. labels : attach class40 mapped to the 13 classes. max_frames : read
+    at most this many frames, spread evenly over all the shards' frames. Raises
+    :class:`SynthcamError` (a :class:`~synthcam.errors.ShardError`) when the path holds no readable
+    shards or shards of different cameras.
+    """
+    from scene_library.labels import class40_to_13
+    from synthcam.shards import ShardFile, find_shards
+
+    if depth not in DEPTHS:
+        raise SynthcamError(f"unknown generated depth {depth!r}; choose one of {', '.join(DEPTHS)}")
+    if max_frames < 1:
+        raise SynthcamError(f"max_frames must be at least 1, got {max_frames}")
+    paths = find_shards(Path(path))
+    counts, intrinsics = [], None
+    for shard_path in paths:
+        with ShardFile(shard_path) as shard:
+            counts.append(len(shard))
+            if intrinsics is None:
+                intrinsics = shard.intrinsics
+            elif shard.intrinsics != intrinsics:
+                raise SynthcamError(f"{shard_path} has another camera ({shard.width}x{shard.height}) than "
+                                    f"{paths[0].name}; measure shards of one dataset")
+    chosen = _spread(sum(counts), max_frames)
+    if not len(chosen):
+        raise SynthcamError(f"{path} holds no frames; generate some first")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    lut = class40_to_13() if labels else None
+    stored = "depth_mm" if depth == "noisy" else "depth_clean_mm"
+
+    def read() -> Iterator[MeasureFrame]:
+        for k, shard_path in enumerate(paths):
+            mine = chosen[(chosen >= starts[k]) & (chosen < starts[k + 1])] - starts[k]
+            if not len(mine):
+                continue
+            with ShardFile(shard_path) as shard:
+                for i in mine:
+                    fields = ("depth_mm", "depth_clean_mm", "class40") if labels else ("depth_mm", "depth_clean_mm")
+                    frame = shard.read_frame(int(i), fields)
+                    judged = frame[stored].astype(np.float32) * np.float32(0.001)
+                    reference = frame["depth_clean_mm"].astype(np.float32) * np.float32(0.001)
+                    yield MeasureFrame(judged, reference, lut[frame["class40"]] if labels else None)
+
+    return FrameSource(intrinsics, len(chosen), True, labels, read)
+
+
+def real_source(folder, labels: bool = False) -> FrameSource:
+    """The frames of a :class:`~synthcam.real_frames.RealFolder`: its depth judged, its filled depth
+    the reference (a filled folder is its own reference; a raw folder has one when every raw frame
+    has a filled partner), its 13-class labels attached when ``labels`` (every frame must have one:
+    :class:`SynthcamError` otherwise)."""
+    if labels and not folder.has_labels(13):
+        raise SynthcamError(f"{folder.path} lacks 13-class labels (NAME_label13.png) for some or all of its "
+                            f"{len(folder)} frames; drop --labels or measure a folder whose every frame is labelled")
+    filled = folder.kind == "filled"
+    has_reference = filled or folder.has_reference
+
+    def read() -> Iterator[MeasureFrame]:
+        for frame in folder.frames(labels=labels):
+            reference = frame.depth if filled else frame.reference
+            yield MeasureFrame(frame.depth, reference if has_reference else None, frame.label13 if labels else None)
+
+    return FrameSource(folder.intrinsics, len(folder), has_reference, labels, read)
