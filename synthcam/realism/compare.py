@@ -194,7 +194,10 @@ def _missing_binned(a: Mapping, b: Mapping) -> float:
 
 
 def _missing_border(a: Mapping, b: Mapping) -> float:
-    return float(np.mean(_points(_fraction(a["missing"], a["pixels"]), _fraction(b["missing"], b["pixels"]))))
+    """Mean gap over the bands both sides hold pixels in (below 100 px a side some 1 % bands hold no row)."""
+    both = (a["pixels"] > 0) & (b["pixels"] > 0)
+    gaps = _points(_fraction(a["missing"], a["pixels"]), _fraction(b["missing"], b["pixels"]))
+    return float(gaps[both].mean()) if both.any() else math.nan
 
 
 def _hole_sizes(a: Mapping, b: Mapping) -> float:

@@ -319,7 +319,7 @@ def normal_angle(ctx: FrameContext) -> dict[str, np.ndarray]:
     (at 640 width) each way; a pixel counts when it and its four stencil neighbours are valid and
     each neighbour's depth lies within a relative EDGE_JUMP per pixel of its own (no depth edge).
     With z_u, z_v the depth derivatives per pixel and (a, b, 1) the viewing ray,
-    n = (-fx z_u, -fy z_v, z - a fx z_u - b fy z_v) and cos(angle) = z / (|n| |(a, b, 1)|).
+    n = (-fx z_u, -fy z_v, z + a fx z_u + b fy z_v) and cos(angle) = z / (|n| |(a, b, 1)|).
 
     Summary: mean angle, degrees. Distance: Wasserstein-1 between the two normalised histograms,
     degrees.
@@ -340,7 +340,7 @@ def normal_angle(ctx: FrameContext) -> dict[str, np.ndarray]:
     a, b = a[:, cols], b[rows]
     nx = (right - left) * np.float32(0.5 * ctx.intrinsics.fx / k)
     ny = (down - up) * np.float32(0.5 * ctx.intrinsics.fy / k)
-    nz = z - a * nx - b * ny
+    nz = z + a * nx + b * ny
     norm = np.sqrt(nx * nx + ny * ny + nz * nz) * np.sqrt(a * a + b * b + 1)
     cosine = np.minimum(z[ok] / np.maximum(norm[ok], np.float32(1e-6)), 1)
     degrees = np.degrees(np.arccos(cosine))
