@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import cv2
 import h5py
 import numpy as np
 import pytest
@@ -155,3 +157,33 @@ def test_clear_errors(tmp_path, fake):
     with pytest.raises(DatasetError, match="depths, rawDepths"):
         NYUv2Dataset(fake[0], depth="raw")
     assert isinstance(make_dataset("nyuv2", fake[0], "test", 13), NYUv2Dataset)
+
+
+def test_open_dataset_reads_filled_or_raw_depth(fake):
+    from segnet.train_data import open_dataset
+
+    path, written = fake
+    depth, raw, _ = written[0]
+    np.testing.assert_array_equal(open_dataset("nyuv2", path, "test", 13)[0]["depth"][0].numpy(), depth)
+    np.testing.assert_array_equal(open_dataset("nyuv2", path, "test", 13, real_depth="raw")[0]["depth"][0].numpy(), raw)
+
+
+def test_evaluate_raw_depth_of_chosen_test_frames(fake, tmp_path, cli):
+    """--real-depth raw --frames 0: one frame of the test split, its raw depth (holes drawn white)."""
+    from segnet.config import TrainConfig
+    from segnet.train import train
+
+    path, _ = fake
+    config = TrainConfig(dataset="synthetic", synthetic_frames=4, model="segnet-basic", model_width=0.25, height=24,
+                         width=32, batch_size=4, classes=13, epochs=1, val_fraction=0.0, balance=False)
+    train(config, tmp_path / "run", progress=False, log=lambda s: None)
+    for kind, white in (("raw", True), ("filled", False)):
+        out, preds = tmp_path / f"{kind}.json", tmp_path / kind
+        result = cli("evaluate", "--checkpoint", tmp_path / "run" / "last.pt", "--dataset", "nyuv2", "--path", path,
+                     "--classes", "13", "--real-depth", kind, "--frames", "0", "--json", out, "--predictions", preds)
+        assert result.exit_code == 0, result.output
+        scores = json.loads(out.read_text())
+        assert scores["frames"] == 1 and scores["real_depth"] == kind and scores["frame_indices"] == [0]
+        assert scores["train"]["pixels"] == H * W - 1  # one void pixel in the fake labels
+        image = cv2.imread(str(preds / "000000.png"))
+        assert bool((image[:, :40] == 255).all()) == white

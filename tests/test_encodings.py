@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from segnet.encodings import ENCODINGS, encode, encode_numpy
+from segnet.encodings import ENCODINGS, encode, encode_batch, encode_numpy, estimate_camera_height
 from synthcam.sample import gravity_from_pose, make_sample
 from segnet.synthetic import SyntheticRooms, _look_pose
 from segnet.train_data import hflip
@@ -125,3 +125,30 @@ def test_flip_commutes_with_encoding():
 def test_unknown_encoding_lists_choices():
     with pytest.raises(SynthcamError, match="DHA"):
         encode("RGB", *batch(np.ones((4, 4))))
+
+
+def test_estimated_camera_height_is_the_floor_when_in_view():
+    pose = _look_pose(np.array([0.0, 0.0, 1.37]), 0.4, math.radians(30.0))
+    depth = torch.as_tensor(floor_depth(pose), dtype=torch.float32)[None, None]
+    g = torch.as_tensor(gravity_from_pose(pose), dtype=torch.float32)[None]
+    torch.testing.assert_close(estimate_camera_height(depth, K, g), torch.tensor([1.37]), atol=1e-5, rtol=0)
+    assert float(estimate_camera_height(torch.zeros(1, 1, 4, 4), K, LEVEL)[0]) == 0.0  # nothing valid: 0
+
+
+def test_encode_batch_estimates_the_floor_unless_asked_for_the_true_height():
+    rooms = SyntheticRooms(2, 64, 48, classes=13, seed=5)
+    b = torch.utils.data.default_collate([rooms[0], rooms[1]])
+    b["camera_height"] = b["camera_height"] + 0.25  # a true height the depth does not show
+    unknown = torch.full((2,), math.nan)
+    estimated = encode_batch("DH", b)
+    torch.testing.assert_close(estimated, encode("DH", b["depth"], b["intrinsics"], b["gravity"], unknown))
+    true = encode_batch("DH", b, camera_height="true")
+    torch.testing.assert_close(true, encode("DH", b["depth"], b["intrinsics"], b["gravity"], b["camera_height"]))
+    valid = b["depth"][:, 0] > 0
+    offset = (true[:, 1] - estimated[:, 1])[valid]
+    est = estimate_camera_height(b["depth"], b["intrinsics"], b["gravity"])
+    expected = (b["camera_height"] - est)[:, None, None].expand(-1, 48, 64)[valid]
+    torch.testing.assert_close(offset, expected, atol=1e-5, rtol=0)
+    assert float(offset.abs().min()) > 0.2
+    with pytest.raises(SynthcamError, match="choose one of estimated, true"):
+        encode_batch("DH", b, camera_height="pose")
