@@ -206,7 +206,7 @@ def missing_by_edge_distance(ctx: FrameContext) -> dict[str, np.ndarray]:
     """
     n = len(EDGE_DISTANCE_EDGES)
     distance = cv2.distanceTransform((~ctx.ref_edges).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_3)
-    whole = np.minimum(distance * np.float32(ctx.scale), np.float32(255)).astype(np.uint8)
+    whole = (np.minimum(distance, np.float32(255 / ctx.scale)) * np.float32(ctx.scale)).astype(np.uint8)  # no edge: huge
     bins = cv2.LUT(whole, _EDGE_LUT)
     bins[ctx.ref_mm <= 0] = 255
     return {"pixels": _count(bins, n), "missing": _count(bins, n, ctx.missing)}
