@@ -14,8 +14,9 @@ class is also never predicted; when it is predicted (only false positives) the I
 entries are left out of the means. ``present`` lists which classes occur in the ground truth.
 
 Pixels whose prediction is void (0) count as wrong for their ground-truth class but add no column.
-SceneNet's protocol (:func:`resize_nearest` to 224 x 224) sits next to full resolution in
-``segnet.evaluate``.
+:func:`resize_nearest` (pixel-centre nearest neighbour) brings ground truth to SceneNet's 224 x 224
+and a prediction made at the training resolution back to the label's size (the protocols of
+``segnet.evaluate``).
 """
 
 from __future__ import annotations
