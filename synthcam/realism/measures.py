@@ -180,7 +180,7 @@ def missing(ctx: FrameContext) -> dict[str, np.ndarray]:
 def missing_by_depth(ctx: FrameContext) -> dict[str, np.ndarray]:
     """Missing fraction per 0.5 m bin of the reference depth (pixels where the reference has depth).
 
-    Summary: missing pixels where the reference lies beyond 4 m, %. Distance: mean absolute
+    Summary: missing pixels where the reference lies beyond 3 m, %. Distance: mean absolute
     difference of the per-bin fractions over bins both sides fill, weighted by their pixel shares,
     percentage points.
     """

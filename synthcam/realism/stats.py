@@ -146,7 +146,7 @@ def _mean_noise(values) -> float:
 
 SUMMARIES = {
     "missing": lambda v: _percent(v["missing"], v["pixels"]),
-    "missing_by_depth": lambda v: _missing_beyond(v, int(round(4.0 / DEPTH_BIN_M))),
+    "missing_by_depth": lambda v: _missing_beyond(v, int(round(3.0 / DEPTH_BIN_M))),
     "missing_by_edge_distance": lambda v: _percent(v["missing"][EDGE_DISTANCE_EDGES < 4],
                                                    v["pixels"][EDGE_DISTANCE_EDGES < 4]),
     "missing_border": lambda v: _percent(v["missing"], v["pixels"]),
