@@ -35,8 +35,8 @@ from scene_library.strict_yaml import StrictFormat, parse_json, parse_yaml
 from synthcam.atomic_file import write_atomic
 from synthcam.errors import SynthcamError
 
-__all__ = ["MAX_NOISE_FILE_BYTES", "NOISE_FILE_SUFFIXES", "NoiseFile", "noise_file_text", "read_noise_file",
-           "write_noise_file", "written_by_synthcam"]
+__all__ = ["MAX_NOISE_FILE_BYTES", "NOISE_FILE_SUFFIXES", "NoiseFile", "check_noise_out", "noise_file_text",
+           "read_noise_file", "write_noise_file", "written_by_synthcam"]
 
 NOISE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_NOISE_FILE_BYTES = 64 * 1024
@@ -147,8 +147,19 @@ def noise_file_text(noise: NoiseFile, suffix: str = ".yaml", comment: str = "") 
     out = io.StringIO()
     for line in comment.splitlines():
         out.write(f"# {line}".rstrip() + "\n")
-    yaml.safe_dump(data, out, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    yaml.dump(data, out, Dumper=_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
     return out.getvalue()
+
+
+def _dumper():
+    """PyYAML's safe dumper writing lists on one line (``[3.0, 10.0]``), mappings as blocks."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    _Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+    return _Dumper
 
 
 def write_noise_file(path: str | Path, noise: NoiseFile, comment: str = "") -> None:
@@ -158,3 +169,32 @@ def write_noise_file(path: str | Path, noise: NoiseFile, comment: str = "") -> N
         raise SynthcamError(f"noise file {path} must end in .yaml, .yml or .json")
     data = noise_file_text(noise, path.suffix, comment).encode("utf-8")
     write_atomic(path, lambda f: f.write(data))
+
+
+def check_noise_out(path: str | Path, overwrite: bool = False) -> Path:
+    """Check that a noise file may be written at ``path`` before any work: a noise-file suffix, an existing
+    writable directory, and no file there unless ``overwrite`` is given and that file is a noise file
+    synthcam wrote (:func:`written_by_synthcam`); anything else is never replaced. Returns ``path``."""
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise SynthcamError(f"--out {path} is a directory; pass the path of a noise file, e.g. {path / 'sensor.yaml'}")
+    if path.suffix.lower() not in NOISE_FILE_SUFFIXES:
+        raise SynthcamError(f"--out {path} must end in .yaml, .yml or .json (a noise file)")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise SynthcamError(f"--out {path} exists; pass --overwrite to replace it (only a noise file written by "
+                                f"'synthcam noise fit' is ever replaced)")
+        if not written_by_synthcam(path):
+            raise SynthcamError(f"--out {path} exists and is not a noise file written by 'synthcam noise fit'; it is "
+                                f"never overwritten, choose another --out")
+    parent = path.parent
+    if not parent.is_dir():
+        raise SynthcamError(f"--out {path}: directory {parent} does not exist; create it or choose another --out")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise SynthcamError(f"--out {path}: cannot write in {parent} ({exc.strerror}); choose a writable --out") from None
+    return path
