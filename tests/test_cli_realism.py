@@ -128,3 +128,13 @@ def test_bad_input_is_one_error_line(cli, one_line_error, generated, own_frames,
     one_line_error(cli("realism", generated, "--real", own_frames, "--max-frames", "0"), "--max-frames")
     one_line_error(cli("realism", generated, "--real", unlabelled, "--intrinsics", "1,2"), "fx,fy,cx,cy")
     one_line_error(cli("realism", generated, "--real", unlabelled), "intrinsics.yaml")
+
+
+def test_help_names_every_measure_and_its_summary(cli):
+    from synthcam.realism.stats import SUMMARY_TEXT
+
+    result = cli("realism", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for name, summary in SUMMARY_TEXT.items():
+        assert f"{name} ({summary})" in text or f"{name} with --labels ({summary})" in text, name

@@ -16,7 +16,7 @@ import numpy as np
 
 from synthcam.errors import SynthcamError
 from synthcam.realism.measures import HIST_BIN_M, HOLE_LOG_BIN, MEASURES, check_measures
-from synthcam.realism.stats import RealismStats
+from synthcam.realism.stats import SUMMARY_TEXT, RealismStats
 
 MIN_BIN_SHARE = 0.01
 """A by-bin measure compares a bin only when it holds at least 1 % of each side's samples ..."""
@@ -115,7 +115,8 @@ class RealismReport:
 
     def to_dict(self) -> dict:
         """JSON-ready rows (NaN as None), the total score and the left-out measures."""
-        return {"rows": [{"measure": r.measure, "generated": _finite(r.generated), "real": _finite(r.real),
+        return {"rows": [{"measure": r.measure, "summary": SUMMARY_TEXT[r.measure],
+                          "generated": _finite(r.generated), "real": _finite(r.real),
                           "distance": _finite(r.distance), "tolerance": r.tolerance, "unit": r.unit, "ok": r.ok}
                          for r in self.rows],
                 "score": _finite(self.score()), "ok": self.ok, "left_out": list(self.left_out)}

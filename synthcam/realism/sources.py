@@ -65,36 +65,36 @@ def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
     if max_frames < 1:
         raise SynthcamError(f"max_frames must be at least 1, got {max_frames}")
     paths = find_shards(Path(path))
-    counts, intrinsics = [], None
-    for shard_path in paths:
-        with ShardFile(shard_path) as shard:
-            counts.append(len(shard))
-            if intrinsics is None:
-                intrinsics = shard.intrinsics
-            elif shard.intrinsics != intrinsics:
-                raise SynthcamError(f"{shard_path} has another camera ({shard.width}x{shard.height}) than "
-                                    f"{paths[0].name}; measure shards of one dataset")
+    shards = []
+    for shard_path in paths:  # headers checked once; a closed ShardFile reopens cheaply to read
+        shard = ShardFile(shard_path)
+        shard.close()
+        if shards and shard.intrinsics != shards[0].intrinsics:
+            raise SynthcamError(f"{shard_path} has another camera ({shard.width}x{shard.height}) than "
+                                f"{paths[0].name}; measure shards of one dataset")
+        shards.append(shard)
+    counts = [len(shard) for shard in shards]
     chosen = _spread(sum(counts), max_frames)
     if not len(chosen):
         raise SynthcamError(f"{path} holds no frames; generate some first")
     starts = np.concatenate([[0], np.cumsum(counts)])
     lut = class40_to_13() if labels else None
     stored = "depth_mm" if depth == "noisy" else "depth_clean_mm"
+    fields = ("depth_mm", "depth_clean_mm", "class40") if labels else ("depth_mm", "depth_clean_mm")
 
     def read() -> Iterator[MeasureFrame]:
-        for k, shard_path in enumerate(paths):
+        for k, shard in enumerate(shards):
             mine = chosen[(chosen >= starts[k]) & (chosen < starts[k + 1])] - starts[k]
-            if not len(mine):
-                continue
-            with ShardFile(shard_path) as shard:
+            try:
                 for i in mine:
-                    fields = ("depth_mm", "depth_clean_mm", "class40") if labels else ("depth_mm", "depth_clean_mm")
                     frame = shard.read_frame(int(i), fields)
                     judged = frame[stored].astype(np.float32) * np.float32(0.001)
                     reference = frame["depth_clean_mm"].astype(np.float32) * np.float32(0.001)
                     yield MeasureFrame(judged, reference, lut[frame["class40"]] if labels else None)
+            finally:
+                shard.close()
 
-    return FrameSource(intrinsics, len(chosen), True, labels, read)
+    return FrameSource(shards[0].intrinsics, len(chosen), True, labels, read)
 
 
 def real_source(folder, labels: bool = False) -> FrameSource:

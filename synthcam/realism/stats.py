@@ -158,3 +158,17 @@ SUMMARIES = {
     "class_shares": lambda v: _percent(v["pixels"][WALL - 1], v["pixels"]),
 }
 """The one-number summary of each measure's accumulated arrays (each measure's docstring names it)."""
+SUMMARY_TEXT = {
+    "missing": "missing pixels, %",
+    "missing_by_depth": "missing where the reference is beyond 3 m, %",
+    "missing_by_edge_distance": "missing within 4 px of an edge, %",
+    "missing_border": "missing in the 10 % border bands, %",
+    "hole_sizes": "median hole, % of the image",
+    "depth_histogram": "mean valid depth, m",
+    "local_noise": "mean |second difference|, mm",
+    "depth_steps": "equal-depth neighbours, %",
+    "normal_angle": "mean normal-to-ray angle, degrees",
+    "class_shares": "wall share, %",
+}
+"""What each summary is, in a few words."""
+assert set(SUMMARIES) == set(SUMMARY_TEXT) == set(MEASURES)
