@@ -55,10 +55,16 @@ def _make_plot_dir(path: Path) -> None:
 def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check) -> None:
     """Compare generated frames (a dataset directory or one shard) with real depth PNGs.
 
-    Measures both sides alike (missing pixels overall, by depth, by distance to depth edges and
-    along the borders; hole sizes; valid-depth histogram; local noise; depth steps; normal-to-ray
-    angles; class shares with --labels) and prints one row per measure: each side's summary, the
-    distance between the two distributions, its tolerance and whether it lies within.
+    Measures both sides alike and prints one row per measure: each side's summary, the distance
+    between the two distributions, its tolerance and whether it lies within. The summaries: missing
+    (missing pixels, %), missing_by_depth (missing where the reference is beyond 3 m, %),
+    missing_by_edge_distance (missing within 4 px of an edge, %), missing_border (missing in the
+    10 % border bands, %), hole_sizes (median hole, % of the image), depth_histogram (mean valid
+    depth, m), local_noise (mean |second difference|, mm), depth_steps (equal-depth neighbours, %),
+    normal_angle (mean normal-to-ray angle, degrees), class_shares with --labels (wall share, %).
+    The reference depth is the generated clean depth and the real filled depth (NAME_depth.png);
+    without one the measures by depth and by edge distance are left out. Bad input exits with
+    status 2.
     """
     from tqdm import tqdm
 
