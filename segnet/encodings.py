@@ -100,9 +100,10 @@ def _floor_offset(up: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     rows = up.flatten(1)
     ok = valid.flatten(1)
     n_valid = ok.sum(dim=1)
-    ordered = torch.sort(torch.where(ok, rows, torch.full_like(rows, math.inf)), dim=1).values
     k = torch.clamp(torch.floor(FLOOR_PERCENTILE / 100.0 * (n_valid - 1).clamp(min=0)).long(), min=0)
-    floor = ordered.gather(1, k[:, None])[:, 0]
+    bound = min(rows.shape[1], math.floor(FLOOR_PERCENTILE / 100.0 * max(rows.shape[1] - 1, 0)) + 1)  # k < bound
+    lowest = torch.topk(torch.where(ok, rows, torch.full_like(rows, math.inf)), bound, dim=1, largest=False).values
+    floor = lowest.gather(1, k[:, None])[:, 0]
     return torch.where(n_valid > 0, -floor, torch.zeros_like(floor))
 
 
