@@ -44,7 +44,7 @@ def _make_plot_dir(path: Path) -> None:
 @click.option("--intrinsics", default=None, metavar="NAME|fx,fy,cx,cy",
               help="Camera of the real frames: nyuv2, sunrgbd_kv2 or fx,fy,cx,cy in pixels "
                    "(default: intrinsics.yaml beside the PNGs).")
-@click.option("--labels", is_flag=True, help="Also compare 13-class shares (every real frame needs NAME_label13.png).")
+@click.option("--labels", is_flag=True, help="Also compare 13-class shares (over the real frames with a NAME_label13.png).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Generated frames read at most, spread evenly over the shards.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
@@ -85,6 +85,8 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     click.echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
     click.echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")
     click.echo(report.table())
+    if labels and real.labelled < real.count:
+        click.echo(f"class shares of the real side from its {real.labelled} labelled frames of {real.count}")
     if report.left_out:
         click.echo(f"left out (one side lacks a reference depth or labels): {', '.join(report.left_out)}")
     if json_path is not None:

@@ -102,6 +102,18 @@ def test_max_frames_and_the_clean_depth(cli, generated, own_frames, tmp_path):
     assert rows["hole_sizes"]["distance"] == 0.0
 
 
+def test_against_real_nyuv2_frames_with_their_three_labelled_frames(cli, generated, tmp_path):
+    result = cli("realism", generated, "--real", "../shared/data/real/nyuv2_train", "--real-depth", "filled",
+                 "--intrinsics", "nyuv2", "--labels", "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert "real:      12 frames 640x480 (filled depth)" in result.stdout
+    assert "class shares of the real side from its 3 labelled frames of 12" in result.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [row["measure"] for row in data["report"]["rows"]] == list(MEASURES)
+    assert data["real"]["measures"]["class_shares"]["frames"] == [3]
+    assert data["real"]["measures"]["missing"]["summary"] == 0.0  # filled depth has no holes
+
+
 def test_bad_input_is_one_error_line(cli, one_line_error, generated, own_frames, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -119,7 +131,7 @@ def test_bad_input_is_one_error_line(cli, one_line_error, generated, own_frames,
     one_line_error(cli("realism", generated, "--real", own_frames.parent / "missing"), "does not exist")
     unlabelled = write_real(tmp_path / "unlabelled", [(np.full((H, W), 2000, np.uint16), None, None)])
     one_line_error(cli("realism", generated, "--real", unlabelled, "--intrinsics", "nyuv2", "--labels"),
-                   "lacks 13-class labels", "drop --labels")
+                   "holds no 13-class labels", "drop --labels")
     one_line_error(cli("realism", generated, "--real", own_frames, "--json", tmp_path / "no" / "r.json"),
                    "--json", "does not exist")
     one_line_error(cli("realism", generated, "--real", own_frames, "--json", empty), "--json", "is a directory")

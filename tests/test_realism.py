@@ -170,13 +170,18 @@ def test_different_labels_differ_in_class_shares_by_their_total_variation():
     assert report.row("class_shares").real == pytest.approx(100 * wall)
 
 
-def test_measures_needing_a_reference_or_labels_are_left_out_without_them():
+def test_reference_measures_need_every_frame_and_class_shares_the_labelled_ones():
     full = room_frame()
     bare = MeasureFrame(full.depth)
     stats = measure_frames([full, bare], CAMERA)
-    assert set(stats.measures) == set(MEASURES) - {"missing_by_depth", "missing_by_edge_distance", "class_shares"}
+    assert set(stats.measures) == set(MEASURES) - {"missing_by_depth", "missing_by_edge_distance"}
     assert stats.frames == 2
-    report = compare(measure_frames([full], CAMERA), stats)
+    labelled_only = measure_frames([full], CAMERA, ["class_shares"]).values["class_shares"]
+    np.testing.assert_array_equal(stats.values["class_shares"]["pixels"], labelled_only["pixels"])
+    assert stats.values["class_shares"]["frames"][0] == 1
+    unlabelled = measure_frames([bare, bare], CAMERA)
+    assert "class_shares" not in unlabelled.measures and "missing_by_depth" not in unlabelled.measures
+    report = compare(measure_frames([full], CAMERA), unlabelled)
     assert set(report.left_out) == {"missing_by_depth", "missing_by_edge_distance", "class_shares"}
     assert len(report.rows) == len(MEASURES) - 3
 

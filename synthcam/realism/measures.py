@@ -348,13 +348,14 @@ def normal_angle(ctx: FrameContext) -> dict[str, np.ndarray]:
 
 
 def class_shares(ctx: FrameContext) -> dict[str, np.ndarray]:
-    """Per-class pixel shares of the 13 classes (void left out).
+    """Per-class pixel shares of the 13 classes (void left out), over the frames that carry labels.
 
     Summary: wall share of labelled pixels, %. Distance: total variation distance between the two
     share vectors, percentage points (half the sum of absolute share differences).
     """
     labels = np.asarray(ctx.frame.label13)
-    return {"pixels": np.bincount(np.minimum(labels, CLASSES + 1).ravel(), minlength=CLASSES + 2)[1:CLASSES + 1]}
+    return {"pixels": np.bincount(np.minimum(labels, CLASSES + 1).ravel(), minlength=CLASSES + 2)[1:CLASSES + 1],
+            "frames": np.array([1])}
 
 
 @dataclass(frozen=True)

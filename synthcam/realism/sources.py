@@ -25,13 +25,16 @@ DEFAULT_MAX_FRAMES = 1000
 
 @dataclass(frozen=True)
 class FrameSource:
-    """Frames to measure: ``count`` frames of one camera; iterate for :class:`MeasureFrame` values."""
+    """Frames to measure: ``count`` frames of one camera, ``labelled`` of them with labels; iterate
+    for :class:`MeasureFrame` values."""
 
     intrinsics: Intrinsics
     count: int
     has_reference: bool
     has_labels: bool
     read: Callable[[], Iterator[MeasureFrame]]
+    labelled: int = 0
+    """Frames carrying labels (all of them for shards read with labels)."""
 
     def __iter__(self) -> Iterator[MeasureFrame]:
         return self.read()
@@ -94,17 +97,18 @@ def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
             finally:
                 shard.close()
 
-    return FrameSource(shards[0].intrinsics, len(chosen), True, labels, read)
+    return FrameSource(shards[0].intrinsics, len(chosen), True, labels, read, len(chosen) if labels else 0)
 
 
 def real_source(folder, labels: bool = False) -> FrameSource:
     """The frames of a :class:`~synthcam.real_frames.RealFolder`: its depth judged, its filled depth
     the reference (a filled folder is its own reference; a raw folder has one when every raw frame
-    has a filled partner), its 13-class labels attached when ``labels`` (every frame must have one:
-    :class:`SynthcamError` otherwise)."""
-    if labels and not folder.has_labels(13):
-        raise SynthcamError(f"{folder.path} lacks 13-class labels (NAME_label13.png) for some or all of its "
-                            f"{len(folder)} frames; drop --labels or measure a folder whose every frame is labelled")
+    has a filled partner), and with ``labels`` the 13-class labels of the frames that have them
+    (``labelled`` of the source's ``count``; :class:`SynthcamError` when none has)."""
+    labelled = sum((folder.path / f"{stem}_label13.png").is_file() for stem in folder.stems) if labels else 0
+    if labels and not labelled:
+        raise SynthcamError(f"{folder.path} holds no 13-class labels (NAME_label13.png beside NAME_raw.png or "
+                            f"NAME_depth.png); drop --labels or add label PNGs")
     filled = folder.kind == "filled"
     has_reference = filled or folder.has_reference
 
@@ -113,4 +117,4 @@ def real_source(folder, labels: bool = False) -> FrameSource:
             reference = frame.depth if filled else frame.reference
             yield MeasureFrame(frame.depth, reference if has_reference else None, frame.label13 if labels else None)
 
-    return FrameSource(folder.intrinsics, len(folder), has_reference, labels, read)
+    return FrameSource(folder.intrinsics, len(folder), has_reference, labels, read, labelled)

@@ -26,9 +26,10 @@ class RealismStats:
     """Statistics of ``frames`` frames of one size, summed over the frames.
 
     frames : number of frames measured; size : (W, H) in pixels; intrinsics : their camera.
-    values : ``{measure: {name: array}}`` of the measures every frame allowed (fixed bins, see
-    :mod:`synthcam.realism.measures`); measures needing a reference or labels are absent when a
-    frame lacked them.
+    values : ``{measure: {name: array}}`` of the measures the frames allowed (fixed bins, see
+    :mod:`synthcam.realism.measures`); measures needing a reference are absent when a frame lacked
+    one, those needing labels cover the labelled frames (their ``frames`` array counts them) and are
+    absent when no frame had labels.
     """
 
     frames: int
@@ -82,9 +83,9 @@ def measure_frames(frames: Iterable[MeasureFrame], intrinsics: Intrinsics,
     """Measure ``frames`` (one in memory at a time) and return their summed statistics.
 
     intrinsics : the camera of every frame (each image must be (intrinsics.height, intrinsics.width)).
-    measures : names from :data:`MEASURES` (default all). Measures needing a reference depth or labels
-    are left out once a frame lacks them. An unknown name or a frame of another size raises
-    :class:`SynthcamError`.
+    measures : names from :data:`MEASURES` (default all). Measures needing a reference depth are left
+    out once a frame lacks one; measures needing labels are summed over the frames that carry labels
+    (left out when none does). An unknown name or a frame of another size raises :class:`SynthcamError`.
     """
     names = list(check_measures(measures))
     shape = (intrinsics.height, intrinsics.width)
@@ -95,9 +96,10 @@ def measure_frames(frames: Iterable[MeasureFrame], intrinsics: Intrinsics,
             if image is not None and np.shape(image) != shape:
                 raise SynthcamError(f"frame {count}: {what} is {np.shape(image)}, not {shape} as the camera "
                                     f"{intrinsics.width}x{intrinsics.height} says; measure frames of one size")
-        lacking = {"reference": frame.reference is None, "labels": frame.label13 is None}
-        names = [n for n in names if not lacking.get(MEASURES[n].needs, False)]
-        for name, arrays in measure_one(frame, intrinsics, names).items():
+        if frame.reference is None:
+            names = [n for n in names if MEASURES[n].needs != "reference"]
+        todo = [n for n in names if frame.label13 is not None or MEASURES[n].needs != "labels"]
+        for name, arrays in measure_one(frame, intrinsics, todo).items():
             if name not in totals:
                 totals[name] = {key: np.array(value, np.float64 if key in _FLOAT_ARRAYS else np.int64)
                                 for key, value in arrays.items()}
