@@ -74,7 +74,10 @@ def real_frames(folder: Path) -> None:
               + f"  -> row k{best:+d}")
     print("  best row: " + ", ".join(f"k{off:+d} in {n} frames" for off, n in wins.items()))
     print("labelled frames, filled depth, gravity of row k - 1 (cm):")
-    print("  frame  estimate  floor median  estimate - floor  floor share")
+    from scene_library.labels import class40_names
+
+    names = class40_names()
+    print("  frame  estimate  floor median  estimate - floor  floor share  taken as floor (lowest 1 %)")
     for label_path in sorted(glob.glob(str(folder / "*_label40.png"))):
         frame = int(Path(label_path).name[:4])
         label = cv2.imread(label_path, cv2.IMREAD_UNCHANGED)
@@ -85,12 +88,15 @@ def real_frames(folder: Path) -> None:
         below = (backproject(depth, k)[0] * g[:, None, None]).sum(0).numpy()  # metres below the camera
         floor = (label == FLOOR40) & (mm > 0)
         share = floor.sum() / max(int((mm > 0).sum()), 1)
+        lowest = (mm > 0) & (below >= estimate) & (label > 0)  # the labelled pixels at or below the estimate
+        ids, counts = np.unique(label[lowest], return_counts=True)
+        taken = ", ".join(f"{names[i]} {100 * c / counts.sum():.0f} %" for i, c in sorted(zip(ids, counts), key=lambda t: -t[1])[:2])
         if floor.any():
             median = float(np.median(below[floor]))
             print(f"  {frame:5d}  {100 * estimate:8.1f}  {100 * median:12.1f}  {100 * (estimate - median):16.1f}"
-                  f"  {100 * share:9.2f} %")
+                  f"  {100 * share:9.2f} %  {taken}")
         else:
-            print(f"  {frame:5d}  {100 * estimate:8.1f}  {'no floor':>12}  {'-':>16}  {100 * share:9.2f} %")
+            print(f"  {frame:5d}  {100 * estimate:8.1f}  {'no floor':>12}  {'-':>16}  {100 * share:9.2f} %  {taken}")
 
 
 def generate(rooms: int, frames: int, out: Path) -> None:

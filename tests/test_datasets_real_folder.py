@@ -75,6 +75,14 @@ def test_make_dataset_real_has_no_split(tmp_path):
         make_dataset("real", folder, "test", 40)
 
 
+def test_gravity_file_keeps_numbered_frame_names(tmp_path):
+    folder = tiny_folder(tmp_path / "f", stems=("0070", "0008"), labelled=("0070", "0008"))
+    (folder / "gravity.yaml").write_text("0070: [0, 1, 0]\n0008: [0, 0.6, 0.8]\n")  # not octal 56, not a number at all
+    data = RealFolderDataset(folder, classes=40)
+    assert data.stems == ("0008", "0070")
+    np.testing.assert_allclose(data[0]["gravity"].numpy(), [0.0, 0.6, 0.8], atol=1e-7)
+
+
 def test_gravity_file(tmp_path):
     folder = tiny_folder(tmp_path / "f")
     (folder / "gravity.yaml").write_text("a: [0, 2, 0]\nc: [0.0, 0.8, 0.6]\n")
@@ -91,6 +99,8 @@ def test_gravity_file(tmp_path):
     ("a: [0, 0, 0]\nc: [0, 1, 0]\n", "not all zero"),
     ("a: [0, .nan, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
     ("a: [0, true, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+    ("a: [0, [1], 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+    ("a: [0, inf, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
     ("a: [0, 1, 0]\n", "no gravity for frame 'c'"),
     ("a: [0, 1, 0\n", "must be a YAML mapping"),
 ])

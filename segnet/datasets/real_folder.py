@@ -49,14 +49,26 @@ LEVEL = (0.0, 1.0, 0.0)
 """Gravity of a level camera in the OpenCV camera frame."""
 
 
+def _number(text: object) -> float | None:
+    """A finite float from a YAML scalar read as text, else None."""
+    try:
+        value = float(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
-    """Stem -> (3,) unit down vector from a ``gravity.yaml``; one-line errors for anything else."""
+    """Stem -> (3,) unit down vector from a ``gravity.yaml``; one-line errors for anything else.
+
+    Read with every scalar as text (YAML's base loader), so a frame named ``0070`` stays ``0070``
+    rather than turning into a number."""
     import yaml
 
     if path.stat().st_size > MAX_GRAVITY_BYTES:
         raise DatasetError(f"{path} is larger than {MAX_GRAVITY_BYTES} bytes; it holds one [x, y, z] per frame")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - text scalars only
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         data = None
     if not isinstance(data, dict):
@@ -64,13 +76,12 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
                            "(camera frame: x right, y down, z forward), e.g. '0004: [0.0, 0.98, 0.2]'")
     table = {}
     for stem, vector in data.items():
-        ok = isinstance(vector, list) and len(vector) == 3 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vector)
-        norm = math.sqrt(sum(float(v) ** 2 for v in vector)) if ok else 0.0
-        if not ok or norm < 1e-6:
+        values = [_number(v) for v in vector] if isinstance(vector, list) and len(vector) == 3 else [None]
+        norm = math.sqrt(sum(v ** 2 for v in values)) if None not in values else 0.0
+        if None in values or norm < 1e-6:
             raise DatasetError(f"{path}: the gravity of {str(stem)[:40]!r} must be three finite numbers [x, y, z] "
                                "that are not all zero")
-        table[str(stem)] = np.asarray(vector, dtype=np.float64) / norm
+        table[str(stem)] = np.asarray(values, dtype=np.float64) / norm
     return table
 
 
