@@ -48,6 +48,8 @@ def _density(ax, x: np.ndarray, values: list, key: str, xlabel: str, group: int 
     for (side, colour), v in zip(SIDES, values):
         weights = np.asarray(v[key], np.float64)
         if weights.sum() <= 0:
+            ax.text(0.5, 0.5 if side == "generated" else 0.4, f"{side}: nothing to show", color=colour,
+                    transform=ax.transAxes, ha="center")
             continue
         n = len(weights) // group * group
         merged = weights[:n].reshape(-1, group).sum(axis=1) / weights.sum()
