@@ -82,7 +82,8 @@ KNOWN_BOUNDS: dict[str, FitParam] = {p.key: p for p in (
 )}
 
 PENALTY = 1e6
-"""Objective value of parameters a stage refuses (e.g. incidence theta0 above theta1): worse than any fit."""
+"""Objective value of parameters a stage refuses (e.g. incidence theta0 above theta1), or whose distance is
+not finite (a measure with nothing to compare): worse than any fit."""
 POWELL_OPTIONS = {"xtol": 0.03, "ftol": 1e-3}
 """SciPy Powell options: line searches stop at 3 % of a parameter's range (a finer optimum is noise of the
 few frames fitted), and the search when an iteration gains under 0.1 % of the distance."""
@@ -245,7 +246,7 @@ def _round(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT}g}")
 
 
-def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: int = 60,
+def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: int = 150,
               on_eval: Callable[[float, float], None] | None = None) -> FitResult:
     """Search ``params`` (scaled to [0, 1] within their bounds) for the least ``objective``, from the
     preset's defaults, with SciPy's bounded Powell method, for at most ``max_evals`` evaluations (the
