@@ -72,7 +72,7 @@ def one_setting(spec: str, a: argparse.Namespace, work: Path) -> dict:
                    "--seed", str(a.seed), "--quiet", "--out", str(here / "run")], log)
     checkpoint = str(here / "run" / "last.pt")
     run(["evaluate", "--checkpoint", checkpoint, "--dataset", "real", "--path", str(a.real), "--real-depth", "filled",
-         "--intrinsics", "nyuv2", "--classes", "13", "--json", str(here / "real.json")], log)
+         "--intrinsics", "nyuv2", "--gravity", "nyuv2", "--classes", "13", "--json", str(here / "real.json")], log)
     run(["evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--path", str(here / "test"), "--classes", "13",
          "--json", str(here / "generated.json")], log)
     return {"noise": label, "generate_s": round(gen_s, 1), "train_s": round(train_s, 1),
