@@ -153,6 +153,8 @@ class LateralJitter(Stage):
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
+        if self.sigma_px == 0:  # no shift: the resampling would return every pixel unchanged
+            return z.copy()
         h, w = z.shape
         coords = coarse_normal(rng, (h, w, 2), self.sigma_px, out=_scratch("jitter.coords", (h, w, 2)))
         if _RELATIVE_MAP:  # OpenCV >= 4.10 reads the map as offsets from each pixel

@@ -27,9 +27,9 @@ def wall_frame(distance: float, tilt_deg: float = 0.0):
 def test_incidence_alone_serves_angle_stages_like_normals():
     """A frame carrying only ``incidence`` gives the same noisy depth as one carrying only normals, and
     the stage reads that field (a head-on cosine drops fewer pixels)."""
-    model = noise_models.make("kinect_v1")
+    model = noise_models.make("kinect_v1", {"incidence.theta0_deg": 60.0, "incidence.theta1_deg": 72.0})
     assert model.needs_incidence and not model.needs_normals
-    frame = wall_frame(1.0, 72.0)  # grazing enough for incidence dropout to act
+    frame = wall_frame(1.0, 72.0)  # grazing enough for this incidence dropout (60-72 deg) to act
     cos = incidence_from_normals(frame.normals, frame.intrinsics)
     with_normals = model(frame, np.random.default_rng(4))
     with_incidence = model(dataclasses.replace(frame, normals=None, incidence=cos), np.random.default_rng(4))
@@ -48,7 +48,7 @@ def test_kinect_v1_never_negative_and_leaves_input_untouched():
     assert np.all(noisy >= 0) and np.all(np.isfinite(noisy))
     assert np.array_equal(frame.depth, before)
     valid = noisy > 0
-    assert valid.mean() > 0.9
+    assert valid.mean() > 0.75  # the invalid border measured on NYUv2 raw frames takes 21 %
     assert np.abs(noisy[valid] - frame.depth[valid]).max() < 0.2  # noise happened but stayed plausible
     assert np.abs(noisy[valid] - frame.depth[valid]).mean() > 1e-4
 
