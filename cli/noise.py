@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cli.real_options import real_folder_options
+
 
 @click.group()
 def noise() -> None:
@@ -14,16 +16,10 @@ def noise() -> None:
 
 
 @noise.command("fit")
-@click.option("--real", "real_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder of real depth PNGs (uint16 mm: NAME_raw.png or NAME.png, NAME_depth.png when filled).")
+@real_folder_options
 @click.option("--preset", required=True, help="Noise preset to start from, e.g. kinect_v1 or kinect_v2.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Noise file to write (.yaml, .yml or .json), for 'synthcam generate --noise-file'.")
-@click.option("--real-depth", type=click.Choice(["raw", "filled"]), default="raw", show_default=True,
-              help="Which depth of the folder to match: raw sensor depth or filled depth.")
-@click.option("--intrinsics", default=None, metavar="CAMERA|FX,FY,CX,CY",
-              help="Camera of the real frames: nyuv2, sunrgbd_kv2 or fx,fy,cx,cy in pixels (default: the "
-                   "folder's intrinsics.yaml).")
 @click.option("--param", "param_specs", multiple=True, metavar="STAGE.FIELD[=LO:HI]",
               help="Fit this parameter (repeatable; default: the preset's registered ones), within LO:HI or its "
                    "default bounds.")

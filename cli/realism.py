@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from cli.real_options import real_folder_options
+
 from synthcam.errors import SynthcamError
 
 
@@ -34,16 +36,9 @@ def _make_plot_dir(path: Path) -> None:
 
 @click.command()
 @click.argument("generated", type=click.Path(path_type=Path))
-@click.option("--real", "real_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder of real depth PNGs (NAME_raw.png / NAME.png raw, NAME_depth.png filled, uint16 mm; "
-                   "NAME_label13.png labels).")
-@click.option("--real-depth", type=click.Choice(["raw", "filled"]), default="raw", show_default=True,
-              help="Which real depth to judge: the raw sensor depth or the filled depth.")
+@real_folder_options
 @click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True,
               help="Which generated depth to judge: the noisy sensor depth or the clean rendered depth.")
-@click.option("--intrinsics", default=None, metavar="NAME|fx,fy,cx,cy",
-              help="Camera of the real frames: nyuv2, sunrgbd_kv2 or fx,fy,cx,cy in pixels "
-                   "(default: intrinsics.yaml beside the PNGs).")
 @click.option("--labels", is_flag=True, help="Also compare 13-class shares (over the real frames with a NAME_label13.png).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Generated frames read at most, spread evenly over the shards.")
