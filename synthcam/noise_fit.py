@@ -307,7 +307,7 @@ def fit_measures(names: Sequence[str] | None, folder: Any) -> tuple[str, ...] | 
     chosen = check_measures(names)
     for name in chosen:
         needs = MEASURES[name].needs
-        if needs == "labels" or (needs == "reference" and not folder.has_reference):
+        if needs == "labels" or (needs == "reference" and not (folder.kind == "filled" or folder.has_reference)):
             what = "labels" if needs == "labels" else "raw frames with filled partners (NAME_depth.png)"
             raise SynthcamError(f"measure {name} needs {what}, which a noise fit against {folder.path} does not "
                                 f"have; leave it out of --measures")
@@ -326,12 +326,13 @@ def fit_to_folder(folder: Any, preset: str, params: Sequence[FitParam], rooms: i
     the distance sums (:func:`fit_measures`; None: all).
     """
     from synthcam.fit_frames import render_clean_frames
-    from synthcam.realism import MeasureFrame, measure_frames
+    from synthcam.realism import measure_frames
+    from synthcam.realism.sources import real_source
 
     model = noise_models.make(preset)
-    with_reference = folder.has_reference
-    real = measure_frames((MeasureFrame(f.depth, f.reference if with_reference else None) for f in folder.frames()),
-                          folder.intrinsics)
+    source = real_source(folder)  # the real frames measured exactly as ``synthcam realism`` measures them
+    with_reference = source.has_reference
+    real = measure_frames(iter(source), folder.intrinsics)
     clean = render_clean_frames(folder.intrinsics, rooms, frames_per_room, seed, renderer, normals=model.needs_normals,
                                 incidence=model.needs_incidence, on_frame=on_frame)
     objective = NoiseObjective(preset, clean, real, folder.intrinsics, with_reference, seed, measures)
