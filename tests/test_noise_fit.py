@@ -137,7 +137,6 @@ def test_fit_cli_errors(cli, real_dir, tmp_path, one_line_error):
         (("--renderer", "magic"), ("--renderer",)),
         (("--measures", "missing,holes"), ("unknown realism measure", "'holes'", "hole_sizes")),
         (("--measures", "class_shares"), ("class_shares needs labels",)),
-        (("--real-depth", "filled", "--measures", "missing_by_depth"), ("missing_by_depth needs raw frames with filled",)),
     ]
     (tmp_path / "notes.yaml").write_text("shopping: [milk]\n")
     for override, fragments in cases:
