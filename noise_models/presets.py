@@ -13,6 +13,7 @@ import math
 from typing import Callable, Mapping
 
 from noise_models.errors import NoiseConfigError
+from noise_models.smoothing import InverseDepthSmooth
 from noise_models.stages import (Compose, DisparityNoise, DistanceDropout, DotPatternWindow, FlyingPixels, HoleFill,
                                  IncidenceDropout, InvalidBorder, LateralJitter, MaterialDropout, Multipath, PixelShift,
                                  ProjectorShadow, RangeGate, RedwoodDistortion, SmoothDistortion, Stage, StereoFOV, ToFNoise)
@@ -51,8 +52,12 @@ def _kinect_v1() -> dict[str, Stage]:
 
 
 def _kinect_v1_filled() -> dict[str, Stage]:
-    """Kinect v1 with NYUv2-style hole filling (as the labelled set's in-painted ``depths``)."""
-    return {**_kinect_v1(), "fill": HoleFill()}
+    """Kinect v1 with NYUv2-style hole filling (as the labelled set's in-painted ``depths``): holes
+    filled, then the whole frame smoothed edge-preservingly (``smooth``, as NYUv2's in-painting solve
+    averages measured pixels with their neighbours). Measured against the 12 filled NYUv2 frames: mean
+    second difference 6.8 mm and 25 % equal-depth neighbours (real 6.3 mm and 27 %), against 20 mm and
+    52 % with the holes filled and nothing else (``noise_models.smoothing``)."""
+    return {**_kinect_v1(), "fill": HoleFill(), "smooth": InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.003)}
 
 
 def _redwood() -> dict[str, Stage]:

@@ -22,6 +22,7 @@ import numpy as np
 from noise_models import stages as S
 from noise_models.errors import NoiseConfigError
 from noise_models.presets import PRESETS, make
+from noise_models.smoothing import InverseDepthSmooth
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,29 @@ def _fill(st: S.HoleFill, b: TorchBatch, g):
     return torch.where(holes & ~empty, smooth, z)
 
 
+def _inv_smooth(st, b: TorchBatch, g):
+    """:class:`noise_models.smoothing.InverseDepthSmooth`: an exact bilateral filter on inverse depth
+    over OpenCV's disc window (radius ceil(2 sigma_px), reflect-101 borders); OpenCV tabulates the range
+    weights, so values differ from the numpy stage in the last digits."""
+    torch = _torch()
+    F = torch.nn.functional
+    z = b.depth
+    n, h, w = z.shape
+    r = st.window // 2
+    if min(h, w) <= r:
+        raise ValueError("InverseDepthSmooth on torch needs frames larger than its window radius")
+    valid = z > 0
+    inv = torch.where(valid, 1.0 / torch.where(valid, z, torch.ones_like(z)), torch.zeros_like(z))
+    patches = F.unfold(F.pad(inv[:, None], (r, r, r, r), mode="reflect"), st.window).view(n, -1, h, w)
+    t = torch.arange(-r, r + 1, device=z.device, dtype=torch.float32)
+    d2 = (t[:, None] ** 2 + t[None, :] ** 2).reshape(-1)
+    space = torch.where(d2 <= r * r, torch.exp(-d2 / (2 * st.sigma_px ** 2)), torch.zeros_like(d2)).view(1, -1, 1, 1)
+    weight = space * torch.exp(-((patches - inv[:, None]) ** 2) / (2 * st.sigma_inv ** 2))
+    smooth = (weight * patches).sum(1) / weight.sum(1)
+    ok = valid & (smooth > 0)
+    return torch.where(ok, 1.0 / torch.where(ok, smooth, torch.ones_like(smooth)), torch.zeros_like(z))
+
+
 # Chamfer weights of OpenCV's 5x5 DIST_L2 mask (axial, diagonal, knight's move), which the numpy stage's
 # distance transform uses to pick the nearest passing seed.
 _CHAMFER = (1.0, 1.4, 2.1969)
@@ -421,7 +445,7 @@ TORCH_STAGES: dict[type, Callable] = {
     S.LateralJitter: _jitter, S.DisparityNoise: _disparity, S.InvalidBorder: _border, S.PixelShift: _pixel_shift,
     S.RedwoodDistortion: _redwood, S.SmoothDistortion: _smooth, S.ToFNoise: _tof, S.FlyingPixels: _flying,
     S.Multipath: _multipath, S.StereoFOV: _fov, S.DistanceDropout: _far, S.HoleFill: _fill,
-    S.DotPatternWindow: _dots,
+    S.DotPatternWindow: _dots, InverseDepthSmooth: _inv_smooth,
 }
 
 

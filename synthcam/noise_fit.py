@@ -65,7 +65,8 @@ _KINECT_V1 = (_RANGE, _THETA0, _THETA1, *_BORDERS, _p("disparity.sigma_units", 0
 #: Explicit registry: the parameters fitted by default for each preset, with their bounds.
 FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
     "kinect_v1": _KINECT_V1,
-    "kinect_v1_filled": (_RANGE, _THETA0, _THETA1, _p("fill.sigma_px", 0.5, 12.0)),
+    "kinect_v1_filled": (_RANGE, _THETA0, _THETA1, _p("fill.sigma_px", 0.5, 12.0), _p("smooth.sigma_px", 0.5, 4.0),
+                         _p("smooth.sigma_inv", 0.0005, 0.02)),
     "kinect_v1_dots": (_RANGE, _THETA0, _THETA1, *_BORDERS),
     "kinect_v2": (_RANGE, _THETA0, _THETA1, _p("flying.probability", 0.0, 1.0), _p("tof.c0", 0.0, 10.0)),
     "d435": (_RANGE, _THETA0, _THETA1, _p("far.p_max", 0.0, 1.0), _p("disparity.sigma_units", 0.0, 8.0)),
@@ -78,7 +79,8 @@ KNOWN_BOUNDS: dict[str, FitParam] = {p.key: p for p in (
     _p("disparity.sigma_units", 0.0, 2.0), _p("shadow.baseline_m", 0.0, 0.15), _p("fill.sigma_px", 0.5, 12.0),
     _p("flying.probability", 0.0, 1.0), _p("flying.jump_m", 0.02, 0.5), _p("tof.c0", 0.0, 10.0),
     _p("tof.c2", 0.0, 3.0), _p("multipath.gain", 0.0, 0.2), _p("far.p_max", 0.0, 1.0),
-    _p("shift.sigma_px", 0.0, 2.0), _p("distortion.amplitude", 0.0, 0.01),
+    _p("shift.sigma_px", 0.0, 2.0), _p("distortion.amplitude", 0.0, 0.01), _p("smooth.sigma_px", 0.5, 4.0),
+    _p("smooth.sigma_inv", 0.0005, 0.02),
 )}
 
 PENALTY = 1e6

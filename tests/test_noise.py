@@ -264,3 +264,26 @@ def test_dot_window_paints_blobs_from_nearby_passing_seeds():
         assert np.isclose(patch, out[y, x], rtol=0, atol=1e-6).any()
     again = stage(frame, np.random.default_rng(9))
     assert np.array_equal(out, again)  # deterministic from the rng
+
+
+def test_inverse_depth_smooth_averages_noise_but_keeps_edges_and_holes():
+    """Kinect lattice noise on two planes (2 m and 3 m) is averaged within each plane, the step between
+    them survives, holes stay holes; a wider range sigma smooths more (the test can fail both ways)."""
+    rng = np.random.default_rng(0)
+    z = np.full((120, 160), 2.0, np.float32)
+    z[:, 80:] = 3.0
+    z[30:35, 30:35] = 0.0
+    with np.errstate(divide="ignore"):
+        noisy = (351.3 / np.rint(351.3 / z + rng.normal(0, 0.41, z.shape))).astype(np.float32)
+    noisy[z == 0] = 0.0
+    frame = dataclasses.replace(wall_frame(2.0, 0.0), depth=noisy)
+    out = noise_models.InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.003)(frame, rng)
+    assert np.array_equal(out == 0, noisy == 0)
+    inner = np.s_[40:100, 40:70]
+    assert out[inner].std() < 0.6 * noisy[inner].std()
+    assert abs(out[inner].mean() - noisy[inner].mean()) < 2e-3
+    assert np.all(np.abs(out[:, 76:79] - 2.0) < 0.05) and np.all(np.abs(out[:, 81:84] - 3.0) < 0.08)
+    weak = noise_models.InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.0005)(frame, rng)
+    assert out[inner].std() < weak[inner].std()
+    with pytest.raises(ValueError, match="smooth needs"):
+        noise_models.InverseDepthSmooth(sigma_px=0.0)

@@ -1,0 +1,53 @@
+"""Edge-preserving smoothing of depth, as a noise stage: the in-painting solve of NYUv2's filled depth.
+
+NYUv2's filled ``depths`` come from a colorization solve in which the measured pixels are soft
+constraints (weight 1 against their neighbours), so measured depth is averaged with its neighbours
+as well as the holes filled. Measured on the real frames (``synthcam realism``): the filled depth's
+mean second difference is 6.3 mm and 27 % of neighbour pairs have equal depth, against 21.5 mm and
+51 % for the Kinect lattice with holes filled and nothing else. Without the colour image that guides
+NYUv2's weights, depth edges guide them here: a bilateral filter on inverse depth, where Kinect noise
+is the same size at every range, so one range sigma serves near and far.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from noise_models.stages import MAX_SIGMA_PX, Stage, _require, _require_finite
+from noise_models.view import DepthView
+
+
+@dataclass(frozen=True)
+class InverseDepthSmooth(Stage):
+    """Bilateral smoothing of valid pixels in inverse depth (1/m): neighbours within a disc of radius
+    ``ceil(2 * sigma_px)`` pixels (OpenCV's window) weighted by a Gaussian of their distance (``sigma_px``)
+    and of their inverse-depth difference (``sigma_inv``, 1/m). Invalid pixels stay invalid and take no
+    part (their inverse depth, 0, lies hundreds of sigmas from any valid one)."""
+
+    sigma_px: float = 1.0
+    sigma_inv: float = 0.006
+
+    def __post_init__(self):
+        _require_finite(self)
+        _require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= 1.0,
+                 "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 1 (1/m)")
+
+    @property
+    def window(self) -> int:
+        """Window side in pixels."""
+        return 2 * math.ceil(2 * self.sigma_px) + 1
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        valid = z > 0
+        inv = np.zeros_like(z)
+        np.divide(np.float32(1.0), z, out=inv, where=valid)
+        smooth = cv2.bilateralFilter(inv, self.window, float(self.sigma_inv), float(self.sigma_px),
+                                     borderType=cv2.BORDER_REFLECT_101)
+        out = np.zeros_like(z)
+        np.divide(np.float32(1.0), smooth, out=out, where=valid & (smooth > 0))
+        return out
