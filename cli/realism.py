@@ -73,9 +73,15 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
         _make_plot_dir(plot_dir)
     real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
     gen = shard_source(generated, depth=depth, labels=labels, max_frames=max_frames)
-    with tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr) as bar:
+    bar = tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr)
+    try:
         gen_stats = measure_frames(_counted(gen, bar), gen.intrinsics)
         real_stats = measure_frames(_counted(real, bar), real.intrinsics)
+    except BaseException:
+        bar.leave = False  # a damaged frame found while measuring: the bar is cleared, the error line stays alone
+        raise
+    finally:
+        bar.close()
     report = compare(gen_stats, real_stats)
     click.echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
     click.echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")

@@ -16,6 +16,7 @@ Frames are decoded one at a time (:meth:`RealFolder.frames`), so memory stays th
 from __future__ import annotations
 
 import math
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ LABEL_SPACES = (13, 40)
 
 INTRINSICS_FILE = "intrinsics.yaml"
 MAX_INTRINSICS_BYTES = 4096
+FOCAL_RANGE = (0.05, 50.0)
+"""Focal lengths accepted, in multiples of the image's longer side (fields of view of about 1 to 170 degrees)."""
 MAX_REAL_FRAMES = 5000
 """Most frames read from one folder (a realism measure streams them; the bound keeps run time finite)."""
 
@@ -164,7 +167,18 @@ def open_real_folder(path: str | Path, kind: str = "raw", intrinsics: str | None
 
 
 def _stems(folder: Path, kind: str) -> list[str]:
-    names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+    names = []
+    for entry in folder.iterdir():
+        if entry.suffix.lower() != ".png":
+            continue
+        if entry.suffix != ".png":
+            raise SynthcamError(f"{entry} ends in {entry.suffix}; name real frames with a lower-case .png "
+                                "(NAME_raw.png, NAME_depth.png, NAME_label13.png)")
+        if not entry.is_file():
+            raise SynthcamError(f"{entry} is not a regular file (a directory, device, pipe or broken link); "
+                                "remove it from the folder or replace it with a PNG file")
+        names.append(entry.name)
+    names.sort()
     stems = []
     for name in names:
         stem = name[:-4]
@@ -182,6 +196,9 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
     """The camera of ``width`` x ``height`` images: a named camera (scaled), ``"fx,fy,cx,cy"``, or the
     folder's ``intrinsics.yaml`` when ``intrinsics`` is None."""
     if intrinsics is None:
+        if folder is not None and os.path.lexists(folder / INTRINSICS_FILE) and not (folder / INTRINSICS_FILE).is_file():
+            raise SynthcamError(f"{folder / INTRINSICS_FILE} is not a regular file; write fx, fy, cx, cy there "
+                                "or pass --intrinsics")
         if folder is None or not (folder / INTRINSICS_FILE).is_file():
             raise SynthcamError(f"no camera for the frames in {folder}: pass --intrinsics "
                                 f"({', '.join(CAMERAS)} or fx,fy,cx,cy) or write {INTRINSICS_FILE} beside the PNGs")
@@ -198,26 +215,55 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
             raise SynthcamError(f"intrinsics {intrinsics!r} is neither a camera name ({', '.join(CAMERAS)}) "
                                 "nor fx,fy,cx,cy in pixels, e.g. 518.9,519.5,325.6,253.7")
     fx, fy, cx, cy = values
-    if not all(math.isfinite(v) for v in values) or fx <= 0 or fy <= 0 or not (0 <= cx <= width and 0 <= cy <= height):
+    side = max(width, height)
+    lo, hi = FOCAL_RANGE[0] * side, FOCAL_RANGE[1] * side
+    if not all(math.isfinite(v) for v in values) or not (lo <= fx <= hi and lo <= fy <= hi) \
+            or not (0 <= cx <= width and 0 <= cy <= height):
         raise SynthcamError(f"intrinsics fx={fx:g}, fy={fy:g}, cx={cx:g}, cy={cy:g} do not fit {width}x{height} "
-                            "images: focal lengths must be positive and the principal point inside the image")
+                            f"images: focal lengths must lie in {lo:g}..{hi:g} pixels ({FOCAL_RANGE[0]:g} to "
+                            f"{FOCAL_RANGE[1]:g} times the longer side) and the principal point inside the image")
     return Intrinsics(width, height, fx, fy, cx, cy)
 
 
 def _read_intrinsics_yaml(path: Path) -> list[float]:
-    import yaml
+    """[fx, fy, cx, cy] from an ``intrinsics.yaml`` read strictly (no aliases, no duplicate or unknown keys)."""
+    from scene_library.strict_yaml import StrictFormat, parse_yaml
 
     if path.stat().st_size > MAX_INTRINSICS_BYTES:
         raise SynthcamError(f"{path} is larger than {MAX_INTRINSICS_BYTES} bytes; it holds four numbers: fx, fy, cx, cy")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        data = None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SynthcamError(f"{path} is not UTF-8 text; write fx, fy, cx, cy (pixels) as YAML, e.g. 'fx: 518.9'") from None
+    fmt = StrictFormat("intrinsics file", SynthcamError, nesting="it holds four numbers fx, fy, cx, cy",
+                       alias_advice="write each number out")
+    data = parse_yaml(text, path, fmt)
     keys = ("fx", "fy", "cx", "cy")
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool)
-                                             for k in keys):
+    if not isinstance(data, dict) or not all(k in data for k in keys):
         raise SynthcamError(f"{path} must be a YAML mapping with numbers fx, fy, cx, cy (pixels), e.g. 'fx: 518.9'")
-    return [float(data[k]) for k in keys]
+    extra = [str(k)[:20] for k in data if k not in keys]
+    if extra:
+        raise SynthcamError(f"{path} has unknown key(s) {', '.join(extra[:4])}; it holds only fx, fy, cx, cy (pixels)")
+    values = []
+    for k in keys:
+        value = data[k]
+        number = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+        if number is None:
+            hint = ""
+            if isinstance(value, str):
+                try:
+                    float(value)
+                    hint = " (YAML reads it as text; write a plain number such as 518.9 or 5.0e+2)"
+                except ValueError:
+                    pass
+            raise SynthcamError(f"{path}: {k} must be a number of pixels, got {str(value)[:30]!r}{hint}")
+        values.append(number)
+    return values
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -248,11 +294,19 @@ def png_header(path: Path, role: str) -> tuple[int, int]:
 
 def read_png(path: Path, size: tuple[int, int], role: str) -> np.ndarray:
     """(H, W) uint16 (depth) or uint8/uint16 (labels) image of a PNG whose header was checked; ``size``
-    is the (height, width) every image of the folder has."""
-    import cv2
+    is the (height, width) every image of the folder has. Decoded with Pillow, which reports damaged
+    data (a truncated file, a broken data stream) as an exception rather than on the console."""
+    from PIL import Image
 
     png_header(path, role)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None or image.ndim != 2 or image.shape != size:
+    try:
+        with Image.open(path, formats=["PNG"]) as image:
+            image.load()
+            array = np.array(image)
+    except (OSError, ValueError, SyntaxError, EOFError, zlib.error, Image.DecompressionBombError):
+        array = None
+    if array is None or array.ndim != 2 or array.shape != size:
         raise SynthcamError(f"{path} cannot be decoded as a {size[1]}x{size[0]} single-channel PNG; the file is damaged")
-    return image
+    if array.dtype != np.uint8:  # 16-bit grayscale: Pillow's "I;16" (uint16) or "I" (int32) holds 0..65535
+        array = array.astype(np.uint16)
+    return array

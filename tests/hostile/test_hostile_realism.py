@@ -1,0 +1,161 @@
+"""Hostile and careless input to the real-sensor commands (``realism``, ``noise fit``, ``generate
+--noise-file``, ``evaluate --dataset real``): damaged PNGs, files that are not files, strange camera and
+gravity files, noise files with absurd numbers, frame lists and output paths that cannot work. Each is
+one ``error:`` line and exit status 2, never a traceback, a hang or a console message from a decoder."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from synthcam.errors import SynthcamError
+
+W, H = 64, 48
+
+
+def _depth_png() -> bytes:
+    depth = np.full((H, W), 2000, np.uint16)
+    depth[:, :5] = 0
+    ok, buf = cv2.imencode(".png", depth)
+    assert ok
+    return buf.tobytes()
+
+
+def _corrupt(png: bytes) -> bytes:
+    """The PNG with bytes inside its compressed data flipped: the header stays valid."""
+    data = bytearray(png)
+    start = png.index(b"IDAT") + 4
+    for k in range(start, start + 24):
+        data[k] ^= 0x55
+    return bytes(data)
+
+
+def _header_only(width: int, height: int) -> bytes:
+    """A PNG whose valid header claims ``width`` x ``height`` 16-bit pixels but holds almost no data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _folder(path, files: dict[str, bytes] | None = None, yaml: str | None = None):
+    """A real folder holding one good raw frame ``f0`` plus ``files`` (name -> bytes)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "f0_raw.png").write_bytes(_depth_png())
+    for name, data in (files or {}).items():
+        (path / name).write_bytes(data)
+    if yaml is not None:
+        (path / "intrinsics.yaml").write_text(yaml)
+    return path
+
+
+def _realism(cli, tmp_path, folder, *extra):
+    """``synthcam realism`` of a missing generated path: the real folder is checked first."""
+    return cli("realism", tmp_path / "no_shards", "--real", folder, *extra)
+
+
+def terminal_lines(output: str) -> list[str]:
+    """The non-empty lines a terminal shows: each line as its last carriage return leaves it (a progress
+    bar cleared with ``\\r`` leaves nothing)."""
+    shown = [line.split("\r")[-1] for line in output.split("\n")]
+    return [line for line in shown if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    out = tmp_path_factory.mktemp("hostile_realism") / "gen"
+    result = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", f"{W}x{H}",
+                                       "--renderer", "raycast", "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# --- PNG files --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "header_only"])
+def test_damaged_png_data_is_an_error_without_decoder_messages(tmp_path, capfd, damage):
+    """A PNG whose header is valid but whose data is cut, scrambled or missing raises SynthcamError, and
+    nothing is printed on the console by the decoder (libpng wrote 'libpng error: ...' to stderr)."""
+    from synthcam.real_frames import read_png
+
+    data = {"truncated": _depth_png()[:60], "corrupt": _corrupt(_depth_png()), "header_only": _header_only(W, H)}[damage]
+    path = tmp_path / "a_raw.png"
+    path.write_bytes(data)
+    capfd.readouterr()
+    with pytest.raises(SynthcamError, match="the file is damaged"):
+        read_png(path, (H, W), "depth")
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_a_damaged_frame_found_while_measuring_leaves_one_line(tmp_path, cli, one_line_error, generated):
+    folder = _folder(tmp_path / "real", {"f1_raw.png": _corrupt(_depth_png())})
+    result = cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = terminal_lines(result.output)  # the progress bar is cleared: the error line stands alone
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "f1_raw.png" in lines[0], result.output
+
+
+@pytest.mark.parametrize("name", ["f1_raw.png", "f0_depth.png", "f0_label13.png"])
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "directory", "broken_link"])
+def test_a_png_name_that_is_not_a_regular_file_is_refused(tmp_path, cli, one_line_error, name, kind):
+    """Never opened (a pipe would block, /dev/zero never ends), never silently skipped."""
+    folder = _folder(tmp_path / "real")
+    target = folder / name
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev_zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        target.symlink_to(tmp_path / "gone.png")
+    one_line_error(_realism(cli, tmp_path, folder, "--intrinsics", "nyuv2"), name, "not a regular file")
+
+
+def test_an_upper_case_png_suffix_is_named(tmp_path, cli, one_line_error):
+    folder = _folder(tmp_path / "real", {"f1_raw.PNG": _depth_png()})
+    one_line_error(_realism(cli, tmp_path, folder, "--intrinsics", "nyuv2"), "f1_raw.PNG", "lower-case .png")
+
+
+# --- intrinsics ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,fragments", [
+    ("fx: " + "9" * 400 + "\nfy: 50\ncx: 32\ncy: 24\n", ("fx=inf", "focal lengths")),
+    ("[" * 3000, ("too deeply",)),
+    ("fx: " + "[" * 1000 + "]" * 1000 + "\n", ("too deeply",)),
+    ("a: &f 50\nfx: *f\nfy: 50\ncx: 32\ncy: 24\n", ("alias",)),
+    ("fx: 50\nfx: 60\nfy: 50\ncx: 32\ncy: 24\n", ("'fx' twice",)),
+    ("fx: 50\nfy: 50\ncx: 32\ncy: 24\nk1: 0.1\n", ("unknown key", "k1")),
+    ("fx: 5e1\nfy: 50\ncx: 32\ncy: 24\n", ("fx must be a number", "reads it as text")),
+    ("fx: 1.0e-300\nfy: 1.0e-300\ncx: 32\ncy: 24\n", ("focal lengths must lie in",)),
+])
+def test_a_strange_intrinsics_file_is_one_line(tmp_path, cli, one_line_error, text, fragments):
+    folder = _folder(tmp_path / "real", yaml=text)
+    one_line_error(_realism(cli, tmp_path, folder), "intrinsics", *fragments)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_an_intrinsics_file_that_is_not_a_regular_file_is_named(tmp_path, cli, one_line_error, kind):
+    folder = _folder(tmp_path / "real")
+    target = folder / "intrinsics.yaml"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    one_line_error(_realism(cli, tmp_path, folder), "intrinsics.yaml", "not a regular file")
+
+
+@pytest.mark.parametrize("spec", ["1e-300,1e-300,32,24", "1e300,1e300,32,24", "0.5,50,32,24"])
+def test_absurd_focal_lengths_are_refused(tmp_path, cli, one_line_error, spec):
+    folder = _folder(tmp_path / "real")
+    one_line_error(_realism(cli, tmp_path, folder, "--intrinsics", spec), "focal lengths must lie in 3.2..3200")
