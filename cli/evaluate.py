@@ -67,6 +67,8 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     target = Path(os.path.realpath(json_path)) if json_path is not None else None  # where a link points
     if target is not None and not target.parent.is_dir():
         raise SynthcamError(f"--json {json_path}: directory {target.parent} does not exist")
+    if target is not None and target.exists() and not target.is_file():  # a pipe would block the write at the end
+        raise SynthcamError(f"--json {json_path} is not a regular file (a pipe or device); pass a file name")
     if dataset != "synthetic" and not data_path:
         raise SynthcamError(f"--path is needed for --dataset {dataset}")
     for name, value in (("--intrinsics", intrinsics), ("--gravity", gravity)):

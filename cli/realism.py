@@ -21,6 +21,8 @@ def _check_json_target(path: Path) -> None:
         raise SynthcamError(f"--json {path} is a directory; pass a file name, e.g. {path / 'realism.json'}")
     if not parent.is_dir():
         raise SynthcamError(f"--json {path}: folder {parent} does not exist; create it or pass another path")
+    if path.exists() and not path.is_file():  # a pipe would block the write at the end
+        raise SynthcamError(f"--json {path} is not a regular file (a pipe or device); pass a file name")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise SynthcamError(f"--json {path} cannot be written (permission denied); pass a writable path")
 

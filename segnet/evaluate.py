@@ -63,6 +63,9 @@ def parse_frames(spec: str) -> tuple[int, ...]:
     if spec.startswith("@"):
         path = Path(spec[1:])
         source = f"--frames file {path}"
+        if path.exists() and not path.is_file() and not path.is_dir():  # a pipe would block, a device never end
+            raise SynthcamError(f"{source} is not a regular file (a pipe or device); pass @FILE with one frame index "
+                                "per line")
         try:
             with open(path, "rb") as f:
                 data = f.read(MAX_FRAMES_FILE_BYTES + 1)
@@ -145,12 +148,34 @@ def run_protocol(protocol: str, model: torch.nn.Module, config: TrainConfig, gro
     return label, full, full
 
 
+class _ErrorsAsSamples(torch.utils.data.Dataset):
+    """A dataset whose user errors (:class:`SynthcamError`, e.g. a damaged frame) come back as samples, so
+    that a DataLoader worker's mistake is raised in the main process as itself (a DataLoader re-raises a
+    worker's exception with the worker's traceback inside its message)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        try:
+            return self.dataset[index]
+        except SynthcamError as exc:
+            return exc
+
+
 def _batches(dataset, batch_size: int, workers: int):
     """Lists of samples of equal image size (frames of real datasets may differ in size)."""
+    if workers > 0:
+        dataset = _ErrorsAsSamples(dataset)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=list)
     for samples in loader:
         group: list[dict] = []
         for s in samples:
+            if isinstance(s, SynthcamError):
+                raise s
             if group and s[DEPTH].shape != group[0][DEPTH].shape:
                 yield group
                 group = []

@@ -67,8 +67,18 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
 
     if path.stat().st_size > MAX_GRAVITY_BYTES:
         raise DatasetError(f"{path} is larger than {MAX_GRAVITY_BYTES} bytes; it holds one [x, y, z] per frame")
+    class _Loader(yaml.BaseLoader):  # text scalars; a frame listed twice is refused (the later entry would win)
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise DatasetError(f"{path} lists frame {key.value[:40]!r} twice; keep one entry per frame")
+                    seen.add(key.value)
+            return super().construct_mapping(node, deep=deep)
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - text scalars only
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - text scalars only
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         data = None
     if not isinstance(data, dict):
@@ -77,11 +87,12 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
     table = {}
     for stem, vector in data.items():
         values = [_number(v) for v in vector] if isinstance(vector, list) and len(vector) == 3 else [None]
-        norm = math.sqrt(sum(v ** 2 for v in values)) if None not in values else 0.0
-        if None in values or norm < 1e-6:
+        scale = max(abs(v) for v in values) if None not in values else 0.0
+        unit = [v / scale for v in values] if scale > 0 else [0.0, 0.0, 0.0]  # scaled first: no overflow
+        if None in values or scale * math.hypot(*unit) < 1e-6:
             raise DatasetError(f"{path}: the gravity of {str(stem)[:40]!r} must be three finite numbers [x, y, z] "
                                "that are not all zero")
-        table[str(stem)] = np.asarray(values, dtype=np.float64) / norm
+        table[str(stem)] = np.asarray(unit, dtype=np.float64) / math.hypot(*unit)
     return table
 
 
@@ -124,8 +135,12 @@ class RealFolderDataset(Dataset):
             raise DatasetError(f"{folder.path} has no {depth} depth frame with labels for {self.classes} classes ({names}); "
                                "pass a folder of labelled frames")
         self.stems = tuple(f.stems[0] for f in self._frames)
+        gravity_path = folder.path / GRAVITY_FILE
+        if os.path.lexists(gravity_path) and not gravity_path.is_file() and gravity in (None, "file"):
+            raise DatasetError(f"{gravity_path} is not a regular file; write frame name: [x, y, z] there or choose "
+                               "gravity level")
         if gravity is None:
-            gravity = "file" if (folder.path / GRAVITY_FILE).is_file() else "level"
+            gravity = "file" if gravity_path.is_file() else "level"
         if gravity not in GRAVITY_MODES:
             raise DatasetError(f"unknown gravity {gravity!r}; choose one of {', '.join(GRAVITY_MODES)}")
         self.gravity_mode = gravity

@@ -159,3 +159,119 @@ def test_an_intrinsics_file_that_is_not_a_regular_file_is_named(tmp_path, cli, o
 def test_absurd_focal_lengths_are_refused(tmp_path, cli, one_line_error, spec):
     folder = _folder(tmp_path / "real")
     one_line_error(_realism(cli, tmp_path, folder, "--intrinsics", spec), "focal lengths must lie in 3.2..3200")
+
+
+# --- evaluate --dataset real: gravity, frame lists, outputs, workers ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny 13-class run trained for one epoch on two analytic frames."""
+    import torch
+
+    from segnet.config import TrainConfig
+    from segnet.train import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("hostile_realism_run")
+    config = TrainConfig(dataset="synthetic", synthetic_frames=2, model="segnet-basic", model_width=0.25, height=16,
+                         width=16, batch_size=2, encoding="DHA", classes=13, epochs=1, val_fraction=0.0, balance=False)
+    try:
+        train(config, out, progress=False, log=lambda s: None)
+    finally:
+        torch.set_num_threads(threads)
+    return out / "last.pt"
+
+
+def _labelled(path, gravity: str | None = None, labels: np.ndarray | None = None):
+    """A real folder of one filled frame ``0004`` with 13-class labels and intrinsics.yaml."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "0004_depth.png").write_bytes(_depth_png())
+    ids = labels if labels is not None else np.tile(np.arange(1, 14, dtype=np.uint8), W * H // 13 + 1)[: W * H].reshape(H, W)
+    assert cv2.imwrite(str(path / "0004_label13.png"), ids)
+    (path / "intrinsics.yaml").write_text("fx: 50.0\nfy: 50.0\ncx: 32.0\ncy: 24.0\n")
+    if gravity is not None:
+        (path / "gravity.yaml").write_text(gravity)
+    return path
+
+
+def _evaluate(cli, checkpoint, folder, *extra):
+    return cli("evaluate", "--checkpoint", checkpoint, "--dataset", "real", "--path", folder, "--classes", 13, *extra)
+
+
+class _Deadline:
+    """Fail (rather than hang the test run) when the body takes longer than ``seconds``."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def expired(signum, frame):
+            raise TimeoutError(f"still blocked after {self.seconds} s")
+
+        self.previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def test_gravity_with_huge_components_is_normalised(tmp_path, cli, checkpoint):
+    folder = _labelled(tmp_path / "real", gravity="0004: [1.7e+308, 1.7e+308, 0]\n")
+    result = _evaluate(cli, checkpoint, folder)
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.parametrize("gravity,fragments", [
+    ("0004: [0, 1, 0]\n0004: [1, 0, 0]\n", ("'0004' twice",)),
+    ("0004: [.nan, 1, 0]\n", ("three finite numbers",)),
+    ("0004: [0, 0, 0]\n", ("not all zero",)),
+])
+def test_a_strange_gravity_file_is_one_line(tmp_path, cli, one_line_error, checkpoint, gravity, fragments):
+    folder = _labelled(tmp_path / "real", gravity=gravity)
+    one_line_error(_evaluate(cli, checkpoint, folder), "gravity.yaml", *fragments)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "dev_zero"])
+def test_a_gravity_file_that_is_not_a_regular_file_is_named(tmp_path, cli, one_line_error, checkpoint, kind):
+    folder = _labelled(tmp_path / "real")
+    target = folder / "gravity.yaml"
+    {"fifo": os.mkfifo, "directory": os.mkdir, "dev_zero": lambda p: os.symlink("/dev/zero", p)}[kind](target)
+    one_line_error(_evaluate(cli, checkpoint, folder), "gravity.yaml", "not a regular file")
+
+
+def test_frames_from_a_pipe_are_refused_without_blocking(tmp_path, cli, one_line_error, checkpoint):
+    pipe = tmp_path / "frames.txt"
+    os.mkfifo(pipe)
+    with _Deadline(20):
+        result = _evaluate(cli, checkpoint, _labelled(tmp_path / "real"), "--frames", f"@{pipe}")
+    one_line_error(result, "frames.txt", "not a regular file")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "realism"])
+def test_json_into_a_pipe_is_refused_before_any_work(tmp_path, cli, one_line_error, checkpoint, generated, command):
+    pipe = tmp_path / "out.json"
+    os.mkfifo(pipe)
+    with _Deadline(20):
+        if command == "evaluate":
+            result = _evaluate(cli, checkpoint, _labelled(tmp_path / "real"), "--json", pipe)
+        else:
+            result = cli("realism", generated, "--real", _folder(tmp_path / "raw"), "--intrinsics", "nyuv2", "--json", pipe)
+    one_line_error(result, "--json", "not a regular file")
+
+
+def test_a_bad_frame_read_by_a_worker_process_is_one_line(tmp_path, cli, one_line_error, checkpoint):
+    labels = np.zeros((H, W), np.uint8)
+    labels[0, 0] = 200
+    folder = _labelled(tmp_path / "real", labels=labels)
+    result = _evaluate(cli, checkpoint, folder, "--num-workers", 1)
+    one_line_error(result, "0004_label13.png", "class id 200")
+    assert "DataLoader worker" not in result.output
