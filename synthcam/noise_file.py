@@ -89,10 +89,15 @@ def read_noise_file(path: str | Path) -> NoiseFile:
             raise SynthcamError(f"noise file {path}: the parameter name {key!r} is not text; write 'stage.field', "
                                 f"e.g. range.z_max")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SynthcamError(f"noise file {path}: parameter {key!r} needs a number, got {value!r}")
-        if not math.isfinite(value):
-            raise SynthcamError(f"noise file {path}: parameter {key!r} must be a finite number, got {value!r}")
-        params[key] = float(value)
+            raise SynthcamError(f"noise file {path}: parameter {key!r} needs a number, got {_short(value)}"
+                                f"{_text_number_hint(value)}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
+            raise SynthcamError(f"noise file {path}: parameter {key!r} must be a finite number, got {_short(value)}")
+        params[key] = number
     fit = data.get("fit")
     if fit is not None and not isinstance(fit, Mapping):
         raise SynthcamError(f"noise file {path}: 'fit' must be a mapping (what was fitted; generation ignores it) "
@@ -103,6 +108,23 @@ def read_noise_file(path: str | Path) -> NoiseFile:
     except NoiseConfigError as exc:
         raise SynthcamError(f"noise file {path}: {exc}") from None
     return noise
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 40 characters (a message stays one readable line)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text_number_hint(value: Any) -> str:
+    """A hint when YAML read a number as text (``1e-3`` or ``1.0e300``: YAML 1.1 wants a dot and a signed exponent)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads it as text; write 0.001, or an exponent with a dot and a sign: 1.0e-3, 1.0e+300)"
+    return ""
 
 
 def _load(path: Path) -> Any:

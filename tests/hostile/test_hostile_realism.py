@@ -275,3 +275,21 @@ def test_a_bad_frame_read_by_a_worker_process_is_one_line(tmp_path, cli, one_lin
     result = _evaluate(cli, checkpoint, folder, "--num-workers", 1)
     one_line_error(result, "0004_label13.png", "class id 200")
     assert "DataLoader worker" not in result.output
+
+
+# --- noise files ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,text,fragments", [
+    ("huge_int.yaml", "preset: kinect_v1\nparams:\n  range.z_max: " + "9" * 400 + "\n", ("finite number",)),
+    ("huge_int.json", '{"preset": "kinect_v1", "params": {"range.z_max": ' + "9" * 400 + "}}", ("finite number",)),
+    ("exponent.yaml", "preset: kinect_v1\nparams:\n  range.z_max: 1e1\n", ("needs a number", "reads it as text")),
+])
+def test_a_strange_noise_file_is_one_line(tmp_path, cli, one_line_error, name, text, fragments):
+    path = tmp_path / name
+    path.write_text(text)
+    result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", f"{W}x{H}", "--renderer", "raycast",
+                 "--noise-file", path, "--out", tmp_path / "out")
+    line = one_line_error(result, name, "range.z_max", *fragments)
+    assert len(line) < 300
+    assert not (tmp_path / "out").exists()
