@@ -55,7 +55,8 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     from synthcam.atomic_file import write_atomic
     from synthcam.errors import SynthcamError
     from synthcam.noise_file import NoiseFile, check_noise_out, write_noise_file
-    from synthcam.noise_fit import fit_measures, fit_record, fit_to_folder, parse_fit_params
+    from synthcam.noise_fit import (check_clean_memory, fit_measures, fit_record, fit_to_folder, measure_real,
+                                    parse_fit_params)
     from synthcam.real_frames import open_real_folder
 
     params = parse_fit_params(preset, param_specs)
@@ -64,6 +65,8 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     check_noise_out(out_path, overwrite)
     if json_path is not None and not json_path.parent.is_dir():
         raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
+    check_clean_memory(folder, preset, rooms, frames_per_room)
+    real = measure_real(folder)  # before any output: a damaged real frame is the only line printed
     click.echo(f"fitting {', '.join(p.key for p in params)} of {preset} to {len(folder)} {real_depth} frames in "
                f"{folder.path}", err=True)
     with tqdm(total=rooms * frames_per_room, unit="frames", desc="render", dynamic_ncols=True, file=sys.stderr) as bar:
@@ -81,7 +84,10 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
 
         try:
             result = fit_to_folder(folder, preset, params, rooms, frames_per_room, seed, max_evals, renderer, chosen,
-                                   on_frame=rendered, on_eval=evaluated)
+                                   on_frame=rendered, on_eval=evaluated, real=real)
+        except BaseException:
+            bars[0].leave = False  # cleared: the error line follows the 'fitting' line
+            raise
         finally:
             bars[0].close()
     record = fit_record(result, folder, rooms, frames_per_room, seed, max_evals, renderer, chosen)

@@ -141,8 +141,23 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
         if not colon or not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f):
             raise SynthcamError(f"--param {spec!r}: bounds must be LO:HI with finite numbers LO < HI, e.g. "
                                 f"{key}=3:10")
+        _check_bounds_reachable(preset, key, lo_f, hi_f)
         params[key] = FitParam(key, lo_f, hi_f)
     return tuple(params.values())
+
+
+def _check_bounds_reachable(preset: str, key: str, lo: float, hi: float) -> None:
+    """SynthcamError when the stage refuses ``key`` at both bounds and midway (the preset's other parameters at
+    their defaults): every trial would be refused and the fit could only keep the defaults."""
+    refusals = []
+    for value in (lo, (lo + hi) / 2, hi):
+        try:
+            noise_models.make(preset, {key: value})
+            return
+        except NoiseConfigError as exc:
+            refusals.append(str(exc))
+    raise SynthcamError(f"--param {key}={lo:g}:{hi:g}: preset {preset} accepts no value in these bounds "
+                        f"({refusals[0][:120]}); choose bounds inside what the stage accepts")
 
 
 def stage_seed(seed: int, frame_index: int, stage: str) -> np.random.Generator:
@@ -281,6 +296,13 @@ def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: 
         return score
 
     before = evaluate({})
+    if before >= PENALTY:
+        report = objective.report({})
+        chosen = objective.measures or [row.measure for row in report.rows]
+        empty = [row.measure for row in report.rows if row.measure in chosen and not math.isfinite(row.distance)]
+        raise SynthcamError(f"the realism distance of preset {preset}'s defaults cannot be computed: "
+                            f"{', '.join(empty) or 'a measure'} has nothing to compare on one side; leave it out "
+                            "with --measures or render more frames (--rooms, --frames-per-room)")
     best["score"] = before
     x0 = np.array([p.unit(start[p.key]) for p in params], dtype=np.float64)
     try:
@@ -316,25 +338,51 @@ def fit_measures(names: Sequence[str] | None, folder: Any) -> tuple[str, ...] | 
     return chosen
 
 
+MAX_CLEAN_BYTES = 2 << 30
+"""Most memory the clean frames of one fit may hold (they are kept for every evaluation)."""
+
+
+def check_clean_memory(folder: Any, preset: str, rooms: int, frames_per_room: int) -> int:
+    """Bytes the fit's clean frames will hold (depth, labels, instances, and normals or incidence when the
+    preset needs them); SynthcamError above :data:`MAX_CLEAN_BYTES`, before anything is rendered."""
+    model = noise_models.make(preset)
+    per_pixel = 4 + 1 + 2 + (12 if model.needs_normals else 0) + (4 if model.needs_incidence else 0)
+    k = folder.intrinsics
+    total = rooms * frames_per_room * k.width * k.height * per_pixel
+    if total > MAX_CLEAN_BYTES:
+        raise SynthcamError(f"a fit of {rooms} rooms x {frames_per_room} frames at {k.width}x{k.height} would hold "
+                            f"{total / 2 ** 30:.1f} GiB of clean frames (at most {MAX_CLEAN_BYTES / 2 ** 30:.0f} GiB); "
+                            "pass fewer --rooms or --frames-per-room")
+    return total
+
+
+def measure_real(folder: Any) -> tuple[Any, bool]:
+    """The realism statistics of a real folder's frames, measured as ``synthcam realism`` measures them, and
+    whether they have a reference depth (a filled folder, or raw frames with filled partners)."""
+    from synthcam.realism import measure_frames
+    from synthcam.realism.sources import real_source
+
+    source = real_source(folder)
+    return measure_frames(iter(source), folder.intrinsics), source.has_reference
+
+
 def fit_to_folder(folder: Any, preset: str, params: Sequence[FitParam], rooms: int = 6, frames_per_room: int = 4,
                   seed: int = 0, max_evals: int = 150, renderer: str = "raycast", measures: Sequence[str] | None = None,
                   on_frame: Callable[[int], None] | None = None,
-                  on_eval: Callable[[float, float], None] | None = None) -> FitResult:
+                  on_eval: Callable[[float, float], None] | None = None, real: tuple[Any, bool] | None = None) -> FitResult:
     """Fit ``params`` of ``preset`` to a real folder (:class:`synthcam.real_frames.RealFolder`): measure
     its frames once, render ``rooms * frames_per_room`` clean frames of a dataset with master ``seed``
     through its camera (:func:`synthcam.fit_frames.render_clean_frames`) and run :func:`fit_noise`. When
     the folder's raw frames have filled partners, both sides are measured with a reference depth (the
     real filled depth; the generated clean depth), as ``synthcam realism`` does. ``measures``: the rows
-    the distance sums (:func:`fit_measures`; None: all).
+    the distance sums (:func:`fit_measures`; None: all). ``real``: :func:`measure_real` of the folder when
+    already measured.
     """
     from synthcam.fit_frames import render_clean_frames
-    from synthcam.realism import measure_frames
-    from synthcam.realism.sources import real_source
 
     model = noise_models.make(preset)
-    source = real_source(folder)  # the real frames measured exactly as ``synthcam realism`` measures them
-    with_reference = source.has_reference
-    real = measure_frames(iter(source), folder.intrinsics)
+    check_clean_memory(folder, preset, rooms, frames_per_room)
+    real, with_reference = real if real is not None else measure_real(folder)
     clean = render_clean_frames(folder.intrinsics, rooms, frames_per_room, seed, renderer, normals=model.needs_normals,
                                 incidence=model.needs_incidence, on_frame=on_frame)
     objective = NoiseObjective(preset, clean, real, folder.intrinsics, with_reference, seed, measures)

@@ -293,3 +293,46 @@ def test_a_strange_noise_file_is_one_line(tmp_path, cli, one_line_error, name, t
     line = one_line_error(result, name, "range.z_max", *fragments)
     assert len(line) < 300
     assert not (tmp_path / "out").exists()
+
+
+# --- noise fit ------------------------------------------------------------------------------------------
+
+
+def _fit(cli, folder, out, *extra):
+    return cli("noise", "fit", "--real", folder, "--intrinsics", "50,50,32,24", "--preset", "kinect_v1", "--rooms", 1,
+               "--frames-per-room", 1, "--max-evals", 2, "--out", out, *extra)
+
+
+def test_a_damaged_real_frame_stops_a_fit_with_one_line(tmp_path, cli, one_line_error):
+    folder = _folder(tmp_path / "real", {"f1_raw.png": _corrupt(_depth_png())})
+    one_line_error(_fit(cli, folder, tmp_path / "fit.yaml"), "f1_raw.png", "damaged")
+    assert not (tmp_path / "fit.yaml").exists()
+
+
+def test_bounds_the_stage_refuses_everywhere_are_one_line(tmp_path, cli, one_line_error):
+    result = _fit(cli, _folder(tmp_path / "real"), tmp_path / "fit.yaml", "--param", "range.z_max=2000:3000")
+    one_line_error(result, "range.z_max=2000:3000", "accepts no value")
+    assert not (tmp_path / "fit.yaml").exists()
+
+
+def test_a_fit_too_large_for_memory_is_refused_before_rendering(tmp_path, cli, one_line_error):
+    folder = tmp_path / "real"
+    folder.mkdir()
+    (folder / "f0_raw.png").write_bytes(_header_only(4096, 4096))  # the header is all that is read
+    result = cli("noise", "fit", "--real", folder, "--intrinsics", "nyuv2", "--preset", "kinect_v1", "--out",
+                 tmp_path / "fit.yaml")
+    one_line_error(result, "4096x4096", "GiB", "--rooms")
+
+
+def test_a_fit_whose_distance_cannot_be_computed_writes_no_file(tmp_path, cli):
+    """Real frames of pure noise have no smooth surface, so no normal angle to compare: every trial would
+    score the same penalty and the 'fitted' file would only repeat the defaults."""
+    folder = tmp_path / "real"
+    folder.mkdir()
+    noise = np.random.default_rng(0).integers(1000, 4000, (H, W)).astype(np.uint16)
+    assert cv2.imwrite(str(folder / "f0_raw.png"), noise)
+    result = _fit(cli, folder, tmp_path / "fit.yaml")
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    last = terminal_lines(result.output)[-1]
+    assert last.startswith("error: ") and "normal_angle" in last and "cannot be computed" in last, result.output
+    assert not (tmp_path / "fit.yaml").exists()
