@@ -336,3 +336,13 @@ def test_a_fit_whose_distance_cannot_be_computed_writes_no_file(tmp_path, cli):
     last = terminal_lines(result.output)[-1]
     assert last.startswith("error: ") and "normal_angle" in last and "cannot be computed" in last, result.output
     assert not (tmp_path / "fit.yaml").exists()
+
+
+@pytest.mark.parametrize("dataset,option", [("real", ("--split", "train")), ("real", ("--depth", "clean")),
+                                            ("shards", ("--real-depth", "raw")), ("synthetic", ("--real-depth", "raw"))])
+def test_an_option_the_dataset_ignores_is_refused(tmp_path, cli, one_line_error, checkpoint, generated, dataset, option):
+    path = {"real": _labelled(tmp_path / "real"), "shards": generated, "synthetic": None}[dataset]
+    where = ("--path", path) if path is not None else ()
+    extra = ("--intrinsics", "50,50,32,24") if dataset == "real" else ()
+    result = cli("evaluate", "--checkpoint", checkpoint, "--dataset", dataset, *where, *extra, *option)
+    one_line_error(result, option[0], f"leave it out for --dataset {dataset}")
