@@ -14,6 +14,24 @@ from cli.real_options import real_folder_options
 from synthcam.errors import SynthcamError
 
 
+def check_json_out(path: Path, option: str = "--json") -> None:
+    """Refuse an existing, non-empty ``path`` that does not hold a JSON object: a report never replaces a
+    checkpoint, shard, PNG or YAML file named by mistake."""
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+        if not head.startswith(b"{"):
+            raise SynthcamError(f"{option} {path} exists and is not a JSON file; it is never overwritten, "
+                                f"choose another {option}")
+
+
+def _same_place(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
 def _check_json_target(path: Path) -> None:
     """Refuse an output file that cannot be written, before anything is measured."""
     parent = path.parent
@@ -25,6 +43,7 @@ def _check_json_target(path: Path) -> None:
         raise SynthcamError(f"--json {path} is not a regular file (a pipe or device); pass a file name")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise SynthcamError(f"--json {path} cannot be written (permission denied); pass a writable path")
+    check_json_out(path)
 
 
 def _make_plot_dir(path: Path) -> None:
@@ -72,6 +91,8 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     if json_path is not None:
         _check_json_target(json_path)
     if plot_dir is not None:
+        if _same_place(plot_dir, real_dir):  # plot PNGs there would be read as raw frames next time
+            raise SynthcamError(f"--plots {plot_dir} is the real folder; pass another folder for the plots")
         _make_plot_dir(plot_dir)
     real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
     gen = shard_source(generated, depth=depth, labels=labels, max_frames=max_frames)

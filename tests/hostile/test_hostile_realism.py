@@ -346,3 +346,44 @@ def test_an_option_the_dataset_ignores_is_refused(tmp_path, cli, one_line_error,
     extra = ("--intrinsics", "50,50,32,24") if dataset == "real" else ()
     result = cli("evaluate", "--checkpoint", checkpoint, "--dataset", dataset, *where, *extra, *option)
     one_line_error(result, option[0], f"leave it out for --dataset {dataset}")
+
+
+# --- outputs that name an input -------------------------------------------------------------------------
+
+
+def test_json_never_replaces_a_checkpoint(tmp_path, cli, one_line_error, checkpoint):
+    import shutil
+
+    copy = tmp_path / "best.pt"
+    shutil.copy(checkpoint, copy)
+    before = copy.read_bytes()
+    result = _evaluate(cli, copy, _labelled(tmp_path / "real"), "--json", copy)
+    one_line_error(result, "best.pt", "not a JSON file")
+    assert copy.read_bytes() == before
+
+
+def test_json_never_replaces_a_shard_or_a_png(tmp_path, cli, one_line_error, generated):
+    folder = _folder(tmp_path / "real")
+    shard = sorted(generated.glob("*.h5"))[0]
+    before = shard.read_bytes()
+    one_line_error(cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", shard), "not a JSON file")
+    assert shard.read_bytes() == before
+    one_line_error(cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", folder / "f0_raw.png"),
+                   "not a JSON file")
+    assert (folder / "f0_raw.png").read_bytes() == _depth_png()
+
+
+def test_fit_json_is_not_the_noise_file(tmp_path, cli, one_line_error):
+    out = tmp_path / "fit.json"
+    one_line_error(_fit(cli, _folder(tmp_path / "real"), out, "--json", out), "--json", "is the --out noise file")
+    assert not out.exists()
+
+
+def test_pictures_never_go_into_the_real_folder(tmp_path, cli, one_line_error, checkpoint, generated):
+    """Plots or prediction PNGs there would be read as raw frames (NAME.png) by the next command."""
+    folder = _folder(tmp_path / "raw")
+    result = cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--plots", folder)
+    one_line_error(result, "--plots", "is the real folder")
+    labelled = _labelled(tmp_path / "real")
+    one_line_error(_evaluate(cli, checkpoint, labelled, "--predictions", labelled), "--predictions", "is the real folder")
+    assert sorted(p.name for p in labelled.glob("*.png")) == ["0004_depth.png", "0004_label13.png"]
