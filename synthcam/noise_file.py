@@ -73,12 +73,13 @@ def read_noise_file(path: str | Path) -> NoiseFile:
         raise SynthcamError(f"noise file {path} must be a mapping with 'preset' and optionally 'params', {_EXAMPLE}")
     extra = [k for k in data if k not in TOP_LEVEL_KEYS]
     if extra:
-        raise SynthcamError(f"noise file {path} has unknown top-level key(s) {extra}; only "
+        shown = ", ".join(_short(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise SynthcamError(f"noise file {path} has unknown top-level key(s) {shown}; only "
                             f"{', '.join(map(repr, TOP_LEVEL_KEYS))} are allowed")
     preset = data.get("preset")
-    if not isinstance(preset, str) or not preset:
+    if not isinstance(preset, str) or not preset or (len(preset) > 40 and preset not in noise_models.PRESETS):
         raise SynthcamError(f"noise file {path} needs 'preset' naming a noise preset ({', '.join(noise_models.PRESETS)}), "
-                            f"got {preset!r}")
+                            f"got {_short(preset)}")
     raw = data.get("params")
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
@@ -86,17 +87,17 @@ def read_noise_file(path: str | Path) -> NoiseFile:
     params = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise SynthcamError(f"noise file {path}: the parameter name {key!r} is not text; write 'stage.field', "
+            raise SynthcamError(f"noise file {path}: the parameter name {_short(key)} is not text; write 'stage.field', "
                                 f"e.g. range.z_max")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SynthcamError(f"noise file {path}: parameter {key!r} needs a number, got {_short(value)}"
+            raise SynthcamError(f"noise file {path}: parameter {_short(key)} needs a number, got {_short(value)}"
                                 f"{_text_number_hint(value)}")
         try:
             number = float(value)
         except OverflowError:  # an integer of hundreds of digits
             number = math.inf
         if not math.isfinite(number):
-            raise SynthcamError(f"noise file {path}: parameter {key!r} must be a finite number, got {_short(value)}")
+            raise SynthcamError(f"noise file {path}: parameter {_short(key)} must be a finite number, got {_short(value)}")
         params[key] = number
     fit = data.get("fit")
     if fit is not None and not isinstance(fit, Mapping):

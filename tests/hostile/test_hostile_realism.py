@@ -387,3 +387,13 @@ def test_pictures_never_go_into_the_real_folder(tmp_path, cli, one_line_error, c
     labelled = _labelled(tmp_path / "real")
     one_line_error(_evaluate(cli, checkpoint, labelled, "--predictions", labelled), "--predictions", "is the real folder")
     assert sorted(p.name for p in labelled.glob("*.png")) == ["0004_depth.png", "0004_label13.png"]
+
+
+@pytest.mark.parametrize("text", ["preset: " + "x" * 60000 + "\n",
+                                  "preset: kinect_v1\n" + "".join(f"key{i}: 1\n" for i in range(3000))])
+def test_a_noise_file_of_long_junk_gives_a_short_line(tmp_path, cli, one_line_error, text):
+    path = tmp_path / "junk.yaml"
+    path.write_text(text)
+    result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", f"{W}x{H}", "--noise-file", path,
+                 "--out", tmp_path / "out")
+    assert len(one_line_error(result, "junk.yaml")) < 400
