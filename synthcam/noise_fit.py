@@ -115,7 +115,7 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
     ``"stage.field"`` (bounds from :data:`KNOWN_BOUNDS`) or ``"stage.field=LO:HI"``. SynthcamError for an
     unknown preset or parameter, bad bounds, a repeated name or a preset without registered parameters."""
     if preset not in noise_models.PRESETS:
-        raise SynthcamError(f"unknown noise preset {preset!r}; valid presets: {', '.join(noise_models.PRESETS)}")
+        raise SynthcamError(f"unknown noise preset {preset[:40]!r}; valid presets: {', '.join(noise_models.PRESETS)}")
     if not specs:
         if preset not in FIT_PARAMS:
             raise SynthcamError(f"preset {preset} has no registered fit parameters (presets with them: "
@@ -123,6 +123,8 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
         return FIT_PARAMS[preset]
     params: dict[str, FitParam] = {}
     for spec in specs:
+        if len(spec) > 120:
+            raise SynthcamError(f"--param {spec[:40]!r}... is too long for STAGE.FIELD[=LO:HI], e.g. range.z_max=3:10")
         key, sep, bounds = (s.strip() for s in spec.partition("="))
         default_value(preset, key)
         if key in params:

@@ -212,7 +212,7 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
         except ValueError:
             values = []
         if len(values) != 4:
-            raise SynthcamError(f"intrinsics {intrinsics!r} is neither a camera name ({', '.join(CAMERAS)}) "
+            raise SynthcamError(f"intrinsics {intrinsics[:60]!r} is neither a camera name ({', '.join(CAMERAS)}) "
                                 "nor fx,fy,cx,cy in pixels, e.g. 518.9,519.5,325.6,253.7")
     fx, fy, cx, cy = values
     side = max(width, height)

@@ -395,7 +395,7 @@ def check_measures(names: Iterable[str] | None) -> tuple[str, ...]:
     names = list(names)
     unknown = [n for n in names if n not in MEASURES]
     if unknown:
-        raise SynthcamError(f"unknown realism measure(s) {', '.join(map(repr, unknown))}; "
+        raise SynthcamError(f"unknown realism measure(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; "
                             f"choose from {', '.join(MEASURES)}")
     return tuple(n for n in MEASURES if n in names)
 

@@ -397,3 +397,13 @@ def test_a_noise_file_of_long_junk_gives_a_short_line(tmp_path, cli, one_line_er
     result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", f"{W}x{H}", "--noise-file", path,
                  "--out", tmp_path / "out")
     assert len(one_line_error(result, "junk.yaml")) < 400
+
+
+@pytest.mark.parametrize("option", [("--intrinsics", "x" * 5000), ("--measures", "x" * 5000), ("--preset", "x" * 5000),
+                                    ("--param", "x" * 5000), ("--param", "range.z_max=1:" + "9" * 5000)])
+def test_a_long_junk_option_gives_a_short_line(tmp_path, cli, one_line_error, option):
+    args = {"--intrinsics": "nyuv2", "--preset": "kinect_v1", **dict([option])}
+    extra = [option[0], option[1]] if option[0] in ("--measures", "--param") else []
+    result = cli("noise", "fit", "--real", _folder(tmp_path / "real"), "--intrinsics", args["--intrinsics"], "--preset",
+                 args["--preset"], "--out", tmp_path / "fit.yaml", *extra)
+    assert len(one_line_error(result)) < 400
