@@ -76,7 +76,7 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
 
     from tqdm import tqdm
 
-    from cli.realism import _same_place, check_json_out
+    from cli.realism import same_place, check_json_out
     from segnet.evaluate import PROTOCOLS, parse_frames
     from segnet.evaluate import evaluate as run_evaluation
     from segnet.metrics import format_scores
@@ -88,7 +88,7 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
         raise SynthcamError(f"--json {json_path} is not a regular file (a pipe or device); pass a file name")
     if target is not None:
         check_json_out(target)  # never a checkpoint, shard or PNG named by mistake
-    if predictions_dir is not None and dataset == "real" and data_path and _same_place(predictions_dir, Path(data_path)):
+    if predictions_dir is not None and dataset == "real" and data_path and same_place(predictions_dir, Path(data_path)):
         raise SynthcamError(f"--predictions {predictions_dir} is the real folder (its PNGs would be read as frames); "
                             "pass another directory")
     if dataset != "synthetic" and not data_path:

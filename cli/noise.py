@@ -66,9 +66,9 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     if json_path is not None and not json_path.parent.is_dir():
         raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
     if json_path is not None:
-        from cli.realism import _same_place, check_json_out
+        from cli.realism import same_place, check_json_out
 
-        if _same_place(json_path, out_path):
+        if same_place(json_path, out_path):
             raise SynthcamError(f"--json {json_path} is the --out noise file; pass another path for the JSON record")
         check_json_out(json_path)
     check_clean_memory(folder, preset, rooms, frames_per_room)

@@ -25,7 +25,7 @@ def check_json_out(path: Path, option: str = "--json") -> None:
                                 f"choose another {option}")
 
 
-def _same_place(a: Path, b: Path) -> bool:
+def same_place(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
     except (OSError, RuntimeError):
@@ -91,7 +91,7 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     if json_path is not None:
         _check_json_target(json_path)
     if plot_dir is not None:
-        if _same_place(plot_dir, real_dir):  # plot PNGs there would be read as raw frames next time
+        if same_place(plot_dir, real_dir):  # plot PNGs there would be read as raw frames next time
             raise SynthcamError(f"--plots {plot_dir} is the real folder; pass another folder for the plots")
         _make_plot_dir(plot_dir)
     real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
