@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES, MAX_NUM_WORKERS
+from synthcam.atomic_file import write_json
 from synthcam.errors import SynthcamError
 
 
@@ -72,8 +73,6 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     of PNGs: `synthcam evaluate --checkpoint best.pt --dataset real --path nyuv2_train --intrinsics nyuv2
     --gravity nyuv2 --classes 13`.
     """
-    import json
-
     from tqdm import tqdm
 
     from cli.realism import same_place, check_json_out
@@ -120,10 +119,7 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     for p in protocols:
         click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
     if json_path is not None:
-        try:
-            json_path.write_text(json.dumps(result, indent=1) + "\n")
-        except OSError as exc:
-            raise SynthcamError(f"cannot write --json {json_path}: {exc.strerror}; choose a writable path") from None
+        write_json(json_path, result, indent=1)  # never a half-written file
         click.echo(f"wrote {json_path}")
     if predictions_dir is not None:
         click.echo(f"wrote {result['frames']} prediction PNGs to {predictions_dir}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import click
 
 from cli.real_options import real_folder_options
 
+from synthcam.atomic_file import write_json
 from synthcam.errors import SynthcamError
 
 
@@ -116,10 +116,7 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     if json_path is not None:
         data = {"generated_path": str(generated), "real_path": str(real_dir), "depth": depth, "real_depth": real_depth,
                 "report": report.to_dict(), "generated": gen_stats.to_dict(), "real": real_stats.to_dict()}
-        try:
-            json_path.write_text(json.dumps(data) + "\n")
-        except OSError as exc:
-            raise SynthcamError(f"--json {json_path} cannot be written ({exc.strerror}); pass a writable path") from None
+        write_json(json_path, data)  # never a half-written file
         click.echo(f"wrote {json_path}")
     if plot_dir is not None:
         from synthcam.realism.plots import plot_report

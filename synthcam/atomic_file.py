@@ -26,13 +26,13 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], option: str = "--out") -> None:
     """Write ``path`` through ``write(file)`` under a fresh temporary name, then rename it over ``path``.
 
     The temporary file is created exclusively (``O_EXCL | O_NOFOLLOW``) next to ``path``, flushed to
     disk before the rename, and removed if writing fails; an existing ``path`` is replaced only by
     the rename (a symbolic link at ``path`` is replaced, never written through). A failure to write
-    raises a one-line :class:`SynthcamError`.
+    raises a one-line :class:`SynthcamError` that names ``option``, the command-line option of ``path``.
     """
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -45,7 +45,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise SynthcamError(f"cannot write {path}: {exc.strerror}; choose a writable --out") from None
+            raise SynthcamError(f"cannot write {path}: {exc.strerror}; choose a writable {option}") from None
     if fd < 0:
         raise SynthcamError(f"cannot create a temporary file next to {path}; remove stale {TEMP_SUFFIX} files there")
     try:
@@ -57,7 +57,20 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     except (OSError, RuntimeError) as exc:  # torch reports a failed write (disk full) as RuntimeError
         tmp.unlink(missing_ok=True)
         what = "it is a directory" if path.is_dir() else getattr(exc, "strerror", None) or first_line(exc)
-        raise SynthcamError(f"cannot write {path}: {what}; free disk space or choose another --out") from None
+        raise SynthcamError(f"cannot write {path}: {what}; free disk space or choose another {option}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | Path, data, option: str = "--json", indent: int | None = None) -> None:
+    """Write ``data`` as JSON to ``path`` (through a link, to the file it names) with :func:`write_atomic`,
+    so a failed write never leaves a half-written file; a link that leads nowhere (a loop) is one
+    :class:`SynthcamError` naming ``option``."""
+    import json
+
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise SynthcamError(f"{option} {path} is a link that leads nowhere (a loop); pass a file name")
+    text = (json.dumps(data, indent=indent) + "\n").encode()
+    write_atomic(target, lambda file: file.write(text), option)

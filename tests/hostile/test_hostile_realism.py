@@ -407,3 +407,23 @@ def test_a_long_junk_option_gives_a_short_line(tmp_path, cli, one_line_error, op
     result = cli("noise", "fit", "--real", _folder(tmp_path / "real"), "--intrinsics", args["--intrinsics"], "--preset",
                  args["--preset"], "--out", tmp_path / "fit.yaml", *extra)
     assert len(one_line_error(result)) < 400
+
+
+def test_a_json_report_that_fails_to_write_leaves_no_file(monkeypatch, tmp_path):
+    """--json goes through a temporary file and a rename: a write that fails (here the disk fills at the
+    flush) leaves neither a half-written report nor a temporary file, and says so in one line."""
+    import errno
+    import os
+
+    from synthcam.atomic_file import write_json
+    from synthcam.errors import SynthcamError
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "report.json"
+    with pytest.raises(SynthcamError, match="--json") as info:
+        write_json(target, {"rows": list(range(1000))})
+    assert "\n" not in str(info.value) and "No space left" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
