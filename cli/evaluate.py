@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.dataset_options import refuse_ignored_options
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES, MAX_NUM_WORKERS
 from synthcam.atomic_file import write_json
 from synthcam.errors import SynthcamError
@@ -15,17 +16,6 @@ from synthcam.errors import SynthcamError
 _APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2", "sunrgbd", "real"),
                "depth": ("shards",)}
 """Datasets each of these options changes; given for another dataset it would be silently ignored."""
-
-
-def _refuse_ignored_options(dataset: str) -> None:
-    """One-line error for --split, --real-depth or --depth given on the command line for a dataset that ignores it."""
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context()
-    for name, kinds in _APPLIES_TO.items():
-        if dataset not in kinds and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-            raise SynthcamError(f"--{name.replace('_', '-')} applies to --dataset {', '.join(kinds)}; leave it out "
-                                f"for --dataset {dataset}")
 
 
 @click.command()
@@ -95,7 +85,7 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     for name, value in (("--intrinsics", intrinsics), ("--gravity", gravity)):
         if value is not None and dataset != "real":
             raise SynthcamError(f"{name} applies to --dataset real only; leave it out for --dataset {dataset}")
-    _refuse_ignored_options(dataset)
+    refuse_ignored_options(dataset, _APPLIES_TO)
     frames = parse_frames(frames_spec) if frames_spec is not None else None
     protocols = PROTOCOLS if protocol == "all" else (protocol,)
     bars = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.dataset_options import refuse_ignored_options
 from segnet.limits import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE,
                            MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY)
 from synthcam.errors import SynthcamError
@@ -63,6 +64,7 @@ def train(data, dataset, encoding, classes, model, model_width, dropout, epochs,
     from segnet.config import TrainConfig
     from segnet.train import train as run_training
 
+    refuse_ignored_options(dataset, {"real_depth": ("nyuv2", "sunrgbd"), "depth": ("shards",)})
     if not resume and (out_dir / "last.pt").exists():
         raise SynthcamError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume and not (out_dir / "last.pt").exists():

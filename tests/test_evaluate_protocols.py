@@ -231,7 +231,7 @@ def test_old_checkpoints_keep_the_true_camera_height(run, tmp_path, cli):
         TrainConfig.from_dict({"real_depth": "inpainted"})
 
 
-def test_training_options_reach_the_run(tmp_path, cli, monkeypatch):
+def test_training_options_reach_the_run(tmp_path, cli, monkeypatch, one_line_error):
     """--real-depth goes to the reader and --camera-height to the steps and the saved config."""
     seen = {}
 
@@ -240,8 +240,12 @@ def test_training_options_reach_the_run(tmp_path, cli, monkeypatch):
         raise SynthcamError("stop here")
 
     monkeypatch.setattr(segnet.train, "open_dataset", opened)
-    result = cli("train", "--dataset", "synthetic", "--real-depth", "raw", "--quiet", "--out", tmp_path / "r")
-    assert result.exit_code == 2 and seen["real_depth"] == "raw"
+    mat = tmp_path / "nyu.mat"
+    mat.write_bytes(b"")
+    result = cli("train", "--dataset", "nyuv2", "--data", mat, "--real-depth", "raw", "--quiet", "--out", tmp_path / "r")
+    assert result.exit_code == 2 and seen["real_depth"] == "raw", result.output
+    one_line_error(cli("train", "--dataset", "synthetic", "--real-depth", "raw", "--out", tmp_path / "s"),
+                   "--real-depth applies to --dataset nyuv2, sunrgbd")  # would be silently ignored
     monkeypatch.undo()
     result = cli("train", "--dataset", "synthetic", "--synthetic-frames", "4", "--model", "segnet-basic",
                  "--model-width", "0.25", "--height", "24", "--width", "32", "--epochs", "1", "--val-fraction", "0",
