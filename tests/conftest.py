@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import trimesh
@@ -83,3 +86,17 @@ def cli():
 def one_line_error():
     """``one_line_error(result, *fragments)``: assert a CLI result is one ``error:`` line, exit 2."""
     return assert_one_line_error
+
+
+REAL_DATA = Path(os.environ.get("SYNTHCAM_REAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
+"""The real sensor frames the project measures against: ``../shared/data/real`` beside the checkout (read in
+place, never copied into the repository; ``SYNTHCAM_REAL_DATA`` names another place)."""
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """:data:`REAL_DATA`, failing (never skipping) when the real frames are not there."""
+    if not (REAL_DATA / "nyuv2_train").is_dir():
+        pytest.fail(f"the real frames are missing: {REAL_DATA}/nyuv2_train does not exist (the checkout must sit beside "
+                    "shared/, or SYNTHCAM_REAL_DATA must name the folder)")
+    return REAL_DATA

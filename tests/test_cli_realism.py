@@ -102,8 +102,8 @@ def test_max_frames_and_the_clean_depth(cli, generated, own_frames, tmp_path):
     assert rows["hole_sizes"]["distance"] == 0.0
 
 
-def test_against_real_nyuv2_frames_with_their_three_labelled_frames(cli, generated, tmp_path):
-    result = cli("realism", generated, "--real", "../shared/data/real/nyuv2_train", "--real-depth", "filled",
+def test_against_real_nyuv2_frames_with_their_three_labelled_frames(cli, generated, tmp_path, real_data):
+    result = cli("realism", generated, "--real", real_data / "nyuv2_train", "--real-depth", "filled",
                  "--intrinsics", "nyuv2", "--labels", "--json", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     assert "real:      12 frames 640x480 (filled depth)" in result.stdout

@@ -14,7 +14,12 @@ from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
 from synthcam.camera import Intrinsics
 from synthcam.sample import SAMPLE_KEYS
 
-NYU = "../shared/data/real/nyuv2_train"
+
+
+@pytest.fixture
+def nyu(real_data) -> str:
+    """The real NYUv2 train frames (``../shared/data/real/nyuv2_train``)."""
+    return str(real_data / "nyuv2_train")
 
 
 def png(path, shape=(48, 64), value=1500, dtype=np.uint16):
@@ -31,13 +36,13 @@ def tiny_folder(folder, stems=("a", "b", "c"), labelled=("a", "c"), label="label
     return folder
 
 
-def test_nyuv2_frames_with_labels_only():
-    data = RealFolderDataset(NYU, classes=13, intrinsics="nyuv2", gravity="nyuv2")
+def test_nyuv2_frames_with_labels_only(nyu):
+    data = RealFolderDataset(nyu, classes=13, intrinsics="nyuv2", gravity="nyuv2")
     assert data.stems == ("0004", "0070", "0073")  # 12 filled frames, three of them labelled
     s = data[1]
     assert set(s) == set(SAMPLE_KEYS) and s["depth"].shape == (1, 480, 640) and s["label"].shape == (480, 640)
-    label13 = cv2.imread(f"{NYU}/0070_label13.png", cv2.IMREAD_UNCHANGED)
-    depth = cv2.imread(f"{NYU}/0070_depth.png", cv2.IMREAD_UNCHANGED)
+    label13 = cv2.imread(f"{nyu}/0070_label13.png", cv2.IMREAD_UNCHANGED)
+    depth = cv2.imread(f"{nyu}/0070_depth.png", cv2.IMREAD_UNCHANGED)
     assert np.array_equal(s["label"].numpy(), label13)
     np.testing.assert_allclose(s["depth"][0].numpy(), depth / 1000.0, rtol=1e-6)
     np.testing.assert_allclose(s["gravity"].numpy(), gravity_from_rtilt(nyuv2_camera_rotations()[69]), atol=1e-6)
@@ -47,23 +52,23 @@ def test_nyuv2_frames_with_labels_only():
 
 
 @pytest.mark.parametrize("classes,table", [(40, None), (37, class40_to_37), (13, class40_to_13)])
-def test_label_spaces_from_label40(tmp_path, classes, table):
+def test_label_spaces_from_label40(tmp_path, classes, table, nyu):
     """37 comes from NYU40; 13 from NYU40 where a frame has no 13-class PNG."""
     folder = tmp_path / "nyu"
     folder.mkdir()
     for name in ("0004_depth.png", "0004_label40.png"):
-        shutil.copy(f"{NYU}/{name}", folder / name)
-    label40 = cv2.imread(f"{NYU}/0004_label40.png", cv2.IMREAD_UNCHANGED)
+        shutil.copy(f"{nyu}/{name}", folder / name)
+    label40 = cv2.imread(f"{nyu}/0004_label40.png", cv2.IMREAD_UNCHANGED)
     s = RealFolderDataset(folder, classes=classes, intrinsics="nyuv2")[0]
     expected = label40 if table is None else table()[label40]
     assert np.array_equal(s["label"].numpy(), expected)
 
 
-def test_raw_depth_and_a_level_camera_by_default():
-    data = RealFolderDataset(NYU, classes=40, depth="raw", intrinsics="nyuv2")
+def test_raw_depth_and_a_level_camera_by_default(nyu):
+    data = RealFolderDataset(nyu, classes=40, depth="raw", intrinsics="nyuv2")
     assert data.stems == ("0004",)  # raw depth of frames 3 and 4; only 4 is labelled
     s = data[0]
-    raw = cv2.imread(f"{NYU}/0004_raw.png", cv2.IMREAD_UNCHANGED)
+    raw = cv2.imread(f"{nyu}/0004_raw.png", cv2.IMREAD_UNCHANGED)
     assert np.array_equal(s["depth"][0].numpy() == 0, raw == 0) and 0.2 < (raw == 0).mean() < 0.3
     assert s["gravity"].tolist() == [0.0, 1.0, 0.0] and data.gravity_mode == "level"
 
@@ -123,7 +128,7 @@ def test_gravity_file_missing_or_too_large(tmp_path, monkeypatch):
         RealFolderDataset(folder, classes=40)
 
 
-def test_refusals(tmp_path):
+def test_refusals(tmp_path, nyu):
     folder = tiny_folder(tmp_path / "f", labelled=())
     with pytest.raises(DatasetError, match="no filled depth frame with labels for 40 classes"):
         RealFolderDataset(folder, classes=40)
@@ -136,7 +141,7 @@ def test_refusals(tmp_path):
     with pytest.raises(DatasetError, match="not named by a NYUv2 frame number"):
         RealFolderDataset(only13, classes=13, gravity="nyuv2")
     with pytest.raises(Exception, match="no camera"):
-        RealFolderDataset(NYU, classes=13)  # the shared folder has no intrinsics.yaml
+        RealFolderDataset(nyu, classes=13)  # the shared folder has no intrinsics.yaml
     bad = tiny_folder(tmp_path / "h", labelled=("a",), value=41)
     with pytest.raises(Exception, match="beyond the 40 classes"):
         RealFolderDataset(bad, classes=40)[0]

@@ -258,11 +258,11 @@ def test_wasserstein_on_bins_matches_scipy():
     assert math.isnan(wasserstein_bins(np.zeros(40), b, 0.25))
 
 
-def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero():
+def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero(real_data):
     from synthcam.real_frames import open_real_folder
     from synthcam.realism.sources import real_source
 
-    source = real_source(open_real_folder("../shared/data/real/nyuv2_train", "raw", "nyuv2"))
+    source = real_source(open_real_folder(real_data / "nyuv2_train", "raw", "nyuv2"))
     assert source.count == 2 and source.has_reference
     stats = measure_frames(source, source.intrinsics)
     report = compare(stats, measure_frames(source, source.intrinsics))
