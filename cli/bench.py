@@ -30,13 +30,13 @@ def bench_noise(presets, resolution, noise_param, seed, json_path) -> None:
     and per preset; exits with status 1 if any check fails."""
     import json
 
-    from cli.main import _parse_noise_params
+    from cli.noise_options import parse_noise_params
     from synthcam.camera import parse_resolution
     from synthcam.noise_bench import format_report, preset_passed, run_conformance, to_json
 
     if json_path is not None and not json_path.parent.is_dir():
         raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
-    params = _parse_noise_params(noise_param)
+    params = parse_noise_params(noise_param)
     names = list(presets) or None
     import noise_models
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 import noise_models
+from cli.noise_options import parse_noise_params
 from noise_models.errors import NoiseConfigError
 from scene_library.errors import SceneError
 from synthcam.errors import SynthcamError
@@ -41,25 +42,6 @@ class SynthcamGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
-
-
-def _parse_noise_params(values: tuple[str, ...]) -> dict[str, float]:
-    """``("stage.field=value", ...)`` -> ``{"stage.field": value}``; every value a finite number."""
-    import math
-
-    params = {}
-    for text in values:
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip():
-            raise SynthcamError(f"--noise-param {text!r} is not of the form stage.field=value, e.g. disparity.sigma_units=0.3")
-        try:
-            number = float(value)
-        except ValueError:
-            raise SynthcamError(f"--noise-param {text!r}: {value!r} is not a number") from None
-        if not math.isfinite(number):
-            raise SynthcamError(f"--noise-param {text!r}: the value must be a finite number")
-        params[key.strip()] = number
-    return params
 
 
 @click.group(cls=SynthcamGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,7 +108,7 @@ def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, nois
     from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
 
     width, height = parse_resolution(resolution)
-    noise, noise_params = _noise_choice(ctx, noise, _parse_noise_params(noise_param), noise_file)
+    noise, noise_params = _noise_choice(ctx, noise, parse_noise_params(noise_param), noise_file)
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
                             noise=noise, noise_params=noise_params,
                             room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
