@@ -137,7 +137,7 @@ def _fork_start_up(result) -> None:
 
 def _start_worker() -> None:
     import synthcam.generate  # noqa: F401  (what a worker imports)
-    from synthcam.render import import_open3d
+    from synthcam.open3d_import import import_open3d
     from synthcam.render_gl import egl_context
 
     import_open3d()

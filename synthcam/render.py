@@ -21,16 +21,8 @@ from scene_library import Scene
 from synthcam.camera import Intrinsics, pixel_rays
 from synthcam.errors import SynthcamError
 from synthcam.frame import Frame
+from synthcam.open3d_import import import_open3d
 from synthcam.render_gl import GLRenderer, PyrenderRenderer, egl_context, gl_renderer_string
-
-
-def import_open3d():
-    """Import open3d lazily, turning a missing system library into an actionable error."""
-    try:
-        import open3d
-    except ImportError as exc:  # e.g. libusb-1.0.so.0 missing
-        raise SynthcamError(f"open3d cannot be imported ({exc}); run scripts/setup.sh or install libusb-1.0-0") from None
-    return open3d
 
 
 class Renderer(Protocol):

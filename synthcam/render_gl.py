@@ -197,7 +197,7 @@ class SurfaceDistance:
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """(N,) float64 metres from each of the (N, 3) world points to the nearest surface."""
         if self._raycast is None:
-            from synthcam.render import import_open3d
+            from synthcam.open3d_import import import_open3d
 
             o3d = import_open3d()
             self._raycast = o3d.t.geometry.RaycastingScene()

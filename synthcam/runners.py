@@ -204,7 +204,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 def preload_for_fork(config: GenerateConfig) -> None:
     """Import the libraries every room loads lazily (Open3D for the probe, PyOpenGL for the GL backends:
     ~0.85 s, no threads started), so that forked workers inherit them instead of importing them again."""
-    from synthcam.render import import_open3d
+    from synthcam.open3d_import import import_open3d
 
     import_open3d()
     if config.renderer != "raycast":
