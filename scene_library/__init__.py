@@ -9,10 +9,31 @@ label maps, user meshes) is checked up front (:mod:`scene_library.validation`) w
 of :mod:`scene_library.limits`.
 """
 
-from scene_library.description import build_scene, load_description, save_description
+from importlib import import_module
+
 from scene_library.errors import SceneError
-from scene_library.rooms import ROOM_TYPES, ROOM_WEIGHTS, generate_description, generate_room
-from scene_library.scene import Room, Scene, SceneObject
+
+#: Where each public name lives; imported on first use (PEP 562), so importing ``scene_library.errors``
+#: or ``scene_library.limits`` does not load trimesh and SciPy (half a second).
+_LAZY = {
+    "build_scene": "scene_library.description", "load_description": "scene_library.description",
+    "save_description": "scene_library.description", "ROOM_TYPES": "scene_library.rooms",
+    "ROOM_WEIGHTS": "scene_library.rooms", "generate_description": "scene_library.rooms",
+    "generate_room": "scene_library.rooms", "Room": "scene_library.scene", "Scene": "scene_library.scene",
+    "SceneObject": "scene_library.scene",
+}
 
 __all__ = ["ROOM_TYPES", "ROOM_WEIGHTS", "Room", "Scene", "SceneError", "SceneObject", "build_scene",
            "generate_description", "generate_room", "load_description", "save_description"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scene_library' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -80,3 +80,15 @@ def test_bad_inputs(tmp_path, dataset):
     one_line_error(runner.invoke(main, ["inspect", str(tmp_path / "nothing")]), "does not exist")
     one_line_error(runner.invoke(main, ["preview", str(notes), "--out", str(tmp_path / "p")]), "not an HDF5 file")
     one_line_error(runner.invoke(main, ["frobnicate"]), "No such command")
+
+
+def test_the_command_loads_no_heavy_library_before_a_command_runs():
+    """``synthcam --help`` stays quick: importing the command module loads none of trimesh, SciPy, Open3D,
+    torch or matplotlib (the commands import what they need when they run)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, cli.main; heavy = ('trimesh', 'scipy', 'open3d', 'torch', 'matplotlib', 'h5py'); "
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
