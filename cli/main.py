@@ -83,9 +83,10 @@ def main() -> None:
                    "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")
 @click.option("--overwrite", is_flag=True, help="Delete the synthcam shards already in --out instead of resuming them "
               "(also an older-format dataset); files synthcam did not write are never deleted.")
+@click.option("--quiet", is_flag=True, help="No progress bar (notes, warnings, errors and the summary line still print).")
 @click.pass_context
 def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, noise_file, room_types, scene_path,
-             workers, ray_address, overwrite, renderer) -> None:
+             workers, ray_address, overwrite, renderer, quiet) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
     Writes one shard per room (room_00000.h5, ...) and manifest.json once all shards are complete.
@@ -127,6 +128,8 @@ def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, nois
     kept, bar = [], []
 
     def progress(n: int) -> None:  # the bar starts with the first frame, after the checks of --out
+        if quiet:
+            return
         if not bar:
             bar.append(tqdm(total=rooms * frames_per_room, unit="frames", desc="generate", dynamic_ncols=True))
         bar[0].update(n)

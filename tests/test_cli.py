@@ -92,3 +92,12 @@ def test_the_command_loads_no_heavy_library_before_a_command_runs():
             "print(sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_generate_quiet_prints_no_progress_bar(cli, tmp_path):
+    args = ("generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", "64x48", "--renderer", "raycast")
+    loud = cli(*args, "--out", tmp_path / "a")
+    quiet = cli(*args, "--quiet", "--out", tmp_path / "b")
+    assert loud.exit_code == quiet.exit_code == 0, (loud.output, quiet.output)
+    assert "frames/s]" in loud.stderr and "frames/s]" not in quiet.stderr  # tqdm's rate field
+    assert quiet.stdout.startswith("wrote 1 shards (2 frames, 64x48)")
