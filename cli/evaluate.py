@@ -25,7 +25,8 @@ _APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2
               help="nyuv2, sunrgbd, real (a folder of labelled depth PNGs), shards or synthetic.")
 @click.option("--path", "data_path", default="",
               help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, a folder of real PNGs, or a directory of shards.")
-@click.option("--classes", type=int, default=13, show_default=True, help="Class space: 13, 37 or 40 (must match the checkpoint).")
+@click.option("--classes", type=int, default=None,
+              help="Class space: 13, 37 or 40 (default: the checkpoint's; given, it must match the checkpoint).")
 @click.option("--split", default="test", show_default=True,
               help="Split of NYUv2 and SUN RGB-D (NYUv2 test = the 654 frames); a real folder or shard directory is its own.")
 @click.option("--frames", "frames_spec", default=None,

@@ -211,13 +211,14 @@ def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_sampl
             raise SynthcamError(f"--{name} must be in {low}..{high}{limit}, got {value}")
 
 
-def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, device: str = "cpu", split: str = "test",
+def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu", split: str = "test",
              batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
              predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
              real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
              frames: Sequence[int] | None = None, on_batch: Callable[[int], None] | None = None) -> dict:
     """Score ``checkpoint`` on a dataset; returns a JSON-ready dict with one entry per protocol.
 
+    classes : the class space (13, 37, 40), None for the checkpoint's;
     dataset : shards, nyuv2, sunrgbd, real (a folder of labelled PNGs) or synthetic; split : NYUv2's
     and SUN RGB-D's split; mc_samples : > 1 averages that many dropout samples (Bayesian SegNet);
     depth : shards' noisy or clean depth; real_depth : filled or raw depth of the real datasets;
@@ -234,6 +235,8 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int, devi
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
     trained = state["model_spec"]["num_classes"]
+    if classes is None:  # the checkpoint knows its class space
+        classes = trained
     if trained != check_classes(classes):
         raise SynthcamError(f"the checkpoint predicts {trained} classes; pass --classes {trained} "
                             f"(or fine-tune it to {classes} classes with 'synthcam train --init')")

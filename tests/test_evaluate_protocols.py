@@ -264,3 +264,17 @@ def test_real_depth_picks_the_reader_field(monkeypatch, kind, filled, raw):
     assert calls == [filled, raw]
     with pytest.raises(SynthcamError, match="choose one of filled, raw"):
         open_dataset(kind, "x", "test", 13, real_depth="inpainted")
+
+
+def test_evaluate_takes_the_class_space_from_the_checkpoint(cli, tmp_path, one_line_error):
+    """Without --classes the checkpoint's class count is used; a --classes that disagrees is one error line."""
+    run = tmp_path / "run40"
+    result = cli("train", "--dataset", "synthetic", "--synthetic-frames", "4", "--classes", "40", "--model", "segnet-basic",
+                 "--model-width", "0.25", "--height", "24", "--width", "32", "--epochs", "1", "--val-fraction", "0",
+                 "--no-balance", "--quiet", "--out", run)
+    assert result.exit_code == 0, result.output
+    result = cli("evaluate", "--checkpoint", run / "last.pt", "--dataset", "synthetic", "--json", tmp_path / "e.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "e.json").read_text())["classes"] == 40
+    one_line_error(cli("evaluate", "--checkpoint", run / "last.pt", "--dataset", "synthetic", "--classes", "13"),
+                   "predicts 40 classes", "--classes 40")
