@@ -201,13 +201,11 @@ def _finite_model(model: torch.nn.Module) -> bool:
 
 def save_curves(history: list[dict], path: Path) -> None:
     """Plot loss and accuracy per epoch (train and validation) to ``path`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
 
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     if any("val_loss" in h for h in history):
         ax_loss.plot(epochs, [h.get("val_loss", np.nan) for h in history], "o-", label="validation")
@@ -221,10 +219,7 @@ def save_curves(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    try:
-        write_atomic(path, lambda file: fig.savefig(file, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+    write_atomic(path, lambda file: fig.savefig(file, format="png", dpi=100))
 
 
 # --------------------------------------------------------------------------------------- driver

@@ -45,10 +45,9 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     depth_clean, depth : (H, W) float32 metres, 0 = invalid. class40 : (H, W) uint8. Frames larger than
     :data:`MAX_PREVIEW_SIDE` are drawn subsampled; the invalid share and class shares count every pixel.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
     from matplotlib.patches import Patch
 
     invalid_pct = 100.0 * float(np.count_nonzero(depth <= 0)) / max(depth.size, 1)
@@ -59,7 +58,8 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     valid = depth_clean[depth_clean > 0]
     vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
     palette = class_palette(len(class_names))
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"wspace": 0.04})
+    fig = Figure(figsize=(17, 4.6))
+    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.04})
     panels = [(colorize_depth(depth_clean, vmin, vmax), "clean depth"),
               (colorize_depth(depth, vmin, vmax), f"noisy depth (white = invalid, {invalid_pct:.1f} %)"),
               (palette[class40], "NYU40 labels")]
@@ -67,7 +67,7 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
         ax.imshow(img, interpolation="nearest")
         ax.set_title(name, fontsize=10)
         ax.axis("off")
-    sm = plt.cm.ScalarMappable(cmap="turbo", norm=plt.Normalize(vmin, vmax))
+    sm = ScalarMappable(cmap="turbo", norm=Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes[:2], orientation="horizontal", fraction=0.05, pad=0.03, aspect=50, label="depth (m)")
     ids = np.flatnonzero(counts[: len(class_names)])
     order = ids[np.argsort(-counts[ids], kind="stable")]
@@ -77,10 +77,7 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     if title:
         fig.suptitle(title, fontsize=11)
     out_path = Path(out_path)
-    try:
-        write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=72, bbox_inches="tight"))
-    finally:
-        plt.close(fig)
+    write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=72, bbox_inches="tight"))
     return out_path
 
 
@@ -109,10 +106,7 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
                 class_names: tuple[str, ...] | None = None) -> Path:
     """Top-down plan of a scene description (labelled footprints, door swing zones), optionally with
     rendered NYU40 label views beside it. views : list of (H, W) uint8 class images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
     from matplotlib.patches import Patch, Polygon, Rectangle
 
     from scene_library.description import build_piece
@@ -122,8 +116,8 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
     names = class_names or class40_names()
     palette = class_palette(len(names))
     n_views = len(views or [])
-    fig, axes = plt.subplots(1, 1 + n_views, figsize=(6 + 4 * n_views, 6), squeeze=False,
-                             gridspec_kw={"width_ratios": [1.4] + [1] * n_views})
+    fig = Figure(figsize=(6 + 4 * n_views, 6))
+    axes = fig.subplots(1, 1 + n_views, squeeze=False, gridspec_kw={"width_ratios": [1.4] + [1] * n_views})
     ax = axes[0, 0]
     poly = np.asarray(description["room"]["polygon"])
     for rect in description.get("keep_clear", []):
@@ -158,8 +152,5 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
         fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     out_path = Path(out_path)
-    try:
-        write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=80))
-    finally:
-        plt.close(fig)
+    write_atomic(out_path, lambda file: fig.savefig(file, format="png", dpi=80))
     return out_path

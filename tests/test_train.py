@@ -182,3 +182,25 @@ def test_augmentation_keeps_geometry_consistent(size, scale_range, tol):
     assert floors > 3 and (flips > 0 or size != (48, 64))
     s1, s2 = view[2], view[2]
     assert torch.equal(s1["depth"], s2["depth"])  # draws depend on (seed, epoch, index) only
+
+
+def test_drawing_curves_and_previews_leaves_the_matplotlib_backend_alone(tmp_path):
+    """Library calls change no process-wide setting: the caller's matplotlib backend survives save_curves
+    and a preview (checked in a fresh process, where no backend was chosen before)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import matplotlib, numpy as np
+matplotlib.use("pdf")
+from segnet.train import save_curves
+from synthcam.preview import render_preview
+from scene_library.labels import class40_names
+save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], __import__("pathlib").Path({str(tmp_path / 'c.png')!r}))
+z = np.full((48, 64), 2.0, np.float32)
+render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), __import__("pathlib").Path({str(tmp_path / 'p.png')!r}))
+print(matplotlib.get_backend())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pdf" and (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "p.png").stat().st_size > 0
