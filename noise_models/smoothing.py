@@ -21,20 +21,25 @@ from noise_models.stages import MAX_SIGMA_PX, Stage, _require, _require_finite
 from noise_models.view import DepthView
 
 
+MAX_SIGMA_INV = 0.02
+"""Largest range sigma (1/m): a hole's inverse depth (0) stays 5 sigmas from any depth within 10 m."""
+
+
 @dataclass(frozen=True)
 class InverseDepthSmooth(Stage):
     """Bilateral smoothing of valid pixels in inverse depth (1/m): neighbours within a disc of radius
     ``ceil(2 * sigma_px)`` pixels (OpenCV's window) weighted by a Gaussian of their distance (``sigma_px``)
     and of their inverse-depth difference (``sigma_inv``, 1/m). Invalid pixels stay invalid and take no
-    part (their inverse depth, 0, lies hundreds of sigmas from any valid one)."""
+    part: their inverse depth, 0, lies at least 5 ``sigma_inv`` from that of any depth within 10 m, hence the
+    bound ``sigma_inv <= MAX_SIGMA_INV`` (a weight below 4e-6)."""
 
     sigma_px: float = 1.0
     sigma_inv: float = 0.006
 
     def __post_init__(self):
         _require_finite(self)
-        _require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= 1.0,
-                 "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 1 (1/m)")
+        _require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= MAX_SIGMA_INV,
+                 "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 0.02 (1/m)")
 
     @property
     def window(self) -> int:

@@ -110,6 +110,8 @@ def _jitter(st: S.LateralJitter, b: TorchBatch, g):
     torch = _torch()
     F = torch.nn.functional
     z = b.depth
+    if st.sigma_px == 0:  # no shift (the numpy stage's shortcut too)
+        return z.clone()
     n, h, w = z.shape
     shift = _randn(z, g, (n, h, w, 2)) * st.sigma_px
     xs = torch.arange(w, device=z.device, dtype=z.dtype)[None, None, :] + shift[..., 0]
@@ -340,8 +342,9 @@ def _fill(st: S.HoleFill, b: TorchBatch, g):
 
 def _inv_smooth(st, b: TorchBatch, g):
     """:class:`noise_models.smoothing.InverseDepthSmooth`: an exact bilateral filter on inverse depth
-    over OpenCV's disc window (radius ceil(2 sigma_px), reflect-101 borders); OpenCV tabulates the range
-    weights, so values differ from the numpy stage in the last digits."""
+    over OpenCV's disc window (radius ceil(2 sigma_px), reflect-101 borders), one window offset at a time
+    (memory of a few frames, not one per offset); OpenCV tabulates the range weights, so values differ from
+    the numpy stage in the last digits."""
     torch = _torch()
     F = torch.nn.functional
     z = b.depth
@@ -351,12 +354,18 @@ def _inv_smooth(st, b: TorchBatch, g):
         raise ValueError("InverseDepthSmooth on torch needs frames larger than its window radius")
     valid = z > 0
     inv = torch.where(valid, 1.0 / torch.where(valid, z, torch.ones_like(z)), torch.zeros_like(z))
-    patches = F.unfold(F.pad(inv[:, None], (r, r, r, r), mode="reflect"), st.window).view(n, -1, h, w)
-    t = torch.arange(-r, r + 1, device=z.device, dtype=torch.float32)
-    d2 = (t[:, None] ** 2 + t[None, :] ** 2).reshape(-1)
-    space = torch.where(d2 <= r * r, torch.exp(-d2 / (2 * st.sigma_px ** 2)), torch.zeros_like(d2)).view(1, -1, 1, 1)
-    weight = space * torch.exp(-((patches - inv[:, None]) ** 2) / (2 * st.sigma_inv ** 2))
-    smooth = (weight * patches).sum(1) / weight.sum(1)
+    padded = F.pad(inv[:, None], (r, r, r, r), mode="reflect")[:, 0]
+    num, den = torch.zeros_like(inv), torch.zeros_like(inv)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            if dy * dy + dx * dx > r * r:
+                continue
+            other = padded[:, r + dy : r + dy + h, r + dx : r + dx + w]
+            weight = math.exp(-(dy * dy + dx * dx) / (2 * st.sigma_px**2)) * torch.exp(
+                -((other - inv) ** 2) / (2 * st.sigma_inv**2))
+            num += weight * other
+            den += weight
+    smooth = num / den
     ok = valid & (smooth > 0)
     return torch.where(ok, 1.0 / torch.where(ok, smooth, torch.ones_like(smooth)), torch.zeros_like(z))
 

@@ -1,7 +1,7 @@
 """Conformance suite for the noise presets: canonical scenes, measurements, pass/fail against references.
 
 The scenes are analytic (exact depth and normals, no renderer): planes at 0.5-4.5 m seen head-on, planes
-at 0-85 deg incidence, a box face in front of a wall (step edge) and a concave corner of two walls. For
+at 0-88 deg incidence, a box face in front of a wall (step edge) and a concave corner of two walls. For
 every preset the suite measures
 
 - ``sigma``: plane-fit residual sigma versus distance (head-on, central ROI) against the preset's
@@ -229,7 +229,7 @@ def check_valid(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator
     margin_x, margin_y = cam.width // 10, cam.height // 10
     inner = np.zeros((cam.height, cam.width), bool)
     inner[margin_y:-margin_y, margin_x:-margin_x] = True
-    for theta in ANGLES_DEG:
+    for theta in sorted({*ANGLES_DEG, *([ref.grazing] if ref.grazing is not None else [])}):  # the cut is always measured
         frame = plane_frame(cam, z0, theta)
         near = (np.abs(incidence_deg(cam, theta) - theta) < 1.0) & inner & (frame.depth > 0.7) & (frame.depth < 4.3)
         fraction = float((model(frame, rng)[near] > 0).mean()) if near.any() else float("nan")

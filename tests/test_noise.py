@@ -285,5 +285,8 @@ def test_inverse_depth_smooth_averages_noise_but_keeps_edges_and_holes():
     assert np.all(np.abs(out[:, 76:79] - 2.0) < 0.05) and np.all(np.abs(out[:, 81:84] - 3.0) < 0.08)
     weak = noise_models.InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.0005)(frame, rng)
     assert out[inner].std() < weak[inner].std()
-    with pytest.raises(ValueError, match="smooth needs"):
-        noise_models.InverseDepthSmooth(sigma_px=0.0)
+    widest = noise_models.InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.02)(frame, rng)  # the bound: holes stay out
+    assert np.all(np.abs(widest[29:36, 36:38] - 2.0) < 0.05)  # right beside the hole, no pull towards 0 (infinity)
+    for bad in ({"sigma_px": 0.0}, {"sigma_inv": 0.5}):
+        with pytest.raises(ValueError, match="smooth needs"):
+            noise_models.InverseDepthSmooth(**bad)
