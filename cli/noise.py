@@ -111,4 +111,4 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
         data = {**record, "preset": preset, "params": dict(result.fitted), "seconds": round(result.seconds, 3),
                 "before": result.before.to_dict(), "after": result.after.to_dict()}
         text = (json.dumps(data, indent=2, allow_nan=False) + "\n").encode()
-        write_atomic(json_path, lambda f: f.write(text))
+        write_atomic(json_path, lambda f: f.write(text), "--json")

@@ -333,7 +333,7 @@ def fit_measures(names: Sequence[str] | None, folder: Any) -> tuple[str, ...] | 
     chosen = check_measures(names)
     for name in chosen:
         needs = MEASURES[name].needs
-        if needs == "labels" or (needs == "reference" and not (folder.kind == "filled" or folder.has_reference)):
+        if needs == "labels" or (needs == "reference" and not folder.has_reference):
             what = "labels" if needs == "labels" else "raw frames with filled partners (NAME_depth.png)"
             raise SynthcamError(f"measure {name} needs {what}, which a noise fit against {folder.path} does not "
                                 f"have; leave it out of --measures")

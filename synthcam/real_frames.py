@@ -57,7 +57,8 @@ class RealFrame:
     """One real frame; every image is (H, W).
 
     depth : float32 metres of the chosen kind, 0 = missing; reference : float32 metres of the filled
-    depth when ``depth`` is raw and a filled PNG of the same stem exists, else None; label13,
+    depth (the frame's own depth when ``depth`` is filled; for raw depth the filled PNG of the same stem,
+    or None without one); label13,
     label40 : uint8 class ids (0 = void) or None.
     """
 
@@ -82,8 +83,9 @@ class RealFolder:
 
     @property
     def has_reference(self) -> bool:
-        """Whether every raw frame has a filled partner (``NAME_depth.png``)."""
-        return self.kind == "raw" and all(_file(self.path, s, _FILLED_SUFFIX).is_file() for s in self.stems)
+        """Whether every frame has a filled reference: always for filled depth (its own), for raw depth
+        when every frame has a filled partner (``NAME_depth.png``)."""
+        return self.kind == "filled" or all(_file(self.path, s, _FILLED_SUFFIX).is_file() for s in self.stems)
 
     def has_labels(self, classes: int) -> bool:
         """Whether every frame has a label PNG in ``classes`` (13 or 40)."""
@@ -95,7 +97,7 @@ class RealFolder:
         for stem in self.stems:
             depth_file = self.depth_file(stem)
             depth = _depth_metres(read_png(depth_file, size, "depth"))
-            reference = None
+            reference = depth if self.kind == "filled" else None
             if self.kind == "raw" and _file(self.path, stem, _FILLED_SUFFIX).is_file():
                 reference = _depth_metres(read_png(_file(self.path, stem, _FILLED_SUFFIX), size, "depth"))
             found = {}

@@ -269,3 +269,13 @@ def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero(real_data
     assert len(report.rows) == len(MEASURES) - 1  # no labels asked for
     assert all(row.distance == 0.0 for row in report.rows)
     assert 23 < report.row("missing").real < 26  # the README: 23-26 % missing, borders included
+
+
+def test_a_filled_folder_is_its_own_reference(real_data):
+    from synthcam.real_frames import open_real_folder
+
+    filled = open_real_folder(real_data / "nyuv2_train", "filled", "nyuv2")
+    frame = next(filled.frames())
+    assert filled.has_reference and frame.reference is frame.depth
+    raw = open_real_folder(real_data / "sunrgbd_kv2", "raw", "sunrgbd_kv2")
+    assert raw.has_reference and next(raw.frames()).reference is not None  # every raw frame has its filled partner

@@ -20,12 +20,18 @@ SIDES = (("generated", "tab:orange"), ("real", "tab:blue"))
 DEPTH_CENTRES = (np.arange(DEPTH_BINS) + 0.5) * DEPTH_BIN_M
 
 
+def _save(figure, path: Path) -> None:
+    """Write ``figure`` as a PNG through a temporary file and a rename (never half a picture, never
+    through a link)."""
+    from synthcam.atomic_file import write_atomic
+
+    write_atomic(path, lambda file: figure.savefig(file, format="png"), "--plots")
+
+
 def _figure(columns: int = 1, rows: int = 1, size=(6.0, 4.0)):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
 
     figure = Figure(figsize=(size[0] * columns, size[1] * rows), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     return figure, axes
 
@@ -129,7 +135,7 @@ def plot_report(generated: RealismStats, real: RealismStats, report: RealismRepo
         verdict = "within" if row.ok else "OUTSIDE"
         figure.suptitle(f"{row.measure}: distance {row.distance:.3g} {row.unit} ({verdict} tolerance {row.tolerance:g})")
         path = out_dir / f"{row.measure}.png"
-        figure.savefig(path)
+        _save(figure, path)
         written.append(path)
     figure, (ax,) = _figure(size=(7.0, 0.45 * len(report.rows) + 1.2))
     names = [row.measure for row in report.rows]
@@ -140,6 +146,6 @@ def plot_report(generated: RealismStats, real: RealismStats, report: RealismRepo
     ax.set_xlabel("distance / tolerance (1 = at the tolerance)")
     ax.set_title(f"realism: {generated.frames} generated against {real.frames} real frames, score {report.score():.3g}")
     path = out_dir / "overview.png"
-    figure.savefig(path)
+    _save(figure, path)
     written.append(path)
     return written

@@ -109,12 +109,10 @@ def real_source(folder, labels: bool = False) -> FrameSource:
     if labels and not labelled:
         raise SynthcamError(f"{folder.path} holds no 13-class labels (NAME_label13.png beside NAME_raw.png or "
                             f"NAME_depth.png); drop --labels or add label PNGs")
-    filled = folder.kind == "filled"
-    has_reference = filled or folder.has_reference
+    has_reference = folder.has_reference  # a filled folder is its own reference
 
     def read() -> Iterator[MeasureFrame]:
         for frame in folder.frames(labels=labels):
-            reference = frame.depth if filled else frame.reference
-            yield MeasureFrame(frame.depth, reference if has_reference else None, frame.label13 if labels else None)
+            yield MeasureFrame(frame.depth, frame.reference if has_reference else None, frame.label13 if labels else None)
 
     return FrameSource(folder.intrinsics, len(folder), has_reference, labels, read, labelled)
