@@ -138,4 +138,7 @@ def test_generate_noise_file_errors(cli, tmp_path, one_line_error):
                    "bad.yaml", "unknown parameter 'speckle.sigma'", "valid parameters")
     one_line_error(cli("generate", *TINY, "--out", tmp_path / "d", "--noise-file", noise, "--noise-param", "range.zz=1"),
                    "unknown parameter 'range.zz'")
-    assert not any((tmp_path / d).exists() for d in "abcd")
+    field = write(tmp_path, "field.yaml", "preset: kinect_v1\nparams:\n  range.zmax: 6\n")  # a known stage, no such field
+    one_line_error(cli("generate", *TINY, "--out", tmp_path / "e", "--noise-file", field),
+                   "field.yaml", "unknown parameter 'range.zmax'", "range.z_max")
+    assert not any((tmp_path / d).exists() for d in "abcde")

@@ -55,6 +55,14 @@ def test_fit_recovers_the_range_gate(cli, real_dir, tmp_path):
     assert 2 <= fit["evaluations"] <= 25
     assert "before (preset kinect_v1 defaults)" in result.output and "after (fitted)" in result.output
     assert "missing_by_depth" in result.output and f"wrote {out}" in result.output
+    # The fitted file drives generate: used twice, it gives the same bytes.
+    runs = []
+    for name in ("g1", "g2"):
+        result = cli("generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", "64x48", "--renderer",
+                     "raycast", "--noise-file", out, "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        runs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).glob("*")) if not p.name.startswith(".")})
+    assert runs[0] == runs[1] and "room_00000.h5" in runs[0]
     import json
 
     data = json.loads((tmp_path / "fit.json").read_text())
