@@ -23,7 +23,8 @@ config, :func:`segnet.encodings.encode_batch`). Each protocol accumulates one co
 the whole set (void ignored) and reports per-class accuracy and IoU, global accuracy, class-average
 accuracy and mIoU (``segnet.metrics``). ``frames`` scores a subset: 0-based positions in the chosen
 split (:func:`parse_frames`). ``predictions_dir`` receives, per frame, a PNG of the input depth
-(turbo, invalid white), the prediction of the first protocol asked for (at the label's size) and the
+(turbo, invalid white), the prediction of the first protocol in train, native, scenenet224 order among
+those asked for (at the label's size) and the
 ground truth side by side, coloured with one fixed colour per class id.
 """
 
