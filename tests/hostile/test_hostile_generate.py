@@ -477,3 +477,26 @@ def test_case9_directories_under_names_generate_needs_are_one_line(cli, one_line
     one_line_error(cli(*generate_args(out)), name, "is a directory", "move it away")
     assert (out / name / "inside.txt").read_text() == "user data"
     assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_an_interrupt_while_open3d_initialises_is_an_interrupt(monkeypatch):
+    """A Ctrl-C or SIGTERM that lands inside Open3D's extension start-up comes back from the import as
+    ImportError("initialization failed") with the interrupt as its cause: it must stay an interrupt (exit
+    130/143), not become "open3d cannot be imported" (seen under load in the SIGTERM test above)."""
+    import builtins
+
+    from synthcam.open3d_import import import_open3d
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "open3d":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise ImportError("initialization failed") from exc
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)  # every import statement goes through it
+    with pytest.raises(KeyboardInterrupt):
+        import_open3d()
