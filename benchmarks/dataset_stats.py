@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 
-from scene_library.labels import class13_names, class40_to_13
+from synthcam_core.labels import class13_names, class40_to_13
 from synthcam.scene_stats import nyu_targets
-from synthcam.shards import find_shards, read_shard
+from synthcam_shards.shard_file import find_shards, read_shard
 
 
 def main(path: str) -> None:

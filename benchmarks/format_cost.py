@@ -11,7 +11,7 @@ depth ramps with a few boxes and their labels, fixed seed) in its own format. Pe
 - write: ``ShardWriter`` of ``--frames`` frames, ms per frame (close and rename included);
 - open: ``ShardFile(path)`` (format, layout, digest and per-frame pose checks in v2), ms;
 - read: ``read_frame(i, ("depth", "class40"))`` over every frame, CRC32 verified, ms per frame;
-- validate: ``synthcam.validate.validate_shard(path)``, ms per frame.
+- validate: ``synthcam_shards.validate.validate_shard(path)``, ms per frame.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ CHILD = r"""
 import json, sys, time
 from pathlib import Path
 import numpy as np
-from synthcam.camera import Intrinsics
-from synthcam.shards import ShardFile, ShardWriter
-from synthcam.validate import validate_shard
+from synthcam_core.camera import Intrinsics
+from synthcam_shards.shard_file import ShardFile, ShardWriter
+from synthcam_shards.validate import validate_shard
 
 frames, width, height, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 rng = np.random.default_rng(0)

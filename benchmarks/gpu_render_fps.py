@@ -83,7 +83,7 @@ def main() -> None:
     r.add_argument("--no-pipeline", action="store_true", help="raw render rates only")
     args = parser.parse_args()
     if args.command == "prepare":
-        from synthcam.camera import parse_resolution
+        from synthcam_core.camera import parse_resolution
 
         width, height = parse_resolution(args.resolution)
         prepare(args.path, args.rooms, args.frames_per_room, args.seed, width, height)

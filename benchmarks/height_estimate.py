@@ -55,7 +55,7 @@ def real_frames(folder: Path) -> None:
 
     from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
     from segnet.encodings import backproject, estimate_camera_height
-    from synthcam.camera import Intrinsics
+    from synthcam_core.camera import Intrinsics
 
     rotations = nyuv2_camera_rotations()
     cam = Intrinsics.nyuv2()
@@ -74,7 +74,7 @@ def real_frames(folder: Path) -> None:
               + f"  -> row k{best:+d}")
     print("  best row: " + ", ".join(f"k{off:+d} in {n} frames" for off, n in wins.items()))
     print("labelled frames, filled depth, gravity of row k - 1 (cm):")
-    from scene_library.labels import class40_names
+    from synthcam_core.labels import class40_names
 
     names = class40_names()
     print("  frame  estimate  floor median  estimate - floor  floor share  taken as floor (lowest 1 %)")

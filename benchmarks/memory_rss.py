@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--no-trim", action="store_true", help="skip malloc_trim between rooms")
     args = parser.parse_args()
 
-    from synthcam.camera import parse_resolution
+    from synthcam_core.camera import parse_resolution
     from synthcam.generate_config import GenerateConfig
     from synthcam.room_shard import generate_room_shard, run_room
 

@@ -164,7 +164,7 @@ def _breakdown_in_worker(config) -> dict[str, float]:
     cv2.setNumThreads(1)
     import noise_models
     from synthcam.room_shard import keep_large_buffers_in_heap, plan_room
-    from synthcam.shards import ShardWriter
+    from synthcam_shards.shard_file import ShardWriter
 
     keep_large_buffers_in_heap()  # as every pipeline process does
     _start_worker()  # imports and the EGL context are start-up, timed on their own

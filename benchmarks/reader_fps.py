@@ -11,7 +11,7 @@ label) and compact (uint16 depth_mm, uint8 label) samples, in the same run:
   and what a worker pays for fresh shared memory per batch (torch's path, avoided by the pool);
 - DataLoader frames/s over ``--epochs`` epochs after a warm-up epoch, batch ``--batch``:
   ``fast`` = ``ShardOrderSampler(block=--block)`` + ``collate_fn=collate_frames`` (batches read by
-  runs straight into reused shared memory, :mod:`synthcam.batch_memory`), with no workers and with
+  runs straight into reused shared memory, :mod:`segnet.datasets.batch_memory`), with no workers and with
   ``--workers`` workers; ``fresh shm`` = the same with the segment pool off (torch's own transport);
   ``per sample`` = ``block=1`` and torch's default collate (what a plain DataLoader does).
 Per-step costs are the best of 3 passes, the least disturbed by other jobs on a shared machine.
@@ -43,7 +43,7 @@ def per_frame_costs(data: Path, block: int, compact: bool) -> dict[str, float]:
     """Mean milliseconds per frame of each reading step, in this process."""
     import torch
 
-    from synthcam.reader import ShardDataset, collate_frames
+    from segnet.datasets.shard_reader import ShardDataset, collate_frames
 
     ds = ShardDataset(data, compact=compact)
     runs = [(shard, a, min(a + block, len(shard))) for shard in ds.shards for a in range(0, len(shard), block)]
@@ -79,8 +79,8 @@ def loader_fps(data: Path, workers: int, batch: int, block: int, epochs: int, co
     """(mean, best-epoch) frames/s over ``epochs`` epochs after a warm-up epoch."""
     from torch.utils.data import DataLoader, default_collate
 
-    import synthcam.batch_memory as batch_memory
-    from synthcam.reader import ShardDataset, ShardOrderSampler, collate_frames
+    import segnet.datasets.batch_memory as batch_memory
+    from segnet.datasets.shard_reader import ShardDataset, ShardOrderSampler, collate_frames
 
     saved, batch_memory.MAX_SEGMENTS = batch_memory.MAX_SEGMENTS, batch_memory.MAX_SEGMENTS if pool else 0
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 @click.group()
@@ -31,7 +31,7 @@ def bench_noise(presets, resolution, noise_param, seed, json_path) -> None:
     import json
 
     from cli.noise_options import parse_noise_params
-    from synthcam.camera import parse_resolution
+    from synthcam_core.camera import parse_resolution
     from synthcam.noise_bench import format_report, preset_passed, run_conformance, to_json
 
     if json_path is not None and not json_path.parent.is_dir():

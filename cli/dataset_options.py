@@ -6,7 +6,7 @@ from typing import Mapping
 
 import click
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 def refuse_ignored_options(dataset: str, applies_to: Mapping[str, tuple[str, ...]]) -> None:

@@ -9,8 +9,8 @@ import click
 
 from cli.dataset_options import refuse_ignored_options
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES, MAX_NUM_WORKERS
-from synthcam.atomic_file import write_json
-from synthcam.errors import SynthcamError
+from synthcam_core.atomic_file import write_json
+from synthcam_core.errors import SynthcamError
 
 
 _APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2", "sunrgbd", "real"),

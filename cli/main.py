@@ -16,11 +16,9 @@ import click
 
 import noise_models
 from cli.noise_options import parse_noise_params
-from noise_models.errors import NoiseConfigError
-from scene_library.errors import SceneError
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
-USER_ERRORS = (SynthcamError, SceneError, NoiseConfigError)
+USER_ERRORS = (SynthcamError,)
 
 
 class SynthcamGroup(click.Group):
@@ -101,8 +99,8 @@ def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, nois
 
     from tqdm import tqdm
 
-    from synthcam.camera import parse_resolution
-    from synthcam.errors import SynthcamError
+    from synthcam_core.camera import parse_resolution
+    from synthcam_core.errors import SynthcamError
     from synthcam.generate import generate_dataset
     from synthcam.generate_config import GenerateConfig
     from synthcam.runners import auto_workers, available_cores
@@ -219,8 +217,8 @@ def inspect(path, as_json) -> None:
     """
     import json
 
-    from synthcam.shards import find_shards
-    from synthcam.summary import format_summary, summarize_shard
+    from synthcam_shards.shard_file import find_shards
+    from synthcam_shards.summary import format_summary, summarize_shard
 
     summaries = [summarize_shard(p) for p in find_shards(path)]
     click.echo(json.dumps(summaries, indent=2) if as_json else format_summary(summaries))
@@ -237,7 +235,7 @@ def preview(path, out_dir, frames) -> None:
     """
     from synthcam.output_dir import prepare_output
     from synthcam.preview import preview_shard
-    from synthcam.shards import find_shards
+    from synthcam_shards.shard_file import find_shards
 
     shards = find_shards(path)
     prepare_output(out_dir)  # creates --out if needed; never removes anything in it
@@ -361,7 +359,7 @@ def scenes_preview(description, room_type, seed, views, out_dir) -> None:
 
     from scene_library.description import build_scene, load_description
     from scene_library.rooms import generate_room
-    from synthcam.camera import Intrinsics
+    from synthcam_core.camera import Intrinsics
     from synthcam.generate import prepare_output
     from synthcam.preview import render_plan
     from synthcam.render import RaycastRenderer
@@ -396,7 +394,7 @@ def scenes_stats(per_type, seed, resolution, json_path) -> None:
     from tqdm import tqdm
 
     from scene_library.rooms import ROOM_TYPES
-    from synthcam.camera import parse_resolution
+    from synthcam_core.camera import parse_resolution
     from synthcam.scene_stats import format_statistics, scene_statistics
 
     size = parse_resolution(resolution)

@@ -52,12 +52,12 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
 
     from tqdm import tqdm
 
-    from synthcam.atomic_file import write_atomic
-    from synthcam.errors import SynthcamError
+    from synthcam_core.atomic_file import write_atomic
+    from synthcam_core.errors import SynthcamError
     from synthcam.noise_file import NoiseFile, check_noise_out, write_noise_file
     from synthcam.noise_fit import (check_clean_memory, fit_measures, fit_record, fit_to_folder, measure_real,
                                     parse_fit_params)
-    from synthcam.real_frames import open_real_folder
+    from synthcam_core.real_frames import open_real_folder
 
     params = parse_fit_params(preset, param_specs)
     folder = open_real_folder(real_dir, real_depth, intrinsics)

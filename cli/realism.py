@@ -10,8 +10,8 @@ import click
 
 from cli.real_options import real_folder_options
 
-from synthcam.atomic_file import write_json
-from synthcam.errors import SynthcamError
+from synthcam_core.atomic_file import write_json
+from synthcam_core.errors import SynthcamError
 
 
 def check_json_out(path: Path, option: str = "--json") -> None:
@@ -84,7 +84,7 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     """
     from tqdm import tqdm
 
-    from synthcam.real_frames import open_real_folder
+    from synthcam_core.real_frames import open_real_folder
     from synthcam.realism import compare, measure_frames
     from synthcam.realism.sources import real_source, shard_source
 

@@ -9,7 +9,7 @@ import click
 from cli.dataset_options import refuse_ignored_options
 from segnet.limits import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE,
                            MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY)
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 @click.command()

@@ -21,7 +21,7 @@ def validate(path, quiet) -> None:
     bad shard ('NAME: problem') and exits with status 1 if there is any, 0 if all are good; a path
     that holds no dataset is an error (exit 2).
     """
-    from synthcam.validate import validate_path
+    from synthcam_shards.validate import validate_path
 
     report = validate_path(path)
     for problem in report.problems:

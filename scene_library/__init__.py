@@ -4,7 +4,7 @@ Imports no renderer and no torch. Entry points: :func:`generate_room` (a furnish
 :data:`ROOM_TYPES`), :func:`build_scene` (a scene from its JSON description), :class:`Scene`, the object
 registry in :mod:`scene_library.objects`, mesh import in :mod:`scene_library.importer` (label maps in
 :mod:`scene_library.label_map`, checks of mesh files in :mod:`scene_library.mesh_checks`), label tables in
-:mod:`scene_library.labels` and validity checks in :mod:`scene_library.checks`. Scene input (descriptions,
+:mod:`synthcam_core.labels` and validity checks in :mod:`scene_library.checks`. Scene input (descriptions,
 label maps, user meshes) is checked up front (:mod:`scene_library.validation`) within the documented limits
 of :mod:`scene_library.limits`.
 """

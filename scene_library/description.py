@@ -17,6 +17,7 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
+from synthcam_core.errors import InputError
 from scene_library.limits import MAX_DESCRIPTION_BYTES, MAX_SCENE_PARTS, MAX_SCENE_TRIANGLES, MIB
 from scene_library.objects.base import Piece
 from scene_library.scene import Room, Scene, SceneObject
@@ -83,7 +84,7 @@ def build_scene(description: dict, pieces: list[Piece] | None = None) -> Scene:
     check_description(description)
     try:
         return _build(description, pieces)
-    except SceneError:
+    except InputError:
         raise
     except _BUILD_ERRORS as exc:
         raise SceneError(f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); "
@@ -129,7 +130,7 @@ def _build_object(index: int, obj: dict) -> Piece:
     try:
         with np.errstate(all="ignore"):  # a zero size may divide by zero: the result is checked below
             piece = build_piece(obj["kind"], obj["params"])
-    except SceneError as exc:
+    except InputError as exc:
         if obj["kind"] == "imported":
             raise
         raise SceneError(f"{where}: {exc}") from None

@@ -50,8 +50,9 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
+from synthcam_core.errors import InputError
 from scene_library.label_map import LabelMap, listed_names, load_label_map
-from scene_library.labels import class40_names
+from synthcam_core.labels import class40_names
 from scene_library.limits import MAX_MESH_PARTS, MAX_MESH_TRIANGLES
 from scene_library.mesh_checks import check_extent, check_geometry, check_mesh_file, mesh_file_type, too_many
 from scene_library.objects.base import Part, Piece
@@ -168,7 +169,7 @@ def _classify(objects: list[_Loaded], labels: LabelMap, mesh_path: PathLike) -> 
     names = [o.name for o in objects]
     try:
         ids, unmatched = labels.classify(names)
-    except SceneError as e:
+    except InputError as e:
         raise SceneError(f"{mesh_path}: {e}") from None
     if unmatched:
         default_name = class40_names()[labels.default]

@@ -47,10 +47,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from scene_library.errors import SceneError
-from scene_library.labels import class40_id, class40_names
+from synthcam_core.errors import InputError
+from synthcam_core.labels import class40_id, class40_names
 from scene_library.limits import (LABELING_TIMEOUT_S, MAX_LABEL_MAP_BYTES, MAX_LABEL_MAP_REGEX_SIZE, MAX_REGEX_CHARS,
                                   MAX_REGEX_SIZE, MIB, REGEX_TIMEOUT_S)
-from scene_library.strict_yaml import StrictFormat, parse_json, parse_yaml
+from synthcam_core.strict_yaml import StrictFormat, parse_json, parse_yaml
 
 __all__ = ["LABEL_MAP_SUFFIXES", "REGEX_PREFIX", "LabelMap", "listed_names", "load_label_map"]
 
@@ -235,7 +236,7 @@ def _class_from_rule(key: str, class_name: Any, source: str) -> int:
         raise SceneError(f"label map {source}: {key!r} must name an NYU40 class as text (e.g. 'chair'), not {class_name!r}.")
     try:
         return class40_id(class_name)
-    except SceneError as e:
+    except InputError as e:
         raise SceneError(f"label map {source}: rule {key!r}: {e}") from None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from scene_library.labels import class40_names
+from synthcam_core.labels import class40_names
 
 
 @dataclass(frozen=True)

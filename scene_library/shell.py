@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import trimesh
 
-from scene_library.labels import class40_id
+from synthcam_core.labels import class40_id
 from scene_library.objects import build_piece, get_spec
 from scene_library.objects.base import Part, box, merge, uniform
 

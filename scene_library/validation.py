@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from scene_library.errors import SceneError
+from synthcam_core.errors import InputError
 from scene_library.limits import (MAX_OBJECTS, MAX_POLYGON_VERTICES, MAX_ROOM_EXTENT, MAX_ROOM_HEIGHT, MAX_ROOM_RECTS,
                                   MAX_TEXT, MAX_YAW, MIN_FLOOR_AREA, POSE_MARGIN)
 from scene_library.objects import get_spec
@@ -206,11 +207,11 @@ def _check_object(index: int, obj: Any, lo: np.ndarray, hi: np.ndarray, height: 
     else:
         try:
             get_spec(kind)
-        except SceneError as exc:
+        except InputError as exc:
             raise _fail(f"object {index} {name!r}: {exc}") from None
         try:
             check_params(kind, obj["params"], where)
-        except SceneError as exc:
+        except InputError as exc:
             raise _fail(str(exc)) from None
     _check_pose(obj["pose"], where, lo, hi, height)
 

@@ -1,7 +1,7 @@
 """Depth-only SegNet: input encodings, models, training, metrics and evaluation.
 
 Public names are available flat (``from segnet import make_model, encode, TrainConfig``); they
-are imported on first use, so importing one submodule (e.g. ``synthcam.sample``) stays light. The
+are imported on first use, so importing one submodule (e.g. ``synthcam_core.sample``) stays light. The
 training and evaluation drivers are ``segnet.train.train`` and ``segnet.evaluate.evaluate``.
 """
 

@@ -35,7 +35,7 @@ from segnet.encodings import check_encoding
 from segnet.limits import MAX_EPOCHS
 from segnet.models import ModelSpec, build
 from segnet.runfiles import first_line
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 HINT = "pass a .pt file written by 'synthcam train'"
 """What to do about a file that is not a checkpoint; the end of every such message."""

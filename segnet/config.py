@@ -18,7 +18,7 @@ from pathlib import Path
 from segnet.limits import (MAX_BALANCE_FRAMES, MAX_BATCH_PIXELS, MAX_BATCH_SIZE, MAX_DEPTH_JITTER, MAX_EPOCHS, MAX_LR,
                            MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE, MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY,
                            MAX_ZOOM)
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 DATASETS = ("shards", "nyuv2", "sunrgbd", "synthetic")
 """Valid ``dataset`` kinds: generated shards, the real-data readers, or analytic in-memory rooms."""
@@ -151,7 +151,7 @@ class TrainConfig:
         """
         from segnet.encodings import check_camera_height, check_encoding
         from segnet.models import MODELS
-        from synthcam.sample import check_classes
+        from synthcam_core.sample import check_classes
 
         for f in fields(self):
             setattr(self, f.name, _check_type(f.name, getattr(self, f.name), f.default))

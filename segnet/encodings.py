@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 ENCODINGS: dict[str, int] = {"D": 1, "DH": 2, "DHA": 3, "HHA": 3}
 """Encoding name -> number of channels."""
@@ -194,12 +194,12 @@ def check_camera_height(source: str) -> str:
 
 def encode_batch(name: str, batch: dict[str, torch.Tensor], device: torch.device | str | None = None,
                  camera_height: str = "estimated") -> torch.Tensor:
-    """:func:`encode` applied to a collated sample batch (keys of ``synthcam.sample``), on ``device``.
+    """:func:`encode` applied to a collated sample batch (keys of ``synthcam_core.sample``), on ``device``.
 
     camera_height : ``"estimated"`` takes the floor from the depth on every frame; ``"true"`` uses
     the batch's camera heights (NaN, i.e. real frames, still estimated); see the module docstring.
     """
-    from synthcam.sample import CAMERA_HEIGHT, DEPTH, GRAVITY, INTRINSICS
+    from synthcam_core.sample import CAMERA_HEIGHT, DEPTH, GRAVITY, INTRINSICS
 
     dev = device if device is not None else batch[DEPTH].device
     depth = batch[DEPTH].to(dev, non_blocking=True)

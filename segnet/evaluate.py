@@ -2,7 +2,7 @@
 
 - ``train`` (the default): the network sees each frame as training saw it, at the checkpoint's
   training resolution (its config's height x width). The depth is resized with nearest neighbour at
-  pixel centres, intrinsics following (:func:`synthcam.sample.crop_and_resize`), to
+  pixel centres, intrinsics following (:func:`synthcam_core.sample.crop_and_resize`), to
   :func:`segnet.train_data.network_size`: a frame of the training aspect (640 x 480 for a 320 x 240
   run) goes to exactly the training size; a frame of another aspect is scaled by the zoom at which
   training's crops just cover a frame, keeping its aspect, so the whole frame is seen at the scale
@@ -44,8 +44,8 @@ from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from segnet.runfiles import make_directory
 from segnet.train_data import network_size, open_dataset
-from synthcam.errors import SynthcamError
-from synthcam.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
+from synthcam_core.errors import SynthcamError
+from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
 
 PROTOCOLS = ("train", "native", "scenenet224")
 """Evaluation protocols (module docstring), in the order they are reported."""
@@ -109,7 +109,7 @@ def check_frames(frames: Sequence[int], available: int, what: str) -> np.ndarray
 
 def class_names(classes: int) -> tuple[str, ...]:
     """Names of classes 1..C of a class space (SUN RGB-D's 37 are NYU40's first 37 by name)."""
-    from scene_library.labels import class13_names, class37_names, class40_names
+    from synthcam_core.labels import class13_names, class37_names, class40_names
 
     return {13: class13_names, 37: class37_names, 40: class40_names}[check_classes(classes)]()[1:]
 

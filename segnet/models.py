@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 VGG16_STAGES: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 """Channels of the 13 VGG16 convolutions, grouped by pooling stage."""

@@ -1,6 +1,6 @@
 """Run files written atomically: a crash leaves the previous file or the new one, never a half file.
 
-:func:`synthcam.atomic_file.write_atomic` writes a run file (checkpoint, ``config.json``,
+:func:`synthcam_core.atomic_file.write_atomic` writes a run file (checkpoint, ``config.json``,
 ``history.json``, ``curves.png``) under a fresh temporary name of its own, created exclusively (never
 an existing file, never through a symbolic link), and renames it over the target when complete: no
 file the tool did not create is ever written into. :func:`save_state` and :func:`write_text` are its
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from synthcam.atomic_file import TEMP_SUFFIX, first_line, write_atomic  # noqa: F401  (re-exported)
-from synthcam.errors import SynthcamError
+from synthcam_core.atomic_file import TEMP_SUFFIX, first_line, write_atomic  # noqa: F401  (re-exported)
+from synthcam_core.errors import SynthcamError
 
 
 def make_directory(path: str | Path, option: str) -> None:

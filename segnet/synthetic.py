@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from scene_library.labels import class40_id
-from synthcam.sample import class40_lut, gravity_from_pose, make_sample
-from synthcam.camera import Intrinsics, pixel_rays
+from synthcam_core.labels import class40_id
+from synthcam_core.sample import class40_lut, gravity_from_pose, make_sample
+from synthcam_core.camera import Intrinsics, pixel_rays
 
 
 def _look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -55,7 +55,7 @@ def render_room(size: np.ndarray, box_lo: np.ndarray, box_hi: np.ndarray, box_cl
 
 
 class SyntheticRooms(torch.utils.data.Dataset):
-    """``n`` frames of analytic rooms in the shared sample layout (see ``synthcam.sample``).
+    """``n`` frames of analytic rooms in the shared sample layout (see ``synthcam_core.sample``).
 
     width, height : image size in pixels (NYUv2 camera scaled); classes : 13, 37 or 40;
     seed : frames are a function of (seed, index) only; frames_per_room : frames sharing a room.

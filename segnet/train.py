@@ -43,8 +43,8 @@ from segnet.encodings import encode_batch
 from segnet.models import build
 from segnet.runfiles import first_line, make_directory, save_state, write_atomic, write_text
 from segnet.train_data import TrainView, median_frequency_weights, open_dataset, sample_groups, split_indices
-from synthcam.errors import SynthcamError
-from synthcam.sample import DEPTH_MM, LABEL, expand
+from synthcam_core.errors import SynthcamError
+from synthcam_core.sample import DEPTH_MM, LABEL, expand
 
 # --------------------------------------------------------------------------------------- loop
 
@@ -168,7 +168,7 @@ RUN_FILES = ("last.pt", "best.pt", "config.json", "history.json", "curves.png")
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` with torch.save under a fresh temporary name, then rename (never a half
-    file, never a file this tool did not create; see :func:`synthcam.atomic_file.write_atomic`)."""
+    file, never a file this tool did not create; see :func:`synthcam_core.atomic_file.write_atomic`)."""
     save_state(path, state)
 
 
@@ -233,7 +233,7 @@ def _loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int, ep
     """The epoch's DataLoader. Shard-backed views are shuffled in blocks of :data:`READ_BLOCK`
     frames across all shards (seeded by (seed, epoch)); other datasets by a seeded generator.
     A new loader (and new workers) per epoch, since the view's epoch is set in this process."""
-    from synthcam.reader import ShardOrderSampler
+    from segnet.datasets.shard_reader import ShardOrderSampler
 
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     sampler = None

@@ -1,7 +1,7 @@
 """Training data: opening a dataset, leakage-free splits, augmentation and class balancing.
 
 :func:`open_dataset` gives the Dataset of a kind (shards, NYUv2, SUN RGB-D, analytic rooms, a folder
-of real PNGs) in the shared sample layout (:mod:`synthcam.sample`); :func:`sample_groups` and
+of real PNGs) in the shared sample layout (:mod:`synthcam_core.sample`); :func:`sample_groups` and
 :func:`split_indices` hold out whole shards for validation; :class:`TrainView` brings frames to the
 training size with the run's seeded augmentation (:func:`hflip` among it), and
 :func:`network_size` says at which size a frame of another size is seen as training saw it;
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from segnet.config import DATASETS, REAL_DEPTHS
-from synthcam.errors import SynthcamError
-from synthcam.sample import CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, crop_and_resize
+from synthcam_core.errors import SynthcamError
+from synthcam_core.sample import CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, crop_and_resize
 
 EVAL_DATASETS = (*DATASETS, "real")
 """Dataset kinds :func:`open_dataset` reads: the training kinds and a folder of labelled real PNGs
@@ -38,7 +38,7 @@ def open_dataset(kind: str, path: str, split: str, classes: int, depth: str = "n
     depth : shards' noisy or clean depth; real_depth : the filled or raw depth of NYUv2, SUN RGB-D
     and real folders; intrinsics, gravity : a real folder's camera and gravity
     (:class:`segnet.datasets.RealFolderDataset`); ``compact``: shards give compact samples (see
-    :func:`synthcam.sample.expand`), other kinds ignore it. ``split`` is ignored by shards and real
+    :func:`synthcam_core.sample.expand`), other kinds ignore it. ``split`` is ignored by shards and real
     folders (each is its own split).
     """
     if kind not in EVAL_DATASETS:
@@ -144,8 +144,8 @@ class TrainView(torch.utils.data.Dataset):
     and a depth-scale factor ``1 + U(-j, j)`` applied to depth and camera height (a uniformly scaled
     world). Call :meth:`set_epoch` before each epoch; draws come from ``default_rng([seed, epoch, i])``.
     Compact samples (uint16 ``depth_mm``) stay compact: the depth factor travels as ``depth_scale``
-    for :func:`synthcam.sample.expand`, which gives the same float depth as scaling here.
-    ``offsets`` (for :class:`~synthcam.reader.ShardOrderSampler`): runs of view indices that are
+    for :func:`synthcam_core.sample.expand`, which gives the same float depth as scaling here.
+    ``offsets`` (for :class:`~segnet.datasets.shard_reader.ShardOrderSampler`): runs of view indices that are
     consecutive frames of one shard of ``base``, or None when ``base`` has no shards.
     """
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
-from synthcam.frame import Frame
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
+from synthcam_core.frame import Frame
 from synthcam.generate_config import GenerateConfig
 from synthcam.render import RENDERERS, make_renderer
 from synthcam.room_shard import plan_room
@@ -31,7 +31,7 @@ def render_clean_frames(intrinsics: Intrinsics, rooms: int, frames_per_room: int
     """``rooms * frames_per_room`` clean rendered frames (depth, class40 labels, and normals or the
     incidence angle when asked) of rooms ``0 .. rooms - 1`` of a dataset with master ``seed``, seen through
     ``intrinsics``. Deterministic: the same arguments give the same frames. ``on_frame(1)`` after each.
-    Raises :class:`~synthcam.errors.SynthcamError` for bad counts, seed or renderer (as generate does).
+    Raises :class:`~synthcam_core.errors.SynthcamError` for bad counts, seed or renderer (as generate does).
     """
     config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room * stride, seed=seed, width=_PLAN_SIZE[0],
                             height=_PLAN_SIZE[1], noise="none", renderer="raycast", room_types=tuple(room_types))

@@ -7,7 +7,7 @@ of workers, the order in which rooms finish, or whether the run was interrupted 
 :func:`generate_dataset` ties the parts together, each in its own module:
 
 - :mod:`synthcam.generate_config`: :class:`GenerateConfig`, its limits (:data:`MAX_ROOMS`,
-  :data:`MAX_FRAMES_PER_ROOM`, :data:`MAX_SEED`, the image size of :func:`synthcam.camera.check_resolution`),
+  :data:`MAX_FRAMES_PER_ROOM`, :data:`MAX_SEED`, the image size of :func:`synthcam_core.camera.check_resolution`),
   input hashes, shard names and room seeds;
 - :mod:`synthcam.room_shard`: one room planned, rendered, noised and written into its shard (:func:`run_room`);
 - :mod:`synthcam.output_dir`: the exclusive lock on ``--out`` (``.synthcam.lock``), what a run resumes and
@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import (MAX_FRAMES_PER_ROOM, MAX_ROOMS, MAX_SEED, GenerateConfig, input_files, input_hashes,
                                       is_int, room_seed, shard_name)
 from synthcam.output_dir import (DATASET_FORMAT, LEGACY_MANIFEST, LOCK_NAME, MANIFEST_TEMP, PendingRooms, output_lock,

@@ -2,7 +2,7 @@
 room ``i`` is named (:func:`shard_name`) and seeded (:func:`room_seed`).
 
 Limits (checked before any work, see :meth:`GenerateConfig.validate`): :data:`MAX_ROOMS`,
-:data:`MAX_FRAMES_PER_ROOM`, :data:`MAX_SEED`, the image size of :func:`synthcam.camera.check_resolution`.
+:data:`MAX_FRAMES_PER_ROOM`, :data:`MAX_SEED`, the image size of :func:`synthcam_core.camera.check_resolution`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import numpy as np
 
 import noise_models
 from scene_library import ROOM_TYPES, build_scene, load_description
-from synthcam.camera import Intrinsics, check_resolution
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics, check_resolution
+from synthcam_core.errors import SynthcamError
 from synthcam.render import RENDERERS
-from synthcam.shards import SHARD_SUFFIX
+from synthcam_shards.shard_file import SHARD_SUFFIX
 
 MAX_ROOMS = 40_000
 """Most rooms (one shard each) in one dataset. ``manifest.json`` lists every shard on a line with its class
 pixel counts, at most 682 bytes at the largest frame counts and image sizes, and readers load it whole
-(at most :data:`synthcam.manifest.MAX_MANIFEST_BYTES`, 32 MiB); 40,000 such lines are 26 MiB. 40,000 rooms
+(at most :data:`synthcam_shards.manifest.MAX_MANIFEST_BYTES`, 32 MiB); 40,000 such lines are 26 MiB. 40,000 rooms
 is more than twice SceneNet RGB-D's 16,895 trajectories."""
 MAX_FRAMES_PER_ROOM = 100_000
 """Most frames along one room's trajectory (one shard): what a shard may hold; a shard keeps its poses,
@@ -39,7 +39,7 @@ class GenerateConfig:
 
     rooms, frames_per_room : counts, 1 .. :data:`MAX_ROOMS` and 1 .. :data:`MAX_FRAMES_PER_ROOM`.
     seed : master seed, 0 .. :data:`MAX_SEED`.
-    width, height : image size in pixels (the NYUv2 camera scaled to it), see :func:`~synthcam.camera.check_resolution`.
+    width, height : image size in pixels (the NYUv2 camera scaled to it), see :func:`~synthcam_core.camera.check_resolution`.
     noise, noise_params : a :mod:`noise_models` preset and ``"stage.field" -> value`` overrides (finite numbers).
     renderer : a backend name from :data:`synthcam.render.RENDERERS`.
     room_types : room types to draw from (all, with NYUv2-like weights, when empty).

@@ -33,9 +33,9 @@ import cv2
 import numpy as np
 
 import noise_models
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
-from synthcam.frame import Frame
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
+from synthcam_core.frame import Frame
 
 CHECKS = ("sigma", "lattice", "valid", "shadow", "edges", "multipath")
 SIGMA_DEPTHS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5)

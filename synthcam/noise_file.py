@@ -31,9 +31,9 @@ from typing import Any, Mapping
 
 import noise_models
 from noise_models.errors import NoiseConfigError
-from scene_library.strict_yaml import StrictFormat, parse_json, parse_yaml
-from synthcam.atomic_file import write_atomic
-from synthcam.errors import SynthcamError
+from synthcam_core.strict_yaml import StrictFormat, parse_json, parse_yaml
+from synthcam_core.atomic_file import write_atomic
+from synthcam_core.errors import SynthcamError
 
 __all__ = ["MAX_NOISE_FILE_BYTES", "NOISE_FILE_SUFFIXES", "NoiseFile", "check_noise_out", "noise_file_text",
            "read_noise_file", "write_noise_file", "written_by_synthcam"]

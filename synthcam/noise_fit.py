@@ -26,9 +26,9 @@ import numpy as np
 
 import noise_models
 from noise_models.errors import NoiseConfigError
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
-from synthcam.frame import Frame
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
+from synthcam_core.frame import Frame
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def fit_to_folder(folder: Any, preset: str, params: Sequence[FitParam], rooms: i
                   seed: int = 0, max_evals: int = 150, renderer: str = "raycast", measures: Sequence[str] | None = None,
                   on_frame: Callable[[int], None] | None = None,
                   on_eval: Callable[[float, float], None] | None = None, real: tuple[Any, bool] | None = None) -> FitResult:
-    """Fit ``params`` of ``preset`` to a real folder (:class:`synthcam.real_frames.RealFolder`): measure
+    """Fit ``params`` of ``preset`` to a real folder (:class:`synthcam_core.real_frames.RealFolder`): measure
     its frames once, render ``rooms * frames_per_room`` clean frames of a dataset with master ``seed``
     through its camera (:func:`synthcam.fit_frames.render_clean_frames`) and run :func:`fit_noise`. When
     the folder's raw frames have filled partners, both sides are measured with a reference depth (the

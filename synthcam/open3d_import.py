@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 def import_open3d():

@@ -25,11 +25,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from synthcam import __version__
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, is_int, shard_name
-from synthcam.manifest import MAX_MANIFEST_BYTES
-from synthcam.shard_layout import probe_root_attrs
-from synthcam.shards import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
+from synthcam_shards.manifest import MAX_MANIFEST_BYTES
+from synthcam_shards.layout import probe_root_attrs
+from synthcam_shards.shard_file import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
 from synthcam.write_failures import output_error
 
 LEGACY_MANIFEST = "dataset.json"
@@ -379,7 +379,7 @@ def _older(out_dir: Path, where: str) -> SynthcamError:
 
 def _shard_problem(path: Path, config: GenerateConfig) -> str | None:
     """The first problem of a complete-looking shard of this config, by a full check of every checksum."""
-    from synthcam.validate import validate_shard
+    from synthcam_shards.validate import validate_shard
 
     _, problem = validate_shard(path, expected_frames=config.frames_per_room)
     return problem

@@ -1,6 +1,6 @@
 """Preview pictures of shards: clean and noisy depth side by side, and colour-coded labels.
 
-Pictures are written atomically (:func:`~synthcam.atomic_file.write_atomic`): never through a file or
+Pictures are written atomically (:func:`~synthcam_core.atomic_file.write_atomic`): never through a file or
 link the tool did not create, never half-written."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam.atomic_file import write_atomic
+from synthcam_core.atomic_file import write_atomic
 
 INVALID_RGB = (1.0, 1.0, 1.0)  #: colour of invalid depth pixels (white)
 MAX_PREVIEW_SIDE = 1024
@@ -84,9 +84,9 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
 def preview_shard(path: Path, out_dir: Path, frames: int = 3) -> list[Path]:
     """Write previews of ``frames`` evenly spaced frames of the shard at ``path`` into ``out_dir``.
 
-    Frames are read through :class:`~synthcam.shards.ShardFile`, checksums verified: a damaged shard
-    raises :class:`~synthcam.errors.ShardError` naming it and the frame."""
-    from synthcam.shards import ShardFile
+    Frames are read through :class:`~synthcam_shards.shard_file.ShardFile`, checksums verified: a damaged shard
+    raises :class:`~synthcam_core.errors.ShardError` naming it and the frame."""
+    from synthcam_shards.shard_file import ShardFile
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
 
     from scene_library.description import build_piece
     from scene_library.geometry2d import Box3
-    from scene_library.labels import class40_names
+    from synthcam_core.labels import class40_names
 
     names = class_names or class40_names()
     palette = class_palette(len(names))

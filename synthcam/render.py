@@ -18,9 +18,9 @@ import numpy as np
 
 from noise_models.view import incidence_from_normals
 from scene_library import Scene
-from synthcam.camera import Intrinsics, pixel_rays
-from synthcam.errors import SynthcamError
-from synthcam.frame import Frame
+from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.errors import SynthcamError
+from synthcam_core.frame import Frame
 from synthcam.open3d_import import import_open3d
 from synthcam.render_gl import GLRenderer, PyrenderRenderer, egl_context, gl_renderer_string
 

@@ -33,9 +33,9 @@ import numpy as np
 
 from noise_models.view import incidence_from_normals, unit_ray_z
 from scene_library import Scene
-from synthcam.camera import Intrinsics, pixel_rays
-from synthcam.errors import SynthcamError
-from synthcam.frame import Frame
+from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.errors import SynthcamError
+from synthcam_core.frame import Frame
 
 #: Near and far clip planes in metres: cameras keep >= 0.3 m from geometry; rooms are far smaller than 100 m.
 Z_NEAR, Z_FAR = 0.01, 100.0

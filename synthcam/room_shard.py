@@ -16,10 +16,10 @@ import numpy as np
 import noise_models
 from scene_library import Scene, build_scene, generate_room, load_description
 from synthcam import __version__
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name
 from synthcam.render import Renderer, make_renderer
-from synthcam.shards import ShardWriter, default_label_tables
+from synthcam_shards.shard_file import ShardWriter, default_label_tables
 from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 
@@ -76,7 +76,7 @@ def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
     """Render, add noise to and write every frame of a planned room (:func:`plan_room`) into its shard
     in ``out_dir``; returns the shard path. The room's noise stream comes from ``config`` and
     ``plan.index``, so the shard is the same whoever planned the room. The shard appears under its final
-    name only once complete (see :class:`~synthcam.shards.ShardWriter`). Every frame's ``trajectory_id``
+    name only once complete (see :class:`~synthcam_shards.shard_file.ShardWriter`). Every frame's ``trajectory_id``
     is the room index (one trajectory per room).
     """
     room_index = plan.index

@@ -15,11 +15,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, shard_name
 from synthcam.output_dir import PendingRooms
 from synthcam.room_shard import run_room
-from synthcam.shards import TEMP_SUFFIX
+from synthcam_shards.shard_file import TEMP_SUFFIX
 from synthcam.write_failures import silence_failed_hdf5_closes
 
 # --- running rooms ---------------------------------------------------------------------------

@@ -47,9 +47,9 @@ from typing import Callable
 import numpy as np
 
 from scene_library import Scene, SceneObject
-from scene_library.labels import class40_id
-from synthcam.camera import look_at
-from synthcam.errors import SynthcamError
+from synthcam_core.labels import class40_id
+from synthcam_core.camera import look_at
+from synthcam_core.errors import SynthcamError
 
 #: Kinds of piece that are room structure rather than objects: the shell, openings and what hangs flat on a
 #: wall. A piece name is its kind with an optional ``_<number>`` suffix (``wall_2``, ``door_1``).

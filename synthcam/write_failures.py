@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 """Write errors that mean the output has no room left (no space, file size limit, quota)."""

@@ -11,7 +11,7 @@ import trimesh
 
 from scene_library import Room, Scene, SceneObject
 from scene_library.objects.base import box
-from synthcam.camera import Intrinsics
+from synthcam_core.camera import Intrinsics
 
 
 def make_scene(boxes: list[tuple[str, int, trimesh.Trimesh]], size=(4.0, 3.0, 2.5)) -> Scene:

@@ -41,7 +41,7 @@ def write_real(folder, frames, yaml: str | None = None):
 @pytest.fixture(scope="module")
 def own_frames(generated, tmp_path_factory):
     """The generated frames written as a real folder: raw = noisy, filled = clean, labels = class13."""
-    from synthcam.shards import ShardFile, find_shards
+    from synthcam_shards.shard_file import ShardFile, find_shards
 
     frames = []
     for path in find_shards(generated):

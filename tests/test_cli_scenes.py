@@ -105,7 +105,7 @@ def test_malformed_descriptions_are_one_line_errors(tmp_path):
 def test_stats_views_spread_over_a_whole_trajectory(monkeypatch):
     import synthcam.scene_stats as scene_stats
     import synthcam.trajectory as trajectory
-    from synthcam.errors import SynthcamError
+    from synthcam_core.errors import SynthcamError
 
     trajectories, rendered = [], []
     real_sample = trajectory.sample_trajectory

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 
 from segnet.datasets import DatasetError, NYUv2Dataset, make_dataset
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
-from synthcam.sample import SAMPLE_KEYS
-from synthcam.camera import Intrinsics
+from synthcam_core.sample import SAMPLE_KEYS
+from synthcam_core.camera import Intrinsics
 
 N, H, W = 1449, 480, 640
 BOOK, BOOKS, WALL = 1, 85, 21  # 894-class ids: book -> 40 otherprop -> 13 objects; books -> 23 -> 2; wall -> 1 -> 12

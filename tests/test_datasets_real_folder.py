@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from scene_library.labels import class40_to_13, class40_to_37
+from synthcam_core.labels import class40_to_13, class40_to_37
 from segnet.datasets import DatasetError, RealFolderDataset, make_dataset
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
-from synthcam.camera import Intrinsics
-from synthcam.sample import SAMPLE_KEYS
+from synthcam_core.camera import Intrinsics
+from synthcam_core.sample import SAMPLE_KEYS
 
 
 

@@ -13,7 +13,7 @@ import torch
 from segnet.datasets import DatasetError, SUNRGBDDataset, make_dataset
 from segnet.datasets.sunrgbd import decode_depth_png, gravity_from_extrinsics
 from segnet.datasets.tables import sunrgbd_split_folders
-from synthcam.sample import SAMPLE_KEYS
+from synthcam_core.sample import SAMPLE_KEYS
 
 H, W = 530, 730  # a kv2 frame
 K = np.array([[529.5, 0.0, 365.0], [0.0, 529.5, 265.0], [0.0, 0.0, 1.0]])

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from segnet.encodings import ENCODINGS, encode, encode_batch, encode_numpy, estimate_camera_height
-from synthcam.sample import gravity_from_pose, make_sample
+from synthcam_core.sample import gravity_from_pose, make_sample
 from segnet.synthetic import SyntheticRooms, _look_pose
 from segnet.train_data import hflip
-from synthcam.camera import Intrinsics, pixel_rays
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.errors import SynthcamError
 
 CAM = Intrinsics.nyuv2().scaled(80, 60)
 K = torch.tensor([[CAM.fx, CAM.fy, CAM.cx, CAM.cy]], dtype=torch.float32)

@@ -20,7 +20,7 @@ from segnet.metrics import confusion_matrix
 from segnet.synthetic import SyntheticRooms
 from segnet.train import train
 from segnet.train_data import network_size, open_dataset
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,9 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
-from synthcam.shards import read_shard
+from synthcam_shards.shard_file import read_shard
 
 ARRAYS = ("depth", "depth_clean", "class40", "instance", "pose", "timestamp")
 
@@ -59,7 +59,7 @@ def test_bad_config_is_refused(tmp_path):
 
 
 def test_rerun_with_another_config_is_refused_unless_overwrite(tmp_path):
-    from synthcam.shards import find_shards
+    from synthcam_shards.shard_file import find_shards
 
     generate_dataset(GenerateConfig(rooms=3, frames_per_room=1, seed=1, width=32, height=24), tmp_path)
     smaller = GenerateConfig(rooms=1, frames_per_room=1, seed=2, width=32, height=24)
@@ -87,8 +87,8 @@ def test_gl_backend_gives_identical_shards_whatever_the_worker_count(tmp_path):
 
 
 def test_shard_writer_refuses_wrong_shapes_and_indices_and_counts_classes(tmp_path):
-    from synthcam.camera import Intrinsics
-    from synthcam.shards import ShardWriter, class_histogram
+    from synthcam_core.camera import Intrinsics
+    from synthcam_shards.shard_file import ShardWriter, class_histogram
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 41, size=(48, 64), dtype=np.uint8)

@@ -13,7 +13,7 @@ import trimesh
 
 from scene_library.errors import SceneError
 from scene_library.importer import LabelMap, UnlabelledMeshWarning, import_piece, import_scene, load_label_map
-from scene_library.labels import class40_id
+from synthcam_core.labels import class40_id
 
 CHAIR, TABLE, SOFA, OTHERPROP, NIGHT_STAND = (class40_id(n) for n in ("chair", "table", "sofa", "otherprop", "night stand"))
 

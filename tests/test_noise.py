@@ -8,7 +8,7 @@ import noise_models
 from conftest import wall_scene
 from noise_models import DisparityNoise, IncidenceDropout, LateralJitter, NoiseConfigError, RangeGate
 from noise_models.view import incidence_from_normals
-from synthcam.camera import Intrinsics, look_at
+from synthcam_core.camera import Intrinsics, look_at
 from synthcam.render import RaycastRenderer
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)

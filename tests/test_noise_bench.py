@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 import noise_models
 from cli.main import main
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.noise_bench import (REFERENCES, check_edges, check_lattice, check_multipath, check_shadow, check_sigma,
                                   check_valid, corner_frame, format_report, plane_frame, preset_passed, run_conformance,
                                   step_frame)

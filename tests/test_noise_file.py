@@ -6,7 +6,7 @@ import json
 import h5py
 import pytest
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.noise_file import (MAX_NOISE_FILE_BYTES, NoiseFile, noise_file_text, read_noise_file, write_noise_file,
                                  written_by_synthcam)
 

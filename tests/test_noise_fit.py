@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import noise_models
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.fit_frames import render_clean_frames
 from synthcam.noise_file import read_noise_file
 from synthcam.noise_fit import FIT_PARAMS, FitParam, apply_noise, parse_fit_params
-from synthcam.real_frames import CAMERAS
+from synthcam_core.real_frames import CAMERAS
 
 SIZE = (160, 120)
 TRUE_Z_MAX = 3.5

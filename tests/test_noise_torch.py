@@ -9,7 +9,7 @@ import torch
 import noise_models
 from noise_models.errors import NoiseConfigError
 from noise_models.torch_stages import TorchBatch, make_torch, torch_presets
-from synthcam.camera import Intrinsics
+from synthcam_core.camera import Intrinsics
 from synthcam.noise_bench import (REFERENCES, _roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame)
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)

@@ -12,7 +12,7 @@ import open3d as o3d
 import pytest
 
 from scene_library.errors import SceneError
-from scene_library.labels import class40_id
+from synthcam_core.labels import class40_id
 from scene_library.objects import OBJECTS, PLACEMENTS, build_piece, get_spec, kinds_by_placement, sample_piece
 from scene_library.objects.base import Piece
 

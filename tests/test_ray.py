@@ -2,7 +2,7 @@
 
 import pytest
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
 
 CONFIG = GenerateConfig(rooms=2, frames_per_room=2, seed=5, width=48, height=36)

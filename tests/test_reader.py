@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from scene_library.labels import class40_to_13
+from synthcam_core.labels import class40_to_13
 from segnet.datasets import DatasetError, make_dataset
-from synthcam.sample import SAMPLE_KEYS
-from synthcam.errors import ShardError, SynthcamError
+from synthcam_core.sample import SAMPLE_KEYS
+from synthcam_core.errors import ShardError, SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
-from synthcam import reader as reader_module
-from synthcam.reader import ShardDataset, ShardOrderSampler
-from synthcam.shards import read_shard
+from segnet.datasets import shard_reader as reader_module
+from segnet.datasets.shard_reader import ShardDataset, ShardOrderSampler
+from synthcam_shards.shard_file import read_shard
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_make_dataset_and_bad_options(dataset_dir, tmp_path):
 
 
 def test_compact_samples_expand_to_the_standard_layout(dataset_dir):
-    from synthcam.sample import DEPTH_MM, expand
+    from synthcam_core.sample import DEPTH_MM, expand
 
     for kw in ({}, {"classes": 13}, {"crop": (4, 2, 40, 60), "resize": (20, 30)}):
         standard = ShardDataset(dataset_dir, **kw)
@@ -169,7 +169,7 @@ def test_compact_samples_expand_to_the_standard_layout(dataset_dir):
 
 
 def test_read_frames_matches_read_frame_and_fills_out(dataset_dir):
-    from synthcam.shards import READ_FIELDS, ShardFile
+    from synthcam_shards.shard_file import READ_FIELDS, ShardFile
 
     with ShardFile(sorted(dataset_dir.glob("*.h5"))[0]) as sf:
         runs = sf.read_frames(0, 3, READ_FIELDS)
@@ -191,7 +191,7 @@ def test_read_frames_matches_read_frame_and_fills_out(dataset_dir):
 
 
 def test_batched_read_of_a_corrupt_frame_names_it(copied):
-    from synthcam.shards import ShardFile
+    from synthcam_shards.shard_file import ShardFile
 
     victim = sorted(copied.glob("*.h5"))[0]
     with h5py.File(victim, "r+") as f:
@@ -200,7 +200,7 @@ def test_batched_read_of_a_corrupt_frame_names_it(copied):
         f["depth"][1] = d  # still decompresses: only the checksum can tell
     with pytest.raises(ShardError, match=rf"{victim.name}: frame 1 fails its depth checksum"):
         ShardFile(victim).read_frames(0, 3, ("depth",))
-    from synthcam.reader import collate_frames
+    from segnet.datasets.shard_reader import collate_frames
 
     batch = ShardDataset(copied, compact=True).__getitems__([0, 1, 2])  # read when collated
     with pytest.raises(ShardError, match=rf"{victim.name}: frame 1"):
@@ -212,7 +212,7 @@ def test_batched_read_of_a_corrupt_frame_names_it(copied):
 def test_batched_reads_match_single_reads(dataset_dir, kw):
     from torch.utils.data import default_collate
 
-    from synthcam.reader import collate_frames
+    from segnet.datasets.shard_reader import collate_frames
 
     ds = ShardDataset(dataset_dir, **kw)
     order = [4, 5, 0, 1, 2, 3, 3, 1]  # runs within and across shards, a repeat, a jump back
@@ -254,8 +254,8 @@ def test_block_sampler_keeps_runs_of_consecutive_frames(dataset_dir):
 
 
 def test_worker_batches_reuse_shared_memory_safely(dataset_dir, monkeypatch):
-    import synthcam.batch_memory as batch_memory
-    from synthcam.reader import collate_frames
+    import segnet.datasets.batch_memory as batch_memory
+    from segnet.datasets.shard_reader import collate_frames
 
     monkeypatch.setattr(batch_memory, "MAX_SEGMENTS", 2)  # forked workers inherit it: reuse comes fast
     monkeypatch.setattr(batch_memory, "received", 0)
@@ -282,7 +282,7 @@ def test_training_on_compact_shards_matches_standard_and_resumes(dataset_dir, tm
     from torch.utils.data import default_collate
 
     from segnet.train import TrainConfig, TrainView, train
-    from synthcam.sample import expand
+    from synthcam_core.sample import expand
 
     views = [TrainView(ShardDataset(dataset_dir, classes=13, compact=c), np.arange(6), (24, 32), augment=True, seed=2,
                        depth_jitter=0.1) for c in (False, True)]

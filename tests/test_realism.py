@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.realism import MEASURES, TOLERANCES, MeasureFrame, RealismStats, compare, measure_frames
 from synthcam.realism.compare import wasserstein_bins
 
@@ -259,7 +259,7 @@ def test_wasserstein_on_bins_matches_scipy():
 
 
 def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero(real_data):
-    from synthcam.real_frames import open_real_folder
+    from synthcam_core.real_frames import open_real_folder
     from synthcam.realism.sources import real_source
 
     source = real_source(open_real_folder(real_data / "nyuv2_train", "raw", "nyuv2"))
@@ -272,7 +272,7 @@ def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero(real_data
 
 
 def test_a_filled_folder_is_its_own_reference(real_data):
-    from synthcam.real_frames import open_real_folder
+    from synthcam_core.real_frames import open_real_folder
 
     filled = open_real_folder(real_data / "nyuv2_train", "filled", "nyuv2")
     frame = next(filled.frames())

@@ -2,11 +2,11 @@ import numpy as np
 
 from conftest import make_scene, wall_scene
 from scene_library.objects.base import box
-from synthcam.camera import Intrinsics, look_at, pixel_rays, project
+from synthcam_core.camera import Intrinsics, look_at, pixel_rays, project
 from synthcam.render import RaycastRenderer, make_renderer
 
 import pytest
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))  # camera at origin looking along +y
 

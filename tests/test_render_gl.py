@@ -12,8 +12,8 @@ from conftest import make_scene, wall_scene
 from scene_library import generate_room
 from scene_library.objects.base import box
 from synthcam import render_gl
-from synthcam.camera import Intrinsics, look_at, pixel_rays
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics, look_at, pixel_rays
+from synthcam_core.errors import SynthcamError
 from synthcam.render import RaycastRenderer, choose_renderer, make_renderer
 from noise_models.view import incidence_from_normals
 from synthcam.render_gl import GLRenderer, PyrenderRenderer, normals_from_depth, opencv_projection

@@ -10,8 +10,8 @@ from scene_library.objects import get_spec
 from scene_library.checks import door_swing_blocked, max_interpenetration, outside_room, piece_of, unsupported
 from scene_library.rooms import MIN_CLASSES, object_classes
 from scene_library.shell import sample_footprint
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.render import RaycastRenderer
 from synthcam.trajectory import sample_trajectory
 
@@ -81,7 +81,7 @@ def test_l_shaped_footprints_occur_and_are_ccw():
 
 
 def test_parts_carry_their_own_class():
-    from scene_library.labels import class40_id
+    from synthcam_core.labels import class40_id
 
     scene = generate_room(np.random.default_rng(0), "bedroom")
     classes = {o.class40 for o in scene.objects if piece_of(o.name).startswith("bed")}

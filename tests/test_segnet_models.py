@@ -9,7 +9,7 @@ from torch import nn
 from segnet.encodings import encode_batch
 from segnet.models import MODELS, make_model, mc_dropout_predict
 from segnet.synthetic import SyntheticRooms
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

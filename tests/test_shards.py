@@ -5,13 +5,13 @@ import h5py
 import numpy as np
 import pytest
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import ShardError
-from synthcam.manifest import find_shards
-from synthcam.shard_format import default_label_tables, depth_to_mm, mm_to_depth
-from synthcam.shard_layout import open_shard
-from synthcam.shard_writer import ShardWriter
-from synthcam.shards import READ_FIELDS, ShardFile, read_shard
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import ShardError
+from synthcam_shards.manifest import find_shards
+from synthcam_shards.format import default_label_tables, depth_to_mm, mm_to_depth
+from synthcam_shards.layout import open_shard
+from synthcam_shards.writer import ShardWriter
+from synthcam_shards.shard_file import READ_FIELDS, ShardFile, read_shard
 
 CAM = Intrinsics.nyuv2().scaled(40, 30)
 
@@ -204,7 +204,7 @@ def test_checksum_is_zlib_crc32_whichever_implementation():
     """Shards store zlib's CRC32; the faster ISA-L implementation (when installed) gives the same values."""
     import zlib
 
-    from synthcam import shard_format
+    from synthcam_shards import format as shard_format
 
     rng = np.random.default_rng(5)
     for array in (rng.integers(0, 65535, (48, 64), dtype=np.uint16), rng.integers(0, 40, (7, 3), dtype=np.uint8),
@@ -216,7 +216,7 @@ def test_checksum_is_zlib_crc32_whichever_implementation():
 def test_writer_refuses_up_front_a_shard_readers_would_refuse(tmp_path):
     """Frame count, image size, attribute count and label lists past the readers' limits are refused
     before any file exists (a shard that could never be opened would look complete)."""
-    from synthcam.shard_format import MAX_ATTRIBUTES, LabelTables
+    from synthcam_shards.format import MAX_ATTRIBUTES, LabelTables
 
     labels = default_label_tables()
     long_name = LabelTables(("x" * 300,) + labels.class40_names[1:], labels.class13_names, labels.class37_names,
@@ -241,7 +241,7 @@ def test_newer_format_version_says_to_upgrade(tmp_path):
     """A shard or manifest from a newer synthcam asks for an upgrade, not a regeneration."""
     import json
 
-    from synthcam.manifest import read_manifest
+    from synthcam_shards.manifest import read_manifest
 
     path = write(tmp_path / "v.h5", random_frames(1))
     with h5py.File(path, "r+") as f:
@@ -259,7 +259,7 @@ def test_unreadable_shard_or_manifest_is_not_called_damaged(tmp_path, monkeypatc
     that cannot be read is one error, not a traceback."""
     import pathlib
 
-    from synthcam.manifest import read_manifest
+    from synthcam_shards.manifest import read_manifest
 
     path = write(tmp_path / "room_00000.h5", random_frames(1))
     (tmp_path / "manifest.json").write_text("{}")

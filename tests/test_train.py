@@ -195,7 +195,7 @@ import matplotlib, numpy as np
 matplotlib.use("pdf")
 from segnet.train import save_curves
 from synthcam.preview import render_preview
-from scene_library.labels import class40_names
+from synthcam_core.labels import class40_names
 save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], __import__("pathlib").Path({str(tmp_path / 'c.png')!r}))
 z = np.full((48, 64), 2.0, np.float32)
 render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), __import__("pathlib").Path({str(tmp_path / 'p.png')!r}))

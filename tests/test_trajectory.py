@@ -7,8 +7,8 @@ import pytest
 import trimesh
 
 from scene_library import Room, Scene, SceneObject, generate_room
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.render import RaycastRenderer
 from synthcam.trajectory import (LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, ViewRules, WalkParams, focus_weights, furniture_targets,
                                  is_structure, sample_trajectory)

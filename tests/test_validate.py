@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from synthcam.errors import ShardError
+from synthcam_core.errors import ShardError
 from synthcam.generate import GenerateConfig, generate_dataset
-from synthcam.shards import ShardFile, read_shard
-from synthcam.validate import validate_path
+from synthcam_shards.shard_file import ShardFile, read_shard
+from synthcam_shards.validate import validate_path
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,15 @@ outside (outward normals) for every closed primitive.
 
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
-from importlib import resources
 from typing import Iterable, Sequence
 
 import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from scene_library.labels import class40_id
+from synthcam_core.labels import class40_id, raw_name_to_40
 from scene_library.objects.base import Part, Piece, Support
 
 #: A box given by its bounds (x0, x1, y0, y1, z0, z1), metres.
@@ -298,16 +296,10 @@ def cls(name: str) -> int:
     return class40_id(name)
 
 
-@lru_cache(maxsize=None)
-def _raw_table() -> dict[str, int]:
-    data = json.loads(resources.files("scene_library").joinpath("data", "classMapping40.json").read_text())
-    return dict(zip(data["allClassName_894"], data["mapClass_894_to_40"]))
-
-
 def raw_class(name: str) -> int:
     """NYU40 id that the NYUv2 894-name table gives a raw object name (``"monitor"`` -> otherprop)."""
     try:
-        return int(_raw_table()[name])
+        return raw_name_to_40()[name]
     except KeyError:
         raise KeyError(f"{name!r} is not an NYUv2 raw object name") from None
 

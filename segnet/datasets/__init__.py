@@ -1,4 +1,4 @@
-"""Torch datasets with one sample layout (:mod:`synthcam.sample`): synthetic shards, NYUv2, SUN RGB-D,
+"""Torch datasets with one sample layout (:mod:`synthcam_core.sample`): synthetic shards, NYUv2, SUN RGB-D,
 and a folder of labelled real depth PNGs (``real``).
 
 ``make_dataset(name, path, split, classes, **kw)`` picks a reader from :data:`DATASETS` by name.
@@ -14,7 +14,7 @@ from segnet.datasets.errors import DatasetError
 from segnet.datasets.nyuv2 import NYUv2Dataset
 from segnet.datasets.real_folder import RealFolderDataset
 from segnet.datasets.sunrgbd import SUNRGBDDataset
-from synthcam.reader import ShardDataset
+from segnet.datasets.shard_reader import ShardDataset
 
 DATASETS: dict[str, type[Dataset]] = {"nyuv2": NYUv2Dataset, "sunrgbd": SUNRGBDDataset, "shards": ShardDataset,
                                       "real": RealFolderDataset}

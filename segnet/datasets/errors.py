@@ -1,6 +1,6 @@
 """The project exception raised by the real-dataset readers."""
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 class DatasetError(SynthcamError):

@@ -17,11 +17,11 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-from scene_library.labels import class894_to_40
+from synthcam_core.labels import class894_to_40
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations, nyuv2_split_indices
-from synthcam.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
-from synthcam.camera import Intrinsics
+from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
+from synthcam_core.camera import Intrinsics
 
 NYUV2_FRAMES = 1449
 NYUV2_HW = (480, 640)
@@ -36,7 +36,7 @@ class NYUv2Dataset(Dataset):
     classes : 13, 37 or 40; depth : ``"depths"`` (in-painted) or ``"rawDepths"`` (0 = missing);
     crop : optional ``(top, left, height, width)`` in pixels of the 640x480 frame; resize : optional
     ``(height, width)`` applied after the crop. The HDF5 file is opened lazily, once per process, so
-    the dataset is safe in ``DataLoader`` workers. Samples follow :mod:`synthcam.sample`.
+    the dataset is safe in ``DataLoader`` workers. Samples follow :mod:`synthcam_core.sample`.
     """
 
     def __init__(self, path: str | os.PathLike, split: str = "train", classes: int = 40, depth: str = "depths",

@@ -1,6 +1,6 @@
-"""A folder of labelled real depth PNGs (:mod:`synthcam.real_frames`) as samples for evaluation.
+"""A folder of labelled real depth PNGs (:mod:`synthcam_core.real_frames`) as samples for evaluation.
 
-The folder is read by :func:`synthcam.real_frames.open_real_folder`: ``NAME_raw.png`` or
+The folder is read by :func:`synthcam_core.real_frames.open_real_folder`: ``NAME_raw.png`` or
 ``NAME_depth.png`` (uint16 millimetres, chosen by ``depth="raw"|"filled"``), labels
 ``NAME_label13.png`` / ``NAME_label40.png``, the camera from ``intrinsics`` or the folder's
 ``intrinsics.yaml``. Only frames with labels in the chosen class space are samples (a folder's
@@ -21,7 +21,7 @@ part of a depth PNG. ``gravity`` chooses it:
 - None (the default): ``"file"`` when the folder holds ``gravity.yaml``, else ``"level"``.
 
 The camera height is unknown (NaN): the height channel estimates the floor, as on every real frame.
-Samples follow :mod:`synthcam.sample`; ``index`` is the position in :attr:`RealFolderDataset.stems`.
+Samples follow :mod:`synthcam_core.sample`; ``index`` is the position in :attr:`RealFolderDataset.stems`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
-from synthcam.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
+from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
 
 GRAVITY_MODES = ("level", "nyuv2", "file")
 """Where a real folder's gravity comes from (module docstring)."""
@@ -108,14 +108,14 @@ class RealFolderDataset(Dataset):
     """The labelled frames of a real folder as samples (see the module docstring).
 
     path : the folder; classes : 13, 37 or 40; depth : ``"filled"`` or ``"raw"``; intrinsics : a
-    camera name of :data:`synthcam.real_frames.CAMERAS`, ``"fx,fy,cx,cy"``, or None for the folder's
+    camera name of :data:`synthcam_core.real_frames.CAMERAS`, ``"fx,fy,cx,cy"``, or None for the folder's
     ``intrinsics.yaml``; gravity : one of :data:`GRAVITY_MODES` or None; crop, resize : as every
     reader. Raises :class:`DatasetError` (a :class:`SynthcamError`) with what to do.
     """
 
     def __init__(self, path: str | os.PathLike, classes: int = 13, depth: str = "filled", intrinsics: str | None = None,
                  gravity: str | None = None, crop: Sequence[int] | None = None, resize: Sequence[int] | None = None):
-        from synthcam.real_frames import RealFolder, open_real_folder
+        from synthcam_core.real_frames import RealFolder, open_real_folder
 
         self.classes = check_classes(classes)
         folder = open_real_folder(path, kind=depth, intrinsics=intrinsics)
@@ -168,7 +168,7 @@ class RealFolderDataset(Dataset):
         return len(self._frames)
 
     def labels(self, frame) -> np.ndarray:
-        """(H, W) uint8 ids in this dataset's class space from a :class:`synthcam.real_frames.RealFrame`."""
+        """(H, W) uint8 ids in this dataset's class space from a :class:`synthcam_core.real_frames.RealFrame`."""
         if self.classes == 13 and frame.label13 is not None:
             return frame.label13
         return self._lut[frame.label40]

@@ -31,10 +31,10 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-from scene_library.labels import class37_names, class37_to_40, class40_names, class40_to_37, sunrgbd_name_to_40
+from synthcam_core.labels import class37_names, class37_to_40, class40_names, class40_to_37, sunrgbd_name_to_40
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.tables import sunrgbd_split_folders
-from synthcam.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
+from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
 
 DEPTH_FOLDERS = ("depth_bfx", "depth")
 SPLITS = ("train", "test", "trainval_train", "trainval_val")
@@ -80,7 +80,7 @@ def _read_matrix(path: Path, rows: int, cols: tuple[int, ...]) -> np.ndarray:
 
 
 class SUNRGBDDataset(Dataset):
-    """SUN RGB-D frames of one split as samples (see :mod:`synthcam.sample`).
+    """SUN RGB-D frames of one split as samples (see :mod:`synthcam_core.sample`).
 
     path : the ``SUNRGBD`` folder of the toolbox tree (or its parent); split : ``"train"`` (5285),
     ``"test"`` (5050), ``"trainval_train"`` or ``"trainval_val"``; classes : 13, 37 or 40;

@@ -2,7 +2,7 @@
 
 Copied byte-for-byte from the project's shared benchmark metadata, never retyped: the NYUv2
 795/654 split (``splits.json``), NYUv2 gravity rotations (``camera_rotations_NYU.txt``), the SUN RGB-D
-5285/5050 split (``allsplit.json``). Class tables live in :mod:`scene_library.labels`.
+5285/5050 split (``allsplit.json``). Class tables live in :mod:`synthcam_core.labels`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 from synthcam.realism.measures import HIST_BIN_M, HOLE_LOG_BIN, MEASURES, check_measures
 from synthcam.realism.stats import SUMMARY_TEXT, RealismStats
 

@@ -22,8 +22,8 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 
 REFERENCE_WIDTH = 640
 """Pixel distances are expressed in pixels of an image this wide (the NYUv2 / Kinect v1 width)."""

@@ -23,7 +23,7 @@ DEPTH_CENTRES = (np.arange(DEPTH_BINS) + 0.5) * DEPTH_BIN_M
 def _save(figure, path: Path) -> None:
     """Write ``figure`` as a PNG through a temporary file and a rename (never half a picture, never
     through a link)."""
-    from synthcam.atomic_file import write_atomic
+    from synthcam_core.atomic_file import write_atomic
 
     write_atomic(path, lambda file: figure.savefig(file, format="png"), "--plots")
 
@@ -107,7 +107,7 @@ def _draw(name: str, axes, values: list) -> None:
     elif name == "normal_angle":
         _density(ax, np.arange(len(values[0]["counts"])) + 0.5, values, "counts", "angle between normal and viewing ray (degrees)")
     elif name == "class_shares":
-        from scene_library.labels import class13_names
+        from synthcam_core.labels import class13_names
 
         names = class13_names()[1:]
         x = np.arange(len(names))

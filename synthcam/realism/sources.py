@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.realism.measures import MeasureFrame
 
 DEPTHS = ("noisy", "clean")
@@ -57,11 +57,11 @@ def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
     depth : ``"noisy"`` judges the stored sensor depth, ``"clean"`` the clean depth; the clean depth
     is the reference either way. labels : attach class40 mapped to the 13 classes. max_frames : read
     at most this many frames, spread evenly over all the shards' frames. Raises
-    :class:`SynthcamError` (a :class:`~synthcam.errors.ShardError`) when the path holds no readable
+    :class:`SynthcamError` (a :class:`~synthcam_core.errors.ShardError`) when the path holds no readable
     shards or shards of different cameras.
     """
-    from scene_library.labels import class40_to_13
-    from synthcam.shards import ShardFile, find_shards
+    from synthcam_core.labels import class40_to_13
+    from synthcam_shards.shard_file import ShardFile, find_shards
 
     if depth not in DEPTHS:
         raise SynthcamError(f"unknown generated depth {depth!r}; choose one of {', '.join(DEPTHS)}")
@@ -101,7 +101,7 @@ def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
 
 
 def real_source(folder, labels: bool = False) -> FrameSource:
-    """The frames of a :class:`~synthcam.real_frames.RealFolder`: its depth judged, its filled depth
+    """The frames of a :class:`~synthcam_core.real_frames.RealFolder`: its depth judged, its filled depth
     the reference (a filled folder is its own reference; a raw folder has one when every raw frame
     has a filled partner), and with ``labels`` the 13-class labels of the frames that have them
     (``labelled`` of the source's ``count``; :class:`SynthcamError` when none has)."""

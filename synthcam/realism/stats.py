@@ -12,8 +12,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 from synthcam.realism.measures import (DEPTH_BIN_M, EDGE_DISTANCE_EDGES, HIST_BIN_M, HOLE_BIN_LOG10, MEASURES,
                                        MeasureFrame, check_measures, measure_one)
 

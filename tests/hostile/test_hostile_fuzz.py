@@ -37,11 +37,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import SynthcamError
-from synthcam.shards import READ_FIELDS, ShardFile, ShardWriter, read_shard
-from synthcam.summary import summarize_shard
-from synthcam.validate import validate_path
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
+from synthcam_shards.shard_file import READ_FIELDS, ShardFile, ShardWriter, read_shard
+from synthcam_shards.summary import summarize_shard
+from synthcam_shards.validate import validate_path
 
 MEMORY_FACTOR = 10
 """Most Python + numpy bytes (tracemalloc peak) an operation may allocate, as a multiple of the file's size."""

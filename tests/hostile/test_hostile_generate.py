@@ -232,7 +232,7 @@ def test_case6_huge_sizes_are_refused_before_any_work(cli, one_line_error, no_wo
 
 def test_case6_workers_are_capped_at_the_usable_cores(cli, monkeypatch, tmp_path):
     import synthcam.generate
-    from synthcam.errors import SynthcamError
+    from synthcam_core.errors import SynthcamError
 
     asked = []
 
@@ -310,7 +310,7 @@ def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file(tmp_path):
 
 _FAIL_SHARD_CREATION = """
 import errno, runpy, sys
-import synthcam.shard_writer as writer
+import synthcam_shards.writer as writer
 create = writer.h5py.File
 def file_on_a_full_disk(name, mode="r", *args, **kwargs):
     if mode != "x":
@@ -445,7 +445,7 @@ def test_case9_a_malformed_ray_address_is_one_line(cli, one_line_error, tmp_path
 def test_case9_variable_length_header_values_are_not_read(tmp_path, attr, notice):
     """A shard header's variable-length values live in HDF5's unchecked global heap, which a damaged file
     can make HDF5 loop on: generation reads them only for ``format`` (older shards)."""
-    from synthcam.errors import SynthcamError
+    from synthcam_core.errors import SynthcamError
     from synthcam.generate import GenerateConfig, generate_dataset
 
     config = GenerateConfig(rooms=1, frames_per_room=1, width=64, height=48, renderer="raycast")

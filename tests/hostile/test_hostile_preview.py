@@ -52,9 +52,9 @@ def test_preview_of_the_largest_frame_stays_in_bounded_memory(tmp_path):
 
     import numpy as np
 
-    from synthcam.camera import Intrinsics
+    from synthcam_core.camera import Intrinsics
     from synthcam.preview import preview_shard
-    from synthcam.shards import ShardWriter
+    from synthcam_shards.shard_file import ShardWriter
 
     width, height = 4096, 3072
     path = tmp_path / "room_00000.h5"

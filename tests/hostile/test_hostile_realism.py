@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 W, H = 64, 48
 
@@ -87,7 +87,7 @@ def generated(tmp_path_factory):
 def test_damaged_png_data_is_an_error_without_decoder_messages(tmp_path, capfd, damage):
     """A PNG whose header is valid but whose data is cut, scrambled or missing raises SynthcamError, and
     nothing is printed on the console by the decoder (libpng wrote 'libpng error: ...' to stderr)."""
-    from synthcam.real_frames import read_png
+    from synthcam_core.real_frames import read_png
 
     data = {"truncated": _depth_png()[:60], "corrupt": _corrupt(_depth_png()), "header_only": _header_only(W, H)}[damage]
     path = tmp_path / "a_raw.png"
@@ -415,8 +415,8 @@ def test_a_json_report_that_fails_to_write_leaves_no_file(monkeypatch, tmp_path)
     import errno
     import os
 
-    from synthcam.atomic_file import write_json
-    from synthcam.errors import SynthcamError
+    from synthcam_core.atomic_file import write_json
+    from synthcam_core.errors import SynthcamError
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

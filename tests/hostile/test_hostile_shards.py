@@ -19,11 +19,11 @@ import h5py
 import numpy as np
 import pytest
 
-from synthcam import shards
-from synthcam.camera import Intrinsics
-from synthcam.errors import ShardError
-from synthcam.shards import FORMAT_VERSION, ShardFile, ShardWriter, default_label_tables, find_shards
-from synthcam.validate import validate_path
+from synthcam_shards import shard_file as shards
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import ShardError
+from synthcam_shards.shard_file import FORMAT_VERSION, ShardFile, ShardWriter, default_label_tables, find_shards
+from synthcam_shards.validate import validate_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CAM = Intrinsics.nyuv2().scaled(16, 12)
@@ -185,7 +185,7 @@ def test_flipped_label_table_entry_fails_validate_on_the_command_line(dataset, c
 @pytest.mark.parametrize("field", ["pose", "timestamp", "trajectory_id"])
 def test_torch_reader_verifies_pose_timestamp_and_trajectory_checksums(tmp_path, field):
     """The training reader took poses from the file without their CRC: a corrupt pose trained silently."""
-    from synthcam.reader import ShardDataset
+    from segnet.datasets.shard_reader import ShardDataset
 
     path = write_shard(tmp_path / "room_00000.h5")
     with h5py.File(path, "r+") as f:
@@ -330,11 +330,11 @@ CRAFTS = {
 
 _PROBE = textwrap.dedent("""
     import json, resource, sys
-    from synthcam.errors import ShardError
-    from synthcam.reader import ShardDataset
-    from synthcam.shards import read_shard
-    from synthcam.summary import summarize_shard
-    from synthcam.validate import validate_path
+    from synthcam_core.errors import ShardError
+    from segnet.datasets.shard_reader import ShardDataset
+    from synthcam_shards.shard_file import read_shard
+    from synthcam_shards.summary import summarize_shard
+    from synthcam_shards.validate import validate_path
 
     def vm_bytes():
         for line in open("/proc/self/status"):
@@ -409,9 +409,9 @@ def test_validate_says_plainly_a_directory_holds_no_dataset(tmp_path, cli, one_l
 def test_manifest_limit_bounds_parse_memory_and_holds_the_largest_generated_manifest():
     """manifest.json is at most 32 MiB (parsed, at most ~25x that), and the manifest of the largest run
     generate allows (MAX_ROOMS shards at MAX_FRAMES_PER_ROOM frames of the largest images) fits in it."""
-    from synthcam.camera import MAX_IMAGE_SIDE as LARGEST_GENERATED_SIDE
+    from synthcam_core.camera import MAX_IMAGE_SIDE as LARGEST_GENERATED_SIDE
     from synthcam.generate_config import MAX_FRAMES_PER_ROOM, MAX_ROOMS, shard_name
-    from synthcam.manifest import MAX_MANIFEST_BYTES
+    from synthcam_shards.manifest import MAX_MANIFEST_BYTES
 
     assert MAX_MANIFEST_BYTES * 25 <= 1 << 30
     most_pixels = MAX_FRAMES_PER_ROOM * LARGEST_GENERATED_SIDE**2
@@ -440,14 +440,14 @@ def _out_of_memory(*args, **kwargs):
 def test_out_of_memory_reading_a_manifest_is_one_line(dataset, cli, one_line_error, monkeypatch):
     import types
 
-    monkeypatch.setattr("synthcam.manifest.json", types.SimpleNamespace(loads=_out_of_memory))
+    monkeypatch.setattr("synthcam_shards.manifest.json", types.SimpleNamespace(loads=_out_of_memory))
     for command in ("validate", "inspect"):
         line = one_line_error(cli(command, dataset), "not enough memory to read", "manifest.json")
         assert "damaged" not in line and "regenerate" not in line
 
 
 def test_out_of_memory_reading_a_shard_header_is_one_line(dataset, cli, one_line_error, monkeypatch):
-    monkeypatch.setattr("synthcam.shard_layout._read_header", _out_of_memory)
+    monkeypatch.setattr("synthcam_shards.layout._read_header", _out_of_memory)
     shard = sorted(dataset.glob("*.h5"))[0]
     for command, path in (("validate", dataset), ("validate", shard), ("inspect", shard)):
         line = one_line_error(cli(command, path), "not enough memory to read", shard.name)
@@ -471,7 +471,7 @@ def test_a_4096_px_frame_is_checked_holding_one_frame(tmp_path, command):
     the fields they read (4096*4096*7 or *5 bytes) and a few MiB besides, no more."""
     import tracemalloc
 
-    from synthcam.summary import summarize_shard
+    from synthcam_shards.summary import summarize_shard
 
     side = 4096
     path = tmp_path / "room_00000.h5"

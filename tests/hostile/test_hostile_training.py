@@ -17,7 +17,7 @@ import segnet.evaluate
 import segnet.train
 from segnet.config import TrainConfig
 from segnet.train import train
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

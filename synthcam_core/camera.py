@@ -15,7 +15,7 @@ from importlib import resources
 
 import numpy as np
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Intrinsics:
     @classmethod
     def nyuv2(cls) -> "Intrinsics":
         """The NYUv2 RGB-registered camera at 640x480 (the project default)."""
-        rgb = json.loads(resources.files("synthcam").joinpath("data", "nyuv2_camera_params.json").read_text())["rgb"]
+        rgb = json.loads(resources.files("synthcam_core").joinpath("data", "nyuv2_camera_params.json").read_text())["rgb"]
         return cls(640, 480, rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
 
     def scaled(self, width: int, height: int) -> "Intrinsics":

@@ -13,9 +13,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.shard_digest import header_digest
-from synthcam.shard_format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
+from synthcam_core.camera import Intrinsics
+from synthcam_shards.digest import header_digest
+from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
                                    HEADER_DIGEST, MAX_ATTRIBUTES, MAX_FRAMES, MAX_IMAGE_SIDE, MAX_NAME_BYTES,
                                    TEMP_SUFFIX, LabelTables, default_label_tables, depth_to_mm, frame_crc)
 
@@ -81,7 +81,7 @@ def _set_attr(obj, key: str, value: int | float | bytes) -> None:
 
 
 def _check_readable(n_frames: int, height: int, width: int, n_attrs: int, labels: LabelTables) -> None:
-    """Raise ``ValueError`` for a shard that readers would refuse (the limits of :mod:`synthcam.shard_format`,
+    """Raise ``ValueError`` for a shard that readers would refuse (the limits of :mod:`synthcam_shards.format`,
     checked when a shard is opened): called before any file is created."""
     if not 0 <= n_frames <= MAX_FRAMES:
         raise ValueError(f"a shard holds 0 to {MAX_FRAMES} frames, not {n_frames}")

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from synthcam.errors import SynthcamError
+from synthcam_core.errors import SynthcamError
 
 TEMP_SUFFIX = ".synthcam-partial"
 """Suffix of a file being written (``.last.pt.<pid>-<random>.synthcam-partial``); a name of this

@@ -1,6 +1,6 @@
 """The label vocabulary: NYUv2-40 class ids and names, and the derived 13-class space.
 
-Tables are loaded from the data files shipped in ``scene_library/data`` (copies of the project's
+Tables are loaded from the data files shipped in ``synthcam_core/data`` (copies of the project's
 shared benchmark metadata), never retyped here. Class ids are 1-based; 0 means void/unlabelled.
 """
 
@@ -12,13 +12,13 @@ from importlib import resources
 
 import numpy as np
 
-from scene_library.errors import SceneError
+from synthcam_core.errors import InputError
 
 VOID = 0
 
 
 def _load_json(name: str) -> dict:
-    return json.loads(resources.files("scene_library").joinpath("data", name).read_text())
+    return json.loads(resources.files("synthcam_core").joinpath("data", name).read_text())
 
 
 @lru_cache(maxsize=None)
@@ -46,7 +46,7 @@ def class40_id(name: str) -> int:
     names = class40_names()
     if key in names[1:]:
         return names.index(key)
-    raise SceneError(f"unknown NYU40 class {name!r}; valid names: {', '.join(names[1:])}")
+    raise InputError(f"unknown NYU40 class {name!r}; valid names: {', '.join(names[1:])}")
 
 
 @lru_cache(maxsize=None)
@@ -54,6 +54,13 @@ def class894_to_40() -> np.ndarray:
     """(895,) uint8 lookup table mapping an NYUv2 894-class id (0 = unlabelled) to its NYU40 id (Gupta et al.)."""
     table = _load_json("classMapping40.json")["mapClass_894_to_40"]
     return np.asarray([0, *table], dtype=np.uint8)
+
+
+@lru_cache(maxsize=None)
+def raw_name_to_40() -> dict[str, int]:
+    """NYU40 id of each of NYUv2's 894 raw object names (``"tv stand"`` -> 39 otherfurniture)."""
+    data = _load_json("classMapping40.json")
+    return {name: int(id40) for name, id40 in zip(data["allClassName_894"], data["mapClass_894_to_40"])}
 
 
 @lru_cache(maxsize=None)

@@ -1,7 +1,7 @@
 """The header digest of a shard (FORMAT.md, "Header digest"): a SHA-256 over every root attribute, every
 dataset's dtype, shape, chunking and attributes, and the data of every dataset but the (N, H, W) image
-stacks. The writer stores it in the :data:`~synthcam.shard_format.HEADER_DIGEST` attribute; readers
-recompute it from what they have checked and read (:mod:`synthcam.shard_layout`).
+stacks. The writer stores it in the :data:`~synthcam_shards.format.HEADER_DIGEST` attribute; readers
+recompute it from what they have checked and read (:mod:`synthcam_shards.layout`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import struct
 import h5py
 import numpy as np
 
-from synthcam.shard_format import FRAME_DATASETS, HEADER_DIGEST
+from synthcam_shards.format import FRAME_DATASETS, HEADER_DIGEST
 
 
 def _record(digest, key: str, payload: bytes) -> None:
@@ -58,7 +58,7 @@ def digest_of(root_attrs: dict, datasets: dict[str, h5py.Dataset], dataset_attrs
     """Hex SHA-256 over the records of FORMAT.md's "Header digest": the root attributes but
     :data:`HEADER_DIGEST`, then per dataset (by name) its description, attributes and, for all but the
     image datasets, its data. ``data``: the value of every dataset in
-    :data:`~synthcam.shard_format.HEADER_DATASETS`."""
+    :data:`~synthcam_shards.format.HEADER_DATASETS`."""
     digest = hashlib.sha256()
     for name in sorted(root_attrs):
         if name != HEADER_DIGEST:
@@ -73,12 +73,12 @@ def digest_of(root_attrs: dict, datasets: dict[str, h5py.Dataset], dataset_attrs
 
 
 def header_digest(f: h5py.File) -> str:
-    """The header digest of an open shard as :class:`~synthcam.shard_writer.ShardWriter` stores it in
+    """The header digest of an open shard as :class:`~synthcam_shards.writer.ShardWriter` stores it in
     :data:`HEADER_DIGEST`: hex SHA-256 over every root attribute (but the digest itself), every dataset's dtype, shape,
     chunking and attributes, and the data of every dataset but the four (N, H, W) image stacks (those
     are covered frame by frame by the ``checksum`` table, which the digest covers). Reads the whole
     header; meant for a shard this process wrote (readers check the layout first,
-    :func:`synthcam.shard_layout.open_shard`)."""
+    :func:`synthcam_shards.layout.open_shard`)."""
     datasets = {name: f[name] for name in f}
     data = {name: ds[()] for name, ds in datasets.items() if name not in FRAME_DATASETS}
     return digest_of(dict(f.attrs.items()), datasets, {name: dict(ds.attrs.items()) for name, ds in datasets.items()}, data)

@@ -1,9 +1,9 @@
 """The shard format's vocabulary (format v2, see FORMAT.md): names, versions, dataset lists, limits,
 the depth encoding (float32 metres <-> uint16 millimetres), the CRC32 of stored frames and the label tables.
 
-Everything here is shared by the writer (:mod:`synthcam.shard_writer`), the header digest
-(:mod:`synthcam.shard_digest`), the checks made when a shard is opened (:mod:`synthcam.shard_layout`),
-the reader (:mod:`synthcam.shards`) and the manifest reader (:mod:`synthcam.manifest`); it imports none of them.
+Everything here is shared by the writer (:mod:`synthcam_shards.writer`), the header digest
+(:mod:`synthcam_shards.digest`), the checks made when a shard is opened (:mod:`synthcam_shards.layout`),
+the reader (:mod:`synthcam_shards.shard_file`) and the manifest reader (:mod:`synthcam_shards.manifest`); it imports none of them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FRAME_DATASETS = ("depth", "depth_clean", "class40", "instance")
 CHECKSUM_FIELDS = ("depth", "depth_clean", "class40", "instance", "pose", "timestamp", "trajectory_id")
 """Column order of the ``checksum`` dataset: CRC32 of each frame's stored bytes of these datasets."""
 HEADER_DIGEST = "header_sha256"
-"""Root attribute holding the hex SHA-256 of the shard's header (see :func:`synthcam.shard_digest.header_digest`)."""
+"""Root attribute holding the hex SHA-256 of the shard's header (see :func:`synthcam_shards.digest.header_digest`)."""
 HEADER_DATASETS = ("pose", "timestamp", "trajectory_id", "checksum", "class40_pixels", "intrinsics", "class40_names",
                    "class13_names", "class37_names", "class40_to_13", "class40_to_37")
 """Datasets read whole when a shard is opened; the header digest covers their data."""
@@ -40,7 +40,7 @@ MAX_FRAMES = 100_000
 """Most frames one shard may hold (about 55 minutes at 30 frames/s); checked before a shard is read."""
 MAX_IMAGE_SIDE = 4096
 """Largest image width or height, in pixels, a shard may declare: the largest ``synthcam generate`` writes
-(:data:`synthcam.camera.MAX_IMAGE_SIDE`), so readers and the writer accept only what the tool makes. One
+(:data:`synthcam_core.camera.MAX_IMAGE_SIDE`), so readers and the writer accept only what the tool makes. One
 frame of the four image datasets is then at most 4096 * 4096 * 7 bytes (112 MiB), the most a
 frame-by-frame reader holds (``validate`` and ``inspect`` hold one frame and a few MiB besides)."""
 MAX_ATTRIBUTES = 64
@@ -130,8 +130,8 @@ class LabelTables:
 
 @lru_cache(maxsize=None)
 def default_label_tables() -> LabelTables:
-    """NYUv2-40 names and the 40 -> 13 and 40 -> 37 tables, from :mod:`scene_library.labels`."""
-    from scene_library import labels
+    """NYUv2-40 names and the 40 -> 13 and 40 -> 37 tables, from :mod:`synthcam_core.labels`."""
+    from synthcam_core import labels
 
     return LabelTables(labels.class40_names(), labels.class13_names(), labels.class37_names(),
                        labels.class40_to_13(), labels.class40_to_37())

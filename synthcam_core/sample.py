@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from scene_library.labels import class40_to_13, class40_to_37
-from synthcam.errors import SynthcamError
+from synthcam_core.labels import class40_to_13, class40_to_37
+from synthcam_core.errors import SynthcamError
 
 DEPTH = "depth"
 LABEL = "label"

@@ -8,7 +8,7 @@ label tables); and, for a dataset directory, ``manifest.json``: its format, conf
 list, frame counts and class pixel totals, missing shards, extra and partial (``.synthcam-partial``) files.
 Reading is frame by frame, so memory stays at one frame (at most 4096 x 4096 x 7 bytes, 112 MiB) and a
 few MiB besides whatever the shard declares. Running out of memory stops validation with
-:class:`~synthcam.manifest.NotEnoughMemory` (a limit of the machine, not a problem of the data).
+:class:`~synthcam_shards.manifest.NotEnoughMemory` (a limit of the machine, not a problem of the data).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-from synthcam.errors import ShardError
-from synthcam.manifest import NotEnoughMemory, not_enough_memory, read_manifest
-from synthcam.shard_format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, class_counts
-from synthcam.shards import ShardFile
+from synthcam_core.errors import ShardError
+from synthcam_shards.manifest import NotEnoughMemory, not_enough_memory, read_manifest
+from synthcam_shards.format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, class_counts
+from synthcam_shards.shard_file import ShardFile
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
 ROTATION_TOLERANCE = 1e-6
@@ -160,7 +160,7 @@ def validate_shard(path: Path, expected_frames: int | None = None, expected_pixe
 
     expected_frames, expected_pixels, expected_config, expected_names : the manifest's frame count,
     class40 pixel totals, config and class40 names, if any. Never raises for bad data: every problem
-    is returned as text; raises :class:`~synthcam.manifest.NotEnoughMemory` if the machine runs out of
+    is returned as text; raises :class:`~synthcam_shards.manifest.NotEnoughMemory` if the machine runs out of
     memory. Memory: the shard's header, one frame and a few MiB.
     """
     path = Path(path)
@@ -219,7 +219,7 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
     """Validate a shard file or a dataset directory (see module docstring).
 
     Raises :class:`ShardError` if ``path`` does not exist or a directory holds no dataset (no
-    ``manifest.json``, no shards, no partial shards), :class:`~synthcam.manifest.NotEnoughMemory` if the
+    ``manifest.json``, no shards, no partial shards), :class:`~synthcam_shards.manifest.NotEnoughMemory` if the
     machine runs out of memory reading the manifest or a shard; every problem with the data itself is reported
     in the :class:`ValidationReport`.
     """

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam.manifest import not_enough_memory
-from synthcam.shard_format import FRAME_DATASETS, class_counts
-from synthcam.shards import ShardFile
+from synthcam_shards.manifest import not_enough_memory
+from synthcam_shards.format import FRAME_DATASETS, class_counts
+from synthcam_shards.shard_file import ShardFile
 
 STATS_BLOCK_PIXELS = 1 << 20
 """Depth pixels :class:`_DepthStats` takes at a time (its float64 temporaries are 8 bytes a pixel each)."""
@@ -18,8 +18,8 @@ STATS_BLOCK_PIXELS = 1 << 20
 def summarize_shard(path: Path) -> dict:
     """Statistics of one shard (JSON-friendly). Reads frame by frame with every checksum verified,
     so memory stays at one frame (of three fields, at most 4096 x 4096 x 5 bytes, 80 MiB) and a few MiB;
-    raises :class:`~synthcam.errors.ShardError` for a damaged shard, and a ShardError
-    (:class:`~synthcam.manifest.NotEnoughMemory`) if the machine runs out of memory."""
+    raises :class:`~synthcam_core.errors.ShardError` for a damaged shard, and a ShardError
+    (:class:`~synthcam_shards.manifest.NotEnoughMemory`) if the machine runs out of memory."""
     try:
         return _summarize_shard(path)
     except MemoryError:

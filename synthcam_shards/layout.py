@@ -1,9 +1,9 @@
 """Opening a shard safely (FORMAT.md, "Limits" and "Header digest"): the declared layout is checked
 before any value is read (the exact set of datasets, their shapes against ``frame_count``, image
-sides of at most :data:`~synthcam.shard_format.MAX_IMAGE_SIDE`, at most
-:data:`~synthcam.shard_format.MAX_FRAMES` frames, one frame per chunk, stored sizes that fit in the
+sides of at most :data:`~synthcam_shards.format.MAX_IMAGE_SIDE`, at most
+:data:`~synthcam_shards.format.MAX_FRAMES` frames, one frame per chunk, stored sizes that fit in the
 file), then the header is read, its digest verified and its values parsed. A crafted or damaged file
-is refused with a :class:`~synthcam.errors.ShardError` before anything large is allocated.
+is refused with a :class:`~synthcam_core.errors.ShardError` before anything large is allocated.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import ShardError
-from synthcam.shard_digest import digest_of
-from synthcam.shard_format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import ShardError
+from synthcam_shards.digest import digest_of
+from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
                                    HEADER_DATASETS, HEADER_DIGEST, IMAGE_DTYPES, MAX_ATTRIBUTES, MAX_FRAMES,
                                    MAX_IMAGE_SIDE, MAX_NAME_BYTES, LabelTables, crc32)
 
@@ -205,7 +205,7 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
 
 @dataclass(frozen=True)
 class ShardHeader:
-    """Everything :class:`~synthcam.shards.ShardFile` reads when a shard is opened (see its attributes)."""
+    """Everything :class:`~synthcam_shards.shard_file.ShardFile` reads when a shard is opened (see its attributes)."""
 
     digest: str
     intrinsics: Intrinsics
@@ -334,7 +334,7 @@ def _probe_attr(f: h5py.File, name: str, vlen_text: bool):
 
 def open_shard(path: Path) -> h5py.File:
     """Open a shard read-only after checking it is a complete, undamaged shard of format version 2
-    (its layout, sizes and header digest; see :class:`~synthcam.shards.ShardFile`).
+    (its layout, sizes and header digest; see :class:`~synthcam_shards.shard_file.ShardFile`).
 
     Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or
     truncated file, another format version, an incomplete or damaged shard, or zstd data without hdf5plugin.

@@ -25,8 +25,8 @@ from typing import Iterator
 
 import numpy as np
 
-from synthcam.camera import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, Intrinsics
-from synthcam.errors import SynthcamError
+from synthcam_core.camera import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, Intrinsics
+from synthcam_core.errors import SynthcamError
 
 KINDS = ("raw", "filled")
 """Which depth of a folder to read: the raw sensor depth or the filled (in-painted) depth."""
@@ -229,7 +229,7 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
 
 def _read_intrinsics_yaml(path: Path) -> list[float]:
     """[fx, fy, cx, cy] from an ``intrinsics.yaml`` read strictly (no aliases, no duplicate or unknown keys)."""
-    from scene_library.strict_yaml import StrictFormat, parse_yaml
+    from synthcam_core.strict_yaml import StrictFormat, parse_yaml
 
     if path.stat().st_size > MAX_INTRINSICS_BYTES:
         raise SynthcamError(f"{path} is larger than {MAX_INTRINSICS_BYTES} bytes; it holds four numbers: fx, fy, cx, cy")

@@ -1,13 +1,13 @@
 """Torch access to a directory of shards: :class:`ShardDataset`, the I/O-friendly
 :class:`ShardOrderSampler` and the pass-through :func:`collate_frames`.
 
-Samples follow the layout of :mod:`synthcam.sample` (depth (1, H, W) float32 metres, label (H, W)
+Samples follow the layout of :mod:`synthcam_core.sample` (depth (1, H, W) float32 metres, label (H, W)
 int64, intrinsics, gravity, camera height, pose, index). The HDF5 handles of
-:class:`synthcam.shards.ShardFile` open lazily in each process, so the dataset is safe with
+:class:`synthcam_shards.shard_file.ShardFile` open lazily in each process, so the dataset is safe with
 ``DataLoader`` workers. Opening a shard checks its layout and sizes and verifies its header digest
 (label tables, names, intrinsics, attributes) and every frame's pose, timestamp and trajectory-id
 checksum (the poses the samples carry come from there); every read verifies the frames' image
-checksums; so a damaged shard raises :class:`~synthcam.errors.ShardError` naming the shard and frame.
+checksums; so a damaged shard raises :class:`~synthcam_core.errors.ShardError` naming the shard and frame.
 
 Fast path (what ``synthcam train`` uses)::
 
@@ -34,12 +34,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, default_collate, get_worker_info
 
-from synthcam.batch_memory import pooled_empty
-from synthcam.errors import ShardError, SynthcamError
-from synthcam.manifest import find_shards
-from synthcam.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, GRAVITY, INDEX, INTRINSICS, LABEL, POSE, check_classes,
+from segnet.datasets.batch_memory import pooled_empty
+from synthcam_core.errors import ShardError, SynthcamError
+from synthcam_shards.manifest import find_shards
+from synthcam_core.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, GRAVITY, INDEX, INTRINSICS, LABEL, POSE, check_classes,
                              window_intrinsics, window_pixels)
-from synthcam.shards import ShardFile
+from synthcam_shards.shard_file import ShardFile
 
 #: Open HDF5 handles per process; beyond this the least recently read shard is closed (reopened on demand).
 MAX_OPEN_SHARDS = 64
@@ -84,7 +84,7 @@ def collate_frames(samples) -> dict[str, torch.Tensor]:
 
 def _empty_batch(spec: dict[str, tuple[tuple[int, ...], torch.dtype]], shared: bool) -> dict[str, torch.Tensor]:
     """Uninitialised tensors ``{key: (shape, dtype)}``; ``shared``: for sending from a DataLoader
-    worker, in a reused shared-memory segment (:mod:`synthcam.batch_memory`) when one is free (else
+    worker, in a reused shared-memory segment (:mod:`segnet.datasets.batch_memory`) when one is free (else
     torch moves them to fresh shared memory when it sends them)."""
     if shared:
         batch = pooled_empty(spec)
@@ -101,7 +101,7 @@ class ShardDataset(Dataset):
     ``(top, left, height, width)``; resize : optional ``(height, width)`` after the crop;
     verify : check each frame's CRC32 on read (cheap; off only to measure its cost).
     compact : return uint16 ``depth_mm`` and uint8 ``label`` (a quarter of the bytes through the
-    DataLoader); call :func:`synthcam.sample.expand` on the batch, ideally after moving it to the GPU.
+    DataLoader); call :func:`synthcam_core.sample.expand` on the batch, ideally after moving it to the GPU.
     Global index ``k`` is frame ``k - offsets[s]`` of shard ``s``, shards in :func:`find_shards` order.
     """
 
@@ -213,7 +213,7 @@ class ShardDataset(Dataset):
                 if self._fields[0] not in out:
                     depth_np[a:b] = mm
             else:
-                np.divide(mm, np.float32(1000.0), out=depth_np[a:b])  # = synthcam.shard_format.mm_to_depth
+                np.divide(mm, np.float32(1000.0), out=depth_np[a:b])  # = synthcam_shards.format.mm_to_depth
             if lut is not None:
                 np.take(lut, class40, out=label_np[a:b], mode="clip")
             elif "class40" not in out:

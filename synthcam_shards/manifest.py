@@ -9,8 +9,8 @@ import json
 import os
 from pathlib import Path
 
-from synthcam.errors import ShardError
-from synthcam.shard_format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
+from synthcam_core.errors import ShardError
+from synthcam_shards.format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
 
 MAX_MANIFEST_BYTES = 32 << 20
 """Largest ``manifest.json`` read (32 MiB, by the readers and by generation reading its own). Parsing JSON

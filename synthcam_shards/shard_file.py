@@ -4,12 +4,12 @@
 (:meth:`~ShardFile.read_frames`, one HDF5 read per field) access, what a torch ``Dataset`` wants;
 :func:`read_shard` loads a whole shard. Every frame carries a CRC32 per stored field, checked on read
 and by ``synthcam validate``; a SHA-256 header digest covers everything else and is checked, after
-the declared layout, whenever a shard is opened (:mod:`synthcam.shard_layout`).
+the declared layout, whenever a shard is opened (:mod:`synthcam_shards.layout`).
 
 This module is also the format's public face: it re-exports the vocabulary and limits
-(:mod:`synthcam.shard_format`), the writer (:mod:`synthcam.shard_writer`), the header digest
-(:mod:`synthcam.shard_digest`), :func:`open_shard` (:mod:`synthcam.shard_layout`) and the manifest
-reader and :func:`find_shards` (:mod:`synthcam.manifest`).
+(:mod:`synthcam_shards.format`), the writer (:mod:`synthcam_shards.writer`), the header digest
+(:mod:`synthcam_shards.digest`), :func:`open_shard` (:mod:`synthcam_shards.layout`) and the manifest
+reader and :func:`find_shards` (:mod:`synthcam_shards.manifest`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from synthcam.camera import Intrinsics
-from synthcam.errors import ShardError
-from synthcam.manifest import MAX_MANIFEST_BYTES, find_shards, plain_shard_name, read_manifest
-from synthcam.shard_digest import header_digest
-from synthcam.shard_format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import ShardError
+from synthcam_shards.manifest import MAX_MANIFEST_BYTES, find_shards, plain_shard_name, read_manifest
+from synthcam_shards.digest import header_digest
+from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
                                    HEADER_DATASETS, HEADER_DIGEST, IMAGE_DTYPES, MANIFEST, MANIFEST_FORMAT,
                                    MAX_ATTRIBUTES, MAX_FRAMES, MAX_IMAGE_SIDE, MAX_NAME_BYTES, SHARD_SUFFIX,
                                    TEMP_SUFFIX, LabelTables, crc32, default_label_tables, depth_to_mm, frame_crc,
                                    mm_to_depth)
-from synthcam.shard_layout import DAMAGE_ERRORS, attr_text, open_checked, open_shard
-from synthcam.shard_writer import LIBVER, ShardWriter, class_histogram, compression_filter
+from synthcam_shards.layout import DAMAGE_ERRORS, attr_text, open_checked, open_shard
+from synthcam_shards.writer import LIBVER, ShardWriter, class_histogram, compression_filter
 
 __all__ = [
     "CHECKSUM_FIELDS", "CLASS_COUNTS", "FORMAT_NAME", "FORMAT_VERSION", "FRAME_DATASETS", "HEADER_DATASETS",
@@ -70,7 +70,7 @@ class ShardFile:
     Attributes (read once at construction):
         path : the shard's path.
         height, width : image size in pixels; ``len(shard)`` is the frame count N.
-        intrinsics : :class:`~synthcam.camera.Intrinsics` (pixel centres at u + 0.5, v + 0.5).
+        intrinsics : :class:`~synthcam_core.camera.Intrinsics` (pixel centres at u + 0.5, v + 0.5).
         class_names : 41 NYUv2-40 names by id (0 = ``"void"``); class13_names (14), class37_names (38).
         class40_to_13, class40_to_37 : (41,) uint8 lookup tables (index with a class40 image).
         poses : (N, 4, 4) float64 camera-to-world (OpenCV camera axes; world z up, metres).

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthcam.camera import Intrinsics
+from synthcam_core.camera import Intrinsics
 
 
 @dataclass(frozen=True)
