@@ -3,7 +3,8 @@
 ``make("kinect_v1", {"disparity.sigma_units": 0.3})`` builds a preset with overrides given as
 ``"<stage>.<field>": value``. Unknown presets, stages or fields raise :class:`NoiseConfigError`
 listing the valid choices; so does a value that is not a finite number (a whole number for integer
-fields) or lies outside its stage's range (each stage checks its own, see :mod:`noise_models.stages`).
+fields) or lies outside its stage's range (each stage checks its own; :mod:`noise_models.stages` lists
+the stages' modules).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import math
 from typing import Callable, Mapping
 
 from noise_models.errors import NoiseConfigError
-from noise_models.smoothing import InverseDepthSmooth
-from noise_models.stages import (Compose, DisparityNoise, DistanceDropout, DotPatternWindow, FlyingPixels, HoleFill,
-                                 IncidenceDropout, InvalidBorder, LateralJitter, MaterialDropout, Multipath, PixelShift,
-                                 ProjectorShadow, RangeGate, RedwoodDistortion, SmoothDistortion, Stage, StereoFOV, ToFNoise)
+from noise_models.base import Stage
+from noise_models.disparity import DisparityNoise, DotPatternWindow, LateralJitter, ProjectorShadow, StereoFOV
+from noise_models.distortion import PixelShift, RedwoodDistortion, SmoothDistortion
+from noise_models.dropout import DistanceDropout, IncidenceDropout, InvalidBorder, MaterialDropout, RangeGate
+from noise_models.smoothing import HoleFill, InverseDepthSmooth
+from noise_models.stages import Compose
+from noise_models.tof import FlyingPixels, Multipath, ToFNoise
 
 
 def _none() -> dict[str, Stage]:

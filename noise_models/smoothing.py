@@ -1,4 +1,5 @@
-"""Edge-preserving smoothing of depth, as a noise stage: the in-painting solve of NYUv2's filled depth.
+"""NYUv2's filled depth as noise stages: hole filling (:class:`HoleFill`) and the edge-preserving
+smoothing of the in-painting solve (:class:`InverseDepthSmooth`).
 
 NYUv2's filled ``depths`` come from a colorization solve in which the measured pixels are soft
 constraints (weight 1 against their neighbours), so measured depth is averaged with its neighbours
@@ -17,12 +18,38 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from noise_models.stages import MAX_SIGMA_PX, Stage, _require, _require_finite
+from noise_models.base import Stage
+from noise_models.checks import MAX_SIGMA_PX, require, require_finite
 from noise_models.view import DepthView
 
 
 MAX_SIGMA_INV = 0.02
 """Largest range sigma (1/m): a hole's inverse depth (0) stays 5 sigmas from any depth within 10 m."""
+
+
+@dataclass(frozen=True)
+class HoleFill(Stage):
+    """Fill invalid pixels, as NYUv2's in-painted ``depths`` are filled. NYU uses colour-guided
+    colorization; without colour, each hole takes the depth of its nearest valid pixel, then the filled
+    pixels are smoothed with a Gaussian of ``sigma_px`` (valid pixels keep their values). A frame with no
+    valid pixel stays empty."""
+
+    sigma_px: float = 3.0
+
+    def __post_init__(self):
+        require_finite(self)
+        require(0 < self.sigma_px <= MAX_SIGMA_PX, "fill needs sigma_px > 0 and at most 64 (pixels)")
+
+    def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
+        z = frame.depth
+        holes = z <= 0
+        if not holes.any() or holes.all():
+            return z.copy()
+        _, labels = cv2.distanceTransformWithLabels(holes.astype(np.uint8), cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        nearest = z[~holes][labels - 1]  # labels number the valid pixels in row-major order, from 1
+        smooth = cv2.GaussianBlur(nearest, (0, 0), float(self.sigma_px))
+        return np.where(holes, smooth, z).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -37,8 +64,8 @@ class InverseDepthSmooth(Stage):
     sigma_inv: float = 0.006
 
     def __post_init__(self):
-        _require_finite(self)
-        _require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= MAX_SIGMA_INV,
+        require_finite(self)
+        require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= MAX_SIGMA_INV,
                  "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 0.02 (1/m)")
 
     @property

@@ -236,11 +236,11 @@ def test_shadow_matches_its_definition_by_brute_force():
 
 
 def test_window_max_helper_and_range_gate_bounds():
-    from noise_models.stages import _window_max_right
+    from noise_models.disparity import window_max_right
 
     g = np.random.default_rng(8).normal(size=(3, 50)).astype(np.float32)
     for span in (1, 5, 17, 80):
-        got = _window_max_right(g, span)
+        got = window_max_right(g, span)
         length = 1 << int(np.ceil(np.log2(span + 1)))
         expect = np.stack([[row[u : u + length].max() for u in range(50)] for row in g])
         assert np.array_equal(got, expect)
