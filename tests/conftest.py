@@ -100,3 +100,15 @@ def real_data() -> Path:
         pytest.fail(f"the real frames are missing: {REAL_DATA}/nyuv2_train does not exist (the checkout must sit beside "
                     "shared/, or SYNTHCAM_REAL_DATA must name the folder)")
     return REAL_DATA
+
+
+@pytest.fixture(name="make_scene")
+def make_scene_fixture():
+    """``make_scene(boxes, size=...)``: :func:`make_scene` as a fixture (tests do not import conftest)."""
+    return make_scene
+
+
+@pytest.fixture(name="wall_scene")
+def wall_scene_fixture():
+    """``wall_scene(distance=2.0, width=20.0)``: :func:`wall_scene` as a fixture."""
+    return wall_scene
