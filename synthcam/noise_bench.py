@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 import noise_models
-from synthcam_core.camera import Intrinsics
+from synthcam_core.camera import Intrinsics, pixel_centres, pixel_slopes
 from synthcam_core.errors import SynthcamError
 from synthcam_core.frame import Frame
 
@@ -107,8 +107,7 @@ class CheckResult:
 
 def _rays(cam: Intrinsics) -> np.ndarray:
     """(H, W, 3) float64 rays (x/z, y/z, 1) through pixel centres."""
-    u = (np.arange(cam.width) + 0.5 - cam.cx) / cam.fx
-    v = (np.arange(cam.height) + 0.5 - cam.cy) / cam.fy
+    u, v = pixel_slopes(cam)
     return np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((1, 1))), axis=-1)
 
 
@@ -169,7 +168,8 @@ def corner_frame(cam: Intrinsics, z0: float) -> Frame:
 # --- measurements -------------------------------------------------------------------------------------
 
 
-def _roi(cam: Intrinsics) -> tuple[slice, slice]:
+def centre_roi(cam: Intrinsics) -> tuple[slice, slice]:
+    """(rows, columns) of the square around the image centre where planes are measured (at least 16 px wide)."""
     half = max(8, cam.width // 20)
     cy, cx = cam.height // 2, cam.width // 2
     return slice(cy - half, cy + half), slice(cx - half, cx + half)
@@ -187,7 +187,7 @@ def plane_fit_sigma(depth: np.ndarray, roi: tuple[slice, slice]) -> float:
 
 
 def check_sigma(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator, draws: int = 2) -> CheckResult:
-    roi = _roi(cam)
+    roi = centre_roi(cam)
     rows, ok = [], True
     for z in SIGMA_DEPTHS:
         frame = plane_frame(cam, z)
@@ -209,7 +209,7 @@ def check_sigma(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator
 def check_lattice(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator) -> CheckResult:
     if ref.lattice is None:
         return CheckResult("lattice", None, "no quantisation lattice")
-    roi = _roi(cam)
+    roi = centre_roi(cam)
     rows, ok = [], True
     for z in LATTICE_DEPTHS:
         depth = model(plane_frame(cam, z, 30.0), rng)[roi]
@@ -327,7 +327,7 @@ def check_multipath(model, ref: Reference, cam: Intrinsics, rng: np.random.Gener
         return CheckResult("multipath", None, "no multipath model")
     frame = corner_frame(cam, z0)
     out = model(frame, rng)
-    u = np.arange(cam.width) + 0.5
+    u = pixel_centres(cam)[0]
     crease_u = cam.cx  # the crease projects onto the principal column
     ok_px = (out > 0) & (frame.depth > 0)
     rel = np.where(ok_px, out / np.where(frame.depth > 0, frame.depth, 1.0) - 1, np.nan)

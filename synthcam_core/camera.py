@@ -82,14 +82,29 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return w, h
 
 
+def pixel_centres(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre image coordinates: ((W,) u + 0.5, (H,) v + 0.5), float64 pixels."""
+    return (np.arange(intrinsics.width, dtype=np.float64) + 0.5,
+            np.arange(intrinsics.height, dtype=np.float64) + 0.5)
+
+
+def pixel_slopes(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Slopes of the rays through the pixel centres: ((W,) x/z, (H,) y/z), float64.
+
+    The one pixel-centre ray grid of the project: :func:`pixel_rays` and every backend, check and measure
+    that needs rays build on it.
+    """
+    u, v = pixel_centres(intrinsics)
+    return (u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy
+
+
 @lru_cache(maxsize=8)
 def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
     """(H, W, 3) float32 camera-frame ray directions with z = 1, through each pixel centre.
 
     Scaling a ray by a z-depth gives the camera-frame point. The result is cached and read-only.
     """
-    u = (np.arange(intrinsics.width, dtype=np.float64) + 0.5 - intrinsics.cx) / intrinsics.fx
-    v = (np.arange(intrinsics.height, dtype=np.float64) + 0.5 - intrinsics.cy) / intrinsics.fy
+    u, v = pixel_slopes(intrinsics)
     rays = np.empty((intrinsics.height, intrinsics.width, 3), dtype=np.float32)
     rays[..., 0] = u[None, :]
     rays[..., 1] = v[:, None]

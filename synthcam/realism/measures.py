@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from synthcam_core.camera import Intrinsics
+from synthcam_core.camera import Intrinsics, pixel_slopes
 from synthcam_core.errors import SynthcamError
 
 REFERENCE_WIDTH = 640
@@ -306,9 +306,8 @@ def depth_steps(ctx: FrameContext) -> dict[str, np.ndarray]:
 @lru_cache(maxsize=8)
 def _ray_slopes(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
     """(1, W) x/z and (H, 1) y/z of the pixel centres' viewing rays, float32."""
-    a = ((np.arange(intrinsics.width) + 0.5 - intrinsics.cx) / intrinsics.fx).astype(np.float32)[None, :]
-    b = ((np.arange(intrinsics.height) + 0.5 - intrinsics.cy) / intrinsics.fy).astype(np.float32)[:, None]
-    return a, b
+    u, v = pixel_slopes(intrinsics)
+    return u.astype(np.float32)[None, :], v.astype(np.float32)[:, None]
 
 
 def normal_angle(ctx: FrameContext) -> dict[str, np.ndarray]:
