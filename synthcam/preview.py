@@ -10,32 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from synthcam_core.atomic_file import write_atomic
+from synthcam_core.palette import class_palette, colorize_depth, legend_handles, legend_items
 
-INVALID_RGB = (1.0, 1.0, 1.0)  #: colour of invalid depth pixels (white)
 MAX_PREVIEW_SIDE = 1024
 """Frames larger than this (pixels, longer side) are drawn subsampled (every k-th pixel, nearest): a
 picture needs no more, and colour-mapping a 4096x4096 frame in float64 would take gigabytes."""
-
-
-def class_palette(n: int = 41) -> np.ndarray:
-    """(n, 3) float RGB in [0, 1], one fixed, well-separated colour per class id; id 0 (void) is black."""
-    from matplotlib.colors import hsv_to_rgb
-
-    ids = np.arange(n)
-    hsv = np.stack([(ids * 0.618034) % 1.0, 0.55 + 0.45 * ((ids * 3) % 4) / 3, 0.95 - 0.35 * ((ids * 5) % 3) / 2], axis=1)
-    palette = hsv_to_rgb(hsv)
-    palette[0] = 0.0
-    return palette
-
-
-def colorize_depth(depth: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    """(H, W) float metres -> (H, W, 3) float RGB with the turbo colour map; invalid (0) pixels white."""
-    from matplotlib import colormaps
-
-    norm = np.clip((depth - vmin) / max(vmax - vmin, 1e-6), 0.0, 1.0)
-    rgb = colormaps["turbo"](norm)[..., :3]
-    rgb[depth <= 0] = INVALID_RGB
-    return rgb
 
 
 def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarray, class_names: tuple[str, ...],
@@ -48,16 +27,14 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
-    from matplotlib.patches import Patch
 
     invalid_pct = 100.0 * float(np.count_nonzero(depth <= 0)) / max(depth.size, 1)
-    labels = np.asarray(class40, dtype=np.uint8)
-    counts = sum(np.bincount(labels[r:r + 256].ravel(), minlength=256) for r in range(0, len(labels), 256))  # in bands: small
+    legend = legend_items([np.asarray(class40, dtype=np.uint8)], 40, class_names, void=True)  # every pixel counts
     step = -(-max(depth.shape) // MAX_PREVIEW_SIDE)  # ceil: 1 for frames up to MAX_PREVIEW_SIDE
     depth_clean, depth, class40 = depth_clean[::step, ::step], depth[::step, ::step], class40[::step, ::step]
     valid = depth_clean[depth_clean > 0]
     vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
-    palette = class_palette(len(class_names))
+    palette = class_palette(40)
     fig = Figure(figsize=(17, 4.6))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.04})
     panels = [(colorize_depth(depth_clean, vmin, vmax), "clean depth"),
@@ -69,11 +46,7 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
         ax.axis("off")
     sm = ScalarMappable(cmap="turbo", norm=Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes[:2], orientation="horizontal", fraction=0.05, pad=0.03, aspect=50, label="depth (m)")
-    ids = np.flatnonzero(counts[: len(class_names)])
-    order = ids[np.argsort(-counts[ids], kind="stable")]
-    total = max(int(counts.sum()), 1)
-    handles = [Patch(color=palette[i], label=f"{class_names[i]} ({100 * counts[i] / total:.1f} %)") for i in order]
-    axes[2].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    axes[2].legend(handles=legend_handles(legend), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
     out_path = Path(out_path)
@@ -107,14 +80,14 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
     """Top-down plan of a scene description (labelled footprints, door swing zones), optionally with
     rendered NYU40 label views beside it. views : list of (H, W) uint8 class images."""
     from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
-    from matplotlib.patches import Patch, Polygon, Rectangle
+    from matplotlib.patches import Polygon, Rectangle
 
     from scene_library.description import build_piece
     from scene_library.geometry2d import Box3
     from synthcam_core.labels import class40_names
 
     names = class_names or class40_names()
-    palette = class_palette(len(names))
+    palette = class_palette(40)
     n_views = len(views or [])
     fig = Figure(figsize=(6 + 4 * n_views, 6))
     axes = fig.subplots(1, 1 + n_views, squeeze=False, gridspec_kw={"width_ratios": [1.4] + [1] * n_views})
@@ -147,7 +120,7 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
         a.axis("off")
         a.set_title(f"view {k + 1} (NYU40 labels)", fontsize=9)
         present.update(np.unique(img).tolist())
-    handles = [Patch(color=palette[c], label=names[c]) for c in sorted(present) if c]
+    handles = legend_handles(legend_items([np.asarray(sorted(present))], 40, names), shares=False)  # one each: by id
     if handles:  # an empty room has nothing to list
         fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
