@@ -10,9 +10,9 @@ it (atomically, :mod:`segnet.runfiles`). Reading it here goes in three layers:
   and all members together no larger than the file, so reading never allocates more than about the
   file's size. Every tensor read must lie inside its own storage (no view that claims more elements
   than the file holds).
-- :func:`load_checkpoint` checks the entries of a run's checkpoint (:data:`CHECKPOINT_KEYS`): its
-  config (:meth:`segnet.config.TrainConfig.from_dict`), model spec, finite weights, epoch, history,
-  class weights and generator states. :func:`model_from_checkpoint` and
+- :func:`load_checkpoint` checks the entries of a run's checkpoint (:data:`CHECKPOINT_KEYS`,
+  :data:`OPTIONAL_KEYS`): its config (:meth:`segnet.config.TrainConfig.from_dict`), model spec,
+  finite weights, epoch, history, class weights, generator states and validation split. :func:`model_from_checkpoint` and
   :func:`init_from_checkpoint` put its weights into a model.
 - :func:`load_optimizer_state` and :func:`load_scheduler_state` check a resumed run's optimizer and
   scheduler state against the ones the run builds before loading it.
@@ -258,8 +258,36 @@ def _load_into(target: object, saved: dict, path: str | Path, what: str) -> None
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "config", "model_spec", "class_weights", "history",
                    "best", "rng")
-"""The entries of every checkpoint :func:`segnet.train.train` writes (and the only ones
-:func:`load_checkpoint` accepts)."""
+"""The entries of every checkpoint :func:`segnet.train.train` writes."""
+
+OPTIONAL_KEYS = ("data_split",)
+"""Entries of newer checkpoints that older ones lack: ``data_split``, the frames the run validated
+on (:func:`check_data_split`). :func:`load_checkpoint` accepts these and :data:`CHECKPOINT_KEYS`,
+nothing else."""
+
+MAX_SPLIT_ENTRIES = 10_000_000
+"""Most shard names or frame positions a ``data_split`` may list."""
+
+
+def check_data_split(value: object, path: str | Path) -> dict:
+    """``value`` as a checkpoint's ``data_split``: ``{"data": absolute path of the training data
+    ("" for the synthetic rooms), "val_shards": [shard file names]}`` for shards, or ``{"data": ...,
+    "val_frames": [positions in the training split]}``; anything else raises a one-line error."""
+    if not isinstance(value, dict) or "data" not in value or len(value) != 2 or not (
+            set(value) == {"data", "val_shards"} or set(value) == {"data", "val_frames"}):
+        raise not_a_checkpoint(path, "its data_split is not a dict of data and val_shards or val_frames")
+    if not isinstance(value["data"], str) or len(value["data"]) > 4096:
+        raise not_a_checkpoint(path, "its data_split's data is not a path")
+    entries = value.get("val_shards", value.get("val_frames"))
+    if not isinstance(entries, list) or len(entries) > MAX_SPLIT_ENTRIES:
+        raise not_a_checkpoint(path, "its data_split's list is not a list of names or positions")
+    if "val_shards" in value:
+        ok = all(isinstance(n, str) and 0 < len(n) <= 255 and "/" not in n and n not in (".", "..") for n in entries)
+    else:
+        ok = all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**40 for i in entries)
+    if not ok:
+        raise not_a_checkpoint(path, "its data_split lists something that is not a shard file name or frame position")
+    return value
 
 
 def spec_of(config: TrainConfig) -> ModelSpec:
@@ -331,7 +359,7 @@ def load_checkpoint(path: str | Path) -> dict:
     missing = [key for key in CHECKPOINT_KEYS if key not in state]
     if missing:
         raise not_a_checkpoint(path, f"it lacks the entry {missing[0]!r}")
-    unknown = [str(key) for key in state if key not in CHECKPOINT_KEYS]
+    unknown = [str(key) for key in state if key not in CHECKPOINT_KEYS + OPTIONAL_KEYS]
     if unknown:
         raise not_a_checkpoint(path, f"it has an unknown entry {unknown[0][:40]!r}")
     try:
@@ -342,6 +370,8 @@ def load_checkpoint(path: str | Path) -> dict:
         raise not_a_checkpoint(path, "its model_spec is not the model its config describes")
     _check_model_weights(state["model"], path)
     _check_run_entries(state, config, path)
+    if "data_split" in state:
+        check_data_split(state["data_split"], path)
     state["config"] = asdict(config)
     state["model_spec"] = spec_of(config).as_dict()
     return state

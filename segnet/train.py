@@ -8,18 +8,21 @@ balancing are :mod:`segnet.train_data` (:func:`open_dataset`, :func:`split_indic
 
 Run directory (``out``): ``config.json``, ``last.pt`` after every epoch, ``best.pt`` (highest
 validation class-average accuracy, SceneNet's headline metric; lowest training loss without a
-validation split), ``history.json``, TensorBoard logs in ``tb/`` and ``curves.png`` at the end.
+validation split), and, rewritten as the run goes (:mod:`segnet.run_log`), ``history.json``,
+``curves.png`` and TensorBoard scalars in ``tb/`` (per step and per epoch; optional).
 A checkpoint is a dict with ``model``, ``optimizer``, ``scheduler``, ``epoch`` (epochs completed),
-``config``, ``model_spec``, ``class_weights``, ``history``, ``best`` and ``rng`` (torch CPU/CUDA
-states) so ``resume=True`` continues the identical run. Checkpoints hold only tensors and plain
-values and are read with torch's weights-only reader, every entry checked
-(:func:`segnet.checkpoint.load_checkpoint`); run files are written under exclusive temporary names
+``config``, ``model_spec``, ``class_weights``, ``history``, ``best``, ``rng`` (torch CPU/CUDA
+states) so ``resume=True`` continues the identical run, and ``data_split`` (the validation frames,
+:func:`split_record`) so ``synthcam evaluate --split val`` scores what the run validated on.
+Checkpoints hold only tensors and plain values and are read with torch's weights-only reader,
+every entry checked (:func:`segnet.checkpoint.load_checkpoint`); run files are written under exclusive temporary names
 and renamed (:mod:`segnet.runfiles`). The settings are bounded by :mod:`segnet.limits`; a
 non-finite loss stops the run before it saves.
 
-Determinism: model initialisation and dropout use the global torch generator (seeded with
-``config.seed`` and restored on resume); the shuffling order of epoch ``e`` comes from a generator
-seeded with (seed, e), and the augmentation of frame ``i`` in epoch ``e`` from
+Determinism: model initialisation and dropout use the global torch generator, seeded with
+``config.seed`` (restored on resume) inside :func:`segnet.rng.run_scope`, which gives the
+caller's generator states back when the run ends; the shuffling order of epoch ``e`` comes from
+a generator seeded with (seed, e), and the augmentation of frame ``i`` in epoch ``e`` from
 ``numpy.random.default_rng([seed, e, i])``, independent of worker count.
 """
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -37,11 +40,13 @@ import torch
 import torch.nn.functional as F
 
 from segnet.checkpoint import (init_from_checkpoint, load_checkpoint, load_optimizer_state, load_scheduler_state,
-                               load_weights, not_a_checkpoint, spec_of)
+                               load_weights, spec_of)
 from segnet.config import TrainConfig
 from segnet.encodings import encode_batch
 from segnet.models import build
-from segnet.runfiles import first_line, make_directory, save_state, write_atomic, write_text
+from segnet.rng import restore_rng_state, rng_state, run_scope
+from segnet.run_log import RunLog, epoch_line, summary_writer_class
+from segnet.runfiles import make_directory, save_state, write_text
 from segnet.train_data import TrainView, median_frequency_weights, open_dataset, sample_groups, split_indices
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH_MM, LABEL, expand
@@ -90,8 +95,12 @@ FINITE_CHECK_EVERY = 10
 synchronisation; the loss is watched on the device at every step and the epoch's end is checked)."""
 
 
-def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler, on_step: Callable[[int, float], None] | None = None) -> dict:
+def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler,
+                    on_step: Callable[[int, torch.Tensor, float], None] | None = None) -> dict:
     """One pass over ``loader``; returns loss, pixel accuracy, images, data-wait and compute seconds.
+
+    ``on_step(step, loss, lr)`` follows every step: its number in this pass (1-based), the loss (a
+    device tensor: reading it is a host synchronisation) and the learning rate the step used.
 
     Data wait is the time spent waiting for the next batch; compute is the rest of the epoch's wall
     time (on cuda, after a final synchronisation). Statistics stay on the device until the end.
@@ -117,6 +126,7 @@ def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler, on_step: Cal
         wait += time.perf_counter() - t0
         logits, label = _forward(ctx, batch)
         loss = weighted_loss(logits, label, ctx.weights)
+        lr = optimizer.param_groups[0]["lr"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -130,7 +140,7 @@ def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler, on_step: Cal
         steps += 1
         images += label.shape[0]
         if on_step is not None:
-            on_step(steps, loss.detach())
+            on_step(steps, loss.detach(), lr)
         if steps % FINITE_CHECK_EVERY == 0 and int(first_bad):
             break
     if dev.type == "cuda":
@@ -172,54 +182,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
     save_state(path, state)
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict, path: str | Path) -> None:
-    """Restore the generator states of a checked checkpoint; a state torch refuses raises one line.
-
-    A run saved on a machine with more GPUs than this one holds a state per GPU there: the states of
-    the GPUs this machine has are restored (the run trains on one of them), the rest are left.
-    """
-    try:
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-        raise not_a_checkpoint(path, f"its rng state does not load: {first_line(exc)}") from None
-
-
 def _finite_model(model: torch.nn.Module) -> bool:
     """Whether every floating parameter and buffer of ``model`` is finite (one host sync)."""
     checks = [torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]
     return bool(torch.stack(checks).all()) if checks else True
-
-
-def save_curves(history: list[dict], path: Path) -> None:
-    """Plot loss and accuracy per epoch (train and validation) to ``path`` (PNG)."""
-    from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
-
-    epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(10, 4))
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-    if any("val_loss" in h for h in history):
-        ax_loss.plot(epochs, [h.get("val_loss", np.nan) for h in history], "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="weighted cross entropy", title="loss")
-    ax_acc.plot(epochs, [100 * h["train_acc"] for h in history], "o-", label="train pixel acc")
-    for key, name in (("val_global_acc", "val global acc"), ("val_class_avg_acc", "val class-avg acc"), ("val_miou", "val mIoU")):
-        if any(key in h for h in history):
-            ax_acc.plot(epochs, [100 * h.get(key, np.nan) for h in history], "o-", label=name)
-    ax_acc.set(xlabel="epoch", ylabel="%", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    write_atomic(path, lambda file: fig.savefig(file, format="png", dpi=100))
 
 
 # --------------------------------------------------------------------------------------- driver
@@ -303,37 +269,8 @@ def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what
                          f"or check the data")
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None,
-          progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Train (or, with ``resume``, continue) the run in ``out_dir``; returns the last epoch's record.
-
-    With ``resume`` the run's saved config is used, except ``epochs``, ``device`` and
-    ``num_workers`` which come from ``config``. ``stop_after`` ends this call after that many more
-    epochs (a later ``resume`` continues exactly where it stopped).
-
-    A new run never starts in a directory holding run files. ``config.json`` and the TensorBoard
-    log are written with the first completed epoch, after its checkpoints; a first epoch whose
-    files cannot be written (a full disk) leaves no run file behind (:func:`_save_epoch`). A
-    non-finite training or validation loss, or non-finite weights, stop the run with a one-line
-    :class:`SynthcamError` before anything of that epoch is saved: ``last.pt`` and ``best.pt`` only
-    ever hold finite weights.
-    """
-    from tqdm import tqdm
-
-    out = Path(out_dir)
-    _check_out(out, resume)
-    if resume:
-        state = load_checkpoint(out / "last.pt")
-        saved = TrainConfig.from_dict(state["config"])
-        saved.epochs, saved.device, saved.num_workers = config.epochs, config.device, config.num_workers
-        config = saved
-    config.validate()
-    init_state = load_checkpoint(config.init) if config.init and not resume else None
-
-    device = torch.device(config.device)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cudnn.benchmark = True
+def _data(config: TrainConfig):
+    """The run's training and validation views, their dataset and the validation split's record."""
     size = (config.height, config.width)
     dataset = open_dataset(config.dataset, config.data, "train", config.classes, config.depth, real_depth=config.real_depth,
                            synthetic_frames=config.synthetic_frames, synthetic_size=size, seed=config.seed, compact=True)
@@ -342,6 +279,63 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     train_idx, val_idx = split_indices(sample_groups(dataset), config.val_fraction, config.seed)
     train_view = TrainView(dataset, train_idx, size, config.augment, config.seed, config.scale_range, config.depth_jitter)
     val_view = TrainView(dataset, val_idx, size, augment=False)
+    return dataset, train_idx, train_view, val_view, split_record(config, dataset, val_idx)
+
+
+def _optimizer(config: TrainConfig, model: torch.nn.Module, cuda: bool) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                 fused=True if cuda else None)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None,
+          progress: bool = True, log: Callable[[str], None] = print, tensorboard: bool = True) -> dict:
+    """Train (or, with ``resume``, continue) the run in ``out_dir``; returns the last epoch's record.
+
+    With ``resume`` the run's saved config is used, except ``epochs``, ``device`` and
+    ``num_workers`` which come from ``config``. ``stop_after`` ends this call after that many more
+    epochs (a later ``resume`` continues exactly where it stopped). ``tensorboard``: write
+    TensorBoard scalars to ``tb/`` (needs the ``train`` extra; a missing package is one error line
+    before anything runs).
+
+    A new run never starts in a directory holding run files. ``config.json`` is written with the
+    first completed epoch, after its checkpoints; a first epoch whose files cannot be written (a
+    full disk) leaves no run file behind (:func:`_save_epoch`). ``history.json`` and
+    ``curves.png`` are rewritten after every epoch (:class:`segnet.run_log.RunLog`). A non-finite
+    training or validation loss, or non-finite weights, stop the run with a one-line
+    :class:`SynthcamError` before anything of that epoch is saved: ``last.pt`` and ``best.pt`` only
+    ever hold finite weights.
+
+    The run changes no process-wide state: the caller's torch generator states and
+    ``torch.backends.cudnn.benchmark`` (on while a cuda run trains) are the same afterwards
+    (:func:`segnet.rng.run_scope`).
+    """
+    out = Path(out_dir)
+    _check_out(out, resume)
+    state = None
+    if resume:
+        state = load_checkpoint(out / "last.pt")
+        config = replace(TrainConfig.from_dict(state["config"]), epochs=config.epochs, device=config.device,
+                         num_workers=config.num_workers)
+    config.validate()
+    writer_class = summary_writer_class() if tensorboard else None
+    cuda = torch.device(config.device).type == "cuda"
+    with run_scope(config.seed, cudnn_benchmark=True if cuda else None):
+        return _run(config, out, state, stop_after, progress, log, writer_class)
+
+
+def _run(config: TrainConfig, out: Path, state: dict | None, stop_after: int | None, progress: bool,
+         log: Callable[[str], None], writer_class) -> dict:
+    """:func:`train` after its checks, inside the run's own generator scope (``state``: the
+    checkpoint resumed from, else None)."""
+    from tqdm import tqdm
+
+    resume = state is not None
+    init_state = load_checkpoint(config.init) if config.init and not resume else None
+    device = torch.device(config.device)
+    cuda = device.type == "cuda"
+    dataset, train_idx, train_view, val_view, split = _data(config)
 
     torch.manual_seed(config.seed)
     spec = spec_of(config)
@@ -355,11 +349,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     model.to(device)
     if cuda:
         model.to(memory_format=torch.channels_last)
-    if config.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                      fused=True if cuda else None)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    optimizer = _optimizer(config, model, cuda)
     steps_per_epoch = math.ceil(len(train_view) / config.batch_size)
     total = max(1, steps_per_epoch * config.epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1.0 - s / total) ** 0.9)
@@ -372,7 +362,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
         load_scheduler_state(scheduler, state["scheduler"], out / "last.pt")
         weights_np = np.asarray(state["class_weights"], dtype=np.float32)
         history, best, start_epoch = list(state["history"]), float(state["best"]), int(state["epoch"])
-        _set_rng_state(state["rng"], out / "last.pt")
+        restore_rng_state(state["rng"], out / "last.pt")
     elif config.balance:
         weights_np = median_frequency_weights(dataset, train_idx, config.classes, config.balance_frames,
                                               np.random.default_rng([config.seed, 3]))
@@ -383,10 +373,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     ctx = StepContext(run_model, config.encoding, device, weights, autocast=cuda, channels_last=cuda,
                       camera_height=config.camera_height)
 
-    from torch.utils.tensorboard import SummaryWriter
-
     make_directory(out, "--out")
-    writers: list = []  # the TensorBoard writer, opened with the first completed epoch
+    run_log = RunLog(out, writer_class, first_step=start_epoch * steps_per_epoch + 1)
     fresh = not resume  # no run file of this directory is saved yet (see _save_epoch)
     last_epoch = config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     record: dict = history[-1] if history else {}
@@ -397,8 +385,11 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
             bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                        disable=not progress, dynamic_ncols=True, leave=False)
 
-            def on_step(step: int, loss: torch.Tensor) -> None:
+            done = epoch * steps_per_epoch  # global steps before this epoch
+
+            def on_step(step: int, loss: torch.Tensor, lr: float) -> None:
                 bar.update(1)
+                run_log.step(done + step, loss, lr, flush=step % FINITE_CHECK_EVERY == 0)
                 if step % 10 == 1 and progress:
                     bar.set_postfix(loss=f"{float(loss):.3f}")
 
@@ -426,37 +417,24 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
             history.append(record)
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                      "epoch": epoch + 1, "config": asdict(config), "model_spec": spec.as_dict(),
-                     "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric), "rng": _rng_state()}
-            _save_epoch(out, state, config, improved=metric > best, first=not writers, fresh=fresh)
+                     "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric),
+                     "rng": rng_state(), "data_split": split}
+            _save_epoch(out, state, config, improved=metric > best, first=epoch == start_epoch, fresh=fresh)
             fresh = False
             best = max(best, metric)
-            if not writers:
-                writers.append(SummaryWriter(log_dir=str(out / "tb")))
-            for key, value in record.items():
-                if key != "epoch":
-                    writers[0].add_scalar(key.replace("_", "/", 1), value, epoch + 1)
-            writers[0].flush()
-            log(_epoch_line(record, config.epochs))
+            run_log.epoch(history)
+            log(epoch_line(record, config.epochs))
     finally:
-        for writer in writers:
-            writer.close()
-    if history:
-        write_text(out / "history.json", _strict_json(history))
-        save_curves(history, out / "curves.png")
+        run_log.close()
     return record
 
 
-def _strict_json(history: list[dict]) -> str:
-    """``history`` as standard JSON: an undefined metric (NaN, e.g. class-average accuracy of a
-    validation split without labelled pixels) becomes null."""
-    clean = [{k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in r.items()} for r in history]
-    return json.dumps(clean, indent=1, allow_nan=False) + "\n"
-
-
-def _epoch_line(r: dict, epochs: int) -> str:
-    line = (f"epoch {r['epoch']}/{epochs}: loss {r['train_loss']:.4f}, acc {100 * r['train_acc']:.1f} %, "
-            f"{r['images_per_s']:.1f} img/s (data wait {r['data_wait_s']:.1f} s, compute {r['compute_s']:.1f} s)")
-    if "val_loss" in r:
-        line += (f"; val loss {r['val_loss']:.4f}, global {100 * r['val_global_acc']:.1f} %, "
-                 f"class-avg {100 * r['val_class_avg_acc']:.1f} %, mIoU {100 * r['val_miou']:.1f} %")
-    return line
+def split_record(config: TrainConfig, dataset, val_idx: np.ndarray) -> dict:
+    """Which frames a run validates on, for its checkpoints (``data_split``, see
+    :func:`segnet.checkpoint.check_data_split`): the data's absolute path and, for shards, the file
+    names of the validation shards, else the validation frames' positions in the training split."""
+    data = str(Path(config.data).resolve()) if config.dataset != "synthetic" else ""
+    if getattr(dataset, "shards", None) is not None and getattr(dataset, "offsets", None) is not None:
+        shard_of = np.searchsorted(dataset.offsets, val_idx, side="right") - 1
+        return {"data": data, "val_shards": [dataset.shards[s].path.name for s in sorted(set(shard_of.tolist()))]}
+    return {"data": data, "val_frames": [int(i) for i in val_idx]}

@@ -281,7 +281,9 @@ def test_worker_batches_reuse_shared_memory_safely(dataset_dir, monkeypatch):
 def test_training_on_compact_shards_matches_standard_and_resumes(dataset_dir, tmp_path):
     from torch.utils.data import default_collate
 
-    from segnet.train import TrainConfig, TrainView, train
+    from segnet.config import TrainConfig
+    from segnet.train import train
+    from segnet.train_data import TrainView
     from synthcam_core.sample import expand
 
     views = [TrainView(ShardDataset(dataset_dir, classes=13, compact=c), np.arange(6), (24, 32), augment=True, seed=2,

@@ -16,6 +16,7 @@ import segnet.checkpoint
 import segnet.evaluate
 import segnet.train
 from segnet.config import TrainConfig
+from segnet.rng import restore_rng_state
 from segnet.train import train
 from synthcam_core.errors import SynthcamError
 
@@ -472,7 +473,7 @@ def test_resume_on_a_machine_with_fewer_gpus_restores_the_states_it_can(monkeypa
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", set_rng_state_all)
     cpu_state = torch.get_rng_state()
     cuda_states = [torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)]
-    segnet.train._set_rng_state({"torch": cpu_state, "cuda": cuda_states}, "last.pt")
+    restore_rng_state({"torch": cpu_state, "cuda": cuda_states}, "last.pt")
     assert len(loaded) == 1 and loaded[0] is cuda_states[0]
 
 
