@@ -43,7 +43,7 @@ def prepare(path: Path, rooms: int, frames_per_room: int, seed: int, width: int,
 
 
 def run(path: Path, workers: list[int], pipeline: bool = True) -> None:
-    from synthcam.render_gl import gl_renderer_string
+    from synthcam.egl import gl_renderer_string
 
     rooms = load_plans(path)
     k = rooms.config.intrinsics

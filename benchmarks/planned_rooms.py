@@ -114,7 +114,7 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
     import cv2
 
     cv2.setNumThreads(1)
-    from synthcam.render_gl import egl_context
+    from synthcam.egl import egl_context
 
     keep_large_buffers_in_heap()
     rooms = load_plans(Path(plans_path))

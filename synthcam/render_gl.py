@@ -1,20 +1,13 @@
-"""OpenGL renderer backends over headless EGL: ``gl`` (own shaders) and ``pyrender``.
+"""The ``gl`` renderer backend: OpenGL over headless EGL (:mod:`synthcam.egl`) with its own shaders.
 
-Both run on NVIDIA EGL on a GPU and on Mesa's software rasteriser (llvmpipe) on a CPU, with no window
-system. ``PYOPENGL_PLATFORM=egl`` is set before OpenGL is first imported (unless the user set it).
-
-``gl`` (:class:`GLRenderer`) draws the whole scene in **one** indexed draw call into two attachments:
-camera-frame z-depth as float32 (``R32F``, interpolated perspective-correctly from the camera-frame
-position, so no depth-buffer linearisation and no quantisation) and the triangle index
-(``gl_PrimitiveID + 1`` in ``R32UI``, 0 = missed). Class, instance and the camera-frame face normal
-(turned to face the camera, exact like ray casting's) are looked up per triangle on the CPU. There is no
-anti-aliasing, so every value is sampled at the pixel centre (u + 0.5, v + 0.5), as ray casting does.
-
-``pyrender`` (:class:`PyrenderRenderer`) uses pyrender's flat ``SEG`` pass, which returns the object
-colour (object index + 1 in R + 256 G) and the depth buffer in one pass without anti-aliasing (pyrender's
-``DEPTH_ONLY`` pass blends 4 samples at edges and is wrong there). pyrender has no normal output, so
-its normals are derived from the depth (see :func:`normals_from_depth`): exact on flat faces, less so
-on one-pixel slivers and curved, coarsely tessellated surfaces.
+It runs on NVIDIA EGL on a GPU and on Mesa's software rasteriser (llvmpipe) on a CPU, with no window
+system. :class:`GLRenderer` draws the whole scene in **one** indexed draw call: camera-frame z-depth as
+float32 (from a reversed-z float32 depth buffer holding ``Z_NEAR / z`` where the context has
+``glClipControl``, else written as an ``R32F`` colour interpolated perspective-correctly from the
+camera-frame position; either way no quantisation) and the triangle index (``gl_PrimitiveID + 1`` in
+``R32UI``, 0 = missed). Class, instance and the camera-frame face normal (turned to face the camera, exact
+like ray casting's) are looked up per triangle on the CPU. There is no anti-aliasing, so every value is
+sampled at the pixel centre (u + 0.5, v + 0.5), as ray casting does. PyOpenGL comes with the ``gl`` extra.
 
 Camera conventions: our camera frame is OpenCV's (x right, y down, z forward); the projection below maps
 it straight into clip space with window ``x = fx X / Z + cx`` and ``y = fy Y / Z + cy``, so GL's pixel
@@ -25,123 +18,21 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
-from noise_models.view import incidence_from_normals, unit_ray_z
+from noise_models.view import unit_ray_z
 from scene_library import Scene
-from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam.egl import egl_context, egl_proc, import_gl, make_current
+from synthcam.render_raycast import SurfaceDistance
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam_core.frame import Frame
 
 #: Near and far clip planes in metres: cameras keep >= 0.3 m from geometry; rooms are far smaller than 100 m.
 Z_NEAR, Z_FAR = 0.01, 100.0
-
-EGL_PACKAGES = "libegl1 libgl1 libglu1-mesa, and libegl-mesa0 libgl1-mesa-dri for CPU rendering"
-
-
-def import_gl():
-    """Import PyOpenGL's GL and EGL modules on the EGL platform; a missing library names the package."""
-    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    if os.environ["PYOPENGL_PLATFORM"] != "egl":
-        raise SynthcamError(f"the GL renderers need PYOPENGL_PLATFORM=egl, but it is set to "
-                            f"{os.environ['PYOPENGL_PLATFORM']!r}; unset it or set it to egl")
-    loaded = sys.modules.get("OpenGL.platform")
-    if loaded is not None and type(getattr(loaded, "PLATFORM", None)).__name__ not in ("EGLPlatform", "NoneType"):
-        raise SynthcamError(f"OpenGL was imported for {type(loaded.PLATFORM).__name__} before the GL renderers could choose "
-                            "EGL; set PYOPENGL_PLATFORM=egl in the environment")
-    try:
-        # Order matters with PyOpenGL 3.1.0: OpenGL.EGL imported before OpenGL.GL.shaders breaks the
-        # later import of the shaders module (its extension check compares str with bytes), e.g. in pyrender.
-        from OpenGL import GL
-        from OpenGL.GL import shaders  # noqa: F401
-        from OpenGL import EGL
-    except (ImportError, OSError, AttributeError) as exc:  # libEGL.so.1 / libGL.so.1 not found
-        raise SynthcamError(f"OpenGL over EGL is not available ({exc}); install the Debian packages {EGL_PACKAGES} "
-                            "(or use --renderer raycast)") from None
-    return GL, EGL
-
-
-# --- EGL context: one per process, shared by every GLRenderer ------------------------------------
-
-_context = None
-
-
-def egl_context(nthreads: int = 0):
-    """Create (once per process) and make current a headless EGL OpenGL 4.1 core context.
-
-    nthreads : software-rasteriser threads (Mesa llvmpipe's ``LP_NUM_THREADS``) when the process has not
-        set them; 0 = all cores. Only the first call in a process decides.
-    Uses the EGL device given by ``EGL_DEVICE_ID`` (default 0) when the driver lists devices.
-    """
-    global _context
-    if _context is not None:
-        _make_current(_context)
-        return _context
-    if nthreads > 0:
-        os.environ.setdefault("LP_NUM_THREADS", str(nthreads))
-    GL, EGL = import_gl()
-    display = _egl_display(EGL)
-    major, minor = EGL.EGLint(), EGL.EGLint()
-    if not display or not EGL.eglInitialize(display, ctypes.pointer(major), ctypes.pointer(minor)):
-        raise SynthcamError(f"no EGL display could be initialised; install the Debian packages {EGL_PACKAGES} "
-                            "(or the NVIDIA driver's EGL on a GPU machine), or use --renderer raycast")
-    attrs = (EGL.EGLint * 5)(EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE, EGL.EGL_OPENGL_BIT,
-                             EGL.EGL_NONE)
-    config, count = EGL.EGLConfig(), EGL.EGLint()
-    if not EGL.eglChooseConfig(display, attrs, ctypes.pointer(config), 1, ctypes.pointer(count)) or count.value < 1:
-        raise SynthcamError(f"EGL offers no OpenGL configuration; install the Debian packages {EGL_PACKAGES}")
-    EGL.eglBindAPI(EGL.EGL_OPENGL_API)
-    ctx_attrs = (EGL.EGLint * 7)(EGL.EGL_CONTEXT_MAJOR_VERSION, 4, EGL.EGL_CONTEXT_MINOR_VERSION, 1,
-                                 EGL.EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT, EGL.EGL_NONE)
-    context = EGL.eglCreateContext(display, config, EGL.EGL_NO_CONTEXT, ctx_attrs)
-    if not context or not EGL.eglMakeCurrent(display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, context):
-        raise SynthcamError("EGL could not create an OpenGL 4.1 core context; update Mesa (libgl1-mesa-dri) "
-                            "or the GPU driver, or use --renderer raycast")
-    _context = (display, context)
-    return _context
-
-
-def gl_renderer_string() -> str:
-    """The GL_RENDERER string of the process's context, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"."""
-    GL, _ = import_gl()
-    egl_context()
-    return GL.glGetString(GL.GL_RENDERER).decode(errors="replace")
-
-
-def _make_current(context) -> None:
-    """Make the process's context current again (a pyrender renderer in the same process switches it)."""
-    from OpenGL import EGL
-
-    EGL.eglMakeCurrent(context[0], EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, context[1])
-
-
-def _egl_display(EGL):
-    """The EGL display of device ``EGL_DEVICE_ID`` through EGL_EXT_platform_device, else the default one."""
-    query = _egl_proc(EGL, "eglQueryDevicesEXT", EGL.EGLBoolean, EGL.EGLint, ctypes.c_void_p, ctypes.POINTER(EGL.EGLint))
-    get_display = _egl_proc(EGL, "eglGetPlatformDisplayEXT", EGL.EGLDisplay, EGL.EGLenum, ctypes.c_void_p, ctypes.c_void_p)
-    if query is not None and get_display is not None:
-        n = EGL.EGLint()
-        if query(0, None, ctypes.pointer(n)) and n.value > 0:
-            devices = (ctypes.c_void_p * n.value)()
-            query(n.value, devices, ctypes.pointer(n))
-            index = int(os.environ.get("EGL_DEVICE_ID", "0"))
-            if not 0 <= index < n.value:
-                raise SynthcamError(f"EGL_DEVICE_ID={index} but EGL lists {n.value} device(s); use 0..{n.value - 1}")
-            display = get_display(0x313F, devices[index], None)  # EGL_PLATFORM_DEVICE_EXT
-            if display:
-                return display
-    return EGL.eglGetDisplay(EGL.EGL_DEFAULT_DISPLAY)
-
-
-def _egl_proc(EGL, name: str, restype, *argtypes):
-    address = EGL.eglGetProcAddress(name)
-    if not address:
-        return None
-    return ctypes.CFUNCTYPE(restype, *argtypes)(address)
 
 
 def opencv_projection(intrinsics: Intrinsics, near: float = Z_NEAR, far: float = Z_FAR) -> np.ndarray:
@@ -167,47 +58,6 @@ def reversed_z_projection(intrinsics: Intrinsics, near: float = Z_NEAR) -> np.nd
     m = opencv_projection(intrinsics, near)
     m[2] = [0.0, 0.0, 0.0, near]
     return m
-
-
-@dataclass(frozen=True)
-class LabelTables:
-    """Object index -> labels; index ``n`` (one past the last object) is "missed everything"."""
-
-    class40: np.ndarray  #: (n + 1,) uint8
-    instance: np.ndarray  #: (n + 1,) uint16
-
-    @classmethod
-    def of(cls, scene: Scene) -> "LabelTables":
-        n = len(scene.objects)
-        class40, instance = np.zeros(n + 1, dtype=np.uint8), np.zeros(n + 1, dtype=np.uint16)
-        for i, obj in enumerate(scene.objects):
-            class40[i], instance[i] = obj.class40, obj.instance_id
-        return cls(class40, instance)
-
-
-class SurfaceDistance:
-    """Distance from world points to the nearest surface of a scene (Open3D, built on first use).
-
-    GL has no distance query; the GL backends answer ``distance`` with this, as ray casting does.
-    """
-
-    def __init__(self, scene: Scene, nthreads: int = 0):
-        self._scene, self._nthreads, self._raycast = scene, nthreads, None
-
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        """(N,) float64 metres from each of the (N, 3) world points to the nearest surface."""
-        if self._raycast is None:
-            from synthcam.open3d_import import import_open3d
-
-            o3d = import_open3d()
-            self._raycast = o3d.t.geometry.RaycastingScene()
-            for obj in self._scene.objects:
-                self._raycast.add_triangles(
-                    o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.vertices, dtype=np.float32)),
-                    o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.faces, dtype=np.uint32)))
-            self._o3d = o3d
-        query = self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
-        return self._raycast.compute_distance(query, nthreads=self._nthreads).numpy().astype(np.float64)
 
 
 # --- the "gl" backend ----------------------------------------------------------------------------
@@ -294,7 +144,7 @@ class SceneTriangles:
         return self.vertices[self.faces[:, 0]].astype(np.float64)
 
     @classmethod
-    def of(cls, scene: Scene) -> "SceneTriangles":
+    def of(cls, scene: Scene) -> SceneTriangles:
         vertices, faces, class40, instance = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros(1, np.uint8)], [np.zeros(1, np.uint16)]
         offset = 0
         for obj in scene.objects:
@@ -349,8 +199,8 @@ class GLRenderer:
     name = "gl"
 
     def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
-        egl_context(nthreads)
         GL, _ = import_gl()
+        self._context = egl_context(nthreads)
         self._gl = GL
         self.intrinsics = intrinsics
         self._tris = SceneTriangles.of(scene)
@@ -359,12 +209,12 @@ class GLRenderer:
         # near / z (no z colour output: ~0.8 ms less rasterising at 640x480 on llvmpipe); else z written
         # as a colour next to the triangle ids.
         self._clip_control = None if os.environ.get("SYNTHCAM_GL_Z_COLOUR") else _clip_control(GL)
-        self._reversed_z = self._clip_control is not None
-        self._program = _program(GL, self._reversed_z)
+        self.reversed_z = self._clip_control is not None
+        self._program = _program(GL, self.reversed_z)
         self._uniforms = [GL.glGetUniformLocation(self._program, n) for n in ("world_to_cam", "projection")]
         self._vao, self._buffers = _upload(GL, self._tris)
-        self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height, self._reversed_z)
-        projection = reversed_z_projection(intrinsics) if self._reversed_z else opencv_projection(intrinsics)
+        self._fbo, self._attachments = _framebuffer(GL, intrinsics.width, intrinsics.height, self.reversed_z)
+        projection = reversed_z_projection(intrinsics) if self.reversed_z else opencv_projection(intrinsics)
         self._projection = projection.astype(np.float32)
         self._triangle = np.empty((intrinsics.height, intrinsics.width), dtype=np.uint32)
 
@@ -374,14 +224,14 @@ class GLRenderer:
         GL = self._gl
         from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels  # the raw call: writes straight into numpy memory
 
-        _make_current(_context)
+        make_current(self._context)
         pose = np.asarray(pose, dtype=np.float64)
         w, h = self.intrinsics.width, self.intrinsics.height
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
         GL.glViewport(0, 0, w, h)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDisable(GL.GL_CULL_FACE)
-        if self._reversed_z:
+        if self.reversed_z:
             self._clip_control(_LOWER_LEFT, _ZERO_TO_ONE)
             GL.glDepthFunc(GL.GL_GREATER)
             GL.glClearBufferuiv(GL.GL_COLOR, 0, _ZERO4U)
@@ -399,7 +249,7 @@ class GLRenderer:
         depth = np.empty((h, w), dtype=np.float32)
         triangle = self._triangle  # internal: read back into the same buffer every frame
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        if self._reversed_z:
+        if self.reversed_z:
             glReadPixels(0, 0, w, h, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
             GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
             self._clip_control(_LOWER_LEFT, _NEGATIVE_ONE_TO_ONE)  # leave the context's default state
@@ -409,7 +259,7 @@ class GLRenderer:
             GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
         glReadPixels(0, 0, w, h, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_INT, triangle.ctypes.data_as(ctypes.c_void_p))
         inverse = None
-        if self._reversed_z:
+        if self.reversed_z:
             inverse, depth = depth, _z_from_reversed(depth)  # the buffer holds Z_NEAR / z
         # Per-triangle lookups with np.take on the uint32 ids ("clip": no bounds check; ids come from GL):
         # about twice as fast as fancy indexing with numpy 2.4 (0.28 vs 0.55-0.63 ms at 640x480).
@@ -446,8 +296,8 @@ class GLRenderer:
     def close(self) -> None:
         """Free this renderer's GL objects (the process's context stays for the next renderer)."""
         GL = self._gl
-        if self._fbo is not None and _context is not None:
-            _make_current(_context)
+        if self._fbo is not None:
+            make_current(self._context)
             GL.glDeleteFramebuffers(1, [self._fbo])
             GL.glDeleteRenderbuffers(len(self._attachments), self._attachments)
             GL.glDeleteVertexArrays(1, [self._vao])
@@ -521,7 +371,7 @@ def _clip_control(GL):
         count = int(GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS))
         if not any(GL.glGetStringi(GL.GL_EXTENSIONS, i) == b"GL_ARB_clip_control" for i in range(count)):
             return None
-    return _egl_proc(EGL, "glClipControl", None, ctypes.c_uint, ctypes.c_uint)
+    return egl_proc(EGL, "glClipControl", None, ctypes.c_uint, ctypes.c_uint)
 
 
 def _upload(GL, tris: SceneTriangles):
@@ -556,131 +406,3 @@ def _framebuffer(GL, width: int, height: int, reversed_z: bool):
         raise SynthcamError("the GL driver cannot render float depth and integer ids off-screen; "
                             "update Mesa (libgl1-mesa-dri) or the GPU driver, or use --renderer raycast")
     return fbo, rbs
-
-
-# --- the "pyrender" backend ----------------------------------------------------------------------
-
-#: OpenCV camera frame -> GL camera frame (y up, z backwards): flip y and z.
-CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
-
-
-def import_pyrender():
-    """Import pyrender on the EGL platform; a missing library names the package to install."""
-    import_gl()
-    try:
-        import pyrender
-    except ImportError as exc:
-        raise SynthcamError(f"pyrender cannot be imported ({exc}); install the Debian packages {EGL_PACKAGES}, "
-                            "and pyrender==0.1.45 with PyOpenGL==3.1.0 (or use --renderer gl / raycast)") from None
-    return pyrender
-
-
-class PyrenderRenderer:
-    """pyrender's flat ``SEG`` pass over EGL: depth and object ids in one pass, normals derived from depth.
-
-    scene : the scene; object ``i`` is drawn in the flat colour R + 256 G = i + 1 (black = missed).
-    intrinsics : camera used for every frame.
-    nthreads : software-rasteriser threads when this process has not set ``LP_NUM_THREADS`` (0 = all
-        cores); also the Open3D threads of :meth:`distance`.
-    """
-
-    name = "pyrender"
-
-    def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
-        if nthreads > 0:
-            os.environ.setdefault("LP_NUM_THREADS", str(nthreads))
-        if len(scene.objects) >= 2**16 - 1:
-            raise SynthcamError(f"the pyrender backend colours at most 65534 objects, the scene has {len(scene.objects)}; "
-                                "use --renderer gl")
-        pyrender = import_pyrender()
-        self._pyrender = pyrender
-        self.intrinsics = intrinsics
-        self._labels = LabelTables.of(scene)
-        self.distance = SurfaceDistance(scene, nthreads)
-        self._scene = pyrender.Scene(bg_color=np.zeros(4), ambient_light=np.ones(3))
-        self._seg = {}
-        for i, obj in enumerate(scene.objects):
-            node = self._scene.add(pyrender.Mesh.from_trimesh(obj.mesh, smooth=False))
-            self._seg[node] = np.array([(i + 1) & 255, (i + 1) >> 8, 0], dtype=np.uint8)
-        # pyrender's IntrinsicsCamera samples pixel (u, v) at (u + 0.5, v + 0.5) like us: K passes as is.
-        camera = pyrender.IntrinsicsCamera(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
-                                           znear=Z_NEAR_PYRENDER, zfar=Z_FAR_PYRENDER)
-        self._camera = self._scene.add(camera, pose=np.eye(4))
-        try:
-            self._renderer = pyrender.OffscreenRenderer(intrinsics.width, intrinsics.height)
-        except Exception as exc:  # EGL initialisation fails in pyrender's own platform code
-            raise SynthcamError(f"pyrender cannot open an EGL context ({exc}); install the Debian packages "
-                                f"{EGL_PACKAGES}, or use --renderer raycast") from None
-
-    def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
-        """Render depth, labels and (optionally) normals and the incidence cosine for a (4, 4)
-        camera-to-world ``pose``."""
-        self._scene.set_pose(self._camera, np.asarray(pose, dtype=np.float64) @ CV_TO_GL)
-        colour, depth = self._renderer.render(self._scene, flags=self._pyrender.RenderFlags.SEG, seg_node_map=self._seg)
-        index = colour[..., 0].astype(np.int32) + 256 * colour[..., 1].astype(np.int32) - 1
-        index[index < 0] = len(self._labels.class40) - 1  # black: missed everything
-        depth = np.ascontiguousarray(depth, dtype=np.float32)
-        cam_normals = normals_from_depth(depth, self.intrinsics) if normals or incidence else None
-        return Frame(depth=depth, class40=np.take(self._labels.class40, index, mode="clip"),
-                     instance=np.take(self._labels.instance, index, mode="clip"),
-                     normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
-                     intrinsics=self.intrinsics,
-                     incidence=incidence_from_normals(cam_normals, self.intrinsics) if incidence else None)
-
-    def close(self) -> None:
-        """Free pyrender's GL objects and destroy its context, leaving the EGL display initialised.
-
-        pyrender's own ``delete()`` calls ``eglTerminate`` on a display that every context of the process
-        shares (EGL returns one display per device), which would kill the ``gl`` backend's context too.
-        """
-        if self._renderer is not None:
-            from OpenGL import EGL
-
-            platform = self._renderer._platform
-            platform.make_current()
-            self._renderer._renderer.delete()
-            EGL.eglMakeCurrent(platform._egl_display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
-            EGL.eglDestroyContext(platform._egl_display, platform._egl_context)
-            self._renderer = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
-
-
-#: pyrender's depth buffer has 24 bits: error ~ z^2 / (near 2^24), 0.02 mm at 4 m with these planes.
-Z_NEAR_PYRENDER, Z_FAR_PYRENDER = 0.05, 50.0
-
-
-def normals_from_depth(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
-    """(H, W, 3) float32 unit camera-frame normals facing the camera, from (H, W) float32 z-depth.
-
-    Each pixel's tangents are the differences to its horizontal and vertical neighbours, each taken on
-    the side whose depth is closer (so a pixel at a depth edge uses the surface it lies on); exact on
-    flat faces. Pixels without depth, or without a valid neighbour in a direction, get (0, 0, 0).
-    """
-    points = pixel_rays(intrinsics) * depth[..., None]
-    valid = depth > 0
-
-    def tangent(axis: int) -> tuple[np.ndarray, np.ndarray]:
-        fwd = np.zeros_like(points)
-        ok_fwd = np.zeros_like(valid)
-        body = [slice(None)] * 2
-        head, tail = list(body), list(body)
-        head[axis], tail[axis] = slice(None, -1), slice(1, None)
-        fwd[tuple(head)] = points[tuple(tail)] - points[tuple(head)]
-        ok_fwd[tuple(head)] = valid[tuple(tail)] & valid[tuple(head)]
-        bwd, ok_bwd = np.zeros_like(fwd), np.zeros_like(ok_fwd)
-        bwd[tuple(tail)], ok_bwd[tuple(tail)] = fwd[tuple(head)], ok_fwd[tuple(head)]
-        use_fwd = ok_fwd & (~ok_bwd | (np.abs(fwd[..., 2]) <= np.abs(bwd[..., 2])))
-        return np.where(use_fwd[..., None], fwd, bwd), ok_fwd | ok_bwd
-
-    tu, ok_u = tangent(1)
-    tv, ok_v = tangent(0)
-    n = np.cross(tu, tv)
-    n *= np.where(np.sum(n * points, axis=-1) > 0, -1.0, 1.0).astype(np.float32)[..., None]  # face the camera
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    ok = ok_u & ok_v & (norm[..., 0] > 0)
-    return np.where(ok[..., None], n / np.where(norm > 0, norm, 1.0), 0.0).astype(np.float32)

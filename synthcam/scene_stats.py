@@ -14,12 +14,12 @@ from importlib import resources
 
 import numpy as np
 
-from synthcam_core.labels import class13_names, class40_to_13
 from scene_library.rooms import ROOM_TYPES, ROOM_WEIGHTS, generate_room
+from synthcam.render_raycast import RaycastRenderer
+from synthcam.trajectory import is_structure
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.render import RaycastRenderer
-from synthcam.trajectory import is_structure
+from synthcam_core.labels import class13_names, class40_to_13
 
 
 def nyu_targets() -> dict:

@@ -1,17 +1,16 @@
 import numpy as np
-
-from conftest import make_scene, wall_scene
-from scene_library.objects.base import box
-from synthcam_core.camera import Intrinsics, look_at, pixel_rays, project
-from synthcam.render import RaycastRenderer, make_renderer
-
 import pytest
+
+from scene_library.objects.base import box
+from synthcam.render import make_renderer
+from synthcam.render_raycast import RaycastRenderer
+from synthcam_core.camera import Intrinsics, look_at, pixel_rays, project
 from synthcam_core.errors import SynthcamError
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))  # camera at origin looking along +y
 
 
-def test_wall_two_metres_ahead_reads_two_metres_at_centre():
+def test_wall_two_metres_ahead_reads_two_metres_at_centre(wall_scene):
     cam = Intrinsics(640, 480, 500.0, 500.0, 320.0, 240.0)  # image centre on a pixel corner
     frame = RaycastRenderer(wall_scene(2.0), cam, nthreads=1).render(FORWARD_Y)
     centre = frame.depth[239:241, 319:321]
@@ -21,14 +20,14 @@ def test_wall_two_metres_ahead_reads_two_metres_at_centre():
     assert np.all(frame.class40 == 1) and np.all(frame.instance == 1)
 
 
-def test_nyuv2_camera_wall_depth_and_normals():
+def test_nyuv2_camera_wall_depth_and_normals(wall_scene):
     frame = RaycastRenderer(wall_scene(2.0), Intrinsics.nyuv2(), nthreads=2).render(FORWARD_Y)
     assert abs(frame.depth[240, 320] - 2.0) <= 1e-3
     # The wall faces the camera: camera-frame normal is -z everywhere.
     assert np.allclose(frame.normals[..., 2], -1.0, atol=1e-5)
 
 
-def test_box_lands_on_its_projected_pixels_with_class_and_instance(small_camera):
+def test_box_lands_on_its_projected_pixels_with_class_and_instance(small_camera, make_scene):
     # A 0.4 m cube centred 1.5 m ahead, offset left and up, in front of a wall at 3 m.
     cube_center = np.array([-0.3, 1.5, 0.2])
     scene = make_scene([
@@ -69,25 +68,25 @@ def test_pixel_rays_go_through_pixel_centres():
     assert not rays.flags.writeable
 
 
-def test_miss_is_invalid_and_void(small_camera):
+def test_miss_is_invalid_and_void(small_camera, make_scene):
     scene = make_scene([("cube", 3, box((0.2, 0.2, 0.2), (0.0, 2.0, 0.0)))])
     frame = RaycastRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y)
     miss = frame.instance == 0
     assert miss.any() and np.all(frame.depth[miss] == 0) and np.all(frame.class40[miss] == 0)
 
 
-def test_distance_query():
+def test_distance_query(wall_scene):
     r = RaycastRenderer(wall_scene(2.0), Intrinsics.nyuv2().scaled(32, 24), nthreads=1)
     assert np.allclose(r.distance(np.array([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]])), [2.0, 0.5], atol=1e-5)
 
 
-def test_unknown_renderer_lists_valid_names(small_camera):
+def test_unknown_renderer_lists_valid_names(small_camera, wall_scene):
     with pytest.raises(SynthcamError, match="valid renderers: auto, raycast"):
         make_renderer("vulkan", wall_scene(), small_camera)
 
 
 @pytest.mark.parametrize("backend", ["raycast", "gl"])
-def test_tilted_plane_matches_analytic_depth_at_pixel_centres(backend):
+def test_tilted_plane_matches_analytic_depth_at_pixel_centres(backend, make_scene):
     # A plane tilted 60 deg about the vertical axis; a half-pixel slip would shift depth by millimetres.
     cam = Intrinsics.nyuv2().scaled(160, 120)
     import trimesh
@@ -109,7 +108,7 @@ def test_tilted_plane_matches_analytic_depth_at_pixel_centres(backend):
     assert np.abs(frame.depth[valid] - expected[valid]).max() < 1e-4
 
 
-def test_instances_only_equals_the_full_render(small_camera):
+def test_instances_only_equals_the_full_render(small_camera, make_scene):
     """The probe's instance-only cast gives the instance image of the full render."""
     scene = make_scene([("wall", 1, box((2.0, 0.2, 1.0), (0.0, 3.1, 0.0))),
                         ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2)))])

@@ -3,20 +3,21 @@
 They run on Mesa's llvmpipe through EGL here, the same code path as NVIDIA EGL on a GPU.
 """
 
-import builtins
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import make_scene, wall_scene
+from noise_models.view import incidence_from_normals
 from scene_library import generate_room
 from scene_library.objects.base import box
-from synthcam import render_gl
+from synthcam import egl, render_gl
+from synthcam.render import choose_renderer, make_renderer
+from synthcam.render_gl import GLRenderer, opencv_projection
+from synthcam.render_pyrender import PyrenderRenderer, normals_from_depth
+from synthcam.render_raycast import RaycastRenderer
 from synthcam_core.camera import Intrinsics, look_at, pixel_rays
 from synthcam_core.errors import SynthcamError
-from synthcam.render import RaycastRenderer, choose_renderer, make_renderer
-from noise_models.view import incidence_from_normals
-from synthcam.render_gl import GLRenderer, PyrenderRenderer, normals_from_depth, opencv_projection
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
 GL_BACKENDS = [GLRenderer, PyrenderRenderer]
@@ -48,7 +49,7 @@ def room_views():
 
 
 @pytest.mark.parametrize("backend", GL_BACKENDS)
-def test_wall_two_metres_ahead_reads_two_metres(backend):
+def test_wall_two_metres_ahead_reads_two_metres(backend, wall_scene):
     cam = Intrinsics(640, 480, 500.0, 500.0, 320.0, 240.0)
     frame = backend(wall_scene(2.0), cam, nthreads=1).render(FORWARD_Y)
     assert np.allclose(frame.depth, 2.0, atol=1e-4)  # z-depth, corners included
@@ -57,7 +58,7 @@ def test_wall_two_metres_ahead_reads_two_metres(backend):
 
 
 @pytest.mark.parametrize("backend", GL_BACKENDS)
-def test_tiny_scene_agrees_with_ray_casting(backend, small_camera):
+def test_tiny_scene_agrees_with_ray_casting(backend, small_camera, make_scene):
     scene = make_scene([
         ("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))),
         ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2))),
@@ -106,7 +107,7 @@ def test_z_colour_fallback_agrees_with_reversed_z(room_views, monkeypatch):
     reversed_z = GLRenderer(scene, cam, nthreads=1)
     monkeypatch.setenv("SYNTHCAM_GL_Z_COLOUR", "1")
     colour = GLRenderer(scene, cam, nthreads=1)
-    assert reversed_z._reversed_z and not colour._reversed_z  # Mesa llvmpipe offers OpenGL 4.5
+    assert reversed_z.reversed_z and not colour.reversed_z  # Mesa llvmpipe offers OpenGL 4.5
     raycast = RaycastRenderer(scene, cam, nthreads=1)
     for pose in poses:
         a, b = reversed_z.render(pose, incidence=True), colour.render(pose, incidence=True)
@@ -130,7 +131,7 @@ def test_reversed_z_projection_puts_near_over_z_in_the_depth_buffer():
 
 
 @pytest.mark.parametrize("objects", [5, 300])
-def test_label_lookup_by_object_matches_the_triangle_tables(objects):
+def test_label_lookup_by_object_matches_the_triangle_tables(objects, make_scene):
     """Up to 255 objects the labels come from a 1-byte object index and two small tables; beyond, from
     the per-triangle tables; both give what the per-triangle tables say."""
     scene = make_scene([(f"box{i}", 1 + i % 40, box((0.1, 0.1, 0.1), (0.2 * (i % 20), 2.0, 0.2 * (i // 20))))
@@ -155,7 +156,7 @@ def test_projection_maps_pixel_centres_like_opencv():
     assert np.isclose(ndc[2], -1.0 + 2 * (1 / render_gl.Z_NEAR - 1 / 2.0) / (1 / render_gl.Z_NEAR - 1 / render_gl.Z_FAR))
 
 
-def test_miss_is_invalid_and_void_and_no_normals_on_request(small_camera):
+def test_miss_is_invalid_and_void_and_no_normals_on_request(small_camera, make_scene):
     scene = make_scene([("cube", 3, box((0.2, 0.2, 0.2), (0.0, 2.0, 0.0)))])
     frame = GLRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y, normals=False)
     miss = frame.instance == 0
@@ -178,7 +179,7 @@ def test_frames_of_one_gl_renderer_do_not_share_memory(room_views):
     assert np.array_equal(again.instance, first.instance) and np.array_equal(again.normals, first.normals)
 
 
-def test_gl_renderers_share_the_context_and_survive_pyrender_in_between(small_camera):
+def test_gl_renderers_share_the_context_and_survive_pyrender_in_between(small_camera, wall_scene):
     first = GLRenderer(wall_scene(2.0), small_camera, nthreads=1)
     before = first.render(FORWARD_Y)
     PyrenderRenderer(wall_scene(3.0), small_camera, nthreads=1).render(FORWARD_Y)  # switches the current context
@@ -187,7 +188,7 @@ def test_gl_renderers_share_the_context_and_survive_pyrender_in_between(small_ca
     assert np.array_equal(first.render(FORWARD_Y).depth, before.depth)
 
 
-def test_distance_query_on_gl_backends():
+def test_distance_query_on_gl_backends(wall_scene):
     for backend in GL_BACKENDS:
         r = backend(wall_scene(2.0), Intrinsics.nyuv2().scaled(32, 24), nthreads=1)
         assert np.allclose(r.distance(np.array([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]])), [2.0, 0.5], atol=1e-5)
@@ -242,30 +243,37 @@ def test_auto_falls_back_to_raycast(room_views, monkeypatch):
     assert choose_renderer(scene, cam) == "raycast"
 
 
-def test_unknown_renderer_lists_every_backend(small_camera):
+def test_unknown_renderer_lists_every_backend(small_camera, wall_scene):
     with pytest.raises(SynthcamError, match="valid renderers: auto, raycast, gl, pyrender"):
         make_renderer("vulkan", wall_scene(), small_camera)
 
 
-def _without(monkeypatch, prefix: str, error=ImportError):
-    real_import = builtins.__import__
+class _Broken:
+    """A meta-path finder under which importing ``name`` fails as a missing system library does."""
 
-    def fake_import(name, *args, **kwargs):
-        if name == prefix or name.startswith(prefix + "."):
-            raise error(f"libEGL.so.1: cannot open shared object file ({name})")
-        return real_import(name, *args, **kwargs)
+    def __init__(self, name: str):
+        self.name = name
 
-    monkeypatch.setattr(builtins, "__import__", fake_import)
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.name:
+            raise ImportError(f"libEGL.so.1: cannot open shared object file ({fullname})")
+        return None
+
+
+def _broken(monkeypatch, name: str) -> None:
+    """Importing ``name`` (installed) fails with an ImportError that is not a missing module."""
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_Broken(name), *sys.meta_path])
 
 
 def test_missing_gl_libraries_name_the_debian_packages(monkeypatch):
-    _without(monkeypatch, "OpenGL")
+    _broken(monkeypatch, "OpenGL.EGL")
     with pytest.raises(SynthcamError, match="install the Debian packages libegl1 libgl1 libglu1-mesa"):
-        render_gl.import_gl()
+        egl.import_gl()
 
 
-def test_missing_pyrender_says_what_to_install(monkeypatch, small_camera):
-    _without(monkeypatch, "pyrender")
+def test_broken_pyrender_says_what_to_install(monkeypatch, small_camera, wall_scene):
+    _broken(monkeypatch, "pyrender")
     with pytest.raises(SynthcamError, match="pyrender==0.1.45"):
         PyrenderRenderer(wall_scene(), small_camera, nthreads=1)
 
@@ -273,7 +281,7 @@ def test_missing_pyrender_says_what_to_install(monkeypatch, small_camera):
 def test_other_pyopengl_platform_is_refused(monkeypatch):
     monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
     with pytest.raises(SynthcamError, match="PYOPENGL_PLATFORM=egl"):
-        render_gl.import_gl()
+        egl.import_gl()
 
 
 def test_cli_renderer_choices_are_the_registry():
