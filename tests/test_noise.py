@@ -5,26 +5,33 @@ import numpy as np
 import pytest
 
 import noise_models
-from conftest import wall_scene
-from noise_models import DisparityNoise, IncidenceDropout, LateralJitter, NoiseConfigError, RangeGate
+from noise_models import (DisparityNoise, HoleFill, IncidenceDropout, InvalidBorder, LateralJitter, MaterialDropout,
+                          NoiseConfigError, PixelShift, ProjectorShadow, RangeGate, RedwoodDistortion)
 from noise_models.view import incidence_from_normals
 from synthcam_core.camera import Intrinsics, look_at
+from scene_library.objects.base import box
 from synthcam.render import RaycastRenderer
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
+FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
 
 
-def wall_frame(distance: float, tilt_deg: float = 0.0):
-    """A wall ``distance`` m ahead, rotated by ``tilt_deg`` about the vertical axis."""
-    eye = np.zeros(3)
-    yaw = np.radians(tilt_deg)
-    target = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # turning the camera is the same as tilting the wall
-    pose = look_at(eye, target)
-    scene = wall_scene(distance, width=400.0)
-    return RaycastRenderer(scene, CAM, nthreads=1).render(pose)
+@pytest.fixture
+def wall_frame(wall_scene):
+    """``wall_frame(distance, tilt_deg=0.0)``: a wall ``distance`` m ahead, rotated by ``tilt_deg`` about the
+    vertical axis, rendered at :data:`CAM`."""
+    def render(distance: float, tilt_deg: float = 0.0):
+        eye = np.zeros(3)
+        yaw = np.radians(tilt_deg)
+        target = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # turning the camera is the same as tilting the wall
+        pose = look_at(eye, target)
+        scene = wall_scene(distance, width=400.0)
+        return RaycastRenderer(scene, CAM, nthreads=1).render(pose)
+
+    return render
 
 
-def test_incidence_alone_serves_angle_stages_like_normals():
+def test_incidence_alone_serves_angle_stages_like_normals(wall_frame):
     """A frame carrying only ``incidence`` gives the same noisy depth as one carrying only normals, and
     the stage reads that field (a head-on cosine drops fewer pixels)."""
     model = noise_models.make("kinect_v1", {"incidence.theta0_deg": 60.0, "incidence.theta1_deg": 72.0})
@@ -40,7 +47,7 @@ def test_incidence_alone_serves_angle_stages_like_normals():
         model(dataclasses.replace(frame, normals=None), np.random.default_rng(4))
 
 
-def test_kinect_v1_never_negative_and_leaves_input_untouched():
+def test_kinect_v1_never_negative_and_leaves_input_untouched(wall_frame):
     frame = wall_frame(1.5, 30.0)
     before = frame.depth.copy()
     noisy = noise_models.make("kinect_v1")(frame, np.random.default_rng(0))
@@ -53,7 +60,7 @@ def test_kinect_v1_never_negative_and_leaves_input_untouched():
     assert np.abs(noisy[valid] - frame.depth[valid]).mean() > 1e-4
 
 
-def test_disparity_values_lie_on_the_lattice():
+def test_disparity_values_lie_on_the_lattice(wall_frame):
     frame = wall_frame(2.5, 20.0)
     stage = DisparityNoise()
     noisy = stage(frame, np.random.default_rng(1))
@@ -65,7 +72,7 @@ def test_disparity_values_lie_on_the_lattice():
     assert np.allclose(steps, 2.5**2 / 351.3, rtol=0.1)
 
 
-def test_disparity_noise_sigma_follows_khoshelham():
+def test_disparity_noise_sigma_follows_khoshelham(wall_frame):
     for z in (1.0, 2.0, 3.0):
         frame = wall_frame(z)
         noisy = DisparityNoise()(frame, np.random.default_rng(2))
@@ -84,7 +91,7 @@ def incidence_deg(frame) -> np.ndarray:
     return np.degrees(np.arccos(cos))
 
 
-def test_grazing_pixels_are_dropped():
+def test_grazing_pixels_are_dropped(wall_frame):
     drop = IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0)
     rng = np.random.default_rng(3)
     assert (drop(wall_frame(2.0, 0.0), rng) > 0).mean() == 1.0
@@ -100,7 +107,7 @@ def test_grazing_pixels_are_dropped():
     assert np.all(noise_models.make("kinect_v1")(grazing, rng)[hit & (theta > 82.2)] == 0)
 
 
-def test_range_gate_and_jitter():
+def test_range_gate_and_jitter(wall_frame):
     frame = wall_frame(5.0)
     assert np.all(RangeGate(0.5, 4.5)(frame, np.random.default_rng(0)) == 0)
     near = wall_frame(2.0, 10.0)
@@ -108,7 +115,7 @@ def test_range_gate_and_jitter():
     assert np.all(jittered > 0) and np.abs(jittered - near.depth).max() < 0.02 and not np.array_equal(jittered, near.depth)
 
 
-def test_same_seed_same_noise_and_none_is_identity():
+def test_same_seed_same_noise_and_none_is_identity(wall_frame):
     frame = wall_frame(2.0, 40.0)
     model = noise_models.make("kinect_v1")
     a, b = model(frame, np.random.default_rng(7)), model(frame, np.random.default_rng(7))
@@ -131,22 +138,20 @@ def test_presets_and_parameters_are_checked():
 
 # --- sensor artefacts ------------------------------------------------------------------------------
 
-from conftest import make_scene  # noqa: E402
-from noise_models import HoleFill, InvalidBorder, MaterialDropout, PixelShift, ProjectorShadow, RedwoodDistortion  # noqa: E402
-from scene_library.objects.base import box  # noqa: E402
+@pytest.fixture
+def step_edge_frame(make_scene):
+    """``step_edge_frame(z_front=1.0, z_back=2.0, cam=CAM)``: a 0.6 m wide box face at z_front in front of a
+    wall at z_back, seen head-on."""
+    def render(z_front: float = 1.0, z_back: float = 2.0, cam=CAM):
+        scene = make_scene([("wall", 1, box((40.0, 0.2, 40.0), (0.0, z_back + 0.1, 0.0))),
+                            ("box", 29, box((0.6, 0.2, 0.6), (0.0, z_front + 0.1, 0.0))),
+                            ("window", 9, box((0.5, 0.02, 0.4), (-0.8, z_back - 0.01, 0.5)))])
+        return RaycastRenderer(scene, cam, nthreads=1).render(FORWARD)
 
-FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
-
-
-def step_edge_frame(z_front: float = 1.0, z_back: float = 2.0, cam=CAM):
-    """A 0.6 m wide box face at z_front in front of a wall at z_back, seen head-on."""
-    scene = make_scene([("wall", 1, box((40.0, 0.2, 40.0), (0.0, z_back + 0.1, 0.0))),
-                        ("box", 29, box((0.6, 0.2, 0.6), (0.0, z_front + 0.1, 0.0))),
-                        ("window", 9, box((0.5, 0.02, 0.4), (-0.8, z_back - 0.01, 0.5)))])
-    return RaycastRenderer(scene, cam, nthreads=1).render(FORWARD)
+    return render
 
 
-def test_projector_shadow_falls_left_of_the_foreground_with_the_predicted_width():
+def test_projector_shadow_falls_left_of_the_foreground_with_the_predicted_width(step_edge_frame):
     frame = step_edge_frame(1.0, 2.0)
     out = ProjectorShadow(baseline_m=0.075)(frame, np.random.default_rng(0))
     row = CAM.height // 2
@@ -161,7 +166,7 @@ def test_projector_shadow_falls_left_of_the_foreground_with_the_predicted_width(
     assert np.all(mirrored[row, :left] > 0) and np.any(mirrored[row, right + 1 :] == 0)
 
 
-def test_material_dropout_and_border():
+def test_material_dropout_and_border(step_edge_frame):
     frame = step_edge_frame()
     window = frame.class40 == 9
     out = MaterialDropout()(frame, np.random.default_rng(0))
@@ -172,7 +177,7 @@ def test_material_dropout_and_border():
     assert np.all(border[6:-6, 4:-8] > 0)
 
 
-def test_redwood_distortion_shift_and_preset():
+def test_redwood_distortion_shift_and_preset(wall_frame):
     frame = wall_frame(3.0)
     out = RedwoodDistortion()(frame, np.random.default_rng(0))
     centre = out[CAM.height // 2 - 20 : CAM.height // 2 + 20, CAM.width // 2 - 20 : CAM.width // 2 + 20]
@@ -187,7 +192,7 @@ def test_redwood_distortion_shift_and_preset():
     assert valid.mean() > 0.8 and abs(np.median(noisy[valid]) - 3.0) < 0.05
 
 
-def test_hole_fill_leaves_no_holes_inside_the_view():
+def test_hole_fill_leaves_no_holes_inside_the_view(step_edge_frame):
     frame = step_edge_frame()
     raw = noise_models.make("kinect_v1")(frame, np.random.default_rng(1))
     assert (raw == 0).mean() > 0.02
@@ -197,7 +202,7 @@ def test_hole_fill_leaves_no_holes_inside_the_view():
     assert np.all(HoleFill()(dataclasses.replace(frame, depth=np.zeros_like(frame.depth)), None) == 0)
 
 
-def test_hole_fill_takes_values_from_the_neighbourhood():
+def test_hole_fill_takes_values_from_the_neighbourhood(step_edge_frame):
     frame = step_edge_frame(1.0, 2.0)
     depth = frame.depth.copy()
     depth[20:30, 10:20] = 0.0  # a hole in the wall, far from the box
@@ -215,7 +220,7 @@ def test_out_of_range_parameters_are_refused():
             noise_models.make("kinect_v1", {key: value})
 
 
-def test_shadow_matches_its_definition_by_brute_force():
+def test_shadow_matches_its_definition_by_brute_force(wall_frame):
     """u is shadowed iff some u' > u on its row has D(u') - D(u) > u' - u (D = fx * b / z, invalid never blocks)."""
     rng = np.random.default_rng(7)
     depth = rng.uniform(0.6, 4.0, (6, 70)).astype(np.float32)
@@ -235,7 +240,7 @@ def test_shadow_matches_its_definition_by_brute_force():
         assert np.array_equal(out, expect)
 
 
-def test_window_max_helper_and_range_gate_bounds():
+def test_window_max_helper_and_range_gate_bounds(wall_frame):
     from noise_models.disparity import window_max_right
 
     g = np.random.default_rng(8).normal(size=(3, 50)).astype(np.float32)
@@ -249,7 +254,7 @@ def test_window_max_helper_and_range_gate_bounds():
     assert RangeGate(0.5, 4.5)(frame, None).tolist() == [[0.0, 0.0, 0.5, 4.5, 0.0, 0.0]]
 
 
-def test_dot_window_paints_blobs_from_nearby_passing_seeds():
+def test_dot_window_paints_blobs_from_nearby_passing_seeds(wall_frame):
     frame = wall_frame(2.0, 30.0)
     stage = noise_models.DotPatternWindow()
     out = stage(frame, np.random.default_rng(9))
@@ -266,7 +271,7 @@ def test_dot_window_paints_blobs_from_nearby_passing_seeds():
     assert np.array_equal(out, again)  # deterministic from the rng
 
 
-def test_inverse_depth_smooth_averages_noise_but_keeps_edges_and_holes():
+def test_inverse_depth_smooth_averages_noise_but_keeps_edges_and_holes(wall_frame):
     """Kinect lattice noise on two planes (2 m and 3 m) is averaged within each plane, the step between
     them survives, holes stay holes; a wider range sigma smooths more (the test can fail both ways)."""
     rng = np.random.default_rng(0)
