@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from segnet.limits import (MAX_BALANCE_FRAMES, MAX_BATCH_PIXELS, MAX_BATCH_SIZE, MAX_DEPTH_JITTER, MAX_EPOCHS, MAX_LR,
@@ -109,39 +109,51 @@ def _in_range(name: str, value: float, low: float, high: float, *, low_open: boo
         raise SynthcamError(f"{name.replace('_', '-')} must be a finite number in {left}{low:g}, {high:g}{right}, got {value}")
 
 
-@dataclass
-class TrainConfig:
-    """Every setting of a training run; saved as ``config.json`` and inside every checkpoint."""
+def _setting(default, help: str):
+    """A field with its command-line help text (``synthcam train`` builds its options from these)."""
+    return field(default=default, metadata={"help": help})
 
-    data: str = ""  #: path of the shards directory or real dataset (unused for ``synthetic``)
-    dataset: str = "shards"  #: one of :data:`DATASETS`
-    encoding: str = "DHA"  #: D, DH, DHA or HHA
-    classes: int = 13  #: class space 13, 37 or 40
-    model: str = "segnet"  #: segnet or segnet-basic
-    model_width: float = 1.0  #: channel multiplier, (0, MAX_MODEL_WIDTH]
-    dropout: float = 0.0  #: > 0: Bayesian SegNet dropout variant
-    epochs: int = 10  #: 1..MAX_EPOCHS
-    batch_size: int = 8  #: 1..MAX_BATCH_SIZE
-    lr: float = 1e-3  #: peak learning rate, (0, MAX_LR]; polynomial decay (power 0.9) per iteration to 0
-    optimizer: str = "adamw"  #: adamw or sgd (momentum 0.9)
-    weight_decay: float = 1e-4  #: [0, MAX_WEIGHT_DECAY]
-    height: int = 240  #: training crop height in pixels, 1..MAX_SIDE
-    width: int = 320  #: training crop width in pixels, 1..MAX_SIDE
-    val_fraction: float = 0.1  #: fraction of shards (groups) held out for validation
-    augment: bool = True  #: flip, scale+crop, depth-scale jitter
-    scale_range: tuple[float, float] = (1.0, 1.5)  #: zoom range above the scale at which the crop covers the frame
-    depth_jitter: float = 0.05  #: depth (and camera height) multiplied by 1 + U(-j, j)
-    balance: bool = True  #: median-frequency class weights
-    balance_frames: int = 200  #: frames sampled to estimate the class frequencies
-    depth: str = "noisy"  #: shards: noisy or clean depth
-    real_depth: str = "filled"  #: NYUv2 / SUN RGB-D: filled or raw depth (:data:`REAL_DEPTHS`)
-    camera_height: str = "estimated"  #: height channel: floor estimated from the depth, or the true height
-    synthetic_frames: int = 64  #: frames of the ``synthetic`` dataset
-    num_workers: int = 0
-    seed: int = 0  #: 0..MAX_SEED
-    device: str = "cpu"  #: cpu or cuda (bf16 autocast + channels_last on cuda)
-    compile: bool = False  #: torch.compile the model (cuda)
-    init: str = ""  #: checkpoint whose weights initialise the model (fine-tuning)
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run; saved as ``config.json`` (and ``config.yaml``) and inside every
+    checkpoint. Frozen: a changed copy is ``dataclasses.replace(config, field=value)``."""
+
+    data: str = _setting("", "Directory of shards, or the NYUv2 .mat / SUN RGB-D root for --dataset nyuv2|sunrgbd "
+                             "(unused for synthetic).")
+    dataset: str = _setting("shards", "Dataset kind: shards, nyuv2, sunrgbd, or synthetic (analytic rooms, no files).")
+    encoding: str = _setting("DHA", "Input encoding: D, DH, DHA or HHA.")
+    classes: int = _setting(13, "Class space: 13, 37 or 40.")
+    model: str = _setting("segnet", "segnet (VGG16-BN) or segnet-basic.")
+    model_width: float = _setting(1.0, "Channel multiplier of the model.")
+    dropout: float = _setting(0.0, "Bayesian SegNet dropout probability (SceneNet's DO rows use 0.5).")
+    epochs: int = _setting(10, "Total epochs of the run.")
+    batch_size: int = _setting(8, "Frames per batch; batch size x height x width is at most 2**26 pixels.")
+    lr: float = _setting(1e-3, "Peak learning rate (polynomial decay, power 0.9, per iteration to 0).")
+    optimizer: str = _setting("adamw", "adamw or sgd (momentum 0.9).")
+    weight_decay: float = _setting(1e-4, "Weight decay of the optimizer.")
+    height: int = _setting(240, "Training crop height in pixels.")
+    width: int = _setting(320, "Training crop width in pixels.")
+    val_fraction: float = _setting(0.1, "Fraction of shards (groups) held out for validation (0 = none).")
+    augment: bool = _setting(True, "Flip, scale+crop and depth-scale jitter.")
+    scale_range: tuple[float, float] = _setting((1.0, 1.5), "Zoom range above the scale at which the crop covers "
+                                                            "the frame.")
+    depth_jitter: float = _setting(0.05, "Depth (and camera height) multiplied by 1 + U(-j, j).")
+    balance: bool = _setting(True, "Median-frequency class weights.")
+    balance_frames: int = _setting(200, "Frames sampled to estimate the class frequencies.")
+    depth: str = _setting("noisy", "Which shard depth to train on.")
+    real_depth: str = _setting("filled", "--dataset nyuv2|sunrgbd: filled (NYUv2 depths, SUN RGB-D depth_bfx) or raw "
+                                         "depth (rawDepths, depth; 0 = missing).")
+    camera_height: str = _setting("estimated", "Height channel (DH, DHA, HHA): floor estimated from the depth on every "
+                                               "frame, as on real depth, or a generated frame's true camera height "
+                                               "(real frames estimate it either way).")
+    synthetic_frames: int = _setting(64, "Frames of --dataset synthetic.")
+    num_workers: int = _setting(0, "DataLoader worker processes (at most the usable CPU cores).")
+    seed: int = _setting(0, "Seed of the weights, the split, the shuffling and the augmentation.")
+    device: str = _setting("cpu", "cpu, cuda or cuda:N (bf16 autocast and channels_last on cuda).")
+    compile: bool = _setting(False, "torch.compile the model.")
+    init: str = _setting("", "Checkpoint whose weights start this run (fine-tuning; a different class count "
+                             "re-initialises the classifier).")
 
     def check_values(self) -> None:
         """Raise a one-line :class:`SynthcamError` for a setting of the wrong type or out of range.
@@ -154,7 +166,7 @@ class TrainConfig:
         from synthcam_core.sample import check_classes
 
         for f in fields(self):
-            setattr(self, f.name, _check_type(f.name, getattr(self, f.name), f.default))
+            _check_type(f.name, getattr(self, f.name), f.default)
         check_encoding(self.encoding)
         check_classes(self.classes)
         if self.model not in MODELS:

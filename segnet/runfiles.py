@@ -4,7 +4,9 @@
 ``history.json``, ``curves.png``) under a fresh temporary name of its own, created exclusively (never
 an existing file, never through a symbolic link), and renames it over the target when complete: no
 file the tool did not create is ever written into. :func:`save_state` and :func:`write_text` are its
-two uses here; :func:`make_directory` creates an output directory.
+two uses here; :func:`make_directory` creates an output directory. :func:`write_run_config` writes the
+run's settings as ``config.yaml`` (:mod:`synthcam_core.config_file`), which ``synthcam train --config``
+reads back; :func:`check_config_out` refuses, before a run starts, a ``config.yaml`` synthcam did not write.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import torch
 
 from synthcam_core.atomic_file import TEMP_SUFFIX, first_line, write_atomic  # noqa: F401  (re-exported)
+from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
 
 
@@ -75,3 +78,28 @@ def _plain_reason(exc: BaseException) -> str:
 def write_text(path: str | Path, text: str) -> None:
     """UTF-8 ``text`` to ``path`` atomically (see :func:`write_atomic`)."""
     write_atomic(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def check_config_out(out: str | Path) -> None:
+    """Refuse a run directory whose ``config.yaml`` synthcam did not write (a user's settings file there
+    would be replaced at the end of the run); one line saying what to do."""
+    path = Path(out) / CONFIG_NAME
+    if is_written_config(path) is False:
+        raise SynthcamError(f"{path} is not a config file synthcam wrote, and a run writes its settings there; "
+                            f"move it away or choose another --out")
+
+
+def write_run_config(out: str | Path, config=None) -> Path:
+    """Write ``out/config.yaml``: the settings of ``config`` (a :class:`~segnet.config.TrainConfig`), or
+    without one those saved in ``out/last.pt`` (a resumed run, whose epochs, device and workers may have
+    changed). ``synthcam train --config`` on it trains the same run again."""
+    from segnet.checkpoint import load_checkpoint
+    from segnet.config import TrainConfig
+
+    if config is None:
+        config = TrainConfig.from_dict(load_checkpoint(Path(out) / "last.pt")["config"])
+    check_config_out(out)
+    path = Path(out) / CONFIG_NAME
+    write_text(path, config_text("train", config_values(config), "the same run again: synthcam train --config "
+                                                                 "THIS_FILE --out NEW_DIR"))
+    return path

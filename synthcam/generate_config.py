@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-import noise_models
-from scene_library import ROOM_TYPES, build_scene, load_description
-from synthcam_core.camera import Intrinsics, check_resolution
 from synthcam_core.errors import SynthcamError
-from synthcam.render import RENDERERS
-from synthcam_shards.shard_file import SHARD_SUFFIX
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from synthcam_core.camera import Intrinsics
+
+# Light at import (``synthcam --help`` builds its options from :class:`GenerateConfig`): numpy, the noise
+# models, the scene library, the renderers and the shard format are imported by the functions that use them.
 
 MAX_ROOMS = 40_000
 """Most rooms (one shard each) in one dataset. ``manifest.json`` lists every shard on a line with its class
@@ -33,36 +36,82 @@ MAX_SEED = 2**63 - 1
 """Largest master seed: every shard stores it as a signed 64-bit integer."""
 
 
+DEFAULT_CAMERA = "nyuv2"
+"""The camera of generated frames unless a config names another (a key of
+:data:`synthcam_core.real_frames.CAMERAS`)."""
+ASPECT_TOLERANCE_PX = 1.0
+"""An image size whose aspect ratio is within this many pixels of the camera's (the rounding of a side to
+whole pixels) resamples the camera (:meth:`~synthcam_core.camera.Intrinsics.scaled`); any other is
+scaled uniformly and centre-cropped (:func:`camera_at`), never stretched."""
+
+
+def _setting(default, help: str, **kw):
+    """A field with its command-line help text (``synthcam`` builds its options from these)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=type(default), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     """Everything that determines a dataset.
 
     rooms, frames_per_room : counts, 1 .. :data:`MAX_ROOMS` and 1 .. :data:`MAX_FRAMES_PER_ROOM`.
     seed : master seed, 0 .. :data:`MAX_SEED`.
-    width, height : image size in pixels (the NYUv2 camera scaled to it), see :func:`~synthcam_core.camera.check_resolution`.
+    width, height : image size in pixels, see :func:`~synthcam_core.camera.check_resolution`.
     noise, noise_params : a :mod:`noise_models` preset and ``"stage.field" -> value`` overrides (finite numbers).
     renderer : a backend name from :data:`synthcam.render.RENDERERS`.
     room_types : room types to draw from (all, with NYUv2-like weights, when empty).
     scene : path of a scene description to render in every room instead of generated rooms ("" = none).
+    camera : a named camera of :data:`synthcam_core.real_frames.CAMERAS`, brought to width x height by
+        :func:`camera_at` (resampled, or scaled uniformly and centre-cropped where the aspect ratios differ).
+    camera_intrinsics : ``(fx, fy, cx, cy)`` in pixels of the width x height image, instead of ``camera``
+        (() = none).
     inputs : ``{absolute path: sha256 hex}`` of every input file (the scene description and the files it
         references), filled in by :meth:`with_inputs`; part of the config, so a resumed run never mixes
         shards made from different inputs.
+
+    :meth:`to_dict` leaves out ``camera`` and ``camera_intrinsics`` at their defaults, so the config stored in
+    shards and ``manifest.json`` (and so the bytes a seed gives) is what it was before they existed.
     """
 
-    rooms: int
-    frames_per_room: int
-    seed: int = 0
-    width: int = 640
-    height: int = 480
-    noise: str = "kinect_v1"
-    noise_params: dict = field(default_factory=dict)
-    renderer: str = "auto"
-    room_types: tuple[str, ...] = ()
-    scene: str = ""
-    inputs: dict = field(default_factory=dict)
+    rooms: int = field(metadata={"help": "Number of rooms; each room is one shard."})
+    frames_per_room: int = field(metadata={"help": "Frames along each room's camera trajectory."})
+    seed: int = _setting(0, "Master seed; the dataset is a function of the settings and this seed.")
+    width: int = _setting(640, "Image width in pixels.")
+    height: int = _setting(480, "Image height in pixels.")
+    noise: str = _setting("kinect_v1", "Noise preset (kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its "
+                                       "in-painted depths; see README).")
+    noise_params: dict = _setting({}, "Noise parameter overrides, STAGE.FIELD -> number.")
+    renderer: str = _setting("auto", "Renderer backend: auto (the fastest available for each room), raycast (Open3D, "
+                                     "CPU), gl (OpenGL over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via "
+                                     "pyrender, EGL).")
+    room_types: tuple[str, ...] = _setting((), "Room types to draw from (default: all, with NYUv2-like weights).")
+    scene: str = _setting("", "Scene description (from 'synthcam scenes sample' or 'scenes import') rendered in "
+                              "every room instead of generated rooms; each room index gets its own trajectory.")
+    inputs: dict = _setting({}, "sha256 of every input file, filled in by the run (never set by hand).")
+    camera: str = _setting(DEFAULT_CAMERA, "Camera whose intrinsics are brought to the resolution: resampled when "
+                                           "the aspect ratios agree, else scaled uniformly and centre-cropped "
+                                           "(never stretched).")
+    camera_intrinsics: tuple[float, ...] = _setting((), "fx,fy,cx,cy in pixels of the generated images, "
+                                                        "instead of --camera.")
 
     def validate(self) -> None:
         """Raise :class:`SynthcamError` (or a noise/scene error) naming the first bad field; touches no output."""
+        self.check_values()
+        if self.scene:
+            from scene_library import build_scene, load_description
+
+            build_scene(load_description(Path(self.scene)))  # a bad description fails before any work
+
+    def check_values(self) -> None:
+        """:meth:`validate` without reading the scene description: the checks of the values alone."""
+        import noise_models
+        from scene_library import ROOM_TYPES
+        from synthcam.render import RENDERERS
+        from synthcam_core.camera import check_resolution
+        from synthcam_core.real_frames import CAMERAS
+
         _check_count("rooms", self.rooms, MAX_ROOMS, "per dataset is supported, split the work into several datasets "
                      "(--out directories)")
         _check_count("frames-per-room", self.frames_per_room, MAX_FRAMES_PER_ROOM, "per room is supported, use more "
@@ -77,26 +126,77 @@ class GenerateConfig:
         for t in self.room_types:
             if t not in ROOM_TYPES:
                 raise SynthcamError(f"unknown room type {t!r}; valid types: {', '.join(ROOM_TYPES)}")
+        if self.camera not in CAMERAS:
+            raise SynthcamError(f"unknown camera {self.camera!r}; valid cameras: {', '.join(CAMERAS)}")
+        if self.camera_intrinsics and self.camera != DEFAULT_CAMERA:
+            raise SynthcamError(f"camera {self.camera} and camera_intrinsics {list(self.camera_intrinsics)} both name "
+                                f"the camera; pass one of --camera or --intrinsics")
+        if self.camera_intrinsics:
+            explicit_intrinsics(self.camera_intrinsics, self.width, self.height)
         noise_models.make(self.noise, self.noise_params)
-        if self.scene:
-            build_scene(load_description(Path(self.scene)))  # a bad description fails before any work
 
-    def with_inputs(self) -> "GenerateConfig":
+    def with_inputs(self) -> GenerateConfig:
         """This config with :attr:`inputs` hashed from the files as they are now (``{}`` without a scene)."""
         return dataclasses.replace(self, inputs=input_hashes(self.scene) if self.scene else {})
 
     def to_dict(self) -> dict:
+        """The config as stored in shards and ``manifest.json`` (``camera``, ``camera_intrinsics`` only when set)."""
         d = dataclasses.asdict(self)
         d["room_types"] = list(self.room_types)
+        d["camera_intrinsics"] = list(self.camera_intrinsics)
+        if self.camera == DEFAULT_CAMERA:
+            del d["camera"]
+        if not self.camera_intrinsics:
+            del d["camera_intrinsics"]
         return d
 
     @property
     def intrinsics(self) -> Intrinsics:
-        return Intrinsics.nyuv2().scaled(self.width, self.height)
+        """The camera of the generated frames (width x height pixels)."""
+        from synthcam_core.real_frames import CAMERAS
+
+        if self.camera_intrinsics:
+            return explicit_intrinsics(self.camera_intrinsics, self.width, self.height)
+        return camera_at(CAMERAS[self.camera], self.width, self.height)
+
+
+def explicit_intrinsics(values: tuple[float, ...], width: int, height: int) -> Intrinsics:
+    """``(fx, fy, cx, cy)`` of a width x height image as :class:`Intrinsics`, checked by
+    :func:`synthcam_core.real_frames.resolve_intrinsics` (one-line error if they cannot be that camera)."""
+    from synthcam_core.real_frames import resolve_intrinsics
+
+    if len(values) != 4:
+        raise SynthcamError(f"camera_intrinsics must be 4 numbers fx,fy,cx,cy in pixels, got {len(values)}")
+    return resolve_intrinsics(",".join(repr(float(v)) for v in values), None, width, height)
+
+
+def camera_at(camera: Intrinsics, width: int, height: int) -> Intrinsics:
+    """``camera`` brought to ``width`` x ``height`` pixels without stretching them.
+
+    Where the aspect ratios agree to within :data:`ASPECT_TOLERANCE_PX` (a side rounded to whole pixels)
+    the camera is resampled (:meth:`~synthcam_core.camera.Intrinsics.scaled`, as every 4:3 size of the
+    NYUv2 camera always was); otherwise it is scaled by one factor until the image is covered and
+    centre-cropped: fx = fy ratio kept, the field of view narrowed on one axis (a 640x360 NYUv2 camera has
+    fx 518.9, fy 519.5, cy 253.7 - 60).
+    """
+    from synthcam_core.camera import Intrinsics
+
+    sx, sy = width / camera.width, height / camera.height
+    if abs(camera.height * sx - height) <= ASPECT_TOLERANCE_PX or abs(camera.width * sy - width) <= ASPECT_TOLERANCE_PX:
+        return camera.scaled(width, height)
+    s = max(sx, sy)
+    return Intrinsics(width, height, camera.fx * s, camera.fy * s, camera.cx * s - (camera.width * s - width) / 2,
+                      camera.cy * s - (camera.height * s - height) / 2)
 
 
 def is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    """True for an int or numpy integer (not a bool)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    numpy = sys.modules.get("numpy")  # a numpy integer exists only once numpy is imported
+    return numpy is not None and isinstance(value, numpy.integer)
 
 
 def _check_count(name: str, value, largest: int, what_to_do: str) -> None:
@@ -111,6 +211,8 @@ def _check_count(name: str, value, largest: int, what_to_do: str) -> None:
 def input_files(scene: str | Path) -> list[Path]:
     """The input files of a scene description: the description itself, then the mesh and label-map file of
     every ``imported`` object (``params.path``, ``params.label_map``), each once, in order."""
+    from scene_library import load_description
+
     description = load_description(Path(scene))
     files = [Path(scene)]
     for obj in description.get("objects", []) if isinstance(description, dict) else []:
@@ -139,10 +241,14 @@ def input_hashes(scene: str | Path) -> dict[str, str]:
 
 
 def shard_name(room_index: int) -> str:
+    from synthcam_shards.format import SHARD_SUFFIX
+
     return f"room_{room_index:05d}{SHARD_SUFFIX}"
 
 
 def room_seed(config: GenerateConfig, room_index: int) -> np.random.SeedSequence:
     """The seed sequence of room ``room_index``, independent of worker count and order."""
+    import numpy as np
+
     return np.random.SeedSequence(config.seed, spawn_key=(room_index,))
 

@@ -7,7 +7,10 @@ decides what a run resumes and removes only what this tool provably wrote: its o
 shards whose header says they are synthcam shards. Any other file under a name the run needs (a
 ``room_00003.h5`` that is not a synthcam shard, a directory called ``manifest.json``) stops the run with
 one line saying what to move away. :func:`write_manifest` writes ``manifest.json`` last, whole or not
-at all; :func:`prepare_output` only checks that a directory can be written.
+at all, and after it ``config.yaml``, the run's settings (:mod:`synthcam_core.config_file`:
+``synthcam generate --config OUT/config.yaml`` runs it again), which is also the tool's own file: removed
+with the manifest when a run starts, replaced only if synthcam wrote it. :func:`prepare_output` only
+checks that a directory can be written.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from synthcam import __version__
+from synthcam_core.atomic_file import write_atomic
+from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, is_int, shard_name
-from synthcam_shards.manifest import MAX_MANIFEST_BYTES
+from synthcam_shards.manifest import MAX_MANIFEST_BYTES, shard_counts
 from synthcam_shards.layout import probe_root_attrs
 from synthcam_shards.shard_file import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
 from synthcam.write_failures import output_error
@@ -322,6 +327,9 @@ def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = F
     manifest_state, manifest = _read_own_json(out_dir / MANIFEST, lambda d: isinstance(d, dict) and d.get("format") == DATASET_FORMAT)
     if manifest_state.startswith("foreign"):
         raise _refuse(out_dir, MANIFEST, manifest_state.split(": ", 1)[1])
+    config_state = is_written_config(out_dir / CONFIG_NAME)
+    if config_state is False:
+        raise _refuse(out_dir, CONFIG_NAME, "is not a config file synthcam wrote")
     legacy_state, _ = _read_own_json(out_dir / LEGACY_MANIFEST,
                                      lambda d: isinstance(d, dict) and {"config", "shards", "package_version"} <= set(d))
     temps, shards = [], {}
@@ -354,6 +362,8 @@ def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = F
         path.unlink(missing_ok=True)
     if manifest_state == "ours":
         (out_dir / MANIFEST).unlink(missing_ok=True)
+    if config_state:
+        (out_dir / CONFIG_NAME).unlink(missing_ok=True)  # rewritten with the manifest
     if legacy_state == "ours":
         (out_dir / LEGACY_MANIFEST).unlink(missing_ok=True)
     kept = set()
@@ -390,21 +400,18 @@ def _shard_problem(path: Path, config: GenerateConfig) -> str | None:
 
 def write_manifest(config: GenerateConfig, out_dir: Path, paths: list[Path]) -> Path:
     """Write ``manifest.json``: config, format version, each shard's file, frame count and class40 pixel
-    counts (41 ints by class id), and the totals. Reads the counts from the shards.
+    counts (41 ints by class id), and the totals. Reads the counts from the shards. Then writes
+    ``config.yaml`` (:func:`write_config`).
 
     The text goes to ``manifest.json.synthcam-partial``, created exclusively and never through a link,
     and is renamed into place once complete; on a failed write (disk full) the temporary file is removed
     and :class:`SynthcamError` raised, so there is either a whole manifest or none. One line per shard.
     """
-    import h5py
-
     names = default_label_tables().class40_names
     pixels = np.zeros((len(paths), len(names)), dtype=np.int64)
     frames = np.zeros(len(paths), dtype=np.int64)
     for k, path in enumerate(paths):
-        with h5py.File(path, "r") as f:
-            pixels[k] = f["class40_pixels"][()].sum(axis=0)
-            frames[k] = int(f.attrs["frame_count"])
+        frames[k], pixels[k] = shard_counts(path)
     head = {
         "class40_names": list(names),
         "class40_pixels": pixels.sum(axis=0).tolist(),
@@ -435,7 +442,20 @@ def write_manifest(config: GenerateConfig, out_dir: Path, paths: list[Path]) -> 
         if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
             raise _refuse(Path(out_dir), MANIFEST, "is a directory") from None
         raise output_error(out, exc.errno or errno.EIO) from None
+    write_config(config, out_dir)
     return out
+
+
+def write_config(config: GenerateConfig, out_dir: Path) -> Path:
+    """Write the run's settings to ``out_dir/config.yaml`` atomically (replacing only a config file
+    synthcam wrote); ``synthcam generate --config`` on it gives the same dataset."""
+    path = Path(out_dir) / CONFIG_NAME
+    if is_written_config(path) is False:
+        raise _refuse(Path(out_dir), CONFIG_NAME, "is not a config file synthcam wrote")
+    text = config_text("generate", config_values(config, skip=("inputs",)),
+                       "the same dataset again: synthcam generate --config THIS_FILE --out NEW_DIR")
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+    return path
 
 
 def _write_new_file(path: Path, chunks: Iterator[str]) -> None:

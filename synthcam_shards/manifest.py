@@ -1,6 +1,7 @@
 """A dataset directory's ``manifest.json`` and its shard list: :func:`read_manifest` reads and checks
 the manifest (size, JSON, format and version, plain shard file names, counts) and :func:`find_shards`
-lists the shards of a file or directory. Writing the manifest is generation's job.
+lists the shards of a file or directory; :func:`shard_counts` reads the per-shard figures a manifest lists.
+Writing the manifest is generation's job.
 """
 
 from __future__ import annotations
@@ -8,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synthcam_core.errors import ShardError
 from synthcam_shards.format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_MANIFEST_BYTES = 32 << 20
 """Largest ``manifest.json`` read (32 MiB, by the readers and by generation reading its own). Parsing JSON
@@ -142,3 +147,12 @@ def find_shards(path: Path) -> list[Path]:
     if not path.exists():
         raise ShardError(f"{path} does not exist; pass a shard (.h5) or a directory of shards")
     return [path]
+
+
+def shard_counts(path: Path) -> tuple[int, "np.ndarray"]:
+    """``(frame_count, class40 pixels)`` of a shard this run wrote, for its manifest line: the frame count
+    attribute and the (41,) int64 pixels of each class40 id summed over its frames."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return int(f.attrs["frame_count"]), f["class40_pixels"][()].sum(axis=0)
