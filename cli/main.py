@@ -14,8 +14,12 @@ from pathlib import Path
 
 import click
 
-import noise_models
-from cli.noise_options import parse_noise_params
+from cli.choices import CAMERAS, NOISE_PRESETS, RENDERERS, ROOM_TYPES, NamedChoice
+from cli.config_options import config_option, setting
+from cli.generate_options import generate_config
+from cli.json_output import check_json_target, emit_json, json_option, text_echo
+from synthcam.generate_config import GenerateConfig
+from synthcam_core.config_file import field_default, field_help
 from synthcam_core.errors import SynthcamError
 
 USER_ERRORS = (SynthcamError,)
@@ -52,27 +56,30 @@ def main() -> None:
     """
 
 
+G = GenerateConfig
+
+
 @main.command()
-@click.option("--rooms", type=int, required=True, help="Number of rooms; each room is one shard.")
-@click.option("--frames-per-room", type=int, required=True, help="Frames along each room's camera trajectory.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output directory for the shards.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Master seed; the dataset is a function of the options and this seed.")
-@click.option("--resolution", default="640x480", show_default=True, help="Image size WIDTHxHEIGHT (the NYUv2 camera scaled to it).")
-@click.option("--noise", default="kinect_v1", show_default=True,
-              help="Noise preset, one of: " + ", ".join(noise_models.PRESETS) + " (see README; "
-                   "kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its in-painted depths).")
+@config_option("generate")
+@setting(G, "rooms", type=int, help=field_help(G, "rooms") + " Needed unless --config sets it.")
+@setting(G, "frames_per_room", type=int, help=field_help(G, "frames_per_room") + " Needed unless --config sets it.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory for the shards, manifest.json and config.yaml (the run's settings).")
+@setting(G, "seed", type=int)
+@click.option("--resolution", default=f"{field_default(G, 'width')}x{field_default(G, 'height')}", show_default=True,
+              help="Image size WIDTHxHEIGHT; the camera is resampled to it, or scaled uniformly and centre-cropped "
+                   "where the aspect ratio differs from the camera's (never stretched).")
+@setting(G, "camera", type=NamedChoice(CAMERAS, "camera"))
+@click.option("--intrinsics", default=None, metavar="FX,FY,CX,CY", help=field_help(G, "camera_intrinsics"))
+@setting(G, "noise", type=NamedChoice(NOISE_PRESETS, "noise preset"))
 @click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
 @click.option("--noise-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Noise preset and parameters from a noise file (YAML or JSON, e.g. from 'synthcam noise fit'); "
                    "--noise-param overrides its values, --noise may only repeat its preset.")
-@click.option("--room-types", "room_types", default="", help="Comma-separated room types to draw from (default: all, "
-              "with NYUv2-like weights): bedroom, living_room, kitchen, bathroom, office, dining_room.")
-@click.option("--scene", "scene_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Render this scene description (from 'synthcam scenes sample' or 'scenes import') in every room "
-                   "instead of generated rooms; each room index gets its own trajectory.")
-@click.option("--renderer", type=click.Choice(["auto", "raycast", "gl", "pyrender"]), default="auto", show_default=True,
-              help="Renderer backend: auto (the fastest available for each room), raycast (Open3D, CPU), gl (OpenGL "
-                   "over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via pyrender, EGL).")
+@setting(G, "room_types", "--room-type", type=NamedChoice(ROOM_TYPES, "room type"), multiple=True, default=(),
+         show_default=False, help=field_help(G, "room_types") + " Repeatable.")
+@setting(G, "scene", type=click.Path(dir_okay=False, path_type=Path), default=None, show_default=False)
+@setting(G, "renderer", type=click.Choice(RENDERERS))
 @click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
               "where workers must be spawned rather than forked, 1 for jobs under 200 frames). More than the usable "
               "cores are capped at that number, with a warning.")
@@ -82,12 +89,11 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="Delete the synthcam shards already in --out instead of resuming them "
               "(also an older-format dataset); files synthcam did not write are never deleted.")
 @click.option("--quiet", is_flag=True, help="No progress bar (notes, warnings, errors and the summary line still print).")
-@click.pass_context
-def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, noise_param, noise_file, room_types, scene_path,
-             workers, ray_address, overwrite, renderer, quiet) -> None:
+def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **options) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
-    Writes one shard per room (room_00000.h5, ...) and manifest.json once all shards are complete.
+    Writes one shard per room (room_00000.h5, ...), then manifest.json and config.yaml once all shards
+    are complete; `synthcam generate --config OUT/config.yaml --out NEW` makes the same dataset again.
     Run again on the same --out to resume an interrupted run: complete shards are kept (after their
     checksums verify), partial and damaged ones redone. The same options, input files and seed give
     identical files whatever --workers or --ray-address is. One run at a time may use an --out (a lock
@@ -99,20 +105,12 @@ def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, nois
 
     from tqdm import tqdm
 
-    from synthcam_core.camera import parse_resolution
-    from synthcam_core.errors import SynthcamError
     from synthcam.generate import generate_dataset
-    from synthcam.generate_config import GenerateConfig
     from synthcam.runners import auto_workers, available_cores
     from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
 
-    width, height = parse_resolution(resolution)
-    noise, noise_params = _noise_choice(ctx, noise, parse_noise_params(noise_param), noise_file)
-    config = GenerateConfig(rooms=rooms, frames_per_room=frames_per_room, seed=seed, width=width, height=height,
-                            noise=noise, noise_params=noise_params,
-                            room_types=tuple(t.strip() for t in room_types.split(",") if t.strip()),
-                            scene=_absolute_scene(scene_path), renderer=renderer)
-    config.validate()
+    config = generate_config(config_path, options)
+    rooms, frames_per_room, width, height = config.rooms, config.frames_per_room, config.width, config.height
     if workers is None:
         workers = auto_workers(config, fork=True)
     if workers < 1:
@@ -167,33 +165,6 @@ def generate(ctx, rooms, frames_per_room, out_dir, seed, resolution, noise, nois
                f"({frames / elapsed:.1f} frames/s){resumed}")
 
 
-def _noise_choice(ctx: click.Context, noise: str, params: dict[str, float], noise_file: Path | None) -> tuple[str, dict]:
-    """The preset and parameters of a run: ``--noise`` and ``--noise-param``, or a noise file's preset and
-    parameters with ``--noise-param`` overriding them (a given ``--noise`` must name the file's preset)."""
-    if noise_file is None:
-        return noise, params
-    from synthcam.noise_file import read_noise_file
-
-    loaded = read_noise_file(noise_file)
-    given = ctx.get_parameter_source("noise") not in (click.core.ParameterSource.DEFAULT,
-                                                       click.core.ParameterSource.DEFAULT_MAP)
-    if given and noise != loaded.preset:
-        raise SynthcamError(f"--noise {noise} disagrees with --noise-file {noise_file} (preset {loaded.preset}); "
-                            f"leave out --noise or pass the file's preset")
-    return loaded.preset, {**loaded.params, **params}
-
-
-def _absolute_scene(path: Path | None) -> str:
-    """``--scene`` as an absolute path with its links resolved ("" without one)."""
-    if path is None:
-        return ""
-    try:
-        return str(path.resolve())
-    except (OSError, RuntimeError) as exc:  # a loop of symbolic links (RuntimeError before Python 3.13)
-        raise SynthcamError(f"--scene {path} cannot be resolved ({exc}); pass the path of a scene description "
-                            f"file") from None
-
-
 def _install_signal(signum, handler):
     """``signal.signal`` where allowed (the main thread); returns the previous handler (None elsewhere)."""
     import signal
@@ -208,20 +179,24 @@ def _install_signal(signum, handler):
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of text.")
-def inspect(path, as_json) -> None:
+@json_option("Write the statistics as JSON instead of printing them as text")
+def inspect(path, json_path) -> None:
     """Describe a shard or a directory of shards.
 
     Shows frame count, dataset shapes, dtypes and compression, depth statistics and invalid-pixel
     fraction, the class pixel histogram with class names, and the generating config and seed.
     """
-    import json
-
     from synthcam_shards.shard_file import find_shards
     from synthcam_shards.summary import format_summary, summarize_shard
 
+    check_json_target(json_path)
     summaries = [summarize_shard(p) for p in find_shards(path)]
-    click.echo(json.dumps(summaries, indent=2) if as_json else format_summary(summaries))
+    if json_path is None:
+        click.echo(format_summary(summaries))
+    else:
+        emit_json(json_path, summaries, indent=2)
+        if json_path != "-":
+            click.echo(f"wrote {json_path}")
 
 
 @main.command()
@@ -247,14 +222,23 @@ def preview(path, out_dir, frames) -> None:
 def scenes() -> None:
     """Sample, preview and measure procedural rooms.
 
-    Room types: bedroom, living_room, kitchen, bathroom, office, dining_room.
+    Room types (--room-type): bedroom, kitchen, living_room, bathroom, dining_room, office.
     """
 
 
 def _room_type_option(f):
-    return click.option("--type", "room_type", default=None,
-                        help="Room type: bedroom, living_room, kitchen, bathroom, office or dining_room "
-                             "(default: drawn with NYUv2-like weights).")(f)
+    """``--room-type`` (parameter ``room_type``), and ``--type``, its older spelling, hidden."""
+    f = click.option("--type", "old_room_type", type=NamedChoice(ROOM_TYPES, "room type"), default=None, hidden=True,
+                     help="Deprecated spelling of --room-type.")(f)
+    return click.option("--room-type", "room_type", type=NamedChoice(ROOM_TYPES, "room type"), default=None,
+                        help="Room type (default: drawn with NYUv2-like weights).")(f)
+
+
+def _one_room_type(room_type: str | None, old_room_type: str | None) -> str | None:
+    if room_type is not None and old_room_type is not None and room_type != old_room_type:
+        raise SynthcamError(f"--type {old_room_type} (the older spelling of --room-type) disagrees with --room-type "
+                            f"{room_type}; pass --room-type only")
+    return room_type or old_room_type
 
 
 @contextmanager
@@ -283,7 +267,7 @@ def _import_options(f):
 @click.option("--add", "add_meshes", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A user mesh (OBJ, PLY, GLB, ...) to place in the room as well (repeatable; needs --labels).")
 @_import_options
-def scenes_sample(room_type, seed, out_path, add_meshes, label_map, up, scale) -> None:
+def scenes_sample(room_type, old_room_type, seed, out_path, add_meshes, label_map, up, scale) -> None:
     """Generate one room and export it as a mesh plus a JSON description.
 
     The JSON description reloads to the identical scene (`synthcam scenes preview ROOM.json`,
@@ -294,6 +278,7 @@ def scenes_sample(room_type, seed, out_path, add_meshes, label_map, up, scale) -
     from scene_library.description import imported_piece
     from scene_library.rooms import generate_room
 
+    room_type = _one_room_type(room_type, old_room_type)
     if out_path.suffix.lower() not in (".glb", ".ply", ".obj"):
         raise SynthcamError(f"--out {out_path} must end in .glb, .ply or .obj")
     if seed < 0:
@@ -349,22 +334,23 @@ def scenes_import(mesh, out_path, label_map, up, scale) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the room when no DESCRIPTION is given.")
 @click.option("--views", type=click.IntRange(min=0, max=8), default=3, show_default=True, help="Rendered label views to add.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for the PNG.")
-def scenes_preview(description, room_type, seed, views, out_dir) -> None:
+def scenes_preview(description, room_type, old_room_type, seed, views, out_dir) -> None:
     """Draw a top-down plan (labelled footprints, door swing) and a few rendered label views.
 
     DESCRIPTION is a JSON file from `synthcam scenes sample`; without it a room is generated from
-    --type and --seed.
+    --room-type and --seed.
     """
     import numpy as np
 
     from scene_library.description import build_scene, load_description
     from scene_library.rooms import generate_room
-    from synthcam_core.camera import Intrinsics
     from synthcam.generate import prepare_output
     from synthcam.preview import render_plan
     from synthcam.render import RaycastRenderer
     from synthcam.trajectory import sample_trajectory
+    from synthcam_core.camera import Intrinsics
 
+    room_type = _one_room_type(room_type, old_room_type)
     scene = build_scene(load_description(description)) if description else generate_room(np.random.default_rng(seed), room_type)
     prepare_output(out_dir)
     images = []
@@ -382,29 +368,27 @@ def scenes_preview(description, room_type, seed, views, out_dir) -> None:
 @click.option("--per-type", type=click.IntRange(min=1), default=40, show_default=True, help="Rendered views per room type.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled rooms.")
 @click.option("--resolution", default="160x120", show_default=True, help="Render size WIDTHxHEIGHT (NYUv2 camera scaled).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the figures as JSON.")
-def scenes_stats(per_type, seed, resolution, json_path) -> None:
+@json_option("Also write the figures as JSON")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def scenes_stats(per_type, seed, resolution, json_path, quiet) -> None:
     """Render random views of every room type and compare them with NYUv2.
 
     Prints NYU 13-class pixel shares next to the NYUv2 targets with their total variation distance,
     depth mean and standard deviation, objects visible per frame, and rooms generated per second.
     """
-    import json
-
     from tqdm import tqdm
 
-    from scene_library.rooms import ROOM_TYPES
-    from synthcam_core.camera import parse_resolution
+    from scene_library.rooms import ROOM_TYPES as TYPES
     from synthcam.scene_stats import format_statistics, scene_statistics
+    from synthcam_core.camera import parse_resolution
 
     size = parse_resolution(resolution)
-    if json_path is not None and not json_path.parent.is_dir():
-        raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
-    with tqdm(total=per_type * len(ROOM_TYPES), unit="views", desc="scenes stats", dynamic_ncols=True) as bar:
+    check_json_target(json_path)
+    with tqdm(total=per_type * len(TYPES), unit="views", desc="scenes stats", dynamic_ncols=True, disable=quiet) as bar:
         stats = scene_statistics(per_type, seed, size, on_view=bar.update)
-    click.echo(format_statistics(stats))
-    if json_path:
-        json_path.write_text(json.dumps(stats, indent=1) + "\n")
+    text_echo(json_path)(format_statistics(stats))
+    if json_path is not None:
+        emit_json(json_path, stats, indent=1)
 
 
 from cli.evaluate import evaluate  # noqa: E402

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cli.choices import NOISE_PRESETS, RENDERERS, NamedChoice
+from cli.json_output import check_json_target, emit_json, json_option, same_place, text_echo
 from cli.real_options import real_folder_options
 
 
@@ -17,7 +19,7 @@ def noise() -> None:
 
 @noise.command("fit")
 @real_folder_options
-@click.option("--preset", required=True, help="Noise preset to start from, e.g. kinect_v1 or kinect_v2.")
+@click.option("--preset", type=NamedChoice(NOISE_PRESETS, "noise preset"), required=True, help="Noise preset to start from.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Noise file to write (.yaml, .yml or .json), for 'synthcam generate --noise-file'.")
 @click.option("--param", "param_specs", multiple=True, metavar="STAGE.FIELD[=LO:HI]",
@@ -31,16 +33,16 @@ def noise() -> None:
               help="Seed of the rooms and of the noise draws.")
 @click.option("--max-evals", type=click.IntRange(2, 100_000), default=150, show_default=True,
               help="Most evaluations of the realism distance (each adds noise to every frame and measures it).")
-@click.option("--renderer", type=click.Choice(["raycast", "auto", "gl", "pyrender"]), default="raycast",
+@click.option("--renderer", type=click.Choice(RENDERERS), default="raycast",
               show_default=True, help="Renderer of the clean frames.")
 @click.option("--measures", default="", metavar="NAME,...",
               help="Realism measures whose distances the fit sums (default: every row of the realism report).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the fit (parameters, distances, realism rows before and after, seconds) as JSON.")
+@json_option("Also write the fit (parameters, distances, realism rows before and after, seconds) as JSON")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing --out, only if it is a noise file written by 'synthcam noise fit'.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, frames_per_room, seed, max_evals,
-        renderer, measures, json_path, overwrite) -> None:
+        renderer, measures, json_path, overwrite, quiet) -> None:
     """Fit a noise preset's parameters to real depth frames and write a noise file.
 
     Renders a few generated rooms through the real camera, adds the preset's noise with fixed random
@@ -48,34 +50,34 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     distance to the real frames (as 'synthcam realism' scores it). The same inputs give the same file.
     Prints the realism table before and after; progress goes to stderr.
     """
-    import json
-
     from tqdm import tqdm
 
-    from synthcam_core.atomic_file import write_atomic
-    from synthcam_core.errors import SynthcamError
     from synthcam.noise_file import NoiseFile, check_noise_out, write_noise_file
-    from synthcam.noise_fit import (check_clean_memory, fit_measures, fit_record, fit_to_folder, measure_real,
-                                    parse_fit_params)
+    from synthcam.noise_fit import (
+        check_clean_memory,
+        fit_measures,
+        fit_record,
+        fit_to_folder,
+        measure_real,
+        parse_fit_params,
+    )
+    from synthcam_core.errors import SynthcamError
     from synthcam_core.real_frames import open_real_folder
 
     params = parse_fit_params(preset, param_specs)
     folder = open_real_folder(real_dir, real_depth, intrinsics)
     chosen = fit_measures([m.strip() for m in measures.split(",") if m.strip()], folder)
     check_noise_out(out_path, overwrite)
-    if json_path is not None and not json_path.parent.is_dir():
-        raise SynthcamError(f"--json {json_path}: directory {json_path.parent} does not exist")
-    if json_path is not None:
-        from cli.realism import same_place, check_json_out
-
-        if same_place(json_path, out_path):
-            raise SynthcamError(f"--json {json_path} is the --out noise file; pass another path for the JSON record")
-        check_json_out(json_path)
+    if json_path not in (None, "-") and same_place(Path(json_path), out_path):
+        raise SynthcamError(f"--json {json_path} is the --out noise file; pass another path for the JSON record")
+    check_json_target(json_path)
+    echo = text_echo(json_path)
     check_clean_memory(folder, preset, rooms, frames_per_room)
     real = measure_real(folder)  # before any output: a damaged real frame is the only line printed
     click.echo(f"fitting {', '.join(p.key for p in params)} of {preset} to {len(folder)} {real_depth} frames in "
                f"{folder.path}", err=True)
-    with tqdm(total=rooms * frames_per_room, unit="frames", desc="render", dynamic_ncols=True, file=sys.stderr) as bar:
+    with tqdm(total=rooms * frames_per_room, unit="frames", desc="render", dynamic_ncols=True, file=sys.stderr,
+              disable=quiet) as bar:
         bars = [bar]
 
         def rendered(n: int) -> None:
@@ -84,7 +86,8 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
         def evaluated(distance: float, best: float) -> None:
             if bars[0] is bar:
                 bar.close()
-                bars[0] = tqdm(total=max_evals, unit="evals", desc="fit", dynamic_ncols=True, file=sys.stderr)
+                bars[0] = tqdm(total=max_evals, unit="evals", desc="fit", dynamic_ncols=True, file=sys.stderr,
+                               disable=quiet)
             bars[0].set_postfix(distance=f"{distance:.3f}", best=f"{best:.3f}", refresh=False)
             bars[0].update(1)
 
@@ -103,12 +106,11 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     for title, distance, report in (("before (preset {preset} defaults)", result.distance_before, result.before),
                                     ("\nafter (fitted)", result.distance_after, result.after)):
         over = f" over {', '.join(chosen)} (all rows {report.score():.3f})" if chosen else ""
-        click.echo(f"{title.format(preset=preset)}: distance {distance:.3f}{over}")
-        click.echo(report.table())
+        echo(f"{title.format(preset=preset)}: distance {distance:.3f}{over}")
+        echo(report.table())
     fitted = ", ".join(f"{k}={v:g} (was {result.start[k]:g})" for k, v in result.fitted.items())
-    click.echo(f"\nfitted {fitted}\n{result.evaluations} evaluations in {result.seconds:.1f} s; wrote {out_path}")
+    echo(f"\nfitted {fitted}\n{result.evaluations} evaluations in {result.seconds:.1f} s; wrote {out_path}")
     if json_path is not None:
         data = {**record, "preset": preset, "params": dict(result.fitted), "seconds": round(result.seconds, 3),
                 "before": result.before.to_dict(), "after": result.after.to_dict()}
-        text = (json.dumps(data, indent=2, allow_nan=False) + "\n").encode()
-        write_atomic(json_path, lambda f: f.write(text), "--json")
+        emit_json(json_path, data, indent=2)

@@ -8,42 +8,16 @@ from pathlib import Path
 
 import click
 
+from cli.json_output import (
+    check_json_out,  # noqa: F401  (cli/evaluate.py imports it from here until it moves)
+    check_json_target,
+    emit_json,
+    json_option,
+    same_place,
+    text_echo,
+)
 from cli.real_options import real_folder_options
-
-from synthcam_core.atomic_file import write_json
 from synthcam_core.errors import SynthcamError
-
-
-def check_json_out(path: Path, option: str = "--json") -> None:
-    """Refuse an existing, non-empty ``path`` that does not hold a JSON object: a report never replaces a
-    checkpoint, shard, PNG or YAML file named by mistake."""
-    if path.is_file() and path.stat().st_size > 0:
-        with open(path, "rb") as f:
-            head = f.read(64).lstrip()
-        if not head.startswith(b"{"):
-            raise SynthcamError(f"{option} {path} exists and is not a JSON file; it is never overwritten, "
-                                f"choose another {option}")
-
-
-def same_place(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):
-        return False
-
-
-def _check_json_target(path: Path) -> None:
-    """Refuse an output file that cannot be written, before anything is measured."""
-    parent = path.parent
-    if path.is_dir():
-        raise SynthcamError(f"--json {path} is a directory; pass a file name, e.g. {path / 'realism.json'}")
-    if not parent.is_dir():
-        raise SynthcamError(f"--json {path}: folder {parent} does not exist; create it or pass another path")
-    if path.exists() and not path.is_file():  # a pipe would block the write at the end
-        raise SynthcamError(f"--json {path} is not a regular file (a pipe or device); pass a file name")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise SynthcamError(f"--json {path} cannot be written (permission denied); pass a writable path")
-    check_json_out(path)
 
 
 def _make_plot_dir(path: Path) -> None:
@@ -63,12 +37,13 @@ def _make_plot_dir(path: Path) -> None:
 @click.option("--labels", is_flag=True, help="Also compare 13-class shares (over the real frames with a NAME_label13.png).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Generated frames read at most, spread evenly over the shards.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
-              help="Write the report and both sides' statistics to this JSON file.")
+@json_option("Write the report and both sides' statistics as JSON")
 @click.option("--plots", "plot_dir", type=click.Path(path_type=Path), default=None,
               help="Write one PNG per measure (both sides' distributions) and overview.png to this folder.")
 @click.option("--check", is_flag=True, help="Exit with status 1 when any measure is outside its tolerance.")
-def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check,
+            quiet) -> None:
     """Compare generated frames (a dataset directory or one shard) with real depth PNGs.
 
     Measures both sides alike and prints one row per measure: each side's summary, the distance
@@ -84,19 +59,20 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     """
     from tqdm import tqdm
 
-    from synthcam_core.real_frames import open_real_folder
     from synthcam.realism import compare, measure_frames
     from synthcam.realism.sources import real_source, shard_source
+    from synthcam_core.real_frames import open_real_folder
 
-    if json_path is not None:
-        _check_json_target(json_path)
+    check_json_target(json_path)
+    echo = text_echo(json_path)
     if plot_dir is not None:
         if same_place(plot_dir, real_dir):  # plot PNGs there would be read as raw frames next time
             raise SynthcamError(f"--plots {plot_dir} is the real folder; pass another folder for the plots")
         _make_plot_dir(plot_dir)
     real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
     gen = shard_source(generated, depth=depth, labels=labels, max_frames=max_frames)
-    bar = tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr,
+               disable=quiet)
     try:
         gen_stats = measure_frames(_counted(gen, bar), gen.intrinsics)
         real_stats = measure_frames(_counted(real, bar), real.intrinsics)
@@ -106,18 +82,19 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
     finally:
         bar.close()
     report = compare(gen_stats, real_stats)
-    click.echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
-    click.echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")
-    click.echo(report.table())
+    echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
+    echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")
+    echo(report.table())
     if labels and real.labelled < real.count:
-        click.echo(f"class shares of the real side from its {real.labelled} labelled frames of {real.count}")
+        echo(f"class shares of the real side from its {real.labelled} labelled frames of {real.count}")
     if report.left_out:
-        click.echo(f"left out (one side lacks a reference depth or labels): {', '.join(report.left_out)}")
+        echo(f"left out (one side lacks a reference depth or labels): {', '.join(report.left_out)}")
     if json_path is not None:
         data = {"generated_path": str(generated), "real_path": str(real_dir), "depth": depth, "real_depth": real_depth,
                 "report": report.to_dict(), "generated": gen_stats.to_dict(), "real": real_stats.to_dict()}
-        write_json(json_path, data)  # never a half-written file
-        click.echo(f"wrote {json_path}")
+        emit_json(json_path, data, indent=None)  # a file: never half-written
+        if json_path != "-":
+            echo(f"wrote {json_path}")
     if plot_dir is not None:
         from synthcam.realism.plots import plot_report
 
@@ -125,7 +102,7 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
             written = plot_report(gen_stats, real_stats, report, plot_dir)
         except OSError as exc:
             raise SynthcamError(f"--plots {plot_dir} cannot be written ({exc.strerror}); pass a writable folder") from None
-        click.echo(f"wrote {len(written)} plots to {plot_dir}")
+        echo(f"wrote {len(written)} plots to {plot_dir}")
     if check and not report.ok:
         sys.exit(1)
 

@@ -4,7 +4,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from conftest import assert_one_line_error as one_line_error
 
 SMALL = ["--rooms", "2", "--frames-per-room", "3", "--resolution", "64x48", "--seed", "4"]
 
@@ -28,7 +27,7 @@ def test_help_and_version():
 
 def test_generate_writes_shards_and_reports_rate(dataset):
     out, result = dataset
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "room_00000.h5", "room_00001.h5"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "manifest.json", "room_00000.h5", "room_00001.h5"]
     assert "wrote 2 shards (6 frames, 64x48)" in result.output and "frames/s" in result.output
 
 
@@ -40,7 +39,7 @@ def test_inspect_directory_and_json(dataset):
     for fragment in ("room_00000.h5: 3 frames", "depth ", "(3, 48, 64)", "uint16", "zstd", "class40 ", "uint8",
                      "invalid", "seed 4", "wall", '"rooms": 2', "class pixels over 2 shard(s), 6 frames"):
         assert fragment in text, fragment
-    result = CliRunner().invoke(main, ["inspect", str(out / "room_00001.h5"), "--json"])
+    result = CliRunner().invoke(main, ["inspect", str(out / "room_00001.h5"), "--json", "-"])
     data = json.loads(result.output)
     assert data[0]["frames"] == 3 and data[0]["attrs"]["seed"] == 4 and data[0]["class_pixels"]["wall"] > 0
     assert 0 <= data[0]["depth"]["depth"]["invalid_fraction"] < 1
@@ -54,11 +53,19 @@ def test_preview_writes_pngs(dataset, tmp_path):
     assert len(pngs) == 4 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-def test_bad_inputs(tmp_path, dataset):
+def test_inspect_json_to_a_file(dataset, tmp_path):
+    out, _ = dataset
+    target = tmp_path / "summary.json"
+    result = CliRunner().invoke(main, ["inspect", str(out), "--json", str(target)])
+    assert result.exit_code == 0 and result.output == f"wrote {target}\n", result.output
+    assert [s["frames"] for s in json.loads(target.read_text())] == [3, 3]
+
+
+def test_bad_inputs(tmp_path, dataset, one_line_error):
     runner = CliRunner()
     out = str(tmp_path / "o")
     one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise", "kinect_v9"]),
-                   "unknown noise preset 'kinect_v9'", "none, kinect_v1")
+                   "unknown noise preset 'kinect_v9'", "none, kinect_v1", "--noise")
     one_line_error(runner.invoke(main, ["generate", "--rooms", "0", "--frames-per-room", "3", "--out", out]),
                    "rooms must be at least 1")
     one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "-2", "--out", out]),
@@ -88,7 +95,7 @@ def test_the_command_loads_no_heavy_library_before_a_command_runs():
     import subprocess
     import sys
 
-    code = ("import sys, cli.main; heavy = ('trimesh', 'scipy', 'open3d', 'torch', 'matplotlib', 'h5py'); "
+    code = ("import sys, cli.main; heavy = ('trimesh', 'scipy', 'open3d', 'torch', 'matplotlib', 'h5py', 'numpy'); "
             "print(sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out

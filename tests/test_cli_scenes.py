@@ -6,12 +6,11 @@ from click.testing import CliRunner
 
 from cli.main import main
 from scene_library import build_scene, generate_room, load_description
-from test_cli import one_line_error
 
 
 def test_sample_writes_mesh_and_description_that_reloads(tmp_path):
     out = tmp_path / "room.glb"
-    result = CliRunner().invoke(main, ["scenes", "sample", "--type", "bedroom", "--seed", "3", "--out", str(out)])
+    result = CliRunner().invoke(main, ["scenes", "sample", "--room-type", "bedroom", "--seed", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 1000 and "bedroom" in result.output
     description = load_description(tmp_path / "room.json")
@@ -25,7 +24,7 @@ def test_sample_writes_mesh_and_description_that_reloads(tmp_path):
 
 def test_preview_and_stats(tmp_path):
     runner = CliRunner()
-    runner.invoke(main, ["scenes", "sample", "--type", "kitchen", "--seed", "1", "--out", str(tmp_path / "k.glb")])
+    runner.invoke(main, ["scenes", "sample", "--room-type", "kitchen", "--seed", "1", "--out", str(tmp_path / "k.glb")])
     result = runner.invoke(main, ["scenes", "preview", str(tmp_path / "k.json"), "--views", "2", "--out", str(tmp_path / "png")])
     assert result.exit_code == 0, result.output
     (png,) = (tmp_path / "png").glob("*.png")
@@ -60,7 +59,7 @@ def test_import_whole_scene_and_add_to_room(tmp_path):
     scene = build_scene(load_description(tmp_path / "imp.json"))
     assert sorted(o.class40 for o in scene.objects) == [7, 40]
     assert min(o.mesh.bounds[0, 2] for o in scene.objects) == 0.0
-    result = runner.invoke(main, ["scenes", "sample", "--type", "office", "--seed", "2", "--out", str(tmp_path / "o.glb"),
+    result = runner.invoke(main, ["scenes", "sample", "--room-type", "office", "--seed", "2", "--out", str(tmp_path / "o.glb"),
                                   "--add", str(model), "--labels", str(labels)])
     assert result.exit_code == 0, result.output
     room = build_scene(load_description(tmp_path / "o.json"))
@@ -68,10 +67,12 @@ def test_import_whole_scene_and_add_to_room(tmp_path):
     assert {o.class40 for o in imported} == {7, 40}
 
 
-def test_scene_bad_inputs(tmp_path):
+def test_scene_bad_inputs(tmp_path, one_line_error):
     runner = CliRunner()
-    one_line_error(runner.invoke(main, ["scenes", "sample", "--type", "garage", "--out", str(tmp_path / "a.glb")]),
-                   "unknown room type 'garage'", "bedroom")
+    one_line_error(runner.invoke(main, ["scenes", "sample", "--room-type", "garage", "--out", str(tmp_path / "a.glb")]),
+                   "unknown room type 'garage'", "bedroom", "--room-type")
+    one_line_error(runner.invoke(main, ["scenes", "sample", "--type", "office", "--room-type", "bedroom", "--out",
+                                        str(tmp_path / "a.glb")]), "--type office", "--room-type bedroom")
     one_line_error(runner.invoke(main, ["scenes", "sample", "--out", str(tmp_path / "a.txt")]), "must end in .glb")
     model, _ = write_model(tmp_path)
     one_line_error(runner.invoke(main, ["scenes", "import", str(model), "--out", str(tmp_path / "b.glb")]), "--labels")
@@ -87,10 +88,10 @@ def test_scene_bad_inputs(tmp_path):
     one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "1", "--out", str(tmp_path / "g"),
                                         "--scene", str(not_json)]), "not JSON")
     one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "1", "--out", str(tmp_path / "g"),
-                                        "--room-types", "bedroom,garage"]), "unknown room type 'garage'")
+                                        "--room-type", "bedroom", "--room-type", "garage"]), "unknown room type 'garage'")
 
 
-def test_malformed_descriptions_are_one_line_errors(tmp_path):
+def test_malformed_descriptions_are_one_line_errors(tmp_path, one_line_error):
     runner = CliRunner()
     for i, text in enumerate(['{"format": "synthcam-scene", "version": 1}', "[1, 2]",
                               '{"format": "synthcam-scene", "version": 1, "room": {"type": "x", "polygon": [[0, 0]], '
