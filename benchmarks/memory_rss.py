@@ -5,9 +5,11 @@ Run: .venv/bin/python benchmarks/memory_rss.py [--rooms 50] [--frames-per-room 4
 
 Every room goes through the per-room task the serial runner, the process pool and Ray run
 (:func:`synthcam.room_shard.run_room`: room generation, trajectory, render, noise, shard writing, then
-``gc.collect`` + ``malloc_trim``), one after the other in this single process, with the ``raycast``
-renderer (``--renderer gl``: the GL backend's buffers are made and freed for every room). ``--no-trim`` runs the bare :func:`~synthcam.room_shard.generate_room_shard` followed by
-``gc.collect()`` only, to show what the allocator alone keeps. RSS is read from ``/proc/self/status``
+``gc.collect`` + ``malloc_trim``), one after the other in this single process tuned as a worker is
+(:func:`~synthcam.room_shard.keep_large_buffers_in_heap`), with the ``raycast``
+renderer (``--renderer gl``: the GL backend's buffers are made and freed for every room). ``--no-trim`` runs
+the bare :func:`~synthcam.room_shard.generate_room_shard` followed by ``gc.collect()`` only, with glibc's
+default settings, to show what the allocator alone keeps. RSS is read from ``/proc/self/status``
 (VmRSS) after each room. The growth per room is the least-squares slope over the second half of the
 rooms (the first rooms warm caches: imports, label tables, Embree, the zstd filter).
 """
@@ -39,13 +41,15 @@ def main() -> None:
     parser.add_argument("--no-trim", action="store_true", help="skip malloc_trim between rooms")
     args = parser.parse_args()
 
-    from synthcam_core.camera import parse_resolution
     from synthcam.generate_config import GenerateConfig
-    from synthcam.room_shard import generate_room_shard, run_room
+    from synthcam.room_shard import generate_room_shard, keep_large_buffers_in_heap, run_room
+    from synthcam_core.camera import parse_resolution
 
     width, height = parse_resolution(args.resolution)
     config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed,
                             width=width, height=height, renderer=args.renderer)
+    if not args.no_trim:
+        keep_large_buffers_in_heap()  # as every worker process (and the synthcam command) does
     start = rss_mib()
     rss = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ All figures come from the same run on the same machine:
   ``generate_dataset``, ``with start-up`` from the launch of that process: interpreter and imports);
 - breakdown: the same per-room steps timed one by one in a process pinned to one core (what each of
   the 2 workers does): planning (room generation + trajectory sampling), render (depth + labels), the
-  extra cost of the geometry the noise model reads (incidence angle or normals), noise, write; and a worker's start-up (spawned or forked: imports, EGL context).
+  extra cost of the geometry the noise model reads (incidence angle or normals), noise, write; and a worker's start-up (spawned or from the fork server: imports, EGL context).
 """
 
 from __future__ import annotations
@@ -91,19 +91,27 @@ def _pipeline_in_fresh_process(config, out_dir: str, workers: int, result, one_c
     try:
         if one_core:
             os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-        from synthcam.generate import generate_dataset
+        from synthcam.worker_processes import start_worker_server
 
+        if workers > 1:
+            start_worker_server()  # as the CLI does, before its imports
+        from synthcam.generate import generate_dataset
+        from synthcam.room_shard import keep_large_buffers_in_heap
+
+        keep_large_buffers_in_heap()  # the CLI opts in for its own process
         start = time.perf_counter()
-        generate_dataset(config, Path(out_dir), workers=workers, fork=True)  # a fresh process, as the CLI
+        generate_dataset(config, Path(out_dir), workers=workers)  # a fresh process, as the CLI
         result.put(time.perf_counter() - start)
     except BaseException:
         result.put(None)
         raise
 
 
-def worker_start_up() -> tuple[float, float]:
-    """Seconds from starting a worker process to its imports done and its EGL context open, for a
-    spawned worker and for a forked one (what `generate_dataset` starts where forking is safe)."""
+def worker_start_up() -> tuple[float, float, float]:
+    """Seconds from starting a worker process to its imports done and its EGL context open: spawned, forked
+    from a fork server that is started with it (the server's preload included: a fresh ``generate`` whose
+    server was not started early) and forked from a running fork server (:func:`start_worker_server`
+    called early enough, or any later pool of the same process). Each in a fresh process."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -112,33 +120,37 @@ def worker_start_up() -> tuple[float, float]:
         pool.apply(_start_worker)
         spawned = time.perf_counter() - start
     result = ctx.Queue()
-    process = ctx.Process(target=_fork_start_up, args=(result,))  # a fresh process, as a pipeline run forks
+    process = ctx.Process(target=_fork_server_start_up, args=(result,))
     process.start()
-    forked = result.get()
+    cold, warm = result.get()
     process.join()
-    return spawned, forked
+    return spawned, cold, warm
 
 
-def _fork_start_up(result) -> None:
-    import multiprocessing as mp
+def print_start_up() -> None:
+    spawned, cold, warm = worker_start_up()
+    print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, from a fork server "
+          f"started with it {cold:.2f} s, from a running one {warm:.2f} s")
 
-    from synthcam.generate_config import GenerateConfig
-    from synthcam.runners import preload_for_fork, worker_start_method
 
-    if worker_start_method() != "fork":
-        result.put(float("nan"))
-        return
-    preload_for_fork(GenerateConfig(rooms=1, frames_per_room=1))
-    with mp.get_context("fork").Pool(1) as pool:
-        start = time.perf_counter()
-        pool.apply(_start_worker)
-        result.put(time.perf_counter() - start)
+def _fork_server_start_up(result) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from synthcam.worker_processes import worker_context
+
+    times = []
+    for _ in range(2):  # the first pool starts the server, the second finds it running
+        with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+            start = time.perf_counter()
+            pool.submit(_start_worker).result()
+            times.append(time.perf_counter() - start)
+    result.put(tuple(times))
 
 
 def _start_worker() -> None:
     import synthcam.generate  # noqa: F401  (what a worker imports)
+    from synthcam.egl import egl_context
     from synthcam.open3d_import import import_open3d
-    from synthcam.render_gl import egl_context
 
     import_open3d()
     egl_context(1)
@@ -215,12 +227,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--renderer", default="auto", help="backend of the pipeline runs (default: auto)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step timing on one core")
+    parser.add_argument("--start-up-only", action="store_true", help="only time a worker's start-up")
     parser.add_argument("--no-end-to-end", action="store_true",
                         help="skip the generate_dataset runs (planning included); keep render + noise + write")
     args = parser.parse_args()
+    if args.start_up_only:
+        print_start_up()
+        return
+
+    from planned_rooms import plan_rooms, render_fps, render_noise_write_fps, save_plans
 
     import noise_models
-    from planned_rooms import plan_rooms, render_fps, render_noise_write_fps, save_plans
     from synthcam.generate_config import GenerateConfig
     from synthcam.render import choose_renderer
 
@@ -245,7 +262,7 @@ def main() -> None:
         core, _ = pipeline_fps(config, workers=1, one_core=True)
         two, two_cold = pipeline_fps(config, workers=2)
     cpu = platform.processor() or platform.machine()
-    from synthcam.render_gl import gl_renderer_string
+    from synthcam.egl import gl_renderer_string
 
     print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}, GL: {gl_renderer_string()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -271,8 +288,7 @@ def main() -> None:
         print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
               f"({args.breakdown_rooms} rooms); 2 workers reached {100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that "
               f"without planning")
-        spawned, forked = worker_start_up()
-        print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, forked {forked:.2f} s")
+        print_start_up()
 
 
 if __name__ == "__main__":

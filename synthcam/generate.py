@@ -21,28 +21,58 @@ The names of those modules that callers used from here stay importable from this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from synthcam.generate_config import (
+    MAX_FRAMES_PER_ROOM,
+    MAX_ROOMS,
+    MAX_SEED,
+    GenerateConfig,
+    input_files,
+    input_hashes,
+    is_int,
+    room_seed,
+    shard_name,
+)
+from synthcam.output_dir import (
+    DATASET_FORMAT,
+    LEGACY_MANIFEST,
+    LOCK_NAME,
+    MANIFEST_TEMP,
+    PendingRooms,
+    output_lock,
+    prepare_output,
+    rooms_to_generate,
+    write_manifest,
+)
+from synthcam.room_shard import (
+    RoomPlan,
+    generate_room_shard,
+    keep_large_buffers_in_heap,
+    plan_room,
+    release_memory,
+    run_room,
+    write_room_shard,
+)
+from synthcam.runners import auto_workers, available_cores, die_with_parent, run_pool, run_ray
+from synthcam.worker_processes import start_worker_server
+from synthcam.write_failures import (
+    OutputFullError,
+    hdf5_write_failed,
+    output_error,
+    silence_failed_hdf5_closes,
+    write_errno,
+)
 from synthcam_core.errors import SynthcamError
-from synthcam.generate_config import (MAX_FRAMES_PER_ROOM, MAX_ROOMS, MAX_SEED, GenerateConfig, input_files, input_hashes,
-                                      is_int, room_seed, shard_name)
-from synthcam.output_dir import (DATASET_FORMAT, LEGACY_MANIFEST, LOCK_NAME, MANIFEST_TEMP, PendingRooms, output_lock,
-                                 prepare_output, rooms_to_generate, write_manifest)
-from synthcam.room_shard import (RoomPlan, generate_room_shard, keep_large_buffers_in_heap, plan_room, release_memory,
-                                 run_room, write_room_shard)
-from synthcam.runners import (auto_workers, available_cores, die_with_parent, run_pool, run_ray,
-                              worker_start_method)
-from synthcam.write_failures import (OutputFullError, hdf5_write_failed, output_error, silence_failed_hdf5_closes,
-                                     write_errno)
 
 __all__ = [
     "DATASET_FORMAT", "LEGACY_MANIFEST", "LOCK_NAME", "MANIFEST_TEMP", "MAX_FRAMES_PER_ROOM", "MAX_ROOMS", "MAX_SEED",
     "GenerateConfig", "OutputFullError", "PendingRooms", "RoomPlan", "auto_workers", "available_cores",
     "die_with_parent", "generate_dataset", "generate_room_shard", "hdf5_write_failed", "input_files", "input_hashes",
     "keep_large_buffers_in_heap", "output_error", "output_lock", "plan_room", "prepare_output", "release_memory",
-    "room_seed", "rooms_to_generate", "run_room", "shard_name", "silence_failed_hdf5_closes", "worker_start_method",
-    "write_errno", "write_manifest", "write_room_shard",
+    "room_seed", "rooms_to_generate", "run_room", "shard_name", "silence_failed_hdf5_closes", "write_errno",
+    "write_manifest", "write_room_shard",
 ]
 
 
@@ -61,10 +91,8 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
         ``"local"`` (start a local cluster); an already initialised Ray session is used as is.
         ``out_dir`` must be a path every Ray node can write.
     on_skip : called once with the number of complete shards kept from an earlier run.
-    fork : let local workers be forked (milliseconds) instead of spawned (~2 s of imports each) where
-        :func:`worker_start_method` finds it safe. Only for a fresh process that has not run image
-        work yet (the ``synthcam generate`` command): a thread pool that OpenCV or OpenMP started
-        before this module was imported is invisible to that check and hangs a forked child.
+    fork : no effect (local workers start from a fork server where the platform has one, else they are
+        spawned: :func:`synthcam.runners.worker_context`).
     on_notice : called with a one-line message for each damaged shard of an earlier run that is redone.
 
     The whole run holds :func:`output_lock` of ``out_dir``. Complete shards of the same config (input
@@ -72,10 +100,15 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
     ``manifest.json`` is written last. The files are byte-identical to an uninterrupted run with any
     worker count or Ray. Returns the shard paths in room order. Raises :class:`SynthcamError` for bad
     input (one line), :class:`OutputFullError` when the output fills up (nothing half-written is left).
+
+    No process-wide setting of the calling process changes (environment, CPU affinity, OpenCV threads,
+    glibc's ``mallopt``): only the worker processes it starts tune theirs.
     """
     config.validate()
     if not is_int(workers) or workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
+    if ray_address is None and min(workers, config.rooms, len(available_cores())) > 1:
+        start_worker_server()  # its imports overlap the checks of out_dir below
     config = config.with_inputs()
     out_dir = Path(out_dir)
     with output_lock(out_dir):
@@ -92,7 +125,7 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
             for i in todo:
                 run_room(config, i, out_dir, len(cores), on_frame)
         elif len(todo):
-            run_pool(config, out_dir, todo, workers, cores, on_frame, fork)
+            run_pool(config, out_dir, todo, workers, cores, on_frame)
         paths = [out_dir / shard_name(i) for i in range(config.rooms)]
         write_manifest(config, out_dir, paths)
     return paths

@@ -7,21 +7,22 @@ A room's bytes depend only on the config and the room index (see :func:`synthcam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 import noise_models
 from scene_library import Scene, build_scene, generate_room, load_description
 from synthcam import __version__
-from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name
 from synthcam.render import Renderer, make_renderer
-from synthcam_shards.shard_file import ShardWriter, default_label_tables
 from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
+from synthcam_core.errors import SynthcamError
+from synthcam_shards.shard_file import ShardWriter, default_label_tables
+
 
 @dataclass(frozen=True)
 class RoomPlan:
@@ -119,8 +120,8 @@ def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
 def run_room(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
              on_frame: Callable[[int], None] | None = None) -> Path:
     """The per-room task of every runner (serial, process pool, Ray): :func:`generate_room_shard`, then
-    hand freed memory back to the system so that a long run's resident memory stays flat."""
-    keep_large_buffers_in_heap()
+    hand freed memory back to the system so that a long run's resident memory stays flat. Changes no
+    process-wide setting (the runners tune the worker processes they start: :func:`keep_large_buffers_in_heap`)."""
     path = generate_room_shard(config, room_index, out_dir, nthreads, on_frame)
     release_memory()
     return path
@@ -133,7 +134,9 @@ def keep_large_buffers_in_heap(mmap_threshold: int = 64 << 20) -> None:
     A 640x480 frame allocates and frees dozens of 0.3-5 MB arrays (read-back, labels, normals, noise
     stages, uint16 copies); by default glibc maps each one afresh and the first touch of every page
     faults, some 10-15 % of a frame's time (benchmarks/pipeline_fps.py). :func:`release_memory` still
-    hands the heap back after each room. Idempotent; affects the whole process.
+    hands the heap back after each room. Idempotent; affects the whole process, so the library calls it
+    only in the worker processes it starts; an application (the ``synthcam`` command) opts in for its own
+    process by calling it.
     """
     import ctypes
 

@@ -1,71 +1,44 @@
 """Runners of the rooms still to generate: local worker processes (this process and started ones, one
 room per task, each pinned to its own cores, dying with their parent) and Ray tasks. Both call
 :func:`synthcam.room_shard.run_room`; local workers are capped at the usable cores (:func:`available_cores`).
+
+Process-wide settings (glibc's ``mallopt``, OpenCV's thread count, CPU affinity, environment variables) are
+changed only in the worker processes started here, never in the calling process: an application that wants
+them in its own process opts in (:func:`synthcam.room_shard.keep_large_buffers_in_heap`).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import signal
 import sys
-import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable
 
-from synthcam_core.errors import SynthcamError
 from synthcam.generate_config import GenerateConfig, shard_name
 from synthcam.output_dir import PendingRooms
-from synthcam.room_shard import run_room
-from synthcam_shards.shard_file import TEMP_SUFFIX
+from synthcam.room_shard import keep_large_buffers_in_heap, run_room
+from synthcam.worker_processes import worker_context
 from synthcam.write_failures import silence_failed_hdf5_closes
+from synthcam_core.errors import SynthcamError
+from synthcam_core.extras import require
+from synthcam_shards.shard_file import TEMP_SUFFIX
 
 # --- running rooms ---------------------------------------------------------------------------
 
 _progress_queue = None
 
 
-def _native_threads() -> int | None:
-    """Threads of this process as the OS counts them (Python's and native pools'); None off Linux."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return None
-
-
-_THREADS_AT_IMPORT = _native_threads()
-
-
-def worker_start_method() -> str:
-    """``"fork"`` where forking this process is safe, else ``"spawn"``.
-
-    A forked worker starts in milliseconds with every module already imported; a spawned one first
-    spends ~2 s importing (benchmarks/pipeline_fps.py), on jobs of a few seconds 10-20 % of the run.
-    Forking is safe while no native thread pool has started since this module was imported (a GL
-    context's rasteriser threads, OpenMP, OpenCV or Open3D pools do not survive a fork and can hang
-    the child): the OS thread count, less Python threads (which simply do not exist in the child),
-    must not exceed the count at import, and no GL context may be open. Linux only.
-    """
-    if "fork" not in mp.get_all_start_methods() or not sys.platform.startswith("linux"):
-        return "spawn"
-    threads = _native_threads()
-    if threads is None or _THREADS_AT_IMPORT is None:
-        return "spawn"
-    render_gl = sys.modules.get("synthcam.render_gl")
-    if render_gl is not None and getattr(render_gl, "_context", None) is not None:
-        return "spawn"
-    return "fork" if threads - (threading.active_count() - 1) <= _THREADS_AT_IMPORT else "spawn"
-
-
-def _init_worker(progress_queue, counter, cores: list[int], per_worker: int, parent_pid: int) -> None:
-    """Tie this worker's life to its parent's (:func:`die_with_parent`), pin it to its own block of
-    ``per_worker`` cores and keep the progress queue."""
+def _init_worker(progress_queue, counter, cores: list[int], per_worker: int, caller_pid: int) -> None:
+    """In a started worker: tie its life to the caller's (:func:`die_with_parent`), pin it to its own block
+    of ``per_worker`` cores with one OpenCV thread, keep large buffers in the heap, keep the progress queue."""
     global _progress_queue
-    die_with_parent(parent_pid)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker may inherit the CLI's handler
+    die_with_parent(caller_pid)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's (default) handler, whatever the caller's
     silence_failed_hdf5_closes()  # a worker's failed write is reported by the parent, in one line
+    keep_large_buffers_in_heap()
     _progress_queue = progress_queue
     with counter.get_lock():
         slot = counter.value
@@ -80,13 +53,15 @@ def _init_worker(progress_queue, counter, cores: list[int], per_worker: int, par
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel kill this process (SIGKILL) when its parent dies, and exit now if it already has.
+def die_with_parent(caller_pid: int) -> None:
+    """Have the kernel kill this worker (SIGKILL) when its parent dies, and exit now if the run that started
+    it (process ``caller_pid``) is already gone.
 
-    Linux ``prctl(PR_SET_PDEATHSIG)`` (through libc); then ``os.getppid()`` is compared with
-    ``parent_pid`` to close the window in which the parent died before the call. A worker therefore
-    never outlives the run that started it (killed with SIGKILL or SIGTERM), and never writes into an
-    output directory whose lock is gone. Elsewhere only the second check applies.
+    Linux ``prctl(PR_SET_PDEATHSIG)`` (through libc) ties the worker to its parent: the caller itself
+    (spawned workers) or the fork server, which exits as soon as the caller does (forked workers). The check
+    that follows closes the window in which the caller died before the call. A worker therefore never
+    outlives the run that started it (killed with SIGKILL or SIGTERM), and never writes into an output
+    directory whose lock is gone. Elsewhere only the second check applies.
     """
     import ctypes
 
@@ -96,12 +71,18 @@ def die_with_parent(parent_pid: int) -> None:
             libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent_pid:
+    if os.getppid() == caller_pid:
+        return
+    try:
+        os.kill(caller_pid, 0)
+    except ProcessLookupError:
+        os._exit(1)
+    except PermissionError:  # alive, someone else's: the pid was reused
         os._exit(1)
 
 
 def core_block(cores: list[int], slot: int, per_worker: int) -> list[int]:
-    """The ``per_worker`` cores of worker ``slot`` (slot 0 is the calling process)."""
+    """The ``per_worker`` cores of worker ``slot`` (slot 0 is the calling process's share)."""
     return [cores[(slot * per_worker + k) % len(cores)] for k in range(per_worker)]
 
 
@@ -110,34 +91,39 @@ def _worker_task(config: GenerateConfig, room_index: int, out_dir: str, nthreads
 
 
 def available_cores() -> list[int]:
+    """The cores this process may run on, sorted."""
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))
 
 
+#: Jobs of fewer frames run in one process: starting workers (the fork server's imports, ~1-2 s) would cost
+#: more than they save.
+MIN_FRAMES_FOR_WORKERS = 200
+
+
 def auto_workers(config: GenerateConfig, fork: bool = False) -> int:
-    """Worker processes for ``config``: one per core, at most one per room. Where workers must be
-    spawned (~2 s of imports each) rather than forked, only for jobs of 200 frames or more."""
-    if config.rooms * config.frames_per_room < 200 and not (fork and worker_start_method() == "fork"):
+    """Worker processes for ``config``: one per core, at most one per room; 1 for jobs of fewer than
+    :data:`MIN_FRAMES_FOR_WORKERS` frames. ``fork`` has no effect (workers always start from the fork server
+    where there is one, see :func:`worker_context`)."""
+    if config.rooms * config.frames_per_room < MIN_FRAMES_FOR_WORKERS:
         return 1
     return max(1, min(len(available_cores()), config.rooms))
 
 
 def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers: int, cores: list[int],
-              on_frame: Callable[[int], None] | None, fork: bool = False) -> None:
+             on_frame: Callable[[int], None] | None) -> None:
     """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` started ones.
 
-    The others are forked when ``fork`` and where that is safe (:func:`worker_start_method`), else spawned (1.5-3.5 s
-    of imports each, during which the calling process already works). Each started worker is handed
-    one room at a time, so no room waits in a busy worker's queue while another process is idle at
-    the end. Every process is pinned to its own block of cores (this one only for the duration of the
-    call). Started workers die with this process (:func:`die_with_parent`); if the call fails or is
-    interrupted, they are killed at once and their unfinished temporary shards removed, with this process's own.
+    The others start from :func:`worker_context` (forked from the fork server, or spawned), while this
+    process already works. Each started worker is handed one room at a time, so no room waits in a busy
+    worker's queue while another process is idle at the end. Every started worker is pinned to its own
+    block of cores with one OpenCV thread; this process keeps its settings (its affinity and OpenCV
+    threads are the caller's). Started workers die with this process (:func:`die_with_parent`); if the
+    call fails or is interrupted, they are killed at once and their unfinished temporary shards removed,
+    with this process's own.
     """
-    method = worker_start_method() if fork else "spawn"
-    if method == "fork":
-        preload_for_fork(config)
-    ctx = mp.get_context(method)
+    ctx = worker_context()
     progress, counter = ctx.Queue(), ctx.Value("i", 1)  # slot 0 is this process
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
@@ -167,12 +153,11 @@ def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers:
 
     try:
         poll()  # start the other workers first
-        with _pinned(core_block(pin, 0, nthreads) if pin else []):
-            for room in remaining:
-                local[:] = [room]
-                run_room(config, room, out_dir, nthreads, local_frame)
-                local.clear()
-                poll()
+        for room in remaining:
+            local[:] = [room]
+            run_room(config, room, out_dir, nthreads, local_frame)
+            local.clear()
+            poll()
         while pending:
             wait(list(pending), timeout=0.1, return_when=FIRST_COMPLETED)
             poll()
@@ -201,45 +186,6 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def preload_for_fork(config: GenerateConfig) -> None:
-    """Import the libraries every room loads lazily (Open3D for the probe, PyOpenGL for the GL backends:
-    ~0.85 s, no threads started), so that forked workers inherit them instead of importing them again."""
-    from synthcam.open3d_import import import_open3d
-
-    import_open3d()
-    if config.renderer != "raycast":
-        from synthcam.render_gl import import_gl
-
-        try:
-            import_gl()
-        except SynthcamError:  # the room's own renderer set-up reports it
-            pass
-
-
-class _pinned:
-    """Context manager: run the calling thread on ``cores`` with one OpenCV thread, then restore both."""
-
-    def __init__(self, cores: list[int]):
-        self.cores = set(cores)
-
-    def __enter__(self) -> "_pinned":
-        import cv2
-
-        self._threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        self._affinity = os.sched_getaffinity(0) if self.cores and hasattr(os, "sched_setaffinity") else None
-        if self._affinity is not None:
-            os.sched_setaffinity(0, self.cores)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import cv2
-
-        cv2.setNumThreads(self._threads)
-        if self._affinity is not None:
-            os.sched_setaffinity(0, self._affinity)
-
-
 def _drain(progress, on_frame: Callable[[int], None] | None) -> None:
     while True:
         try:
@@ -251,17 +197,15 @@ def _drain(progress, on_frame: Callable[[int], None] | None) -> None:
 
 
 def _ray_task(config: GenerateConfig, room_index: int, out_dir: str) -> str:
-    """The Ray task: one room, one core (Ray sets the task's CPU share)."""
+    """The Ray task, in a Ray worker process: one room, one core (Ray sets the task's CPU share)."""
+    keep_large_buffers_in_heap()
     return str(run_room(config, room_index, Path(out_dir), nthreads=1))
 
 
 def _connect_ray(address: str):
     """Import Ray and connect to ``address`` unless a session is already initialised; returns
     (ray module, whether this call started the session)."""
-    try:
-        import ray
-    except ImportError:
-        raise SynthcamError("--ray-address needs Ray; install it with 'pip install ray' or run without --ray-address") from None
+    ray = require("ray", "ray", "--ray-address (rooms as tasks on a Ray cluster)")
     if ray.is_initialized():
         return ray, False
     if address not in ("auto", "local"):

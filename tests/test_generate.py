@@ -1,11 +1,12 @@
 import json
+import os
 
 import h5py
 import numpy as np
 import pytest
 
-from synthcam_core.errors import SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
+from synthcam_core.errors import SynthcamError
 from synthcam_shards.shard_file import read_shard
 
 ARRAYS = ("depth", "depth_clean", "class40", "instance", "pose", "timestamp")
@@ -110,41 +111,70 @@ def test_shard_writer_refuses_wrong_shapes_and_indices_and_counts_classes(tmp_pa
         assert np.array_equal(f["class40_pixels"][0], np.bincount(labels.ravel(), minlength=41))
 
 
-_FORK_SCRIPT = """
-import sys
+_FRESH_PROCESS_SCRIPT = """
+import os, sys
 from pathlib import Path
-from synthcam.generate import GenerateConfig, generate_dataset, worker_start_method
-assert worker_start_method() == "fork", worker_start_method()  # a fresh process after its imports
+import cv2, open3d  # their imports set LD_LIBRARY_PATH and TCM_ENABLE themselves
+from synthcam.generate import GenerateConfig, generate_dataset
+before = dict(os.environ), cv2.getNumThreads(), os.sched_getaffinity(0)
 config = GenerateConfig(rooms=3, frames_per_room=3, seed=5, width=160, height=120, renderer="gl")
-two = generate_dataset(config, Path(sys.argv[1]) / "w2", workers=2, fork=True)
-print(worker_start_method())  # this process rendered rooms: GL context and native thread pools are live
-one = generate_dataset(config, Path(sys.argv[1]) / "w1", workers=1)
+two = generate_dataset(config, Path(sys.argv[1]) / "w2", workers=2)
+one = generate_dataset(config, Path(sys.argv[1]) / "w1", workers=1)  # GL in this process: PyOpenGL and EGL set up here
 assert [a.read_bytes() for a in one] == [b.read_bytes() for b in two]
+after = dict(os.environ), cv2.getNumThreads(), os.sched_getaffinity(0)
+assert after == before, (before, after)
+print("same")
 """
 
 
-def test_forked_workers_give_the_same_bytes_and_fork_stops_once_threads_run(tmp_path):
+def test_a_fresh_process_gets_the_same_bytes_from_workers_and_keeps_its_settings(tmp_path):
+    """In a fresh interpreter (where PyOpenGL is first imported and the EGL context first made, so that the
+    environment variables they read are set, and removed again): 2 workers (forked from the fork server)
+    and 1 give the same bytes; the environment, OpenCV's threads and the CPU affinity are as before."""
     import subprocess
     import sys
 
-    # A fresh interpreter: this test process has open GL contexts and thread pools, where fork is refused.
-    result = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, str(tmp_path)], capture_output=True, text=True,
-                            timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYOPENGL_PLATFORM", "LP_NUM_THREADS", "TCM_ENABLE")}
+    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS_SCRIPT, str(tmp_path)], capture_output=True,
+                            text=True, timeout=180, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["spawn"]
+    assert result.stdout.split() == ["same"]
 
 
-def test_workers_are_spawned_while_a_gl_context_is_open(monkeypatch):
-    from synthcam import render_gl, runners
+@pytest.mark.parametrize("workers", [1, 2])
+def test_generation_changes_no_setting_of_the_calling_process(tmp_path, monkeypatch, workers):
+    """A library call leaves the caller's environment, OpenCV threads, CPU affinity and glibc malloc settings
+    alone: only the worker processes it starts tune theirs."""
+    import cv2
 
-    monkeypatch.setattr(runners, "_THREADS_AT_IMPORT", 10**6)  # as if no thread had started since import
-    monkeypatch.setattr(render_gl, "_context", None)
-    assert runners.worker_start_method() == "fork"
-    monkeypatch.setattr(render_gl, "_context", object())
-    assert runners.worker_start_method() == "spawn"
-    monkeypatch.setattr(render_gl, "_context", None)
-    monkeypatch.setattr(runners, "_THREADS_AT_IMPORT", 0)  # more native threads now than at import
-    assert runners.worker_start_method() == "spawn"
+    from synthcam import room_shard, runners
+
+    calls = []
+    monkeypatch.setattr(room_shard, "keep_large_buffers_in_heap", lambda *a: calls.append(a))
+    monkeypatch.setattr(runners, "keep_large_buffers_in_heap", lambda *a: calls.append(a))
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(3)  # not what a worker uses (1), nor necessarily the default
+    try:
+        before = dict(os.environ), cv2.getNumThreads(), os.sched_getaffinity(0)
+        config = GenerateConfig(rooms=2, frames_per_room=2, seed=4, width=48, height=36)
+        generate_dataset(config, tmp_path, workers=workers)
+        assert (dict(os.environ), cv2.getNumThreads(), os.sched_getaffinity(0)) == before
+    finally:
+        cv2.setNumThreads(threads)
+    assert calls == []  # mallopt is set in started workers only
+
+
+def test_workers_start_from_a_fork_server_that_preloads_generation():
+    import multiprocessing as mp
+
+    from synthcam.worker_processes import WORKER_PRELOAD, worker_context
+
+    ctx = worker_context()
+    if "forkserver" in mp.get_all_start_methods():
+        assert ctx.get_start_method() == "forkserver"
+        assert "synthcam.worker_preload" in WORKER_PRELOAD
+    else:
+        assert ctx.get_start_method() == "spawn"
 
 
 def test_a_room_planned_in_one_process_and_written_in_another_gives_the_same_shard(tmp_path):
