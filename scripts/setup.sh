@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of a fresh checkout: system libraries, a virtual environment at
-# .venv, and the package installed in editable mode with its test extras.
+# .venv, and the package installed in editable mode with every extra and the test tools (`.[all,test]`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +27,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.synthcam-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# Reinstall when the dependencies (pyproject.toml, the tested releases in scripts/constraints.txt) or this
+# install recipe change.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/constraints.txt -nt "$stamp" ] \
+    || [ scripts/setup.sh -nt "$stamp" ]; then
   echo "setup: installing synthcam3d and its dependencies into .venv (first run takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, pinned: this is the CPU build; an unpinned install could pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==${SYNTHCAM_TORCH:-2.13.0}"
-  .venv/bin/python -m pip install -q -e '.[test]'
+  # Every extra and the test tools, at the exact releases the suite is tested with (pyproject.toml has ranges).
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e '.[all,test]'
   touch "$stamp"
 fi
