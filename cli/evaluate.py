@@ -7,13 +7,20 @@ from pathlib import Path
 
 import click
 
+from cli.choices import CLASS_SPACES
 from cli.dataset_options import refuse_ignored_options
+from cli.json_output import check_json_out, emit_json, json_option, same_place, text_echo, to_stdout
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES, MAX_NUM_WORKERS
-from synthcam_core.atomic_file import write_json
 from synthcam_core.errors import SynthcamError
 
 
-_APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2", "sunrgbd", "real"),
+DATASET_CHOICES = ("shards", "nyuv2", "sunrgbd", "synthetic", "real")
+"""segnet.train_data.EVAL_DATASETS, spelled out so that the command line needs no torch to start (a test
+keeps the two equal)."""
+SPLIT_CHOICES = ("train", "test", "val")
+"""segnet.evaluate.SPLITS, spelled out likewise."""
+
+_APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic", "shards"), "real_depth": ("nyuv2", "sunrgbd", "real"),
                "depth": ("shards",)}
 """Datasets each of these options changes; given for another dataset it would be silently ignored."""
 
@@ -21,14 +28,18 @@ _APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2
 @click.command()
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="A .pt file from 'synthcam train' (read as tensors and plain values only; never runs code).")
-@click.option("--dataset", default="nyuv2", show_default=True,
+@click.option("--dataset", type=click.Choice(DATASET_CHOICES), default="nyuv2", show_default=True,
               help="nyuv2, sunrgbd, real (a folder of labelled depth PNGs), shards or synthetic.")
-@click.option("--path", "data_path", default="",
-              help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, a folder of real PNGs, or a directory of shards.")
-@click.option("--classes", type=int, default=None,
-              help="Class space: 13, 37 or 40 (default: the checkpoint's; given, it must match the checkpoint).")
-@click.option("--split", default="test", show_default=True,
-              help="Split of NYUv2 and SUN RGB-D (NYUv2 test = the 654 frames); a real folder or shard directory is its own.")
+@click.option("--data", "data_path", default="",
+              help="nyu_depth_v2_labeled.mat, the SUN RGB-D root, a folder of real PNGs, or a directory of shards "
+                   "(with --split val: default the training data the checkpoint recorded).")
+@click.option("--path", "old_path", default=None, hidden=True, help="Former name of --data.")
+@click.option("--classes", type=click.Choice(CLASS_SPACES), default=None,
+              help="Class space (default: the checkpoint's; given, it must match the checkpoint).")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default=None,
+              help="nyuv2, sunrgbd, synthetic: train or test (default test; NYUv2 test = the 654 frames); val: the "
+                   "frames the checkpoint's run validated on (its --dataset; shards: its validation shards). "
+                   "Without it a shard directory or real folder is read whole.")
 @click.option("--frames", "frames_spec", default=None,
               help="Score only these frames: 0-based positions in the split (NYUv2 test: 0..653), as 0,1,9 or "
                    "@FILE (indices separated by commas, spaces or new lines; '#' comments).")
@@ -52,26 +63,32 @@ _APPLIES_TO = {"split": ("nyuv2", "sunrgbd", "synthetic"), "real_depth": ("nyuv2
               help="--dataset real: down direction of each frame: level camera, NYUv2's own per-frame gravity (frames "
                    "named by their 1-based NYUv2 number, NNNN_*.png), or the folder's gravity.yaml "
                    "(default: gravity.yaml if present, else level).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
+@json_option("Also write the results as JSON")
 @click.option("--predictions", "predictions_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write depth | prediction | ground truth PNGs (one fixed colour per class) to this directory.")
-def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device, batch_size, num_workers, protocol,
-             mc_samples, depth, real_depth, intrinsics, gravity, json_path, predictions_dir) -> None:
+              help="Write SPLIT_INDEX.png pictures (depth | prediction | ground truth, one fixed colour per class, "
+                   "a legend of the classes shown) to this directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def evaluate(checkpoint, dataset, data_path, old_path, classes, split, frames_spec, device, batch_size, num_workers,
+             protocol, mc_samples, depth, real_depth, intrinsics, gravity, json_path, predictions_dir, quiet) -> None:
     """Print per-class accuracy and IoU, global accuracy, class-average accuracy and mIoU (void ignored).
 
     Example: `synthcam evaluate --checkpoint runs/dha13/best.pt --dataset nyuv2
-    --path nyu_depth_v2_labeled.mat --classes 13 --json nyu13.json`; on labelled NYUv2 frames in a folder
-    of PNGs: `synthcam evaluate --checkpoint best.pt --dataset real --path nyuv2_train --intrinsics nyuv2
-    --gravity nyuv2 --classes 13`.
+    --data nyu_depth_v2_labeled.mat --json nyu13.json`; on labelled NYUv2 frames in a folder
+    of PNGs: `synthcam evaluate --checkpoint best.pt --dataset real --data nyuv2_train --intrinsics nyuv2
+    --gravity nyuv2`; on the shards the run validated on: `synthcam evaluate --checkpoint runs/dha13/best.pt
+    --dataset shards --split val`. The class space and input encoding are the checkpoint's.
     """
     from tqdm import tqdm
 
-    from cli.realism import same_place, check_json_out
     from segnet.evaluate import PROTOCOLS, parse_frames
     from segnet.evaluate import evaluate as run_evaluation
     from segnet.metrics import format_scores
 
-    target = Path(os.path.realpath(json_path)) if json_path is not None else None  # where a link points
+    if old_path is not None:
+        if data_path:
+            raise SynthcamError("--path is the former name of --data; pass --data only")
+        data_path = old_path
+    target = Path(os.path.realpath(json_path)) if json_path is not None and not to_stdout(json_path) else None  # a link's file
     if target is not None and not target.parent.is_dir():
         raise SynthcamError(f"--json {json_path}: directory {target.parent} does not exist")
     if target is not None and target.exists() and not target.is_file():  # a pipe would block the write at the end
@@ -81,8 +98,8 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     if predictions_dir is not None and dataset == "real" and data_path and same_place(predictions_dir, Path(data_path)):
         raise SynthcamError(f"--predictions {predictions_dir} is the real folder (its PNGs would be read as frames); "
                             "pass another directory")
-    if dataset != "synthetic" and not data_path:
-        raise SynthcamError(f"--path is needed for --dataset {dataset}")
+    if dataset != "synthetic" and not data_path and split != "val":
+        raise SynthcamError(f"--data is needed for --dataset {dataset}")
     for name, value in (("--intrinsics", intrinsics), ("--gravity", gravity)):
         if value is not None and dataset != "real":
             raise SynthcamError(f"{name} applies to --dataset real only; leave it out for --dataset {dataset}")
@@ -92,14 +109,16 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     bars = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line
 
     def on_batch(count: int) -> None:
+        if quiet:
+            return
         if not bars:
             bars.append(tqdm(unit="frames", desc="evaluate", dynamic_ncols=True, leave=False))
         bars[0].update(count)
 
     try:
-        result = run_evaluation(checkpoint, dataset, data_path, classes, device=device, split=split, batch_size=batch_size,
-                                num_workers=num_workers, protocols=protocols, predictions_dir=predictions_dir,
-                                mc_samples=mc_samples, depth=depth, real_depth=real_depth, intrinsics=intrinsics,
+        result = run_evaluation(checkpoint, dataset, data_path, int(classes) if classes else None, device=device,
+                                split=split, batch_size=batch_size, num_workers=num_workers, protocols=protocols,
+                                predictions_dir=predictions_dir, mc_samples=mc_samples, depth=depth, real_depth=real_depth, intrinsics=intrinsics,
                                 gravity=gravity, frames=frames, on_batch=on_batch)
     finally:
         for bar in bars:
@@ -107,10 +126,12 @@ def evaluate(checkpoint, dataset, data_path, classes, split, frames_spec, device
     height, width = result["train_size"]
     titles = {"train": f"training resolution ({width}x{height})", "native": "native resolution",
               "scenenet224": "SceneNet protocol (224x224 nearest)"}
+    echo = text_echo(json_path)
     for p in protocols:
-        click.echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
+        echo(format_scores(result[p], f"{titles[p]}, {result['frames']} frames:"))
     if json_path is not None:
-        write_json(json_path, result, indent=1)  # never a half-written file
-        click.echo(f"wrote {json_path}")
+        emit_json(json_path, result, indent=1)  # a file: never half-written
+        if not to_stdout(json_path):
+            echo(f"wrote {json_path}")
     if predictions_dir is not None:
-        click.echo(f"wrote {result['frames']} prediction PNGs to {predictions_dir}")
+        echo(f"wrote {result['frames']} prediction PNGs to {predictions_dir}")

@@ -22,10 +22,12 @@ The height channel takes its camera height as the checkpoint's run did (``camera
 config, :func:`segnet.encodings.encode_batch`). Each protocol accumulates one confusion matrix over
 the whole set (void ignored) and reports per-class accuracy and IoU, global accuracy, class-average
 accuracy and mIoU (``segnet.metrics``). ``frames`` scores a subset: 0-based positions in the chosen
-split (:func:`parse_frames`). ``predictions_dir`` receives, per frame, a PNG of the input depth
-(turbo, invalid white), the prediction of the first protocol in train, native, scenenet224 order among
-those asked for (at the label's size) and the
-ground truth side by side, coloured with one fixed colour per class id.
+split (:func:`parse_frames`); ``split="val"`` scores the frames the checkpoint's run validated on
+(:func:`open_split`). ``predictions_dir`` receives, per frame, a PNG named by split and frame index
+(``val_000123.png``, :func:`prediction_name`) of the input depth (turbo, invalid white), the
+prediction of the first protocol in train, native, scenenet224 order among those asked for (at the
+label's size) and the ground truth side by side, in the colours of every picture of the project
+(:mod:`synthcam_core.palette`), with a legend of the classes they show.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from segnet.encodings import encode_batch
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
-from segnet.runfiles import make_directory
+from segnet.rng import run_scope
+from segnet.runfiles import make_directory, write_atomic
 from segnet.train_data import network_size, open_dataset
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
@@ -171,7 +174,8 @@ def _batches(dataset, batch_size: int, workers: int):
     """Lists of samples of equal image size (frames of real datasets may differ in size)."""
     if workers > 0:
         dataset = _ErrorsAsSamples(dataset)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=list)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=list,
+                                         generator=torch.Generator().manual_seed(0))  # not the global generator
     for samples in loader:
         group: list[dict] = []
         for s in samples:
@@ -185,20 +189,41 @@ def _batches(dataset, batch_size: int, workers: int):
             yield group
 
 
-def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.ndarray, num_classes: int) -> None:
-    """Depth (turbo, invalid white) | prediction | ground truth, side by side, as an RGB PNG."""
+def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.ndarray, classes: int) -> None:
+    """Depth (turbo, invalid white) | prediction | ground truth side by side, and below them a legend
+    of the classes either shows (:mod:`synthcam_core.palette`: the colours of every picture), as an
+    RGB PNG written atomically.
+
+    depth : (H, W) float metres; pred, gt : (H, W) integer class ids 0..classes.
+    """
     import cv2
 
-    from synthcam.preview import class_palette, colorize_depth
+    from synthcam_core.palette import class_colors, colorize_depth, legend_items, legend_strip
 
-    palette = (class_palette(max(41, num_classes + 1)) * 255).astype(np.uint8)
+    colors = class_colors(classes)
     valid = depth[depth > 0]
     lo, hi = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
     left = (colorize_depth(depth, lo, max(hi, lo + 1e-3)) * 255).astype(np.uint8)
     gap = np.full((depth.shape[0], 4, 3), 255, dtype=np.uint8)
-    image = np.concatenate([left, gap, palette[pred], gap, palette[gt]], axis=1)
-    if not cv2.imwrite(str(path), image[..., ::-1]):
-        raise SynthcamError(f"cannot write {path}; choose a writable --predictions directory")
+    panels = np.concatenate([left, gap, colors[pred], gap, colors[gt]], axis=1)
+    legend = legend_strip(legend_items([pred, gt], classes), max(panels.shape[1], LEGEND_WIDTH),
+                          title="prediction | ground truth:")
+    image = np.full((panels.shape[0] + legend.shape[0], legend.shape[1], 3), 255, dtype=np.uint8)
+    image[: panels.shape[0], : panels.shape[1]] = panels
+    image[panels.shape[0]:] = legend
+    ok, encoded = cv2.imencode(".png", image[..., ::-1])
+    if not ok:
+        raise SynthcamError(f"cannot encode {path}; choose another --predictions directory")
+    write_atomic(path, lambda file: file.write(encoded.tobytes()), "--predictions")
+
+
+def prediction_name(split: str, index: int) -> str:
+    """File name of a frame's prediction picture: ``val_000123.png`` (split, index in its dataset)."""
+    return f"{split}_{index:06d}.png"
+
+
+LEGEND_WIDTH = 320
+"""Narrowest legend below a prediction picture (pixels): small frames get a wider picture."""
 
 
 def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_samples: int) -> None:
@@ -212,7 +237,78 @@ def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_sampl
             raise SynthcamError(f"--{name} must be in {low}..{high}{limit}, got {value}")
 
 
-def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu", split: str = "test",
+SPLITS = ("train", "test", "val")
+"""Splits ``evaluate`` reads: NYUv2's, SUN RGB-D's and the synthetic rooms' ``train`` and ``test``,
+and ``val``: the frames the checkpoint's run validated on (its ``data_split``)."""
+
+WHOLE = "all"
+"""The split name of a dataset read whole (a shard directory, a real folder), in result and file names."""
+
+
+def _default_split(dataset: str) -> str:
+    return "test" if dataset in ("nyuv2", "sunrgbd", "synthetic") else WHOLE
+
+
+def open_split(state: dict, dataset: str, path: str, split: str | None, classes: int, depth: str = "noisy", *,
+               real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None):
+    """(dataset, data path read, split name) that :func:`evaluate` scores.
+
+    split : one of :data:`SPLITS`, None for the dataset's own (``test``, or the whole shard
+    directory or real folder). ``val`` is the run's validation split, read from the training data
+    the checkpoint recorded (``path`` "" for that place, or where the data is now): the shards it
+    names, or its frame positions in the training split. One-line errors for a split the dataset
+    lacks, a checkpoint that records none, and data that no longer hold it.
+    """
+    config = TrainConfig.from_dict(state["config"])
+    split = split or _default_split(dataset)
+    if split not in (*SPLITS, WHOLE):
+        raise SynthcamError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if split in ("train", "test") and dataset not in ("nyuv2", "sunrgbd", "synthetic"):
+        what = "a shard directory" if dataset == "shards" else "a real folder"
+        hint = "--split val for the run's validation shards, or no --split" if dataset == "shards" else "no --split"
+        raise SynthcamError(f"{what} has no {split} split; pass {hint}")
+    if split == WHOLE and dataset not in ("shards", "real"):
+        raise SynthcamError(f"--dataset {dataset} is read by split; choose one of {', '.join(SPLITS)}")
+    options = dict(real_depth=real_depth, intrinsics=intrinsics, gravity=gravity, synthetic_frames=config.synthetic_frames,
+                   synthetic_size=(config.height, config.width), seed=config.seed)
+    if split != "val":
+        if dataset != "synthetic" and not path:
+            raise SynthcamError(f"--data is needed for --dataset {dataset}")
+        if dataset != "synthetic" and not Path(path).exists():
+            raise SynthcamError(f"dataset path {path} does not exist")
+        return open_dataset(dataset, path, split, classes, depth, **options), path, split
+    if dataset != config.dataset:
+        raise SynthcamError(f"--split val is the frames the run validated on, of --dataset {config.dataset}; "
+                            f"pass --dataset {config.dataset}")
+    record = state.get("data_split")
+    if record is None:
+        raise SynthcamError("the checkpoint records no validation split (written by an older version); "
+                            "evaluate a dataset by --data instead")
+    path = path or record["data"]
+    if dataset != "synthetic" and not Path(path).exists():
+        raise SynthcamError(f"the run's data {path} does not exist; pass --data where the training data is now")
+    data = open_dataset(dataset, path, "train", classes, depth, **options)
+    if "val_shards" in record:
+        names = [shard.path.name for shard in data.shards]
+        missing = [n for n in record["val_shards"] if n not in names]
+        if missing:
+            raise SynthcamError(f"{path} lacks {missing[0]}, a validation shard of the run; pass --data where the "
+                                "run's shards are")
+        wanted = set(record["val_shards"])
+        index = [np.arange(data.offsets[k], data.offsets[k + 1]) for k, n in enumerate(names) if n in wanted]
+        index = np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
+    else:
+        index = np.asarray(record["val_frames"], dtype=np.int64)
+        if index.size and int(index.max()) >= len(data):
+            raise SynthcamError(f"{path or dataset} has {len(data)} training frames, fewer than the run validated on; "
+                                "pass --data where the run's data is")
+    if not index.size:
+        raise SynthcamError("the run validated on no frames (its val_fraction was 0); evaluate a dataset by --data")
+    return torch.utils.data.Subset(data, index.tolist()), path, "val"
+
+
+def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu",
+             split: str | None = None,
              batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
              predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
              real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
@@ -220,12 +316,29 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | Non
     """Score ``checkpoint`` on a dataset; returns a JSON-ready dict with one entry per protocol.
 
     classes : the class space (13, 37, 40), None for the checkpoint's;
-    dataset : shards, nyuv2, sunrgbd, real (a folder of labelled PNGs) or synthetic; split : NYUv2's
-    and SUN RGB-D's split; mc_samples : > 1 averages that many dropout samples (Bayesian SegNet);
+    dataset : shards, nyuv2, sunrgbd, real (a folder of labelled PNGs) or synthetic; path : where it
+    is ("" for the synthetic rooms, or the run's recorded data with ``split="val"``); split : see
+    :func:`open_split`; mc_samples : > 1 averages that many dropout samples (Bayesian SegNet);
     depth : shards' noisy or clean depth; real_depth : filled or raw depth of the real datasets;
     intrinsics, gravity : a real folder's camera and gravity (:class:`segnet.datasets.RealFolderDataset`);
-    frames : 0-based positions in the split to score (all when None).
+    frames : 0-based positions in the split to score (all when None). Prediction pictures are
+    named ``SPLIT_INDEX.png`` (``val_000123.png``: the frame's index in its dataset).
+
+    The caller's torch generator states are the same afterwards (:func:`segnet.rng.run_scope`;
+    dropout samples are drawn from the checkpoint's seed, so scores repeat).
     """
+    with run_scope(0):  # model building and dropout draw from the global generators: the run's own here
+        return _evaluate(checkpoint, dataset, path, classes, device, split, batch_size, num_workers, protocols,
+                         predictions_dir, mc_samples, depth, real_depth, intrinsics, gravity, frames, on_batch)
+
+
+def _evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu",
+             split: str | None = None,
+             batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
+             predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
+             real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
+             frames: Sequence[int] | None = None, on_batch: Callable[[int], None] | None = None) -> dict:
+    """:func:`evaluate` inside its generator scope."""
     for p in protocols:
         if p not in PROTOCOLS:
             raise SynthcamError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")
@@ -241,15 +354,12 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | Non
     if trained != check_classes(classes):
         raise SynthcamError(f"the checkpoint predicts {trained} classes; pass --classes {trained} "
                             f"(or fine-tune it to {classes} classes with 'synthcam train --init')")
-    if dataset != "synthetic" and not Path(path).exists():
-        raise SynthcamError(f"dataset path {path} does not exist")
-    data = open_dataset(dataset, path, split, classes, depth, real_depth=real_depth, intrinsics=intrinsics,
-                        gravity=gravity, synthetic_frames=config.synthetic_frames,
-                        synthetic_size=(config.height, config.width), seed=config.seed)
+    data, path, split = open_split(state, dataset, path, split, classes, depth, real_depth=real_depth,
+                                   intrinsics=intrinsics, gravity=gravity)
     if len(data) == 0:
-        raise SynthcamError(f"no frames found in {path}")
+        raise SynthcamError(f"no frames found in {path or dataset}")
     if frames is not None:
-        what = f"the {split} split" if dataset in ("nyuv2", "sunrgbd") else f"the {dataset} dataset"
+        what = f"the {split} split" if dataset in ("nyuv2", "sunrgbd") or split == "val" else f"the {dataset} dataset"
         data = torch.utils.data.Subset(data, check_frames(frames, len(data), what).tolist())
     dev = torch.device(device)
     model = model_from_checkpoint(state, checkpoint).to(dev)
@@ -260,6 +370,7 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | Non
         make_directory(out_dir, "--predictions")
     confusions = {p: Confusion(classes) for p in protocols}
     count = 0
+    torch.manual_seed(config.seed)  # dropout samples (--mc-samples) repeat
     for group in _batches(data, batch_size, num_workers):
         shown = None
         for p in protocols:
@@ -268,8 +379,8 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | Non
             shown = full if shown is None else shown
         if out_dir is not None:
             for i, s in enumerate(group):
-                save_prediction_png(out_dir / f"{int(s[INDEX]):06d}.png", s[DEPTH][0].numpy(), shown[i].numpy(),
-                                    s[LABEL].numpy(), classes)
+                save_prediction_png(out_dir / prediction_name(split, int(s[INDEX])), s[DEPTH][0].numpy(),
+                                    shown[i].numpy(), s[LABEL].numpy(), classes)
         count += len(group)
         if on_batch is not None:
             on_batch(len(group))

@@ -179,11 +179,11 @@ def test_evaluate_raw_depth_of_chosen_test_frames(fake, tmp_path, cli):
     train(config, tmp_path / "run", progress=False, log=lambda s: None)
     for kind, white in (("raw", True), ("filled", False)):
         out, preds = tmp_path / f"{kind}.json", tmp_path / kind
-        result = cli("evaluate", "--checkpoint", tmp_path / "run" / "last.pt", "--dataset", "nyuv2", "--path", path,
+        result = cli("evaluate", "--checkpoint", tmp_path / "run" / "last.pt", "--dataset", "nyuv2", "--data", path,
                      "--classes", "13", "--real-depth", kind, "--frames", "0", "--json", out, "--predictions", preds)
         assert result.exit_code == 0, result.output
         scores = json.loads(out.read_text())
         assert scores["frames"] == 1 and scores["real_depth"] == kind and scores["frame_indices"] == [0]
         assert scores["train"]["pixels"] == H * W - 1  # one void pixel in the fake labels
-        image = cv2.imread(str(preds / "000000.png"))
-        assert bool((image[:, :40] == 255).all()) == white
+        image = cv2.imread(str(next(preds.glob("test_*.png"))))
+        assert bool((image[:H, :40] == 255).all()) == white  # the depth panel (a legend strip below)

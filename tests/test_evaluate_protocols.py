@@ -15,12 +15,13 @@ import segnet.train
 from segnet.checkpoint import load_checkpoint, model_from_checkpoint
 from segnet.config import TrainConfig
 from segnet.encodings import encode
-from segnet.evaluate import parse_frames, run_protocol
+from segnet.evaluate import LEGEND_WIDTH, parse_frames, run_protocol
 from segnet.metrics import confusion_matrix
 from segnet.synthetic import SyntheticRooms
 from segnet.train import train
 from segnet.train_data import network_size, open_dataset
 from synthcam_core.errors import SynthcamError
+from synthcam_core.palette import class_colors
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -107,7 +108,7 @@ def test_training_resolution_matches_resizing_by_hand(run, tmp_path, cli, size, 
         matrix += confusion_matrix(s["label"], hand, 13)
     assert differs > 0  # native resolution is another protocol, not the same numbers
     out = tmp_path / "scores.json"
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--path", folder, "--classes", "13",
+    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
                  "--batch-size", "1", "--json", out)
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())
@@ -125,7 +126,7 @@ def test_frame_subset_scores_only_those_frames(run, tmp_path, cli):
     listing.write_text("# frames to score\n2\n0  # the first\n")
     for spec in ("2,0", f"@{listing}"):
         out = tmp_path / "subset.json"
-        result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--path", folder, "--classes", "13",
+        result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
                      "--frames", spec, "--json", out)
         assert result.exit_code == 0, result.output
         scores = json.loads(out.read_text())
@@ -152,7 +153,7 @@ def test_parse_frames():
 ])
 def test_bad_frames_are_one_line(run, tmp_path, cli, one_line_error, spec, fragment):
     folder = write_folder(tmp_path / "real", (48, 64))
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--path", folder, "--classes", "13",
+    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
                  "--frames", spec.replace("missing", str(tmp_path / "missing")))
     one_line_error(result, "--frames", fragment)
 
@@ -188,11 +189,11 @@ def test_real_only_options_are_refused_elsewhere(run, cli, one_line_error):
 
 def test_real_folder_errors_are_one_line(run, tmp_path, cli, one_line_error):
     folder = write_folder(tmp_path / "real", (48, 64))
-    base = ("evaluate", "--checkpoint", run, "--dataset", "real", "--path", folder, "--classes", "13")
+    base = ("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13")
     one_line_error(cli(*base, "--real-depth", "raw"), "holds no raw depth PNGs")
     one_line_error(cli(*base, "--gravity", "nyuv2"), "not named by a NYUv2 frame number")
     unlabelled = write_folder(tmp_path / "unlabelled", (48, 64), labels=())
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "real", "--path", unlabelled, "--classes", "13"),
+    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", unlabelled, "--classes", "13"),
                    "no filled depth frame with labels for 13 classes")
     one_line_error(cli(*base, "--intrinsics", "1,2,3"), "neither a camera name")
 
@@ -200,7 +201,7 @@ def test_real_folder_errors_are_one_line(run, tmp_path, cli, one_line_error):
 def test_every_protocol_and_the_png_of_the_first(run, tmp_path, cli):
     folder = write_folder(tmp_path / "real", (48, 80), frames=2)
     out, preds = tmp_path / "all.json", tmp_path / "preds"
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--path", folder, "--classes", "13",
+    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
                  "--protocol", "all", "--json", out, "--predictions", preds)
     assert result.exit_code == 0, result.output
     for title in ("training resolution (32x24)", "native resolution", "SceneNet protocol"):
@@ -209,8 +210,12 @@ def test_every_protocol_and_the_png_of_the_first(run, tmp_path, cli):
     assert scores["train"]["pixels"] == scores["native"]["pixels"] == 2 * 48 * 80 - sum(
         int((open_dataset("real", str(folder), "", 13)[i]["label"] == 0).sum()) for i in range(2))
     assert scores["scenenet224"]["pixels"] > scores["train"]["pixels"]  # scored at 224x224
-    image = cv2.imread(str(preds / "000000.png"))
-    assert image.shape == (48, 3 * 80 + 8, 3)
+    assert sorted(p.name for p in preds.iterdir()) == ["all_000000.png", "all_000001.png"]  # a real folder is read whole
+    image = cv2.imread(str(preds / "all_000000.png"))[..., ::-1]
+    panels = 3 * 80 + 8
+    assert image.shape[0] > 48 and image.shape[1] == max(panels, LEGEND_WIDTH)  # the legend strip below
+    truth = open_dataset("real", str(folder), "", 13)[0]["label"].numpy()
+    np.testing.assert_array_equal(image[:48, 80 + 4 + 80 + 4:panels], class_colors(13)[truth])
 
 
 def test_old_checkpoints_keep_the_true_camera_height(run, tmp_path, cli):
