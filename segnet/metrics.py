@@ -8,10 +8,21 @@ once with :func:`scores`, as SceneNet's ``getAccuracyNYU.m`` does:
 - class-average accuracy: mean of the per-class accuracies;
 - per-class IoU: diagonal / (row sum + column sum - diagonal); mIoU: their mean.
 
-Classes absent from the ground truth: their accuracy is undefined (NaN in the per-class lists,
-``null`` in JSON) and they are left out of the class-average accuracy. Their IoU is NaN too when the
-class is also never predicted; when it is predicted (only false positives) the IoU is 0. NaN
-entries are left out of the means. ``present`` lists which classes occur in the ground truth.
+The rule for absent classes: a class is left out of a mean exactly where its score is undefined
+(0 / 0), and kept, with score 0, where it is defined:
+
+- a class absent from the ground truth has no accuracy (NaN in the per-class lists, ``null`` in
+  JSON) and is left out of the class-average accuracy, predicted or not;
+- its IoU is undefined (left out of mIoU) only when it is also never predicted; a class that is
+  predicted but absent from the ground truth has IoU 0 (all its predicted pixels are false
+  positives) and counts in mIoU, so predicting a class that is not there lowers mIoU.
+
+This is torchmetrics' rule for ``MulticlassJaccardIndex(average="macro", ignore_index=0)`` (classes
+with an empty union get weight 0) and for per-class recall averaged over the classes present
+(``MulticlassAccuracy(average=None, ignore_index=0)``, then the mean over ground-truth classes;
+torchmetrics' own ``average="macro"`` accuracy would count a predicted-but-absent class as 0):
+tests/test_metrics_torchmetrics.py checks both. ``present`` lists which classes occur in the
+ground truth.
 
 Pixels whose prediction is void (0) count as wrong for their ground-truth class but add no column.
 :func:`resize_nearest` (pixel-centre nearest neighbour) brings ground truth to SceneNet's 224 x 224
