@@ -18,7 +18,7 @@ from synthcam_core.sample import class40_lut, gravity_from_pose, make_sample
 from synthcam_core.camera import Intrinsics, pixel_rays
 
 
-def _look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     """(4, 4) camera-to-world pose of an OpenCV camera at ``position`` looking along yaw, pitched down."""
     forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), -np.sin(pitch)])
     right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
@@ -93,7 +93,7 @@ class SyntheticRooms(torch.utils.data.Dataset):
             if np.any(xy < box_lo[:2] - 0.3) or np.any(xy > box_hi[:2] + 0.3):
                 break
         yaw = np.arctan2(*(centre - xy)[::-1]) + rng.normal(0.0, 0.5)
-        pose = _look_pose(np.array([*xy, height]), yaw, np.deg2rad(rng.uniform(0.0, 35.0)))
+        pose = look_pose(np.array([*xy, height]), yaw, np.deg2rad(rng.uniform(0.0, 35.0)))
         depth, label40 = render_room(size, box_lo, box_hi, class40_id(kind), pose, self.intrinsics)
         k = self.intrinsics
         return make_sample(depth, self.lut[label40].astype(np.int64), [k.fx, k.fy, k.cx, k.cy],

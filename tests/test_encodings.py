@@ -10,7 +10,7 @@ import torch
 
 from segnet.encodings import ENCODINGS, encode, encode_batch, encode_numpy, estimate_camera_height
 from synthcam_core.sample import gravity_from_pose, make_sample
-from segnet.synthetic import SyntheticRooms, _look_pose
+from segnet.synthetic import SyntheticRooms, look_pose
 from segnet.train_data import hflip
 from synthcam_core.camera import Intrinsics, pixel_rays
 from synthcam_core.errors import SynthcamError
@@ -57,7 +57,7 @@ def floor_depth(pose: np.ndarray, cam: Intrinsics = CAM, max_depth: float = 8.0)
 
 @pytest.mark.parametrize("pitch_deg", [0.0, 30.0])
 def test_floor_from_camera_at_1p5m(pitch_deg):
-    pose = _look_pose(np.array([0.0, 0.0, 1.5]), 0.3, math.radians(pitch_deg))
+    pose = look_pose(np.array([0.0, 0.0, 1.5]), 0.3, math.radians(pitch_deg))
     gravity = gravity_from_pose(pose)
     if pitch_deg == 0.0:
         np.testing.assert_allclose(gravity, [0.0, 1.0, 0.0], atol=1e-12)
@@ -72,7 +72,7 @@ def test_floor_from_camera_at_1p5m(pitch_deg):
 
 
 def test_tilted_camera_sees_wall_at_90_and_its_height():
-    pose = _look_pose(np.array([0.0, 0.0, 1.5]), math.pi / 2, math.radians(20.0))  # looking along +y, 20 deg down
+    pose = look_pose(np.array([0.0, 0.0, 1.5]), math.pi / 2, math.radians(20.0))  # looking along +y, 20 deg down
     rays = pixel_rays(CAM).astype(np.float64) @ pose[:3, :3].T
     t = 2.5 / rays[..., 1]  # wall plane y = 2.5
     z_world = 1.5 + t * rays[..., 2]
@@ -84,7 +84,7 @@ def test_tilted_camera_sees_wall_at_90_and_its_height():
 
 
 def test_unknown_camera_height_uses_lowest_points_as_floor():
-    pose = _look_pose(np.array([0.0, 0.0, 1.5]), 0.0, math.radians(25.0))
+    pose = look_pose(np.array([0.0, 0.0, 1.5]), 0.0, math.radians(25.0))
     depth = floor_depth(pose)
     h_known = encode("DH", *batch(depth, gravity_from_pose(pose), 1.5))[0, 1]
     h_unknown = encode("DH", *batch(depth, gravity_from_pose(pose), math.nan))[0, 1]
@@ -109,7 +109,7 @@ def test_torch_and_numpy_agree_and_channel_counts(name):
 
 
 def test_flip_commutes_with_encoding():
-    pose = _look_pose(np.array([0.0, 0.0, 1.4]), 0.2, math.radians(25.0))
+    pose = look_pose(np.array([0.0, 0.0, 1.4]), 0.2, math.radians(25.0))
     roll = math.radians(15.0)  # a rolled camera: gravity has an x component that the flip must negate
     pose[:3, :3] = pose[:3, :3] @ np.array([[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]])
     depth = floor_depth(pose)
@@ -128,7 +128,7 @@ def test_unknown_encoding_lists_choices():
 
 
 def test_estimated_camera_height_is_the_floor_when_in_view():
-    pose = _look_pose(np.array([0.0, 0.0, 1.37]), 0.4, math.radians(30.0))
+    pose = look_pose(np.array([0.0, 0.0, 1.37]), 0.4, math.radians(30.0))
     depth = torch.as_tensor(floor_depth(pose), dtype=torch.float32)[None, None]
     g = torch.as_tensor(gravity_from_pose(pose), dtype=torch.float32)[None]
     torch.testing.assert_close(estimate_camera_height(depth, K, g), torch.tensor([1.37]), atol=1e-5, rtol=0)
