@@ -44,15 +44,14 @@ def raw_raycast_fps(rooms, repeats: int = 1, every: int = 1) -> float:
     """Frames/s of Open3D ray casting alone (depth only) over every ``every``-th pose of every planned room."""
     import open3d as o3d
 
+    from synthcam.render_raycast import raycasting_scene
+
     intrinsics = rooms.config.intrinsics
     frames, seconds = 0, 0.0
     k = intrinsics.matrix.copy()
     # create_rays_pinhole samples pixel centres at (u + 0.5, v + 0.5): the project convention, K as is.
     for scene_, trajectory in zip(rooms.scenes, rooms.trajectories):
-        scene = o3d.t.geometry.RaycastingScene()
-        for obj in scene_.objects:
-            scene.add_triangles(o3d.core.Tensor(np.asarray(obj.mesh.vertices, np.float32)),
-                                o3d.core.Tensor(np.asarray(obj.mesh.faces, np.uint32)))
+        scene = raycasting_scene(scene_)
         extrinsics = [np.linalg.inv(p) for p in trajectory.poses[::every]]
         rays = scene.create_rays_pinhole(o3d.core.Tensor(k), o3d.core.Tensor(extrinsics[0]), intrinsics.width, intrinsics.height)
         scene.cast_rays(rays)  # build the BVH outside the timing

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from synthcam.generate_config import GenerateConfig, shard_name
 from synthcam.output_dir import PendingRooms
 from synthcam.room_shard import keep_large_buffers_in_heap, run_room
-from synthcam.worker_processes import worker_context
+from synthcam.worker_processes import die_with_parent, worker_context
 from synthcam.write_failures import silence_failed_hdf5_closes
 from synthcam_core.errors import SynthcamError
 from synthcam_core.extras import require
@@ -48,37 +47,6 @@ def _init_worker(progress_queue, counter, cores: list[int], per_worker: int, cal
     import cv2
 
     cv2.setNumThreads(1)
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def die_with_parent(caller_pid: int) -> None:
-    """Have the kernel kill this worker (SIGKILL) when its parent dies, and exit now if the run that started
-    it (process ``caller_pid``) is already gone.
-
-    Linux ``prctl(PR_SET_PDEATHSIG)`` (through libc) ties the worker to its parent: the caller itself
-    (spawned workers) or the fork server, which exits as soon as the caller does (forked workers). The check
-    that follows closes the window in which the caller died before the call. A worker therefore never
-    outlives the run that started it (killed with SIGKILL or SIGTERM), and never writes into an output
-    directory whose lock is gone. Elsewhere only the second check applies.
-    """
-    import ctypes
-
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() == caller_pid:
-        return
-    try:
-        os.kill(caller_pid, 0)
-    except ProcessLookupError:
-        os._exit(1)
-    except PermissionError:  # alive, someone else's: the pid was reused
-        os._exit(1)
 
 
 def core_block(cores: list[int], slot: int, per_worker: int) -> list[int]:

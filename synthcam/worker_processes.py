@@ -7,6 +7,9 @@ Light on purpose (the standard library only), so that an application can start t
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import sys
 from multiprocessing.context import BaseContext
 
 #: What the fork server imports once, before it forks each worker (after the caller's ``__main__``,
@@ -44,3 +47,37 @@ def start_worker_server() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def kill_with_parent() -> None:
+    """Have the kernel kill this process (SIGKILL) when its parent dies: Linux ``prctl(PR_SET_PDEATHSIG)``
+    through libc; elsewhere a no-op. For processes started by the library only (workers, the fork server)."""
+    import ctypes
+
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def die_with_parent(caller_pid: int) -> None:
+    """In a started worker: be killed when its parent dies (:func:`kill_with_parent`), and exit now if the
+    run that started it (process ``caller_pid``) is already gone.
+
+    The parent is the caller itself (spawned workers) or the fork server, which the kernel kills as soon as
+    the caller dies (:mod:`synthcam.worker_preload`). The check that follows closes the window in which the
+    caller died before the call. A worker therefore never outlives the run that started it (killed with
+    SIGKILL or SIGTERM), and never writes into an output directory whose lock is gone.
+    """
+    kill_with_parent()
+    if os.getppid() == caller_pid:
+        return
+    try:
+        os.kill(caller_pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone (or the pid reused by someone else's process)
+        os._exit(1)
