@@ -163,6 +163,11 @@ class ShardDataset(Dataset):
             raise IndexError(f"index {int(bad[0])} out of range for a dataset of {len(self)} frames")
         return index
 
+    @property
+    def open_shards(self) -> list[int]:
+        """Positions (in :attr:`shards`) of the shards this process holds open, least recently read first."""
+        return list(self.__dict__.get("_recent", ()))
+
     def _note_open(self, s: int) -> None:
         """Keep at most :data:`MAX_OPEN_SHARDS` HDF5 handles open in this process (least recently read closed first)."""
         recent = self.__dict__.setdefault("_recent", OrderedDict())
