@@ -194,3 +194,17 @@ def test_a_room_planned_in_one_process_and_written_in_another_gives_the_same_sha
     written = write_room_shard(config, RoomPlan(1, scene, renderer, trajectory), tmp_path / "b")
     assert written.name == reference.name == "room_00001.h5"
     assert written.read_bytes() == reference.read_bytes()
+
+
+def test_a_worker_whose_caller_is_gone_exits_at_once():
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    script = ("import sys; from synthcam.worker_processes import die_with_parent; "
+              "die_with_parent(int(sys.argv[1])); print('on')")
+    # the caller gone; the caller its parent (a spawned worker); the caller alive further up (a fork server's worker)
+    for pid, code, out in ((gone.pid, 1, ""), (os.getpid(), 0, "on"), (os.getppid(), 0, "on")):
+        result = subprocess.run([sys.executable, "-c", script, str(pid)], capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout.strip()) == (code, out), result.stderr[-2000:]

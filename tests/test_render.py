@@ -117,3 +117,16 @@ def test_instances_only_equals_the_full_render(small_camera, make_scene):
     ids = renderer.instances(pose)
     assert ids.dtype == np.uint16 and np.array_equal(ids, renderer.render(pose, normals=False).instance)
     assert set(np.unique(ids)) == {0, 1, 2}
+
+
+def test_pixel_slopes_are_the_rays_of_the_pixel_centres():
+    from synthcam_core.camera import pixel_centres, pixel_slopes
+
+    cam = Intrinsics(5, 3, 2.5, 3.0, 2.2, 1.4)
+    (u, v), (a, b) = pixel_centres(cam), pixel_slopes(cam)
+    assert u.dtype == a.dtype == np.float64
+    assert u.tolist() == [0.5, 1.5, 2.5, 3.5, 4.5] and v.tolist() == [0.5, 1.5, 2.5]
+    assert np.allclose(a, (u - 2.2) / 2.5) and np.allclose(b, (v - 1.4) / 3.0)
+    rays = pixel_rays(cam)
+    assert np.array_equal(rays[..., 0], np.broadcast_to(a.astype(np.float32), (3, 5)))
+    assert np.array_equal(rays[..., 1], np.broadcast_to(b.astype(np.float32)[:, None], (3, 5)))

@@ -308,3 +308,15 @@ def test_cli_generate_with_gl_backend(tmp_path):
     bad = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--out", str(out),
                                     "--renderer", "vulkan"])
     assert bad.exit_code == 2 and "'vulkan' is not one of" in bad.output
+
+
+def test_egl_environment_sets_only_what_is_unset_and_only_for_the_block(monkeypatch):
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    monkeypatch.setenv("LP_NUM_THREADS", "3")  # the user's choice is kept
+    with egl.egl_environment(nthreads=2):
+        assert egl.os.environ["PYOPENGL_PLATFORM"] == "egl" and egl.os.environ["LP_NUM_THREADS"] == "3"
+    assert "PYOPENGL_PLATFORM" not in egl.os.environ and egl.os.environ["LP_NUM_THREADS"] == "3"
+    monkeypatch.delenv("LP_NUM_THREADS")
+    with egl.egl_environment(nthreads=2):
+        assert egl.os.environ["LP_NUM_THREADS"] == "2"
+    assert "LP_NUM_THREADS" not in egl.os.environ
