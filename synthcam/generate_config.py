@@ -176,8 +176,8 @@ def camera_at(camera: Intrinsics, width: int, height: int) -> Intrinsics:
     Where the aspect ratios agree to within :data:`ASPECT_TOLERANCE_PX` (a side rounded to whole pixels)
     the camera is resampled (:meth:`~synthcam_core.camera.Intrinsics.scaled`, as every 4:3 size of the
     NYUv2 camera always was); otherwise it is scaled by one factor until the image is covered and
-    centre-cropped: fx = fy ratio kept, the field of view narrowed on one axis (a 640x360 NYUv2 camera has
-    fx 518.9, fy 519.5, cy 253.7 - 60).
+    centre-cropped: fx/fy kept (square pixels stay square), the field of view narrowed on one axis (a
+    640x360 NYUv2 camera has fx 518.9, fy 519.5 and cy 253.7 - 60).
     """
     from synthcam_core.camera import Intrinsics
 
