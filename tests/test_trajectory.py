@@ -10,8 +10,9 @@ from scene_library import Room, Scene, SceneObject, generate_room
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam.render import RaycastRenderer
-from synthcam.trajectory import (LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, ViewRules, WalkParams, focus_weights, furniture_targets,
-                                 is_structure, sample_trajectory)
+from synthcam.trajectory import LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, focus_weights, furniture_targets, sample_trajectory
+from synthcam.view_rules import ViewRules, is_structure
+from synthcam.walk import WalkParams
 
 SEEDS = range(30)
 N_FRAMES = 20
