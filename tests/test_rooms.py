@@ -89,7 +89,7 @@ def test_parts_carry_their_own_class():
 
 
 def test_wall_fillers_line_the_walls_up_to_the_fullness():
-    from scene_library.rooms import WALL_FILLERS, WALL_FULLNESS, wall_fillers
+    from scene_library.room_units import WALL_FILLERS, WALL_FULLNESS, wall_fillers
 
     for seed in range(10):
         units = wall_fillers("bedroom", np.random.default_rng(seed), 14.0, [])
