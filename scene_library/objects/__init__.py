@@ -6,7 +6,8 @@ the local-frame contract every piece obeys (metres, z up, back at +y, footprint 
 z = 0).
 
 Families (one module each): :mod:`.seating`, :mod:`.beds`, :mod:`.tables`, :mod:`.storage`, :mod:`.kitchen`,
-:mod:`.bathroom`, :mod:`.wall_items`, :mod:`.electronics`, :mod:`.small_objects`.
+:mod:`.bathroom`, :mod:`.wall_items`, :mod:`.electronics`, :mod:`.small_objects` (which registers the kinds of
+:mod:`.clutter`, :mod:`.lamps` and :mod:`.tableware` too).
 
 Hints carried by ``ObjectSpec.tags``: room types the kind suits (``"bedroom"``, ``"living_room"``,
 ``"kitchen"``, ``"bathroom"``, ``"office"``, ``"dining_room"``); ``"tall"`` (always taller than 1.15 m: keep
