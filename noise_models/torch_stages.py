@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from noise_models import stages as S
+from noise_models import distortion, stages as S, tof, view
 from noise_models.errors import NoiseConfigError
 from noise_models.presets import PRESETS, make
 from noise_models.smoothing import InverseDepthSmooth
@@ -47,7 +47,7 @@ def _torch():
 def _rays(batch: TorchBatch):
     torch = _torch()
     k, dev = batch.intrinsics, batch.depth.device
-    rays = torch.from_numpy(np.array(S.unit_rays(k))).to(dev)
+    rays = torch.from_numpy(np.array(view.unit_rays(k))).to(dev)
     return rays  # (H, W, 3)
 
 
@@ -163,7 +163,7 @@ def _redwood(st: S.RedwoodDistortion, b: TorchBatch, g):
     torch = _torch()
     z = b.depth
     n, h, w = z.shape
-    cells = torch.from_numpy(np.array(S._redwood_cells(h, w))).to(z.device)  # (h*w, 5)
+    cells = torch.from_numpy(np.array(distortion.redwood_cells(h, w))).to(z.device)  # (h*w, 5)
     pos = ((z.reshape(n, -1) - 1.0) * 0.5).clamp(0, 4)
     i0 = pos.long().clamp(max=3)
     a = pos - i0
@@ -186,7 +186,7 @@ def _smooth(st: S.SmoothDistortion, b: TorchBatch, g):
     up = torch.nn.functional.interpolate(grid, size=(int(round(gh * step)), int(round(gw * step))), mode="bicubic",
                                          align_corners=False)[:, 0]
     off = int(round(2 * step))
-    field = up[:, off : off + h, off : off + w] * (st.amplitude / S._BICUBIC_STD)
+    field = up[:, off : off + h, off : off + w] * (st.amplitude / distortion.BICUBIC_STD)
     return torch.where(z > 0, (z + field * z * z).clamp_min(0), torch.zeros_like(z))
 
 
@@ -228,7 +228,7 @@ def _multipath(st: S.Multipath, b: TorchBatch, g):
     normals = b.normals[:, step // 2 :: step, step // 2 :: step]
     k = b.intrinsics
     rays = torch.from_numpy(np.array(
-        S._unit_rays_subsampled(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step))).to(z.device)
+        tof.unit_rays_subsampled(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step))).to(z.device)
     points = rays * (z / rays[..., 2].clamp_min(1e-6))[..., None]
     h, w = z.shape[-2:]
     rad = max(st.radius * w, 1.0)
@@ -264,7 +264,7 @@ def _far(st: S.DistanceDropout, b: TorchBatch, g):
     return z * ~(_rand(z, g) < p)
 
 
-def _nearest_valid(valid):
+def nearest_valid(valid):
     """(B, H, W) long flat index (y * W + x) of a nearest valid pixel of each pixel, by jump flooding
     (steps W/2 ... 1 over the 3x3 neighbourhood, then one more pass at step 1): exact for almost every
     pixel, otherwise a valid pixel a fraction of a pixel farther than the nearest. -1 where a frame has
@@ -333,7 +333,7 @@ def _fill(st: S.HoleFill, b: TorchBatch, g):
     if min(h, w) <= int(round(st.sigma_px * 8 + 1)) // 2:
         raise ValueError("HoleFill on torch needs frames larger than its Gaussian kernel radius")
     holes = z <= 0
-    idx = _nearest_valid(~holes)
+    idx = nearest_valid(~holes)
     nearest = z.reshape(n, -1).gather(1, idx.clamp_min(0).reshape(n, -1)).reshape(n, h, w)
     smooth = _gaussian_blur(nearest, float(st.sigma_px))
     empty = (idx < 0).all(dim=(1, 2)).view(n, 1, 1)  # a frame with no valid pixel stays empty

@@ -108,10 +108,10 @@ def test_hole_fill_matches_numpy():
 def test_nearest_valid_pixel_is_exact():
     import cv2
 
-    from noise_models.torch_stages import _nearest_valid
+    from noise_models.torch_stages import nearest_valid
 
     valid = np.random.default_rng(4).random((2, 60, 80)) < 0.01
-    idx = _nearest_valid(torch.from_numpy(valid)).numpy()
+    idx = nearest_valid(torch.from_numpy(valid)).numpy()
     yy, xx = np.mgrid[:60, :80]
     for k in range(2):
         exact = cv2.distanceTransform((~valid[k]).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
