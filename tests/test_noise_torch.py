@@ -10,7 +10,7 @@ import noise_models
 from noise_models.errors import NoiseConfigError
 from noise_models.torch_stages import TorchBatch, make_torch, torch_presets
 from synthcam_core.camera import Intrinsics
-from synthcam.noise_bench import (REFERENCES, _roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame)
+from synthcam.noise_bench import (REFERENCES, centre_roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame)
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
 torch.set_num_threads(1)
@@ -24,7 +24,7 @@ def batch_of(frames) -> TorchBatch:
 
 def test_sigma_versus_distance_matches_numpy():
     gen = torch.Generator().manual_seed(0)
-    roi = _roi(CAM)
+    roi = centre_roi(CAM)
     for name in ("kinect_v1", "kinect_v2", "d435", "redwood"):
         np_model, t_model = noise_models.make(name), make_torch(name)
         for z in (1.0, 3.5):
@@ -45,7 +45,7 @@ def test_lattice_and_valid_fraction_match_numpy():
         out = make_torch(name)(batch_of([plane_frame(CAM, 2.0, 30.0)]), gen)[0].numpy()
         k = noise_models.make(name).stages["disparity"].lattice / out[out > 0].astype(np.float64)
         assert np.abs(k - np.round(k)).max() < 2e-3  # every value on F / n
-        levels = np.unique(1.0 / out[_roi(CAM)][out[_roi(CAM)] > 0].astype(np.float64))
+        levels = np.unique(1.0 / out[centre_roi(CAM)][out[centre_roi(CAM)] > 0].astype(np.float64))
         assert abs(np.median(np.diff(levels)) * lattice - 1) < 0.02
         for theta in (40, 78, 85):
             frame = plane_frame(CAM, 2.0, theta)
@@ -125,7 +125,7 @@ def test_kinect_v1_filled_on_torch_has_the_numpy_statistics():
     out = make_torch("kinect_v1_filled")(batch_of([frame] * 2), gen).numpy()
     ref = noise_models.make("kinect_v1_filled")(frame, np.random.default_rng(5))
     assert (out > 0).mean() == (ref > 0).mean() == 1.0
-    roi = _roi(CAM)
+    roi = centre_roi(CAM)
     s_t = np.mean([plane_fit_sigma(o, roi) for o in out])
     assert abs(s_t / plane_fit_sigma(ref, roi) - 1) < 0.15
 
@@ -201,7 +201,7 @@ def test_kinect_v1_dots_on_torch_has_the_numpy_statistics():
     h_n = np.mean([(dots_n(frame, rng)[near] == 0).mean() for _ in range(4)])
     h_plain = (make_torch("kinect_v1")(batch_of([frame] * 4), gen).numpy()[:, near] == 0).mean()
     assert abs(h_t - h_n) < 0.05 and h_t > h_plain + 0.3, (h_t, h_n, h_plain)
-    roi = _roi(CAM)
+    roi = centre_roi(CAM)
     frame = plane_frame(CAM, 2.5)
     s_t = np.mean([plane_fit_sigma(o, roi) for o in dots_t(batch_of([frame] * 4), gen).numpy()])
     s_n = np.mean([plane_fit_sigma(dots_n(frame, rng), roi) for _ in range(4)])
