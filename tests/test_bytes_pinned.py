@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 
 PINNED = {
+    # the run's effective settings, written since configs became files (not part of the data; pinned so that
+    # rerunning with --config THIS_FILE stays the same command)
+    "config.yaml": "66e0e3c2f3a4a12ef45054c9d790abe95999a999dd050a0ceea438643832dbb3",
     "manifest.json": "95e42760fe4abf5ce75d25a5d8ee981355ee03391a358ff8352eb3186086970c",
     "room_00000.h5": "44da0a74fd4935e09b4413a64da2140a51ece85b24cb4ba4e791825177a23f30",
     "room_00001.h5": "becda6b5685c36921d9e95747a90c974f0c795fa0c9a411f1c4d62e0ecd43f5b",
