@@ -69,8 +69,12 @@ def test_required_dependencies_are_ranges_and_exact_pins_say_why(project):
         req = Requirement(r)
         assert any(s.operator == ">=" for s in req.specifier), f"{r}: give a lower bound"
         assert not any(s.operator == "==" for s in req.specifier), f"{r}: a required dependency is not pinned"
-    pinned = {Requirement(r).name for extra in EXTRAS for r in project["optional-dependencies"][extra]
-              if any(s.operator == "==" for s in Requirement(r).specifier)}
+    pinned = {
+        Requirement(r).name
+        for extra in EXTRAS
+        for r in project["optional-dependencies"][extra]
+        if any(s.operator == "==" for s in Requirement(r).specifier)
+    }
     assert pinned == {"PyOpenGL"}
     assert "PyOpenGL==3.1.0" in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
@@ -86,7 +90,7 @@ def test_lower_bounds_file_pins_each_dependency_at_its_lower_bound(project):
         assert name in pins, f"{name} has no line in scripts/lower-bounds.txt"
         (lower,) = [s.version for s in req.specifier if s.operator == ">="]
         (pin,) = list(pins.pop(name).specifier)
-        at = Version(pin.version).release[:len(Version(lower).release)]
+        at = Version(pin.version).release[: len(Version(lower).release)]
         assert pin.operator == "==" and at == Version(lower).release, f"{name}: {pin} is not the lower bound {lower}"
         assert req.specifier.contains(pin.version), f"{name}: {pin.version} is outside {req.specifier}"
     assert not pins, f"scripts/lower-bounds.txt names packages that are not dependencies: {sorted(pins)}"
@@ -121,11 +125,16 @@ def test_a_base_install_generates_and_inspects_without_any_extra(tmp_path):
     out = tmp_path / "x"
 
     def synthcam(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", BLOCK_EXTRAS, blocked, *args], capture_output=True, text=True,
-                              cwd=tmp_path, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-c", BLOCK_EXTRAS, blocked, *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
 
-    gen = synthcam("generate", "--renderer", "raycast", "--rooms", "1", "--frames-per-room", "1",
-                   "--resolution", "32x24", "--seed", "0", "--workers", "1", "--out", str(out))
+    tiny = "generate --renderer raycast --rooms 1 --frames-per-room 1 --resolution 32x24 --seed 0 --workers 1"
+    gen = synthcam(*tiny.split(), "--out", str(out))
     assert gen.returncode == 0, gen.stderr[-2000:]
     ins = synthcam("inspect", str(out))
     assert ins.returncode == 0, ins.stderr[-2000:]
