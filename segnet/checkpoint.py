@@ -34,7 +34,7 @@ from segnet.config import TrainConfig
 from segnet.encodings import check_encoding
 from segnet.limits import MAX_EPOCHS
 from segnet.models import ModelSpec, build
-from segnet.runfiles import first_line
+from synthcam_core.atomic_file import first_line
 from synthcam_core.errors import SynthcamError
 
 HINT = "pass a .pt file written by 'synthcam train'"

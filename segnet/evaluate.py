@@ -45,7 +45,8 @@ from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from segnet.rng import run_scope
-from segnet.runfiles import make_directory, write_atomic
+from segnet.runfiles import make_directory
+from synthcam_core.atomic_file import write_atomic
 from segnet.train_data import network_size, open_dataset
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize

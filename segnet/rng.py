@@ -17,7 +17,7 @@ from typing import Iterator
 import torch
 
 from segnet.checkpoint import not_a_checkpoint
-from segnet.runfiles import first_line
+from synthcam_core.atomic_file import first_line
 
 
 def _cuda_devices() -> list[int]:

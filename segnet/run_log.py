@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segnet.runfiles import write_atomic, write_text
+from segnet.runfiles import write_text
+from synthcam_core.atomic_file import write_atomic
 from synthcam_core.extras import require
 
 

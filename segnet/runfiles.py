@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from synthcam_core.atomic_file import TEMP_SUFFIX, first_line, write_atomic  # noqa: F401  (re-exported)
+from synthcam_core.atomic_file import first_line, write_atomic
 from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
 

@@ -274,7 +274,7 @@ def test_worker_batches_reuse_shared_memory_safely(dataset_dir, monkeypatch):
                 held_copy = held.clone()
     assert torch.equal(held, held_copy)  # its segment was never handed out again while it lived
     # at most 2 segments per worker carried 8 or more batches: they were reused
-    assert 1 <= len(batch_memory._MAPPED) <= 4 and batch_memory.received >= 8
+    assert 1 <= batch_memory.mapped_segments() <= 4 and batch_memory.received >= 8
     kept = list(loader)  # every batch kept alive: the pool runs out and falls back to fresh memory
     for i, batch in enumerate(kept):
         assert torch.equal(batch["label"], reference[i]["label"])

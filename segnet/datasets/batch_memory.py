@@ -125,6 +125,11 @@ def pooled_empty(spec: dict[str, tuple[tuple[int, ...], torch.dtype]]) -> Pooled
 
 
 _MAPPED: OrderedDict[int, tuple[int, mmap.mmap]] = OrderedDict()  # token -> (worker pid, mapping), main process
+
+
+def mapped_segments() -> int:
+    """How many workers' shared-memory segments the main process holds mapped now (at most :data:`MAX_MAPPED`)."""
+    return len(_MAPPED)
 received = 0
 """Batches this process has received through pooled segments (a diagnostic)."""
 
