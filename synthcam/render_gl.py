@@ -231,7 +231,7 @@ class GLRenderer:
         GL.glViewport(0, 0, w, h)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDisable(GL.GL_CULL_FACE)
-        if self.reversed_z:
+        if self._clip_control is not None:  # reversed z
             self._clip_control(_LOWER_LEFT, _ZERO_TO_ONE)
             GL.glDepthFunc(GL.GL_GREATER)
             GL.glClearBufferuiv(GL.GL_COLOR, 0, _ZERO4U)
@@ -249,7 +249,7 @@ class GLRenderer:
         depth = np.empty((h, w), dtype=np.float32)
         triangle = self._triangle  # internal: read back into the same buffer every frame
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        if self.reversed_z:
+        if self._clip_control is not None:  # reversed z
             glReadPixels(0, 0, w, h, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, depth.ctypes.data_as(ctypes.c_void_p))
             GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
             self._clip_control(_LOWER_LEFT, _NEGATIVE_ONE_TO_ONE)  # leave the context's default state
@@ -291,7 +291,7 @@ class GLRenderer:
             cv2.multiply(cos, unit_ray_z(self.intrinsics), dst=cos)
             cv2.divide(cos, depth, dst=cos)  # missed pixels: 0 / 0 = NaN
             cv2.patchNaNs(cos, 0.0)
-        return cv2.min(cos, 1.0, dst=cos)
+        return cv2.min(cos, 1.0, dst=cos)  # type: ignore[call-overload]  # a scalar is a valid src2
 
     def close(self) -> None:
         """Free this renderer's GL objects (the process's context stays for the next renderer)."""

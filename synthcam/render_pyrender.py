@@ -82,12 +82,14 @@ class PyrenderRenderer:
         index = colour[..., 0].astype(np.int32) + 256 * colour[..., 1].astype(np.int32) - 1
         index[index < 0] = len(self._labels.class40) - 1  # black: missed everything
         depth = np.ascontiguousarray(depth, dtype=np.float32)
-        cam_normals = normals_from_depth(depth, self.intrinsics) if normals or incidence else None
+        cam_normals = cos = None
+        if normals or incidence:
+            cam_normals = normals_from_depth(depth, self.intrinsics)
+            cos = incidence_from_normals(cam_normals, self.intrinsics) if incidence else None
         return Frame(depth=depth, class40=np.take(self._labels.class40, index, mode="clip"),
                      instance=np.take(self._labels.instance, index, mode="clip"),
                      normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
-                     intrinsics=self.intrinsics,
-                     incidence=incidence_from_normals(cam_normals, self.intrinsics) if incidence else None)
+                     intrinsics=self.intrinsics, incidence=cos)
 
     def close(self) -> None:
         """Free pyrender's GL objects and destroy its context, leaving the EGL display initialised.

@@ -18,6 +18,7 @@ from scene_library import Scene, build_scene, generate_room, load_description
 from synthcam import __version__
 from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name
 from synthcam.render import Renderer, make_renderer
+from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 from synthcam_core.errors import SynthcamError
@@ -54,7 +55,7 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
             scene = generate_room(scene_rng, room_type)
         # Views are judged and clearances measured by ray casting at 64x48, whatever the output backend:
         # it is the fastest at that size and it answers distance queries.
-        probe = make_renderer("raycast", scene, intrinsics.scaled(64, 48), nthreads)
+        probe = RaycastRenderer(scene, intrinsics.scaled(64, 48), nthreads)
         try:
             trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, probe.distance, probe.instances)
         except SynthcamError:

@@ -55,7 +55,8 @@ def core_block(cores: list[int], slot: int, per_worker: int) -> list[int]:
 
 
 def _worker_task(config: GenerateConfig, room_index: int, out_dir: str, nthreads: int) -> str:
-    return str(run_room(config, room_index, Path(out_dir), nthreads, on_frame=_progress_queue.put))
+    on_frame = _progress_queue.put if _progress_queue is not None else None
+    return str(run_room(config, room_index, Path(out_dir), nthreads, on_frame=on_frame))
 
 
 def available_cores() -> list[int]:
@@ -216,7 +217,8 @@ def run_ray(config: GenerateConfig, out_dir: Path, todo: PendingRooms, address: 
     try:
         task = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
         window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        remaining, pending = iter(todo), []
+        remaining = iter(todo)
+        pending: list = []  # Ray object refs of the rooms in flight
         while True:
             while len(pending) < window:
                 room = next(remaining, None)
