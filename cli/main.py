@@ -81,7 +81,7 @@ G = GenerateConfig
 @setting(G, "scene", type=click.Path(dir_okay=False, path_type=Path), default=None, show_default=False)
 @setting(G, "renderer", type=click.Choice(RENDERERS))
 @click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
-              "where workers must be spawned rather than forked, 1 for jobs under 200 frames). More than the usable "
+              "1 for jobs under 200 frames). More than the usable "
               "cores are capped at that number, with a warning.")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
@@ -105,20 +105,27 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
 
     from tqdm import tqdm
 
-    from synthcam.generate import generate_dataset
     from synthcam.runners import auto_workers, available_cores
-    from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
+    from synthcam.worker_processes import start_worker_server
 
     config = generate_config(config_path, options)
     rooms, frames_per_room, width, height = config.rooms, config.frames_per_room, config.width, config.height
     if workers is None:
-        workers = auto_workers(config, fork=True)
+        workers = auto_workers(config)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
     usable = len(available_cores())
     if workers > usable and ray_address is None:
         click.echo(f"warning: --workers {workers} is more than the {usable} usable cores; using {usable}", err=True)
         workers = usable
+    if workers > 1 and ray_address is None:
+        start_worker_server()  # its imports overlap ours; the first worker forks without waiting
+
+    from synthcam.generate import generate_dataset
+    from synthcam.room_shard import keep_large_buffers_in_heap
+    from synthcam.write_failures import hdf5_write_failed, silence_failed_hdf5_closes
+
+    keep_large_buffers_in_heap()  # this command's own process renders rooms too: the allocator setting workers get
     if ray_address is not None and not ray_address.strip():
         raise SynthcamError("--ray-address is empty; pass auto, HOST:PORT, ray://HOST:PORT or local")
     kept, bar = [], []
@@ -141,8 +148,7 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     start = time.perf_counter()
     try:
         paths = generate_dataset(config, out_dir, workers=workers, on_frame=progress, overwrite=overwrite,
-                                 ray_address=ray_address, on_skip=kept.append, fork=True,  # a fresh process
-                                 on_notice=notice)
+                                 ray_address=ray_address, on_skip=kept.append, on_notice=notice)
     except SynthcamError as exc:
         if not hdf5_write_failed():
             raise
@@ -346,7 +352,7 @@ def scenes_preview(description, room_type, old_room_type, seed, views, out_dir) 
     from scene_library.rooms import generate_room
     from synthcam.generate import prepare_output
     from synthcam.preview import render_plan
-    from synthcam.render import RaycastRenderer
+    from synthcam.render_raycast import RaycastRenderer
     from synthcam.trajectory import sample_trajectory
     from synthcam_core.camera import Intrinsics
 

@@ -79,7 +79,7 @@ __all__ = [
 def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
                      on_frame: Callable[[int], None] | None = None, *, overwrite: bool = False,
                      ray_address: str | None = None, on_skip: Callable[[int], None] | None = None,
-                     fork: bool = False, on_notice: Callable[[str], None] | None = None) -> list[Path]:
+                     on_notice: Callable[[str], None] | None = None) -> list[Path]:
     """Generate every room of ``config`` into ``out_dir``, resuming an interrupted run.
 
     workers : local processes (1 = in this process), at most the usable cores (more are capped, as the
@@ -91,8 +91,6 @@ def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
         ``"local"`` (start a local cluster); an already initialised Ray session is used as is.
         ``out_dir`` must be a path every Ray node can write.
     on_skip : called once with the number of complete shards kept from an earlier run.
-    fork : no effect (local workers start from a fork server where the platform has one, else they are
-        spawned: :func:`synthcam.runners.worker_context`).
     on_notice : called with a one-line message for each damaged shard of an earlier run that is redone.
 
     The whole run holds :func:`output_lock` of ``out_dir``. Complete shards of the same config (input

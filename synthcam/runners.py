@@ -71,10 +71,10 @@ def available_cores() -> list[int]:
 MIN_FRAMES_FOR_WORKERS = 200
 
 
-def auto_workers(config: GenerateConfig, fork: bool = False) -> int:
+def auto_workers(config: GenerateConfig) -> int:
     """Worker processes for ``config``: one per core, at most one per room; 1 for jobs of fewer than
-    :data:`MIN_FRAMES_FOR_WORKERS` frames. ``fork`` has no effect (workers always start from the fork server
-    where there is one, see :func:`worker_context`)."""
+    :data:`MIN_FRAMES_FOR_WORKERS` frames (workers start from the fork server where there is one, see
+    :func:`synthcam.worker_processes.worker_context`)."""
     if config.rooms * config.frames_per_room < MIN_FRAMES_FOR_WORKERS:
         return 1
     return max(1, min(len(available_cores()), config.rooms))

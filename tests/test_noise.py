@@ -10,7 +10,7 @@ from noise_models import (DisparityNoise, HoleFill, IncidenceDropout, InvalidBor
 from noise_models.view import incidence_from_normals
 from synthcam_core.camera import Intrinsics, look_at
 from scene_library.objects.base import box
-from synthcam.render import RaycastRenderer
+from synthcam.render_raycast import RaycastRenderer
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
 FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))

@@ -12,7 +12,7 @@ from scene_library.rooms import MIN_CLASSES, object_classes
 from scene_library.shell import sample_footprint
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.render import RaycastRenderer
+from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import sample_trajectory
 
 SEEDS_PER_TYPE = 200

@@ -9,7 +9,7 @@ import trimesh
 from scene_library import Room, Scene, SceneObject, generate_room
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.render import RaycastRenderer
+from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, focus_weights, furniture_targets, sample_trajectory
 from synthcam.view_rules import ViewRules, is_structure
 from synthcam.walk import WalkParams

@@ -68,5 +68,5 @@ def test_two_runs_on_one_out_one_proceeds_the_other_names_the_holder(cli, tmp_pa
                 proc.wait()
     result = cli("validate", shared)
     assert result.exit_code == 0, result.output
-    assert list(files(shared)) == ["manifest.json", "room_00000.h5", "room_00001.h5"]
+    assert list(files(shared)) == ["config.yaml", "manifest.json", "room_00000.h5", "room_00001.h5"]
     assert files(shared) == files(alone)
