@@ -79,8 +79,10 @@ def _with_options(f):
 @click.option("--stop-after", type=click.IntRange(min=1), default=None, help="Stop after this many epochs in this call (continue later with --resume).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help=f"Run directory for checkpoints (.pt), logs, curves and {CONFIG_NAME} (the run's settings).")
+@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True,
+              help="Write TensorBoard scalars to --out/tb (per step and per epoch); needs the [train] extra.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(config_path, resume, stop_after, out_dir, quiet, **settings) -> None:
+def train(config_path, resume, stop_after, out_dir, tensorboard, quiet, **settings) -> None:
     """Train a depth-only SegNet; writes last.pt, best.pt, TensorBoard logs, curves.png and config.yaml to --out.
 
     Example: `synthcam train --data out/ --encoding DHA --classes 13 --model segnet --epochs 30
@@ -107,9 +109,10 @@ def train(config_path, resume, stop_after, out_dir, quiet, **settings) -> None:
     if not resume:
         config.validate()
     check_config_out(out_dir)
-    record = run_training(config, out_dir, resume=resume, stop_after=stop_after, progress=not quiet, log=click.echo)
+    record = run_training(config, out_dir, resume=resume, stop_after=stop_after, progress=not quiet, log=click.echo,
+                          tensorboard=tensorboard)
     write_run_config(out_dir, None if resume else config)
-    click.echo(f"run in {out_dir}: last.pt, best.pt, curves.png, {CONFIG_NAME} (epoch {record.get('epoch', 0)})")
+    click.echo(f"run in {out_dir}: last.pt, best.pt, history.json, curves.png, {CONFIG_NAME} (epoch {record.get('epoch', 0)})")
 
 
 def _config(config_path: Path | None, settings: dict, flags: set[str]) -> TrainConfig:

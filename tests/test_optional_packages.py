@@ -1,4 +1,4 @@
-"""A missing optional package (the ``gl``, ``pyrender`` and ``ray`` extras) is one error line that names the
+"""A missing optional package (the ``gl``, ``pyrender``, ``ray`` and ``train`` extras) is one error line that names the
 extra which installs it, from the library and from ``synthcam generate``."""
 
 from __future__ import annotations
@@ -53,3 +53,16 @@ def test_missing_ray_names_the_ray_extra(monkeypatch, cli, one_line_error, tmp_p
     _uninstall(monkeypatch, "ray")
     one_line_error(cli("generate", *TINY, "--ray-address", "local", "--out", tmp_path / "out"),
                    "--ray-address", "synthcam3d[ray]")
+
+
+def test_missing_tensorboard_names_the_train_extra_and_no_tensorboard_trains(monkeypatch, cli, one_line_error, tmp_path):
+    _uninstall(monkeypatch, "tensorboard")
+    for name in [n for n in sys.modules if n.startswith("torch.utils.tensorboard")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, it meets the missing package
+    args = ["train", "--dataset", "synthetic", "--synthetic-frames", "4", "--epochs", "1", "--batch-size", "2",
+            "--height", "32", "--width", "32", "--model", "segnet-basic", "--model-width", "0.125", "--no-balance", "--val-fraction", "0", "--quiet"]
+    one_line_error(cli(*args, "--out", tmp_path / "with"), "synthcam3d[train]")
+    assert not (tmp_path / "with" / "last.pt").exists()
+    result = cli(*args, "--no-tensorboard", "--out", tmp_path / "without")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "without" / "last.pt").exists() and not (tmp_path / "without" / "tb").exists()
