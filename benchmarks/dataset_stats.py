@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from synthcam_core.labels import class13_names, class40_to_13
 from synthcam.scene_stats import nyu_targets
+from synthcam_core.labels import class13_names, class40_to_13
 from synthcam_shards.shard_file import find_shards, read_shard
 
 

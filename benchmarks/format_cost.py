@@ -81,8 +81,14 @@ def measure(tree: Path, frames: int, width: int, height: int) -> dict:
     """One round of the child measurement with ``tree`` first on the import path."""
     with tempfile.TemporaryDirectory() as out:
         env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-        result = subprocess.run([sys.executable, "-c", CHILD, str(frames), str(width), str(height), out],
-                                cwd=tree, env=env, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, str(frames), str(width), str(height), out],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise SystemExit(f"measurement in {tree} failed:\n{result.stderr.strip().splitlines()[-1]}")
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -90,7 +96,9 @@ def measure(tree: Path, frames: int, width: int, height: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", default="d91824c", help="commit to compare with (default: last format-v1 commit)")
+    parser.add_argument(
+        "--reference", default="d91824c", help="commit to compare with (default: last format-v1 commit)"
+    )
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--repeats", type=int, default=5)
@@ -98,7 +106,9 @@ def main() -> None:
     width, height = (int(x) for x in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         ref_tree = Path(tmp) / "reference"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(ref_tree), args.reference], check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(ref_tree), args.reference], check=True
+        )
         try:
             rounds: dict[str, list[dict]] = {"this checkout": [], f"reference {args.reference}": []}
             for _ in range(args.repeats):
@@ -108,8 +118,10 @@ def main() -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_tree)], check=False)
     best = {side: {k: min(r[k] for r in runs) for k in runs[0]} for side, runs in rounds.items()}
     (new, ref) = best.values()
-    print(f"{args.frames} frames at {width}x{height}, best of {args.repeats} alternating rounds "
-          f"({time.strftime('%Y-%m-%d')})")
+    print(
+        f"{args.frames} frames at {width}x{height}, best of {args.repeats} alternating rounds "
+        f"({time.strftime('%Y-%m-%d')})"
+    )
     print(f"{'figure':24s} {'this checkout':>14s} {'reference':>14s} {'ratio':>7s}")
     for key in new:
         print(f"{key:24s} {new[key]:14.3f} {ref[key]:14.3f} {new[key] / ref[key]:7.2f}")

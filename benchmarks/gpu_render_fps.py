@@ -38,8 +38,10 @@ def prepare(path: Path, rooms: int, frames_per_room: int, seed: int, width: int,
     path.parent.mkdir(parents=True, exist_ok=True)
     save_plans(path, planned)
     tris = sum(s.triangle_count for s in planned.scenes) / rooms
-    print(f"wrote {path}: {rooms} rooms x {frames_per_room} poses at {width}x{height}, mean {tris:.0f} triangles, "
-          f"{path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"wrote {path}: {rooms} rooms x {frames_per_room} poses at {width}x{height}, mean {tris:.0f} triangles, "
+        f"{path.stat().st_size / 1e6:.1f} MB"
+    )
 
 
 def run(path: Path, workers: list[int], pipeline: bool = True) -> None:
@@ -47,14 +49,20 @@ def run(path: Path, workers: list[int], pipeline: bool = True) -> None:
 
     rooms = load_plans(path)
     k = rooms.config.intrinsics
-    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, GL: {gl_renderer_string()}; {len(rooms.scenes)} rooms x "
-          f"{len(rooms.trajectories[0])} poses at {k.width}x{k.height}", flush=True)
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} CPUs, GL: {gl_renderer_string()}; {len(rooms.scenes)} rooms x "
+        f"{len(rooms.trajectories[0])} poses at {k.width}x{k.height}",
+        flush=True,
+    )
     gl_incidence = render_fps("gl", rooms, normals=False, incidence=True)
     gl_labels = render_fps("gl", rooms, normals=False)
     pyrender = render_fps("pyrender", rooms, normals=False)
     print(f"raw gl, labels + incidence:   {gl_incidence:8.1f} frames/s")
     print(f"raw gl, labels:               {gl_labels:8.1f} frames/s")
-    print(f"raw pyrender SEG, labels:     {pyrender:8.1f} frames/s   (gl / pyrender: {gl_labels / pyrender:.1f}x)", flush=True)
+    print(
+        f"raw pyrender SEG, labels:     {pyrender:8.1f} frames/s   (gl / pyrender: {gl_labels / pyrender:.1f}x)",
+        flush=True,
+    )
     if not pipeline:
         return
     print("render + noise + write (kinect_v1, zstd shards; rooms planned beforehand):")
@@ -62,10 +70,15 @@ def run(path: Path, workers: list[int], pipeline: bool = True) -> None:
     for n in workers:
         fps = render_noise_write_fps(path, n, "gl")
         first = first or fps
-        print(f"  gl, {n:2d} workers:             {fps:8.1f} frames/s = {100 * fps / gl_incidence:5.1f} % of raw gl, "
-              f"{fps / first:5.2f}x {workers[0]} worker(s)", flush=True)
+        print(
+            f"  gl, {n:2d} workers:             {fps:8.1f} frames/s = {100 * fps / gl_incidence:5.1f} % of raw gl, "
+            f"{fps / first:5.2f}x {workers[0]} worker(s)",
+            flush=True,
+        )
     fps = render_noise_write_fps(path, workers[-1], "pyrender")
-    print(f"  pyrender, {workers[-1]:2d} workers:       {fps:8.1f} frames/s = {100 * fps / pyrender:5.1f} % of raw pyrender")
+    print(
+        f"  pyrender, {workers[-1]:2d} workers:       {fps:8.1f} frames/s = {100 * fps / pyrender:5.1f} % of raw pyrender"
+    )
 
 
 def main() -> None:

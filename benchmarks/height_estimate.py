@@ -61,8 +61,10 @@ def real_frames(folder: Path) -> None:
     cam = Intrinsics.nyuv2()
     k = torch.tensor([[cam.fx, cam.fy, cam.cx, cam.cy]])
     print(f"real: {folder}")
-    print(f"gravity row check (share of normals within {ALIGN_DEG:g} deg of the gravity axes, rows of "
-          "camera_rotations_NYU.txt, 0-based):")
+    print(
+        f"gravity row check (share of normals within {ALIGN_DEG:g} deg of the gravity axes, rows of "
+        "camera_rotations_NYU.txt, 0-based):"
+    )
     wins = {-2: 0, -1: 0, 0: 0}
     for path in sorted(glob.glob(str(folder / "*_depth.png"))):
         frame = int(Path(path).name[:4])
@@ -70,8 +72,11 @@ def real_frames(folder: Path) -> None:
         shares = {off: manhattan_share(depth, k, gravity_from_rtilt(rotations[frame + off])) for off in wins}
         best = max(shares, key=shares.get)
         wins[best] += 1
-        print(f"  frame {frame:4d}: " + "  ".join(f"row {frame + off:4d} {100 * s:5.1f} %" for off, s in shares.items())
-              + f"  -> row k{best:+d}")
+        print(
+            f"  frame {frame:4d}: "
+            + "  ".join(f"row {frame + off:4d} {100 * s:5.1f} %" for off, s in shares.items())
+            + f"  -> row k{best:+d}"
+        )
     print("  best row: " + ", ".join(f"k{off:+d} in {n} frames" for off, n in wins.items()))
     print("labelled frames, filled depth, gravity of row k - 1 (cm):")
     from synthcam_core.labels import class40_names
@@ -90,30 +95,52 @@ def real_frames(folder: Path) -> None:
         share = floor.sum() / max(int((mm > 0).sum()), 1)
         lowest = (mm > 0) & (below >= estimate) & (label > 0)  # the labelled pixels at or below the estimate
         ids, counts = np.unique(label[lowest], return_counts=True)
-        taken = ", ".join(f"{names[i]} {100 * c / counts.sum():.0f} %" for i, c in sorted(zip(ids, counts), key=lambda t: -t[1])[:2])
+        taken = ", ".join(
+            f"{names[i]} {100 * c / counts.sum():.0f} %" for i, c in sorted(zip(ids, counts), key=lambda t: -t[1])[:2]
+        )
         if floor.any():
             median = float(np.median(below[floor]))
-            print(f"  {frame:5d}  {100 * estimate:8.1f}  {100 * median:12.1f}  {100 * (estimate - median):16.1f}"
-                  f"  {100 * share:9.2f} %  {taken}")
+            print(
+                f"  {frame:5d}  {100 * estimate:8.1f}  {100 * median:12.1f}  {100 * (estimate - median):16.1f}"
+                f"  {100 * share:9.2f} %  {taken}"
+            )
         else:
             print(f"  {frame:5d}  {100 * estimate:8.1f}  {'no floor':>12}  {'-':>16}  {100 * share:9.2f} %  {taken}")
 
 
 def generate(rooms: int, frames: int, out: Path) -> None:
     exe = Path(sys.executable).with_name("synthcam")
-    cmd = [str(exe), "generate", "--rooms", str(rooms), "--frames-per-room", str(frames), "--resolution", "320x240",
-           "--seed", "13", "--noise", "kinect_v1", "--out", str(out)]
+    cmd = [
+        str(exe),
+        "generate",
+        "--rooms",
+        str(rooms),
+        "--frames-per-room",
+        str(frames),
+        "--resolution",
+        "320x240",
+        "--seed",
+        "13",
+        "--noise",
+        "kinect_v1",
+        "--out",
+        str(out),
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
-    print(f"generated {rooms} rooms x {frames} frames (320x240, kinect_v1, seed 13) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {rooms} rooms x {frames} frames (320x240, kinect_v1, seed 13) in {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def summary(errors: np.ndarray) -> str:
     if errors.size == 0:
         return "no frames"
     a = np.abs(errors)
-    return (f"{errors.size:4d} frames: mean {100 * errors.mean():+6.1f}, median |e| {100 * np.median(a):5.1f}, "
-            f"90th pct |e| {100 * np.percentile(a, 90):6.1f}, |e| > 10 cm {100 * (a > 0.1).mean():5.1f} %")
+    return (
+        f"{errors.size:4d} frames: mean {100 * errors.mean():+6.1f}, median |e| {100 * np.median(a):5.1f}, "
+        f"90th pct |e| {100 * np.percentile(a, 90):6.1f}, |e| > 10 cm {100 * (a > 0.1).mean():5.1f} %"
+    )
 
 
 def generated_frames(shards: Path) -> None:

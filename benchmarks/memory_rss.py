@@ -46,8 +46,14 @@ def main() -> None:
     from synthcam_core.camera import parse_resolution
 
     width, height = parse_resolution(args.resolution)
-    config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed,
-                            width=width, height=height, renderer=args.renderer)
+    config = GenerateConfig(
+        rooms=args.rooms,
+        frames_per_room=args.frames_per_room,
+        seed=args.seed,
+        width=width,
+        height=height,
+        renderer=args.renderer,
+    )
     if not args.no_trim:
         keep_large_buffers_in_heap()  # as every worker process (and the synthcam command) does
     start = rss_mib()
@@ -65,12 +71,16 @@ def main() -> None:
     tail = rooms > args.rooms // 2
     slope = float(np.polyfit(rooms[tail], np.asarray(rss)[tail], 1)[0]) if tail.sum() > 1 else 0.0
     task = "generate_room_shard + gc.collect" if args.no_trim else "run_room (gc.collect + malloc_trim)"
-    print(f"{args.rooms} rooms x {args.frames_per_room} frames at {width}x{height}, {args.renderer}, one process, {task}")
+    print(
+        f"{args.rooms} rooms x {args.frames_per_room} frames at {width}x{height}, {args.renderer}, one process, {task}"
+    )
     print(f"RSS before the first room: {start:.1f} MiB")
     for k in sorted({1, 10, 25, args.rooms} & set(rooms.tolist())):
         print(f"RSS after room {k:>3}: {rss[k - 1]:.1f} MiB")
-    print(f"after room {args.rooms} / after room 1: {rss[-1] / rss[0]:.3f}; "
-          f"growth over rooms {args.rooms // 2 + 1}..{args.rooms}: {1024 * slope:.1f} KiB/room")
+    print(
+        f"after room {args.rooms} / after room 1: {rss[-1] / rss[0]:.3f}; "
+        f"growth over rooms {args.rooms // 2 + 1}..{args.rooms}: {1024 * slope:.1f} KiB/room"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,12 @@ def _torch_batch_ms(frames, batch: int) -> float:
 
     torch.set_num_threads(1)
     frames = (frames * (batch // len(frames) + 1))[:batch]
-    data = TorchBatch(torch.from_numpy(np.stack([f.depth for f in frames])), torch.from_numpy(np.stack([f.normals for f in frames])),
-                      torch.from_numpy(np.stack([f.class40 for f in frames])), frames[0].intrinsics)
+    data = TorchBatch(
+        torch.from_numpy(np.stack([f.depth for f in frames])),
+        torch.from_numpy(np.stack([f.normals for f in frames])),
+        torch.from_numpy(np.stack([f.class40 for f in frames])),
+        frames[0].intrinsics,
+    )
     model, gen = make_torch("kinect_v1"), torch.Generator().manual_seed(0)
     model(data, gen)
     start = time.perf_counter()
@@ -56,7 +60,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each is reported")
-    parser.add_argument("--batch", type=int, default=8, help="also time the torch kinect_v1 on a CPU batch of this size (0: skip)")
+    parser.add_argument(
+        "--batch", type=int, default=8, help="also time the torch kinect_v1 on a CPU batch of this size (0: skip)"
+    )
     args = parser.parse_args()
 
     import noise_models
@@ -69,7 +75,10 @@ def main() -> None:
     frames = [plan.renderer.render(p) for p in plan.trajectory.poses]
     rng = np.random.default_rng(0)
     models = {name: noise_models.make(name) for name in noise_models.PRESETS}
-    runs = {"naive reference": lambda f: naive_kinect(f.depth, rng), **{n: (lambda f, m=m: m(f, rng)) for n, m in models.items()}}
+    runs = {
+        "naive reference": lambda f: naive_kinect(f.depth, rng),
+        **{n: (lambda f, m=m: m(f, rng)) for n, m in models.items()},
+    }
     best = {name: float("inf") for name in runs}
     for _ in range(args.repeats):  # interleaved repeats, best of each: the machine is shared
         for name, run in runs.items():
@@ -81,13 +90,17 @@ def main() -> None:
     reference = best.pop("naive reference")
     rows = list(best.items())
     torch_ms = _torch_batch_ms(frames, args.batch) if args.batch else None
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.platform()}; one pinned core, OpenCV 1 thread")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {platform.platform()}; one pinned core, OpenCV 1 thread"
+    )
     print(f"{len(frames)} frames at {frames[0].depth.shape[1]}x{frames[0].depth.shape[0]} of a generated room")
     print(f"naive reference Kinect-v1 pipeline: {reference:6.2f} ms/frame")
     for name, ms in rows:
         print(f"preset {name:<17} {ms:6.2f} ms/frame  ({ms / reference:4.2f} x reference)")
     if torch_ms is not None:
-        print(f"torch kinect_v1, CPU batch of {args.batch} (1 thread): {torch_ms:6.2f} ms/frame  ({torch_ms / reference:4.2f} x reference)")
+        print(
+            f"torch kinect_v1, CPU batch of {args.batch} (1 thread): {torch_ms:6.2f} ms/frame  ({torch_ms / reference:4.2f} x reference)"
+        )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,16 @@ def raw_raycast_fps(rooms, repeats: int = 1, every: int = 1) -> float:
     for scene_, trajectory in zip(rooms.scenes, rooms.trajectories):
         scene = raycasting_scene(scene_)
         extrinsics = [np.linalg.inv(p) for p in trajectory.poses[::every]]
-        rays = scene.create_rays_pinhole(o3d.core.Tensor(k), o3d.core.Tensor(extrinsics[0]), intrinsics.width, intrinsics.height)
+        rays = scene.create_rays_pinhole(
+            o3d.core.Tensor(k), o3d.core.Tensor(extrinsics[0]), intrinsics.width, intrinsics.height
+        )
         scene.cast_rays(rays)  # build the BVH outside the timing
         start = time.perf_counter()
         for _ in range(repeats):
             for ext in extrinsics:
-                rays = scene.create_rays_pinhole(o3d.core.Tensor(k), o3d.core.Tensor(ext), intrinsics.width, intrinsics.height)
+                rays = scene.create_rays_pinhole(
+                    o3d.core.Tensor(k), o3d.core.Tensor(ext), intrinsics.width, intrinsics.height
+                )
                 hit = scene.cast_rays(rays)
                 hit["t_hit"].numpy()
         seconds += time.perf_counter() - start
@@ -128,8 +132,10 @@ def worker_start_up() -> tuple[float, float, float]:
 
 def print_start_up() -> None:
     spawned, cold, warm = worker_start_up()
-    print(f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, from a fork server "
-          f"started with it {cold:.2f} s, from a running one {warm:.2f} s")
+    print(
+        f"worker start-up to imports done and EGL context open: spawned {spawned:.2f} s, from a fork server "
+        f"started with it {cold:.2f} s, from a running one {warm:.2f} s"
+    )
 
 
 def _fork_server_start_up(result) -> None:
@@ -189,7 +195,9 @@ def _breakdown_in_worker(config) -> dict[str, float]:
             plan = plan_room(config, room, nthreads=1)
             t["plan"] += time.perf_counter() - start
             start = time.perf_counter()
-            with ShardWriter(Path(tmp) / f"{room}.h5", len(plan.trajectory), config.intrinsics, {}, plan.scene.describe()) as writer:
+            with ShardWriter(
+                Path(tmp) / f"{room}.h5", len(plan.trajectory), config.intrinsics, {}, plan.scene.describe()
+            ) as writer:
                 t["write"] += time.perf_counter() - start
                 for i, pose in enumerate(plan.trajectory.poses):
                     t0 = time.perf_counter()
@@ -220,15 +228,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rooms", type=int, default=16)
     parser.add_argument("--frames-per-room", type=int, default=300)
-    parser.add_argument("--reference-every", type=int, default=4,
-                        help="raw ray casting and pyrender over every N-th pose (default 4; they are slow)")
+    parser.add_argument(
+        "--reference-every",
+        type=int,
+        default=4,
+        help="raw ray casting and pyrender over every N-th pose (default 4; they are slow)",
+    )
     parser.add_argument("--breakdown-rooms", type=int, default=4, help="rooms timed step by step on one core")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--renderer", default="auto", help="backend of the pipeline runs (default: auto)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step timing on one core")
     parser.add_argument("--start-up-only", action="store_true", help="only time a worker's start-up")
-    parser.add_argument("--no-end-to-end", action="store_true",
-                        help="skip the generate_dataset runs (planning included); keep render + noise + write")
+    parser.add_argument(
+        "--no-end-to-end",
+        action="store_true",
+        help="skip the generate_dataset runs (planning included); keep render + noise + write",
+    )
     args = parser.parse_args()
     if args.start_up_only:
         print_start_up()
@@ -240,12 +255,18 @@ def main() -> None:
     from synthcam.generate_config import GenerateConfig
     from synthcam.render import choose_renderer
 
-    config = GenerateConfig(rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer)
+    config = GenerateConfig(
+        rooms=args.rooms, frames_per_room=args.frames_per_room, seed=args.seed, renderer=args.renderer
+    )
     model = noise_models.make(config.noise, config.noise_params)
     needs_normals, needs_incidence = model.needs_normals, model.needs_incidence
     rooms = plan_rooms(config)
     tris = np.mean([s.triangle_count for s in rooms.scenes])
-    chosen = sorted({choose_renderer(s, config.intrinsics) for s in rooms.scenes}) if args.renderer == "auto" else [args.renderer]
+    chosen = (
+        sorted({choose_renderer(s, config.intrinsics) for s in rooms.scenes})
+        if args.renderer == "auto"
+        else [args.renderer]
+    )
     every = args.reference_every
     raw_rc = raw_raycast_fps(rooms, every=every)
     raw_gl = render_fps("gl", rooms, normals=needs_normals, incidence=needs_incidence)
@@ -263,30 +284,48 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     from synthcam.egl import gl_renderer_string
 
-    print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}, GL: {gl_renderer_string()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
-          f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}")
+    print(
+        f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}, GL: {gl_renderer_string()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"scenes: {config.rooms} generated rooms x {config.frames_per_room} frames at {config.width}x{config.height}, "
+        f"mean {tris:.0f} triangles; pipeline renderer {args.renderer} -> {', '.join(chosen)}"
+    )
     extra = " + normals" if needs_normals else " + incidence" if needs_incidence else ""
     _line("raw Open3D ray casting (all cores)", raw_rc, f"(one pose in {every})")
     _line(f"raw gl, labels{extra} (all cores)", raw_gl)
     _line("raw pyrender SEG pass, labels (all cores)", raw_pyrender, f"(one pose in {every})")
     print("render + noise + write (rooms planned beforehand):")
     _line("  1 worker (all cores)", rnw[1], f"= {100 * rnw[1] / raw:5.1f} % of the fastest raw")
-    _line("  2 workers (1 core each)", rnw[2], f"= {100 * rnw[2] / raw:5.1f} % of the fastest raw, {rnw[2] / rnw[1]:.2f}x one worker")
+    _line(
+        "  2 workers (1 core each)",
+        rnw[2],
+        f"= {100 * rnw[2] / raw:5.1f} % of the fastest raw, {rnw[2] / rnw[1]:.2f}x one worker",
+    )
     if not args.no_end_to_end:
         print("end to end (generate_dataset: planning too):")
-        _line("  1 worker (all cores)", one, f"= {100 * one / raw:5.1f} % of the fastest raw; with start-up {one_cold:5.1f}")
+        _line(
+            "  1 worker (all cores)",
+            one,
+            f"= {100 * one / raw:5.1f} % of the fastest raw; with start-up {one_cold:5.1f}",
+        )
         _line("  1 worker pinned to 1 core", core)
-        _line("  2 workers (1 core each)", two, f"= {100 * two / raw:5.1f} % of the fastest raw, {two / one:.2f}x one worker "
-              f"({two / core:.2f}x one worker on one core); with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)")
+        _line(
+            "  2 workers (1 core each)",
+            two,
+            f"= {100 * two / raw:5.1f} % of the fastest raw, {two / one:.2f}x one worker "
+            f"({two / core:.2f}x one worker on one core); with start-up {two_cold:5.1f} ({two_cold / one_cold:.2f}x)",
+        )
     if not args.no_breakdown:
         ms = breakdown(dataclasses.replace(config, rooms=min(args.breakdown_rooms, config.rooms)))
         total = sum(ms.values())
         parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
-        print(f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
-              f"({args.breakdown_rooms} rooms); 2 workers reached {100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that "
-              f"without planning")
+        print(
+            f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
+            f"({args.breakdown_rooms} rooms); 2 workers reached {100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that "
+            f"without planning"
+        )
         print_start_up()
 
 

@@ -89,8 +89,12 @@ def render_noise_write_fps(plans_path: Path, workers: int, renderer: str) -> flo
     ctx = mp.get_context("spawn")  # GL contexts and rasteriser threads do not survive a fork
     ready, slots = ctx.Barrier(workers + 1), ctx.Value("i", 0)
     count = len(load_plans(plans_path).scenes)
-    with tempfile.TemporaryDirectory() as out_dir, ctx.Pool(
-            workers, initializer=_init, initargs=(str(plans_path), renderer, cores, per_worker, slots, ready)) as pool:
+    with (
+        tempfile.TemporaryDirectory() as out_dir,
+        ctx.Pool(
+            workers, initializer=_init, initargs=(str(plans_path), renderer, cores, per_worker, slots, ready)
+        ) as pool,
+    ):
         ready.wait(timeout=180)  # every worker started; one that fails to start times the barrier out
         start = time.perf_counter()
         frames = sum(pool.imap_unordered(_write_room, [(i, out_dir) for i in range(count)], chunksize=1))
@@ -125,8 +129,8 @@ def _init(plans_path: str, renderer: str, cores: list[int], per_worker: int, slo
 
 
 def _write_room(job: tuple[int, str]) -> int:
-    from synthcam.room_shard import RoomPlan, write_room_shard
     from synthcam.render import make_renderer
+    from synthcam.room_shard import RoomPlan, write_room_shard
 
     index, out_dir = job
     config, scene, trajectory = _rooms.config, _rooms.scenes[index], _rooms.trajectories[index]

@@ -61,9 +61,11 @@ def per_frame_costs(data: Path, block: int, compact: bool) -> dict[str, float]:
         return best
 
     n_run = sum(b - a for _, a, b in runs)
-    costs = {"read+zstd": timed(lambda r: r[0].read_frames(r[1], r[2], fields, verify=False), runs, n_run),
-             "read+zstd+crc": timed(lambda r: r[0].read_frames(r[1], r[2], fields), runs, n_run),
-             "batch (all)": timed(lambda b: collate_frames(ds.__getitems__(b)), batches, sum(map(len, batches)))}
+    costs = {
+        "read+zstd": timed(lambda r: r[0].read_frames(r[1], r[2], fields, verify=False), runs, n_run),
+        "read+zstd+crc": timed(lambda r: r[0].read_frames(r[1], r[2], fields), runs, n_run),
+        "batch (all)": timed(lambda b: collate_frames(ds.__getitems__(b)), batches, sum(map(len, batches))),
+    }
     frame_bytes = ds.out_size[0] * ds.out_size[1] * (3 if compact else 12)
 
     def fresh_shared(_):
@@ -74,8 +76,9 @@ def per_frame_costs(data: Path, block: int, compact: bool) -> dict[str, float]:
     return costs
 
 
-def loader_fps(data: Path, workers: int, batch: int, block: int, epochs: int, compact: bool, fast: bool = True,
-               pool: bool = True) -> tuple[float, float]:
+def loader_fps(
+    data: Path, workers: int, batch: int, block: int, epochs: int, compact: bool, fast: bool = True, pool: bool = True
+) -> tuple[float, float]:
     """(mean, best-epoch) frames/s over ``epochs`` epochs after a warm-up epoch."""
     from torch.utils.data import DataLoader, default_collate
 
@@ -86,8 +89,15 @@ def loader_fps(data: Path, workers: int, batch: int, block: int, epochs: int, co
     try:
         ds = ShardDataset(data, compact=compact)
         sampler = ShardOrderSampler(ds, seed=0, block=block if fast else 1)
-        loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, persistent_workers=workers > 0,
-                            prefetch_factor=4 if workers else None, collate_fn=collate_frames if fast else default_collate)
+        loader = DataLoader(
+            ds,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers else None,
+            collate_fn=collate_frames if fast else default_collate,
+        )
         for _ in loader:  # warm-up: page cache, worker start, handles (workers fork here, with the pool setting)
             pass
     finally:
@@ -121,16 +131,22 @@ def main() -> None:
         data = args.data or Path(tmp)
         data.mkdir(parents=True, exist_ok=True)
         ensure_dataset(data, args.rooms, args.frames_per_room)
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-              f"load {os.getloadavg()[0]:.1f}, python {platform.python_version()}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"load {os.getloadavg()[0]:.1f}, python {platform.python_version()}"
+        )
         w = args.workers
         for compact in (False, True):
             mode = "compact (uint16 depth_mm, uint8 label)" if compact else "standard (float32 depth, int64 label)"
             print(f"{mode}:")
             for name, ms in per_frame_costs(data, args.block, compact).items():
                 print(f"  {name:>16}: {ms:6.3f} ms/frame (1 process, 1 torch thread)")
-            rows = [("fast, no workers", 0, True, True), (f"fast, {w} workers", w, True, True),
-                    (f"fresh shm, {w} workers", w, True, False), (f"per sample, {w} workers", w, False, True)]
+            rows = [
+                ("fast, no workers", 0, True, True),
+                (f"fast, {w} workers", w, True, True),
+                (f"fresh shm, {w} workers", w, True, False),
+                (f"per sample, {w} workers", w, False, True),
+            ]
             for name, workers, fast, pool in rows:
                 fps, best = loader_fps(data, workers, args.batch, args.block, args.epochs, compact, fast, pool)
                 goal = f"; goal {GOAL_FPS:.0f}: {fps / GOAL_FPS:.0%}" if workers and fast and pool else ""

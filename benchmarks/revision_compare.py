@@ -33,9 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = Path(os.environ.get("SYNTHCAM_REAL_DATA", ROOT.parent / "shared" / "data" / "real")) / "nyuv2_train"
@@ -69,23 +69,69 @@ def _generate(workers: int, rooms: int) -> Callable[[str, Path], list[str]]:
     def argv(side: str, work: Path) -> list[str]:
         out = work / f"gen{workers}"
         shutil.rmtree(out, ignore_errors=True)
-        return ["generate", "--rooms", str(rooms), "--frames-per-room", "8", "--resolution", "320x240",
-                "--renderer", "raycast", "--noise", "kinect_v1", "--seed", "5", "--workers", str(workers),
-                "--quiet", "--out", str(out)]
+        return [
+            "generate",
+            "--rooms",
+            str(rooms),
+            "--frames-per-room",
+            "8",
+            "--resolution",
+            "320x240",
+            "--renderer",
+            "raycast",
+            "--noise",
+            "kinect_v1",
+            "--seed",
+            "5",
+            "--workers",
+            str(workers),
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+
     return argv
 
 
 def _train(side: str, work: Path) -> list[str]:
     shutil.rmtree(work / "run", ignore_errors=True)
-    return ["train", "--dataset", "synthetic", "--synthetic-frames", "24", "--epochs", "1", "--batch-size", "4",
-            "--height", "60", "--width", "80", "--model", "segnet-basic", "--model-width", "0.25", "--quiet",
-            "--out", str(work / "run")]
+    return [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--synthetic-frames",
+        "24",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--height",
+        "60",
+        "--width",
+        "80",
+        "--model",
+        "segnet-basic",
+        "--model-width",
+        "0.25",
+        "--quiet",
+        "--out",
+        str(work / "run"),
+    ]
 
 
 def _evaluate(side: str, work: Path) -> list[str]:
     data_flag = "--path" if side == "reference" else "--data"
-    return ["evaluate", "--checkpoint", str(work / "run" / "best.pt"), "--dataset", "shards", data_flag,
-            str(work / "gen1"), "--batch-size", "8"]
+    return [
+        "evaluate",
+        "--checkpoint",
+        str(work / "run" / "best.pt"),
+        "--dataset",
+        "shards",
+        data_flag,
+        str(work / "gen1"),
+        "--batch-size",
+        "8",
+    ]
 
 
 CASES = [
@@ -95,8 +141,9 @@ CASES = [
     Case("validate", CLI, lambda side, work: ["validate", str(work / "gen1")]),
     Case("reader", READER, lambda side, work: [str(work / "gen1")]),
     Case("noise_bench", CLI, lambda side, work: ["bench", "noise", "--preset", "kinect_v1"]),
-    Case("realism", CLI, lambda side, work: ["realism", str(work / "gen1"), "--real", str(REAL),
-                                             "--intrinsics", "nyuv2"]),
+    Case(
+        "realism", CLI, lambda side, work: ["realism", str(work / "gen1"), "--real", str(REAL), "--intrinsics", "nyuv2"]
+    ),
     Case("train", CLI, _train),
     Case("evaluate", CLI, _evaluate),
 ]
@@ -107,8 +154,9 @@ def run_case(case: Case, tree: Path, side: str, work: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     argv = case.argv(side, work)
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", case.code, *argv], cwd=tree, env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", case.code, *argv], cwd=tree, env=env, capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
     if result.returncode not in (0, 1) or (result.returncode == 1 and case.name != "noise_bench"):
         tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
@@ -126,8 +174,9 @@ def main() -> None:
     cases = [c for c in CASES if not args.only or c.name in args.only.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         ref_tree = Path(tmp) / "reference"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(ref_tree), args.reference],
-                       check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(ref_tree), args.reference], check=True
+        )
         times: dict[str, dict[str, list[float]]] = {c.name: {"this": [], "reference": []} for c in cases}
         try:
             for round_ in range(-1, args.repeats):  # round -1 warms up (byte-compiles each tree): not counted
@@ -141,8 +190,10 @@ def main() -> None:
                 print(f"round {round_ + 1}/{args.repeats} done" if round_ >= 0 else "warm-up done", file=sys.stderr)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_tree)], check=False)
-    print(f"wall seconds, best of {args.repeats} alternating rounds, this checkout vs {args.reference} "
-          f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs)")
+    print(
+        f"wall seconds, best of {args.repeats} alternating rounds, this checkout vs {args.reference} "
+        f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs)"
+    )
     print(f"{'case':12s} {'this':>8s} {'reference':>10s} {'ratio':>7s}")
     slower = []
     for name, sides in times.items():

@@ -52,8 +52,14 @@ def run_ours(args, batch: dict, device: torch.device) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True if cuda else None)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     weights = torch.ones(args.classes, device=device)
-    ctx = StepContext(torch.compile(model) if args.compile else model, args.encoding, device, weights,
-                      autocast=cuda, channels_last=cuda)
+    ctx = StepContext(
+        torch.compile(model) if args.compile else model,
+        args.encoding,
+        device,
+        weights,
+        autocast=cuda,
+        channels_last=cuda,
+    )
     train_one_epoch(ctx, [batch] * args.warmup, opt, sched)
     _peak_reset(device)
     stats = train_one_epoch(ctx, [batch] * args.steps, opt, sched)
@@ -110,12 +116,20 @@ def main() -> None:
         batch = make_batch(width, height, args.batch_size, args.classes, device)
         ref = run_reference(args, batch, device)
         ours = run_ours(args, batch, device)
-        rows.append({"size": f"{width}x{height}", "reference": ref, "ours": ours,
-                     "speedup": ours["images_per_s"] / ref["images_per_s"]})
+        rows.append(
+            {
+                "size": f"{width}x{height}",
+                "reference": ref,
+                "ours": ours,
+                "speedup": ours["images_per_s"] / ref["images_per_s"],
+            }
+        )
         gib = lambda v: "n/a" if v is None else f"{v:.2f} GiB"  # noqa: E731
-        print(f"{width}x{height} batch {args.batch_size} on {device}: reference {ref['images_per_s']:.1f} img/s "
-              f"(peak {gib(ref['peak_gib'])}), ours {ours['images_per_s']:.1f} img/s (peak {gib(ours['peak_gib'])}), "
-              f"ratio {rows[-1]['speedup']:.2f}x")
+        print(
+            f"{width}x{height} batch {args.batch_size} on {device}: reference {ref['images_per_s']:.1f} img/s "
+            f"(peak {gib(ref['peak_gib'])}), ours {ours['images_per_s']:.1f} img/s (peak {gib(ours['peak_gib'])}), "
+            f"ratio {rows[-1]['speedup']:.2f}x"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "rows": rows}, f, indent=1)

@@ -54,8 +54,12 @@ def scores(path: Path) -> dict:
     """Class-average and global accuracy and mIoU of the first protocol of an ``evaluate --json`` file."""
     result = json.loads(path.read_text())
     block = result[result["protocols"][0]]
-    return {"class_avg": block["class_avg_acc"], "global": block["global_acc"], "miou": block["miou"],
-            "frames": result["frames"]}
+    return {
+        "class_avg": block["class_avg_acc"],
+        "global": block["global_acc"],
+        "miou": block["miou"],
+        "frames": result["frames"],
+    }
 
 
 def one_setting(spec: str, a: argparse.Namespace, work: Path) -> dict:
@@ -63,44 +67,130 @@ def one_setting(spec: str, a: argparse.Namespace, work: Path) -> dict:
     here = work / label
     here.mkdir(parents=True, exist_ok=True)
     log = here / "log.txt"
-    common = ["--frames-per-room", str(a.frames_per_room), "--resolution", a.resolution, *gen, "--workers", str(a.workers)]
-    gen_s = run(["generate", "--rooms", str(a.rooms), "--seed", str(a.seed), "--out", str(here / "train"), *common], log)
-    run(["generate", "--rooms", str(a.test_rooms), "--seed", str(a.seed + 1), "--out", str(here / "test"), *common], log)
+    common = [
+        "--frames-per-room",
+        str(a.frames_per_room),
+        "--resolution",
+        a.resolution,
+        *gen,
+        "--workers",
+        str(a.workers),
+    ]
+    gen_s = run(
+        ["generate", "--rooms", str(a.rooms), "--seed", str(a.seed), "--out", str(here / "train"), *common], log
+    )
+    run(
+        ["generate", "--rooms", str(a.test_rooms), "--seed", str(a.seed + 1), "--out", str(here / "test"), *common], log
+    )
     train_s = None  # a run already trained in an earlier call of the benchmark is kept
     if not (here / "run" / "last.pt").is_file():
-        train_s = run(["train", "--data", str(here / "train"), "--model", "segnet-basic", "--model-width",
-                       str(a.model_width), "--encoding", "DHA", "--classes", "13", "--height", str(a.height),
-                       "--width", str(a.width), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
-                       "--val-fraction", "0",
-                       "--seed", str(a.seed), "--quiet", "--out", str(here / "run")], log)
+        train_s = run(
+            [
+                "train",
+                "--data",
+                str(here / "train"),
+                "--model",
+                "segnet-basic",
+                "--model-width",
+                str(a.model_width),
+                "--encoding",
+                "DHA",
+                "--classes",
+                "13",
+                "--height",
+                str(a.height),
+                "--width",
+                str(a.width),
+                "--epochs",
+                str(a.epochs),
+                "--batch-size",
+                str(a.batch_size),
+                "--val-fraction",
+                "0",
+                "--seed",
+                str(a.seed),
+                "--quiet",
+                "--out",
+                str(here / "run"),
+            ],
+            log,
+        )
     checkpoint = str(here / "run" / "last.pt")
-    run(["evaluate", "--checkpoint", checkpoint, "--dataset", "real", "--path", str(a.real), "--real-depth", "filled",
-         "--intrinsics", "nyuv2", "--gravity", "nyuv2", "--classes", "13", "--json", str(here / "real.json")], log)
-    run(["evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--path", str(here / "test"), "--classes", "13",
-         "--json", str(here / "generated.json")], log)
+    run(
+        [
+            "evaluate",
+            "--checkpoint",
+            checkpoint,
+            "--dataset",
+            "real",
+            "--path",
+            str(a.real),
+            "--real-depth",
+            "filled",
+            "--intrinsics",
+            "nyuv2",
+            "--gravity",
+            "nyuv2",
+            "--classes",
+            "13",
+            "--json",
+            str(here / "real.json"),
+        ],
+        log,
+    )
+    run(
+        [
+            "evaluate",
+            "--checkpoint",
+            checkpoint,
+            "--dataset",
+            "shards",
+            "--path",
+            str(here / "test"),
+            "--classes",
+            "13",
+            "--json",
+            str(here / "generated.json"),
+        ],
+        log,
+    )
     if train_s is None:
         train_s = json.loads((here / "train_seconds.json").read_text())["train_s"]
     else:
         (here / "train_seconds.json").write_text(json.dumps({"train_s": train_s}) + "\n")
-    return {"noise": label, "generate_s": round(gen_s, 1), "train_s": round(train_s, 1),
-            "real": scores(here / "real.json"), "generated": scores(here / "generated.json")}
+    return {
+        "noise": label,
+        "generate_s": round(gen_s, 1),
+        "train_s": round(train_s, 1),
+        "real": scores(here / "real.json"),
+        "generated": scores(here / "generated.json"),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| noise | train s | real class-avg | real global | real mIoU | generated class-avg | generated global | "
-             "generated mIoU |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| noise | train s | real class-avg | real global | real mIoU | generated class-avg | generated global | "
+        "generated mIoU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         real, gen = r["real"], r["generated"]
-        lines.append(f"| {r['noise']} | {r['train_s']:.0f} | {real['class_avg']:.1%} | {real['global']:.1%} | "
-                     f"{real['miou']:.1%} | {gen['class_avg']:.1%} | {gen['global']:.1%} | {gen['miou']:.1%} |")
+        lines.append(
+            f"| {r['noise']} | {r['train_s']:.0f} | {real['class_avg']:.1%} | {real['global']:.1%} | "
+            f"{real['miou']:.1%} | {gen['class_avg']:.1%} | {gen['global']:.1%} | {gen['miou']:.1%} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="Work directory (datasets, runs, results.json).")
-    p.add_argument("--noise", action="append", default=None,
-                   help="Noise preset or LABEL=noise-file.yaml (repeatable; default: none, kinect_v1_filled).")
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=None,
+        help="Noise preset or LABEL=noise-file.yaml (repeatable; default: none, kinect_v1_filled).",
+    )
     p.add_argument("--rooms", type=int, default=200)
     p.add_argument("--test-rooms", type=int, default=20)
     p.add_argument("--frames-per-room", type=int, default=20)

@@ -16,11 +16,22 @@ def bench() -> None:
 
 
 @bench.command("noise")
-@click.option("--preset", "presets", multiple=True, type=NamedChoice(NOISE_PRESETS, "noise preset"),
-              help="Noise preset to check (repeatable; default: all registered presets).")
-@click.option("--resolution", default="640x480", show_default=True, help="Image size WIDTHxHEIGHT (NYUv2 camera scaled).")
-@click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE",
-              help="Override a parameter of every checked preset, e.g. disparity.sigma_units=0.3 (repeatable).")
+@click.option(
+    "--preset",
+    "presets",
+    multiple=True,
+    type=NamedChoice(NOISE_PRESETS, "noise preset"),
+    help="Noise preset to check (repeatable; default: all registered presets).",
+)
+@click.option(
+    "--resolution", default="640x480", show_default=True, help="Image size WIDTHxHEIGHT (NYUv2 camera scaled)."
+)
+@click.option(
+    "--noise-param",
+    multiple=True,
+    metavar="STAGE.FIELD=VALUE",
+    help="Override a parameter of every checked preset, e.g. disparity.sigma_units=0.3 (repeatable).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise draws.")
 @json_option("Also write every measurement as JSON")
 @click.option("--quiet", is_flag=True, help="Print only one PASS/FAIL line per preset.")
@@ -37,8 +48,12 @@ def bench_noise(presets, resolution, noise_param, seed, json_path, quiet) -> Non
     names = list(presets) or None
     import noise_models
 
-    results = run_conformance(names, parse_resolution(resolution), seed,
-                              {n: params for n in (names or noise_models.PRESETS)} if params else None)
+    results = run_conformance(
+        names,
+        parse_resolution(resolution),
+        seed,
+        {n: params for n in (names or noise_models.PRESETS)} if params else None,
+    )
     if quiet:
         report = "\n".join(f"{'PASS' if preset_passed(r) else 'FAIL'}  {name}" for name, r in results.items())
     else:

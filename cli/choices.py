@@ -42,4 +42,6 @@ class NamedChoice(click.Choice):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            self.fail(f"unknown {self.what} {str(value)[:60]!r}; valid: {', '.join(map(str, self.choices))}", param, ctx)
+            self.fail(
+                f"unknown {self.what} {str(value)[:60]!r}; valid: {', '.join(map(str, self.choices))}", param, ctx
+            )

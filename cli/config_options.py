@@ -9,8 +9,9 @@ defaults). Every option that stands for a field takes its default and help text 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import click
 
@@ -31,10 +32,15 @@ def setting(cls: type, name: str, *decls: str, **kwargs: Any) -> Callable:
 
 def config_option(command: str) -> Callable:
     """The ``--config FILE`` option of ``command`` (parameter ``config_path``)."""
-    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        metavar="FILE",
-                        help=f"Settings from a YAML file (keys as in the config.yaml every '{command}' writes); "
-                             f"options given on the command line override its values.")
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help=f"Settings from a YAML file (keys as in the config.yaml every '{command}' writes); "
+        f"options given on the command line override its values.",
+    )
 
 
 def given(names: Iterable[str]) -> set[str]:
@@ -42,7 +48,9 @@ def given(names: Iterable[str]) -> set[str]:
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    return {n for n in names if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    return {
+        n for n in names if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
 
 
 def file_checked(path: Path, build: Callable[[], Any]) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import click
 
@@ -17,5 +17,7 @@ def refuse_ignored_options(dataset: str, applies_to: Mapping[str, tuple[str, ...
     ctx = click.get_current_context()
     for name, kinds in applies_to.items():
         if dataset not in kinds and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-            raise SynthcamError(f"--{name.replace('_', '-')} applies to --dataset {', '.join(kinds)}; leave it out "
-                                f"for --dataset {dataset}")
+            raise SynthcamError(
+                f"--{name.replace('_', '-')} applies to --dataset {', '.join(kinds)}; leave it out "
+                f"for --dataset {dataset}"
+            )

@@ -22,8 +22,20 @@ from synthcam.generate_config import DEFAULT_CAMERA, GenerateConfig
 from synthcam_core.config_file import field_default, read_config_file
 from synthcam_core.errors import SynthcamError
 
-SETTINGS = ("rooms", "frames_per_room", "seed", "resolution", "camera", "intrinsics", "noise", "noise_param",
-            "noise_file", "room_types", "scene", "renderer")
+SETTINGS = (
+    "rooms",
+    "frames_per_room",
+    "seed",
+    "resolution",
+    "camera",
+    "intrinsics",
+    "noise",
+    "noise_param",
+    "noise_file",
+    "room_types",
+    "scene",
+    "renderer",
+)
 """The options of ``generate`` that set fields of :class:`GenerateConfig` (the others say how to run)."""
 REQUIRED = ("rooms", "frames_per_room")
 """Fields without a default: the command line or the config file must give them."""
@@ -35,9 +47,21 @@ def generate_config(config_path: Path | None, options: dict) -> GenerateConfig:
     flags = given(SETTINGS)
     from_file = _file_settings(config_path) if config_path is not None else {}
     flagged = _flag_settings(options, flags, from_file)
-    defaults = {name: field_default(GenerateConfig, name) for name in
-                ("seed", "width", "height", "noise", "noise_params", "renderer", "room_types", "scene", "camera",
-                 "camera_intrinsics")}
+    defaults = {
+        name: field_default(GenerateConfig, name)
+        for name in (
+            "seed",
+            "width",
+            "height",
+            "noise",
+            "noise_params",
+            "renderer",
+            "room_types",
+            "scene",
+            "camera",
+            "camera_intrinsics",
+        )
+    }
     values = merge(defaults, from_file, flagged)
     for name in REQUIRED:
         if name not in values:
@@ -96,7 +120,9 @@ def parse_intrinsics(text: str) -> tuple[float, float, float, float]:
     from cli.choices import CAMERAS
 
     if text.strip() in CAMERAS:
-        raise SynthcamError(f"--intrinsics takes fx,fy,cx,cy in pixels; for the named camera pass --camera {text.strip()}")
+        raise SynthcamError(
+            f"--intrinsics takes fx,fy,cx,cy in pixels; for the named camera pass --camera {text.strip()}"
+        )
     try:
         values = tuple(float(p) for p in text.split(","))
     except ValueError:
@@ -112,8 +138,10 @@ def noise_file_choice(noise: str, noise_given: bool, noise_file: Path) -> tuple[
 
     loaded = read_noise_file(noise_file)
     if noise_given and noise != loaded.preset:
-        raise SynthcamError(f"--noise {noise} disagrees with --noise-file {noise_file} (preset {loaded.preset}); "
-                            f"leave out --noise or pass the file's preset")
+        raise SynthcamError(
+            f"--noise {noise} disagrees with --noise-file {noise_file} (preset {loaded.preset}); "
+            f"leave out --noise or pass the file's preset"
+        )
     return loaded.preset, dict(loaded.params)
 
 
@@ -122,5 +150,6 @@ def absolute_scene(path: Path | str, what: str) -> str:
     try:
         return str(Path(path).resolve())
     except (OSError, RuntimeError) as exc:  # a loop of symbolic links (RuntimeError before Python 3.13)
-        raise SynthcamError(f"{what} {path} cannot be resolved ({exc}); pass the path of a scene description "
-                            f"file") from None
+        raise SynthcamError(
+            f"{what} {path} cannot be resolved ({exc}); pass the path of a scene description file"
+        ) from None

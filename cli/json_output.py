@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -22,8 +23,14 @@ STDOUT = "-"
 
 def json_option(help: str) -> Callable:
     """The ``--json PATH`` option (parameter ``json_path``: a str, ``-`` or None)."""
-    return click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-                        metavar="PATH", help=f"{help} ('-': to standard output, the text report then to standard error).")
+    return click.option(
+        "--json",
+        "json_path",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        default=None,
+        metavar="PATH",
+        help=f"{help} ('-': to standard output, the text report then to standard error).",
+    )
 
 
 def to_stdout(json_path: str | None) -> bool:
@@ -50,8 +57,9 @@ def check_json_out(path: Path, option: str = "--json") -> None:
         with open(path, "rb") as f:
             head = f.read(64).lstrip()
         if not head.startswith(b"{") and not head.startswith(b"["):
-            raise SynthcamError(f"{option} {path} exists and is not a JSON file; it is never overwritten, "
-                                f"choose another {option}")
+            raise SynthcamError(
+                f"{option} {path} exists and is not a JSON file; it is never overwritten, choose another {option}"
+            )
 
 
 def check_json_target(json_path: str | None, option: str = "--json") -> None:

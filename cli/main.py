@@ -30,7 +30,9 @@ class SynthcamGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            return super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            return super().main(
+                args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
+            )
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
@@ -63,32 +65,73 @@ G = GenerateConfig
 @config_option("generate")
 @setting(G, "rooms", type=int, help=field_help(G, "rooms") + " Needed unless --config sets it.")
 @setting(G, "frames_per_room", type=int, help=field_help(G, "frames_per_room") + " Needed unless --config sets it.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output directory for the shards, manifest.json and config.yaml (the run's settings).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output directory for the shards, manifest.json and config.yaml (the run's settings).",
+)
 @setting(G, "seed", type=int)
-@click.option("--resolution", default=f"{field_default(G, 'width')}x{field_default(G, 'height')}", show_default=True,
-              help="Image size WIDTHxHEIGHT; the camera is resampled to it, or scaled uniformly and centre-cropped "
-                   "where the aspect ratio differs from the camera's (never stretched).")
+@click.option(
+    "--resolution",
+    default=f"{field_default(G, 'width')}x{field_default(G, 'height')}",
+    show_default=True,
+    help="Image size WIDTHxHEIGHT; the camera is resampled to it, or scaled uniformly and centre-cropped "
+    "where the aspect ratio differs from the camera's (never stretched).",
+)
 @setting(G, "camera", type=NamedChoice(CAMERAS, "camera"))
 @click.option("--intrinsics", default=None, metavar="FX,FY,CX,CY", help=field_help(G, "camera_intrinsics"))
 @setting(G, "noise", type=NamedChoice(NOISE_PRESETS, "noise preset"))
-@click.option("--noise-param", multiple=True, metavar="STAGE.FIELD=VALUE", help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).")
-@click.option("--noise-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Noise preset and parameters from a noise file (YAML or JSON, e.g. from 'synthcam noise fit'); "
-                   "--noise-param overrides its values, --noise may only repeat its preset.")
-@setting(G, "room_types", "--room-type", type=NamedChoice(ROOM_TYPES, "room type"), multiple=True, default=(),
-         show_default=False, help=field_help(G, "room_types") + " Repeatable.")
+@click.option(
+    "--noise-param",
+    multiple=True,
+    metavar="STAGE.FIELD=VALUE",
+    help="Override a noise parameter, e.g. disparity.sigma_units=0.3 (repeatable).",
+)
+@click.option(
+    "--noise-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Noise preset and parameters from a noise file (YAML or JSON, e.g. from 'synthcam noise fit'); "
+    "--noise-param overrides its values, --noise may only repeat its preset.",
+)
+@setting(
+    G,
+    "room_types",
+    "--room-type",
+    type=NamedChoice(ROOM_TYPES, "room type"),
+    multiple=True,
+    default=(),
+    show_default=False,
+    help=field_help(G, "room_types") + " Repeatable.",
+)
 @setting(G, "scene", type=click.Path(dir_okay=False, path_type=Path), default=None, show_default=False)
 @setting(G, "renderer", type=click.Choice(RENDERERS))
-@click.option("--workers", type=int, default=None, help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
-              "1 for jobs under 200 frames). More than the usable "
-              "cores are capped at that number, with a warning.")
-@click.option("--ray-address", default=None, metavar="ADDRESS",
-              help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
-                   "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.")
-@click.option("--overwrite", is_flag=True, help="Delete the synthcam shards already in --out instead of resuming them "
-              "(also an older-format dataset); files synthcam did not write are never deleted.")
-@click.option("--quiet", is_flag=True, help="No progress bar (notes, warnings, errors and the summary line still print).")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Worker processes, each pinned to a core (default: one per core, at most one per room; "
+    "1 for jobs under 200 frames). More than the usable "
+    "cores are capped at that number, with a warning.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Run each room as a task on a Ray cluster: 'auto' (the cluster of 'ray start'), HOST:PORT, "
+    "ray://HOST:PORT, or 'local' to start one here. --out must be a directory every node can write.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Delete the synthcam shards already in --out instead of resuming them "
+    "(also an older-format dataset); files synthcam did not write are never deleted.",
+)
+@click.option(
+    "--quiet", is_flag=True, help="No progress bar (notes, warnings, errors and the summary line still print)."
+)
 def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **options) -> None:
     """Render rooms along camera trajectories into noisy, labelled HDF5 shards.
 
@@ -147,8 +190,16 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     restore_hook = silence_failed_hdf5_closes()  # a failed write is reported once, in the error line
     start = time.perf_counter()
     try:
-        paths = generate_dataset(config, out_dir, workers=workers, on_frame=progress, overwrite=overwrite,
-                                 ray_address=ray_address, on_skip=kept.append, on_notice=notice)
+        paths = generate_dataset(
+            config,
+            out_dir,
+            workers=workers,
+            on_frame=progress,
+            overwrite=overwrite,
+            ray_address=ray_address,
+            on_skip=kept.append,
+            on_notice=notice,
+        )
     except SynthcamError as exc:
         if not hdf5_write_failed():
             raise
@@ -167,8 +218,10 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     elapsed = time.perf_counter() - start
     frames = (rooms - kept[0]) * frames_per_room
     resumed = f"; kept {kept[0]} complete shards from an earlier run" if kept[0] else ""
-    click.echo(f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
-               f"({frames / elapsed:.1f} frames/s){resumed}")
+    click.echo(
+        f"wrote {len(paths) - kept[0]} shards ({frames} frames, {width}x{height}) to {out_dir} in {elapsed:.1f} s "
+        f"({frames / elapsed:.1f} frames/s){resumed}"
+    )
 
 
 def _install_signal(signum, handler):
@@ -207,8 +260,16 @@ def inspect(path, json_path) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for the PNGs.")
-@click.option("--frames", type=click.IntRange(min=1), default=3, show_default=True, help="Frames per shard to preview (evenly spaced).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for the PNGs."
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Frames per shard to preview (evenly spaced).",
+)
 def preview(path, out_dir, frames) -> None:
     """Write PNG previews: clean and noisy depth side by side, and labels with a legend.
 
@@ -234,16 +295,29 @@ def scenes() -> None:
 
 def _room_type_option(f):
     """``--room-type`` (parameter ``room_type``), and ``--type``, its older spelling, hidden."""
-    f = click.option("--type", "old_room_type", type=NamedChoice(ROOM_TYPES, "room type"), default=None, hidden=True,
-                     help="Deprecated spelling of --room-type.")(f)
-    return click.option("--room-type", "room_type", type=NamedChoice(ROOM_TYPES, "room type"), default=None,
-                        help="Room type (default: drawn with NYUv2-like weights).")(f)
+    f = click.option(
+        "--type",
+        "old_room_type",
+        type=NamedChoice(ROOM_TYPES, "room type"),
+        default=None,
+        hidden=True,
+        help="Deprecated spelling of --room-type.",
+    )(f)
+    return click.option(
+        "--room-type",
+        "room_type",
+        type=NamedChoice(ROOM_TYPES, "room type"),
+        default=None,
+        help="Room type (default: drawn with NYUv2-like weights).",
+    )(f)
 
 
 def _one_room_type(room_type: str | None, old_room_type: str | None) -> str | None:
     if room_type is not None and old_room_type is not None and room_type != old_room_type:
-        raise SynthcamError(f"--type {old_room_type} (the older spelling of --room-type) disagrees with --room-type "
-                            f"{room_type}; pass --room-type only")
+        raise SynthcamError(
+            f"--type {old_room_type} (the older spelling of --room-type) disagrees with --room-type "
+            f"{room_type}; pass --room-type only"
+        )
     return room_type or old_room_type
 
 
@@ -258,20 +332,46 @@ def _echo_warnings():
 
 
 def _import_options(f):
-    f = click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply imported coordinates by this (units to metres).")(f)
-    f = click.option("--up", type=click.Choice(["z", "y"]), default="z", show_default=True,
-                     help="Up axis of the mesh files (glTF/GLB files are usually y-up).")(f)
-    return click.option("--labels", "label_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Label map (YAML or JSON): mesh or node name, or 're:REGEX', -> NYU40 class name, plus a default.")(f)
+    f = click.option(
+        "--scale",
+        type=float,
+        default=1.0,
+        show_default=True,
+        help="Multiply imported coordinates by this (units to metres).",
+    )(f)
+    f = click.option(
+        "--up",
+        type=click.Choice(["z", "y"]),
+        default="z",
+        show_default=True,
+        help="Up axis of the mesh files (glTF/GLB files are usually y-up).",
+    )(f)
+    return click.option(
+        "--labels",
+        "label_map",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Label map (YAML or JSON): mesh or node name, or 're:REGEX', -> NYU40 class name, plus a default.",
+    )(f)
 
 
 @scenes.command("sample")
 @_room_type_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the room.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output mesh (.glb, .ply or .obj); the JSON description is written next to it (.json).")
-@click.option("--add", "add_meshes", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="A user mesh (OBJ, PLY, GLB, ...) to place in the room as well (repeatable; needs --labels).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output mesh (.glb, .ply or .obj); the JSON description is written next to it (.json).",
+)
+@click.option(
+    "--add",
+    "add_meshes",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A user mesh (OBJ, PLY, GLB, ...) to place in the room as well (repeatable; needs --labels).",
+)
 @_import_options
 def scenes_sample(room_type, old_room_type, seed, out_path, add_meshes, label_map, up, scale) -> None:
     """Generate one room and export it as a mesh plus a JSON description.
@@ -307,15 +407,22 @@ def _write_scene(scene, out_path: Path) -> None:
     except OSError as exc:
         raise SynthcamError(f"cannot write {out_path} ({exc.strerror}); choose a writable --out") from None
     d = scene.describe()
-    click.echo(f"{d['room_type']}: {d['size_m'][0]:.2f} x {d['size_m'][1]:.2f} m, height {d['size_m'][2]:.2f} m, "
-               f"{len(scene.description['objects'])} pieces, {len(scene.objects)} labelled parts, {d['triangles']} triangles")
+    click.echo(
+        f"{d['room_type']}: {d['size_m'][0]:.2f} x {d['size_m'][1]:.2f} m, height {d['size_m'][2]:.2f} m, "
+        f"{len(scene.description['objects'])} pieces, {len(scene.objects)} labelled parts, {d['triangles']} triangles"
+    )
     click.echo(f"wrote {out_path} and {out_path.with_suffix('.json')}")
 
 
 @scenes.command("import")
 @click.argument("mesh", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output mesh (.glb, .ply or .obj) of the labelled scene; its JSON description goes next to it.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output mesh (.glb, .ply or .obj) of the labelled scene; its JSON description goes next to it.",
+)
 @_import_options
 def scenes_import(mesh, out_path, label_map, up, scale) -> None:
     """Import a whole scene from a user mesh file, labelling its parts with a label map.
@@ -338,8 +445,12 @@ def scenes_import(mesh, out_path, label_map, up, scale) -> None:
 @click.argument("description", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_room_type_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the room when no DESCRIPTION is given.")
-@click.option("--views", type=click.IntRange(min=0, max=8), default=3, show_default=True, help="Rendered label views to add.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for the PNG.")
+@click.option(
+    "--views", type=click.IntRange(min=0, max=8), default=3, show_default=True, help="Rendered label views to add."
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for the PNG."
+)
 def scenes_preview(description, room_type, old_room_type, seed, views, out_dir) -> None:
     """Draw a top-down plan (labelled footprints, door swing) and a few rendered label views.
 
@@ -357,7 +468,11 @@ def scenes_preview(description, room_type, old_room_type, seed, views, out_dir) 
     from synthcam_core.camera import Intrinsics
 
     room_type = _one_room_type(room_type, old_room_type)
-    scene = build_scene(load_description(description)) if description else generate_room(np.random.default_rng(seed), room_type)
+    scene = (
+        build_scene(load_description(description))
+        if description
+        else generate_room(np.random.default_rng(seed), room_type)
+    )
     prepare_output(out_dir)
     images = []
     if views:
@@ -371,9 +486,13 @@ def scenes_preview(description, room_type, old_room_type, seed, views, out_dir) 
 
 
 @scenes.command("stats")
-@click.option("--per-type", type=click.IntRange(min=1), default=40, show_default=True, help="Rendered views per room type.")
+@click.option(
+    "--per-type", type=click.IntRange(min=1), default=40, show_default=True, help="Rendered views per room type."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled rooms.")
-@click.option("--resolution", default="160x120", show_default=True, help="Render size WIDTHxHEIGHT (NYUv2 camera scaled).")
+@click.option(
+    "--resolution", default="160x120", show_default=True, help="Render size WIDTHxHEIGHT (NYUv2 camera scaled)."
+)
 @json_option("Also write the figures as JSON")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def scenes_stats(per_type, seed, resolution, json_path, quiet) -> None:

@@ -19,30 +19,80 @@ def noise() -> None:
 
 @noise.command("fit")
 @real_folder_options
-@click.option("--preset", type=NamedChoice(NOISE_PRESETS, "noise preset"), required=True, help="Noise preset to start from.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Noise file to write (.yaml, .yml or .json), for 'synthcam generate --noise-file'.")
-@click.option("--param", "param_specs", multiple=True, metavar="STAGE.FIELD[=LO:HI]",
-              help="Fit this parameter (repeatable; default: the preset's registered ones), within LO:HI or its "
-                   "default bounds.")
-@click.option("--rooms", type=click.IntRange(1, 100), default=6, show_default=True,
-              help="Generated rooms rendered through the real camera.")
-@click.option("--frames-per-room", type=click.IntRange(1, 100), default=4, show_default=True,
-              help="Frames rendered in each room.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the rooms and of the noise draws.")
-@click.option("--max-evals", type=click.IntRange(2, 100_000), default=150, show_default=True,
-              help="Most evaluations of the realism distance (each adds noise to every frame and measures it).")
-@click.option("--renderer", type=click.Choice(RENDERERS), default="raycast",
-              show_default=True, help="Renderer of the clean frames.")
-@click.option("--measures", default="", metavar="NAME,...",
-              help="Realism measures whose distances the fit sums (default: every row of the realism report).")
+@click.option(
+    "--preset", type=NamedChoice(NOISE_PRESETS, "noise preset"), required=True, help="Noise preset to start from."
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Noise file to write (.yaml, .yml or .json), for 'synthcam generate --noise-file'.",
+)
+@click.option(
+    "--param",
+    "param_specs",
+    multiple=True,
+    metavar="STAGE.FIELD[=LO:HI]",
+    help="Fit this parameter (repeatable; default: the preset's registered ones), within LO:HI or its default bounds.",
+)
+@click.option(
+    "--rooms",
+    type=click.IntRange(1, 100),
+    default=6,
+    show_default=True,
+    help="Generated rooms rendered through the real camera.",
+)
+@click.option(
+    "--frames-per-room", type=click.IntRange(1, 100), default=4, show_default=True, help="Frames rendered in each room."
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the rooms and of the noise draws."
+)
+@click.option(
+    "--max-evals",
+    type=click.IntRange(2, 100_000),
+    default=150,
+    show_default=True,
+    help="Most evaluations of the realism distance (each adds noise to every frame and measures it).",
+)
+@click.option(
+    "--renderer",
+    type=click.Choice(RENDERERS),
+    default="raycast",
+    show_default=True,
+    help="Renderer of the clean frames.",
+)
+@click.option(
+    "--measures",
+    default="",
+    metavar="NAME,...",
+    help="Realism measures whose distances the fit sums (default: every row of the realism report).",
+)
 @json_option("Also write the fit (parameters, distances, realism rows before and after, seconds) as JSON")
-@click.option("--overwrite", is_flag=True,
-              help="Replace an existing --out, only if it is a noise file written by 'synthcam noise fit'.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing --out, only if it is a noise file written by 'synthcam noise fit'.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, frames_per_room, seed, max_evals,
-        renderer, measures, json_path, overwrite, quiet) -> None:
+def fit(
+    real_dir,
+    preset,
+    out_path,
+    real_depth,
+    intrinsics,
+    param_specs,
+    rooms,
+    frames_per_room,
+    seed,
+    max_evals,
+    renderer,
+    measures,
+    json_path,
+    overwrite,
+    quiet,
+) -> None:
     """Fit a noise preset's parameters to real depth frames and write a noise file.
 
     Renders a few generated rooms through the real camera, adds the preset's noise with fixed random
@@ -74,10 +124,13 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
     echo = text_echo(json_path)
     check_clean_memory(folder, preset, rooms, frames_per_room)
     real = measure_real(folder)  # before any output: a damaged real frame is the only line printed
-    click.echo(f"fitting {', '.join(p.key for p in params)} of {preset} to {len(folder)} {real_depth} frames in "
-               f"{folder.path}", err=True)
-    with tqdm(total=rooms * frames_per_room, unit="frames", desc="render", dynamic_ncols=True, file=sys.stderr,
-              disable=quiet) as bar:
+    click.echo(
+        f"fitting {', '.join(p.key for p in params)} of {preset} to {len(folder)} {real_depth} frames in {folder.path}",
+        err=True,
+    )
+    with tqdm(
+        total=rooms * frames_per_room, unit="frames", desc="render", dynamic_ncols=True, file=sys.stderr, disable=quiet
+    ) as bar:
         bars = [bar]
 
         def rendered(n: int) -> None:
@@ -86,31 +139,55 @@ def fit(real_dir, preset, out_path, real_depth, intrinsics, param_specs, rooms, 
         def evaluated(distance: float, best: float) -> None:
             if bars[0] is bar:
                 bar.close()
-                bars[0] = tqdm(total=max_evals, unit="evals", desc="fit", dynamic_ncols=True, file=sys.stderr,
-                               disable=quiet)
+                bars[0] = tqdm(
+                    total=max_evals, unit="evals", desc="fit", dynamic_ncols=True, file=sys.stderr, disable=quiet
+                )
             bars[0].set_postfix(distance=f"{distance:.3f}", best=f"{best:.3f}", refresh=False)
             bars[0].update(1)
 
         try:
-            result = fit_to_folder(folder, preset, params, rooms, frames_per_room, seed, max_evals, renderer, chosen,
-                                   on_frame=rendered, on_eval=evaluated, real=real)
+            result = fit_to_folder(
+                folder,
+                preset,
+                params,
+                rooms,
+                frames_per_room,
+                seed,
+                max_evals,
+                renderer,
+                chosen,
+                on_frame=rendered,
+                on_eval=evaluated,
+                real=real,
+            )
         except BaseException:
             bars[0].leave = False  # cleared: the error line follows the 'fitting' line
             raise
         finally:
             bars[0].close()
     record = fit_record(result, folder, rooms, frames_per_room, seed, max_evals, renderer, chosen)
-    write_noise_file(out_path, NoiseFile(preset, dict(result.fitted), record),
-                     comment=f"written by synthcam noise fit: preset {preset} fitted to the {real_depth} depth in "
-                             f"{record['real']}\nuse it with: synthcam generate --noise-file THIS_FILE ...")
-    for title, distance, report in (("before (preset {preset} defaults)", result.distance_before, result.before),
-                                    ("\nafter (fitted)", result.distance_after, result.after)):
+    write_noise_file(
+        out_path,
+        NoiseFile(preset, dict(result.fitted), record),
+        comment=f"written by synthcam noise fit: preset {preset} fitted to the {real_depth} depth in "
+        f"{record['real']}\nuse it with: synthcam generate --noise-file THIS_FILE ...",
+    )
+    for title, distance, report in (
+        ("before (preset {preset} defaults)", result.distance_before, result.before),
+        ("\nafter (fitted)", result.distance_after, result.after),
+    ):
         over = f" over {', '.join(chosen)} (all rows {report.score():.3f})" if chosen else ""
         echo(f"{title.format(preset=preset)}: distance {distance:.3f}{over}")
         echo(report.table())
     fitted = ", ".join(f"{k}={v:g} (was {result.start[k]:g})" for k, v in result.fitted.items())
     echo(f"\nfitted {fitted}\n{result.evaluations} evaluations in {result.seconds:.1f} s; wrote {out_path}")
     if json_path is not None:
-        data = {**record, "preset": preset, "params": dict(result.fitted), "seconds": round(result.seconds, 3),
-                "before": result.before.to_dict(), "after": result.after.to_dict()}
+        data = {
+            **record,
+            "preset": preset,
+            "params": dict(result.fitted),
+            "seconds": round(result.seconds, 3),
+            "before": result.before.to_dict(),
+            "after": result.after.to_dict(),
+        }
         emit_json(json_path, data, indent=2)

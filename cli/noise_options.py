@@ -13,7 +13,9 @@ def parse_noise_params(values: tuple[str, ...]) -> dict[str, float]:
     for text in values:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
-            raise SynthcamError(f"--noise-param {text!r} is not of the form stage.field=value, e.g. disparity.sigma_units=0.3")
+            raise SynthcamError(
+                f"--noise-param {text!r} is not of the form stage.field=value, e.g. disparity.sigma_units=0.3"
+            )
         try:
             number = float(value)
         except ValueError:

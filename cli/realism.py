@@ -32,18 +32,36 @@ def _make_plot_dir(path: Path) -> None:
 @click.command()
 @click.argument("generated", type=click.Path(path_type=Path))
 @real_folder_options
-@click.option("--depth", type=click.Choice(["noisy", "clean"]), default="noisy", show_default=True,
-              help="Which generated depth to judge: the noisy sensor depth or the clean rendered depth.")
-@click.option("--labels", is_flag=True, help="Also compare 13-class shares (over the real frames with a NAME_label13.png).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Generated frames read at most, spread evenly over the shards.")
+@click.option(
+    "--depth",
+    type=click.Choice(["noisy", "clean"]),
+    default="noisy",
+    show_default=True,
+    help="Which generated depth to judge: the noisy sensor depth or the clean rendered depth.",
+)
+@click.option(
+    "--labels", is_flag=True, help="Also compare 13-class shares (over the real frames with a NAME_label13.png)."
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Generated frames read at most, spread evenly over the shards.",
+)
 @json_option("Write the report and both sides' statistics as JSON")
-@click.option("--plots", "plot_dir", type=click.Path(path_type=Path), default=None,
-              help="Write one PNG per measure (both sides' distributions) and overview.png to this folder.")
+@click.option(
+    "--plots",
+    "plot_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write one PNG per measure (both sides' distributions) and overview.png to this folder.",
+)
 @click.option("--check", is_flag=True, help="Exit with status 1 when any measure is outside its tolerance.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check,
-            quiet) -> None:
+def realism(
+    generated, real_dir, real_depth, depth, intrinsics, labels, max_frames, json_path, plot_dir, check, quiet
+) -> None:
     """Compare generated frames (a dataset directory or one shard) with real depth PNGs.
 
     Measures both sides alike and prints one row per measure: each side's summary, the distance
@@ -71,8 +89,9 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
         _make_plot_dir(plot_dir)
     real = real_source(open_real_folder(real_dir, real_depth, intrinsics), labels=labels)
     gen = shard_source(generated, depth=depth, labels=labels, max_frames=max_frames)
-    bar = tqdm(total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr,
-               disable=quiet)
+    bar = tqdm(
+        total=gen.count + real.count, unit="frames", desc="realism", dynamic_ncols=True, file=sys.stderr, disable=quiet
+    )
     try:
         gen_stats = measure_frames(_counted(gen, bar), gen.intrinsics)
         real_stats = measure_frames(_counted(real, bar), real.intrinsics)
@@ -83,15 +102,24 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
         bar.close()
     report = compare(gen_stats, real_stats)
     echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
-    echo(f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}")
+    echo(
+        f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}"
+    )
     echo(report.table())
     if labels and real.labelled < real.count:
         echo(f"class shares of the real side from its {real.labelled} labelled frames of {real.count}")
     if report.left_out:
         echo(f"left out (one side lacks a reference depth or labels): {', '.join(report.left_out)}")
     if json_path is not None:
-        data = {"generated_path": str(generated), "real_path": str(real_dir), "depth": depth, "real_depth": real_depth,
-                "report": report.to_dict(), "generated": gen_stats.to_dict(), "real": real_stats.to_dict()}
+        data = {
+            "generated_path": str(generated),
+            "real_path": str(real_dir),
+            "depth": depth,
+            "real_depth": real_depth,
+            "report": report.to_dict(),
+            "generated": gen_stats.to_dict(),
+            "real": real_stats.to_dict(),
+        }
         emit_json(json_path, data, indent=None)  # a file: never half-written
         if json_path != "-":
             echo(f"wrote {json_path}")
@@ -101,7 +129,9 @@ def realism(generated, real_dir, real_depth, depth, intrinsics, labels, max_fram
         try:
             written = plot_report(gen_stats, real_stats, report, plot_dir)
         except OSError as exc:
-            raise SynthcamError(f"--plots {plot_dir} cannot be written ({exc.strerror}); pass a writable folder") from None
+            raise SynthcamError(
+                f"--plots {plot_dir} cannot be written ({exc.strerror}); pass a writable folder"
+            ) from None
         echo(f"wrote {len(written)} plots to {plot_dir}")
     if check and not report.ok:
         sys.exit(1)

@@ -60,8 +60,9 @@ OPTIONS = (
     setting(T, "init", type=click.Path(dir_okay=False), metavar="CHECKPOINT"),
 )
 """The options of the settings (each a field of :class:`TrainConfig`), in --help order."""
-SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                 if f.name not in ("scale_range", "depth_jitter", "balance_frames"))
+SETTINGS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("scale_range", "depth_jitter", "balance_frames")
+)
 """The fields that have an option (all but three, which only a config file sets)."""
 
 
@@ -74,13 +75,31 @@ def _with_options(f):
 @click.command()
 @config_option("train")
 @_with_options
-@click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt with its saved settings "
-              "(--epochs, --device and --num-workers may change).")
-@click.option("--stop-after", type=click.IntRange(min=1), default=None, help="Stop after this many epochs in this call (continue later with --resume).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help=f"Run directory for checkpoints (.pt), logs, curves and {CONFIG_NAME} (the run's settings).")
-@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True,
-              help="Write TensorBoard scalars to --out/tb (per step and per epoch); needs the [train] extra.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out from last.pt with its saved settings "
+    "(--epochs, --device and --num-workers may change).",
+)
+@click.option(
+    "--stop-after",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many epochs in this call (continue later with --resume).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help=f"Run directory for checkpoints (.pt), logs, curves and {CONFIG_NAME} (the run's settings).",
+)
+@click.option(
+    "--tensorboard/--no-tensorboard",
+    default=True,
+    show_default=True,
+    help="Write TensorBoard scalars to --out/tb (per step and per epoch); needs the [train] extra.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(config_path, resume, stop_after, out_dir, tensorboard, quiet, **settings) -> None:
     """Train a depth-only SegNet; writes last.pt, best.pt, TensorBoard logs, curves.png and config.yaml to --out.
@@ -97,8 +116,9 @@ def train(config_path, resume, stop_after, out_dir, tensorboard, quiet, **settin
     from segnet.train import train as run_training
 
     if resume and config_path is not None:
-        raise SynthcamError("--resume continues with the run's saved settings; leave out --config (or start a new "
-                            "run in another --out)")
+        raise SynthcamError(
+            "--resume continues with the run's saved settings; leave out --config (or start a new run in another --out)"
+        )
     flags = given(SETTINGS)
     config = _config(config_path, settings, flags)
     refuse_ignored_options(config.dataset, {"real_depth": ("nyuv2", "sunrgbd"), "depth": ("shards",)})
@@ -109,10 +129,19 @@ def train(config_path, resume, stop_after, out_dir, tensorboard, quiet, **settin
     if not resume:
         config.validate()
     check_config_out(out_dir)
-    record = run_training(config, out_dir, resume=resume, stop_after=stop_after, progress=not quiet, log=click.echo,
-                          tensorboard=tensorboard)
+    record = run_training(
+        config,
+        out_dir,
+        resume=resume,
+        stop_after=stop_after,
+        progress=not quiet,
+        log=click.echo,
+        tensorboard=tensorboard,
+    )
     write_run_config(out_dir, None if resume else config)
-    click.echo(f"run in {out_dir}: last.pt, best.pt, history.json, curves.png, {CONFIG_NAME} (epoch {record.get('epoch', 0)})")
+    click.echo(
+        f"run in {out_dir}: last.pt, best.pt, history.json, curves.png, {CONFIG_NAME} (epoch {record.get('epoch', 0)})"
+    )
 
 
 def _config(config_path: Path | None, settings: dict, flags: set[str]) -> TrainConfig:

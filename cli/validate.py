@@ -30,6 +30,8 @@ def validate(path, quiet) -> None:
         if report.ok:
             click.echo(f"ok: {report.shards} shards, {report.frames} frames, every checksum verified ({path})")
         else:
-            click.echo(f"{len(report.problems)} problem(s) in {path}; regenerate the bad shards with 'synthcam generate'")
+            click.echo(
+                f"{len(report.problems)} problem(s) in {path}; regenerate the bad shards with 'synthcam generate'"
+            )
     if not report.ok:
         sys.exit(1)

@@ -10,7 +10,30 @@ from noise_models.smoothing import HoleFill, InverseDepthSmooth
 from noise_models.stages import STAGE_TYPES, Compose
 from noise_models.tof import FlyingPixels, Multipath, ToFNoise
 
-__all__ = ["PRESETS", "STAGE_TYPES", "Compose", "DisparityNoise", "DistanceDropout", "DotPatternWindow", "FlyingPixels",
-           "HoleFill", "IncidenceDropout", "InvalidBorder", "InverseDepthSmooth", "LateralJitter", "MaterialDropout",
-           "Multipath", "NoiseConfigError", "NoiseModel", "PixelShift", "ProjectorShadow", "RangeGate", "RedwoodDistortion",
-           "SmoothDistortion", "Stage", "StereoFOV", "ToFNoise", "make"]
+__all__ = [
+    "PRESETS",
+    "STAGE_TYPES",
+    "Compose",
+    "DisparityNoise",
+    "DistanceDropout",
+    "DotPatternWindow",
+    "FlyingPixels",
+    "HoleFill",
+    "IncidenceDropout",
+    "InvalidBorder",
+    "InverseDepthSmooth",
+    "LateralJitter",
+    "MaterialDropout",
+    "Multipath",
+    "NoiseConfigError",
+    "NoiseModel",
+    "PixelShift",
+    "ProjectorShadow",
+    "RangeGate",
+    "RedwoodDistortion",
+    "SmoothDistortion",
+    "Stage",
+    "StereoFOV",
+    "ToFNoise",
+    "make",
+]

@@ -20,7 +20,6 @@ from noise_models.checks import MAX_BASELINE_M, MAX_KERNEL_PX, MAX_SIGMA_PX, req
 from noise_models.sampling import coarse_normal
 from noise_models.view import DepthView
 
-
 _SCRATCH = threading.local()
 
 
@@ -66,7 +65,9 @@ class LateralJitter(Stage):
             mode = cv2.INTER_LINEAR
         inv = np.maximum(z, np.float32(1e-30), out=_scratch("jitter.inv", (h, w)))
         np.reciprocal(inv, out=inv)  # invalid pixels: 1e30, finite (no NaN from 0 * inf)
-        inv_s = cv2.remap(inv, coords, None, mode, dst=_scratch("jitter.inv_s", (h, w)), borderMode=cv2.BORDER_REPLICATE)
+        inv_s = cv2.remap(
+            inv, coords, None, mode, dst=_scratch("jitter.inv_s", (h, w)), borderMode=cv2.BORDER_REPLICATE
+        )
         # A touched invalid tap leaves >= 1e30 / 1024 (the smallest bilinear weight); valid depths are > 1e-6 m.
         cv2.threshold(inv_s, _INV_MAX, 0.0, cv2.THRESH_TOZERO_INV, dst=inv_s)
         return _inverse_or_zero(inv_s)
@@ -115,11 +116,17 @@ class DisparityNoise(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(min(self.focal_px, self.baseline_m, self.subpixel) > 0 and self.sigma_units >= 0,
-                 "disparity needs focal_px, baseline_m, subpixel > 0 and sigma_units >= 0")
-        require(self.focal_px <= 1e5 and self.baseline_m <= MAX_BASELINE_M and self.subpixel <= 1024
-                 and self.sigma_units <= 1e4,
-                 "disparity needs focal_px <= 100000, baseline_m <= 1, subpixel <= 1024 and sigma_units <= 10000")
+        require(
+            min(self.focal_px, self.baseline_m, self.subpixel) > 0 and self.sigma_units >= 0,
+            "disparity needs focal_px, baseline_m, subpixel > 0 and sigma_units >= 0",
+        )
+        require(
+            self.focal_px <= 1e5
+            and self.baseline_m <= MAX_BASELINE_M
+            and self.subpixel <= 1024
+            and self.sigma_units <= 1e4,
+            "disparity needs focal_px <= 100000, baseline_m <= 1, subpixel <= 1024 and sigma_units <= 10000",
+        )
 
     @property
     def lattice(self) -> float:
@@ -151,8 +158,10 @@ class ProjectorShadow(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
-                 "shadow needs 0 <= baseline_m <= 1 and side -1 or 1")
+        require(
+            0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
+            "shadow needs 0 <= baseline_m <= 1 and side -1 or 1",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -223,11 +232,17 @@ class DotPatternWindow(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 < self.baseline_m <= MAX_BASELINE_M and 0 < self.dot_density <= 1 and 0 < self.inlier_px <= 1e3
-                 and 0 <= self.fill_radius_px <= MAX_KERNEL_PX,
-                 "window needs 0 < baseline_m <= 1, 0 < dot_density <= 1, 0 < inlier_px <= 1000, 0 <= fill_radius_px <= 64")
-        require(3 <= self.window <= MAX_KERNEL_PX and int(self.window) % 2 == 1,
-                 "window needs an odd window size >= 3 (at most 64)")
+        require(
+            0 < self.baseline_m <= MAX_BASELINE_M
+            and 0 < self.dot_density <= 1
+            and 0 < self.inlier_px <= 1e3
+            and 0 <= self.fill_radius_px <= MAX_KERNEL_PX,
+            "window needs 0 < baseline_m <= 1, 0 < dot_density <= 1, 0 < inlier_px <= 1000, 0 <= fill_radius_px <= 64",
+        )
+        require(
+            3 <= self.window <= MAX_KERNEL_PX and int(self.window) % 2 == 1,
+            "window needs an odd window size >= 3 (at most 64)",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -274,8 +289,9 @@ class DotPatternWindow(Stage):
             return np.zeros_like(z)
         not_seed = np.ones(hp * wp, np.uint8)
         not_seed[seeds] = 0
-        dist, labels = cv2.distanceTransformWithLabels(not_seed.reshape(hp, wp), cv2.DIST_L2, 5,
-                                                       labelType=cv2.DIST_LABEL_PIXEL)
+        dist, labels = cv2.distanceTransformWithLabels(
+            not_seed.reshape(hp, wp), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+        )
         dist, labels = dist[pad:-pad, pad:-pad], labels[pad:-pad, pad:-pad]
         out = values[labels - 1]
         out[dist > np.float32(self.fill_radius_px) + np.float32(1e-3)] = 0.0
@@ -293,8 +309,10 @@ class StereoFOV(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
-                 "fov needs 0 <= baseline_m <= 1 and side -1 or 1")
+        require(
+            0 <= self.baseline_m <= MAX_BASELINE_M and self.side in (-1.0, 1.0),
+            "fov needs 0 <= baseline_m <= 1 and side -1 or 1",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth

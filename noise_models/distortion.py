@@ -25,15 +25,21 @@ class PixelShift(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.sigma_px <= MAX_SIGMA_PX and 1 <= self.block <= MAX_KERNEL_PX,
-                 "shift needs sigma_px >= 0 and block >= 1 (at most 64 pixels each)")
+        require(
+            0 <= self.sigma_px <= MAX_SIGMA_PX and 1 <= self.block <= MAX_KERNEL_PX,
+            "shift needs sigma_px >= 0 and block >= 1 (at most 64 pixels each)",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         h, w = z.shape
         shift = standard_normal(rng, (2, h, w))
-        ys = np.clip(np.rint(np.arange(h, dtype=np.float32)[:, None] + self.sigma_px * shift[0]), 0, h - 1).astype(np.int64)
-        xs = np.clip(np.rint(np.arange(w, dtype=np.float32)[None, :] + self.sigma_px * shift[1]), 0, w - 1).astype(np.int64)
+        ys = np.clip(np.rint(np.arange(h, dtype=np.float32)[:, None] + self.sigma_px * shift[0]), 0, h - 1).astype(
+            np.int64
+        )
+        xs = np.clip(np.rint(np.arange(w, dtype=np.float32)[None, :] + self.sigma_px * shift[1]), 0, w - 1).astype(
+            np.int64
+        )
         k = max(int(self.block), 1)
         return z[ys - ys % k, xs - xs % k]
 
@@ -92,8 +98,10 @@ class SmoothDistortion(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.amplitude <= 1 and 0 < self.length <= 1,
-                 "distortion needs 0 <= amplitude <= 1 (1/m) and 0 < length <= 1")
+        require(
+            0 <= self.amplitude <= 1 and 0 < self.length <= 1,
+            "distortion needs 0 <= amplitude <= 1 (1/m) and 0 < length <= 1",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -118,8 +126,11 @@ def _bicubic_std() -> float:
 
     def kernel(x):
         x = np.abs(x)
-        return np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
-                        np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+        return np.where(
+            x <= 1,
+            (a + 2) * x**3 - (a + 3) * x**2 + 1,
+            np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0),
+        )
 
     s = sum(kernel(t - k) ** 2 for k in (-1, 0, 1, 2))  # variance in 1-D at fractional offset t
     return float(np.mean(s))  # the 2-D variance averaged over (tx, ty) is (mean s)^2; its root is mean s

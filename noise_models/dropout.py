@@ -96,8 +96,10 @@ class InvalidBorder(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(all(0 <= v < 0.5 for v in (self.left, self.right, self.top, self.bottom)),
-                 "border fractions must lie in [0, 0.5)")
+        require(
+            all(0 <= v < 0.5 for v in (self.left, self.right, self.top, self.bottom)),
+            "border fractions must lie in [0, 0.5)",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         out = frame.depth.copy()
@@ -122,8 +124,10 @@ class DistanceDropout(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.z_start < self.z_end <= MAX_DEPTH_M and 0 <= self.p_max <= 1,
-                 "distance dropout needs 0 <= z_start < z_end <= 1000 and 0 <= p_max <= 1")
+        require(
+            0 <= self.z_start < self.z_end <= MAX_DEPTH_M and 0 <= self.p_max <= 1,
+            "distance dropout needs 0 <= z_start < z_end <= 1000 and 0 <= p_max <= 1",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
-from noise_models.errors import NoiseConfigError
 from noise_models.base import Stage
 from noise_models.disparity import DisparityNoise, DotPatternWindow, LateralJitter, ProjectorShadow, StereoFOV
 from noise_models.distortion import PixelShift, RedwoodDistortion, SmoothDistortion
 from noise_models.dropout import DistanceDropout, IncidenceDropout, InvalidBorder, MaterialDropout, RangeGate
+from noise_models.errors import NoiseConfigError
 from noise_models.smoothing import HoleFill, InverseDepthSmooth
 from noise_models.stages import Compose
 from noise_models.tof import FlyingPixels, Multipath, ToFNoise
@@ -81,11 +81,16 @@ def _kinect_v1_dots() -> dict[str, Stage]:
     grazing cut (70-82 deg), 0.5 px jitter and small border, as published: a faithful copy of that
     simulator rather than of the NYUv2 frames (``kinect_v1`` is the measured one)."""
     stages = _kinect_v1()
-    return {"range": RangeGate(z_min=0.5, z_max=4.5), "shadow": stages["shadow"],
-            "incidence": IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0), "material": stages["material"],
-            "jitter": LateralJitter(sigma_px=0.5), "window": DotPatternWindow(baseline_m=0.075),
-            "disparity": stages["disparity"], "border": InvalidBorder(left=8 / 640, right=16 / 640, top=12 / 480,
-                                                                      bottom=12 / 480)}
+    return {
+        "range": RangeGate(z_min=0.5, z_max=4.5),
+        "shadow": stages["shadow"],
+        "incidence": IncidenceDropout(theta0_deg=70.0, theta1_deg=82.0),
+        "material": stages["material"],
+        "jitter": LateralJitter(sigma_px=0.5),
+        "window": DotPatternWindow(baseline_m=0.075),
+        "disparity": stages["disparity"],
+        "border": InvalidBorder(left=8 / 640, right=16 / 640, top=12 / 480, bottom=12 / 480),
+    }
 
 
 def _kinect_v2() -> dict[str, Stage]:
@@ -134,8 +139,13 @@ def _d435() -> dict[str, Stage]:
 
 #: Explicit registry of presets by name.
 PRESETS: dict[str, Callable[[], dict[str, Stage]]] = {
-    "none": _none, "kinect_v1": _kinect_v1, "kinect_v1_filled": _kinect_v1_filled, "kinect_v1_dots": _kinect_v1_dots,
-    "redwood": _redwood, "kinect_v2": _kinect_v2, "d435": _d435,
+    "none": _none,
+    "kinect_v1": _kinect_v1,
+    "kinect_v1_filled": _kinect_v1_filled,
+    "kinect_v1_dots": _kinect_v1_dots,
+    "redwood": _redwood,
+    "kinect_v2": _kinect_v2,
+    "d435": _d435,
 }
 
 
@@ -170,7 +180,10 @@ class NoiseModel:
 
     def describe(self) -> dict:
         """JSON-friendly description: preset name and every stage's class and parameters."""
-        return {"preset": self.name, "stages": {k: {"type": type(s).__name__, **dataclasses.asdict(s)} for k, s in self.stages.items()}}
+        return {
+            "preset": self.name,
+            "stages": {k: {"type": type(s).__name__, **dataclasses.asdict(s)} for k, s in self.stages.items()},
+        }
 
 
 def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
@@ -183,11 +196,14 @@ def make(name: str, params: Mapping[str, float] | None = None) -> NoiseModel:
     for key, value in (params or {}).items():
         stage_name, _, field = key.partition(".")
         if stage_name not in stages or field not in {f.name for f in dataclasses.fields(stages[stage_name])}:
-            raise NoiseConfigError(f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}")
+            raise NoiseConfigError(
+                f"unknown parameter {key!r} for preset {name!r}; valid parameters: {', '.join(valid) or 'none'}"
+            )
         kind = next(f.type for f in dataclasses.fields(stages[stage_name]) if f.name == field)
         if kind not in ("float", "int", float, int):
-            raise NoiseConfigError(f"parameter {key!r} is not a number and cannot be overridden; valid parameters: "
-                                   f"{', '.join(valid)}")
+            raise NoiseConfigError(
+                f"parameter {key!r} is not a number and cannot be overridden; valid parameters: {', '.join(valid)}"
+            )
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):

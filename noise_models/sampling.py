@@ -54,8 +54,9 @@ def random_bytes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     return words.view(np.uint8)[:count].reshape(shape)
 
 
-def coarse_normal(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0,
-                  out: np.ndarray | None = None) -> np.ndarray:
+def coarse_normal(
+    rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0, out: np.ndarray | None = None
+) -> np.ndarray:
     """Array of ``shape`` float32 draws of ``scale * N(0, 1)`` from a 256-level quantile table
     (written into ``out``, a C-contiguous float32 array of ``shape``, when given)."""
     raw = random_bytes(rng, shape).reshape(-1, 1)

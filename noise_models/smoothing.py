@@ -22,7 +22,6 @@ from noise_models.base import Stage
 from noise_models.checks import MAX_SIGMA_PX, require, require_finite
 from noise_models.view import DepthView
 
-
 MAX_SIGMA_INV = 0.02
 """Largest range sigma (1/m): a hole's inverse depth (0) stays 5 sigmas from any depth within 10 m."""
 
@@ -45,8 +44,9 @@ class HoleFill(Stage):
         holes = z <= 0
         if not holes.any() or holes.all():
             return z.copy()
-        _, labels = cv2.distanceTransformWithLabels(holes.astype(np.uint8), cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        _, labels = cv2.distanceTransformWithLabels(
+            holes.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+        )
         nearest = z[~holes][labels - 1]  # labels number the valid pixels in row-major order, from 1
         smooth = cv2.GaussianBlur(nearest, (0, 0), float(self.sigma_px))
         return np.where(holes, smooth, z).astype(np.float32)
@@ -65,8 +65,10 @@ class InverseDepthSmooth(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= MAX_SIGMA_INV,
-                 "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 0.02 (1/m)")
+        require(
+            0 < self.sigma_px <= MAX_SIGMA_PX and 0 < self.sigma_inv <= MAX_SIGMA_INV,
+            "smooth needs 0 < sigma_px <= 64 (pixels) and 0 < sigma_inv <= 0.02 (1/m)",
+        )
 
     @property
     def window(self) -> int:
@@ -78,8 +80,9 @@ class InverseDepthSmooth(Stage):
         valid = z > 0
         inv = np.zeros_like(z)
         np.divide(np.float32(1.0), z, out=inv, where=valid)
-        smooth = cv2.bilateralFilter(inv, self.window, float(self.sigma_inv), float(self.sigma_px),
-                                     borderType=cv2.BORDER_REFLECT_101)
+        smooth = cv2.bilateralFilter(
+            inv, self.window, float(self.sigma_inv), float(self.sigma_px), borderType=cv2.BORDER_REFLECT_101
+        )
         out = np.zeros_like(z)
         np.divide(np.float32(1.0), smooth, out=out, where=valid & (smooth > 0))
         return out

@@ -50,10 +50,26 @@ class Compose(Stage):
 
 
 #: Explicit registry of every noise stage type, by class name (the ``type`` of :meth:`NoiseModel.describe`).
-STAGE_TYPES: dict[str, type[Stage]] = {cls.__name__: cls for cls in (
-    RangeGate, IncidenceDropout, MaterialDropout, InvalidBorder, DistanceDropout,
-    LateralJitter, DisparityNoise, ProjectorShadow, StereoFOV, DotPatternWindow,
-    PixelShift, RedwoodDistortion, SmoothDistortion,
-    ToFNoise, FlyingPixels, Multipath,
-    HoleFill, InverseDepthSmooth,
-)}
+STAGE_TYPES: dict[str, type[Stage]] = {
+    cls.__name__: cls
+    for cls in (
+        RangeGate,
+        IncidenceDropout,
+        MaterialDropout,
+        InvalidBorder,
+        DistanceDropout,
+        LateralJitter,
+        DisparityNoise,
+        ProjectorShadow,
+        StereoFOV,
+        DotPatternWindow,
+        PixelShift,
+        RedwoodDistortion,
+        SmoothDistortion,
+        ToFNoise,
+        FlyingPixels,
+        Multipath,
+        HoleFill,
+        InverseDepthSmooth,
+    )
+}

@@ -34,8 +34,10 @@ class ToFNoise(Stage):
     def __post_init__(self):
         require_finite(self)
         require(0 < self.theta_max_deg < 90, "tof needs 0 < theta_max_deg < 90")
-        require(max(abs(self.c0), abs(self.c1), abs(self.c2), abs(self.c_angle)) <= 1e3,
-                 "tof needs |c0|, |c1|, |c2|, |c_angle| <= 1000 (mm)")
+        require(
+            max(abs(self.c0), abs(self.c1), abs(self.c2), abs(self.c_angle)) <= 1e3,
+            "tof needs |c0|, |c1|, |c2|, |c_angle| <= 1000 (mm)",
+        )
 
     def sigma_m(self, z: np.ndarray, theta: np.ndarray | float = 0.0) -> np.ndarray:
         """Noise sigma in metres (float32) at depth ``z`` (m) and incidence ``theta`` (rad)."""
@@ -69,8 +71,10 @@ class FlyingPixels(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 < self.jump_m <= MAX_DEPTH_M and 0 <= self.probability <= 1 and 1 <= self.radius_px <= MAX_KERNEL_PX,
-                 "flying needs 0 < jump_m <= 1000, 0 <= probability <= 1 and 1 <= radius_px <= 64")
+        require(
+            0 < self.jump_m <= MAX_DEPTH_M and 0 <= self.probability <= 1 and 1 <= self.radius_px <= MAX_KERNEL_PX,
+            "flying needs 0 < jump_m <= 1000, 0 <= probability <= 1 and 1 <= radius_px <= 64",
+        )
 
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
@@ -104,8 +108,10 @@ class Multipath(Stage):
 
     def __post_init__(self):
         require_finite(self)
-        require(0 <= self.gain <= 10 and 0 < self.radius < 0.5 and 1 <= self.samples <= MAX_SAMPLES,
-                 "multipath needs 0 <= gain <= 10, 0 < radius < 0.5 and 1 <= samples <= 64")
+        require(
+            0 <= self.gain <= 10 and 0 < self.radius < 0.5 and 1 <= self.samples <= MAX_SAMPLES,
+            "multipath needs 0 <= gain <= 10, 0 < radius < 0.5 and 1 <= samples <= 64",
+        )
 
     def concavity(self, frame: DepthView) -> np.ndarray:
         """(H, W) float32 concavity score in [0, 1], computed at about 160 px wide and upsampled (it is smooth)."""
@@ -117,11 +123,15 @@ class Multipath(Stage):
         normals = np.ascontiguousarray(frame.normals[step // 2 :: step, step // 2 :: step], dtype=np.float32)
         h, w = z.shape
         k = frame.intrinsics
-        rays = unit_rays_subsampled(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step)
+        rays = unit_rays_subsampled(
+            int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step
+        )
         points = rays * (z / np.maximum(rays[..., 2], np.float32(1e-6)))[..., None]  # camera-frame points
         rad = max(self.radius * w, 1.0)
         p = int(np.ceil(rad))
-        padded = cv2.copyMakeBorder(np.dstack([points, z[..., None]]).astype(np.float32), p, p, p, p, cv2.BORDER_REPLICATE)
+        padded = cv2.copyMakeBorder(
+            np.dstack([points, z[..., None]]).astype(np.float32), p, p, p, p, cv2.BORDER_REPLICATE
+        )
         score = np.zeros((h, w), np.float32)
         for angle in np.arange(int(self.samples)) * (2 * np.pi / int(self.samples)):
             dx, dy = int(round(rad * np.cos(angle))), int(round(rad * np.sin(angle)))

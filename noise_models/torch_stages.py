@@ -14,12 +14,14 @@ reproduces the numpy output up to ties between equally near seeds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from noise_models import distortion, stages as S, tof, view
+from noise_models import distortion, tof, view
+from noise_models import stages as S
 from noise_models.errors import NoiseConfigError
 from noise_models.presets import PRESETS, make
 from noise_models.smoothing import InverseDepthSmooth
@@ -183,8 +185,9 @@ def _smooth(st: S.SmoothDistortion, b: TorchBatch, g):
     step = max(st.length * w, 1.0)
     gh, gw = int(math.ceil(h / step)) + 4, int(math.ceil(w / step)) + 4
     grid = _randn(z, g, (n, 1, gh, gw))
-    up = torch.nn.functional.interpolate(grid, size=(int(round(gh * step)), int(round(gw * step))), mode="bicubic",
-                                         align_corners=False)[:, 0]
+    up = torch.nn.functional.interpolate(
+        grid, size=(int(round(gh * step)), int(round(gw * step))), mode="bicubic", align_corners=False
+    )[:, 0]
     off = int(round(2 * step))
     field = up[:, off : off + h, off : off + w] * (st.amplitude / distortion.BICUBIC_STD)
     return torch.where(z > 0, (z + field * z * z).clamp_min(0), torch.zeros_like(z))
@@ -227,13 +230,20 @@ def _multipath(st: S.Multipath, b: TorchBatch, g):
     z = z_full[:, step // 2 :: step, step // 2 :: step]
     normals = b.normals[:, step // 2 :: step, step // 2 :: step]
     k = b.intrinsics
-    rays = torch.from_numpy(np.array(
-        tof.unit_rays_subsampled(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step))).to(z.device)
+    rays = torch.from_numpy(
+        np.array(
+            tof.unit_rays_subsampled(
+                int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy), step
+            )
+        )
+    ).to(z.device)
     points = rays * (z / rays[..., 2].clamp_min(1e-6))[..., None]
     h, w = z.shape[-2:]
     rad = max(st.radius * w, 1.0)
     p = int(math.ceil(rad))
-    padded = F.pad(torch.cat([points, z[..., None]], -1).permute(0, 3, 1, 2), (p, p, p, p), mode="replicate").permute(0, 2, 3, 1)
+    padded = F.pad(torch.cat([points, z[..., None]], -1).permute(0, 3, 1, 2), (p, p, p, p), mode="replicate").permute(
+        0, 2, 3, 1
+    )
     score = torch.zeros_like(z)
     for angle in np.arange(int(st.samples)) * (2 * np.pi / int(st.samples)):
         dx, dy = int(round(rad * np.cos(angle))), int(round(rad * np.sin(angle)))
@@ -362,7 +372,8 @@ def _inv_smooth(st, b: TorchBatch, g):
                 continue
             other = padded[:, r + dy : r + dy + h, r + dx : r + dx + w]
             weight = math.exp(-(dy * dy + dx * dx) / (2 * st.sigma_px**2)) * torch.exp(
-                -((other - inv) ** 2) / (2 * st.sigma_inv**2))
+                -((other - inv) ** 2) / (2 * st.sigma_inv**2)
+            )
             num += weight * other
             den += weight
     smooth = num / den
@@ -385,8 +396,12 @@ def _chamfer(dx: int, dy: int) -> float:
 def _paint_offsets(radius: float) -> list[tuple[int, int]]:
     """(dy, dx) offsets within ``radius`` (chamfer distance, as the numpy stage bounds it), nearest first."""
     r = int(math.floor(radius + 1e-3))
-    offs = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)
-            if _chamfer(dx, dy) <= float(np.float32(radius) + np.float32(1e-3))]
+    offs = [
+        (dy, dx)
+        for dy in range(-r, r + 1)
+        for dx in range(-r, r + 1)
+        if _chamfer(dx, dy) <= float(np.float32(radius) + np.float32(1e-3))
+    ]
     return sorted(offs, key=lambda o: (_chamfer(o[1], o[0]), o))
 
 
@@ -411,15 +426,15 @@ def dot_window(st: S.DotPatternWindow, depth, dots, fx: float):
     dv = dots & valid
 
     def box(a):  # window sums with zeros outside the image (OpenCV's BORDER_CONSTANT box filter)
-        return F.avg_pool2d(a.to(z.dtype)[:, None], size, stride=1, padding=half, count_include_pad=True,
-                            divisor_override=1)[:, 0]
+        return F.avg_pool2d(
+            a.to(z.dtype)[:, None], size, stride=1, padding=half, count_include_pad=True, divisor_override=1
+        )[:, 0]
 
     n_dots, n_valid_dots = box(dots), box(dv)
     mean = box(disp) / box(valid).clamp_min(1.0)
     # Inliers: dots with valid depth within inlier_px / w(r) of the window's mean disparity; other pixels
     # carry NaN, which is never an inlier.
-    dot_disp = F.pad(torch.where(dv, disp, torch.full_like(disp, math.nan))[:, None], (half,) * 4,
-                     value=math.nan)[:, 0]
+    dot_disp = F.pad(torch.where(dv, disp, torch.full_like(disp, math.nan))[:, None], (half,) * 4, value=math.nan)[:, 0]
     inliers = torch.zeros_like(z)
     for dy in range(-half, half + 1):
         for dx in range(-half, half + 1):
@@ -450,11 +465,24 @@ def _dots(st: S.DotPatternWindow, b: TorchBatch, g):
 
 #: Explicit registry: numpy stage type -> torch implementation.
 TORCH_STAGES: dict[type, Callable] = {
-    S.RangeGate: _range, S.ProjectorShadow: _shadow, S.IncidenceDropout: _incidence, S.MaterialDropout: _material,
-    S.LateralJitter: _jitter, S.DisparityNoise: _disparity, S.InvalidBorder: _border, S.PixelShift: _pixel_shift,
-    S.RedwoodDistortion: _redwood, S.SmoothDistortion: _smooth, S.ToFNoise: _tof, S.FlyingPixels: _flying,
-    S.Multipath: _multipath, S.StereoFOV: _fov, S.DistanceDropout: _far, S.HoleFill: _fill,
-    S.DotPatternWindow: _dots, InverseDepthSmooth: _inv_smooth,
+    S.RangeGate: _range,
+    S.ProjectorShadow: _shadow,
+    S.IncidenceDropout: _incidence,
+    S.MaterialDropout: _material,
+    S.LateralJitter: _jitter,
+    S.DisparityNoise: _disparity,
+    S.InvalidBorder: _border,
+    S.PixelShift: _pixel_shift,
+    S.RedwoodDistortion: _redwood,
+    S.SmoothDistortion: _smooth,
+    S.ToFNoise: _tof,
+    S.FlyingPixels: _flying,
+    S.Multipath: _multipath,
+    S.StereoFOV: _fov,
+    S.DistanceDropout: _far,
+    S.HoleFill: _fill,
+    S.DotPatternWindow: _dots,
+    InverseDepthSmooth: _inv_smooth,
 }
 
 
@@ -493,6 +521,8 @@ def make_torch(name: str, params: Mapping[str, float] | None = None) -> TorchNoi
     model = make(name, params)
     missing = sorted({type(s).__name__ for s in model.stages.values() if type(s) not in TORCH_STAGES})
     if missing:
-        raise NoiseConfigError(f"noise preset {name!r} has no torch version (stages {', '.join(missing)}); "
-                               f"torch presets: {', '.join(torch_presets())}")
+        raise NoiseConfigError(
+            f"noise preset {name!r} has no torch version (stages {', '.join(missing)}); "
+            f"torch presets: {', '.join(torch_presets())}"
+        )
     return TorchNoise(name, dict(model.stages))

@@ -16,15 +16,31 @@ from scene_library.errors import SceneError
 #: Where each public name lives; imported on first use (PEP 562), so importing ``scene_library.errors``
 #: or ``scene_library.limits`` does not load trimesh and SciPy (half a second).
 _LAZY = {
-    "build_scene": "scene_library.description", "load_description": "scene_library.description",
-    "save_description": "scene_library.description", "ROOM_TYPES": "scene_library.rooms",
-    "ROOM_WEIGHTS": "scene_library.rooms", "generate_description": "scene_library.rooms",
-    "generate_room": "scene_library.rooms", "Room": "scene_library.scene", "Scene": "scene_library.scene",
+    "build_scene": "scene_library.description",
+    "load_description": "scene_library.description",
+    "save_description": "scene_library.description",
+    "ROOM_TYPES": "scene_library.rooms",
+    "ROOM_WEIGHTS": "scene_library.rooms",
+    "generate_description": "scene_library.rooms",
+    "generate_room": "scene_library.rooms",
+    "Room": "scene_library.scene",
+    "Scene": "scene_library.scene",
     "SceneObject": "scene_library.scene",
 }
 
-__all__ = ["ROOM_TYPES", "ROOM_WEIGHTS", "Room", "Scene", "SceneError", "SceneObject", "build_scene",
-           "generate_description", "generate_room", "load_description", "save_description"]
+__all__ = [
+    "ROOM_TYPES",
+    "ROOM_WEIGHTS",
+    "Room",
+    "Scene",
+    "SceneError",
+    "SceneObject",
+    "build_scene",
+    "generate_description",
+    "generate_room",
+    "load_description",
+    "save_description",
+]
 
 
 def __getattr__(name: str):

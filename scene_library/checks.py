@@ -43,8 +43,13 @@ class Convex:
 
 def _unique_directions(v: np.ndarray) -> np.ndarray:
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    sign = np.where((v[:, 0] < -1e-9) | ((np.abs(v[:, 0]) <= 1e-9) & (v[:, 1] < -1e-9))
-                    | ((np.abs(v[:, 0]) <= 1e-9) & (np.abs(v[:, 1]) <= 1e-9) & (v[:, 2] < 0)), -1.0, 1.0)
+    sign = np.where(
+        (v[:, 0] < -1e-9)
+        | ((np.abs(v[:, 0]) <= 1e-9) & (v[:, 1] < -1e-9))
+        | ((np.abs(v[:, 0]) <= 1e-9) & (np.abs(v[:, 1]) <= 1e-9) & (v[:, 2] < 0)),
+        -1.0,
+        1.0,
+    )
     return np.unique(np.round(v * sign[:, None], 6), axis=0)
 
 
@@ -103,7 +108,11 @@ def max_interpenetration(scene: Scene) -> tuple[float, tuple[str, str] | None]:
     hi = np.array([c.hi for _, c in comps])
     worst, pair = 0.0, None
     for i, (pi, ci) in enumerate(comps):
-        cand = np.nonzero(np.all(lo[i + 1 :] < hi[i] - 1e-4, axis=1) & np.all(hi[i + 1 :] > lo[i] + 1e-4, axis=1))[0] + i + 1
+        cand = (
+            np.nonzero(np.all(lo[i + 1 :] < hi[i] - 1e-4, axis=1) & np.all(hi[i + 1 :] > lo[i] + 1e-4, axis=1))[0]
+            + i
+            + 1
+        )
         for j in cand:
             pj, cj = comps[j]
             if pj == pi:
@@ -165,8 +174,10 @@ def unsupported(scene: Scene, tol: float = 1e-3) -> list[str]:
             if min(_distance_to_segment(back, a, b) for a, b in faces) <= tol:
                 continue  # hangs on a wall, or on the front of a window frame
         foot = Box3(x, y, yaw, p.width, p.depth, 0, 0).corners()
-        if not any(owner != o["name"] and abs(sz - z) <= tol and _convex_contains(rect, foot, tol)
-                   for owner, sz, rect in surfaces):
+        if not any(
+            owner != o["name"] and abs(sz - z) <= tol and _convex_contains(rect, foot, tol)
+            for owner, sz, rect in surfaces
+        ):
             bad.append(o["name"])
     return bad
 

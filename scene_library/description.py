@@ -17,12 +17,12 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from synthcam_core.errors import InputError
 from scene_library.limits import MAX_DESCRIPTION_BYTES, MAX_SCENE_PARTS, MAX_SCENE_TRIANGLES, MIB
 from scene_library.objects.base import Piece
 from scene_library.scene import Room, Scene, SceneObject
 from scene_library.shell import shell_parts
 from scene_library.validation import FORMAT, VERSION, check_description
+from synthcam_core.errors import InputError
 
 #: Errors that building a checked description can still meet on odd but in-range params.
 _BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
@@ -62,7 +62,8 @@ def imported_scene_description(path: str | Path, label_map: str | Path, up: str 
     piece = imported_piece(path, label_map, up, scale)
     w, d, h = piece.width, piece.depth, piece.height
     return {
-        "format": FORMAT, "version": VERSION,
+        "format": FORMAT,
+        "version": VERSION,
         "room": {"type": "imported", "polygon": [[0, 0], [w, 0], [w, d], [0, d]], "height": h, "shell": False},
         "keep_clear": [],
         "objects": [{"name": "", "kind": "imported", "params": piece.params, "pose": [w / 2, d / 2, 0.0, 0.0]}],
@@ -87,8 +88,9 @@ def build_scene(description: dict, pieces: list[Piece] | None = None) -> Scene:
     except InputError:
         raise
     except _BUILD_ERRORS as exc:
-        raise SceneError(f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); "
-                         "write one with 'synthcam scenes sample'") from None
+        raise SceneError(
+            f"invalid {FORMAT} description ({type(exc).__name__}: {exc}); write one with 'synthcam scenes sample'"
+        ) from None
 
 
 def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
@@ -108,10 +110,15 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
             piece = _build_object(k, obj)
         triangles += sum(len(part.mesh.faces) for part in piece.parts)
         if triangles > MAX_SCENE_TRIANGLES or len(named) + len(piece.parts) > MAX_SCENE_PARTS:
-            what = (f"{MAX_SCENE_TRIANGLES:,} triangles" if triangles > MAX_SCENE_TRIANGLES
-                    else f"{MAX_SCENE_PARTS:,} labelled parts (instance ids are 16-bit)")
-            raise SceneError(f"invalid scene description: the scene has more than {what} (reached at object {k} "
-                             f"{obj['name']!r}); use fewer or simpler objects")
+            what = (
+                f"{MAX_SCENE_TRIANGLES:,} triangles"
+                if triangles > MAX_SCENE_TRIANGLES
+                else f"{MAX_SCENE_PARTS:,} labelled parts (instance ids are 16-bit)"
+            )
+            raise SceneError(
+                f"invalid scene description: the scene has more than {what} (reached at object {k} "
+                f"{obj['name']!r}); use fewer or simpler objects"
+            )
         transform = pose_matrix(*obj["pose"])
         for part in piece.parts:
             name = f"{obj['name']}/{part.name}" if obj["name"] else part.name  # "" = an imported scene's parts
@@ -119,8 +126,11 @@ def _build(description: dict, pieces: list[Piece] | None = None) -> Scene:
     objects = tuple(SceneObject(mesh=m, class40=c, instance_id=i + 1, name=n) for i, (n, c, m) in enumerate(named))
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     keep = np.asarray(description.get("keep_clear", []), dtype=np.float64).reshape(-1, 4)
-    return Scene(room=Room(room["type"], (float(hi[0] - lo[0]), float(hi[1] - lo[1]), height), keep, polygon),
-                 objects=objects, description=description)
+    return Scene(
+        room=Room(room["type"], (float(hi[0] - lo[0]), float(hi[1] - lo[1]), height), keep, polygon),
+        objects=objects,
+        description=description,
+    )
 
 
 def _build_object(index: int, obj: dict) -> Piece:
@@ -135,11 +145,14 @@ def _build_object(index: int, obj: dict) -> Piece:
             raise
         raise SceneError(f"{where}: {exc}") from None
     except _BUILD_ERRORS as exc:
-        raise SceneError(f"{where} cannot be built from its params ({type(exc).__name__}: {exc}); "
-                         "draw them with 'synthcam scenes sample'") from None
+        raise SceneError(
+            f"{where} cannot be built from its params ({type(exc).__name__}: {exc}); "
+            "draw them with 'synthcam scenes sample'"
+        ) from None
     if not all(np.isfinite(part.mesh.vertices).all() for part in piece.parts):
-        raise SceneError(f"{where}: its params give non-finite vertices (a size of 0?); "
-                         "draw them with 'synthcam scenes sample'")
+        raise SceneError(
+            f"{where}: its params give non-finite vertices (a size of 0?); draw them with 'synthcam scenes sample'"
+        )
     return piece
 
 
@@ -167,23 +180,33 @@ def load_description(path: Path) -> dict:
     try:
         info = path.stat()  # before opening: opening a pipe would wait for a writer
         if not stat.S_ISREG(info.st_mode):
-            raise SceneError(f"{path} is not a regular file; pass a scene description written by 'synthcam scenes sample'")
+            raise SceneError(
+                f"{path} is not a regular file; pass a scene description written by 'synthcam scenes sample'"
+            )
         if info.st_size > MAX_DESCRIPTION_BYTES:
-            raise SceneError(f"{path} is {info.st_size / MIB:.1f} MiB, larger than the limit of "
-                             f"{MAX_DESCRIPTION_BYTES // MIB} MiB for a scene description; split the scene")
+            raise SceneError(
+                f"{path} is {info.st_size / MIB:.1f} MiB, larger than the limit of "
+                f"{MAX_DESCRIPTION_BYTES // MIB} MiB for a scene description; split the scene"
+            )
         with path.open("rb") as f:
             data = f.read(MAX_DESCRIPTION_BYTES + 1)
     except FileNotFoundError:
-        raise SceneError(f"{path} does not exist; pass a scene description written by 'synthcam scenes sample'") from None
+        raise SceneError(
+            f"{path} does not exist; pass a scene description written by 'synthcam scenes sample'"
+        ) from None
     except OSError as exc:
         raise SceneError(f"cannot read {path} ({exc.strerror}); check the path and its permissions") from None
     if len(data) > MAX_DESCRIPTION_BYTES:
-        raise SceneError(f"{path} grew past the limit of {MAX_DESCRIPTION_BYTES // MIB} MiB while being read; "
-                         "pass a finished scene description")
+        raise SceneError(
+            f"{path} grew past the limit of {MAX_DESCRIPTION_BYTES // MIB} MiB while being read; "
+            "pass a finished scene description"
+        )
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:
-        raise SceneError(f"{path} nests lists or mappings too deeply to read; pass a scene description written by "
-                         "'synthcam scenes sample'") from None
+        raise SceneError(
+            f"{path} nests lists or mappings too deeply to read; pass a scene description written by "
+            "'synthcam scenes sample'"
+        ) from None
     except (ValueError, UnicodeDecodeError):  # JSONDecodeError, and integers too long to convert
         raise SceneError(f"{path} is not JSON; pass a scene description written by 'synthcam scenes sample'") from None

@@ -26,7 +26,7 @@ class Box3:
         local = np.array([[-self.w, -self.d], [self.w, -self.d], [self.w, self.d], [-self.w, self.d]]) / 2
         return local @ np.array([[c, s], [-s, c]]) + (self.cx, self.cy)
 
-    def grown(self, margin: float) -> "Box3":
+    def grown(self, margin: float) -> Box3:
         """The same box enlarged by ``margin`` on every plan side."""
         return Box3(self.cx, self.cy, self.yaw, self.w + 2 * margin, self.d + 2 * margin, self.z0, self.z1)
 
@@ -78,8 +78,13 @@ def rasterize(polygons: list[np.ndarray], shape: tuple[int, int], cell: float) -
     return mask
 
 
-def free_floor_connected(room_polygon: np.ndarray, obstacles: list[np.ndarray], radius: float,
-                         must_reach: list[np.ndarray], cell: float = 0.05) -> bool:
+def free_floor_connected(
+    room_polygon: np.ndarray,
+    obstacles: list[np.ndarray],
+    radius: float,
+    must_reach: list[np.ndarray],
+    cell: float = 0.05,
+) -> bool:
     """Whether a disc of ``radius`` m can move between all ``must_reach`` plan points through free floor.
 
     Free floor is the room polygon minus obstacle footprints, eroded by ``radius``; each point of

@@ -50,13 +50,13 @@ import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from synthcam_core.errors import InputError
 from scene_library.label_map import LabelMap, listed_names, load_label_map
-from synthcam_core.labels import class40_names
 from scene_library.limits import MAX_MESH_PARTS, MAX_MESH_TRIANGLES
 from scene_library.mesh_checks import check_extent, check_geometry, check_mesh_file, mesh_file_type, too_many
 from scene_library.objects.base import Part, Piece
 from scene_library.scene import Room, Scene, SceneObject
+from synthcam_core.errors import InputError
+from synthcam_core.labels import class40_names
 
 __all__ = ["LabelMap", "UnlabelledMeshWarning", "import_piece", "import_scene", "load_label_map"]
 
@@ -124,12 +124,7 @@ def import_scene(
 
 
 def import_piece(
-    mesh_path: PathLike,
-    label_map: LabelMap | PathLike,
-    *,
-    kind: str = "imported",
-    up: UpAxis = "z",
-    scale: float = 1.0,
+    mesh_path: PathLike, label_map: LabelMap | PathLike, *, kind: str = "imported", up: UpAxis = "z", scale: float = 1.0
 ) -> Piece:
     """Load a mesh file as a :class:`Piece` for placing in procedural rooms.
 
@@ -156,7 +151,9 @@ def import_piece(
     # Half-widths from the shifted vertices themselves, so rounding can never put a vertex outside.
     width, depth = (2 * float(np.abs(local[:, k]).max()) for k in (0, 1))
     params = {"path": str(Path(mesh_path)), "up": up, "scale": scale}
-    return Piece(kind=kind, params=params, parts=tuple(parts), width=width, depth=depth, height=float(local[:, 2].max()))
+    return Piece(
+        kind=kind, params=params, parts=tuple(parts), width=width, depth=depth, height=float(local[:, 2].max())
+    )
 
 
 def _as_label_map(label_map: LabelMap | PathLike) -> LabelMap:
@@ -222,7 +219,12 @@ def _frame_matrix(up: str, scale: float) -> np.ndarray:
     """(4, 4) float64 file-to-project transform: rotate the up axis to +z, then scale to metres."""
     if up not in ("z", "y"):
         raise SceneError(f"up must be 'z' or 'y' (the file's up axis), not {up!r}.")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not np.isfinite(scale) or scale <= 0:
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float, np.floating))
+        or not np.isfinite(scale)
+        or scale <= 0
+    ):
         raise SceneError(f"scale must be a positive number of metres per file unit (e.g. 0.01 for cm), not {scale!r}.")
     rotation = np.eye(4)
     if up == "y":  # (x, y, z) -> (x, -z, y): +90 degrees about x
@@ -280,7 +282,7 @@ def _primitive_owner(graph: Any, node: str) -> str | None:
     parent = graph.transforms.parents.get(node)
     if parent is None or parent == graph.base_frame:
         return None
-    suffix = node[len(parent) + 1:] if node.startswith(parent + "_") else ""
+    suffix = node[len(parent) + 1 :] if node.startswith(parent + "_") else ""
     if len(suffix) != 6 or not all(c in "0123456789abcdef" for c in suffix):  # no regex built from a file's names
         return None
     matrix, _ = graph.get(frame_to=node, frame_from=parent)

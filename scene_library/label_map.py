@@ -40,17 +40,25 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from scene_library.errors import SceneError
+from scene_library.limits import (
+    LABELING_TIMEOUT_S,
+    MAX_LABEL_MAP_BYTES,
+    MAX_LABEL_MAP_REGEX_SIZE,
+    MAX_REGEX_CHARS,
+    MAX_REGEX_SIZE,
+    MIB,
+    REGEX_TIMEOUT_S,
+)
 from synthcam_core.errors import InputError
 from synthcam_core.labels import class40_id, class40_names
-from scene_library.limits import (LABELING_TIMEOUT_S, MAX_LABEL_MAP_BYTES, MAX_LABEL_MAP_REGEX_SIZE, MAX_REGEX_CHARS,
-                                  MAX_REGEX_SIZE, MIB, REGEX_TIMEOUT_S)
 from synthcam_core.strict_yaml import StrictFormat, parse_json, parse_yaml
 
 __all__ = ["LABEL_MAP_SUFFIXES", "REGEX_PREFIX", "LabelMap", "listed_names", "load_label_map"]
@@ -84,7 +92,11 @@ class LabelMap:
     _compiled: tuple[tuple[Any, int], ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        for name, cid in (*self.exact, *self.patterns, *([("default", self.default)] if self.default is not None else [])):
+        for name, cid in (
+            *self.exact,
+            *self.patterns,
+            *([("default", self.default)] if self.default is not None else []),
+        ):
             _check_class_id(cid, name, self.source)
         index: dict[str, int] = {}
         for name, cid in self.exact:
@@ -93,9 +105,11 @@ class LabelMap:
             index[name] = cid
         total = sum(_pattern_size(pattern, self.source) for pattern, _ in self.patterns)
         if total > MAX_LABEL_MAP_REGEX_SIZE:  # checked before compiling: compiled rules hold ~150 bytes per item
-            raise SceneError(f"label map {self.source}: its 're:' rules repeat too much together ({total:,} items once "
-                             f"their counted repeats are expanded, limit {MAX_LABEL_MAP_REGEX_SIZE:,}); use smaller "
-                             "{n} counts, fewer 're:' rules, or exact names.")
+            raise SceneError(
+                f"label map {self.source}: its 're:' rules repeat too much together ({total:,} items once "
+                f"their counted repeats are expanded, limit {MAX_LABEL_MAP_REGEX_SIZE:,}); use smaller "
+                "{n} counts, fewer 're:' rules, or exact names."
+            )
         compiled = tuple((_compile_rule(pattern, self.source), cid) for pattern, cid in self.patterns)
         object.__setattr__(self, "_exact_index", index)
         object.__setattr__(self, "_compiled", compiled)
@@ -109,7 +123,7 @@ class LabelMap:
         for key, class_name in labels.items():
             cid = _class_from_rule(key, class_name, source)
             if key.startswith(REGEX_PREFIX):
-                patterns.append((key[len(REGEX_PREFIX):], cid))
+                patterns.append((key[len(REGEX_PREFIX) :], cid))
             else:
                 exact.append((key, cid))
         default = None if default_name is None else _class_from_rule("default", default_name, source)
@@ -184,8 +198,10 @@ def load_label_map(path: PathLike) -> LabelMap:
         raise SceneError(f"label map {path} does not exist; check the path.")
     size = path.stat().st_size
     if size > MAX_LABEL_MAP_BYTES:
-        raise SceneError(f"label map {path} is {size / MIB:.1f} MiB, larger than the limit of "
-                         f"{MAX_LABEL_MAP_BYTES // MIB} MiB; use 're:' rules instead of listing every name.")
+        raise SceneError(
+            f"label map {path} is {size / MIB:.1f} MiB, larger than the limit of "
+            f"{MAX_LABEL_MAP_BYTES // MIB} MiB; use 're:' rules instead of listing every name."
+        )
     try:
         with path.open("rb") as f:
             text = f.read(MAX_LABEL_MAP_BYTES + 1).decode("utf-8")
@@ -197,8 +213,9 @@ def load_label_map(path: PathLike) -> LabelMap:
     return LabelMap.from_dict(data, source=str(path))
 
 
-_FORMAT = StrictFormat("label map", SceneError, nesting="a label map is two levels deep",
-                       alias_advice="write each rule out")
+_FORMAT = StrictFormat(
+    "label map", SceneError, nesting="a label map is two levels deep", alias_advice="write each rule out"
+)
 
 
 def _parse_json(text: str, path: Path) -> Any:
@@ -218,7 +235,9 @@ def _split_top_level(data: Any, source: str) -> tuple[dict[str, Any], Any]:
         raise SceneError(f"label map {source} must be a mapping with 'labels' and optionally 'default', {example}.")
     extra = [k for k in data if k not in _TOP_LEVEL_KEYS]
     if extra:
-        raise SceneError(f"label map {source} has unknown top-level key(s) {extra}; only 'default' and 'labels' are allowed.")
+        raise SceneError(
+            f"label map {source} has unknown top-level key(s) {extra}; only 'default' and 'labels' are allowed."
+        )
     if "labels" not in data:
         raise SceneError(f"label map {source} has no 'labels' mapping; add one, {example}.")
     labels = data["labels"] if data["labels"] is not None else {}
@@ -226,14 +245,18 @@ def _split_top_level(data: Any, source: str) -> tuple[dict[str, Any], Any]:
         raise SceneError(f"label map {source}: 'labels' must map mesh names to class names, {example}.")
     for key in labels:
         if not isinstance(key, str):
-            raise SceneError(f"label map {source}: the rule key {key!r} is not a string; quote it in the file (\"{key}\": ...).")
+            raise SceneError(
+                f'label map {source}: the rule key {key!r} is not a string; quote it in the file ("{key}": ...).'
+            )
     return dict(labels), data.get("default")
 
 
 def _class_from_rule(key: str, class_name: Any, source: str) -> int:
     """NYU40 id of a rule's class name; SceneError naming the rule (and listing valid names) otherwise."""
     if not isinstance(class_name, str):
-        raise SceneError(f"label map {source}: {key!r} must name an NYU40 class as text (e.g. 'chair'), not {class_name!r}.")
+        raise SceneError(
+            f"label map {source}: {key!r} must name an NYU40 class as text (e.g. 'chair'), not {class_name!r}."
+        )
     try:
         return class40_id(class_name)
     except InputError as e:
@@ -244,7 +267,9 @@ def _check_class_id(cid: Any, rule: str, source: str) -> None:
     """Internal check for LabelMaps built in code: class ids are ints 1..40."""
     n = len(class40_names()) - 1
     if isinstance(cid, bool) or not isinstance(cid, (int, np.integer)) or not 1 <= int(cid) <= n:
-        raise SceneError(f"{source}: rule {rule!r} has class id {cid!r}; use an NYU40 id 1..{n} (see labels.class40_id).")
+        raise SceneError(
+            f"{source}: rule {rule!r} has class id {cid!r}; use an NYU40 id 1..{n} (see labels.class40_id)."
+        )
 
 
 def _pattern_size(pattern: str, source: str) -> int:
@@ -252,8 +277,10 @@ def _pattern_size(pattern: str, source: str) -> int:
     SceneError with the position of a syntax error, or naming the limit a pattern breaks."""
     shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
     if len(pattern) > MAX_REGEX_CHARS:
-        raise SceneError(f"label map {source}: the regular expression {shown!r} has {len(pattern)} characters, more "
-                         f"than the limit of {MAX_REGEX_CHARS}; shorten it or use several rules.")
+        raise SceneError(
+            f"label map {source}: the regular expression {shown!r} has {len(pattern)} characters, more "
+            f"than the limit of {MAX_REGEX_CHARS}; shorten it or use several rules."
+        )
     try:
         re.compile(pattern)  # Python's syntax and messages
         size = _expanded_size(pattern)
@@ -263,8 +290,10 @@ def _pattern_size(pattern: str, source: str) -> int:
             "fix the pattern (escape special characters with a backslash)."
         ) from None
     if size > MAX_REGEX_SIZE:
-        raise SceneError(f"label map {source}: the regular expression {shown!r} repeats too much ({size:,} items once its "
-                         f"counted repeats are expanded, limit {MAX_REGEX_SIZE:,}); use smaller {{n}} counts.")
+        raise SceneError(
+            f"label map {source}: the regular expression {shown!r} repeats too much ({size:,} items once its "
+            f"counted repeats are expanded, limit {MAX_REGEX_SIZE:,}); use smaller {{n}} counts."
+        )
     return size
 
 
@@ -276,8 +305,9 @@ def _compile_rule(pattern: str, source: str) -> Any:
     try:
         return regex.compile(pattern, cache_pattern=False)
     except regex.error as e:
-        raise SceneError(f"label map {source}: the regular expression {pattern!r} is not supported ({e}); "
-                         "rewrite the pattern.") from None
+        raise SceneError(
+            f"label map {source}: the regular expression {pattern!r} is not supported ({e}); rewrite the pattern."
+        ) from None
 
 
 def _expanded_size(pattern: str) -> int:
@@ -314,6 +344,7 @@ def _subpatterns(value: Any, parser: Any) -> list[Any]:
 
 
 def _labeling_timeout(source: str) -> SceneError:
-    return SceneError(f"matching the mesh names against the rules of label map {source} took over "
-                      f"{LABELING_TIMEOUT_S:g} s; use fewer or simpler 're:' rules, or exact names.")
-
+    return SceneError(
+        f"matching the mesh names against the rules of label map {source} took over "
+        f"{LABELING_TIMEOUT_S:g} s; use fewer or simpler 're:' rules, or exact names."
+    )

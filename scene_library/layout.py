@@ -55,8 +55,14 @@ class Unit:
     optional: bool = False
 
 
-def make_unit(name: str, members: list[Member], placement: str, front_clearance: float = 0.0, role: str = "",
-              optional: bool = False) -> Unit:
+def make_unit(
+    name: str,
+    members: list[Member],
+    placement: str,
+    front_clearance: float = 0.0,
+    role: str = "",
+    optional: bool = False,
+) -> Unit:
     """A unit whose bounding box encloses its members, re-centred so the box is centred with back at +depth/2."""
     corners = []
     for m in members:
@@ -68,7 +74,17 @@ def make_unit(name: str, members: list[Member], placement: str, front_clearance:
     mid = (lo + hi) / 2
     shifted = tuple(replace(m, x=round(m.x - mid[0], 6), y=round(m.y - mid[1], 6)) for m in members)
     height = max(m.z + m.piece.height for m in members)
-    return Unit(name, shifted, float(hi[0] - lo[0]), float(hi[1] - lo[1]), float(height), placement, front_clearance, role, optional)
+    return Unit(
+        name,
+        shifted,
+        float(hi[0] - lo[0]),
+        float(hi[1] - lo[1]),
+        float(height),
+        placement,
+        front_clearance,
+        role,
+        optional,
+    )
 
 
 @dataclass
@@ -138,7 +154,9 @@ def hard_ok(layout: Layout, i: int, pose: Pose) -> bool:
         if boxes_overlap(b, fixed):
             return False
     for rect in layout.keep_clear:
-        zone = Box3((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 0.0, rect[2] - rect[0], rect[3] - rect[1], -1.0, 10.0)
+        zone = Box3(
+            (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 0.0, rect[2] - rect[0], rect[3] - rect[1], -1.0, 10.0
+        )
         if boxes_overlap(b, zone):
             return False
     return box_inside(layout.polygon, b.corners())  # the costliest test last
@@ -263,8 +281,10 @@ def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], 
             pair = row | box_ids[b]
             term = gaps.get(pair)
             if term is None:
-                gap = np.hypot(boxes[a].cx - boxes[b].cx, boxes[a].cy - boxes[b].cy) - (
-                    max(boxes[a].w, boxes[a].d) + max(boxes[b].w, boxes[b].d)) / 2
+                gap = (
+                    np.hypot(boxes[a].cx - boxes[b].cx, boxes[a].cy - boxes[b].cy)
+                    - (max(boxes[a].w, boxes[a].d) + max(boxes[b].w, boxes[b].d)) / 2
+                )
                 term = gaps[pair] = max(0.0, 0.6 - gap)
             energy += term
     by_role = {u.role: p for u, p in placed if u.role}
@@ -278,8 +298,14 @@ def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], 
     return energy
 
 
-def solve(layout: Layout, units: list[Unit], rng: np.random.Generator, relations: list[tuple[str, str, float, float]],
-          steps: int = 150, tries: int = 60) -> Layout:
+def solve(
+    layout: Layout,
+    units: list[Unit],
+    rng: np.random.Generator,
+    relations: list[tuple[str, str, float, float]],
+    steps: int = 150,
+    tries: int = 60,
+) -> Layout:
     """Place ``units`` (in order) constructively, drop optional ones that do not fit, then anneal.
 
     Returns the layout with ``units``/``poses`` of the units that were placed.

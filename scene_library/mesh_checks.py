@@ -18,15 +18,23 @@ from __future__ import annotations
 import json
 import stat
 import struct
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from scene_library.limits import (MAX_MESH_COORDINATE, MAX_MESH_EXTENT, MAX_MESH_FILE_BYTES, MAX_MESH_HEIGHT,
-                                  MAX_MESH_PARTS, MAX_MESH_TRIANGLES, MIB)
+from scene_library.limits import (
+    MAX_MESH_COORDINATE,
+    MAX_MESH_EXTENT,
+    MAX_MESH_FILE_BYTES,
+    MAX_MESH_HEIGHT,
+    MAX_MESH_PARTS,
+    MAX_MESH_TRIANGLES,
+    MIB,
+)
 
 __all__ = ["check_extent", "check_geometry", "check_mesh_file", "mesh_file_type", "too_many"]
 
@@ -43,8 +51,10 @@ def mesh_file_type(path: Path) -> str:
     name = path.name.lower()
     matches = [f for f in formats if name.endswith("." + f)]
     if not matches and name.endswith(_ARCHIVE_SUFFIXES):
-        raise SceneError(f"{path} is an archive or compressed file, which is not read; unpack it and import the mesh "
-                         f"file inside ({', '.join(sorted(formats))}).")
+        raise SceneError(
+            f"{path} is an archive or compressed file, which is not read; unpack it and import the mesh "
+            f"file inside ({', '.join(sorted(formats))})."
+        )
     if not matches:
         raise SceneError(f"{path} has no mesh-file suffix trimesh can read; use one of: {', '.join(sorted(formats))}.")
     return max(matches, key=len)
@@ -63,10 +73,18 @@ def _check_limits(path: Path, file_type: str) -> None:
     """:func:`check_mesh_file` without turning OSError into SceneError."""
     size = path.stat().st_size
     if size > MAX_MESH_FILE_BYTES:
-        raise SceneError(f"{path} is {size / MIB:.0f} MiB, larger than the import limit of {MAX_MESH_FILE_BYTES // MIB} MiB; "
-                         "simplify or split the model.")
-    check = {"glb": _check_gltf_header, "gltf": _check_gltf_header, "ply": _check_ply_header, "off": _check_off_header,
-             "stl": _check_stl_header, "obj": _check_obj_counts}.get(file_type)
+        raise SceneError(
+            f"{path} is {size / MIB:.0f} MiB, larger than the import limit of {MAX_MESH_FILE_BYTES // MIB} MiB; "
+            "simplify or split the model."
+        )
+    check = {
+        "glb": _check_gltf_header,
+        "gltf": _check_gltf_header,
+        "ply": _check_ply_header,
+        "off": _check_off_header,
+        "stl": _check_stl_header,
+        "obj": _check_obj_counts,
+    }.get(file_type)
     if check is not None:
         check(path, size)
 
@@ -155,8 +173,11 @@ def _check_gltf_header(path: Path, size: int) -> None:
     if declared > 2 * MAX_MESH_FILE_BYTES:
         raise too_many(path, f"arrays of {declared / MIB:,.0f} MiB (declared by its accessors)")
     per_mesh = [_gltf_mesh_triangles(m, accessors) for m in meshes]
-    triangles = sum(per_mesh[n["mesh"]] for n in nodes
-                    if isinstance(n, dict) and isinstance(n.get("mesh"), int) and 0 <= n["mesh"] < len(per_mesh))
+    triangles = sum(
+        per_mesh[n["mesh"]]
+        for n in nodes
+        if isinstance(n, dict) and isinstance(n.get("mesh"), int) and 0 <= n["mesh"] < len(per_mesh)
+    )
     _declared(path, "triangles", triangles, MAX_MESH_TRIANGLES)
     _check_gltf_uris(path, header, size)
 
@@ -211,17 +232,23 @@ def _check_gltf_uris(path: Path, header: dict, size: int) -> None:
             except (OSError, ValueError):
                 continue
             if not stat.S_ISREG(info.st_mode):
-                raise SceneError(f"{path} refers to {uri[:80]!r}, which is not a regular file (glTF {key} must be "
-                                 "embedded or files); re-export the model as .glb.")
+                raise SceneError(
+                    f"{path} refers to {uri[:80]!r}, which is not a regular file (glTF {key} must be "
+                    "embedded or files); re-export the model as .glb."
+                )
             total += info.st_size
             if total > MAX_MESH_FILE_BYTES:
-                raise SceneError(f"{path} and the files it refers to hold more than {MAX_MESH_FILE_BYTES // MIB} MiB, "
-                                 "the import limit; simplify or split the model.")
+                raise SceneError(
+                    f"{path} and the files it refers to hold more than {MAX_MESH_FILE_BYTES // MIB} MiB, "
+                    "the import limit; simplify or split the model."
+                )
 
 
 def too_many(path: Path, what: str) -> SceneError:
-    return SceneError(f"{path} has {what}, over the import limit; simplify or split the model (e.g. decimate it "
-                      "in your modelling tool).")
+    return SceneError(
+        f"{path} has {what}, over the import limit; simplify or split the model (e.g. decimate it "
+        "in your modelling tool)."
+    )
 
 
 def check_extent(meshes: Sequence[trimesh.Trimesh], path: Path, up: str, scale: float) -> None:
@@ -231,25 +258,33 @@ def check_extent(meshes: Sequence[trimesh.Trimesh], path: Path, up: str, scale: 
     hi = np.max([m.vertices.max(axis=0) for m in meshes], axis=0)
     units = "check the units (scale 0.01 for cm, 0.001 for mm, 0.0254 for inches) and the up axis"
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        raise SceneError(f"{path}: the model's coordinates are not finite (infinity or NaN) at scale {scale:g}: the "
-                         f"scale is far too large or a node transform in the file is corrupt; {units}, or re-export it.")
+        raise SceneError(
+            f"{path}: the model's coordinates are not finite (infinity or NaN) at scale {scale:g}: the "
+            f"scale is far too large or a node transform in the file is corrupt; {units}, or re-export it."
+        )
     span = hi - lo
     if span[0] > MAX_MESH_EXTENT or span[1] > MAX_MESH_EXTENT or span[2] > MAX_MESH_HEIGHT:
-        raise SceneError(f"{path}: the model spans {span[0]:.4g} x {span[1]:.4g} x {span[2]:.4g} m at scale {scale:g}, "
-                         f"up {up!r}; a model must fit in {MAX_MESH_EXTENT:g} x {MAX_MESH_EXTENT:g} x "
-                         f"{MAX_MESH_HEIGHT:g} m -- {units}; split a larger model (a whole building) into rooms.")
+        raise SceneError(
+            f"{path}: the model spans {span[0]:.4g} x {span[1]:.4g} x {span[2]:.4g} m at scale {scale:g}, "
+            f"up {up!r}; a model must fit in {MAX_MESH_EXTENT:g} x {MAX_MESH_EXTENT:g} x "
+            f"{MAX_MESH_HEIGHT:g} m -- {units}; split a larger model (a whole building) into rooms."
+        )
     far = float(max(np.abs(lo).max(), np.abs(hi).max()))
     if far > MAX_MESH_COORDINATE:
-        raise SceneError(f"{path}: the model lies {far:.4g} m from the file's origin at scale {scale:g}, beyond "
-                         f"{MAX_MESH_COORDINATE:g} m; move it near the origin in your modelling tool.")
+        raise SceneError(
+            f"{path}: the model lies {far:.4g} m from the file's origin at scale {scale:g}, beyond "
+            f"{MAX_MESH_COORDINATE:g} m; move it near the origin in your modelling tool."
+        )
 
 
 def check_geometry(mesh: trimesh.Trimesh, path: Path, name: str) -> None:
     """SceneError for corrupt geometry: non-finite coordinates or faces indexing missing vertices."""
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
     if not np.isfinite(vertices).all():
-        raise SceneError(f"{path}: mesh {name!r} has NaN or infinite vertex coordinates; repair or re-export the model.")
+        raise SceneError(
+            f"{path}: mesh {name!r} has NaN or infinite vertex coordinates; repair or re-export the model."
+        )
     if faces.min() < 0 or faces.max() >= len(vertices):
-        raise SceneError(f"{path}: mesh {name!r} has faces that reference missing vertices (corrupt file); re-export the model.")
-
-
+        raise SceneError(
+            f"{path}: mesh {name!r} has faces that reference missing vertices (corrupt file); re-export the model."
+        )

@@ -16,19 +16,42 @@ from scene_library.objects.base import Piece
 
 #: Roles used by the room recipes, each resolved to the first registered object kind in its list.
 ROLES: dict[str, tuple[str, ...]] = {
-    "bed": ("bed",), "night_stand": ("night_stand",), "table_lamp": ("table_lamp", "lamp"),
-    "floor_lamp": ("floor_lamp", "lamp"), "wardrobe": ("wardrobe", "cabinet"), "dresser": ("dresser",),
-    "bookshelf": ("bookshelf",), "cabinet": ("cabinet", "storage_cabinet"), "desk": ("desk",),
-    "chair": ("chair", "dining_chair"), "office_chair": ("office_chair", "chair"), "armchair": ("armchair", "chair"),
-    "sofa": ("sofa",), "coffee_table": ("coffee_table", "table"), "side_table": ("side_table", "table"),
-    "tv_stand": ("tv_stand", "television_stand"), "dining_table": ("dining_table", "table"),
-    "counter": ("counter_run", "counter", "kitchen_counter"), "refrigerator": ("refrigerator", "fridge"),
-    "wall_cabinet": ("wall_cabinet",), "toilet": ("toilet",), "vanity": ("vanity", "sink"),
-    "bathtub": ("bathtub",), "mirror": ("mirror",), "towel": ("towel", "towel_bar"), "floor_mat": ("floor_mat", "rug"),
-    "whiteboard": ("whiteboard",), "picture": ("picture",), "shelves": ("shelves", "wall_shelf"),
-    "monitor": ("monitor", "computer_monitor"), "wall_tv": ("wall_television", "wall_tv", "television"),
-    "tall_cabinet": ("tall_cabinet", "cabinet"), "low_bookshelf": ("low_bookshelf", "bookshelf"),
-    "mini_fridge": ("mini_fridge",), "ottoman": ("ottoman",), "rug": ("rug", "floor_mat"),
+    "bed": ("bed",),
+    "night_stand": ("night_stand",),
+    "table_lamp": ("table_lamp", "lamp"),
+    "floor_lamp": ("floor_lamp", "lamp"),
+    "wardrobe": ("wardrobe", "cabinet"),
+    "dresser": ("dresser",),
+    "bookshelf": ("bookshelf",),
+    "cabinet": ("cabinet", "storage_cabinet"),
+    "desk": ("desk",),
+    "chair": ("chair", "dining_chair"),
+    "office_chair": ("office_chair", "chair"),
+    "armchair": ("armchair", "chair"),
+    "sofa": ("sofa",),
+    "coffee_table": ("coffee_table", "table"),
+    "side_table": ("side_table", "table"),
+    "tv_stand": ("tv_stand", "television_stand"),
+    "dining_table": ("dining_table", "table"),
+    "counter": ("counter_run", "counter", "kitchen_counter"),
+    "refrigerator": ("refrigerator", "fridge"),
+    "wall_cabinet": ("wall_cabinet",),
+    "toilet": ("toilet",),
+    "vanity": ("vanity", "sink"),
+    "bathtub": ("bathtub",),
+    "mirror": ("mirror",),
+    "towel": ("towel", "towel_bar"),
+    "floor_mat": ("floor_mat", "rug"),
+    "whiteboard": ("whiteboard",),
+    "picture": ("picture",),
+    "shelves": ("shelves", "wall_shelf"),
+    "monitor": ("monitor", "computer_monitor"),
+    "wall_tv": ("wall_television", "wall_tv", "television"),
+    "tall_cabinet": ("tall_cabinet", "cabinet"),
+    "low_bookshelf": ("low_bookshelf", "bookshelf"),
+    "mini_fridge": ("mini_fridge",),
+    "ottoman": ("ottoman",),
+    "rug": ("rug", "floor_mat"),
     "floor_plant": ("floor_plant",),
 }
 
@@ -62,6 +85,7 @@ def on_top(host: Piece, item: Piece, at: tuple[float, float] | None = None) -> t
 
 def add_if_free(members: list[Member], member: Member, gap: float = 0.02) -> bool:
     """Append ``member`` unless its box meets one of ``members`` (plan gap ``gap`` m, z ranges overlapping)."""
+
     def box(m: Member) -> Box3:
         return Box3(m.x, m.y, m.yaw, m.piece.width, m.piece.depth, m.z, m.z + m.piece.height)
 
@@ -83,7 +107,9 @@ def bed_group(rng: np.random.Generator) -> Unit:
             lamp = _piece("table_lamp", rng)
             spot = on_top(ns, lamp) if lamp is not None and rng.random() < 0.6 else None
             if spot is not None:
-                members.append(Member(f"lamp_{side + 1}", lamp, x + spot[0], bed.depth / 2 - ns.depth / 2 + spot[1], spot[2]))
+                members.append(
+                    Member(f"lamp_{side + 1}", lamp, x + spot[0], bed.depth / 2 - ns.depth / 2 + spot[1], spot[2])
+                )
     return make_unit("bed", members, "wall", front_clearance=0.6, role="bed")
 
 
@@ -97,8 +123,14 @@ def sofa_group(rng: np.random.Generator) -> Unit:
     for side in (-1, 1):
         if rng.random() < 0.35:
             st = _piece("side_table", rng)
-            members.append(Member(f"side_table_{side + 1}", st, side * (sofa.width / 2 + 0.05 + st.width / 2),
-                                  sofa.depth / 2 - st.depth / 2))
+            members.append(
+                Member(
+                    f"side_table_{side + 1}",
+                    st,
+                    side * (sofa.width / 2 + 0.05 + st.width / 2),
+                    sofa.depth / 2 - st.depth / 2,
+                )
+            )
     return make_unit("sofa", members, "wall", front_clearance=0.3, role="sofa")
 
 
@@ -107,8 +139,16 @@ def desk_group(rng: np.random.Generator, name: str = "desk") -> Unit:
     members = [Member("desk", desk)]
     chair = _piece("office_chair", rng)
     back = float(rng.uniform(0.1, 0.4))
-    members.append(Member("chair", chair, float(rng.uniform(-0.15, 0.15)) * desk.width,
-                          -(desk.depth / 2 + back + chair.depth / 2), 0.0, np.pi + float(rng.normal(0, np.radians(12)))))
+    members.append(
+        Member(
+            "chair",
+            chair,
+            float(rng.uniform(-0.15, 0.15)) * desk.width,
+            -(desk.depth / 2 + back + chair.depth / 2),
+            0.0,
+            np.pi + float(rng.normal(0, np.radians(12))),
+        )
+    )
     monitor = _piece("monitor", rng)
     spot = on_top(desk, monitor, at=(0.0, desk.depth / 2)) if monitor is not None else None
     if spot is not None:
@@ -141,20 +181,34 @@ def dining_group(rng: np.random.Generator, n_chairs: tuple[int, int] = (4, 6)) -
 
 def counter_run(rng: np.random.Generator, name: str, optional: bool = False) -> Unit | None:
     counter = _piece("counter", rng)
-    return None if counter is None else make_unit(name, [Member("counter", counter)], "wall", front_clearance=0.9, role=name,
-                                                  optional=optional)
+    return (
+        None
+        if counter is None
+        else make_unit(name, [Member("counter", counter)], "wall", front_clearance=0.9, role=name, optional=optional)
+    )
 
 
-def single(role: str, rng: np.random.Generator, placement: str | None = None, optional: bool = False,
-           front: float | None = None) -> Unit | None:
+def single(
+    role: str,
+    rng: np.random.Generator,
+    placement: str | None = None,
+    optional: bool = False,
+    front: float | None = None,
+) -> Unit | None:
     kind = kind_for(role)
     if kind is None:
         return None
     spec = get_spec(kind)
     piece = spec.build(spec.sample(rng))
     where = placement or (spec.placement if spec.placement in ("wall", "corner", "free") else "wall")
-    return make_unit(role, [Member(role, piece)], where, spec.front_clearance if front is None else front,
-                     role=role, optional=optional)
+    return make_unit(
+        role,
+        [Member(role, piece)],
+        where,
+        spec.front_clearance if front is None else front,
+        role=role,
+        optional=optional,
+    )
 
 
 def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], list[tuple[str, str, float, float]]]:
@@ -218,16 +272,50 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
 #: ``"desk_group"`` is a desk with its chair and monitor. NYUv2 rooms are small and crowded with storage:
 #: furniture (cabinets, shelves, counters, dressers) is 17 % of their labelled pixels, wall only 31 %.
 WALL_FILLERS: dict[str, tuple[tuple[str, float], ...]] = {
-    "bedroom": (("wardrobe", 2.0), ("dresser", 2.0), ("bookshelf", 1.5), ("tall_cabinet", 0.7), ("cabinet", 1.0),
-                ("low_bookshelf", 1.0), ("desk_group", 2.0), ("sofa", 1.0), ("floor_lamp", 0.7), ("floor_plant", 0.5)),
-    "living_room": (("bookshelf", 2.0), ("cabinet", 1.5), ("low_bookshelf", 2.0), ("tall_cabinet", 0.7),
-                    ("sofa", 3.0), ("floor_lamp", 1.0), ("floor_plant", 1.0)),
+    "bedroom": (
+        ("wardrobe", 2.0),
+        ("dresser", 2.0),
+        ("bookshelf", 1.5),
+        ("tall_cabinet", 0.7),
+        ("cabinet", 1.0),
+        ("low_bookshelf", 1.0),
+        ("desk_group", 2.0),
+        ("sofa", 1.0),
+        ("floor_lamp", 0.7),
+        ("floor_plant", 0.5),
+    ),
+    "living_room": (
+        ("bookshelf", 2.0),
+        ("cabinet", 1.5),
+        ("low_bookshelf", 2.0),
+        ("tall_cabinet", 0.7),
+        ("sofa", 3.0),
+        ("floor_lamp", 1.0),
+        ("floor_plant", 1.0),
+    ),
     "kitchen": (("tall_cabinet", 2.0), ("counter", 2.0), ("cabinet", 1.0), ("bookshelf", 0.3), ("floor_plant", 0.3)),
     "bathroom": (("cabinet", 2.0), ("tall_cabinet", 1.0)),
-    "office": (("bookshelf", 3.0), ("tall_cabinet", 2.0), ("cabinet", 2.0), ("low_bookshelf", 1.0),
-               ("desk_group", 2.0), ("mini_fridge", 0.2), ("sofa", 1.0), ("floor_plant", 0.8), ("floor_lamp", 0.4)),
-    "dining_room": (("cabinet", 3.0), ("bookshelf", 2.0), ("tall_cabinet", 2.0), ("dresser", 1.0), ("low_bookshelf", 1.0),
-                    ("sofa", 1.0), ("floor_plant", 1.0), ("floor_lamp", 0.5)),
+    "office": (
+        ("bookshelf", 3.0),
+        ("tall_cabinet", 2.0),
+        ("cabinet", 2.0),
+        ("low_bookshelf", 1.0),
+        ("desk_group", 2.0),
+        ("mini_fridge", 0.2),
+        ("sofa", 1.0),
+        ("floor_plant", 0.8),
+        ("floor_lamp", 0.4),
+    ),
+    "dining_room": (
+        ("cabinet", 3.0),
+        ("bookshelf", 2.0),
+        ("tall_cabinet", 2.0),
+        ("dresser", 1.0),
+        ("low_bookshelf", 1.0),
+        ("sofa", 1.0),
+        ("floor_plant", 1.0),
+        ("floor_lamp", 0.5),
+    ),
 }
 #: Free-standing pieces that clutter the middle of a room, per room type: (role, weight). NYUv2 rooms have
 #: chairs, side, coffee and meeting tables and ottomans standing about; they also give frames near foreground objects.

@@ -25,7 +25,12 @@ from scene_library.shell import sample_footprint, sample_openings, walls_of
 
 #: Room types and their NYUv2-like sampling weights.
 ROOM_WEIGHTS: dict[str, float] = {
-    "bedroom": 0.30, "kitchen": 0.18, "living_room": 0.18, "bathroom": 0.10, "dining_room": 0.10, "office": 0.14,
+    "bedroom": 0.30,
+    "kitchen": 0.18,
+    "living_room": 0.18,
+    "bathroom": 0.10,
+    "dining_room": 0.10,
+    "office": 0.14,
 }
 ROOM_TYPES = tuple(ROOM_WEIGHTS)
 
@@ -72,8 +77,9 @@ def pick_room_type(rng: np.random.Generator) -> str:
     return str(rng.choice(ROOM_TYPES, p=weights / weights.sum()))
 
 
-def generate_description(rng: np.random.Generator, room_type: str | None = None,
-                         extra: tuple[Piece, ...] = ()) -> dict | None:
+def generate_description(
+    rng: np.random.Generator, room_type: str | None = None, extra: tuple[Piece, ...] = ()
+) -> dict | None:
     """Sample the description of a furnished room (see :mod:`scene_library.description`); None when the
     sampled footprint cannot hold the room's anchor furniture (draw again).
 
@@ -83,7 +89,9 @@ def generate_description(rng: np.random.Generator, room_type: str | None = None,
     return None if drawn is None else drawn[0]
 
 
-def _draw_room(rng: np.random.Generator, room_type: str | None, extra: tuple[Piece, ...]) -> tuple[dict, list[Piece]] | None:
+def _draw_room(
+    rng: np.random.Generator, room_type: str | None, extra: tuple[Piece, ...]
+) -> tuple[dict, list[Piece]] | None:
     """:func:`generate_description`'s description together with the pieces of its objects, in order."""
     if room_type is None:
         room_type = pick_room_type(rng)
@@ -104,7 +112,9 @@ def _draw_room(rng: np.random.Generator, room_type: str | None, extra: tuple[Pie
             a, b = wall.point(opening["s"] - w / 2, 0.0), wall.point(opening["s"] + w / 2, reach)
             keep_clear.append(np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])]))
             doors.append(wall.point(opening["s"], 0.4))
-            gaps.append([wall.index, round(opening["s"] - piece.width / 2, 6), round(opening["s"] + piece.width / 2, 6)])
+            gaps.append(
+                [wall.index, round(opening["s"] - piece.width / 2, 6), round(opening["s"] + piece.width / 2, 6)]
+            )
     layout = Layout(polygon, walls, keep_clear, doors, fixed=[b for _, b in placer.boxes])
     units, relations = room_units(room_type, rng)
     door_width = sum(g[2] - g[1] for g in gaps)
@@ -121,7 +131,8 @@ def _draw_room(rng: np.random.Generator, room_type: str | None, extra: tuple[Pie
     _add_small_objects(placer, rng, room_type)
     _add_floor_clutter(placer, rng, polygon, keep_clear, room_type)
     return {
-        "format": FORMAT, "version": VERSION,
+        "format": FORMAT,
+        "version": VERSION,
         "room": {"type": room_type, "polygon": polygon.tolist(), "height": height, "skirting_gaps": gaps},
         "keep_clear": [r.round(6).tolist() for r in keep_clear],
         "objects": placer.objects,
@@ -131,8 +142,12 @@ def _draw_room(rng: np.random.Generator, room_type: str | None, extra: tuple[Pie
 MIN_CLASSES = 5  #: least number of distinct NYU40 classes among a room's objects (openings not counted)
 
 
-def generate_room(rng: np.random.Generator, room_type: str | None = None, min_classes: int = MIN_CLASSES,
-                  extra: tuple[Piece, ...] = ()) -> Scene:
+def generate_room(
+    rng: np.random.Generator,
+    room_type: str | None = None,
+    min_classes: int = MIN_CLASSES,
+    extra: tuple[Piece, ...] = (),
+) -> Scene:
     """Sample and build a furnished room: its anchor furniture always, and objects of at least
     ``min_classes`` distinct NYU40 classes besides doors and windows.
 
@@ -163,11 +178,14 @@ def _add_unit(placer: _Placer, unit: Unit, pose) -> None:
 
 def _wall_item_roles(room_type: str, rng: np.random.Generator) -> list[str]:
     roles = ["picture"] * int(rng.choice(PICTURE_COUNTS[0], p=PICTURE_COUNTS[1]))
-    extra = {"bathroom": [("mirror", 0.9), ("towel", 0.8), ("towel", 0.4)],
-             "office": [("whiteboard", 0.6), ("shelves", 0.3)],
-             "kitchen": [("wall_cabinet", 0.8), ("wall_cabinet", 0.6), ("shelves", 0.3)],
-             "bedroom": [("mirror", 0.4), ("shelves", 0.2)],
-             "living_room": [("shelves", 0.3), ("mirror", 0.3)], "dining_room": [("mirror", 0.3)]}
+    extra = {
+        "bathroom": [("mirror", 0.9), ("towel", 0.8), ("towel", 0.4)],
+        "office": [("whiteboard", 0.6), ("shelves", 0.3)],
+        "kitchen": [("wall_cabinet", 0.8), ("wall_cabinet", 0.6), ("shelves", 0.3)],
+        "bedroom": [("mirror", 0.4), ("shelves", 0.2)],
+        "living_room": [("shelves", 0.3), ("mirror", 0.3)],
+        "dining_room": [("mirror", 0.3)],
+    }
     if room_type == "bathroom":
         roles = roles[:1]
     return roles + [role for role, prob in extra.get(room_type, []) if rng.random() < prob]
@@ -233,8 +251,9 @@ def _add_small_objects(placer: _Placer, rng: np.random.Generator, room_type: str
                         break
 
 
-def _add_floor_clutter(placer: _Placer, rng: np.random.Generator, polygon: np.ndarray, keep_clear: list,
-                       room_type: str) -> None:
+def _add_floor_clutter(
+    placer: _Placer, rng: np.random.Generator, polygon: np.ndarray, keep_clear: list, room_type: str
+) -> None:
     kinds = _kinds_for_room("floor_clutter", room_type)
     if not kinds:
         return

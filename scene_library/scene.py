@@ -126,8 +126,15 @@ def _polygon_edges(polygon: np.ndarray) -> tuple[np.ndarray, ...]:
         a = polygon
         b = np.concatenate((polygon[1:], polygon[:1]))  # the next vertex
         ab = b - a
-        edges = (a[:, 0].copy(), a[:, 1].copy(), b[:, 1].copy(), ab[:, 0].copy(), ab[:, 1].copy(),
-                 b[:, 1] - a[:, 1] + 1e-300, np.maximum((ab**2).sum(axis=1), 1e-300))
+        edges = (
+            a[:, 0].copy(),
+            a[:, 1].copy(),
+            b[:, 1].copy(),
+            ab[:, 0].copy(),
+            ab[:, 1].copy(),
+            b[:, 1] - a[:, 1] + 1e-300,
+            np.maximum((ab**2).sum(axis=1), 1e-300),
+        )
         if len(_EDGE_CACHE) >= 256:
             _EDGE_CACHE.clear()
         _EDGE_CACHE[key] = edges

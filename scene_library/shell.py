@@ -13,9 +13,9 @@ from functools import cached_property
 import numpy as np
 import trimesh
 
-from synthcam_core.labels import class40_id
 from scene_library.objects import build_piece, get_spec
 from scene_library.objects.base import Part, box, merge, uniform
+from synthcam_core.labels import class40_id
 
 SHELL_T = 0.15  #: thickness of floor, ceiling and wall boxes (m)
 SKIRTING_H, SKIRTING_D = 0.08, 0.012  #: skirting board height and depth (m)
@@ -142,7 +142,11 @@ def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[in
     size, centre = hi - lo, (hi + lo) / 2
     parts = [
         Part("floor", class40_id("floor"), box((size[0], size[1], SHELL_T), (centre[0], centre[1], -SHELL_T / 2))),
-        Part("ceiling", class40_id("ceiling"), box((size[0], size[1], SHELL_T), (centre[0], centre[1], height + SHELL_T / 2))),
+        Part(
+            "ceiling",
+            class40_id("ceiling"),
+            box((size[0], size[1], SHELL_T), (centre[0], centre[1], height + SHELL_T / 2)),
+        ),
     ]
     convex = convex_vertices(polygon)
     walls = walls_of(polygon)
@@ -151,8 +155,13 @@ def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[in
         n = len(walls)
         ext0 = SHELL_T if convex[wall.index] else 0.0
         ext1 = SHELL_T if convex[(wall.index + 1) % n] else 0.0
-        parts.append(Part(f"wall_{wall.index}", class40_id("wall"),
-                          _wall_box(wall, -ext0, wall.length + ext1, 0.0, height, -SHELL_T, 0.0)))
+        parts.append(
+            Part(
+                f"wall_{wall.index}",
+                class40_id("wall"),
+                _wall_box(wall, -ext0, wall.length + ext1, 0.0, height, -SHELL_T, 0.0),
+            )
+        )
         trim0 = SKIRTING_D if convex[wall.index] else 0.0
         trim1 = SKIRTING_D if convex[(wall.index + 1) % n] else 0.0
         cuts = sorted((a, b) for w, a, b in skirting_gaps if w == wall.index)
@@ -207,7 +216,9 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
     small = room_type == "bathroom"  # small windows, no room for curtains beside them
     candidates = [w for w in walls if w.index not in door_walls and w.length > (1.2 if small else 1.8)]
     for wall in (candidates[i] for i in rng.permutation(len(candidates))[:n_windows]):
-        width = uniform(rng, 0.4, min(0.8, wall.length - 0.8)) if small else uniform(rng, 0.6, min(2.0, wall.length - 0.9))
+        width = (
+            uniform(rng, 0.4, min(0.8, wall.length - 0.8)) if small else uniform(rng, 0.6, min(2.0, wall.length - 0.9))
+        )
         sill = uniform(rng, 0.8, 1.0)
         win_h = round(min(uniform(rng, 0.8, 1.5), height - sill - 0.25), 4)
         s = free_span(wall, width + (0.1 if small else 0.5))  # room for curtain panels beside the window
@@ -225,6 +236,14 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
             out.append({"kind": "curtain", "params": params, "wall": wall.index, "s": s, "z": hem})
         elif dressing < 0.8:
             params = _opening_params("blinds", rng, width=round(width - 0.02, 4), height=round(win_h - 0.02, 4))
-            out.append({"kind": "blinds", "params": params, "wall": wall.index, "s": s, "z": round(sill + 0.01, 4),
-                        "offset": proud})
+            out.append(
+                {
+                    "kind": "blinds",
+                    "params": params,
+                    "wall": wall.index,
+                    "s": s,
+                    "z": round(sill + 0.01, 4),
+                    "offset": proud,
+                }
+            )
     return out

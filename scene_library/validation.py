@@ -28,11 +28,20 @@ from typing import Any
 import numpy as np
 
 from scene_library.errors import SceneError
-from synthcam_core.errors import InputError
-from scene_library.limits import (MAX_OBJECTS, MAX_POLYGON_VERTICES, MAX_ROOM_EXTENT, MAX_ROOM_HEIGHT, MAX_ROOM_RECTS,
-                                  MAX_TEXT, MAX_YAW, MIN_FLOOR_AREA, POSE_MARGIN)
+from scene_library.limits import (
+    MAX_OBJECTS,
+    MAX_POLYGON_VERTICES,
+    MAX_ROOM_EXTENT,
+    MAX_ROOM_HEIGHT,
+    MAX_ROOM_RECTS,
+    MAX_TEXT,
+    MAX_YAW,
+    MIN_FLOOR_AREA,
+    POSE_MARGIN,
+)
 from scene_library.objects import get_spec
 from scene_library.objects.params import check_params, listed_keys, short_value
+from synthcam_core.errors import InputError
 
 FORMAT, VERSION = "synthcam-scene", 1
 TOP_KEYS = ("format", "version", "room", "keep_clear", "objects")
@@ -50,7 +59,11 @@ def _fail(message: str) -> SceneError:
 def check_description(description: Any) -> None:
     """Raise SceneError (one line: the field, what is wrong, what to do) unless ``description`` is a
     well-formed scene description within the limits (see the module docstring)."""
-    if not isinstance(description, dict) or description.get("format") != FORMAT or description.get("version") != VERSION:
+    if (
+        not isinstance(description, dict)
+        or description.get("format") != FORMAT
+        or description.get("version") != VERSION
+    ):
         raise SceneError(f"not a {FORMAT} v{VERSION} description; {_HINT}")
     _known_keys(description, TOP_KEYS, "the top level")
     for key in ("room", "objects"):
@@ -100,9 +113,11 @@ def _check_polygon(value: Any, shell: bool) -> np.ndarray:
         raise _fail(f"{where} must list 3 to {MAX_POLYGON_VERTICES} [x, y] vertices, not {size}")
     points = np.array([_pair(v, f"{where} vertex {i}") for i, v in enumerate(value)], dtype=np.float64)
     if points.min() < -_EPS or points.max() > MAX_ROOM_EXTENT + _EPS:
-        raise _fail(f"{where} spans x {points[:, 0].min():g}..{points[:, 0].max():g}, y {points[:, 1].min():g}.."
-                    f"{points[:, 1].max():g} m; the floor plan must lie within [0, {MAX_ROOM_EXTENT:g}] m in x and y "
-                    "(move its corner to the origin, or make the room smaller)")
+        raise _fail(
+            f"{where} spans x {points[:, 0].min():g}..{points[:, 0].max():g}, y {points[:, 1].min():g}.."
+            f"{points[:, 1].max():g} m; the floor plan must lie within [0, {MAX_ROOM_EXTENT:g}] m in x and y "
+            "(move its corner to the origin, or make the room smaller)"
+        )
     if not shell:
         return points
     edges = np.roll(points, -1, axis=0) - points
@@ -111,9 +126,13 @@ def _check_polygon(value: Any, shell: bool) -> np.ndarray:
         raise _fail(f"{where} repeats vertex {int(short[0])} at the next position; remove the duplicate")
     crossing = _self_intersection(points)
     if crossing is not None:
-        raise _fail(f"{where} intersects itself (edges {crossing[0]} and {crossing[1]} meet); "
-                    "list the vertices of a simple outline in order around the room")
-    area = 0.5 * float(np.dot(points[:, 0], np.roll(points[:, 1], -1)) - np.dot(points[:, 1], np.roll(points[:, 0], -1)))
+        raise _fail(
+            f"{where} intersects itself (edges {crossing[0]} and {crossing[1]} meet); "
+            "list the vertices of a simple outline in order around the room"
+        )
+    area = 0.5 * float(
+        np.dot(points[:, 0], np.roll(points[:, 1], -1)) - np.dot(points[:, 1], np.roll(points[:, 0], -1))
+    )
     if abs(area) < MIN_FLOOR_AREA:
         raise _fail(f"{where} encloses {abs(area):g} m^2; a room needs at least {MIN_FLOOR_AREA:g} m^2 of floor")
     if area < 0:
@@ -138,9 +157,20 @@ def _self_intersection(points: np.ndarray) -> tuple[int, int] | None:
     p1, p2, q1, q2 = a[i], b[i], a[j], b[j]
     d1, d2, d3, d4 = _orient(q1, q2, p1), _orient(q1, q2, p2), _orient(p1, p2, q1), _orient(p1, p2, q2)
     eps = 1e-9 * MAX_ROOM_EXTENT**2
-    proper = (d1 * d2 < 0) & (d3 * d4 < 0) & (np.abs(d1) > eps) & (np.abs(d2) > eps) & (np.abs(d3) > eps) & (np.abs(d4) > eps)
-    touch = (_on_segment(q1, q2, p1, d1, eps) | _on_segment(q1, q2, p2, d2, eps)
-             | _on_segment(p1, p2, q1, d3, eps) | _on_segment(p1, p2, q2, d4, eps))
+    proper = (
+        (d1 * d2 < 0)
+        & (d3 * d4 < 0)
+        & (np.abs(d1) > eps)
+        & (np.abs(d2) > eps)
+        & (np.abs(d3) > eps)
+        & (np.abs(d4) > eps)
+    )
+    touch = (
+        _on_segment(q1, q2, p1, d1, eps)
+        | _on_segment(q1, q2, p2, d2, eps)
+        | _on_segment(p1, p2, q1, d3, eps)
+        | _on_segment(p1, p2, q2, d4, eps)
+    )
     hit = np.flatnonzero(proper | touch)
     return None if not len(hit) else (int(i[hit[0]]), int(j[hit[0]]))
 
@@ -182,8 +212,10 @@ def _check_keep_clear(rects: Any) -> None:
             raise _fail(f"{where} entry {k} must be [x0, y0, x1, y1] (metres)")
         x0, y0, x1, y1 = (_number(v, f"{where} entry {k}") for v in rect)
         if not (lo <= x0 <= x1 <= hi and lo <= y0 <= y1 <= hi):
-            raise _fail(f"{where} entry {k} is [{x0:g}, {y0:g}, {x1:g}, {y1:g}]; give x0 <= x1 and y0 <= y1 "
-                        f"within {lo:g}..{hi:g} m")
+            raise _fail(
+                f"{where} entry {k} is [{x0:g}, {y0:g}, {x1:g}, {y1:g}]; give x0 <= x1 and y0 <= y1 "
+                f"within {lo:g}..{hi:g} m"
+            )
 
 
 # --- objects ----------------------------------------------------------------------------------------
@@ -222,9 +254,11 @@ def _check_pose(pose: Any, where: str, lo: np.ndarray, hi: np.ndarray, height: f
     x, y, z, yaw = (_number(v, f"{where}: 'pose'") for v in pose)
     m = POSE_MARGIN
     if not (lo[0] - m <= x <= hi[0] + m and lo[1] - m <= y <= hi[1] + m and -m <= z <= height + m):
-        raise _fail(f"{where}: 'pose' places it at ({x:g}, {y:g}, {z:g}) m, outside the room "
-                    f"(x {lo[0]:g}..{hi[0]:g}, y {lo[1]:g}..{hi[1]:g}, z 0..{height:g} m, {m:g} m of margin); "
-                    "move it into the room")
+        raise _fail(
+            f"{where}: 'pose' places it at ({x:g}, {y:g}, {z:g}) m, outside the room "
+            f"(x {lo[0]:g}..{hi[0]:g}, y {lo[1]:g}..{hi[1]:g}, z 0..{height:g} m, {m:g} m of margin); "
+            "move it into the room"
+        )
     if abs(yaw) > MAX_YAW:
         raise _fail(f"{where}: 'pose' yaw is {yaw:g} rad; use an angle within +-{MAX_YAW:g} rad")
 
@@ -277,5 +311,5 @@ def _known_keys(mapping: dict, allowed: tuple[str, ...], where: str) -> None:
 
 def _kind_of(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a text", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
-
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )

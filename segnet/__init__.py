@@ -10,10 +10,19 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "MODELS": "segnet.models", "make_model": "segnet.models", "mc_dropout_predict": "segnet.models", "SegNet": "segnet.models",
-    "ENCODINGS": "segnet.encodings", "encode": "segnet.encodings", "encode_numpy": "segnet.encodings",
-    "Confusion": "segnet.metrics", "confusion_matrix": "segnet.metrics", "scores": "segnet.metrics",
-    "TrainConfig": "segnet.config", "load_checkpoint": "segnet.checkpoint", "SyntheticRooms": "segnet.synthetic",
+    "MODELS": "segnet.models",
+    "make_model": "segnet.models",
+    "mc_dropout_predict": "segnet.models",
+    "SegNet": "segnet.models",
+    "ENCODINGS": "segnet.encodings",
+    "encode": "segnet.encodings",
+    "encode_numpy": "segnet.encodings",
+    "Confusion": "segnet.metrics",
+    "confusion_matrix": "segnet.metrics",
+    "scores": "segnet.metrics",
+    "TrainConfig": "segnet.config",
+    "load_checkpoint": "segnet.checkpoint",
+    "SyntheticRooms": "segnet.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

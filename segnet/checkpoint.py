@@ -138,7 +138,6 @@ def check_tensors(state: object, path: str | Path, budget: int) -> None:
             stack.extend(item)
 
 
-
 # ------------------------------------------------------------------ optimizer and scheduler state
 
 _PLAIN = (int, float, bool, str, type(None))
@@ -199,8 +198,11 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: object, path: 
             raise not_a_checkpoint(path, "its optimizer state does not fit this model and optimizer")
         unknown = set(group) - set(own_group) - {"initial_lr"}
         if unknown:
-            raise not_a_checkpoint(path, f"its optimizer has setting {sorted(map(str, unknown))[0]!r}, which --optimizer "
-                                         "of its config does not know")
+            raise not_a_checkpoint(
+                path,
+                f"its optimizer has setting {sorted(map(str, unknown))[0]!r}, which --optimizer "
+                "of its config does not know",
+            )
         for key, value in group.items():
             if key != "params" and not _plain_value(value):
                 raise not_a_checkpoint(path, f"its optimizer setting {key!r} is not a finite plain value")
@@ -213,7 +215,9 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: object, path: 
             if isinstance(value, torch.Tensor):
                 fits = value.dim() == 0 or value.shape == shapes[index]
                 if not fits or not (value.is_floating_point() or value.dim() == 0):
-                    raise not_a_checkpoint(path, f"its optimizer state {key!r} of parameter {index} does not fit the model")
+                    raise not_a_checkpoint(
+                        path, f"its optimizer state {key!r} of parameter {index} does not fit the model"
+                    )
             elif not _plain_value(value):
                 raise not_a_checkpoint(path, f"its optimizer state {key!r} is not a tensor or plain value")
     _load_into(optimizer, saved, path, "optimizer")
@@ -231,8 +235,11 @@ def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> 
             raise not_a_checkpoint(path, f"its scheduler state has unknown entry {str(key)[:40]!r}")
         mine = own[key]
         if isinstance(mine, (list, tuple)):
-            ok = isinstance(value, (list, tuple)) and len(value) == len(mine) and all(
-                v is None or _plain_number(v) for v in value)
+            ok = (
+                isinstance(value, (list, tuple))
+                and len(value) == len(mine)
+                and all(v is None or _plain_number(v) for v in value)
+            )
         elif isinstance(mine, bool):
             ok = isinstance(value, bool)
         elif isinstance(mine, int):
@@ -256,8 +263,18 @@ def _load_into(target: object, saved: dict, path: str | Path, what: str) -> None
 
 # ------------------------------------------------------------------ run checkpoints
 
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "config", "model_spec", "class_weights", "history",
-                   "best", "rng")
+CHECKPOINT_KEYS = (
+    "model",
+    "optimizer",
+    "scheduler",
+    "epoch",
+    "config",
+    "model_spec",
+    "class_weights",
+    "history",
+    "best",
+    "rng",
+)
 """The entries of every checkpoint :func:`segnet.train.train` writes."""
 
 OPTIONAL_KEYS = ("data_split",)
@@ -273,8 +290,12 @@ def check_data_split(value: object, path: str | Path) -> dict:
     """``value`` as a checkpoint's ``data_split``: ``{"data": absolute path of the training data
     ("" for the synthetic rooms), "val_shards": [shard file names]}`` for shards, or ``{"data": ...,
     "val_frames": [positions in the training split]}``; anything else raises a one-line error."""
-    if not isinstance(value, dict) or "data" not in value or len(value) != 2 or not (
-            set(value) == {"data", "val_shards"} or set(value) == {"data", "val_frames"}):
+    if (
+        not isinstance(value, dict)
+        or "data" not in value
+        or len(value) != 2
+        or not (set(value) == {"data", "val_shards"} or set(value) == {"data", "val_frames"})
+    ):
         raise not_a_checkpoint(path, "its data_split is not a dict of data and val_shards or val_frames")
     if not isinstance(value["data"], str) or len(value["data"]) > 4096:
         raise not_a_checkpoint(path, "its data_split's data is not a path")
@@ -315,19 +336,29 @@ def _check_run_entries(state: dict, config: TrainConfig, path: Path) -> None:
     if best is None or math.isnan(best):
         raise not_a_checkpoint(path, "its best metric is not a number")
     weights = state["class_weights"]
-    if (not isinstance(weights, list) or len(weights) != config.classes
-            or not all(_finite(w) and w > 0 for w in weights)):
+    if (
+        not isinstance(weights, list)
+        or len(weights) != config.classes
+        or not all(_finite(w) and w > 0 for w in weights)
+    ):
         raise not_a_checkpoint(path, f"its class_weights must be {config.classes} positive finite numbers")
     history = state["history"]
     if not isinstance(history, list) or len(history) != epoch:
         raise not_a_checkpoint(path, "its history must list one record per completed epoch")
     for record in history:
-        if (not isinstance(record, dict) or not {"epoch", "train_loss", "train_acc"} <= set(record)
-                or not all(isinstance(k, str) and _as_float(v) is not None for k, v in record.items())):
+        if (
+            not isinstance(record, dict)
+            or not {"epoch", "train_loss", "train_acc"} <= set(record)
+            or not all(isinstance(k, str) and _as_float(v) is not None for k, v in record.items())
+        ):
             raise not_a_checkpoint(path, "its history records must map names to numbers")
     rng = state["rng"]
     reference = torch.get_rng_state()
-    if not isinstance(rng, dict) or not set(rng) <= {"torch", "cuda"} or not _is_rng(rng.get("torch"), reference.numel()):
+    if (
+        not isinstance(rng, dict)
+        or not set(rng) <= {"torch", "cuda"}
+        or not _is_rng(rng.get("torch"), reference.numel())
+    ):
         raise not_a_checkpoint(path, "its rng entry is not a torch generator state")
     cuda = rng.get("cuda", [])
     if not isinstance(cuda, list) or not all(_is_rng(s, None) for s in cuda):
@@ -339,8 +370,12 @@ def _check_run_entries(state: dict, config: TrainConfig, path: Path) -> None:
 
 def _is_rng(value: object, size: int | None) -> bool:
     """Whether ``value`` is a 1-D uint8 generator state (of ``size`` bytes when given)."""
-    return (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1
-            and (size is None or value.numel() == size))
+    return (
+        isinstance(value, torch.Tensor)
+        and value.dtype == torch.uint8
+        and value.dim() == 1
+        and (size is None or value.numel() == size)
+    )
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -404,16 +439,22 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, state: dict |
     skipped = []
     for key, value in source.items():
         if key not in own:
-            raise SynthcamError(f"--init {path}: its model has tensor {key[:60]} that this model lacks; use the same --model and --width")
+            raise SynthcamError(
+                f"--init {path}: its model has tensor {key[:60]} that this model lacks; use the same --model and --width"
+            )
         if own[key].shape != value.shape:
             if key.startswith("classifier."):
                 skipped.append(key)
                 continue
-            raise SynthcamError(f"--init {path}: {key} has shape {tuple(value.shape)} there but {tuple(own[key].shape)} here; "
-                                "use the same --model, --width and --encoding")
+            raise SynthcamError(
+                f"--init {path}: {key} has shape {tuple(value.shape)} there but {tuple(own[key].shape)} here; "
+                "use the same --model, --width and --encoding"
+            )
         if own[key].dtype != value.dtype:
-            raise SynthcamError(f"--init {path}: {key} is {value.dtype} there but {own[key].dtype} here; "
-                                "pass a checkpoint written by 'synthcam train'")
+            raise SynthcamError(
+                f"--init {path}: {key} is {value.dtype} there but {own[key].dtype} here; "
+                "pass a checkpoint written by 'synthcam train'"
+            )
         own[key] = value
     missing = set(own) - set(source)
     if missing:

@@ -15,9 +15,21 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from segnet.limits import (MAX_BALANCE_FRAMES, MAX_BATCH_PIXELS, MAX_BATCH_SIZE, MAX_DEPTH_JITTER, MAX_EPOCHS, MAX_LR,
-                           MAX_MODEL_WIDTH, MAX_NUM_WORKERS, MAX_SEED, MAX_SIDE, MAX_SYNTHETIC_FRAMES, MAX_WEIGHT_DECAY,
-                           MAX_ZOOM)
+from segnet.limits import (
+    MAX_BALANCE_FRAMES,
+    MAX_BATCH_PIXELS,
+    MAX_BATCH_SIZE,
+    MAX_DEPTH_JITTER,
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_MODEL_WIDTH,
+    MAX_NUM_WORKERS,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_SYNTHETIC_FRAMES,
+    MAX_WEIGHT_DECAY,
+    MAX_ZOOM,
+)
 from synthcam_core.errors import SynthcamError
 
 DATASETS = ("shards", "nyuv2", "sunrgbd", "synthetic")
@@ -84,8 +96,9 @@ def _check_type(name: str, value: object, default: object) -> object:
         ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_real(v) for v in value)
         value = tuple(float(v) for v in value) if ok else value
     if not ok:
-        raise SynthcamError(f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, "
-                            f"got {type(value).__name__}")
+        raise SynthcamError(
+            f"setting {flag} must be {_KIND_NAMES.get(type(default), 'a pair of numbers')}, got {type(value).__name__}"
+        )
     return value
 
 
@@ -100,13 +113,17 @@ def _is_real(value: object) -> bool:
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number below 2**1000", str: "a string"}
 
 
-def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+def _in_range(
+    name: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> None:
     """Raise unless ``value`` is finite and inside [low, high] (open ends where asked)."""
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
     if not math.isfinite(value) or below or above:
         left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise SynthcamError(f"{name.replace('_', '-')} must be a finite number in {left}{low:g}, {high:g}{right}, got {value}")
+        raise SynthcamError(
+            f"{name.replace('_', '-')} must be a finite number in {left}{low:g}, {high:g}{right}, got {value}"
+        )
 
 
 def _setting(default, help: str):
@@ -119,8 +136,10 @@ class TrainConfig:
     """Every setting of a training run; saved as ``config.json`` (and ``config.yaml``) and inside every
     checkpoint. Frozen: a changed copy is ``dataclasses.replace(config, field=value)``."""
 
-    data: str = _setting("", "Directory of shards, or the NYUv2 .mat / SUN RGB-D root for --dataset nyuv2|sunrgbd "
-                             "(unused for synthetic).")
+    data: str = _setting(
+        "",
+        "Directory of shards, or the NYUv2 .mat / SUN RGB-D root for --dataset nyuv2|sunrgbd (unused for synthetic).",
+    )
     dataset: str = _setting("shards", "Dataset kind: shards, nyuv2, sunrgbd, or synthetic (analytic rooms, no files).")
     encoding: str = _setting("DHA", "Input encoding: D, DH, DHA or HHA.")
     classes: int = _setting(13, "Class space: 13, 37 or 40.")
@@ -136,24 +155,33 @@ class TrainConfig:
     width: int = _setting(320, "Training crop width in pixels.")
     val_fraction: float = _setting(0.1, "Fraction of shards (groups) held out for validation (0 = none).")
     augment: bool = _setting(True, "Flip, scale+crop and depth-scale jitter.")
-    scale_range: tuple[float, float] = _setting((1.0, 1.5), "Zoom range above the scale at which the crop covers "
-                                                            "the frame.")
+    scale_range: tuple[float, float] = _setting(
+        (1.0, 1.5), "Zoom range above the scale at which the crop covers the frame."
+    )
     depth_jitter: float = _setting(0.05, "Depth (and camera height) multiplied by 1 + U(-j, j).")
     balance: bool = _setting(True, "Median-frequency class weights.")
     balance_frames: int = _setting(200, "Frames sampled to estimate the class frequencies.")
     depth: str = _setting("noisy", "Which shard depth to train on.")
-    real_depth: str = _setting("filled", "--dataset nyuv2|sunrgbd: filled (NYUv2 depths, SUN RGB-D depth_bfx) or raw "
-                                         "depth (rawDepths, depth; 0 = missing).")
-    camera_height: str = _setting("estimated", "Height channel (DH, DHA, HHA): floor estimated from the depth on every "
-                                               "frame, as on real depth, or a generated frame's true camera height "
-                                               "(real frames estimate it either way).")
+    real_depth: str = _setting(
+        "filled",
+        "--dataset nyuv2|sunrgbd: filled (NYUv2 depths, SUN RGB-D depth_bfx) or raw "
+        "depth (rawDepths, depth; 0 = missing).",
+    )
+    camera_height: str = _setting(
+        "estimated",
+        "Height channel (DH, DHA, HHA): floor estimated from the depth on every "
+        "frame, as on real depth, or a generated frame's true camera height "
+        "(real frames estimate it either way).",
+    )
     synthetic_frames: int = _setting(64, "Frames of --dataset synthetic.")
     num_workers: int = _setting(0, "DataLoader worker processes (at most the usable CPU cores).")
     seed: int = _setting(0, "Seed of the weights, the split, the shuffling and the augmentation.")
     device: str = _setting("cpu", "cpu, cuda or cuda:N (bf16 autocast and channels_last on cuda).")
     compile: bool = _setting(False, "torch.compile the model.")
-    init: str = _setting("", "Checkpoint whose weights start this run (fine-tuning; a different class count "
-                             "re-initialises the classifier).")
+    init: str = _setting(
+        "",
+        "Checkpoint whose weights start this run (fine-tuning; a different class count re-initialises the classifier).",
+    )
 
     def check_values(self) -> None:
         """Raise a one-line :class:`SynthcamError` for a setting of the wrong type or out of range.
@@ -190,19 +218,26 @@ class TrainConfig:
         low, high = self.scale_range
         _in_range("scale_range", low, 0.0, MAX_ZOOM, low_open=True)
         _in_range("scale_range", high, low, MAX_ZOOM)
-        for name, low_int, high_int in (("epochs", 1, MAX_EPOCHS), ("batch_size", 1, MAX_BATCH_SIZE),
-                                        ("height", 1, MAX_SIDE), ("width", 1, MAX_SIDE),
-                                        ("synthetic_frames", 1, MAX_SYNTHETIC_FRAMES),
-                                        ("balance_frames", 1, MAX_BALANCE_FRAMES),
-                                        ("num_workers", 0, MAX_NUM_WORKERS), ("seed", 0, MAX_SEED)):
+        for name, low_int, high_int in (
+            ("epochs", 1, MAX_EPOCHS),
+            ("batch_size", 1, MAX_BATCH_SIZE),
+            ("height", 1, MAX_SIDE),
+            ("width", 1, MAX_SIDE),
+            ("synthetic_frames", 1, MAX_SYNTHETIC_FRAMES),
+            ("balance_frames", 1, MAX_BALANCE_FRAMES),
+            ("num_workers", 0, MAX_NUM_WORKERS),
+            ("seed", 0, MAX_SEED),
+        ):
             value = getattr(self, name)
             if not low_int <= value <= high_int:
                 shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}... ({len(str(value))} digits)"
                 raise SynthcamError(f"{name.replace('_', '-')} must be in {low_int}..{high_int}, got {shown}")
         pixels = self.batch_size * self.height * self.width
         if pixels > MAX_BATCH_PIXELS:
-            raise SynthcamError(f"a batch of {self.batch_size} crops of {self.width}x{self.height} is {pixels} pixels, "
-                                f"more than the {MAX_BATCH_PIXELS} allowed; lower --batch-size or --height/--width")
+            raise SynthcamError(
+                f"a batch of {self.batch_size} crops of {self.width}x{self.height} is {pixels} pixels, "
+                f"more than the {MAX_BATCH_PIXELS} allowed; lower --batch-size or --height/--width"
+            )
 
     def validate(self) -> None:
         """:meth:`check_values`, then the data path and device of this machine; one-line errors."""
@@ -210,14 +245,16 @@ class TrainConfig:
         if self.dataset != "synthetic" and not self.data:
             raise SynthcamError(f"--data PATH is needed for dataset {self.dataset}")
         if self.dataset != "synthetic" and not Path(self.data).exists():
-            raise SynthcamError(f"data path {self.data} does not exist; pass the directory of shards or the dataset path")
+            raise SynthcamError(
+                f"data path {self.data} does not exist; pass the directory of shards or the dataset path"
+            )
         cores = usable_cores()
         if self.num_workers > cores:
             raise SynthcamError(f"num-workers must be at most {cores} (the usable CPU cores), got {self.num_workers}")
         check_device(self.device)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """The config of a ``config`` dict (as saved in checkpoints), checked by :meth:`check_values`.
 
         Missing settings take their defaults (those of :data:`LEGACY_DEFAULTS`: the value runs of
@@ -234,4 +271,3 @@ class TrainConfig:
         config = cls(**{k: _check_type(k, v, known[k]) for k, v in d.items()})
         config.check_values()
         return config
-

@@ -77,6 +77,7 @@ def check_encoding(name: str) -> int:
 
 # ----------------------------------------------------------------------------------------- torch
 
+
 def backproject(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) z-depth + (B, 4) intrinsics -> (B, 3, H, W) camera-frame points (metres)."""
     b, _, h, w = depth.shape
@@ -122,8 +123,9 @@ def estimate_camera_height(depth: torch.Tensor, intrinsics: torch.Tensor, gravit
     return _floor_offset(_relative_height(points, gravity), valid)
 
 
-def height_above_floor(points: torch.Tensor, valid: torch.Tensor, gravity: torch.Tensor,
-                       camera_height: torch.Tensor) -> torch.Tensor:
+def height_above_floor(
+    points: torch.Tensor, valid: torch.Tensor, gravity: torch.Tensor, camera_height: torch.Tensor
+) -> torch.Tensor:
     """(B, 1, H, W) metres above the floor (0 where invalid); see step 2 of the module docstring."""
     up = _relative_height(points, gravity)
     cam = camera_height.to(points.dtype).reshape(-1).clone()
@@ -133,8 +135,9 @@ def height_above_floor(points: torch.Tensor, valid: torch.Tensor, gravity: torch
     return torch.where(valid, up + cam[:, None, None, None], torch.zeros_like(up))
 
 
-def surface_normals(points: torch.Tensor, valid: torch.Tensor,
-                    smoothing: int = NORMAL_SMOOTHING) -> tuple[torch.Tensor, torch.Tensor]:
+def surface_normals(
+    points: torch.Tensor, valid: torch.Tensor, smoothing: int = NORMAL_SMOOTHING
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Unit normals (B, 3, H, W) facing the camera and their validity (B, 1, H, W); see step 3."""
     vf = valid.to(points.dtype)
     if smoothing > 1:
@@ -163,8 +166,9 @@ def angle_to_gravity(normals: torch.Tensor, ok: torch.Tensor, gravity: torch.Ten
     return torch.where(ok, angle, torch.zeros_like(angle))
 
 
-def encode(name: str, depth: torch.Tensor, intrinsics: torch.Tensor, gravity: torch.Tensor,
-           camera_height: torch.Tensor) -> torch.Tensor:
+def encode(
+    name: str, depth: torch.Tensor, intrinsics: torch.Tensor, gravity: torch.Tensor, camera_height: torch.Tensor
+) -> torch.Tensor:
     """Encoding ``name`` as a (B, C, H, W) float32 tensor on the device of ``depth``."""
     check_encoding(name)
     depth = depth.float()
@@ -192,8 +196,12 @@ def check_camera_height(source: str) -> str:
     return source
 
 
-def encode_batch(name: str, batch: dict[str, torch.Tensor], device: torch.device | str | None = None,
-                 camera_height: str = "estimated") -> torch.Tensor:
+def encode_batch(
+    name: str,
+    batch: dict[str, torch.Tensor],
+    device: torch.device | str | None = None,
+    camera_height: str = "estimated",
+) -> torch.Tensor:
     """:func:`encode` applied to a collated sample batch (keys of ``synthcam_core.sample``), on ``device``.
 
     camera_height : ``"estimated"`` takes the floor from the depth on every frame; ``"true"`` uses
@@ -207,11 +215,13 @@ def encode_batch(name: str, batch: dict[str, torch.Tensor], device: torch.device
         height = torch.full((depth.shape[0],), math.nan, dtype=torch.float32, device=dev)
     else:
         height = batch[CAMERA_HEIGHT].to(dev, non_blocking=True)
-    return encode(name, depth, batch[INTRINSICS].to(dev, non_blocking=True), batch[GRAVITY].to(dev, non_blocking=True),
-                  height)
+    return encode(
+        name, depth, batch[INTRINSICS].to(dev, non_blocking=True), batch[GRAVITY].to(dev, non_blocking=True), height
+    )
 
 
 # ----------------------------------------------------------------------------------------- numpy
+
 
 def _box_sum(a: np.ndarray, k: int) -> np.ndarray:
     """Sum over a k x k window (zero outside the image) of a (..., H, W) array."""
@@ -220,11 +230,12 @@ def _box_sum(a: np.ndarray, k: int) -> np.ndarray:
     c = np.cumsum(np.cumsum(p, axis=-1), axis=-2)
     c = np.pad(c, [(0, 0)] * (a.ndim - 2) + [(1, 0), (1, 0)])
     h, w = a.shape[-2:]
-    return c[..., k:k + h, k:k + w] - c[..., :h, k:k + w] - c[..., k:k + h, :w] + c[..., :h, :w]
+    return c[..., k : k + h, k : k + w] - c[..., :h, k : k + w] - c[..., k : k + h, :w] + c[..., :h, :w]
 
 
-def encode_numpy(name: str, depth: np.ndarray, intrinsics: np.ndarray, gravity: np.ndarray,
-                 camera_height: float) -> np.ndarray:
+def encode_numpy(
+    name: str, depth: np.ndarray, intrinsics: np.ndarray, gravity: np.ndarray, camera_height: float
+) -> np.ndarray:
     """One frame: depth (H, W) metres, intrinsics (4,), gravity (3,), camera_height (m or NaN) ->
     (C, H, W) float32, the same values as :func:`encode` (float32 rounding aside)."""
     check_encoding(name)

@@ -32,8 +32,8 @@ label's size) and the ground truth side by side, in the colours of every picture
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,8 +46,8 @@ from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
 from segnet.models import mc_dropout_predict
 from segnet.rng import run_scope
 from segnet.runfiles import make_directory
-from synthcam_core.atomic_file import write_atomic
 from segnet.train_data import network_size, open_dataset
+from synthcam_core.atomic_file import write_atomic
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
 
@@ -69,13 +69,16 @@ def parse_frames(spec: str) -> tuple[int, ...]:
         path = Path(spec[1:])
         source = f"--frames file {path}"
         if path.exists() and not path.is_file() and not path.is_dir():  # a pipe would block, a device never end
-            raise SynthcamError(f"{source} is not a regular file (a pipe or device); pass @FILE with one frame index "
-                                "per line")
+            raise SynthcamError(
+                f"{source} is not a regular file (a pipe or device); pass @FILE with one frame index per line"
+            )
         try:
             with open(path, "rb") as f:
                 data = f.read(MAX_FRAMES_FILE_BYTES + 1)
             if len(data) > MAX_FRAMES_FILE_BYTES:
-                raise SynthcamError(f"{source} is larger than {MAX_FRAMES_FILE_BYTES} bytes; pass a file of frame indices")
+                raise SynthcamError(
+                    f"{source} is larger than {MAX_FRAMES_FILE_BYTES} bytes; pass a file of frame indices"
+                )
             text = data.decode("utf-8")
         except FileNotFoundError:
             raise SynthcamError(f"{source} does not exist; pass @FILE with one frame index per line") from None
@@ -106,8 +109,9 @@ def check_frames(frames: Sequence[int], available: int, what: str) -> np.ndarray
     """(N,) int64 positions after checking each is in 0..available - 1 (``what``: the split's name)."""
     bad = [f for f in frames if not 0 <= f < available]
     if bad:
-        raise SynthcamError(f"--frames: frame {bad[0]} is out of range; {what} has {available} frames, "
-                            f"indices 0..{available - 1}")
+        raise SynthcamError(
+            f"--frames: frame {bad[0]} is out of range; {what} has {available} frames, indices 0..{available - 1}"
+        )
     return np.asarray(frames, dtype=np.int64)
 
 
@@ -118,8 +122,14 @@ def class_names(classes: int) -> tuple[str, ...]:
     return {13: class13_names, 37: class37_names, 40: class40_names}[check_classes(classes)]()[1:]
 
 
-def predict(model: torch.nn.Module, encoding: str, batch: dict, device: torch.device, mc_samples: int = 0,
-            camera_height: str = "estimated") -> torch.Tensor:
+def predict(
+    model: torch.nn.Module,
+    encoding: str,
+    batch: dict,
+    device: torch.device,
+    mc_samples: int = 0,
+    camera_height: str = "estimated",
+) -> torch.Tensor:
     """(B, H, W) int64 class ids 1..C for a collated batch (bf16 autocast on cuda); camera_height as
     in :func:`segnet.encodings.encode_batch`."""
     x = encode_batch(encoding, batch, device, camera_height)
@@ -131,8 +141,14 @@ def predict(model: torch.nn.Module, encoding: str, batch: dict, device: torch.de
     return scores.argmax(dim=1) + 1
 
 
-def run_protocol(protocol: str, model: torch.nn.Module, config: TrainConfig, group: list[dict], device: torch.device,
-                 mc_samples: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def run_protocol(
+    protocol: str,
+    model: torch.nn.Module,
+    config: TrainConfig,
+    group: list[dict],
+    device: torch.device,
+    mc_samples: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One protocol on samples of one size: (ground truth it is scored against, prediction at that
     size, prediction at the label's size), int64 CPU tensors (B, h, w) (see the module docstring)."""
     batch = torch.utils.data.default_collate(group)
@@ -144,8 +160,11 @@ def run_protocol(protocol: str, model: torch.nn.Module, config: TrainConfig, gro
         size = network_size(h, w, (config.height, config.width), keep_aspect=config.augment)
     else:
         size = (h, w)
-    inputs = batch if tuple(size) == (h, w) else torch.utils.data.default_collate(
-        [crop_and_resize(s, resize=size) for s in group])
+    inputs = (
+        batch
+        if tuple(size) == (h, w)
+        else torch.utils.data.default_collate([crop_and_resize(s, resize=size) for s in group])
+    )
     pred = predict(model, config.encoding, inputs, device, mc_samples, config.camera_height).cpu()
     full = pred if tuple(size) == (h, w) else resize_nearest(pred, (h, w))
     if protocol == "scenenet224":
@@ -175,8 +194,9 @@ def _batches(dataset, batch_size: int, workers: int):
     """Lists of samples of equal image size (frames of real datasets may differ in size)."""
     if workers > 0:
         dataset = _ErrorsAsSamples(dataset)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=list,
-                                         generator=torch.Generator().manual_seed(0))  # not the global generator
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, num_workers=workers, collate_fn=list, generator=torch.Generator().manual_seed(0)
+    )  # not the global generator
     for samples in loader:
         group: list[dict] = []
         for s in samples:
@@ -207,11 +227,12 @@ def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.
     left = (colorize_depth(depth, lo, max(hi, lo + 1e-3)) * 255).astype(np.uint8)
     gap = np.full((depth.shape[0], 4, 3), 255, dtype=np.uint8)
     panels = np.concatenate([left, gap, colors[pred], gap, colors[gt]], axis=1)
-    legend = legend_strip(legend_items([pred, gt], classes), max(panels.shape[1], LEGEND_WIDTH),
-                          title="prediction | ground truth:")
+    legend = legend_strip(
+        legend_items([pred, gt], classes), max(panels.shape[1], LEGEND_WIDTH), title="prediction | ground truth:"
+    )
     image = np.full((panels.shape[0] + legend.shape[0], legend.shape[1], 3), 255, dtype=np.uint8)
     image[: panels.shape[0], : panels.shape[1]] = panels
-    image[panels.shape[0]:] = legend
+    image[panels.shape[0] :] = legend
     ok, encoded = cv2.imencode(".png", image[..., ::-1])
     if not ok:
         raise SynthcamError(f"cannot encode {path}; choose another --predictions directory")
@@ -230,8 +251,11 @@ LEGEND_WIDTH = 320
 def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_samples: int) -> None:
     """One-line errors for a device this machine lacks and counts out of their limits."""
     check_device(device)
-    for name, value, high in (("batch-size", batch_size, MAX_BATCH_SIZE), ("num-workers", num_workers, usable_cores()),
-                              ("mc-samples", mc_samples, MAX_MC_SAMPLES)):
+    for name, value, high in (
+        ("batch-size", batch_size, MAX_BATCH_SIZE),
+        ("num-workers", num_workers, usable_cores()),
+        ("mc-samples", mc_samples, MAX_MC_SAMPLES),
+    ):
         low = 1 if name == "batch-size" else 0
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             limit = " (the usable CPU cores)" if name == "num-workers" else ""
@@ -250,8 +274,18 @@ def _default_split(dataset: str) -> str:
     return "test" if dataset in ("nyuv2", "sunrgbd", "synthetic") else WHOLE
 
 
-def open_split(state: dict, dataset: str, path: str, split: str | None, classes: int, depth: str = "noisy", *,
-               real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None):
+def open_split(
+    state: dict,
+    dataset: str,
+    path: str,
+    split: str | None,
+    classes: int,
+    depth: str = "noisy",
+    *,
+    real_depth: str = "filled",
+    intrinsics: str | None = None,
+    gravity: str | None = None,
+):
     """(dataset, data path read, split name) that :func:`evaluate` scores.
 
     split : one of :data:`SPLITS`, None for the dataset's own (``test``, or the whole shard
@@ -270,8 +304,14 @@ def open_split(state: dict, dataset: str, path: str, split: str | None, classes:
         raise SynthcamError(f"{what} has no {split} split; pass {hint}")
     if split == WHOLE and dataset not in ("shards", "real"):
         raise SynthcamError(f"--dataset {dataset} is read by split; choose one of {', '.join(SPLITS)}")
-    options = dict(real_depth=real_depth, intrinsics=intrinsics, gravity=gravity, synthetic_frames=config.synthetic_frames,
-                   synthetic_size=(config.height, config.width), seed=config.seed)
+    options = dict(
+        real_depth=real_depth,
+        intrinsics=intrinsics,
+        gravity=gravity,
+        synthetic_frames=config.synthetic_frames,
+        synthetic_size=(config.height, config.width),
+        seed=config.seed,
+    )
     if split != "val":
         if dataset != "synthetic" and not path:
             raise SynthcamError(f"--data is needed for --dataset {dataset}")
@@ -279,12 +319,16 @@ def open_split(state: dict, dataset: str, path: str, split: str | None, classes:
             raise SynthcamError(f"dataset path {path} does not exist")
         return open_dataset(dataset, path, split, classes, depth, **options), path, split
     if dataset != config.dataset:
-        raise SynthcamError(f"--split val is the frames the run validated on, of --dataset {config.dataset}; "
-                            f"pass --dataset {config.dataset}")
+        raise SynthcamError(
+            f"--split val is the frames the run validated on, of --dataset {config.dataset}; "
+            f"pass --dataset {config.dataset}"
+        )
     record = state.get("data_split")
     if record is None:
-        raise SynthcamError("the checkpoint records no validation split (written by an older version); "
-                            "evaluate a dataset by --data instead")
+        raise SynthcamError(
+            "the checkpoint records no validation split (written by an older version); "
+            "evaluate a dataset by --data instead"
+        )
     path = path or record["data"]
     if dataset != "synthetic" and not Path(path).exists():
         raise SynthcamError(f"the run's data {path} does not exist; pass --data where the training data is now")
@@ -293,27 +337,43 @@ def open_split(state: dict, dataset: str, path: str, split: str | None, classes:
         names = [shard.path.name for shard in data.shards]
         missing = [n for n in record["val_shards"] if n not in names]
         if missing:
-            raise SynthcamError(f"{path} lacks {missing[0]}, a validation shard of the run; pass --data where the "
-                                "run's shards are")
+            raise SynthcamError(
+                f"{path} lacks {missing[0]}, a validation shard of the run; pass --data where the run's shards are"
+            )
         wanted = set(record["val_shards"])
         index = [np.arange(data.offsets[k], data.offsets[k + 1]) for k, n in enumerate(names) if n in wanted]
         index = np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
     else:
         index = np.asarray(record["val_frames"], dtype=np.int64)
         if index.size and int(index.max()) >= len(data):
-            raise SynthcamError(f"{path or dataset} has {len(data)} training frames, fewer than the run validated on; "
-                                "pass --data where the run's data is")
+            raise SynthcamError(
+                f"{path or dataset} has {len(data)} training frames, fewer than the run validated on; "
+                "pass --data where the run's data is"
+            )
     if not index.size:
         raise SynthcamError("the run validated on no frames (its val_fraction was 0); evaluate a dataset by --data")
     return torch.utils.data.Subset(data, index.tolist()), path, "val"
 
 
-def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu",
-             split: str | None = None,
-             batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
-             predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
-             real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
-             frames: Sequence[int] | None = None, on_batch: Callable[[int], None] | None = None) -> dict:
+def evaluate(
+    checkpoint: str | Path,
+    dataset: str,
+    path: str,
+    classes: int | None,
+    device: str = "cpu",
+    split: str | None = None,
+    batch_size: int = 4,
+    num_workers: int = 0,
+    protocols: tuple[str, ...] = ("train",),
+    predictions_dir: str | Path | None = None,
+    mc_samples: int = 0,
+    depth: str = "noisy",
+    real_depth: str = "filled",
+    intrinsics: str | None = None,
+    gravity: str | None = None,
+    frames: Sequence[int] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
     """Score ``checkpoint`` on a dataset; returns a JSON-ready dict with one entry per protocol.
 
     classes : the class space (13, 37, 40), None for the checkpoint's;
@@ -329,16 +389,46 @@ def evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | Non
     dropout samples are drawn from the checkpoint's seed, so scores repeat).
     """
     with run_scope(0):  # model building and dropout draw from the global generators: the run's own here
-        return _evaluate(checkpoint, dataset, path, classes, device, split, batch_size, num_workers, protocols,
-                         predictions_dir, mc_samples, depth, real_depth, intrinsics, gravity, frames, on_batch)
+        return _evaluate(
+            checkpoint,
+            dataset,
+            path,
+            classes,
+            device,
+            split,
+            batch_size,
+            num_workers,
+            protocols,
+            predictions_dir,
+            mc_samples,
+            depth,
+            real_depth,
+            intrinsics,
+            gravity,
+            frames,
+            on_batch,
+        )
 
 
-def _evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | None, device: str = "cpu",
-             split: str | None = None,
-             batch_size: int = 4, num_workers: int = 0, protocols: tuple[str, ...] = ("train",),
-             predictions_dir: str | Path | None = None, mc_samples: int = 0, depth: str = "noisy",
-             real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
-             frames: Sequence[int] | None = None, on_batch: Callable[[int], None] | None = None) -> dict:
+def _evaluate(
+    checkpoint: str | Path,
+    dataset: str,
+    path: str,
+    classes: int | None,
+    device: str = "cpu",
+    split: str | None = None,
+    batch_size: int = 4,
+    num_workers: int = 0,
+    protocols: tuple[str, ...] = ("train",),
+    predictions_dir: str | Path | None = None,
+    mc_samples: int = 0,
+    depth: str = "noisy",
+    real_depth: str = "filled",
+    intrinsics: str | None = None,
+    gravity: str | None = None,
+    frames: Sequence[int] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
     """:func:`evaluate` inside its generator scope."""
     for p in protocols:
         if p not in PROTOCOLS:
@@ -353,10 +443,13 @@ def _evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | No
     if classes is None:  # the checkpoint knows its class space
         classes = trained
     if trained != check_classes(classes):
-        raise SynthcamError(f"the checkpoint predicts {trained} classes; pass --classes {trained} "
-                            f"(or fine-tune it to {classes} classes with 'synthcam train --init')")
-    data, path, split = open_split(state, dataset, path, split, classes, depth, real_depth=real_depth,
-                                   intrinsics=intrinsics, gravity=gravity)
+        raise SynthcamError(
+            f"the checkpoint predicts {trained} classes; pass --classes {trained} "
+            f"(or fine-tune it to {classes} classes with 'synthcam train --init')"
+        )
+    data, path, split = open_split(
+        state, dataset, path, split, classes, depth, real_depth=real_depth, intrinsics=intrinsics, gravity=gravity
+    )
     if len(data) == 0:
         raise SynthcamError(f"no frames found in {path or dataset}")
     if frames is not None:
@@ -380,16 +473,31 @@ def _evaluate(checkpoint: str | Path, dataset: str, path: str, classes: int | No
             shown = full if shown is None else shown
         if out_dir is not None:
             for i, s in enumerate(group):
-                save_prediction_png(out_dir / prediction_name(split, int(s[INDEX])), s[DEPTH][0].numpy(),
-                                    shown[i].numpy(), s[LABEL].numpy(), classes)
+                save_prediction_png(
+                    out_dir / prediction_name(split, int(s[INDEX])),
+                    s[DEPTH][0].numpy(),
+                    shown[i].numpy(),
+                    s[LABEL].numpy(),
+                    classes,
+                )
         count += len(group)
         if on_batch is not None:
             on_batch(len(group))
     names = class_names(classes)
-    result = {"checkpoint": str(checkpoint), "dataset": dataset, "path": str(path), "split": split, "classes": classes,
-              "encoding": config.encoding, "model": state["model_spec"]["name"], "frames": count,
-              "mc_samples": mc_samples, "train_size": [config.height, config.width],
-              "camera_height": config.camera_height, "protocols": list(protocols)}
+    result = {
+        "checkpoint": str(checkpoint),
+        "dataset": dataset,
+        "path": str(path),
+        "split": split,
+        "classes": classes,
+        "encoding": config.encoding,
+        "model": state["model_spec"]["name"],
+        "frames": count,
+        "mc_samples": mc_samples,
+        "train_size": [config.height, config.width],
+        "camera_height": config.camera_height,
+        "protocols": list(protocols),
+    }
     if dataset in ("nyuv2", "sunrgbd", "real"):
         result["real_depth"] = real_depth
     if frames is not None:

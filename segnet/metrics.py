@@ -107,7 +107,9 @@ def scores(matrix: np.ndarray, names: tuple[str, ...] | None = None, gt_pixels: 
         "global_acc": float(diag.sum() / total) if total > 0 else float("nan"),
         "class_avg_acc": _nanmean(acc),
         "miou": _nanmean(iou),
-        "per_class": {n: {"acc": clean(a), "iou": clean(i), "pixels": int(r)} for n, a, i, r in zip(names, acc, iou, rows)},
+        "per_class": {
+            n: {"acc": clean(a), "iou": clean(i), "pixels": int(r)} for n, a, i, r in zip(names, acc, iou, rows)
+        },
         "present": [n for n, r in zip(names, rows) if r > 0],
         "pixels": int(total),
     }
@@ -134,6 +136,8 @@ def format_scores(result: dict, title: str = "") -> str:
     lines.append(f"{'class':<{width}}   acc %   IoU %   pixels")
     for name, r in result["per_class"].items():
         lines.append(f"{name:<{width}}   {pct(r['acc'])}   {pct(r['iou'])}   {r['pixels']}")
-    lines.append(f"global acc {pct(result['global_acc'])} %   class-avg acc {pct(result['class_avg_acc'])} %   "
-                 f"mIoU {pct(result['miou'])} %   ({result['pixels']} non-void pixels)")
+    lines.append(
+        f"global acc {pct(result['global_acc'])} %   class-avg acc {pct(result['class_avg_acc'])} %   "
+        f"mIoU {pct(result['miou'])} %   ({result['pixels']} non-void pixels)"
+    )
     return "\n".join(lines)

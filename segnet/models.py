@@ -24,8 +24,8 @@ contiguous and ``channels_last`` inputs work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,8 +63,14 @@ class SegNet(nn.Module):
     dropout : probability of the dropout layers after the deeper half of the stages (0 = none).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, stages: tuple[tuple[int, ...], ...],
-                 kernel_size: int = 3, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        stages: tuple[tuple[int, ...], ...],
+        kernel_size: int = 3,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if in_channels < 1 or num_classes < 1:
             raise SynthcamError(f"in_channels ({in_channels}) and num_classes ({num_classes}) must be at least 1")

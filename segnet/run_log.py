@@ -51,7 +51,11 @@ def save_curves(history: list[dict], path: Path) -> None:
         ax_loss.plot(epochs, [h.get("val_loss", np.nan) for h in history], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="weighted cross entropy", title="loss")
     ax_acc.plot(epochs, [100 * h["train_acc"] for h in history], "o-", label="train pixel acc")
-    for key, name in (("val_global_acc", "val global acc"), ("val_class_avg_acc", "val class-avg acc"), ("val_miou", "val mIoU")):
+    for key, name in (
+        ("val_global_acc", "val global acc"),
+        ("val_class_avg_acc", "val class-avg acc"),
+        ("val_miou", "val mIoU"),
+    ):
         if any(key in h for h in history):
             ax_acc.plot(epochs, [100 * h.get(key, np.nan) for h in history], "o-", label=name)
     ax_acc.set(xlabel="epoch", ylabel="%", title="accuracy")
@@ -64,11 +68,15 @@ def save_curves(history: list[dict], path: Path) -> None:
 
 def epoch_line(r: dict, epochs: int) -> str:
     """The one-line summary of an epoch's record that ``synthcam train`` prints."""
-    line = (f"epoch {r['epoch']}/{epochs}: loss {r['train_loss']:.4f}, acc {100 * r['train_acc']:.1f} %, "
-            f"{r['images_per_s']:.1f} img/s (data wait {r['data_wait_s']:.1f} s, compute {r['compute_s']:.1f} s)")
+    line = (
+        f"epoch {r['epoch']}/{epochs}: loss {r['train_loss']:.4f}, acc {100 * r['train_acc']:.1f} %, "
+        f"{r['images_per_s']:.1f} img/s (data wait {r['data_wait_s']:.1f} s, compute {r['compute_s']:.1f} s)"
+    )
     if "val_loss" in r:
-        line += (f"; val loss {r['val_loss']:.4f}, global {100 * r['val_global_acc']:.1f} %, "
-                 f"class-avg {100 * r['val_class_avg_acc']:.1f} %, mIoU {100 * r['val_miou']:.1f} %")
+        line += (
+            f"; val loss {r['val_loss']:.4f}, global {100 * r['val_global_acc']:.1f} %, "
+            f"class-avg {100 * r['val_class_avg_acc']:.1f} %, mIoU {100 * r['val_miou']:.1f} %"
+        )
     return line
 
 

@@ -85,8 +85,10 @@ def check_config_out(out: str | Path) -> None:
     would be replaced at the end of the run); one line saying what to do."""
     path = Path(out) / CONFIG_NAME
     if is_written_config(path) is False:
-        raise SynthcamError(f"{path} is not a config file synthcam wrote, and a run writes its settings there; "
-                            f"move it away or choose another --out")
+        raise SynthcamError(
+            f"{path} is not a config file synthcam wrote, and a run writes its settings there; "
+            f"move it away or choose another --out"
+        )
 
 
 def write_run_config(out: str | Path, config=None) -> Path:
@@ -100,6 +102,10 @@ def write_run_config(out: str | Path, config=None) -> Path:
         config = TrainConfig.from_dict(load_checkpoint(Path(out) / "last.pt")["config"])
     check_config_out(out)
     path = Path(out) / CONFIG_NAME
-    write_text(path, config_text("train", config_values(config), "the same run again: synthcam train --config "
-                                                                 "THIS_FILE --out NEW_DIR"))
+    write_text(
+        path,
+        config_text(
+            "train", config_values(config), "the same run again: synthcam train --config THIS_FILE --out NEW_DIR"
+        ),
+    )
     return path

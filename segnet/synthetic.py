@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synthcam_core.camera import Intrinsics, pixel_rays
 from synthcam_core.labels import class40_id
 from synthcam_core.sample import class40_lut, gravity_from_pose, make_sample
-from synthcam_core.camera import Intrinsics, pixel_rays
 
 
 def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -29,8 +29,9 @@ def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     return pose
 
 
-def render_room(size: np.ndarray, box_lo: np.ndarray, box_hi: np.ndarray, box_class40: int, pose: np.ndarray,
-                intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+def render_room(
+    size: np.ndarray, box_lo: np.ndarray, box_hi: np.ndarray, box_class40: int, pose: np.ndarray, intrinsics: Intrinsics
+) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast a room [-size/2, size/2] x [0, size_z] with one box: (H, W) float32 z-depth, uint8 NYU40."""
     rays = pixel_rays(intrinsics).reshape(-1, 3).astype(np.float64) @ pose[:3, :3].T  # z-depth = 1 along each ray
     origin = pose[:3, 3]
@@ -61,8 +62,9 @@ class SyntheticRooms(torch.utils.data.Dataset):
     seed : frames are a function of (seed, index) only; frames_per_room : frames sharing a room.
     """
 
-    def __init__(self, n: int, width: int = 64, height: int = 48, classes: int = 13, seed: int = 0,
-                 frames_per_room: int = 4) -> None:
+    def __init__(
+        self, n: int, width: int = 64, height: int = 48, classes: int = 13, seed: int = 0, frames_per_room: int = 4
+    ) -> None:
         self.n, self.seed, self.frames_per_room = int(n), int(seed), max(1, int(frames_per_room))
         self.intrinsics = Intrinsics.nyuv2().scaled(width, height)
         self.lut = class40_lut(classes)
@@ -96,5 +98,12 @@ class SyntheticRooms(torch.utils.data.Dataset):
         pose = look_pose(np.array([*xy, height]), yaw, np.deg2rad(rng.uniform(0.0, 35.0)))
         depth, label40 = render_room(size, box_lo, box_hi, class40_id(kind), pose, self.intrinsics)
         k = self.intrinsics
-        return make_sample(depth, self.lut[label40].astype(np.int64), [k.fx, k.fy, k.cx, k.cy],
-                           gravity_from_pose(pose), int(index), camera_height=float(height), pose=pose)
+        return make_sample(
+            depth,
+            self.lut[label40].astype(np.int64),
+            [k.fx, k.fy, k.cx, k.cy],
+            gravity_from_pose(pose),
+            int(index),
+            camera_height=float(height),
+            pose=pose,
+        )

@@ -31,16 +31,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from segnet.checkpoint import (init_from_checkpoint, load_checkpoint, load_optimizer_state, load_scheduler_state,
-                               load_weights, spec_of)
+from segnet.checkpoint import (
+    init_from_checkpoint,
+    load_checkpoint,
+    load_optimizer_state,
+    load_scheduler_state,
+    load_weights,
+    spec_of,
+)
 from segnet.config import TrainConfig
 from segnet.encodings import encode_batch
 from segnet.models import build
@@ -52,6 +58,7 @@ from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH_MM, LABEL, expand
 
 # --------------------------------------------------------------------------------------- loop
+
 
 def weighted_loss(logits: torch.Tensor, label: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Class-weighted mean cross entropy over non-void pixels; label (B, H, W) ids 0..C, 0 ignored.
@@ -95,8 +102,9 @@ FINITE_CHECK_EVERY = 10
 synchronisation; the loss is watched on the device at every step and the epoch's end is checked)."""
 
 
-def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler,
-                    on_step: Callable[[int, torch.Tensor, float], None] | None = None) -> dict:
+def train_one_epoch(
+    ctx: StepContext, loader, optimizer, scheduler, on_step: Callable[[int, torch.Tensor, float], None] | None = None
+) -> dict:
     """One pass over ``loader``; returns loss, pixel accuracy, images, data-wait and compute seconds.
 
     ``on_step(step, loss, lr)`` follows every step: its number in this pass (1-based), the loss (a
@@ -147,9 +155,16 @@ def train_one_epoch(ctx: StepContext, loader, optimizer, scheduler,
         torch.cuda.synchronize(dev)
     elapsed = time.perf_counter() - start
     bad_step = int(first_bad) or None
-    return {"loss": float(loss_sum) / max(steps, 1), "acc": float(correct) / max(int(labelled), 1),
-            "images": images, "data_wait_s": wait, "compute_s": elapsed - wait, "epoch_s": elapsed,
-            "images_per_s": images / elapsed if elapsed > 0 else 0.0, "nonfinite_step": bad_step}
+    return {
+        "loss": float(loss_sum) / max(steps, 1),
+        "acc": float(correct) / max(int(labelled), 1),
+        "images": images,
+        "data_wait_s": wait,
+        "compute_s": elapsed - wait,
+        "epoch_s": elapsed,
+        "images_per_s": images / elapsed if elapsed > 0 else 0.0,
+        "nonfinite_step": bad_step,
+    }
 
 
 @torch.no_grad()
@@ -207,9 +222,17 @@ def _loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int, ep
         sampler = ShardOrderSampler(dataset, seed=seed, block=READ_BLOCK, by_shard=False)
         sampler.set_epoch(epoch)
         shuffle = False
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
-                                       num_workers=workers, generator=generator, pin_memory=pin, drop_last=False,
-                                       prefetch_factor=4 if workers else None)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        sampler=sampler,
+        num_workers=workers,
+        generator=generator,
+        pin_memory=pin,
+        drop_last=False,
+        prefetch_factor=4 if workers else None,
+    )
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -222,9 +245,13 @@ def _check_out(out: Path, resume: bool) -> None:
         for name in RUN_FILES:
             if (out / name).exists() or (out / name).is_symlink():
                 if not (out / "last.pt").exists():  # nothing to resume: --resume would be a dead end
-                    raise SynthcamError(f"{out} holds {name} but no last.pt to resume from; move {name} away "
-                                        f"(it is never replaced) or choose another --out")
-                raise SynthcamError(f"{out} already holds {name} of a run; pass --resume to continue it or choose another --out")
+                    raise SynthcamError(
+                        f"{out} holds {name} but no last.pt to resume from; move {name} away "
+                        f"(it is never replaced) or choose another --out"
+                    )
+                raise SynthcamError(
+                    f"{out} already holds {name} of a run; pass --resume to continue it or choose another --out"
+                )
         return
     if not (out / "last.pt").exists():
         raise SynthcamError(f"nothing to resume: {out / 'last.pt'} does not exist")
@@ -263,34 +290,57 @@ def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what
     """The one-line error for a run whose loss or weights stopped being finite."""
     at = f"epoch {epoch}, step {step}" if step else f"epoch {epoch}"
     saved = out / "last.pt"
-    keep = (f"; last.pt keeps epoch {epoch - 1} and best.pt the best epoch before it, so a new run with "
-            f"--init {saved} starts from there" if saved.is_file() and epoch > 1 else "; no checkpoint was written")
-    return SynthcamError(f"training diverged: {what} at {at}{keep}; lower --lr (it is {config.lr:g}) "
-                         f"or check the data")
+    keep = (
+        f"; last.pt keeps epoch {epoch - 1} and best.pt the best epoch before it, so a new run with "
+        f"--init {saved} starts from there"
+        if saved.is_file() and epoch > 1
+        else "; no checkpoint was written"
+    )
+    return SynthcamError(f"training diverged: {what} at {at}{keep}; lower --lr (it is {config.lr:g}) or check the data")
 
 
 def _data(config: TrainConfig):
     """The run's training and validation views, their dataset and the validation split's record."""
     size = (config.height, config.width)
-    dataset = open_dataset(config.dataset, config.data, "train", config.classes, config.depth, real_depth=config.real_depth,
-                           synthetic_frames=config.synthetic_frames, synthetic_size=size, seed=config.seed, compact=True)
+    dataset = open_dataset(
+        config.dataset,
+        config.data,
+        "train",
+        config.classes,
+        config.depth,
+        real_depth=config.real_depth,
+        synthetic_frames=config.synthetic_frames,
+        synthetic_size=size,
+        seed=config.seed,
+        compact=True,
+    )
     if len(dataset) == 0:
         raise SynthcamError(f"no training frames found in {config.data}")
     train_idx, val_idx = split_indices(sample_groups(dataset), config.val_fraction, config.seed)
-    train_view = TrainView(dataset, train_idx, size, config.augment, config.seed, config.scale_range, config.depth_jitter)
+    train_view = TrainView(
+        dataset, train_idx, size, config.augment, config.seed, config.scale_range, config.depth_jitter
+    )
     val_view = TrainView(dataset, val_idx, size, augment=False)
     return dataset, train_idx, train_view, val_view, split_record(config, dataset, val_idx)
 
 
 def _optimizer(config: TrainConfig, model: torch.nn.Module, cuda: bool) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                 fused=True if cuda else None)
+        return torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True if cuda else None
+        )
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None,
-          progress: bool = True, log: Callable[[str], None] = print, tensorboard: bool = True) -> dict:
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    tensorboard: bool = True,
+) -> dict:
     """Train (or, with ``resume``, continue) the run in ``out_dir``; returns the last epoch's record.
 
     With ``resume`` the run's saved config is used, except ``epochs``, ``device`` and
@@ -316,8 +366,12 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
     state = None
     if resume:
         state = load_checkpoint(out / "last.pt")
-        config = replace(TrainConfig.from_dict(state["config"]), epochs=config.epochs, device=config.device,
-                         num_workers=config.num_workers)
+        config = replace(
+            TrainConfig.from_dict(state["config"]),
+            epochs=config.epochs,
+            device=config.device,
+            num_workers=config.num_workers,
+        )
     config.validate()
     writer_class = summary_writer_class() if tensorboard else None
     cuda = torch.device(config.device).type == "cuda"
@@ -325,8 +379,15 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_a
         return _run(config, out, state, stop_after, progress, log, writer_class)
 
 
-def _run(config: TrainConfig, out: Path, state: dict | None, stop_after: int | None, progress: bool,
-         log: Callable[[str], None], writer_class) -> dict:
+def _run(
+    config: TrainConfig,
+    out: Path,
+    state: dict | None,
+    stop_after: int | None,
+    progress: bool,
+    log: Callable[[str], None],
+    writer_class,
+) -> dict:
     """:func:`train` after its checks, inside the run's own generator scope (``state``: the
     checkpoint resumed from, else None)."""
     from tqdm import tqdm
@@ -364,14 +425,22 @@ def _run(config: TrainConfig, out: Path, state: dict | None, stop_after: int | N
         history, best, start_epoch = list(state["history"]), float(state["best"]), int(state["epoch"])
         restore_rng_state(state["rng"], out / "last.pt")
     elif config.balance:
-        weights_np = median_frequency_weights(dataset, train_idx, config.classes, config.balance_frames,
-                                              np.random.default_rng([config.seed, 3]))
+        weights_np = median_frequency_weights(
+            dataset, train_idx, config.classes, config.balance_frames, np.random.default_rng([config.seed, 3])
+        )
     else:
         weights_np = np.ones(config.classes, dtype=np.float32)
     weights = torch.as_tensor(weights_np, device=device)
     run_model = torch.compile(model) if config.compile else model
-    ctx = StepContext(run_model, config.encoding, device, weights, autocast=cuda, channels_last=cuda,
-                      camera_height=config.camera_height)
+    ctx = StepContext(
+        run_model,
+        config.encoding,
+        device,
+        weights,
+        autocast=cuda,
+        channels_last=cuda,
+        camera_height=config.camera_height,
+    )
 
     make_directory(out, "--out")
     run_log = RunLog(out, writer_class, first_step=start_epoch * steps_per_epoch + 1)
@@ -382,8 +451,14 @@ def _run(config: TrainConfig, out: Path, state: dict | None, stop_after: int | N
         for epoch in range(start_epoch, last_epoch):
             train_view.set_epoch(epoch)
             loader = _loader(train_view, config.batch_size, True, config.num_workers, config.seed, epoch, cuda)
-            bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-                       disable=not progress, dynamic_ncols=True, leave=False)
+            bar = tqdm(
+                total=len(loader),
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                unit="batch",
+                disable=not progress,
+                dynamic_ncols=True,
+                leave=False,
+            )
 
             done = epoch * steps_per_epoch  # global steps before this epoch
 
@@ -401,24 +476,46 @@ def _run(config: TrainConfig, out: Path, state: dict | None, stop_after: int | N
                 raise _diverged(config, out, epoch + 1, stats["nonfinite_step"], "the training loss is NaN or infinite")
             if not _finite_model(model):
                 raise _diverged(config, out, epoch + 1, None, "the weights became NaN or infinite")
-            record = {"epoch": epoch + 1, "train_loss": stats["loss"], "train_acc": stats["acc"],
-                      "lr": scheduler.get_last_lr()[0], "images_per_s": stats["images_per_s"],
-                      "data_wait_s": stats["data_wait_s"], "compute_s": stats["compute_s"]}
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": stats["loss"],
+                "train_acc": stats["acc"],
+                "lr": scheduler.get_last_lr()[0],
+                "images_per_s": stats["images_per_s"],
+                "data_wait_s": stats["data_wait_s"],
+                "compute_s": stats["compute_s"],
+            }
             if len(val_view):
-                val = validate(ctx, _loader(val_view, config.batch_size, False, config.num_workers, config.seed, 0, cuda),
-                               config.classes)
+                val = validate(
+                    ctx,
+                    _loader(val_view, config.batch_size, False, config.num_workers, config.seed, 0, cuda),
+                    config.classes,
+                )
                 if not math.isfinite(val["loss"]):
                     raise _diverged(config, out, epoch + 1, None, "the validation loss is NaN or infinite")
-                record.update(val_loss=val["loss"], val_global_acc=val["global_acc"],
-                              val_class_avg_acc=val["class_avg_acc"], val_miou=val["miou"])
+                record.update(
+                    val_loss=val["loss"],
+                    val_global_acc=val["global_acc"],
+                    val_class_avg_acc=val["class_avg_acc"],
+                    val_miou=val["miou"],
+                )
                 metric = val["class_avg_acc"] if math.isfinite(val["class_avg_acc"]) else -math.inf
             else:
                 metric = -stats["loss"]
             history.append(record)
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "epoch": epoch + 1, "config": asdict(config), "model_spec": spec.as_dict(),
-                     "class_weights": weights_np.tolist(), "history": history, "best": max(best, metric),
-                     "rng": rng_state(), "data_split": split}
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "config": asdict(config),
+                "model_spec": spec.as_dict(),
+                "class_weights": weights_np.tolist(),
+                "history": history,
+                "best": max(best, metric),
+                "rng": rng_state(),
+                "data_split": split,
+            }
             _save_epoch(out, state, config, improved=metric > best, first=epoch == start_epoch, fresh=fresh)
             fresh = False
             best = max(best, metric)

@@ -17,22 +17,44 @@ import torch
 
 from segnet.config import DATASETS, REAL_DEPTHS
 from synthcam_core.errors import SynthcamError
-from synthcam_core.sample import CAMERA_HEIGHT, DEPTH, DEPTH_MM, DEPTH_SCALE, GRAVITY, INTRINSICS, LABEL, crop_and_resize
+from synthcam_core.sample import (
+    CAMERA_HEIGHT,
+    DEPTH,
+    DEPTH_MM,
+    DEPTH_SCALE,
+    GRAVITY,
+    INTRINSICS,
+    LABEL,
+    crop_and_resize,
+)
 
 EVAL_DATASETS = (*DATASETS, "real")
 """Dataset kinds :func:`open_dataset` reads: the training kinds and a folder of labelled real PNGs
 (:class:`segnet.datasets.RealFolderDataset`, evaluation only: a handful of frames to train on)."""
 
-REAL_DEPTH_FIELDS = {"nyuv2": {"filled": "depths", "raw": "rawDepths"},
-                     "sunrgbd": {"filled": "depth_bfx", "raw": "depth"},
-                     "real": {"filled": "filled", "raw": "raw"}}
+REAL_DEPTH_FIELDS = {
+    "nyuv2": {"filled": "depths", "raw": "rawDepths"},
+    "sunrgbd": {"filled": "depth_bfx", "raw": "depth"},
+    "real": {"filled": "filled", "raw": "raw"},
+}
 """Each real reader's name of the filled and the raw depth (:data:`segnet.config.REAL_DEPTHS`)."""
 
 
-def open_dataset(kind: str, path: str, split: str, classes: int, depth: str = "noisy", *,
-                 real_depth: str = "filled", intrinsics: str | None = None, gravity: str | None = None,
-                 synthetic_frames: int = 64, synthetic_size: tuple[int, int] = (48, 64), seed: int = 0,
-                 compact: bool = False):
+def open_dataset(
+    kind: str,
+    path: str,
+    split: str,
+    classes: int,
+    depth: str = "noisy",
+    *,
+    real_depth: str = "filled",
+    intrinsics: str | None = None,
+    gravity: str | None = None,
+    synthetic_frames: int = 64,
+    synthetic_size: tuple[int, int] = (48, 64),
+    seed: int = 0,
+    compact: bool = False,
+):
     """The Dataset for ``kind`` (see :data:`EVAL_DATASETS`) in the shared sample layout.
 
     depth : shards' noisy or clean depth; real_depth : the filled or raw depth of NYUv2, SUN RGB-D
@@ -48,8 +70,13 @@ def open_dataset(kind: str, path: str, split: str, classes: int, depth: str = "n
     if kind == "synthetic":
         from segnet.synthetic import SyntheticRooms
 
-        return SyntheticRooms(synthetic_frames, width=synthetic_size[1], height=synthetic_size[0],
-                              classes=classes, seed=seed + (0 if split == "train" else 10_000))
+        return SyntheticRooms(
+            synthetic_frames,
+            width=synthetic_size[1],
+            height=synthetic_size[0],
+            classes=classes,
+            seed=seed + (0 if split == "train" else 10_000),
+        )
     from segnet.datasets import make_dataset
 
     if kind == "shards":
@@ -85,7 +112,9 @@ def split_indices(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[n
         return np.arange(n), np.zeros(0, dtype=np.int64)
     unique = np.unique(groups)
     if len(unique) < 2:
-        raise SynthcamError("a validation split needs at least 2 shards (trajectories); add data or pass --val-fraction 0")
+        raise SynthcamError(
+            "a validation split needs at least 2 shards (trajectories); add data or pass --val-fraction 0"
+        )
     rng = np.random.default_rng([seed, 7])
     n_val = min(len(unique) - 1, max(1, math.ceil(val_fraction * len(unique))))
     val_groups = rng.permutation(unique)[:n_val]
@@ -149,8 +178,16 @@ class TrainView(torch.utils.data.Dataset):
     consecutive frames of one shard of ``base``, or None when ``base`` has no shards.
     """
 
-    def __init__(self, base, indices: np.ndarray, size: tuple[int, int], augment: bool = False, seed: int = 0,
-                 scale_range: tuple[float, float] = (1.0, 1.5), depth_jitter: float = 0.05) -> None:
+    def __init__(
+        self,
+        base,
+        indices: np.ndarray,
+        size: tuple[int, int],
+        augment: bool = False,
+        seed: int = 0,
+        scale_range: tuple[float, float] = (1.0, 1.5),
+        depth_jitter: float = 0.05,
+    ) -> None:
         self.base, self.indices, self.size = base, np.asarray(indices, dtype=np.int64), tuple(size)
         self.augment, self.seed, self.scale_range, self.depth_jitter = augment, seed, scale_range, depth_jitter
         self.epoch = 0
@@ -200,8 +237,9 @@ class TrainView(torch.utils.data.Dataset):
         return sample
 
 
-def median_frequency_weights(dataset, indices: np.ndarray, num_classes: int, frames: int,
-                             rng: np.random.Generator) -> np.ndarray:
+def median_frequency_weights(
+    dataset, indices: np.ndarray, num_classes: int, frames: int, rng: np.random.Generator
+) -> np.ndarray:
     """(C,) float32 median-frequency class weights (Eigen & Fergus, as used by SegNet).
 
     freq(c) = pixels of class c / all pixels of the images in which c occurs, over up to ``frames``

@@ -32,8 +32,9 @@ def egl_environment(nthreads: int = 0) -> Iterator[None]:
     """
     platform = os.environ.get("PYOPENGL_PLATFORM")
     if platform not in (None, "egl"):
-        raise SynthcamError(f"the GL renderers need PYOPENGL_PLATFORM=egl, but it is set to {platform!r}; "
-                            "unset it or set it to egl")
+        raise SynthcamError(
+            f"the GL renderers need PYOPENGL_PLATFORM=egl, but it is set to {platform!r}; unset it or set it to egl"
+        )
     added = {"PYOPENGL_PLATFORM": "egl"}
     if nthreads > 0:
         added["LP_NUM_THREADS"] = str(nthreads)
@@ -51,8 +52,10 @@ def import_gl(extra: str = "gl", purpose: str = "the gl renderer"):
     for ``purpose``), a missing system library the Debian packages."""
     loaded = sys.modules.get("OpenGL.platform")
     if loaded is not None and type(getattr(loaded, "PLATFORM", None)).__name__ not in ("EGLPlatform", "NoneType"):
-        raise SynthcamError(f"OpenGL was imported for {type(loaded.PLATFORM).__name__} before the GL renderers could "
-                            "choose EGL; set PYOPENGL_PLATFORM=egl in the environment")
+        raise SynthcamError(
+            f"OpenGL was imported for {type(loaded.PLATFORM).__name__} before the GL renderers could "
+            "choose EGL; set PYOPENGL_PLATFORM=egl in the environment"
+        )
     with egl_environment():
         try:
             # Order matters with PyOpenGL 3.1.0: OpenGL.EGL imported before OpenGL.GL.shaders breaks the
@@ -61,8 +64,10 @@ def import_gl(extra: str = "gl", purpose: str = "the gl renderer"):
             require("OpenGL.GL.shaders", extra, purpose)
             EGL = require("OpenGL.EGL", extra, purpose)
         except (ImportError, OSError, AttributeError) as exc:  # libEGL.so.1 / libGL.so.1 not found
-            raise SynthcamError(f"OpenGL over EGL is not available ({exc}); install the Debian packages {EGL_PACKAGES} "
-                                "(or use --renderer raycast)") from None
+            raise SynthcamError(
+                f"OpenGL over EGL is not available ({exc}); install the Debian packages {EGL_PACKAGES} "
+                "(or use --renderer raycast)"
+            ) from None
     return GL, EGL
 
 
@@ -93,21 +98,32 @@ def egl_context(nthreads: int = 0):
         display = _egl_display(EGL)
         major, minor = EGL.EGLint(), EGL.EGLint()
         if not display or not EGL.eglInitialize(display, ctypes.pointer(major), ctypes.pointer(minor)):
-            raise SynthcamError(f"no EGL display could be initialised; install the Debian packages {EGL_PACKAGES} "
-                                "(or the NVIDIA driver's EGL on a GPU machine), or use --renderer raycast")
-        attrs = (EGL.EGLint * 5)(EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE, EGL.EGL_OPENGL_BIT,
-                                 EGL.EGL_NONE)
+            raise SynthcamError(
+                f"no EGL display could be initialised; install the Debian packages {EGL_PACKAGES} "
+                "(or the NVIDIA driver's EGL on a GPU machine), or use --renderer raycast"
+            )
+        attrs = (EGL.EGLint * 5)(
+            EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE, EGL.EGL_OPENGL_BIT, EGL.EGL_NONE
+        )
         config, count = EGL.EGLConfig(), EGL.EGLint()
         if not EGL.eglChooseConfig(display, attrs, ctypes.pointer(config), 1, ctypes.pointer(count)) or count.value < 1:
             raise SynthcamError(f"EGL offers no OpenGL configuration; install the Debian packages {EGL_PACKAGES}")
         EGL.eglBindAPI(EGL.EGL_OPENGL_API)
-        ctx_attrs = (EGL.EGLint * 7)(EGL.EGL_CONTEXT_MAJOR_VERSION, 4, EGL.EGL_CONTEXT_MINOR_VERSION, 1,
-                                     EGL.EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT,
-                                     EGL.EGL_NONE)
+        ctx_attrs = (EGL.EGLint * 7)(
+            EGL.EGL_CONTEXT_MAJOR_VERSION,
+            4,
+            EGL.EGL_CONTEXT_MINOR_VERSION,
+            1,
+            EGL.EGL_CONTEXT_OPENGL_PROFILE_MASK,
+            EGL.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT,
+            EGL.EGL_NONE,
+        )
         context = EGL.eglCreateContext(display, config, EGL.EGL_NO_CONTEXT, ctx_attrs)
         if not context or not EGL.eglMakeCurrent(display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, context):
-            raise SynthcamError("EGL could not create an OpenGL 4.1 core context; update Mesa (libgl1-mesa-dri) "
-                                "or the GPU driver, or use --renderer raycast")
+            raise SynthcamError(
+                "EGL could not create an OpenGL 4.1 core context; update Mesa (libgl1-mesa-dri) "
+                "or the GPU driver, or use --renderer raycast"
+            )
     _context = (display, context)
     return _context
 
@@ -130,8 +146,9 @@ def make_current(context) -> None:
 def _egl_display(EGL):
     """The EGL display of device ``EGL_DEVICE_ID`` through EGL_EXT_platform_device, else the default one."""
     query = egl_proc(EGL, "eglQueryDevicesEXT", EGL.EGLBoolean, EGL.EGLint, ctypes.c_void_p, ctypes.POINTER(EGL.EGLint))
-    get_display = egl_proc(EGL, "eglGetPlatformDisplayEXT", EGL.EGLDisplay, EGL.EGLenum, ctypes.c_void_p,
-                           ctypes.c_void_p)
+    get_display = egl_proc(
+        EGL, "eglGetPlatformDisplayEXT", EGL.EGLDisplay, EGL.EGLenum, ctypes.c_void_p, ctypes.c_void_p
+    )
     if query is not None and get_display is not None:
         n = EGL.EGLint()
         if query(0, None, ctypes.pointer(n)) and n.value > 0:

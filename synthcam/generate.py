@@ -67,19 +67,53 @@ from synthcam.write_failures import (
 from synthcam_core.errors import SynthcamError
 
 __all__ = [
-    "DATASET_FORMAT", "LEGACY_MANIFEST", "LOCK_NAME", "MANIFEST_TEMP", "MAX_FRAMES_PER_ROOM", "MAX_ROOMS", "MAX_SEED",
-    "GenerateConfig", "OutputFullError", "PendingRooms", "RoomPlan", "auto_workers", "available_cores",
-    "die_with_parent", "generate_dataset", "generate_room_shard", "hdf5_write_failed", "input_files", "input_hashes",
-    "keep_large_buffers_in_heap", "output_error", "output_lock", "plan_room", "prepare_output", "release_memory",
-    "room_seed", "rooms_to_generate", "run_room", "shard_name", "silence_failed_hdf5_closes", "write_errno",
-    "write_manifest", "write_room_shard",
+    "DATASET_FORMAT",
+    "LEGACY_MANIFEST",
+    "LOCK_NAME",
+    "MANIFEST_TEMP",
+    "MAX_FRAMES_PER_ROOM",
+    "MAX_ROOMS",
+    "MAX_SEED",
+    "GenerateConfig",
+    "OutputFullError",
+    "PendingRooms",
+    "RoomPlan",
+    "auto_workers",
+    "available_cores",
+    "die_with_parent",
+    "generate_dataset",
+    "generate_room_shard",
+    "hdf5_write_failed",
+    "input_files",
+    "input_hashes",
+    "keep_large_buffers_in_heap",
+    "output_error",
+    "output_lock",
+    "plan_room",
+    "prepare_output",
+    "release_memory",
+    "room_seed",
+    "rooms_to_generate",
+    "run_room",
+    "shard_name",
+    "silence_failed_hdf5_closes",
+    "write_errno",
+    "write_manifest",
+    "write_room_shard",
 ]
 
 
-def generate_dataset(config: GenerateConfig, out_dir: Path, workers: int = 1,
-                     on_frame: Callable[[int], None] | None = None, *, overwrite: bool = False,
-                     ray_address: str | None = None, on_skip: Callable[[int], None] | None = None,
-                     on_notice: Callable[[str], None] | None = None) -> list[Path]:
+def generate_dataset(
+    config: GenerateConfig,
+    out_dir: Path,
+    workers: int = 1,
+    on_frame: Callable[[int], None] | None = None,
+    *,
+    overwrite: bool = False,
+    ray_address: str | None = None,
+    on_skip: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Generate every room of ``config`` into ``out_dir``, resuming an interrupted run.
 
     workers : local processes (1 = in this process), at most the usable cores (more are capped, as the

@@ -80,21 +80,33 @@ class GenerateConfig:
     seed: int = _setting(0, "Master seed; the dataset is a function of the settings and this seed.")
     width: int = _setting(640, "Image width in pixels.")
     height: int = _setting(480, "Image height in pixels.")
-    noise: str = _setting("kinect_v1", "Noise preset (kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its "
-                                       "in-painted depths; see README).")
+    noise: str = _setting(
+        "kinect_v1",
+        "Noise preset (kinect_v1 is like NYUv2 rawDepths, kinect_v1_filled like its in-painted depths; see README).",
+    )
     noise_params: dict = _setting({}, "Noise parameter overrides, STAGE.FIELD -> number.")
-    renderer: str = _setting("auto", "Renderer backend: auto (the fastest available for each room), raycast (Open3D, "
-                                     "CPU), gl (OpenGL over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via "
-                                     "pyrender, EGL).")
+    renderer: str = _setting(
+        "auto",
+        "Renderer backend: auto (the fastest available for each room), raycast (Open3D, "
+        "CPU), gl (OpenGL over EGL: GPU, or Mesa on a CPU) or pyrender (OpenGL via "
+        "pyrender, EGL).",
+    )
     room_types: tuple[str, ...] = _setting((), "Room types to draw from (default: all, with NYUv2-like weights).")
-    scene: str = _setting("", "Scene description (from 'synthcam scenes sample' or 'scenes import') rendered in "
-                              "every room instead of generated rooms; each room index gets its own trajectory.")
+    scene: str = _setting(
+        "",
+        "Scene description (from 'synthcam scenes sample' or 'scenes import') rendered in "
+        "every room instead of generated rooms; each room index gets its own trajectory.",
+    )
     inputs: dict = _setting({}, "sha256 of every input file, filled in by the run (never set by hand).")
-    camera: str = _setting(DEFAULT_CAMERA, "Camera whose intrinsics are brought to the resolution: resampled when "
-                                           "the aspect ratios agree, else scaled uniformly and centre-cropped "
-                                           "(never stretched).")
-    camera_intrinsics: tuple[float, ...] = _setting((), "fx,fy,cx,cy in pixels of the generated images, "
-                                                        "instead of --camera.")
+    camera: str = _setting(
+        DEFAULT_CAMERA,
+        "Camera whose intrinsics are brought to the resolution: resampled when "
+        "the aspect ratios agree, else scaled uniformly and centre-cropped "
+        "(never stretched).",
+    )
+    camera_intrinsics: tuple[float, ...] = _setting(
+        (), "fx,fy,cx,cy in pixels of the generated images, instead of --camera."
+    )
 
     def validate(self) -> None:
         """Raise :class:`SynthcamError` (or a noise/scene error) naming the first bad field; touches no output."""
@@ -112,10 +124,18 @@ class GenerateConfig:
         from synthcam_core.camera import check_resolution
         from synthcam_core.real_frames import CAMERAS
 
-        _check_count("rooms", self.rooms, MAX_ROOMS, "per dataset is supported, split the work into several datasets "
-                     "(--out directories)")
-        _check_count("frames-per-room", self.frames_per_room, MAX_FRAMES_PER_ROOM, "per room is supported, use more "
-                     "rooms with fewer frames each")
+        _check_count(
+            "rooms",
+            self.rooms,
+            MAX_ROOMS,
+            "per dataset is supported, split the work into several datasets (--out directories)",
+        )
+        _check_count(
+            "frames-per-room",
+            self.frames_per_room,
+            MAX_FRAMES_PER_ROOM,
+            "per room is supported, use more rooms with fewer frames each",
+        )
         if not is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise SynthcamError(f"seed must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {self.seed}")
         if not (is_int(self.width) and is_int(self.height)):
@@ -129,8 +149,10 @@ class GenerateConfig:
         if self.camera not in CAMERAS:
             raise SynthcamError(f"unknown camera {self.camera!r}; valid cameras: {', '.join(CAMERAS)}")
         if self.camera_intrinsics and self.camera != DEFAULT_CAMERA:
-            raise SynthcamError(f"camera {self.camera} and camera_intrinsics {list(self.camera_intrinsics)} both name "
-                                f"the camera; pass one of --camera or --intrinsics")
+            raise SynthcamError(
+                f"camera {self.camera} and camera_intrinsics {list(self.camera_intrinsics)} both name "
+                f"the camera; pass one of --camera or --intrinsics"
+            )
         if self.camera_intrinsics:
             explicit_intrinsics(self.camera_intrinsics, self.width, self.height)
         noise_models.make(self.noise, self.noise_params)
@@ -185,8 +207,14 @@ def camera_at(camera: Intrinsics, width: int, height: int) -> Intrinsics:
     if abs(camera.height * sx - height) <= ASPECT_TOLERANCE_PX or abs(camera.width * sy - width) <= ASPECT_TOLERANCE_PX:
         return camera.scaled(width, height)
     s = max(sx, sy)
-    return Intrinsics(width, height, camera.fx * s, camera.fy * s, camera.cx * s - (camera.width * s - width) / 2,
-                      camera.cy * s - (camera.height * s - height) / 2)
+    return Intrinsics(
+        width,
+        height,
+        camera.fx * s,
+        camera.fy * s,
+        camera.cx * s - (camera.width * s - width) / 2,
+        camera.cy * s - (camera.height * s - height) / 2,
+    )
 
 
 def is_int(value) -> bool:
@@ -234,8 +262,9 @@ def input_hashes(scene: str | Path) -> dict[str, str]:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
         except OSError as exc:
-            raise SynthcamError(f"cannot read {path}, an input of --scene {scene} ({exc.strerror}); "
-                                f"check the path and its permissions") from None
+            raise SynthcamError(
+                f"cannot read {path}, an input of --scene {scene} ({exc.strerror}); check the path and its permissions"
+            ) from None
         hashes[str(path.resolve())] = digest.hexdigest()
     return hashes
 
@@ -251,4 +280,3 @@ def room_seed(config: GenerateConfig, room_index: int) -> np.random.SeedSequence
     import numpy as np
 
     return np.random.SeedSequence(config.seed, spawn_key=(room_index,))
-

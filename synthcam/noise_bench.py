@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import cv2
 import numpy as np
@@ -116,8 +116,9 @@ def _frame(cam: Intrinsics, depth: np.ndarray, normals: np.ndarray) -> Frame:
     depth = np.where(valid, depth, 0.0).astype(np.float32)
     normals = np.where(valid[..., None], normals, 0.0).astype(np.float32)
     labels = np.where(valid, 1, 0).astype(np.uint8)  # wall
-    return Frame(depth=depth, class40=labels, instance=labels.astype(np.uint16), normals=normals,
-                 pose=np.eye(4), intrinsics=cam)
+    return Frame(
+        depth=depth, class40=labels, instance=labels.astype(np.uint16), normals=normals, pose=np.eye(4), intrinsics=cam
+    )
 
 
 def _plane_depth(cam: Intrinsics, normal: np.ndarray, point: np.ndarray) -> np.ndarray:
@@ -203,7 +204,9 @@ def check_sigma(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator
         ok &= bool(good)
         rows.append({"z_m": z, "sigma_mm": measured * 1e3, "reference_mm": expected * 1e3, "pass": bool(good)})
     worst = max(rows, key=lambda r: abs(r["sigma_mm"] / r["reference_mm"] - 1) if r["reference_mm"] else r["sigma_mm"])
-    return CheckResult("sigma", ok, f"worst at {worst['z_m']} m: {worst['sigma_mm']:.2f} mm vs {worst['reference_mm']:.2f} mm", rows)
+    return CheckResult(
+        "sigma", ok, f"worst at {worst['z_m']} m: {worst['sigma_mm']:.2f} mm vs {worst['reference_mm']:.2f} mm", rows
+    )
 
 
 def check_lattice(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator) -> CheckResult:
@@ -221,7 +224,9 @@ def check_lattice(model, ref: Reference, cam: Intrinsics, rng: np.random.Generat
         ok &= bool(good)
         rows.append({"z_m": z, "step_mm": measured * 1e3, "reference_mm": expected * 1e3, "pass": bool(good)})
     worst = max(rows, key=lambda r: abs(r["step_mm"] / r["reference_mm"] - 1) if r["step_mm"] == r["step_mm"] else 9)
-    return CheckResult("lattice", ok, f"worst at {worst['z_m']} m: {worst['step_mm']:.2f} mm vs {worst['reference_mm']:.2f} mm", rows)
+    return CheckResult(
+        "lattice", ok, f"worst at {worst['z_m']} m: {worst['step_mm']:.2f} mm vs {worst['reference_mm']:.2f} mm", rows
+    )
 
 
 def check_valid(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator, z0: float = 2.0) -> CheckResult:
@@ -229,7 +234,9 @@ def check_valid(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator
     margin_x, margin_y = cam.width // 10, cam.height // 10
     inner = np.zeros((cam.height, cam.width), bool)
     inner[margin_y:-margin_y, margin_x:-margin_x] = True
-    for theta in sorted({*ANGLES_DEG, *([ref.grazing] if ref.grazing is not None else [])}):  # the cut is always measured
+    for theta in sorted(
+        {*ANGLES_DEG, *([ref.grazing] if ref.grazing is not None else [])}
+    ):  # the cut is always measured
         frame = plane_frame(cam, z0, theta)
         near = (np.abs(incidence_deg(cam, theta) - theta) < 1.0) & inner & (frame.depth > 0.7) & (frame.depth < 4.3)
         fraction = float((model(frame, rng)[near] > 0).mean()) if near.any() else float("nan")
@@ -256,8 +263,15 @@ def _without_edge_hole_stages(model):
     return noise_models.NoiseModel(model.name, {k: st for k, st in stages.items() if k not in dropped}), dropped
 
 
-def check_shadow(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator,
-                 z_front: float = 1.0, z_back: float = 2.0, draws: int = 2) -> CheckResult:
+def check_shadow(
+    model,
+    ref: Reference,
+    cam: Intrinsics,
+    rng: np.random.Generator,
+    z_front: float = 1.0,
+    z_back: float = 2.0,
+    draws: int = 2,
+) -> CheckResult:
     """Side and width of the projector shadow at a step edge.
 
     Per draw, the mean count of invalid pixels per row right of the box face is subtracted from the
@@ -285,12 +299,19 @@ def check_shadow(model, ref: Reference, cam: Intrinsics, rng: np.random.Generato
     else:
         good = abs(width - expected) <= 2 and ratio >= 2
         summary = f"left band {width:.1f} px vs {expected:.1f} px, left/right {ratio:.1f}{note}"
-    row = {"width_px": width, "expected_px": expected, "left_right_ratio": ratio, "left_out": dropped, "pass": bool(good)}
+    row = {
+        "width_px": width,
+        "expected_px": expected,
+        "left_right_ratio": ratio,
+        "left_out": dropped,
+        "pass": bool(good),
+    }
     return CheckResult("shadow", bool(good), summary, [row])
 
 
-def check_edges(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator,
-                z_front: float = 1.5, z_back: float = 2.0) -> CheckResult:
+def check_edges(
+    model, ref: Reference, cam: Intrinsics, rng: np.random.Generator, z_front: float = 1.5, z_back: float = 2.0
+) -> CheckResult:
     frame, _ = step_frame(cam, z_front, z_back)
     z = frame.depth
     kernel = np.ones((3, 3), np.uint8)
@@ -303,7 +324,9 @@ def check_edges(model, ref: Reference, cam: Intrinsics, rng: np.random.Generator
     far_px = max(20, int(cam.fx * 0.075 * (1 / z_front - 1 / z_back)) + 10)
     baseline = float(invalid[inner & (dist >= far_px)].mean())
     profile = [float(invalid[inner & (np.rint(dist) == d)].mean()) for d in range(16)]
-    rows = [{"distance_px": d, "invalid": p} for d, p in enumerate(profile)] + [{"distance_px": f">={far_px}", "invalid": baseline}]
+    rows = [{"distance_px": d, "invalid": p} for d, p in enumerate(profile)] + [
+        {"distance_px": f">={far_px}", "invalid": baseline}
+    ]
     near = float(np.mean(profile[:4]))
     if ref.edges == "holes":
         decay = int(math.ceil(cam.fx * (ref.shadow_baseline or 0.0) * (1 / z_front - 1 / z_back))) + 4
@@ -336,16 +359,30 @@ def check_multipath(model, ref: Reference, cam: Intrinsics, rng: np.random.Gener
     away = np.abs(u - crease_u) >= cam.width // 4
     bias_at, bias_away = float(np.nanmean(rel[rows_sel][:, at])), float(np.nanmean(rel[rows_sel][:, away]))
     good = bias_at >= 0.005 and abs(bias_away) <= 0.002
-    return CheckResult("multipath", bool(good), f"relative bias at crease {bias_at * 100:.2f} %, away {bias_away * 100:.2f} %",
-                       [{"bias_at_crease": bias_at, "bias_away": bias_away, "pass": bool(good)}])
+    return CheckResult(
+        "multipath",
+        bool(good),
+        f"relative bias at crease {bias_at * 100:.2f} %, away {bias_away * 100:.2f} %",
+        [{"bias_at_crease": bias_at, "bias_away": bias_away, "pass": bool(good)}],
+    )
 
 
-CHECK_FUNCTIONS = {"sigma": check_sigma, "lattice": check_lattice, "valid": check_valid, "shadow": check_shadow,
-                   "edges": check_edges, "multipath": check_multipath}
+CHECK_FUNCTIONS = {
+    "sigma": check_sigma,
+    "lattice": check_lattice,
+    "valid": check_valid,
+    "shadow": check_shadow,
+    "edges": check_edges,
+    "multipath": check_multipath,
+}
 
 
-def run_conformance(presets: list[str] | None = None, size: tuple[int, int] = (640, 480), seed: int = 0,
-                    params: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, list[CheckResult]]:
+def run_conformance(
+    presets: list[str] | None = None,
+    size: tuple[int, int] = (640, 480),
+    seed: int = 0,
+    params: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, list[CheckResult]]:
     """Run every check on every preset (default: all registered) at ``size`` (the NYUv2 camera scaled).
 
     ``params`` maps a preset name to ``"stage.field" -> value`` overrides. Unknown presets raise
@@ -375,7 +412,9 @@ def format_report(results: dict[str, list[CheckResult]]) -> str:
     width = max(len(n) for n in results) + 2
     lines = ["preset".ljust(width) + "".join(c.ljust(11) for c in CHECKS) + "preset"]
     for name, checks in results.items():
-        lines.append(name.ljust(width) + "".join(mark[r.passed].ljust(11) for r in checks) + mark[preset_passed(checks)])
+        lines.append(
+            name.ljust(width) + "".join(mark[r.passed].ljust(11) for r in checks) + mark[preset_passed(checks)]
+        )
     lines.append("")
     for name, checks in results.items():
         for r in checks:
@@ -385,5 +424,7 @@ def format_report(results: dict[str, list[CheckResult]]) -> str:
 
 
 def to_json(results: dict[str, list[CheckResult]]) -> dict:
-    return {name: {"pass": preset_passed(checks), "checks": {r.check: dataclasses.asdict(r) for r in checks}}
-            for name, checks in results.items()}
+    return {
+        name: {"pass": preset_passed(checks), "checks": {r.check: dataclasses.asdict(r) for r in checks}}
+        for name, checks in results.items()
+    }

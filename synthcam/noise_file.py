@@ -25,25 +25,38 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import noise_models
 from noise_models.errors import NoiseConfigError
-from synthcam_core.strict_yaml import StrictFormat, parse_json, parse_yaml
 from synthcam_core.atomic_file import write_atomic
 from synthcam_core.errors import SynthcamError
+from synthcam_core.strict_yaml import StrictFormat, parse_json, parse_yaml
 
-__all__ = ["MAX_NOISE_FILE_BYTES", "NOISE_FILE_SUFFIXES", "NoiseFile", "check_noise_out", "noise_file_text",
-           "read_noise_file", "write_noise_file", "written_by_synthcam"]
+__all__ = [
+    "MAX_NOISE_FILE_BYTES",
+    "NOISE_FILE_SUFFIXES",
+    "NoiseFile",
+    "check_noise_out",
+    "noise_file_text",
+    "read_noise_file",
+    "write_noise_file",
+    "written_by_synthcam",
+]
 
 NOISE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_NOISE_FILE_BYTES = 64 * 1024
 """Largest noise file read: a preset name and a few dozen numbers take well under a kilobyte."""
 TOP_LEVEL_KEYS = ("preset", "params", "fit")
-_FORMAT = StrictFormat("noise file", SynthcamError, nesting="a noise file is a preset and a mapping of numbers",
-                       alias_advice="write each value out")
+_FORMAT = StrictFormat(
+    "noise file",
+    SynthcamError,
+    nesting="a noise file is a preset and a mapping of numbers",
+    alias_advice="write each value out",
+)
 _EXAMPLE = "e.g. 'preset: kinect_v1' and 'params: {range.z_max: 7.25}'"
 
 
@@ -74,12 +87,16 @@ def read_noise_file(path: str | Path) -> NoiseFile:
     extra = [k for k in data if k not in TOP_LEVEL_KEYS]
     if extra:
         shown = ", ".join(_short(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
-        raise SynthcamError(f"noise file {path} has unknown top-level key(s) {shown}; only "
-                            f"{', '.join(map(repr, TOP_LEVEL_KEYS))} are allowed")
+        raise SynthcamError(
+            f"noise file {path} has unknown top-level key(s) {shown}; only "
+            f"{', '.join(map(repr, TOP_LEVEL_KEYS))} are allowed"
+        )
     preset = data.get("preset")
     if not isinstance(preset, str) or not preset or (len(preset) > 40 and preset not in noise_models.PRESETS):
-        raise SynthcamError(f"noise file {path} needs 'preset' naming a noise preset ({', '.join(noise_models.PRESETS)}), "
-                            f"got {_short(preset)}")
+        raise SynthcamError(
+            f"noise file {path} needs 'preset' naming a noise preset ({', '.join(noise_models.PRESETS)}), "
+            f"got {_short(preset)}"
+        )
     raw = data.get("params")
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
@@ -87,22 +104,29 @@ def read_noise_file(path: str | Path) -> NoiseFile:
     params = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise SynthcamError(f"noise file {path}: the parameter name {_short(key)} is not text; write 'stage.field', "
-                                f"e.g. range.z_max")
+            raise SynthcamError(
+                f"noise file {path}: the parameter name {_short(key)} is not text; write 'stage.field', "
+                f"e.g. range.z_max"
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SynthcamError(f"noise file {path}: parameter {_short(key)} needs a number, got {_short(value)}"
-                                f"{_text_number_hint(value)}")
+            raise SynthcamError(
+                f"noise file {path}: parameter {_short(key)} needs a number, got {_short(value)}"
+                f"{_text_number_hint(value)}"
+            )
         try:
             number = float(value)
         except OverflowError:  # an integer of hundreds of digits
             number = math.inf
         if not math.isfinite(number):
-            raise SynthcamError(f"noise file {path}: parameter {_short(key)} must be a finite number, got {_short(value)}")
+            raise SynthcamError(
+                f"noise file {path}: parameter {_short(key)} must be a finite number, got {_short(value)}"
+            )
         params[key] = number
     fit = data.get("fit")
     if fit is not None and not isinstance(fit, Mapping):
-        raise SynthcamError(f"noise file {path}: 'fit' must be a mapping (what was fitted; generation ignores it) "
-                            f"or left out")
+        raise SynthcamError(
+            f"noise file {path}: 'fit' must be a mapping (what was fitted; generation ignores it) or left out"
+        )
     noise = NoiseFile(preset, params, dict(fit) if fit is not None else None)
     try:
         noise.model()
@@ -140,12 +164,16 @@ def _load(path: Path) -> Any:
     except OSError as exc:
         raise SynthcamError(f"cannot read noise file {path} ({exc.strerror}); check its permissions") from None
     if len(blob) > MAX_NOISE_FILE_BYTES:
-        raise SynthcamError(f"noise file {path} is larger than {MAX_NOISE_FILE_BYTES // 1024} KiB; a noise file holds a "
-                            f"preset name and a few numbers")
+        raise SynthcamError(
+            f"noise file {path} is larger than {MAX_NOISE_FILE_BYTES // 1024} KiB; a noise file holds a "
+            f"preset name and a few numbers"
+        )
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError:
-        raise SynthcamError(f"noise file {path} is not UTF-8 text; save it as a plain UTF-8 YAML or JSON file") from None
+        raise SynthcamError(
+            f"noise file {path} is not UTF-8 text; save it as a plain UTF-8 YAML or JSON file"
+        ) from None
     return parse_json(text, path, _FORMAT) if path.suffix.lower() == ".json" else parse_yaml(text, path, _FORMAT)
 
 
@@ -207,11 +235,15 @@ def check_noise_out(path: str | Path, overwrite: bool = False) -> Path:
         raise SynthcamError(f"--out {path} must end in .yaml, .yml or .json (a noise file)")
     if path.exists() or path.is_symlink():
         if not overwrite:
-            raise SynthcamError(f"--out {path} exists; pass --overwrite to replace it (only a noise file written by "
-                                f"'synthcam noise fit' is ever replaced)")
+            raise SynthcamError(
+                f"--out {path} exists; pass --overwrite to replace it (only a noise file written by "
+                f"'synthcam noise fit' is ever replaced)"
+            )
         if not written_by_synthcam(path):
-            raise SynthcamError(f"--out {path} exists and is not a noise file written by 'synthcam noise fit'; it is "
-                                f"never overwritten, choose another --out")
+            raise SynthcamError(
+                f"--out {path} exists and is not a noise file written by 'synthcam noise fit'; it is "
+                f"never overwritten, choose another --out"
+            )
     parent = path.parent
     if not parent.is_dir():
         raise SynthcamError(f"--out {path}: directory {parent} does not exist; create it or choose another --out")
@@ -219,5 +251,7 @@ def check_noise_out(path: str | Path, overwrite: bool = False) -> Path:
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as exc:
-        raise SynthcamError(f"--out {path}: cannot write in {parent} ({exc.strerror}); choose a writable --out") from None
+        raise SynthcamError(
+            f"--out {path}: cannot write in {parent} ({exc.strerror}); choose a writable --out"
+        ) from None
     return path

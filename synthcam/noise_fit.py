@@ -19,8 +19,9 @@ import json
 import math
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,8 +66,14 @@ _KINECT_V1 = (_RANGE, _THETA0, _THETA1, *_BORDERS, _p("disparity.sigma_units", 0
 #: Explicit registry: the parameters fitted by default for each preset, with their bounds.
 FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
     "kinect_v1": _KINECT_V1,
-    "kinect_v1_filled": (_RANGE, _THETA0, _THETA1, _p("fill.sigma_px", 0.5, 12.0), _p("smooth.sigma_px", 0.5, 4.0),
-                         _p("smooth.sigma_inv", 0.0005, 0.02)),
+    "kinect_v1_filled": (
+        _RANGE,
+        _THETA0,
+        _THETA1,
+        _p("fill.sigma_px", 0.5, 12.0),
+        _p("smooth.sigma_px", 0.5, 4.0),
+        _p("smooth.sigma_inv", 0.0005, 0.02),
+    ),
     "kinect_v1_dots": (_RANGE, _THETA0, _THETA1, *_BORDERS),
     "kinect_v2": (_RANGE, _THETA0, _THETA1, _p("flying.probability", 0.0, 1.0), _p("tof.c0", 0.0, 10.0)),
     "d435": (_RANGE, _THETA0, _THETA1, _p("far.p_max", 0.0, 1.0), _p("disparity.sigma_units", 0.0, 8.0)),
@@ -74,14 +81,30 @@ FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
 }
 
 #: Further parameters ``--param STAGE.FIELD`` may name without bounds (others need ``=LO:HI``).
-KNOWN_BOUNDS: dict[str, FitParam] = {p.key: p for p in (
-    _RANGE, _THETA0, _THETA1, *_BORDERS, _p("range.z_min", 0.0, 1.0), _p("jitter.sigma_px", 0.0, 2.0),
-    _p("disparity.sigma_units", 0.0, 2.0), _p("shadow.baseline_m", 0.0, 0.15), _p("fill.sigma_px", 0.5, 12.0),
-    _p("flying.probability", 0.0, 1.0), _p("flying.jump_m", 0.02, 0.5), _p("tof.c0", 0.0, 10.0),
-    _p("tof.c2", 0.0, 3.0), _p("multipath.gain", 0.0, 0.2), _p("far.p_max", 0.0, 1.0),
-    _p("shift.sigma_px", 0.0, 2.0), _p("distortion.amplitude", 0.0, 0.01), _p("smooth.sigma_px", 0.5, 4.0),
-    _p("smooth.sigma_inv", 0.0005, 0.02),
-)}
+KNOWN_BOUNDS: dict[str, FitParam] = {
+    p.key: p
+    for p in (
+        _RANGE,
+        _THETA0,
+        _THETA1,
+        *_BORDERS,
+        _p("range.z_min", 0.0, 1.0),
+        _p("jitter.sigma_px", 0.0, 2.0),
+        _p("disparity.sigma_units", 0.0, 2.0),
+        _p("shadow.baseline_m", 0.0, 0.15),
+        _p("fill.sigma_px", 0.5, 12.0),
+        _p("flying.probability", 0.0, 1.0),
+        _p("flying.jump_m", 0.02, 0.5),
+        _p("tof.c0", 0.0, 10.0),
+        _p("tof.c2", 0.0, 3.0),
+        _p("multipath.gain", 0.0, 0.2),
+        _p("far.p_max", 0.0, 1.0),
+        _p("shift.sigma_px", 0.0, 2.0),
+        _p("distortion.amplitude", 0.0, 0.01),
+        _p("smooth.sigma_px", 0.5, 4.0),
+        _p("smooth.sigma_inv", 0.0005, 0.02),
+    )
+}
 
 PENALTY = 1e6
 """Objective value of parameters a stage refuses (e.g. incidence theta0 above theta1), or whose distance is
@@ -99,14 +122,18 @@ def default_value(preset: str, key: str) -> float:
     preset's numeric parameters otherwise."""
     model = noise_models.make(preset)
     stage_name, _, name = key.partition(".")
-    numeric = [f"{s}.{f.name}" for s, st in model.stages.items() for f in dataclasses.fields(st)
-               if f.type in ("float", float)]
+    numeric = [
+        f"{s}.{f.name}" for s, st in model.stages.items() for f in dataclasses.fields(st) if f.type in ("float", float)
+    ]
     stage = model.stages.get(stage_name)
     field = next((f for f in dataclasses.fields(stage) if f.name == name), None) if stage is not None else None
     if field is None or field.type not in ("float", float):
-        what = "is not a parameter" if field is None else "is not a real-valued parameter (whole numbers are not fitted)"
-        raise SynthcamError(f"--param {key} {what} of preset {preset}; fittable parameters: "
-                            f"{', '.join(numeric) or 'none'}")
+        what = (
+            "is not a parameter" if field is None else "is not a real-valued parameter (whole numbers are not fitted)"
+        )
+        raise SynthcamError(
+            f"--param {key} {what} of preset {preset}; fittable parameters: {', '.join(numeric) or 'none'}"
+        )
     return float(getattr(stage, name))
 
 
@@ -118,8 +145,10 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
         raise SynthcamError(f"unknown noise preset {preset[:40]!r}; valid presets: {', '.join(noise_models.PRESETS)}")
     if not specs:
         if preset not in FIT_PARAMS:
-            raise SynthcamError(f"preset {preset} has no registered fit parameters (presets with them: "
-                                f"{', '.join(FIT_PARAMS)}); name some with --param STAGE.FIELD=LO:HI")
+            raise SynthcamError(
+                f"preset {preset} has no registered fit parameters (presets with them: "
+                f"{', '.join(FIT_PARAMS)}); name some with --param STAGE.FIELD=LO:HI"
+            )
         return FIT_PARAMS[preset]
     params: dict[str, FitParam] = {}
     for spec in specs:
@@ -131,8 +160,10 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
             raise SynthcamError(f"--param {key} is given twice; name each parameter once")
         if not sep:
             if key not in KNOWN_BOUNDS:
-                raise SynthcamError(f"--param {key} has no default bounds; give them as {key}=LO:HI "
-                                    f"(parameters with default bounds: {', '.join(KNOWN_BOUNDS)})")
+                raise SynthcamError(
+                    f"--param {key} has no default bounds; give them as {key}=LO:HI "
+                    f"(parameters with default bounds: {', '.join(KNOWN_BOUNDS)})"
+                )
             params[key] = KNOWN_BOUNDS[key]
             continue
         lo, colon, hi = bounds.partition(":")
@@ -141,8 +172,7 @@ def parse_fit_params(preset: str, specs: Sequence[str] = ()) -> tuple[FitParam, 
         except ValueError:
             lo_f = hi_f = math.nan
         if not colon or not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f):
-            raise SynthcamError(f"--param {spec!r}: bounds must be LO:HI with finite numbers LO < HI, e.g. "
-                                f"{key}=3:10")
+            raise SynthcamError(f"--param {spec!r}: bounds must be LO:HI with finite numbers LO < HI, e.g. {key}=3:10")
         _check_bounds_reachable(preset, key, lo_f, hi_f)
         params[key] = FitParam(key, lo_f, hi_f)
     return tuple(params.values())
@@ -158,8 +188,10 @@ def _check_bounds_reachable(preset: str, key: str, lo: float, hi: float) -> None
             return
         except NoiseConfigError as exc:
             refusals.append(str(exc))
-    raise SynthcamError(f"--param {key}={lo:g}:{hi:g}: preset {preset} accepts no value in these bounds "
-                        f"({refusals[0][:120]}); choose bounds inside what the stage accepts")
+    raise SynthcamError(
+        f"--param {key}={lo:g}:{hi:g}: preset {preset} accepts no value in these bounds "
+        f"({refusals[0][:120]}); choose bounds inside what the stage accepts"
+    )
 
 
 def stage_seed(seed: int, frame_index: int, stage: str) -> np.random.Generator:
@@ -188,8 +220,16 @@ class NoiseObjective:
     Evaluations are cached by parameter values; :attr:`evaluations` counts distinct ones.
     """
 
-    def __init__(self, preset: str, clean: Sequence[Frame], real: Any, intrinsics: Intrinsics,
-                 with_reference: bool, seed: int = 0, measures: Sequence[str] | None = None):
+    def __init__(
+        self,
+        preset: str,
+        clean: Sequence[Frame],
+        real: Any,
+        intrinsics: Intrinsics,
+        with_reference: bool,
+        seed: int = 0,
+        measures: Sequence[str] | None = None,
+    ):
         noise_models.make(preset)
         self.preset, self.clean, self.real, self.intrinsics = preset, tuple(clean), real, intrinsics
         self.with_reference, self.seed, self.measures = with_reference, seed, measures
@@ -226,8 +266,10 @@ class NoiseObjective:
         except NoiseConfigError:
             result = (PENALTY, None)
         else:
-            frames = (MeasureFrame(apply_noise(model, f, i, self.seed), f.depth if self.with_reference else None)
-                      for i, f in enumerate(self.clean))
+            frames = (
+                MeasureFrame(apply_noise(model, f, i, self.seed), f.depth if self.with_reference else None)
+                for i, f in enumerate(self.clean)
+            )
             report = compare(measure_frames(frames, self.intrinsics), self.real)
             score = float(report.score(self.measures))
             result = (score if math.isfinite(score) else PENALTY, report)
@@ -265,8 +307,12 @@ def _round(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT}g}")
 
 
-def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: int = 150,
-              on_eval: Callable[[float, float], None] | None = None) -> FitResult:
+def fit_noise(
+    objective: NoiseObjective,
+    params: Sequence[FitParam],
+    max_evals: int = 150,
+    on_eval: Callable[[float, float], None] | None = None,
+) -> FitResult:
     """Search ``params`` (scaled to [0, 1] within their bounds) for the least ``objective``, from the
     preset's defaults, with SciPy's bounded Powell method, for at most ``max_evals`` evaluations (the
     defaults' and the final one's included). ``on_eval(distance, best)`` after each new evaluation.
@@ -302,14 +348,17 @@ def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: 
         report = objective.report({})
         chosen = objective.measures or [row.measure for row in report.rows]
         empty = [row.measure for row in report.rows if row.measure in chosen and not math.isfinite(row.distance)]
-        raise SynthcamError(f"the realism distance of preset {preset}'s defaults cannot be computed: "
-                            f"{', '.join(empty) or 'a measure'} has nothing to compare on one side; leave it out "
-                            "with --measures or render more frames (--rooms, --frames-per-room)")
+        raise SynthcamError(
+            f"the realism distance of preset {preset}'s defaults cannot be computed: "
+            f"{', '.join(empty) or 'a measure'} has nothing to compare on one side; leave it out "
+            "with --measures or render more frames (--rooms, --frames-per-room)"
+        )
     best["score"] = before
     x0 = np.array([p.unit(start[p.key]) for p in params], dtype=np.float64)
     try:
-        minimize(fun, x0, method="Powell", bounds=[(0.0, 1.0)] * len(params),
-                 options={**POWELL_OPTIONS, "maxfev": budget})
+        minimize(
+            fun, x0, method="Powell", bounds=[(0.0, 1.0)] * len(params), options={**POWELL_OPTIONS, "maxfev": budget}
+        )
     except _Budget:
         pass
     fitted, after = {}, before
@@ -319,8 +368,18 @@ def fit_noise(objective: NoiseObjective, params: Sequence[FitParam], max_evals: 
         if score < before:
             fitted, after = rounded, score
     seconds = time.perf_counter() - start_time
-    return FitResult(preset, tuple(params), start, fitted or dict(start), objective.report({}),
-                     objective.report(fitted), before, after, objective.evaluations, seconds)
+    return FitResult(
+        preset,
+        tuple(params),
+        start,
+        fitted or dict(start),
+        objective.report({}),
+        objective.report(fitted),
+        before,
+        after,
+        objective.evaluations,
+        seconds,
+    )
 
 
 def fit_measures(names: Sequence[str] | None, folder: Any) -> tuple[str, ...] | None:
@@ -335,8 +394,10 @@ def fit_measures(names: Sequence[str] | None, folder: Any) -> tuple[str, ...] | 
         needs = MEASURES[name].needs
         if needs == "labels" or (needs == "reference" and not folder.has_reference):
             what = "labels" if needs == "labels" else "raw frames with filled partners (NAME_depth.png)"
-            raise SynthcamError(f"measure {name} needs {what}, which a noise fit against {folder.path} does not "
-                                f"have; leave it out of --measures")
+            raise SynthcamError(
+                f"measure {name} needs {what}, which a noise fit against {folder.path} does not "
+                f"have; leave it out of --measures"
+            )
     return chosen
 
 
@@ -352,9 +413,11 @@ def check_clean_memory(folder: Any, preset: str, rooms: int, frames_per_room: in
     k = folder.intrinsics
     total = rooms * frames_per_room * k.width * k.height * per_pixel
     if total > MAX_CLEAN_BYTES:
-        raise SynthcamError(f"a fit of {rooms} rooms x {frames_per_room} frames at {k.width}x{k.height} would hold "
-                            f"{total / 2 ** 30:.1f} GiB of clean frames (at most {MAX_CLEAN_BYTES / 2 ** 30:.0f} GiB); "
-                            "pass fewer --rooms or --frames-per-room")
+        raise SynthcamError(
+            f"a fit of {rooms} rooms x {frames_per_room} frames at {k.width}x{k.height} would hold "
+            f"{total / 2**30:.1f} GiB of clean frames (at most {MAX_CLEAN_BYTES / 2**30:.0f} GiB); "
+            "pass fewer --rooms or --frames-per-room"
+        )
     return total
 
 
@@ -368,10 +431,20 @@ def measure_real(folder: Any) -> tuple[Any, bool]:
     return measure_frames(iter(source), folder.intrinsics), source.has_reference
 
 
-def fit_to_folder(folder: Any, preset: str, params: Sequence[FitParam], rooms: int = 6, frames_per_room: int = 4,
-                  seed: int = 0, max_evals: int = 150, renderer: str = "raycast", measures: Sequence[str] | None = None,
-                  on_frame: Callable[[int], None] | None = None,
-                  on_eval: Callable[[float, float], None] | None = None, real: tuple[Any, bool] | None = None) -> FitResult:
+def fit_to_folder(
+    folder: Any,
+    preset: str,
+    params: Sequence[FitParam],
+    rooms: int = 6,
+    frames_per_room: int = 4,
+    seed: int = 0,
+    max_evals: int = 150,
+    renderer: str = "raycast",
+    measures: Sequence[str] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    on_eval: Callable[[float, float], None] | None = None,
+    real: tuple[Any, bool] | None = None,
+) -> FitResult:
     """Fit ``params`` of ``preset`` to a real folder (:class:`synthcam_core.real_frames.RealFolder`): measure
     its frames once, render ``rooms * frames_per_room`` clean frames of a dataset with master ``seed``
     through its camera (:func:`synthcam.fit_frames.render_clean_frames`) and run :func:`fit_noise`. When
@@ -385,8 +458,16 @@ def fit_to_folder(folder: Any, preset: str, params: Sequence[FitParam], rooms: i
     model = noise_models.make(preset)
     check_clean_memory(folder, preset, rooms, frames_per_room)
     real, with_reference = real if real is not None else measure_real(folder)
-    clean = render_clean_frames(folder.intrinsics, rooms, frames_per_room, seed, renderer, normals=model.needs_normals,
-                                incidence=model.needs_incidence, on_frame=on_frame)
+    clean = render_clean_frames(
+        folder.intrinsics,
+        rooms,
+        frames_per_room,
+        seed,
+        renderer,
+        normals=model.needs_normals,
+        incidence=model.needs_incidence,
+        on_frame=on_frame,
+    )
     objective = NoiseObjective(preset, clean, real, folder.intrinsics, with_reference, seed, measures)
     return fit_noise(objective, params, max_evals, on_eval)
 
@@ -396,8 +477,16 @@ def _short(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def fit_record(result: FitResult, folder: Any, rooms: int, frames_per_room: int, seed: int, max_evals: int,
-               renderer: str, measures: Sequence[str] | None = None) -> dict[str, Any]:
+def fit_record(
+    result: FitResult,
+    folder: Any,
+    rooms: int,
+    frames_per_room: int,
+    seed: int,
+    max_evals: int,
+    renderer: str,
+    measures: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The informational ``fit`` mapping of a noise file: what was fitted to which frames, and how well.
     Only inputs and results, no time: the same fit gives the same record."""
     k = folder.intrinsics
@@ -406,8 +495,14 @@ def fit_record(result: FitResult, folder: Any, rooms: int, frames_per_room: int,
         "real": str(folder.path.resolve()),
         "real_depth": folder.kind,
         "real_frames": len(folder),
-        "intrinsics": {"width": k.width, "height": k.height, "fx": float(k.fx), "fy": float(k.fy),
-                       "cx": float(k.cx), "cy": float(k.cy)},
+        "intrinsics": {
+            "width": k.width,
+            "height": k.height,
+            "fx": float(k.fx),
+            "fy": float(k.fy),
+            "cx": float(k.cx),
+            "cy": float(k.cy),
+        },
         "generated": {"rooms": rooms, "frames_per_room": frames_per_room, "seed": seed, "renderer": renderer},
         "measures": list(measures) if measures else "all",
         "bounds": {p.key: [p.lo, p.hi] for p in result.params},

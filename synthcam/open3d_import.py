@@ -12,5 +12,7 @@ def import_open3d():
     except ImportError as exc:  # e.g. libusb-1.0.so.0 missing
         if isinstance(exc.__cause__, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt):
             raise KeyboardInterrupt from None  # Ctrl-C or SIGTERM while its extension initialised: not a missing library
-        raise SynthcamError(f"open3d cannot be imported ({exc}); run scripts/setup.sh or install libusb-1.0-0") from None
+        raise SynthcamError(
+            f"open3d cannot be imported ({exc}); run scripts/setup.sh or install libusb-1.0-0"
+        ) from None
     return open3d

@@ -20,22 +20,29 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from synthcam import __version__
+from synthcam.generate_config import GenerateConfig, is_int, shard_name
+from synthcam.write_failures import output_error
 from synthcam_core.atomic_file import write_atomic
 from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
-from synthcam.generate_config import GenerateConfig, is_int, shard_name
-from synthcam_shards.manifest import MAX_MANIFEST_BYTES, shard_counts
 from synthcam_shards.layout import probe_root_attrs
-from synthcam_shards.shard_file import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, default_label_tables
-from synthcam.write_failures import output_error
+from synthcam_shards.manifest import MAX_MANIFEST_BYTES, shard_counts
+from synthcam_shards.shard_file import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    SHARD_SUFFIX,
+    TEMP_SUFFIX,
+    default_label_tables,
+)
 
 LEGACY_MANIFEST = "dataset.json"
 """The manifest of format v0 datasets; a directory holding one is an older-format dataset."""
@@ -117,15 +124,21 @@ def _acquire_lock(path: Path, tries: int = 20) -> int:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise SynthcamError(f"{path} is not a regular file, so it cannot be synthcam's lock; move it away "
-                                    f"or choose another --out")
+                raise SynthcamError(
+                    f"{path} is not a regular file, so it cannot be synthcam's lock; move it away "
+                    f"or choose another --out"
+                )
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise SynthcamError(f"{path.parent} is in use by another 'synthcam generate' (pid {_lock_holder(fd)}); "
-                                    f"wait for it to finish, or choose another --out") from None
+                raise SynthcamError(
+                    f"{path.parent} is in use by another 'synthcam generate' (pid {_lock_holder(fd)}); "
+                    f"wait for it to finish, or choose another --out"
+                ) from None
             except OSError as exc:
-                raise SynthcamError(f"cannot lock {path} ({exc.strerror}); use an --out on a local file system") from None
+                raise SynthcamError(
+                    f"cannot lock {path} ({exc.strerror}); use an --out on a local file system"
+                ) from None
             try:
                 now = os.stat(path, follow_symlinks=False)
             except FileNotFoundError:
@@ -134,8 +147,10 @@ def _acquire_lock(path: Path, tries: int = 20) -> int:
                 os.close(fd)  # the previous holder removed this file as we opened it: lock the new one
                 continue
             if not _is_lock_text(_read_lock(fd)):
-                raise SynthcamError(f"{path} is not a lock file synthcam wrote, so synthcam will not overwrite it; "
-                                    f"move it away, or choose another --out")
+                raise SynthcamError(
+                    f"{path} is not a lock file synthcam wrote, so synthcam will not overwrite it; "
+                    f"move it away, or choose another --out"
+                )
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -150,10 +165,14 @@ def _acquire_lock(path: Path, tries: int = 20) -> int:
 
 def _lock_file_error(path: Path, exc: OSError) -> SynthcamError:
     if exc.errno == errno.ELOOP:
-        return SynthcamError(f"{path} is a symbolic link; synthcam never writes through links in --out: remove it "
-                             f"or choose another --out")
+        return SynthcamError(
+            f"{path} is a symbolic link; synthcam never writes through links in --out: remove it "
+            f"or choose another --out"
+        )
     if exc.errno == errno.EISDIR:
-        return SynthcamError(f"{path} is a directory, so it cannot be synthcam's lock; move it away or choose another --out")
+        return SynthcamError(
+            f"{path} is a directory, so it cannot be synthcam's lock; move it away or choose another --out"
+        )
     return _unwritable(path.parent, exc)
 
 
@@ -205,16 +224,22 @@ def _config_json(config: dict) -> str:
 def _mismatch(out_dir: Path, found: dict, config: GenerateConfig, where: str) -> SynthcamError:
     want = config.to_dict()
     keys = sorted(k for k in set(found) | set(want) if _config_json(found.get(k)) != _config_json(want.get(k)))
-    shown = [f"{k} {found.get(k)!r} vs {want.get(k)!r}" if k != "inputs" else
-             "inputs (--scene or a file it references has other content)" for k in keys[:3]]
+    shown = [
+        f"{k} {found.get(k)!r} vs {want.get(k)!r}"
+        if k != "inputs"
+        else "inputs (--scene or a file it references has other content)"
+        for k in keys[:3]
+    ]
     diff = ", ".join(shown) or "format"
-    return SynthcamError(f"{out_dir} already holds a dataset with a different config ({where}: {diff}); "
-                         f"use a new --out, or --overwrite to replace it")
+    return SynthcamError(
+        f"{out_dir} already holds a dataset with a different config ({where}: {diff}); "
+        f"use a new --out, or --overwrite to replace it"
+    )
 
 
 def _room_index(name: str) -> int | None:
     """The room index of a shard file name this tool writes (``room_00007.h5`` -> 7), else None."""
-    digits = name[len("room_"): -len(SHARD_SUFFIX)]
+    digits = name[len("room_") : -len(SHARD_SUFFIX)]
     if not (name.startswith("room_") and name.endswith(SHARD_SUFFIX) and digits.isdigit() and digits.isascii()):
         return None
     index = int(digits)
@@ -289,8 +314,10 @@ def _read_own_json(path: Path, is_ours: Callable[[object], bool]) -> tuple[str, 
 
 
 def _refuse(out_dir: Path, name: str, why: str) -> SynthcamError:
-    return SynthcamError(f"{out_dir / name} {why}, so synthcam will not replace it (it removes only files it wrote); "
-                         f"move it away, or choose another --out")
+    return SynthcamError(
+        f"{out_dir / name} {why}, so synthcam will not replace it (it removes only files it wrote); "
+        f"move it away, or choose another --out"
+    )
 
 
 @dataclass(frozen=True)
@@ -308,8 +335,9 @@ class PendingRooms:
         return self.rooms - len(self.kept)
 
 
-def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = False,
-                      on_notice: Callable[[str], None] | None = None) -> PendingRooms:
+def rooms_to_generate(
+    config: GenerateConfig, out_dir: Path, overwrite: bool = False, on_notice: Callable[[str], None] | None = None
+) -> PendingRooms:
     """Prepare ``out_dir`` for ``config`` and return the rooms whose shards must be (re)made.
 
     Call while holding :func:`output_lock` of ``out_dir``. Keeps the complete shards of the same config
@@ -324,19 +352,24 @@ def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = F
     if str(out_dir.resolve()) not in _LOCKED:
         raise RuntimeError("rooms_to_generate needs the output lock; call it inside output_lock(out_dir)")
     want = config.to_dict()
-    manifest_state, manifest = _read_own_json(out_dir / MANIFEST, lambda d: isinstance(d, dict) and d.get("format") == DATASET_FORMAT)
+    manifest_state, manifest = _read_own_json(
+        out_dir / MANIFEST, lambda d: isinstance(d, dict) and d.get("format") == DATASET_FORMAT
+    )
     if manifest_state.startswith("foreign"):
         raise _refuse(out_dir, MANIFEST, manifest_state.split(": ", 1)[1])
     config_state = is_written_config(out_dir / CONFIG_NAME)
     if config_state is False:
         raise _refuse(out_dir, CONFIG_NAME, "is not a config file synthcam wrote")
-    legacy_state, _ = _read_own_json(out_dir / LEGACY_MANIFEST,
-                                     lambda d: isinstance(d, dict) and {"config", "shards", "package_version"} <= set(d))
+    legacy_state, _ = _read_own_json(
+        out_dir / LEGACY_MANIFEST, lambda d: isinstance(d, dict) and {"config", "shards", "package_version"} <= set(d)
+    )
     temps, shards = [], {}
     with os.scandir(out_dir) as entries:
         for entry in entries:
             name = entry.name
-            if name == MANIFEST_TEMP or (name.endswith(TEMP_SUFFIX) and _room_index(name[: -len(TEMP_SUFFIX)]) is not None):
+            if name == MANIFEST_TEMP or (
+                name.endswith(TEMP_SUFFIX) and _room_index(name[: -len(TEMP_SUFFIX)]) is not None
+            ):
                 if entry.is_dir(follow_symlinks=False):
                     raise _refuse(out_dir, name, "is a directory")
                 temps.append(out_dir / name)
@@ -383,8 +416,10 @@ def rooms_to_generate(config: GenerateConfig, out_dir: Path, overwrite: bool = F
 
 
 def _older(out_dir: Path, where: str) -> SynthcamError:
-    return SynthcamError(f"{out_dir} holds a dataset of an older synthcam format ({where}; this synthcam writes "
-                         f"version {FORMAT_VERSION}); pass --overwrite to replace it, or choose another --out")
+    return SynthcamError(
+        f"{out_dir} holds a dataset of an older synthcam format ({where}; this synthcam writes "
+        f"version {FORMAT_VERSION}); pass --overwrite to replace it, or choose another --out"
+    )
 
 
 def _shard_problem(path: Path, config: GenerateConfig) -> str | None:
@@ -452,8 +487,11 @@ def write_config(config: GenerateConfig, out_dir: Path) -> Path:
     path = Path(out_dir) / CONFIG_NAME
     if is_written_config(path) is False:
         raise _refuse(Path(out_dir), CONFIG_NAME, "is not a config file synthcam wrote")
-    text = config_text("generate", config_values(config, skip=("inputs",)),
-                       "the same dataset again: synthcam generate --config THIS_FILE --out NEW_DIR")
+    text = config_text(
+        "generate",
+        config_values(config, skip=("inputs",)),
+        "the same dataset again: synthcam generate --config THIS_FILE --out NEW_DIR",
+    )
     write_atomic(path, lambda f: f.write(text.encode("utf-8")))
     return path
 
@@ -488,4 +526,4 @@ def _write_new_file(path: Path, chunks: Iterator[str]) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

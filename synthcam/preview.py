@@ -17,8 +17,14 @@ MAX_PREVIEW_SIDE = 1024
 picture needs no more, and colour-mapping a 4096x4096 frame in float64 would take gigabytes."""
 
 
-def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarray, class_names: tuple[str, ...],
-                   out_path: Path, title: str = "") -> Path:
+def render_preview(
+    depth_clean: np.ndarray,
+    depth: np.ndarray,
+    class40: np.ndarray,
+    class_names: tuple[str, ...],
+    out_path: Path,
+    title: str = "",
+) -> Path:
     """Write a PNG with three panels: clean depth, noisy depth (shared scale), labels with a legend.
 
     depth_clean, depth : (H, W) float32 metres, 0 = invalid. class40 : (H, W) uint8. Frames larger than
@@ -37,16 +43,20 @@ def render_preview(depth_clean: np.ndarray, depth: np.ndarray, class40: np.ndarr
     palette = class_palette(40)
     fig = Figure(figsize=(17, 4.6))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.04})
-    panels = [(colorize_depth(depth_clean, vmin, vmax), "clean depth"),
-              (colorize_depth(depth, vmin, vmax), f"noisy depth (white = invalid, {invalid_pct:.1f} %)"),
-              (palette[class40], "NYU40 labels")]
+    panels = [
+        (colorize_depth(depth_clean, vmin, vmax), "clean depth"),
+        (colorize_depth(depth, vmin, vmax), f"noisy depth (white = invalid, {invalid_pct:.1f} %)"),
+        (palette[class40], "NYU40 labels"),
+    ]
     for ax, (img, name) in zip(axes, panels):
         ax.imshow(img, interpolation="nearest")
         ax.set_title(name, fontsize=10)
         ax.axis("off")
     sm = ScalarMappable(cmap="turbo", norm=Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes[:2], orientation="horizontal", fraction=0.05, pad=0.03, aspect=50, label="depth (m)")
-    axes[2].legend(handles=legend_handles(legend), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    axes[2].legend(
+        handles=legend_handles(legend), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False
+    )
     if title:
         fig.suptitle(title, fontsize=11)
     out_path = Path(out_path)
@@ -69,14 +79,21 @@ def preview_shard(path: Path, out_dir: Path, frames: int = 3) -> list[Path]:
         for i in sorted(set(np.linspace(0, n - 1, min(frames, n)).round().astype(int).tolist())):
             frame = shard.read_frame(i, ("depth_clean", "depth", "class40"))
             out = out_dir / f"{Path(path).stem}_frame{i:04d}.png"
-            render_preview(frame["depth_clean"], frame["depth"], frame["class40"], shard.class_names,
-                           out, title=f"{Path(path).name}  frame {i}")
+            render_preview(
+                frame["depth_clean"],
+                frame["depth"],
+                frame["class40"],
+                shard.class_names,
+                out,
+                title=f"{Path(path).name}  frame {i}",
+            )
             written.append(out)
     return written
 
 
-def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | None = None,
-                class_names: tuple[str, ...] | None = None) -> Path:
+def render_plan(
+    description: dict, out_path: Path, views: list[np.ndarray] | None = None, class_names: tuple[str, ...] | None = None
+) -> Path:
     """Top-down plan of a scene description (labelled footprints, door swing zones), optionally with
     rendered NYU40 label views beside it. views : list of (H, W) uint8 class images."""
     from matplotlib.figure import Figure  # no pyplot: drawing changes no process-wide backend
@@ -94,7 +111,9 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
     ax = axes[0, 0]
     poly = np.asarray(description["room"]["polygon"])
     for rect in description.get("keep_clear", []):
-        ax.add_patch(Rectangle(rect[:2], rect[2] - rect[0], rect[3] - rect[1], fill=False, hatch="//", ec="0.6", lw=0.5))
+        ax.add_patch(
+            Rectangle(rect[:2], rect[2] - rect[0], rect[3] - rect[1], fill=False, hatch="//", ec="0.6", lw=0.5)
+        )
     items = []
     for obj in description["objects"]:
         piece = build_piece(obj["kind"], obj["params"])
@@ -113,7 +132,10 @@ def render_plan(description: dict, out_path: Path, views: list[np.ndarray] | Non
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
-    ax.set_title(f"{description['room']['type']}, ceiling {description['room']['height']:.2f} m (hatched: door swing)", fontsize=9)
+    ax.set_title(
+        f"{description['room']['type']}, ceiling {description['room']['height']:.2f} m (hatched: door swing)",
+        fontsize=9,
+    )
     for k, img in enumerate(views or []):
         a = axes[0, k + 1]
         a.imshow(palette[img], interpolation="nearest")

@@ -91,7 +91,10 @@ def pyrender_renderer(scene: Scene, intrinsics: Intrinsics, nthreads: int = 0) -
 
 #: Explicit registry of renderer backends by name: each builds ``(scene, intrinsics, nthreads) -> Renderer``.
 RENDERERS: dict[str, Callable[[Scene, Intrinsics, int], Renderer]] = {
-    "auto": auto_renderer, "raycast": RaycastRenderer, "gl": gl_renderer, "pyrender": pyrender_renderer,
+    "auto": auto_renderer,
+    "raycast": RaycastRenderer,
+    "gl": gl_renderer,
+    "pyrender": pyrender_renderer,
 }
 
 

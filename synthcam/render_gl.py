@@ -42,12 +42,14 @@ def opencv_projection(intrinsics: Intrinsics, near: float = Z_NEAR, far: float =
     the top image row) and the depth buffer spans ``near..far`` (metres along z).
     """
     w, h = intrinsics.width, intrinsics.height
-    return np.array([
-        [2 * intrinsics.fx / w, 0.0, 2 * intrinsics.cx / w - 1, 0.0],
-        [0.0, 2 * intrinsics.fy / h, 2 * intrinsics.cy / h - 1, 0.0],
-        [0.0, 0.0, (far + near) / (far - near), -2 * far * near / (far - near)],
-        [0.0, 0.0, 1.0, 0.0],
-    ])
+    return np.array(
+        [
+            [2 * intrinsics.fx / w, 0.0, 2 * intrinsics.cx / w - 1, 0.0],
+            [0.0, 2 * intrinsics.fy / h, 2 * intrinsics.cy / h - 1, 0.0],
+            [0.0, 0.0, (far + near) / (far - near), -2 * far * near / (far - near)],
+            [0.0, 0.0, 1.0, 0.0],
+        ]
+    )
 
 
 def reversed_z_projection(intrinsics: Intrinsics, near: float = Z_NEAR) -> np.ndarray:
@@ -145,7 +147,12 @@ class SceneTriangles:
 
     @classmethod
     def of(cls, scene: Scene) -> SceneTriangles:
-        vertices, faces, class40, instance = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros(1, np.uint8)], [np.zeros(1, np.uint16)]
+        vertices, faces, class40, instance = (
+            [np.zeros((0, 3))],
+            [np.zeros((0, 3), np.int64)],
+            [np.zeros(1, np.uint8)],
+            [np.zeros(1, np.uint16)],
+        )
         offset = 0
         for obj in scene.objects:
             v, f = np.asarray(obj.mesh.vertices, dtype=np.float64), np.asarray(obj.mesh.faces, dtype=np.int64)
@@ -269,11 +276,19 @@ class GLRenderer:
             cam_normals = np.take(rows, triangle, mode="clip").view(np.float32).reshape(h, w, 3)
         cos = self._incidence(pose, depth, triangle, inverse) if incidence else None
         class40, instance = self._tris.labels(triangle)
-        return Frame(depth=depth, class40=class40, instance=instance, normals=cam_normals,
-                     pose=pose.copy(), intrinsics=self.intrinsics, incidence=cos)
+        return Frame(
+            depth=depth,
+            class40=class40,
+            instance=instance,
+            normals=cam_normals,
+            pose=pose.copy(),
+            intrinsics=self.intrinsics,
+            incidence=cos,
+        )
 
-    def _incidence(self, pose: np.ndarray, depth: np.ndarray, triangle: np.ndarray,
-                   inverse: np.ndarray | None = None) -> np.ndarray:
+    def _incidence(
+        self, pose: np.ndarray, depth: np.ndarray, triangle: np.ndarray, inverse: np.ndarray | None = None
+    ) -> np.ndarray:
         """(H, W) float32 |cos theta| without per-pixel normals.
 
         A pixel's point p on a flat triangle satisfies |n . p| = the distance from the eye to the
@@ -379,11 +394,15 @@ def _upload(GL, tris: SceneTriangles):
     GL.glBindVertexArray(vao)
     vbo, ibo = (int(b) for b in GL.glGenBuffers(2))
     GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-    GL.glBufferData(GL.GL_ARRAY_BUFFER, tris.vertices.nbytes, tris.vertices if tris.vertices.size else None, GL.GL_STATIC_DRAW)
+    GL.glBufferData(
+        GL.GL_ARRAY_BUFFER, tris.vertices.nbytes, tris.vertices if tris.vertices.size else None, GL.GL_STATIC_DRAW
+    )
     GL.glEnableVertexAttribArray(0)
     GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, GL.GL_FALSE, 0, None)
     GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ibo)  # recorded in the vertex array
-    GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, tris.faces.nbytes, tris.faces if tris.faces.size else None, GL.GL_STATIC_DRAW)
+    GL.glBufferData(
+        GL.GL_ELEMENT_ARRAY_BUFFER, tris.faces.nbytes, tris.faces if tris.faces.size else None, GL.GL_STATIC_DRAW
+    )
     GL.glBindVertexArray(0)
     return vao, [vbo, ibo]
 
@@ -392,9 +411,14 @@ def _framebuffer(GL, width: int, height: int, reversed_z: bool):
     """Off-screen framebuffer: float32 z (not with ``reversed_z``), uint32 triangle ids, float32 depth."""
     fbo = GL.glGenFramebuffers(1)
     GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-    formats = (GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F) if reversed_z else (GL.GL_R32F, GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F)
-    points = ((GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_ATTACHMENT) if reversed_z else
-              (GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1, GL.GL_DEPTH_ATTACHMENT))
+    formats = (
+        (GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F) if reversed_z else (GL.GL_R32F, GL.GL_R32UI, GL.GL_DEPTH_COMPONENT32F)
+    )
+    points = (
+        (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_ATTACHMENT)
+        if reversed_z
+        else (GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1, GL.GL_DEPTH_ATTACHMENT)
+    )
     rbs = [int(r) for r in GL.glGenRenderbuffers(len(formats))]
     for rb, fmt, point in zip(rbs, formats, points):
         GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
@@ -403,6 +427,8 @@ def _framebuffer(GL, width: int, height: int, reversed_z: bool):
     colour = points[:-1]
     GL.glDrawBuffers(len(colour), np.array(colour, dtype=np.uint32))
     if GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER) != GL.GL_FRAMEBUFFER_COMPLETE:
-        raise SynthcamError("the GL driver cannot render float depth and integer ids off-screen; "
-                            "update Mesa (libgl1-mesa-dri) or the GPU driver, or use --renderer raycast")
+        raise SynthcamError(
+            "the GL driver cannot render float depth and integer ids off-screen; "
+            "update Mesa (libgl1-mesa-dri) or the GPU driver, or use --renderer raycast"
+        )
     return fbo, rbs

@@ -32,8 +32,10 @@ def import_pyrender():
         with egl_environment():
             return require("pyrender", "pyrender", "the pyrender renderer")
     except ImportError as exc:
-        raise SynthcamError(f"pyrender cannot be imported ({exc}); install the Debian packages {EGL_PACKAGES}, "
-                            "and pyrender==0.1.45 with PyOpenGL==3.1.0 (or use --renderer gl / raycast)") from None
+        raise SynthcamError(
+            f"pyrender cannot be imported ({exc}); install the Debian packages {EGL_PACKAGES}, "
+            "and pyrender==0.1.45 with PyOpenGL==3.1.0 (or use --renderer gl / raycast)"
+        ) from None
 
 
 class PyrenderRenderer:
@@ -49,8 +51,10 @@ class PyrenderRenderer:
 
     def __init__(self, scene: Scene, intrinsics: Intrinsics, nthreads: int = 0):
         if len(scene.objects) >= 2**16 - 1:
-            raise SynthcamError("the pyrender backend colours at most 65534 objects, the scene has "
-                                f"{len(scene.objects)}; use --renderer gl")
+            raise SynthcamError(
+                "the pyrender backend colours at most 65534 objects, the scene has "
+                f"{len(scene.objects)}; use --renderer gl"
+            )
         pyrender = import_pyrender()
         self._pyrender = pyrender
         self.intrinsics = intrinsics
@@ -62,8 +66,9 @@ class PyrenderRenderer:
             node = self._scene.add(pyrender.Mesh.from_trimesh(obj.mesh, smooth=False))
             self._seg[node] = np.array([(i + 1) & 255, (i + 1) >> 8, 0], dtype=np.uint8)
         # pyrender's IntrinsicsCamera samples pixel (u, v) at (u + 0.5, v + 0.5) like us: K passes as is.
-        camera = pyrender.IntrinsicsCamera(intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
-                                           znear=Z_NEAR_PYRENDER, zfar=Z_FAR_PYRENDER)
+        camera = pyrender.IntrinsicsCamera(
+            intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, znear=Z_NEAR_PYRENDER, zfar=Z_FAR_PYRENDER
+        )
         self._camera = self._scene.add(camera, pose=np.eye(4))
         try:
             with egl_environment(nthreads):  # pyrender picks its platform, Mesa its threads, right here
@@ -71,8 +76,10 @@ class PyrenderRenderer:
         except SynthcamError:
             raise
         except Exception as exc:  # EGL initialisation fails in pyrender's own platform code
-            raise SynthcamError(f"pyrender cannot open an EGL context ({exc}); install the Debian packages "
-                                f"{EGL_PACKAGES}, or use --renderer raycast") from None
+            raise SynthcamError(
+                f"pyrender cannot open an EGL context ({exc}); install the Debian packages "
+                f"{EGL_PACKAGES}, or use --renderer raycast"
+            ) from None
 
     def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
         """Render depth, labels and (optionally) normals and the incidence cosine for a (4, 4)
@@ -86,10 +93,15 @@ class PyrenderRenderer:
         if normals or incidence:
             cam_normals = normals_from_depth(depth, self.intrinsics)
             cos = incidence_from_normals(cam_normals, self.intrinsics) if incidence else None
-        return Frame(depth=depth, class40=np.take(self._labels.class40, index, mode="clip"),
-                     instance=np.take(self._labels.instance, index, mode="clip"),
-                     normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
-                     intrinsics=self.intrinsics, incidence=cos)
+        return Frame(
+            depth=depth,
+            class40=np.take(self._labels.class40, index, mode="clip"),
+            instance=np.take(self._labels.instance, index, mode="clip"),
+            normals=cam_normals if normals else None,
+            pose=np.array(pose, dtype=np.float64),
+            intrinsics=self.intrinsics,
+            incidence=cos,
+        )
 
     def close(self) -> None:
         """Free pyrender's GL objects and destroy its context, leaving the EGL display initialised.

@@ -41,8 +41,10 @@ def raycasting_scene(scene: Scene):
     o3d = import_open3d()
     raycast = o3d.t.geometry.RaycastingScene()
     for obj in scene.objects:
-        raycast.add_triangles(o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.vertices, dtype=np.float32)),
-                              o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.faces, dtype=np.uint32)))
+        raycast.add_triangles(
+            o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.vertices, dtype=np.float32)),
+            o3d.core.Tensor.from_numpy(np.ascontiguousarray(obj.mesh.faces, dtype=np.uint32)),
+        )
     return raycast
 
 
@@ -92,8 +94,9 @@ class RaycastRenderer:
     def _cast(self, pose: np.ndarray) -> dict:
         # create_rays_pinhole samples pixel (u, v) at (u + 0.5, v + 0.5) with camera-frame z = 1: our convention.
         o3d = self._o3d
-        rays = self._scene.create_rays_pinhole(self._k, o3d.core.Tensor(np.linalg.inv(pose)),
-                                               self.intrinsics.width, self.intrinsics.height)
+        rays = self._scene.create_rays_pinhole(
+            self._k, o3d.core.Tensor(np.linalg.inv(pose)), self.intrinsics.width, self.intrinsics.height
+        )
         return self._scene.cast_rays(rays, nthreads=self.nthreads)
 
     def render(self, pose: np.ndarray, normals: bool = True, incidence: bool = False) -> Frame:
@@ -113,10 +116,15 @@ class RaycastRenderer:
             away = cam_normals[..., 0] * ray[..., 0] + cam_normals[..., 1] * ray[..., 1] + cam_normals[..., 2] > 0
             cam_normals[away] *= -1.0  # face the camera
             cos = incidence_from_normals(cam_normals, self.intrinsics) if incidence else None
-        return Frame(depth=depth, class40=np.take(self._labels.class40, gid, mode="clip"),
-                     instance=np.take(self._labels.instance, gid, mode="clip"),
-                     normals=cam_normals if normals else None, pose=np.array(pose, dtype=np.float64),
-                     intrinsics=self.intrinsics, incidence=cos)
+        return Frame(
+            depth=depth,
+            class40=np.take(self._labels.class40, gid, mode="clip"),
+            instance=np.take(self._labels.instance, gid, mode="clip"),
+            normals=cam_normals if normals else None,
+            pose=np.array(pose, dtype=np.float64),
+            intrinsics=self.intrinsics,
+            incidence=cos,
+        )
 
     def instances(self, pose: np.ndarray) -> np.ndarray:
         """(H, W) uint16 instance ids only (0 = none) for a (4, 4) camera-to-world ``pose``: what the

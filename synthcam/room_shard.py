@@ -48,8 +48,10 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
         if config.scene:
             scene = build_scene(load_description(Path(config.scene)))
             if config.inputs and input_hashes(config.scene) != config.inputs:
-                raise SynthcamError(f"--scene {config.scene} or a file it references changed while the dataset was being "
-                                    f"generated; keep the inputs unchanged and run 'synthcam generate' again")
+                raise SynthcamError(
+                    f"--scene {config.scene} or a file it references changed while the dataset was being "
+                    f"generated; keep the inputs unchanged and run 'synthcam generate' again"
+                )
         else:
             room_type = str(scene_rng.choice(config.room_types)) if config.room_types else None
             scene = generate_room(scene_rng, room_type)
@@ -66,15 +68,21 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
     raise AssertionError("unreachable")
 
 
-def generate_room_shard(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
-                        on_frame: Callable[[int], None] | None = None) -> Path:
+def generate_room_shard(
+    config: GenerateConfig,
+    room_index: int,
+    out_dir: Path,
+    nthreads: int = 0,
+    on_frame: Callable[[int], None] | None = None,
+) -> Path:
     """Plan room ``room_index`` (:func:`plan_room`) and write its shard into ``out_dir``
     (:func:`write_room_shard`); returns the shard path."""
     return write_room_shard(config, plan_room(config, room_index, nthreads), out_dir, on_frame)
 
 
-def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
-                     on_frame: Callable[[int], None] | None = None) -> Path:
+def write_room_shard(
+    config: GenerateConfig, plan: RoomPlan, out_dir: Path, on_frame: Callable[[int], None] | None = None
+) -> Path:
     """Render, add noise to and write every frame of a planned room (:func:`plan_room`) into its shard
     in ``out_dir``; returns the shard path. The room's noise stream comes from ``config`` and
     ``plan.index``, so the shard is the same whoever planned the room. The shard appears under its final
@@ -99,13 +107,22 @@ def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
     trajectory = plan.trajectory
     writer = None
     try:
-        with ShardWriter(path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(),
-                         default_label_tables()) as writer:
+        with ShardWriter(
+            path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(), default_label_tables()
+        ) as writer:
             for i, pose in enumerate(trajectory.poses):
                 frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
                 noisy = noise(frame, noise_rng)
-                writer.write(i, noisy, frame.depth, frame.class40, frame.instance, pose, float(trajectory.timestamps[i]),
-                             trajectory_id=room_index)
+                writer.write(
+                    i,
+                    noisy,
+                    frame.depth,
+                    frame.class40,
+                    frame.instance,
+                    pose,
+                    float(trajectory.timestamps[i]),
+                    trajectory_id=room_index,
+                )
                 if on_frame is not None:
                     on_frame(1)
             return writer.close()
@@ -118,8 +135,13 @@ def write_room_shard(config: GenerateConfig, plan: RoomPlan, out_dir: Path,
         raise output_error(path, code) from None
 
 
-def run_room(config: GenerateConfig, room_index: int, out_dir: Path, nthreads: int = 0,
-             on_frame: Callable[[int], None] | None = None) -> Path:
+def run_room(
+    config: GenerateConfig,
+    room_index: int,
+    out_dir: Path,
+    nthreads: int = 0,
+    on_frame: Callable[[int], None] | None = None,
+) -> Path:
     """The per-room task of every runner (serial, process pool, Ray): :func:`generate_room_shard`, then
     hand freed memory back to the system so that a long run's resident memory stays flat. Changes no
     process-wide setting (the runners tune the worker processes they start: :func:`keep_large_buffers_in_heap`)."""

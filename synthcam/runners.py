@@ -80,8 +80,14 @@ def auto_workers(config: GenerateConfig) -> int:
     return max(1, min(len(available_cores()), config.rooms))
 
 
-def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers: int, cores: list[int],
-             on_frame: Callable[[int], None] | None) -> None:
+def run_pool(
+    config: GenerateConfig,
+    out_dir: Path,
+    todo: PendingRooms,
+    workers: int,
+    cores: list[int],
+    on_frame: Callable[[int], None] | None,
+) -> None:
     """Run the rooms ``todo`` in ``workers`` processes: this one and ``workers - 1`` started ones.
 
     The others start from :func:`worker_context` (forked from the fork server, or spawned), while this
@@ -97,8 +103,9 @@ def run_pool(config: GenerateConfig, out_dir: Path, todo: PendingRooms, workers:
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []
     remaining = iter(todo)  # rooms nobody has started yet
-    pool = ProcessPoolExecutor(workers - 1, mp_context=ctx, initializer=_init_worker,
-                               initargs=(progress, counter, pin, nthreads, os.getpid()))
+    pool = ProcessPoolExecutor(
+        workers - 1, mp_context=ctx, initializer=_init_worker, initargs=(progress, counter, pin, nthreads, os.getpid())
+    )
     pending: dict = {}  # future -> room index
     local: list[int] = []  # the room this process is working on, if any
 
@@ -186,8 +193,10 @@ def _connect_ray(address: str):
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SynthcamError(f"cannot connect to the Ray cluster at {address!r} ({first}); start one with "
-                            f"'ray start --head', or pass --ray-address local") from None
+        raise SynthcamError(
+            f"cannot connect to the Ray cluster at {address!r} ({first}); start one with "
+            f"'ray start --head', or pass --ray-address local"
+        ) from None
     return ray, True
 
 
@@ -206,12 +215,15 @@ def _probe_ray_address(address: str, timeout_s: float = 5.0) -> None:
     except ValueError:  # UnicodeError included: a host name with an empty or too long part
         raise SynthcamError(f"{form} ({host!r} is not a host name)") from None
     except OSError as exc:
-        raise SynthcamError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); start one with "
-                            f"'ray start --head', or pass --ray-address local") from None
+        raise SynthcamError(
+            f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); start one with "
+            f"'ray start --head', or pass --ray-address local"
+        ) from None
 
 
-def run_ray(config: GenerateConfig, out_dir: Path, todo: PendingRooms, address: str,
-             on_frame: Callable[[int], None] | None) -> None:
+def run_ray(
+    config: GenerateConfig, out_dir: Path, todo: PendingRooms, address: str, on_frame: Callable[[int], None] | None
+) -> None:
     """Run the rooms ``todo`` as Ray tasks, keeping at most twice the cluster's CPUs in flight."""
     ray, started = _connect_ray(address)
     try:

@@ -26,8 +26,15 @@ def nyu_targets() -> dict:
     return json.loads(resources.files("scene_library").joinpath("data", "nyu_targets.json").read_text())
 
 
-def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] = (160, 120), views_per_room: int = 4,
-                     room_types: tuple[str, ...] = ROOM_TYPES, on_view=None, trajectory_frames: int = 60) -> dict:
+def scene_statistics(
+    per_type: int,
+    seed: int = 0,
+    resolution: tuple[int, int] = (160, 120),
+    views_per_room: int = 4,
+    room_types: tuple[str, ...] = ROOM_TYPES,
+    on_view=None,
+    trajectory_frames: int = 60,
+) -> dict:
     """Render ``per_type`` views of each room type, ``views_per_room`` per generated room.
 
     Each room gets one ``trajectory_frames``-frame trajectory planned as ``synthcam generate`` plans it
@@ -43,8 +50,12 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
         raise SynthcamError(f"need 1 <= views_per_room ({views_per_room}) <= trajectory_frames ({trajectory_frames})")
     intrinsics = Intrinsics.nyuv2().scaled(*resolution)
     lut13 = class40_to_13()
-    out: dict = {"per_type": {}, "resolution": list(resolution), "views_per_room": views_per_room,
-                 "trajectory_frames": trajectory_frames}
+    out: dict = {
+        "per_type": {},
+        "resolution": list(resolution),
+        "views_per_room": views_per_room,
+        "trajectory_frames": trajectory_frames,
+    }
     gen_seconds, rooms = 0.0, 0
     for t_index, room_type in enumerate(room_types):
         counts13 = np.zeros(14, dtype=np.int64)
@@ -62,8 +73,9 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
             rooms += 1
             probe = RaycastRenderer(scene, intrinsics.scaled(64, 48), nthreads=0)
             try:
-                traj = sample_trajectory(scene, trajectory_frames, np.random.default_rng(traj_seq), probe.distance,
-                                         probe.instances)
+                traj = sample_trajectory(
+                    scene, trajectory_frames, np.random.default_rng(traj_seq), probe.distance, probe.instances
+                )
             except SynthcamError:
                 skipped += 1  # no view passes the rules in this room: generation draws another room too
                 continue
@@ -84,9 +96,15 @@ def scene_statistics(per_type: int, seed: int = 0, resolution: tuple[int, int] =
                     on_view(1)
         mean = depth_sum / depth_n
         out["per_type"][room_type] = {
-            "views": views, "rooms": room_index, "rooms_without_trajectory": skipped, "class13_pixels": counts13.tolist(),
-            "depth_mean_m": mean, "depth_std_m": float(np.sqrt(depth_sq / depth_n - mean**2)),
-            "depth_sum": depth_sum, "depth_sq": depth_sq, "depth_n": depth_n,
+            "views": views,
+            "rooms": room_index,
+            "rooms_without_trajectory": skipped,
+            "class13_pixels": counts13.tolist(),
+            "depth_mean_m": mean,
+            "depth_std_m": float(np.sqrt(depth_sq / depth_n - mean**2)),
+            "depth_sum": depth_sum,
+            "depth_sq": depth_sq,
+            "depth_n": depth_n,
             "objects_per_view": float(np.mean(objects_per_view)),
         }
     out["rooms_per_second"] = rooms / gen_seconds if gen_seconds else 0.0
@@ -116,8 +134,9 @@ def _weighted_total(per_type: dict) -> dict:
         "total_variation": tv,
         "depth_mean_m": depth_mean,
         "depth_std_m": float(np.sqrt(max(depth_sq - depth_mean**2, 0.0))),
-        "objects_per_view": float(np.average([s["objects_per_view"] for s in per_type.values()],
-                                              weights=[weights[t] for t in per_type])),
+        "objects_per_view": float(
+            np.average([s["objects_per_view"] for s in per_type.values()], weights=[weights[t] for t in per_type])
+        ),
     }
 
 
@@ -131,13 +150,17 @@ def format_statistics(stats: dict) -> str:
     lines.append(f"total variation distance 1/2*sum|p-q| = {total['total_variation']:.3f} (goal <= 0.10)")
     lo, hi = targets["depth_mean_range_m"]
     slo, shi = targets["depth_std_range_m"]
-    lines.append(f"depth mean {total['depth_mean_m']:.2f} m (NYUv2 {targets['depth_mean_m']:.2f}, accept {lo}-{hi}); "
-                 f"std {total['depth_std_m']:.2f} m (NYUv2 {targets['depth_std_m']:.2f}, accept {slo}-{shi})")
+    lines.append(
+        f"depth mean {total['depth_mean_m']:.2f} m (NYUv2 {targets['depth_mean_m']:.2f}, accept {lo}-{hi}); "
+        f"std {total['depth_std_m']:.2f} m (NYUv2 {targets['depth_std_m']:.2f}, accept {slo}-{shi})"
+    )
     lines.append(f"objects visible per frame (>= 0.5 % of pixels): {total['objects_per_view']:.1f}")
     lines.append(f"rooms generated per second (scene generation only): {stats['rooms_per_second']:.1f}")
     lines.append("per room type:")
     for room_type, s in stats["per_type"].items():
-        lines.append(f"  {room_type:<12} {s['views']:4d} views from {s['rooms']:3d} rooms, depth {s['depth_mean_m']:.2f} "
-                     f"+- {s['depth_std_m']:.2f} m, {s['objects_per_view']:.1f} objects/view "
-                     f"(SUN RGB-D annotates {targets['objects_per_image'][room_type]})")
+        lines.append(
+            f"  {room_type:<12} {s['views']:4d} views from {s['rooms']:3d} rooms, depth {s['depth_mean_m']:.2f} "
+            f"+- {s['depth_std_m']:.2f} m, {s['objects_per_view']:.1f} objects/view "
+            f"(SUN RGB-D annotates {targets['objects_per_image'][room_type]})"
+        )
     return "\n".join(lines)

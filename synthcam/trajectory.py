@@ -144,7 +144,8 @@ def _height_band(scene: Scene, height: tuple[float, float], required: float) -> 
     if band[1] - band[0] < 0.1:
         raise SynthcamError(
             f"a {ceiling:.2f} m high room leaves no eye height in {height[0]:.2f}-{height[1]:.2f} m with "
-            f"{required:.2f} m to the floor and the ceiling; widen the height band or lower the clearance")
+            f"{required:.2f} m to the floor and the ceiling; widen the height band or lower the clearance"
+        )
     return band
 
 
@@ -224,9 +225,15 @@ def _walk(ctx: WalkContext, rng: np.random.Generator, n_frames: int, rules: View
         return _Outcome(None, "travelled too little")
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     views = ViewStats(wall=table[:, 0], surfaces=table[:, 1], objects=table[:, 2].astype(np.int64))
-    stats = SamplingStats(attempts=0, failures={}, candidates=n_frames + rejected_views + rejected_segments,
-                          rejected_views=rejected_views, rejected_segments=rejected_segments,
-                          bounces=walk.bounces, path_length=path)
+    stats = SamplingStats(
+        attempts=0,
+        failures={},
+        candidates=n_frames + rejected_views + rejected_segments,
+        rejected_views=rejected_views,
+        rejected_segments=rejected_segments,
+        bounces=walk.bounces,
+        path_length=path,
+    )
     return _Outcome(Trajectory(np.stack(poses), timestamps, views, stats))
 
 
@@ -268,10 +275,21 @@ def sample_trajectory(
         raise SynthcamError(
             f"no point of the {scene.room.room_type} at {sum(band) / 2:.2f} m height keeps {required:.2f} m from "
             f"all geometry (clearance {clearance} m plus a margin); use a larger or less cluttered room, or a "
-            "smaller clearance")
+            "smaller clearance"
+        )
     targets, weights = _furniture_boxes(scene, 0.4)
-    ctx = WalkContext(free, ViewJudge(scene, rules), render_instances, targets, weights, starts, band,
-                   float(clearance), required, params)
+    ctx = WalkContext(
+        free,
+        ViewJudge(scene, rules),
+        render_instances,
+        targets,
+        weights,
+        starts,
+        band,
+        float(clearance),
+        required,
+        params,
+    )
     failures: dict[str, int] = {}
     for attempt in range(1, max_attempts + 1):
         outcome = _walk(ctx, rng, n_frames, rules)
@@ -283,4 +301,5 @@ def sample_trajectory(
     raise SynthcamError(
         f"no valid {n_frames}-frame trajectory in the {scene.room.room_type} after {max_attempts} walks ({summary}); "
         f"views must show at least {rules.min_objects} objects and not mostly wall, with {clearance} m clearance: "
-        "use a larger or better furnished room, or relax the view rules")
+        "use a larger or better furnished room, or relax the view rules"
+    )

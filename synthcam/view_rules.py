@@ -28,14 +28,19 @@ def is_structure(obj: SceneObject) -> bool:
     An object counts as structure when its piece kind is in :data:`STRUCTURE_KINDS` or when it carries a
     true ``structure`` attribute (a hook for scene libraries that mark structure explicitly).
     """
-    return (bool(getattr(obj, "structure", False)) or piece_kind(obj.piece) in STRUCTURE_KINDS
-            or obj.class40 in _structure_classes())
+    return (
+        bool(getattr(obj, "structure", False))
+        or piece_kind(obj.piece) in STRUCTURE_KINDS
+        or obj.class40 in _structure_classes()
+    )
 
 
 @lru_cache(maxsize=1)
 def _structure_classes() -> frozenset[int]:
     """NYU40 ids of the structure kinds (so imported scenes are judged by their labels too)."""
-    return frozenset(class40_id(k) for k in ("floor", "ceiling", "wall", "door", "window", "picture", "curtain", "blinds"))
+    return frozenset(
+        class40_id(k) for k in ("floor", "ceiling", "wall", "door", "window", "picture", "curtain", "blinds")
+    )
 
 
 @dataclass(frozen=True)

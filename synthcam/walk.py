@@ -4,8 +4,8 @@ simulation step at a time (the model is described in :mod:`synthcam.trajectory`)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -112,8 +112,16 @@ class WalkContext:
 class Walk:
     """One attempt: the state of both bodies, advanced one simulation step at a time."""
 
-    def __init__(self, ctx: WalkContext, rng: np.random.Generator, start: np.ndarray, h0: float, focus: int, free0: float,
-                 focus_range: tuple[float, float]):
+    def __init__(
+        self,
+        ctx: WalkContext,
+        rng: np.random.Generator,
+        start: np.ndarray,
+        h0: float,
+        focus: int,
+        free0: float,
+        focus_range: tuple[float, float],
+    ):
         p = ctx.params
         self.ctx, self.rng, self.p = ctx, rng, p
         self._targets = ctx.targets.tolist()  # plain floats for the per-step arithmetic (same values)

@@ -10,8 +10,8 @@ import errno
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from synthcam_core.errors import SynthcamError
 
@@ -90,8 +90,12 @@ def output_error(path: Path, code: int) -> SynthcamError:
     """The one-line error for a failed write of ``path`` with ``errno`` ``code``."""
     reason = os.strerror(code)
     if code in DISK_FULL_ERRNOS:
-        return OutputFullError(f"cannot write {path.name} in {path.parent} ({reason}): the output is full; "
-                               f"free space (or raise the limit) and rerun 'synthcam generate' to resume, "
-                               f"or choose another --out (nothing half-written was kept)")
-    return SynthcamError(f"cannot write {path.name} in {path.parent} ({reason}); check the --out directory "
-                         f"and rerun 'synthcam generate' to resume")
+        return OutputFullError(
+            f"cannot write {path.name} in {path.parent} ({reason}): the output is full; "
+            f"free space (or raise the limit) and rerun 'synthcam generate' to resume, "
+            f"or choose another --out (nothing half-written was kept)"
+        )
+    return SynthcamError(
+        f"cannot write {path.name} in {path.parent} ({reason}); check the --out directory "
+        f"and rerun 'synthcam generate' to resume"
+    )

@@ -30,12 +30,14 @@ class Intrinsics:
     cy: float
 
     @classmethod
-    def nyuv2(cls) -> "Intrinsics":
+    def nyuv2(cls) -> Intrinsics:
         """The NYUv2 RGB-registered camera at 640x480 (the project default)."""
-        rgb = json.loads(resources.files("synthcam_core").joinpath("data", "nyuv2_camera_params.json").read_text())["rgb"]
+        rgb = json.loads(resources.files("synthcam_core").joinpath("data", "nyuv2_camera_params.json").read_text())[
+            "rgb"
+        ]
         return cls(640, 480, rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
 
-    def scaled(self, width: int, height: int) -> "Intrinsics":
+    def scaled(self, width: int, height: int) -> Intrinsics:
         """The same camera resampled to ``width`` x ``height`` pixels."""
         sx, sy = width / self.width, height / self.height
         return Intrinsics(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy)
@@ -50,7 +52,7 @@ class Intrinsics:
         return np.array([self.width, self.height, self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
 
     @classmethod
-    def from_array(cls, values: np.ndarray) -> "Intrinsics":
+    def from_array(cls, values: np.ndarray) -> Intrinsics:
         w, h, fx, fy, cx, cy = (float(v) for v in values)
         return cls(int(w), int(h), fx, fy, cx, cy)
 
@@ -64,9 +66,13 @@ MAX_IMAGE_SIDE = 4096
 def check_resolution(width: int, height: int) -> None:
     """Raise :class:`SynthcamError` unless both sides lie in ``MIN_IMAGE_SIDE .. MAX_IMAGE_SIDE`` pixels."""
     if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
-        raise SynthcamError(f"resolution {width}x{height} is too small; use at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}, e.g. 640x480")
+        raise SynthcamError(
+            f"resolution {width}x{height} is too small; use at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}, e.g. 640x480"
+        )
     if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
-        raise SynthcamError(f"resolution {width}x{height} is too large; use at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}, e.g. 640x480")
+        raise SynthcamError(
+            f"resolution {width}x{height} is too large; use at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}, e.g. 640x480"
+        )
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -84,8 +90,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 def pixel_centres(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre image coordinates: ((W,) u + 0.5, (H,) v + 0.5), float64 pixels."""
-    return (np.arange(intrinsics.width, dtype=np.float64) + 0.5,
-            np.arange(intrinsics.height, dtype=np.float64) + 0.5)
+    return (np.arange(intrinsics.width, dtype=np.float64) + 0.5, np.arange(intrinsics.height, dtype=np.float64) + 0.5)
 
 
 def pixel_slopes(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +131,10 @@ def project(points_cam: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
     """(4, 4) float64 camera-to-world pose at ``eye`` looking at ``target`` with world ``up`` (z)."""
-    (ex, ey, ez), (tx, ty, tz) = np.asarray(eye, dtype=np.float64).tolist(), np.asarray(target, dtype=np.float64).tolist()
+    (ex, ey, ez), (tx, ty, tz) = (
+        np.asarray(eye, dtype=np.float64).tolist(),
+        np.asarray(target, dtype=np.float64).tolist(),
+    )
     ux, uy, uz = np.asarray(up, dtype=np.float64).tolist()
     # Plain floats: the same IEEE operations as numpy's on 3-vectors, without its per-call overhead.
     fx, fy, fz = tx - ex, ty - ey, tz - ez

@@ -60,14 +60,22 @@ def read_config_file(path: str | Path, cls: type, skip: tuple[str, ...] = ()) ->
     from synthcam_core.strict_yaml import StrictFormat, parse_yaml
 
     path = Path(path)
-    data = parse_yaml(_read_text(path), path, StrictFormat(
-        "config file", SynthcamError, nesting="a config file maps setting names to plain values",
-        alias_advice="write each value out"))
+    data = parse_yaml(
+        _read_text(path),
+        path,
+        StrictFormat(
+            "config file",
+            SynthcamError,
+            nesting="a config file maps setting names to plain values",
+            alias_advice="write each value out",
+        ),
+    )
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SynthcamError(f"config file {path} must be a YAML mapping of settings (e.g. 'seed: 3'), "
-                            f"not a {type(data).__name__}")
+        raise SynthcamError(
+            f"config file {path} must be a YAML mapping of settings (e.g. 'seed: 3'), not a {type(data).__name__}"
+        )
     kinds = setting_fields(cls, skip)
     for key in data:
         if key not in kinds:
@@ -81,19 +89,23 @@ def _read_text(path: Path) -> str:
         if stat.S_ISDIR(info.st_mode):
             raise SynthcamError(f"config file {path} is a directory; pass a YAML file of settings")
         if info.st_size > MAX_CONFIG_BYTES:
-            raise SynthcamError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config file "
-                                f"holds a few settings")
+            raise SynthcamError(
+                f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config file holds a few settings"
+            )
         with open(path, "rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise SynthcamError(f"config file {path} does not exist; pass a YAML file of settings, e.g. a run's "
-                            f"{CONFIG_NAME}") from None
+        raise SynthcamError(
+            f"config file {path} does not exist; pass a YAML file of settings, e.g. a run's {CONFIG_NAME}"
+        ) from None
     except OSError as exc:
-        raise SynthcamError(f"config file {path} cannot be read ({exc.strerror}); check the path and its "
-                            f"permissions") from None
+        raise SynthcamError(
+            f"config file {path} cannot be read ({exc.strerror}); check the path and its permissions"
+        ) from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise SynthcamError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config file "
-                            f"holds a few settings")
+        raise SynthcamError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config file holds a few settings"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -113,7 +125,9 @@ def _checked(path: Path, key: str, value: Any, kind: Any) -> Any:
         count = "a list of" if args[-1] is Ellipsis else f"a list of {len(args)}"
         raise SynthcamError(f"config file {path}: {key} must be {count} {_plural(item)}, got {_shown(value)}")
     if kind is dict or origin is dict:
-        if isinstance(value, dict) and all(isinstance(k, str) and _scalar(float, v) is not _WRONG for k, v in value.items()):
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and _scalar(float, v) is not _WRONG for k, v in value.items()
+        ):
             return {k: _scalar(float, v) for k, v in value.items()}  # numbers as floats, as --noise-param gives them
         raise SynthcamError(f"config file {path}: {key} must be a mapping of names to numbers, got {_shown(value)}")
     checked = _scalar(kind, value)

@@ -35,8 +35,10 @@ def missing_extra(extra: str, purpose: str, module: str) -> MissingExtraError:
     """The error for ``module`` missing: ``purpose`` (e.g. "the pyrender renderer") needs ``extra``."""
     if extra not in EXTRAS:
         raise ValueError(f"unknown extra {extra!r}; known: {', '.join(sorted(EXTRAS))}")
-    return MissingExtraError(f"{purpose} needs the optional package {module!r}, which is not installed; "
-                             f"install it with: pip install 'synthcam3d[{extra}]'")
+    return MissingExtraError(
+        f"{purpose} needs the optional package {module!r}, which is not installed; "
+        f"install it with: pip install 'synthcam3d[{extra}]'"
+    )
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:

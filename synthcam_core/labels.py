@@ -7,7 +7,7 @@ shared benchmark metadata), never retyped here. Class ids are 1-based; 0 means v
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -21,19 +21,19 @@ def _load_json(name: str) -> dict:
     return json.loads(resources.files("synthcam_core").joinpath("data", name).read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def class40_names() -> tuple[str, ...]:
     """Names of the NYUv2-40 classes indexed by id: entry 0 is ``"void"``, entries 1..40 the classes."""
     return ("void", *_load_json("classMapping40.json")["className_40"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def class13_names() -> tuple[str, ...]:
     """Names of the 13 SceneNet/Eigen classes indexed by id (entry 0 is ``"void"``)."""
     return ("void", *_load_json("class13Mapping.json")["classNames_13"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def class40_to_13() -> np.ndarray:
     """(41,) uint8 lookup table mapping a 40-class id (0 = void) to its 13-class id."""
     table = _load_json("class13Mapping.json")["labels13_40_to_13"]
@@ -49,33 +49,33 @@ def class40_id(name: str) -> int:
     raise InputError(f"unknown NYU40 class {name!r}; valid names: {', '.join(names[1:])}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def class894_to_40() -> np.ndarray:
     """(895,) uint8 lookup table mapping an NYUv2 894-class id (0 = unlabelled) to its NYU40 id (Gupta et al.)."""
     table = _load_json("classMapping40.json")["mapClass_894_to_40"]
     return np.asarray([0, *table], dtype=np.uint8)
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw_name_to_40() -> dict[str, int]:
     """NYU40 id of each of NYUv2's 894 raw object names (``"tv stand"`` -> 39 otherfurniture)."""
     data = _load_json("classMapping40.json")
     return {name: int(id40) for name, id40 in zip(data["allClassName_894"], data["mapClass_894_to_40"])}
 
 
-@lru_cache(maxsize=None)
+@cache
 def class37_names() -> tuple[str, ...]:
     """Names of the SUN RGB-D 37 classes (``seg37list``) indexed by id (entry 0 is ``"void"``)."""
     return ("void", *_load_json("seg37list.json")["seg37list"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def sunrgbd_name_to_40() -> dict[str, int]:
     """SUN RGB-D object names in underscore style (``night_stand``, ``fridge``, ...) -> NYU40 id."""
     return {name: int(id40) for name, id40 in _load_json("nicr_sunrgbd_name_to_nyu40.json").items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def class40_to_37() -> np.ndarray:
     """(41,) uint8 lookup table NYU40 id -> SUN RGB-D 37-class id (NYU40 38..40 and 0 -> 0 = void).
 
@@ -93,7 +93,7 @@ def class40_to_37() -> np.ndarray:
     return lut
 
 
-@lru_cache(maxsize=None)
+@cache
 def class37_to_40() -> np.ndarray:
     """(38,) uint8 lookup table SUN RGB-D 37-class id -> NYU40 id (the inverse of :func:`class40_to_37`)."""
     forward = class40_to_37()

@@ -15,8 +15,8 @@ pixel by pixel).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -110,8 +110,9 @@ class LegendItem:
     share: float
 
 
-def legend_items(labels: Sequence[np.ndarray], classes: int, names: Sequence[str] | None = None,
-                 void: bool = False) -> list[LegendItem]:
+def legend_items(
+    labels: Sequence[np.ndarray], classes: int, names: Sequence[str] | None = None, void: bool = False
+) -> list[LegendItem]:
     """The classes (void only with ``void``) present in any of the (H, W) integer label images ``labels``, most
     pixels first (ties by id); ``share`` is the fraction of all pixels counted, void included.
 
@@ -124,7 +125,7 @@ def legend_items(labels: Sequence[np.ndarray], classes: int, names: Sequence[str
     for image in labels:
         image = np.asarray(image)
         for r in range(0, len(image), 256):
-            band = image[r:r + 256].ravel()
+            band = image[r : r + 256].ravel()
             counts += np.bincount(band[(band >= 0) & (band <= classes)].astype(np.int64), minlength=classes + 1)
     total = max(int(counts.sum()), 1)
     ids = np.flatnonzero(counts) if void else np.flatnonzero(counts[1:]) + 1
@@ -137,8 +138,10 @@ def legend_handles(items: Sequence[LegendItem], shares: bool = True) -> list:
     ``Axes.legend`` or ``Figure.legend``; needs no pyplot."""
     from matplotlib.patches import Patch
 
-    return [Patch(color=item.color, label=f"{item.name} ({100 * item.share:.1f} %)" if shares else item.name)
-            for item in items]
+    return [
+        Patch(color=item.color, label=f"{item.name} ({100 * item.share:.1f} %)" if shares else item.name)
+        for item in items
+    ]
 
 
 LEGEND_ROW = 16

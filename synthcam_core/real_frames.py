@@ -19,9 +19,9 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -125,8 +125,10 @@ def _depth_metres(mm: np.ndarray) -> np.ndarray:
 
 def _labels(ids: np.ndarray, classes: int, path: Path) -> np.ndarray:
     if int(ids.max(initial=0)) > classes:
-        raise SynthcamError(f"{path} has class id {int(ids.max())}, beyond the {classes} classes its name says; "
-                            f"fix the file or rename it")
+        raise SynthcamError(
+            f"{path} has class id {int(ids.max())}, beyond the {classes} classes its name says; "
+            f"fix the file or rename it"
+        )
     return ids.astype(np.uint8)
 
 
@@ -145,11 +147,14 @@ def open_real_folder(path: str | Path, kind: str = "raw", intrinsics: str | None
     stems = _stems(folder, kind)
     if not stems:
         wanted = "NAME_raw.png or NAME.png" if kind == "raw" else "NAME_depth.png"
-        raise SynthcamError(f"{folder} holds no {kind} depth PNGs ({wanted}, uint16 millimetres); "
-                            f"pass a folder of depth PNGs{' or --real-depth filled' if kind == 'raw' else ''}")
+        raise SynthcamError(
+            f"{folder} holds no {kind} depth PNGs ({wanted}, uint16 millimetres); "
+            f"pass a folder of depth PNGs{' or --real-depth filled' if kind == 'raw' else ''}"
+        )
     if len(stems) > MAX_REAL_FRAMES:
-        raise SynthcamError(f"{folder} holds {len(stems)} depth PNGs; at most {MAX_REAL_FRAMES} are read, "
-                            "pass a folder with fewer")
+        raise SynthcamError(
+            f"{folder} holds {len(stems)} depth PNGs; at most {MAX_REAL_FRAMES} are read, pass a folder with fewer"
+        )
     probe = RealFolder(folder, kind, CAMERAS["nyuv2"], tuple(stems))
     sizes: dict[tuple[int, int], str] = {}
     for stem in stems:
@@ -164,7 +169,7 @@ def open_real_folder(path: str | Path, kind: str = "raw", intrinsics: str | None
     if len(sizes) > 1:
         shown = ", ".join(f"{w}x{h} ({name})" for (w, h), name in list(sizes.items())[:3])
         raise SynthcamError(f"{folder} mixes image sizes: {shown}; put frames of one sensor and size in a folder")
-    (width, height), = sizes
+    ((width, height),) = sizes
     return RealFolder(folder, kind, resolve_intrinsics(intrinsics, folder, width, height), tuple(stems))
 
 
@@ -174,11 +179,15 @@ def _stems(folder: Path, kind: str) -> list[str]:
         if entry.suffix.lower() != ".png":
             continue
         if entry.suffix != ".png":
-            raise SynthcamError(f"{entry} ends in {entry.suffix}; name real frames with a lower-case .png "
-                                "(NAME_raw.png, NAME_depth.png, NAME_label13.png)")
+            raise SynthcamError(
+                f"{entry} ends in {entry.suffix}; name real frames with a lower-case .png "
+                "(NAME_raw.png, NAME_depth.png, NAME_label13.png)"
+            )
         if not entry.is_file():
-            raise SynthcamError(f"{entry} is not a regular file (a directory, device, pipe or broken link); "
-                                "remove it from the folder or replace it with a PNG file")
+            raise SynthcamError(
+                f"{entry} is not a regular file (a directory, device, pipe or broken link); "
+                "remove it from the folder or replace it with a PNG file"
+            )
         names.append(entry.name)
     names.sort()
     stems = []
@@ -186,9 +195,9 @@ def _stems(folder: Path, kind: str) -> list[str]:
         stem = name[:-4]
         if kind == "filled":
             if stem.endswith(_FILLED_SUFFIX):
-                stems.append(stem[:-len(_FILLED_SUFFIX)])
+                stems.append(stem[: -len(_FILLED_SUFFIX)])
         elif stem.endswith(_RAW_SUFFIX):
-            stems.append(stem[:-len(_RAW_SUFFIX)])
+            stems.append(stem[: -len(_RAW_SUFFIX)])
         elif not stem.endswith((_FILLED_SUFFIX, *_LABEL_SUFFIXES.values())):
             stems.append(stem)
     return sorted(set(stems))
@@ -198,12 +207,19 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
     """The camera of ``width`` x ``height`` images: a named camera (scaled), ``"fx,fy,cx,cy"``, or the
     folder's ``intrinsics.yaml`` when ``intrinsics`` is None."""
     if intrinsics is None:
-        if folder is not None and os.path.lexists(folder / INTRINSICS_FILE) and not (folder / INTRINSICS_FILE).is_file():
-            raise SynthcamError(f"{folder / INTRINSICS_FILE} is not a regular file; write fx, fy, cx, cy there "
-                                "or pass --intrinsics")
+        if (
+            folder is not None
+            and os.path.lexists(folder / INTRINSICS_FILE)
+            and not (folder / INTRINSICS_FILE).is_file()
+        ):
+            raise SynthcamError(
+                f"{folder / INTRINSICS_FILE} is not a regular file; write fx, fy, cx, cy there or pass --intrinsics"
+            )
         if folder is None or not (folder / INTRINSICS_FILE).is_file():
-            raise SynthcamError(f"no camera for the frames in {folder}: pass --intrinsics "
-                                f"({', '.join(CAMERAS)} or fx,fy,cx,cy) or write {INTRINSICS_FILE} beside the PNGs")
+            raise SynthcamError(
+                f"no camera for the frames in {folder}: pass --intrinsics "
+                f"({', '.join(CAMERAS)} or fx,fy,cx,cy) or write {INTRINSICS_FILE} beside the PNGs"
+            )
         values = _read_intrinsics_yaml(folder / INTRINSICS_FILE)
     elif intrinsics in CAMERAS:
         return CAMERAS[intrinsics].scaled(width, height)
@@ -214,16 +230,23 @@ def resolve_intrinsics(intrinsics: str | None, folder: Path | None, width: int, 
         except ValueError:
             values = []
         if len(values) != 4:
-            raise SynthcamError(f"intrinsics {intrinsics[:60]!r} is neither a camera name ({', '.join(CAMERAS)}) "
-                                "nor fx,fy,cx,cy in pixels, e.g. 518.9,519.5,325.6,253.7")
+            raise SynthcamError(
+                f"intrinsics {intrinsics[:60]!r} is neither a camera name ({', '.join(CAMERAS)}) "
+                "nor fx,fy,cx,cy in pixels, e.g. 518.9,519.5,325.6,253.7"
+            )
     fx, fy, cx, cy = values
     side = max(width, height)
     lo, hi = FOCAL_RANGE[0] * side, FOCAL_RANGE[1] * side
-    if not all(math.isfinite(v) for v in values) or not (lo <= fx <= hi and lo <= fy <= hi) \
-            or not (0 <= cx <= width and 0 <= cy <= height):
-        raise SynthcamError(f"intrinsics fx={fx:g}, fy={fy:g}, cx={cx:g}, cy={cy:g} do not fit {width}x{height} "
-                            f"images: focal lengths must lie in {lo:g}..{hi:g} pixels ({FOCAL_RANGE[0]:g} to "
-                            f"{FOCAL_RANGE[1]:g} times the longer side) and the principal point inside the image")
+    if (
+        not all(math.isfinite(v) for v in values)
+        or not (lo <= fx <= hi and lo <= fy <= hi)
+        or not (0 <= cx <= width and 0 <= cy <= height)
+    ):
+        raise SynthcamError(
+            f"intrinsics fx={fx:g}, fy={fy:g}, cx={cx:g}, cy={cy:g} do not fit {width}x{height} "
+            f"images: focal lengths must lie in {lo:g}..{hi:g} pixels ({FOCAL_RANGE[0]:g} to "
+            f"{FOCAL_RANGE[1]:g} times the longer side) and the principal point inside the image"
+        )
     return Intrinsics(width, height, fx, fy, cx, cy)
 
 
@@ -232,13 +255,21 @@ def _read_intrinsics_yaml(path: Path) -> list[float]:
     from synthcam_core.strict_yaml import StrictFormat, parse_yaml
 
     if path.stat().st_size > MAX_INTRINSICS_BYTES:
-        raise SynthcamError(f"{path} is larger than {MAX_INTRINSICS_BYTES} bytes; it holds four numbers: fx, fy, cx, cy")
+        raise SynthcamError(
+            f"{path} is larger than {MAX_INTRINSICS_BYTES} bytes; it holds four numbers: fx, fy, cx, cy"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise SynthcamError(f"{path} is not UTF-8 text; write fx, fy, cx, cy (pixels) as YAML, e.g. 'fx: 518.9'") from None
-    fmt = StrictFormat("intrinsics file", SynthcamError, nesting="it holds four numbers fx, fy, cx, cy",
-                       alias_advice="write each number out")
+        raise SynthcamError(
+            f"{path} is not UTF-8 text; write fx, fy, cx, cy (pixels) as YAML, e.g. 'fx: 518.9'"
+        ) from None
+    fmt = StrictFormat(
+        "intrinsics file",
+        SynthcamError,
+        nesting="it holds four numbers fx, fy, cx, cy",
+        alias_advice="write each number out",
+    )
     data = parse_yaml(text, path, fmt)
     keys = ("fx", "fy", "cx", "cy")
     if not isinstance(data, dict) or not all(k in data for k in keys):
@@ -279,8 +310,12 @@ def png_header(path: Path, role: str) -> tuple[int, int]:
             head = f.read(33)
     except OSError as exc:
         raise SynthcamError(f"cannot read {path}: {exc.strerror}; check the file") from None
-    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR" \
-            or zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+    if (
+        len(head) < 33
+        or head[:8] != _PNG_SIGNATURE
+        or head[12:16] != b"IHDR"
+        or zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]
+    ):
         raise SynthcamError(f"{path} is not a PNG file (or its header is damaged); pass {role} PNGs")
     width, height, bits, colour = struct.unpack(">IIBB", head[16:26])
     if colour != 0:
@@ -290,7 +325,9 @@ def png_header(path: Path, role: str) -> tuple[int, int]:
     if role == "label" and bits not in (8, 16):
         raise SynthcamError(f"{path} is a {bits}-bit PNG; label PNGs must be 8- or 16-bit class ids")
     if not (MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE):
-        raise SynthcamError(f"{path} is {width}x{height}; images must be {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} pixels a side")
+        raise SynthcamError(
+            f"{path} is {width}x{height}; images must be {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} pixels a side"
+        )
     return width, height
 
 
@@ -308,7 +345,9 @@ def read_png(path: Path, size: tuple[int, int], role: str) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError, zlib.error, Image.DecompressionBombError):
         array = None
     if array is None or array.ndim != 2 or array.shape != size:
-        raise SynthcamError(f"{path} cannot be decoded as a {size[1]}x{size[0]} single-channel PNG; the file is damaged")
+        raise SynthcamError(
+            f"{path} cannot be decoded as a {size[1]}x{size[0]} single-channel PNG; the file is damaged"
+        )
     if array.dtype != np.uint8:  # 16-bit grayscale: Pillow's "I;16" (uint16) or "I" (int32) holds 0..65535
         array = array.astype(np.uint16)
     return array

@@ -24,13 +24,13 @@ on whatever device it lives (call it after ``.to(device)`` so the GPU does the w
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from synthcam_core.labels import class40_to_13, class40_to_37
 from synthcam_core.errors import SynthcamError
+from synthcam_core.labels import class40_to_13, class40_to_37
 
 DEPTH = "depth"
 LABEL = "label"
@@ -81,8 +81,9 @@ def _tensor(value, dtype: torch.dtype) -> torch.Tensor:
     return torch.as_tensor(np.asarray(value), dtype=dtype)
 
 
-def make_sample(depth, label, intrinsics, gravity, index: int, camera_height: float = math.nan,
-                pose=None, compact: bool = False) -> dict[str, torch.Tensor]:
+def make_sample(
+    depth, label, intrinsics, gravity, index: int, camera_height: float = math.nan, pose=None, compact: bool = False
+) -> dict[str, torch.Tensor]:
     """Build the sample dict (see the module docstring) from numpy arrays or tensors.
 
     depth : (H, W) or (1, H, W) metres, 0 = invalid; label : (H, W) class ids in the chosen space;
@@ -116,18 +117,23 @@ def check_window(crop: Sequence[int] | None, resize: Sequence[int] | None, heigh
             raise SynthcamError(f"crop={tuple(crop)} must be (top, left, height, width) with positive height and width")
         top, left, h, w = crop
         if top + h > height or left + w > width:
-            raise SynthcamError(f"crop={tuple(crop)} (top, left, height, width) does not fit in the {width}x{height} image")
+            raise SynthcamError(
+                f"crop={tuple(crop)} (top, left, height, width) does not fit in the {width}x{height} image"
+            )
     if resize is not None and (len(resize) != 2 or min(resize) < 1):
         raise SynthcamError(f"resize={tuple(resize)} must be (height, width) in pixels, both at least 1")
 
 
 def _nearest_exact(size: int, new_size: int) -> np.ndarray:
     """Source index of each output pixel for a pixel-centre-aligned nearest-neighbour resize."""
-    return np.minimum(np.floor((np.arange(new_size, dtype=np.float64) + 0.5) * (size / new_size)).astype(np.int64), size - 1)
+    return np.minimum(
+        np.floor((np.arange(new_size, dtype=np.float64) + 0.5) * (size / new_size)).astype(np.int64), size - 1
+    )
 
 
-def window_pixels(crop: Sequence[int] | None, resize: Sequence[int] | None, height: int,
-                  width: int) -> tuple[np.ndarray, np.ndarray] | None:
+def window_pixels(
+    crop: Sequence[int] | None, resize: Sequence[int] | None, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows, cols) int64 source pixel of each output row and column of ``crop`` then ``resize``
     (see :func:`crop_and_resize`), or None when the image is returned as it is."""
     check_window(crop, resize, height, width)
@@ -137,14 +143,20 @@ def window_pixels(crop: Sequence[int] | None, resize: Sequence[int] | None, heig
     rows, cols = np.arange(height, dtype=np.int64), np.arange(width, dtype=np.int64)
     if resize is not None and tuple(resize) != (height, width):
         rows, cols = _nearest_exact(height, int(resize[0])), _nearest_exact(width, int(resize[1]))
-    if crop is None and len(rows) == height and len(cols) == width and (rows == np.arange(height)).all() \
-            and (cols == np.arange(width)).all():
+    if (
+        crop is None
+        and len(rows) == height
+        and len(cols) == width
+        and (rows == np.arange(height)).all()
+        and (cols == np.arange(width)).all()
+    ):
         return None
     return rows + top, cols + left
 
 
-def window_intrinsics(intrinsics, crop: Sequence[int] | None, resize: Sequence[int] | None, height: int,
-                      width: int) -> np.ndarray:
+def window_intrinsics(
+    intrinsics, crop: Sequence[int] | None, resize: Sequence[int] | None, height: int, width: int
+) -> np.ndarray:
     """(4,) float32 fx, fy, cx, cy after ``crop`` then ``resize`` of a (height, width) image, in
     continuous pixel coordinates: the crop shifts cx, cy; the resize scales fx, cx by the width
     ratio and fy, cy by the height ratio."""
@@ -158,8 +170,9 @@ def window_intrinsics(intrinsics, crop: Sequence[int] | None, resize: Sequence[i
     return np.array([fx, fy, cx, cy], dtype=np.float32)
 
 
-def crop_and_resize(sample: dict[str, torch.Tensor], crop: Sequence[int] | None = None,
-                    resize: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+def crop_and_resize(
+    sample: dict[str, torch.Tensor], crop: Sequence[int] | None = None, resize: Sequence[int] | None = None
+) -> dict[str, torch.Tensor]:
     """Crop ``(top, left, height, width)`` then resize to ``(height, width)``; returns a new sample.
 
     Depth (or compact ``depth_mm``) and label use nearest-neighbour sampling with pixel-centre
@@ -175,7 +188,7 @@ def crop_and_resize(sample: dict[str, torch.Tensor], crop: Sequence[int] | None 
     if crop is not None:
         top, left, h, w = (int(v) for v in crop)
         for k in image_keys:
-            out[k] = out[k][..., top:top + h, left:left + w]
+            out[k] = out[k][..., top : top + h, left : left + w]
     if resize is not None and tuple(resize) != tuple(out[LABEL].shape[-2:]):
         rows, cols = (torch.from_numpy(_nearest_exact(n, int(m))) for n, m in zip(out[LABEL].shape[-2:], resize))
         for k in image_keys:

@@ -54,16 +54,19 @@ def parse_yaml(text: str, path: Path, fmt: StrictFormat) -> Any:
     try:
         import yaml
     except ImportError:  # pragma: no cover - pyyaml is a declared dependency
-        raise fmt.error(f"reading YAML {fmt.what}s needs PyYAML; run 'pip install pyyaml' or use a .json "
-                        f"{fmt.what}.") from None
+        raise fmt.error(
+            f"reading YAML {fmt.what}s needs PyYAML; run 'pip install pyyaml' or use a .json {fmt.what}."
+        ) from None
 
     class _StrictLoader(yaml.SafeLoader):
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):  # refused before expanding: nested aliases grow exponentially
                 mark = self.peek_event().start_mark
-                raise fmt.error(f"{fmt.what} {path} uses a YAML alias at line {mark.line + 1}, column "
-                                f"{mark.column + 1}; aliases (*name) are not allowed in {fmt.what}s, "
-                                f"{fmt.alias_advice}.")
+                raise fmt.error(
+                    f"{fmt.what} {path} uses a YAML alias at line {mark.line + 1}, column "
+                    f"{mark.column + 1}; aliases (*name) are not allowed in {fmt.what}s, "
+                    f"{fmt.alias_advice}."
+                )
             return super().compose_node(parent, index)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> dict:

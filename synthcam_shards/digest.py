@@ -53,8 +53,9 @@ def _describe_dataset(ds: h5py.Dataset) -> bytes:
     return f"{ds.dtype.str};{','.join(map(str, ds.shape))};{chunks}".encode()
 
 
-def digest_of(root_attrs: dict, datasets: dict[str, h5py.Dataset], dataset_attrs: dict[str, dict],
-              data: dict[str, np.ndarray]) -> str:
+def digest_of(
+    root_attrs: dict, datasets: dict[str, h5py.Dataset], dataset_attrs: dict[str, dict], data: dict[str, np.ndarray]
+) -> str:
     """Hex SHA-256 over the records of FORMAT.md's "Header digest": the root attributes but
     :data:`HEADER_DIGEST`, then per dataset (by name) its description, attributes and, for all but the
     image datasets, its data. ``data``: the value of every dataset in
@@ -81,5 +82,6 @@ def header_digest(f: h5py.File) -> str:
     :func:`synthcam_shards.layout.open_shard`)."""
     datasets = {name: f[name] for name in f}
     data = {name: ds[()] for name, ds in datasets.items() if name not in FRAME_DATASETS}
-    return digest_of(dict(f.attrs.items()), datasets, {name: dict(ds.attrs.items()) for name, ds in datasets.items()}, data)
-
+    return digest_of(
+        dict(f.attrs.items()), datasets, {name: dict(ds.attrs.items()) for name, ds in datasets.items()}, data
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -30,8 +30,19 @@ CHECKSUM_FIELDS = ("depth", "depth_clean", "class40", "instance", "pose", "times
 """Column order of the ``checksum`` dataset: CRC32 of each frame's stored bytes of these datasets."""
 HEADER_DIGEST = "header_sha256"
 """Root attribute holding the hex SHA-256 of the shard's header (see :func:`synthcam_shards.digest.header_digest`)."""
-HEADER_DATASETS = ("pose", "timestamp", "trajectory_id", "checksum", "class40_pixels", "intrinsics", "class40_names",
-                   "class13_names", "class37_names", "class40_to_13", "class40_to_37")
+HEADER_DATASETS = (
+    "pose",
+    "timestamp",
+    "trajectory_id",
+    "checksum",
+    "class40_pixels",
+    "intrinsics",
+    "class40_names",
+    "class13_names",
+    "class37_names",
+    "class40_to_13",
+    "class40_to_37",
+)
 """Datasets read whole when a shard is opened; the header digest covers their data."""
 CLASS_COUNTS = {"class40_names": 41, "class13_names": 14, "class37_names": 38}
 """Entries of each class-name list (ids 0..40, 0..13, 0..37; entry 0 = ``"void"``)."""
@@ -47,8 +58,12 @@ MAX_ATTRIBUTES = 64
 """Most attributes on the root group (or on one dataset) of a shard."""
 MAX_NAME_BYTES = 256
 """Longest class name, in UTF-8 bytes."""
-IMAGE_DTYPES = {"depth": np.dtype("<u2"), "depth_clean": np.dtype("<u2"), "class40": np.dtype("|u1"),
-                "instance": np.dtype("<u2")}
+IMAGE_DTYPES = {
+    "depth": np.dtype("<u2"),
+    "depth_clean": np.dtype("<u2"),
+    "class40": np.dtype("|u1"),
+    "instance": np.dtype("<u2"),
+}
 """Stored dtype of each (N, H, W) image dataset: uint16 millimetres for depths, uint8 class40 ids, uint16 instance ids."""
 
 
@@ -62,10 +77,10 @@ def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
     flat = labels.reshape(-1)
     counts = np.zeros(n_classes, dtype=np.int64)
     for start in range(0, flat.size, COUNT_BLOCK_PIXELS):
-        block = np.bincount(flat[start:start + COUNT_BLOCK_PIXELS], minlength=n_classes)
+        block = np.bincount(flat[start : start + COUNT_BLOCK_PIXELS], minlength=n_classes)
         if len(block) > len(counts):
             counts = np.concatenate([counts, np.zeros(len(block) - len(counts), dtype=np.int64)])
-        counts[:len(block)] += block
+        counts[: len(block)] += block
     return counts
 
 
@@ -128,10 +143,15 @@ class LabelTables:
     class40_to_37: np.ndarray
 
 
-@lru_cache(maxsize=None)
+@cache
 def default_label_tables() -> LabelTables:
     """NYUv2-40 names and the 40 -> 13 and 40 -> 37 tables, from :mod:`synthcam_core.labels`."""
     from synthcam_core import labels
 
-    return LabelTables(labels.class40_names(), labels.class13_names(), labels.class37_names(),
-                       labels.class40_to_13(), labels.class40_to_37())
+    return LabelTables(
+        labels.class40_names(),
+        labels.class13_names(),
+        labels.class37_names(),
+        labels.class40_to_13(),
+        labels.class40_to_37(),
+    )

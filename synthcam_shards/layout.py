@@ -21,9 +21,22 @@ import numpy as np
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
 from synthcam_shards.digest import digest_of
-from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
-                                   HEADER_DATASETS, HEADER_DIGEST, IMAGE_DTYPES, MAX_ATTRIBUTES, MAX_FRAMES,
-                                   MAX_IMAGE_SIDE, MAX_NAME_BYTES, LabelTables, crc32)
+from synthcam_shards.format import (
+    CHECKSUM_FIELDS,
+    CLASS_COUNTS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    FRAME_DATASETS,
+    HEADER_DATASETS,
+    HEADER_DIGEST,
+    IMAGE_DTYPES,
+    MAX_ATTRIBUTES,
+    MAX_FRAMES,
+    MAX_IMAGE_SIDE,
+    MAX_NAME_BYTES,
+    LabelTables,
+    crc32,
+)
 
 _FILTERS = {"zstd": 32015, "gzip": 1}
 """HDF5 filter id of each ``compression`` attribute value."""
@@ -80,8 +93,11 @@ def _read_attrs(obj, path: Path, file_size: int) -> dict:
         string = h5py.check_string_dtype(attr.dtype)
         fixed = string is not None and string.length is not None
         if attr.shape != () or not (attr.dtype.kind in "biuf" or fixed):
-            raise _damaged(path, f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number "
-                                 f"or fixed-length string")
+            raise _damaged(
+                path,
+                f"attribute {name!r} of {obj.name} is {attr.dtype} {attr.shape}, not a single number "
+                f"or fixed-length string",
+            )
         if attr.get_storage_size() > file_size:
             raise _damaged(path, f"attribute {name!r} of {obj.name} declares more bytes than the file holds")
         values[name] = obj.attrs[name]
@@ -117,11 +133,15 @@ def _check_format(attrs: dict, path: Path) -> None:
     if version is None:
         raise _damaged(path, "format_version is not an integer")
     if version > FORMAT_VERSION:
-        raise ShardError(f"{path} has shard format version {version} (written by a newer synthcam); this synthcam "
-                         f"reads version {FORMAT_VERSION}, upgrade synthcam to read it")
+        raise ShardError(
+            f"{path} has shard format version {version} (written by a newer synthcam); this synthcam "
+            f"reads version {FORMAT_VERSION}, upgrade synthcam to read it"
+        )
     if version < FORMAT_VERSION:
-        raise ShardError(f"{path} has shard format version {version} (written by an older synthcam); this synthcam "
-                         f"reads version {FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'")
+        raise ShardError(
+            f"{path} has shard format version {version} (written by an older synthcam); this synthcam "
+            f"reads version {FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'"
+        )
     if "frame_count" not in attrs:
         raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
     compression = attr_text(attrs.get("compression"))
@@ -131,7 +151,9 @@ def _check_format(attrs: dict, path: Path) -> None:
         try:
             import hdf5plugin  # noqa: F401  (registers the zstd filter)
         except ImportError:
-            raise ShardError(f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it") from None
+            raise ShardError(
+                f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it"
+            ) from None
 
 
 def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
@@ -144,12 +166,16 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
     completely stored; and all stored bytes together fit in the file.
     """
     if not _is_shard(f):
-        raise ShardError(f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'")
+        raise ShardError(
+            f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'"
+        )
     attrs = _read_attrs(f, path, file_size)
     _check_format(attrs, path)
     n = _integer(attrs["frame_count"])
     if n is None or not 0 <= n <= MAX_FRAMES:
-        raise _damaged(path, f"frame_count {attrs['frame_count']!r} is not a whole number of frames from 0 to {MAX_FRAMES}")
+        raise _damaged(
+            path, f"frame_count {attrs['frame_count']!r} is not a whole number of frames from 0 to {MAX_FRAMES}"
+        )
     names = list(f)
     expected = (*FRAME_DATASETS, *HEADER_DATASETS)
     if sorted(names) != sorted(expected):
@@ -167,23 +193,32 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
     if len(depth_shape) != 3 or not all(1 <= side <= MAX_IMAGE_SIDE for side in depth_shape[1:]):
         raise _damaged(path, f"depth is {depth_shape}, expected (N, H, W) with sides of 1 to {MAX_IMAGE_SIDE} pixels")
     if depth_shape[0] != n:
-        raise ShardError(f"{path} is damaged: its frame_count says {n} frames but its datasets hold {depth_shape[0]}; "
-                         f"regenerate it with 'synthcam generate'")
+        raise ShardError(
+            f"{path} is damaged: its frame_count says {n} frames but its datasets hold {depth_shape[0]}; "
+            f"regenerate it with 'synthcam generate'"
+        )
     _, h, w = depth_shape
     string = f"fixed-length utf-8 string of at most {MAX_NAME_BYTES} bytes"
-    shapes = {**{name: ((n, h, w), dtype) for name, dtype in IMAGE_DTYPES.items()},
-              "pose": ((n, 4, 4), np.dtype("<f8")), "timestamp": ((n,), np.dtype("<f8")),
-              "trajectory_id": ((n,), np.dtype("<i8")), "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
-              "class40_pixels": ((n, CLASS_COUNTS["class40_names"]), np.dtype("<i8")), "intrinsics": ((6,), np.dtype("<f8")),
-              **{name: ((count,), string) for name, count in CLASS_COUNTS.items()},
-              "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
-              "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1"))}
+    shapes = {
+        **{name: ((n, h, w), dtype) for name, dtype in IMAGE_DTYPES.items()},
+        "pose": ((n, 4, 4), np.dtype("<f8")),
+        "timestamp": ((n,), np.dtype("<f8")),
+        "trajectory_id": ((n,), np.dtype("<i8")),
+        "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
+        "class40_pixels": ((n, CLASS_COUNTS["class40_names"]), np.dtype("<i8")),
+        "intrinsics": ((6,), np.dtype("<f8")),
+        **{name: ((count,), string) for name, count in CLASS_COUNTS.items()},
+        "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
+        "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
+    }
     filter_id = _FILTERS[attr_text(attrs["compression"])]
     stored = 0
     for name, (shape, dtype) in shapes.items():
         ds = datasets[name]
         info = h5py.check_string_dtype(ds.dtype)
-        fixed = info is not None and info.encoding == "utf-8" and info.length is not None and info.length <= MAX_NAME_BYTES
+        fixed = (
+            info is not None and info.encoding == "utf-8" and info.length is not None and info.length <= MAX_NAME_BYTES
+        )
         found = string if fixed else ds.dtype
         if ds.shape != shape or found != dtype:
             raise _damaged(path, f"dataset {name} is {ds.shape} {found}, expected {shape} {dtype}")
@@ -230,8 +265,10 @@ def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader
         raise _damaged(path, "no header digest")
     digest = digest_of(layout.attrs, datasets, dataset_attrs, data)
     if digest != stored:
-        raise ShardError(f"{path} fails its header checksum (an attribute, a label table or name list, the intrinsics, "
-                         f"poses or checksums changed); the shard is corrupt, regenerate it with 'synthcam generate'")
+        raise ShardError(
+            f"{path} fails its header checksum (an attribute, a label table or name list, the intrinsics, "
+            f"poses or checksums changed); the shard is corrupt, regenerate it with 'synthcam generate'"
+        )
     columns = json.loads(attr_text(dataset_attrs["checksum"].get("columns")) or "null")
     if columns != list(CHECKSUM_FIELDS):
         raise _damaged(path, "checksum columns are not " + ", ".join(CHECKSUM_FIELDS))
@@ -240,14 +277,19 @@ def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader
         column = checksums[:, CHECKSUM_FIELDS.index(name)].tolist()
         values = data[name]
         for i in range(layout.n):
-            if crc32(values[i:i + 1]) != column[i]:
-                raise ShardError(f"{path.name}: frame {i} fails its {name} checksum; the shard is corrupt, "
-                                 f"regenerate it (synthcam validate lists every bad shard)")
+            if crc32(values[i : i + 1]) != column[i]:
+                raise ShardError(
+                    f"{path.name}: frame {i} fails its {name} checksum; the shard is corrupt, "
+                    f"regenerate it (synthcam validate lists every bad shard)"
+                )
     pixels = data["class40_pixels"]
     short = np.flatnonzero(pixels.sum(axis=1) != layout.height * layout.width) if layout.n else []
     if len(short) or (pixels < 0).any():
-        raise _damaged(path, f"the class counts of frame {int(short[0]) if len(short) else 0} do not add up to its "
-                             f"pixels (class40 ids outside 0..40)")
+        raise _damaged(
+            path,
+            f"the class counts of frame {int(short[0]) if len(short) else 0} do not add up to its "
+            f"pixels (class40 ids outside 0..40)",
+        )
     values = data["intrinsics"]
     if not np.isfinite(values).all() or values[0] != layout.width or values[1] != layout.height:
         raise _damaged(path, f"intrinsics {values.tolist()} do not describe its {layout.width}x{layout.height} images")
@@ -257,10 +299,25 @@ def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader
     scene = json.loads(attr_text(layout.attrs.get("scene_json")) or "null")
     if not isinstance(scene, dict):
         raise _damaged(path, "scene_json is not a JSON object")
-    labels = LabelTables(names["class40_names"], names["class13_names"], names["class37_names"],
-                         data["class40_to_13"], data["class40_to_37"])
-    return ShardHeader(digest, Intrinsics.from_array(values), labels, data["pose"], data["timestamp"], data["trajectory_id"],
-                       pixels, checksums, {k: _decode_attr(v) for k, v in layout.attrs.items() if k != "scene_json"}, scene)
+    labels = LabelTables(
+        names["class40_names"],
+        names["class13_names"],
+        names["class37_names"],
+        data["class40_to_13"],
+        data["class40_to_37"],
+    )
+    return ShardHeader(
+        digest,
+        Intrinsics.from_array(values),
+        labels,
+        data["pose"],
+        data["timestamp"],
+        data["trajectory_id"],
+        pixels,
+        checksums,
+        {k: _decode_attr(v) for k, v in layout.attrs.items() if k != "scene_json"},
+        scene,
+    )
 
 
 DAMAGE_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, RecursionError, struct.error)
@@ -283,7 +340,9 @@ def open_checked(path: Path) -> tuple[h5py.File, ShardLayout, ShardHeader]:
     except OSError as exc:  # with an errno: the system refused (permissions, too many open files), not damage
         if exc.errno is None:
             raise not_hdf5 from None
-        raise ShardError(f"{path} cannot be read ({os.strerror(exc.errno)}); check its permissions and try again") from None
+        raise ShardError(
+            f"{path} cannot be read ({os.strerror(exc.errno)}); check its permissions and try again"
+        ) from None
     except DAMAGE_ERRORS:
         raise not_hdf5 from None
     try:

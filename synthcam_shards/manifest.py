@@ -30,16 +30,23 @@ class NotEnoughMemory(ShardError):
 
 def not_enough_memory(path: Path) -> NotEnoughMemory:
     """The one-line error for a read of ``path`` that ran out of memory."""
-    return NotEnoughMemory(f"not enough memory to read {path}; free memory (close other programs) or raise the "
-                           f"process's memory limit, then try again")
+    return NotEnoughMemory(
+        f"not enough memory to read {path}; free memory (close other programs) or raise the "
+        f"process's memory limit, then try again"
+    )
 
 
 def plain_shard_name(name) -> bool:
     """True if ``name`` is a plain shard file name: a str ending in ``.h5`` with no directory part
     (no ``/`` or ``\\``, not ``..``, not hidden), at most 255 bytes; what a manifest may list."""
-    return (isinstance(name, str) and name.endswith(SHARD_SUFFIX) and len(name) > len(SHARD_SUFFIX)
-            and not name.startswith(".") and not any(c in name for c in "/\\\0")
-            and len(name.encode("utf-8", "surrogatepass")) <= 255)
+    return (
+        isinstance(name, str)
+        and name.endswith(SHARD_SUFFIX)
+        and len(name) > len(SHARD_SUFFIX)
+        and not name.startswith(".")
+        and not any(c in name for c in "/\\\0")
+        and len(name.encode("utf-8", "surrogatepass")) <= 255
+    )
 
 
 def _count(value, largest: int) -> bool:
@@ -54,12 +61,16 @@ def _manifest_problem(manifest) -> str | None:
         return f"is not a synthcam dataset manifest (format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r})"
     version = manifest.get("format_version")
     if _count(version, 2**62) and version > FORMAT_VERSION:
-        return (f"has dataset format version {version} (written by a newer synthcam); this synthcam reads version "
-                f"{FORMAT_VERSION}, upgrade synthcam to read this dataset")
+        return (
+            f"has dataset format version {version} (written by a newer synthcam); this synthcam reads version "
+            f"{FORMAT_VERSION}, upgrade synthcam to read this dataset"
+        )
     if version != FORMAT_VERSION:
         older = " (written by an older synthcam)" if isinstance(version, int) and version < FORMAT_VERSION else ""
-        return (f"has dataset format version {version!r}{older}; this synthcam reads version {FORMAT_VERSION}, "
-                f"regenerate the dataset with 'synthcam generate'")
+        return (
+            f"has dataset format version {version!r}{older}; this synthcam reads version {FORMAT_VERSION}, "
+            f"regenerate the dataset with 'synthcam generate'"
+        )
     n_classes = CLASS_COUNTS["class40_names"]
     if not isinstance(manifest.get("config"), dict):
         return "has no config object"
@@ -75,14 +86,17 @@ def _manifest_problem(manifest) -> str | None:
     for entry in manifest["shards"]:
         name = entry.get("file") if isinstance(entry, dict) else None
         if not plain_shard_name(name):
-            return (f"lists {str(name)[:80]!r}, not a plain shard file name (NAME.h5 in the dataset directory, "
-                    f"no '/' or '..')")
+            return (
+                f"lists {str(name)[:80]!r}, not a plain shard file name (NAME.h5 in the dataset directory, "
+                f"no '/' or '..')"
+            )
         if name in seen:
             return f"lists {name} twice"
         seen.add(name)
         pixels = entry.get("class40_pixels")
         if not _count(entry.get("frames"), MAX_FRAMES) or not (
-                isinstance(pixels, list) and len(pixels) == n_classes and all(_count(x, 2**62) for x in pixels)):
+            isinstance(pixels, list) and len(pixels) == n_classes and all(_count(x, 2**62) for x in pixels)
+        ):
             return f"has no valid frame count or class40 pixel counts for {name}"
     return None
 
@@ -98,8 +112,10 @@ def read_manifest(directory: Path) -> dict | None:
     path = Path(directory) / MANIFEST
     if not os.path.lexists(path):
         return None
-    damaged = (f"move it away or delete it to read the shards of {directory} directly ('synthcam generate' "
-               f"never replaces a manifest it cannot read as its own)")
+    damaged = (
+        f"move it away or delete it to read the shards of {directory} directly ('synthcam generate' "
+        f"never replaces a manifest it cannot read as its own)"
+    )
     too_large = f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB, too large for a manifest; {damaged}"
     try:
         if not path.is_file():
@@ -111,8 +127,9 @@ def read_manifest(directory: Path) -> dict | None:
     except MemoryError:
         raise not_enough_memory(path) from None
     except OSError as exc:
-        raise ShardError(f"{path} cannot be read ({os.strerror(exc.errno) if exc.errno else exc}); make it readable, "
-                         f"or {damaged}") from None
+        raise ShardError(
+            f"{path} cannot be read ({os.strerror(exc.errno) if exc.errno else exc}); make it readable, or {damaged}"
+        ) from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise ShardError(too_large)
     try:
@@ -149,7 +166,7 @@ def find_shards(path: Path) -> list[Path]:
     return [path]
 
 
-def shard_counts(path: Path) -> tuple[int, "np.ndarray"]:
+def shard_counts(path: Path) -> tuple[int, np.ndarray]:
     """``(frame_count, class40 pixels)`` of a shard this run wrote, for its manifest line: the frame count
     attribute and the (41,) int64 pixels of each class40 id summed over its frames."""
     import h5py

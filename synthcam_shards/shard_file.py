@@ -23,31 +23,102 @@ import numpy as np
 
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
-from synthcam_shards.manifest import MAX_MANIFEST_BYTES, find_shards, plain_shard_name, read_manifest
 from synthcam_shards.digest import header_digest
-from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
-                                   HEADER_DATASETS, HEADER_DIGEST, IMAGE_DTYPES, MANIFEST, MANIFEST_FORMAT,
-                                   MAX_ATTRIBUTES, MAX_FRAMES, MAX_IMAGE_SIDE, MAX_NAME_BYTES, SHARD_SUFFIX,
-                                   TEMP_SUFFIX, LabelTables, crc32, default_label_tables, depth_to_mm, frame_crc,
-                                   mm_to_depth)
+from synthcam_shards.format import (
+    CHECKSUM_FIELDS,
+    CLASS_COUNTS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    FRAME_DATASETS,
+    HEADER_DATASETS,
+    HEADER_DIGEST,
+    IMAGE_DTYPES,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    MAX_ATTRIBUTES,
+    MAX_FRAMES,
+    MAX_IMAGE_SIDE,
+    MAX_NAME_BYTES,
+    SHARD_SUFFIX,
+    TEMP_SUFFIX,
+    LabelTables,
+    crc32,
+    default_label_tables,
+    depth_to_mm,
+    frame_crc,
+    mm_to_depth,
+)
 from synthcam_shards.layout import DAMAGE_ERRORS, attr_text, open_checked, open_shard
+from synthcam_shards.manifest import MAX_MANIFEST_BYTES, find_shards, plain_shard_name, read_manifest
 from synthcam_shards.writer import LIBVER, ShardWriter, class_histogram, compression_filter
 
 __all__ = [
-    "CHECKSUM_FIELDS", "CLASS_COUNTS", "FORMAT_NAME", "FORMAT_VERSION", "FRAME_DATASETS", "HEADER_DATASETS",
-    "HEADER_DIGEST", "LIBVER", "MANIFEST", "MANIFEST_FORMAT", "MAX_ATTRIBUTES", "MAX_FRAMES", "MAX_IMAGE_SIDE",
-    "MAX_MANIFEST_BYTES", "MAX_NAME_BYTES", "READ_FIELDS", "READ_SHARD_MIN_BYTES", "READ_SHARD_RATIO", "SHARD_SUFFIX",
-    "TEMP_SUFFIX", "LabelTables", "Shard", "ShardFile", "ShardWriter", "class_histogram", "compression_filter", "crc32",
-    "default_label_tables", "depth_to_mm", "find_shards", "frame_crc", "header_digest", "mm_to_depth", "open_shard",
-    "plain_shard_name", "read_manifest", "read_shard",
+    "CHECKSUM_FIELDS",
+    "CLASS_COUNTS",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "FRAME_DATASETS",
+    "HEADER_DATASETS",
+    "HEADER_DIGEST",
+    "LIBVER",
+    "MANIFEST",
+    "MANIFEST_FORMAT",
+    "MAX_ATTRIBUTES",
+    "MAX_FRAMES",
+    "MAX_IMAGE_SIDE",
+    "MAX_MANIFEST_BYTES",
+    "MAX_NAME_BYTES",
+    "READ_FIELDS",
+    "READ_SHARD_MIN_BYTES",
+    "READ_SHARD_RATIO",
+    "SHARD_SUFFIX",
+    "TEMP_SUFFIX",
+    "LabelTables",
+    "Shard",
+    "ShardFile",
+    "ShardWriter",
+    "class_histogram",
+    "compression_filter",
+    "crc32",
+    "default_label_tables",
+    "depth_to_mm",
+    "find_shards",
+    "frame_crc",
+    "header_digest",
+    "mm_to_depth",
+    "open_shard",
+    "plain_shard_name",
+    "read_manifest",
+    "read_shard",
 ]
 
-READ_FIELDS = ("depth", "depth_clean", "depth_mm", "depth_clean_mm", "class40", "class13", "class37", "instance",
-               "pose", "timestamp", "trajectory_id")
+READ_FIELDS = (
+    "depth",
+    "depth_clean",
+    "depth_mm",
+    "depth_clean_mm",
+    "class40",
+    "class13",
+    "class37",
+    "instance",
+    "pose",
+    "timestamp",
+    "trajectory_id",
+)
 """Field names accepted by :meth:`ShardFile.read_frame` and :meth:`ShardFile.read_frames`."""
-_STORED = {"depth": "depth", "depth_mm": "depth", "depth_clean": "depth_clean", "depth_clean_mm": "depth_clean",
-           "class40": "class40", "class13": "class40", "class37": "class40", "instance": "instance",
-           "pose": "pose", "timestamp": "timestamp", "trajectory_id": "trajectory_id"}
+_STORED = {
+    "depth": "depth",
+    "depth_mm": "depth",
+    "depth_clean": "depth_clean",
+    "depth_clean_mm": "depth_clean",
+    "class40": "class40",
+    "class13": "class40",
+    "class37": "class40",
+    "instance": "instance",
+    "pose": "pose",
+    "timestamp": "timestamp",
+    "trajectory_id": "trajectory_id",
+}
 READ_SHARD_MIN_BYTES = 256 << 20
 READ_SHARD_RATIO = 64
 """:func:`read_shard` loads a whole shard into memory only if that takes at most
@@ -121,13 +192,20 @@ class ShardFile:
         try:
             digest = h5py.h5a.open(f.id, HEADER_DIGEST.encode())
             string = h5py.check_string_dtype(digest.dtype)
-            same = digest.shape == () and string is not None and string.length is not None  # fixed length: no global heap
+            same = (
+                digest.shape == () and string is not None and string.length is not None
+            )  # fixed length: no global heap
             same = same and attr_text(f.attrs[HEADER_DIGEST]) == self._digest
             for name, dtype in IMAGE_DTYPES.items():
                 same = same and isinstance(f.get(name, getlink=True), h5py.HardLink)
                 ds = f[name] if same else None
-                same = (same and isinstance(ds, h5py.Dataset) and ds.dtype == dtype and ds.chunks == (1, self.height, self.width)
-                        and ds.shape == (self.n_frames, self.height, self.width))
+                same = (
+                    same
+                    and isinstance(ds, h5py.Dataset)
+                    and ds.dtype == dtype
+                    and ds.chunks == (1, self.height, self.width)
+                    and ds.shape == (self.n_frames, self.height, self.width)
+                )
         except DAMAGE_ERRORS:
             same = False
         if not same:
@@ -157,7 +235,9 @@ class ShardFile:
             raise IndexError(f"frame {i} is out of range for {self.path.name} ({self.n_frames} frames)")
         return i % self.n_frames
 
-    def read_frame(self, i: int, fields: tuple[str, ...] = ("depth", "class40"), verify: bool = True) -> dict[str, np.ndarray]:
+    def read_frame(
+        self, i: int, fields: tuple[str, ...] = ("depth", "class40"), verify: bool = True
+    ) -> dict[str, np.ndarray]:
         """Read frame ``i`` (negative counts from the end) and return ``{field: array}``.
 
         fields, from :data:`READ_FIELDS`:
@@ -176,8 +256,14 @@ class ShardFile:
         i = self._index(i)
         return {name: np.asarray(array[0]) for name, array in self.read_frames(i, i + 1, fields, verify).items()}
 
-    def read_frames(self, start: int, stop: int, fields: tuple[str, ...] = ("depth", "class40"), verify: bool = True,
-                    out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def read_frames(
+        self,
+        start: int,
+        stop: int,
+        fields: tuple[str, ...] = ("depth", "class40"),
+        verify: bool = True,
+        out: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Read frames ``start .. stop - 1`` with one HDF5 read per stored dataset; ``{field: array}``.
 
         Each array is what :meth:`read_frame` returns for the field with a leading axis of
@@ -193,7 +279,9 @@ class ShardFile:
         """
         unknown = [name for name in fields if name not in _STORED]
         if unknown:
-            raise ValueError(f"unknown shard field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(READ_FIELDS)}")
+            raise ValueError(
+                f"unknown shard field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(READ_FIELDS)}"
+            )
         start, stop = int(start), int(stop)
         if not 0 <= start <= stop <= self.n_frames:
             raise IndexError(f"frames {start}:{stop} are out of range for {self.path.name} ({self.n_frames} frames)")
@@ -201,11 +289,19 @@ class ShardFile:
         targets: dict[str, np.ndarray] = {}
         for name, array in (out or {}).items():
             if name not in fields or name not in _AS_STORED:
-                raise ValueError(f"out[{name!r}]: only requested fields among {', '.join(_AS_STORED)} can be read into an array")
-            if (array.shape != (n, self.height, self.width) or array.dtype != _AS_STORED[name]
-                    or not array.flags.c_contiguous or not array.flags.writeable):
-                raise ValueError(f"out[{name!r}] must be a writable C-contiguous {np.dtype(_AS_STORED[name])} array of shape "
-                                 f"{(n, self.height, self.width)}, got {array.dtype} {array.shape}")
+                raise ValueError(
+                    f"out[{name!r}]: only requested fields among {', '.join(_AS_STORED)} can be read into an array"
+                )
+            if (
+                array.shape != (n, self.height, self.width)
+                or array.dtype != _AS_STORED[name]
+                or not array.flags.c_contiguous
+                or not array.flags.writeable
+            ):
+                raise ValueError(
+                    f"out[{name!r}] must be a writable C-contiguous {np.dtype(_AS_STORED[name])} array of shape "
+                    f"{(n, self.height, self.width)}, got {array.dtype} {array.shape}"
+                )
             targets[_STORED[name]] = array
         stored: dict[str, np.ndarray] = {}
         try:
@@ -225,9 +321,11 @@ class ShardFile:
             for name, array in stored.items():
                 expected = self._checksums[start:stop, self._column[name]].tolist()
                 for k in range(n):
-                    if crc32(array[k:k + 1]) != expected[k]:  # a contiguous one-frame view: no copy
-                        raise ShardError(f"{self.path.name}: frame {start + k} fails its {name} checksum; the shard is "
-                                         f"corrupt, regenerate it (synthcam validate lists every bad shard)")
+                    if crc32(array[k : k + 1]) != expected[k]:  # a contiguous one-frame view: no copy
+                        raise ShardError(
+                            f"{self.path.name}: frame {start + k} fails its {name} checksum; the shard is "
+                            f"corrupt, regenerate it (synthcam validate lists every bad shard)"
+                        )
         result = {}
         for name in fields:
             array = stored[_STORED[name]]
@@ -253,8 +351,10 @@ class ShardFile:
                 except (OSError, KeyError, ValueError, RuntimeError) as frame_exc:
                     bad, exc = f"frame {i}", frame_exc
                     break
-        return ShardError(f"{self.path.name}: {bad} cannot be read ({exc}); the shard is damaged, "
-                          f"regenerate it (synthcam validate lists every bad shard)")
+        return ShardError(
+            f"{self.path.name}: {bad} cannot be read ({exc}); the shard is damaged, "
+            f"regenerate it (synthcam validate lists every bad shard)"
+        )
 
     def close(self) -> None:
         """Close the HDF5 handle (reading again reopens it)."""
@@ -268,7 +368,7 @@ class ShardFile:
         state["_h5"], state["_pid"], state["_datasets"] = None, -1, {}
         return state
 
-    def __enter__(self) -> "ShardFile":
+    def __enter__(self) -> ShardFile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -319,17 +419,24 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
         need = n * h * w * (4 + 4 + 1 + 2)  # depth, depth_clean float32; class40 uint8; instance uint16
         limit = max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * Path(path).stat().st_size)
         if need > limit:
-            raise ShardError(f"{path}: its {n} frames of {w}x{h} would take {need / 2**20:.0f} MiB in memory, more than "
-                             f"{limit / 2**20:.0f} MiB for a file of its size; read it frame by frame with ShardFile")
+            raise ShardError(
+                f"{path}: its {n} frames of {w}x{h} would take {need / 2**20:.0f} MiB in memory, more than "
+                f"{limit / 2**20:.0f} MiB for a file of its size; read it frame by frame with ShardFile"
+            )
         depth = np.empty((n, h, w), np.float32)
         depth_clean = np.empty((n, h, w), np.float32)
         class40 = np.empty((n, h, w), np.uint8)
         instance = np.empty((n, h, w), np.uint16)
         for i in range(n):
-            frame = sf.read_frames(i, i + 1, ("depth_mm", "depth_clean_mm", "class40", "instance"), verify,
-                                   out={"class40": class40[i:i + 1], "instance": instance[i:i + 1]})
-            np.divide(frame["depth_mm"], np.float32(1000.0), out=depth[i:i + 1])  # = mm_to_depth
-            np.divide(frame["depth_clean_mm"], np.float32(1000.0), out=depth_clean[i:i + 1])
+            frame = sf.read_frames(
+                i,
+                i + 1,
+                ("depth_mm", "depth_clean_mm", "class40", "instance"),
+                verify,
+                out={"class40": class40[i : i + 1], "instance": instance[i : i + 1]},
+            )
+            np.divide(frame["depth_mm"], np.float32(1000.0), out=depth[i : i + 1])  # = mm_to_depth
+            np.divide(frame["depth_clean_mm"], np.float32(1000.0), out=depth_clean[i : i + 1])
         return Shard(
             path=Path(path),
             depth=depth,

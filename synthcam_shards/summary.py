@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam_shards.manifest import not_enough_memory
 from synthcam_shards.format import FRAME_DATASETS, class_counts
+from synthcam_shards.manifest import not_enough_memory
 from synthcam_shards.shard_file import ShardFile
 
 STATS_BLOCK_PIXELS = 1 << 20
@@ -33,8 +33,12 @@ def _summarize_shard(path: Path) -> dict:
         datasets = {}
         for key in (*FRAME_DATASETS, "pose", "timestamp", "trajectory_id", "intrinsics"):
             ds = sf.dataset(key)
-            datasets[key] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "compression": _filter_name(ds),
-                             "stored_bytes": int(ds.id.get_storage_size())}
+            datasets[key] = {
+                "shape": list(ds.shape),
+                "dtype": str(ds.dtype),
+                "compression": _filter_name(ds),
+                "stored_bytes": int(ds.id.get_storage_size()),
+            }
         hist = np.zeros(len(names), dtype=np.int64)
         depth_stats = {key: _DepthStats() for key in ("depth", "depth_clean")}
         for i in range(n):
@@ -78,7 +82,7 @@ class _DepthStats:
         """Add an (H, W) uint16 millimetre image, :data:`STATS_BLOCK_PIXELS` at a time."""
         flat = mm.reshape(-1)
         for start in range(0, flat.size, STATS_BLOCK_PIXELS):
-            self._add_block(flat[start:start + STATS_BLOCK_PIXELS])
+            self._add_block(flat[start : start + STATS_BLOCK_PIXELS])
 
     def _add_block(self, mm: np.ndarray) -> None:
         v = mm[mm > 0].astype(np.float64) / 1000.0
@@ -92,8 +96,13 @@ class _DepthStats:
     def result(self) -> dict:
         mean = self.sum / self.valid if self.valid else 0.0
         std = float(np.sqrt(max(self.sumsq / self.valid - mean**2, 0.0))) if self.valid else 0.0
-        return {"min_m": float(self.lo) if self.valid else None, "max_m": float(self.hi) if self.valid else None,
-                "mean_m": mean, "std_m": std, "invalid_fraction": 1.0 - self.valid / self.total if self.total else 1.0}
+        return {
+            "min_m": float(self.lo) if self.valid else None,
+            "max_m": float(self.hi) if self.valid else None,
+            "mean_m": mean,
+            "std_m": std,
+            "invalid_fraction": 1.0 - self.valid / self.total if self.total else 1.0,
+        }
 
 
 def merge_summaries(summaries: list[dict]) -> dict:
@@ -110,20 +119,27 @@ def format_summary(summaries: list[dict]) -> str:
     lines = []
     for s in summaries:
         a = s["attrs"]
-        lines.append(f"{s['path']}: {s['frames']} frames, {s['room_type']} ({s['objects']} objects), "
-                     f"format v{a.get('format_version')}, synthcam {a.get('package_version')}")
+        lines.append(
+            f"{s['path']}: {s['frames']} frames, {s['room_type']} ({s['objects']} objects), "
+            f"format v{a.get('format_version')}, synthcam {a.get('package_version')}"
+        )
         for key, d in s["datasets"].items():
-            lines.append(f"  {key:<12} {str(tuple(d['shape'])):<18} {d['dtype']:<8} {d['compression']:<6} "
-                         f"{d['stored_bytes'] / 1e6:8.2f} MB")
+            lines.append(
+                f"  {key:<12} {str(tuple(d['shape'])):<18} {d['dtype']:<8} {d['compression']:<6} "
+                f"{d['stored_bytes'] / 1e6:8.2f} MB"
+            )
         for key, label in (("depth", "noisy depth"), ("depth_clean", "clean depth")):
             d = s["depth"][key]
             rng_txt = f"{d['min_m']:.3f}-{d['max_m']:.3f} m" if d["min_m"] is not None else "no valid pixels"
-            lines.append(f"  {label}: {rng_txt}, mean {d['mean_m']:.3f} m, std {d['std_m']:.3f} m, "
-                         f"invalid {100 * d['invalid_fraction']:.2f} %")
+            lines.append(
+                f"  {label}: {rng_txt}, mean {d['mean_m']:.3f} m, std {d['std_m']:.3f} m, "
+                f"invalid {100 * d['invalid_fraction']:.2f} %"
+            )
         noise = a.get("noise")
         preset = noise.get("preset") if isinstance(noise, dict) else noise
-        lines.append(f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {preset}, "
-                     f"renderer {a.get('renderer')}")
+        lines.append(
+            f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {preset}, renderer {a.get('renderer')}"
+        )
         lines.append(f"  config {json.dumps(a.get('config'), sort_keys=True)}")
     total = merge_summaries(summaries)
     pixels = sum(total["class_pixels"].values()) or 1

@@ -14,15 +14,15 @@ few MiB besides whatever the shard declares. Running out of memory stops validat
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from synthcam_core.errors import ShardError
-from synthcam_shards.manifest import NotEnoughMemory, not_enough_memory, read_manifest
 from synthcam_shards.format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, class_counts
+from synthcam_shards.manifest import NotEnoughMemory, not_enough_memory, read_manifest
 from synthcam_shards.shard_file import ShardFile
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
@@ -64,7 +64,7 @@ def _reason(exc: Exception, path: Path) -> str:
     text = str(exc)
     for prefix in (f"{path}: ", f"{path} ", f"{path.name}: ", f"{path.name} "):
         if text.startswith(prefix):
-            return text[len(prefix):]
+            return text[len(prefix) :]
     return text
 
 
@@ -76,10 +76,14 @@ def _header_problem(shard: ShardFile) -> str | None:
     """The first out-of-range value among what a shard holds besides its frames (None if none)."""
     k = shard.intrinsics
     if not (k.fx > 0 and k.fy > 0 and 0 <= k.cx <= k.width and 0 <= k.cy <= k.height):
-        return (f"intrinsics fx {k.fx}, fy {k.fy}, cx {k.cx}, cy {k.cy} are not a camera of its {k.width}x{k.height} "
-                f"images (focal lengths > 0, principal point inside the image)")
-    for name, table, names in (("class40_to_13", shard.class40_to_13, shard.class13_names),
-                               ("class40_to_37", shard.class40_to_37, shard.class37_names)):
+        return (
+            f"intrinsics fx {k.fx}, fy {k.fy}, cx {k.cx}, cy {k.cy} are not a camera of its {k.width}x{k.height} "
+            f"images (focal lengths > 0, principal point inside the image)"
+        )
+    for name, table, names in (
+        ("class40_to_13", shard.class40_to_13, shard.class13_names),
+        ("class40_to_37", shard.class40_to_37, shard.class37_names),
+    ):
         if int(table.max()) >= len(names) or table[0] != 0:
             return f"label table {name} maps to ids outside 0..{len(names) - 1} (or void to a class)"
     if shard.attrs.get("depth_unit_m") != DEPTH_UNIT_M or shard.attrs.get("checksum") != "crc32":
@@ -93,8 +97,10 @@ def _header_problem(shard: ShardFile) -> str | None:
         bad |= ~(gram <= ROTATION_TOLERANCE) | ~(np.abs(det - 1.0) <= ROTATION_TOLERANCE)
         bad |= ~(poses[:, 3] == [0.0, 0.0, 0.0, 1.0]).all(axis=1)
         if bad.any():
-            return (f"pose of frame {int(np.flatnonzero(bad)[0])} is not a rigid camera-to-world transform "
-                    f"(finite, orthonormal rotation with det +1, last row 0 0 0 1)")
+            return (
+                f"pose of frame {int(np.flatnonzero(bad)[0])} is not a rigid camera-to-world transform "
+                f"(finite, orthonormal rotation with det +1, last row 0 0 0 1)"
+            )
     if not np.isfinite(shard.timestamps).all():
         return f"timestamp of frame {int(np.flatnonzero(~np.isfinite(shard.timestamps))[0])} is not finite"
     if (shard.trajectory_ids < 0).any():
@@ -120,8 +126,9 @@ def _instance_table(shard: ShardFile) -> tuple[np.ndarray | None, str | None]:
     return allowed, None
 
 
-def _frame_problem(i: int, frame: dict[str, np.ndarray], shard: ShardFile, allowed: np.ndarray,
-                   n_classes: int) -> tuple[np.ndarray | None, str | None]:
+def _frame_problem(
+    i: int, frame: dict[str, np.ndarray], shard: ShardFile, allowed: np.ndarray, n_classes: int
+) -> tuple[np.ndarray | None, str | None]:
     """(class40 pixel counts, None) of a frame whose values are in range, else (None, the problem)."""
     counts = class_counts(frame["class40"], n_classes)
     if len(counts) > n_classes:
@@ -143,7 +150,7 @@ def _first_stray(instance: np.ndarray, allowed: np.ndarray) -> int | None:
     or None; looked up a block of rows at a time, so the temporary stays a few MiB."""
     rows = max(1, COUNT_ROWS_PIXELS // max(1, instance.shape[-1]))
     for start in range(0, len(instance), rows):
-        block = instance[start:start + rows]
+        block = instance[start : start + rows]
         stray = ~allowed[block]
         if stray.any():
             return int(block[stray][0])
@@ -154,8 +161,13 @@ COUNT_ROWS_PIXELS = 1 << 20
 """Pixels of an instance image looked up at a time by :func:`_first_stray`."""
 
 
-def validate_shard(path: Path, expected_frames: int | None = None, expected_pixels: list[int] | None = None,
-                   expected_config: dict | None = None, expected_names: list[str] | None = None) -> tuple[int, str | None]:
+def validate_shard(
+    path: Path,
+    expected_frames: int | None = None,
+    expected_pixels: list[int] | None = None,
+    expected_config: dict | None = None,
+    expected_names: list[str] | None = None,
+) -> tuple[int, str | None]:
     """Check one shard completely, frame by frame; returns (frames verified, first problem or None).
 
     expected_frames, expected_pixels, expected_config, expected_names : the manifest's frame count,
@@ -170,8 +182,13 @@ def validate_shard(path: Path, expected_frames: int | None = None, expected_pixe
         raise not_enough_memory(path) from None
 
 
-def _validate_shard(path: Path, expected_frames: int | None, expected_pixels: list[int] | None,
-                    expected_config: dict | None, expected_names: list[str] | None) -> tuple[int, str | None]:
+def _validate_shard(
+    path: Path,
+    expected_frames: int | None,
+    expected_pixels: list[int] | None,
+    expected_config: dict | None,
+    expected_names: list[str] | None,
+) -> tuple[int, str | None]:
     """:func:`validate_shard` without its translation of MemoryError."""
     try:
         shard = ShardFile(path)
@@ -235,8 +252,10 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
     partial = sorted(p.name for p in path.glob(f"*{SHARD_SUFFIX}{TEMP_SUFFIX}"))
     has_manifest = (path / MANIFEST).exists() or (path / MANIFEST).is_symlink()
     if not on_disk and not partial and not has_manifest:
-        raise ShardError(f"{path} holds no dataset (no {MANIFEST}, no shards *.h5); pass the --out directory of "
-                         f"'synthcam generate' or a shard file")
+        raise ShardError(
+            f"{path} holds no dataset (no {MANIFEST}, no shards *.h5); pass the --out directory of "
+            f"'synthcam generate' or a shard file"
+        )
     problems: list[ShardProblem] = []
     try:
         manifest = read_manifest(path)
@@ -247,8 +266,13 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
         problems.append(ShardProblem(MANIFEST, _reason(exc, path / MANIFEST)))
     if manifest is None:
         if not problems:
-            problems.append(ShardProblem(MANIFEST, "missing: the generation did not finish; rerun 'synthcam generate' "
-                                                   "with the same options to resume it"))
+            problems.append(
+                ShardProblem(
+                    MANIFEST,
+                    "missing: the generation did not finish; rerun 'synthcam generate' "
+                    "with the same options to resume it",
+                )
+            )
         listed = {name: (None, None) for name in sorted(on_disk)}
         expected = {}
     else:
@@ -256,8 +280,10 @@ def validate_path(path: Path, on_shard: Callable[[Path], None] | None = None) ->
         expected = {"expected_config": manifest["config"], "expected_names": manifest["class40_names"]}
         if not listed:
             problems.append(ShardProblem(MANIFEST, "lists no shards; rerun 'synthcam generate' to rewrite it"))
-    problems += [ShardProblem(name, "partial shard left by an interrupted run; rerun 'synthcam generate' to finish it")
-                 for name in partial]
+    problems += [
+        ShardProblem(name, "partial shard left by an interrupted run; rerun 'synthcam generate' to finish it")
+        for name in partial
+    ]
     problems += [ShardProblem(name, f"not listed in {MANIFEST}") for name in sorted(on_disk - set(listed))]
     frames = checked = 0
     for name, (want_frames, want_pixels) in listed.items():

@@ -15,12 +15,34 @@ import numpy as np
 
 from synthcam_core.camera import Intrinsics
 from synthcam_shards.digest import header_digest
-from synthcam_shards.format import (CHECKSUM_FIELDS, CLASS_COUNTS, FORMAT_NAME, FORMAT_VERSION, FRAME_DATASETS,
-                                   HEADER_DIGEST, MAX_ATTRIBUTES, MAX_FRAMES, MAX_IMAGE_SIDE, MAX_NAME_BYTES,
-                                   TEMP_SUFFIX, LabelTables, default_label_tables, depth_to_mm, frame_crc)
+from synthcam_shards.format import (
+    CHECKSUM_FIELDS,
+    CLASS_COUNTS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    FRAME_DATASETS,
+    HEADER_DIGEST,
+    MAX_ATTRIBUTES,
+    MAX_FRAMES,
+    MAX_IMAGE_SIDE,
+    MAX_NAME_BYTES,
+    TEMP_SUFFIX,
+    LabelTables,
+    default_label_tables,
+    depth_to_mm,
+    frame_crc,
+)
 
-_RESERVED_ATTRS = ("format", "format_version", "compression", "checksum", "depth_unit_m", "scene_json", "frame_count",
-                   HEADER_DIGEST)
+_RESERVED_ATTRS = (
+    "format",
+    "format_version",
+    "compression",
+    "checksum",
+    "depth_unit_m",
+    "scene_json",
+    "frame_count",
+    HEADER_DIGEST,
+)
 """Root attributes the writer sets itself (``attrs`` passed to :class:`ShardWriter` may not use these names)."""
 
 
@@ -88,12 +110,19 @@ def _check_readable(n_frames: int, height: int, width: int, n_attrs: int, labels
     if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
         raise ValueError(f"{width}x{height} images: a shard's image sides are 1 to {MAX_IMAGE_SIDE} pixels")
     if n_attrs > MAX_ATTRIBUTES:
-        raise ValueError(f"{n_attrs} root attributes (frame_count and the header digest included); a shard holds at most "
-                         f"{MAX_ATTRIBUTES}")
-    for key, names in (("class40_names", labels.class40_names), ("class13_names", labels.class13_names),
-                       ("class37_names", labels.class37_names)):
+        raise ValueError(
+            f"{n_attrs} root attributes (frame_count and the header digest included); a shard holds at most "
+            f"{MAX_ATTRIBUTES}"
+        )
+    for key, names in (
+        ("class40_names", labels.class40_names),
+        ("class13_names", labels.class13_names),
+        ("class37_names", labels.class37_names),
+    ):
         if len(names) != CLASS_COUNTS[key] or any(len(name.encode("utf-8")) > MAX_NAME_BYTES for name in names):
-            raise ValueError(f"labels.{key} must hold {CLASS_COUNTS[key]} names of at most {MAX_NAME_BYTES} UTF-8 bytes")
+            raise ValueError(
+                f"labels.{key} must hold {CLASS_COUNTS[key]} names of at most {MAX_NAME_BYTES} UTF-8 bytes"
+            )
     for key in ("class40_to_13", "class40_to_37"):
         if np.shape(getattr(labels, key)) != (CLASS_COUNTS["class40_names"],):
             raise ValueError(f"labels.{key} must be a ({CLASS_COUNTS['class40_names']},) table")
@@ -110,8 +139,15 @@ class ShardWriter:
     labels : the label vocabulary (default: :func:`default_label_tables`).
     """
 
-    def __init__(self, path: Path, n_frames: int, intrinsics: Intrinsics, attrs: dict, scene: dict,
-                 labels: LabelTables | None = None):
+    def __init__(
+        self,
+        path: Path,
+        n_frames: int,
+        intrinsics: Intrinsics,
+        attrs: dict,
+        scene: dict,
+        labels: LabelTables | None = None,
+    ):
         self.path = Path(path)
         self.tmp_path = self.path.with_name(self.path.name + TEMP_SUFFIX)
         self.n_frames = n_frames
@@ -120,8 +156,15 @@ class ShardWriter:
         reserved = sorted(set(attrs) & set(_RESERVED_ATTRS))
         if reserved:
             raise ValueError(f"attrs may not set {', '.join(reserved)}: the shard writer sets these itself")
-        stored_attrs = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "compression": None, "checksum": "crc32",
-                        "depth_unit_m": 0.001, **attrs, "scene_json": scene}
+        stored_attrs = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "compression": None,
+            "checksum": "crc32",
+            "depth_unit_m": 0.001,
+            **attrs,
+            "scene_json": scene,
+        }
         self.compression, filters = compression_filter()
         stored_attrs["compression"] = self.compression
         stored_attrs = {key: _attr_value(key, value) for key, value in stored_attrs.items()}
@@ -152,8 +195,12 @@ class ShardWriter:
             _set_attr(f, key, value)
         common = dict(chunks=(1, h, w), track_times=False, **filters)
         # Frame images go through the low-level API, one hyperslab per frame (h5py's indexing costs ~0.1 ms a call).
-        self._images = {name: f.create_dataset(name, (n_frames, h, w), dtype=np.uint8 if name == "class40" else np.uint16,
-                                               **common).id for name in FRAME_DATASETS}
+        self._images = {
+            name: f.create_dataset(
+                name, (n_frames, h, w), dtype=np.uint8 if name == "class40" else np.uint16, **common
+            ).id
+            for name in FRAME_DATASETS
+        }
         self._memory_space = h5py.h5s.create_simple((1, h, w))
         self._shape = (h, w)
         plain = dict(track_times=False)
@@ -177,8 +224,17 @@ class ShardWriter:
         self._checksum = np.zeros((n_frames, len(CHECKSUM_FIELDS)), dtype=np.uint32)
         self._pixels = np.zeros((n_frames, len(self.labels.class40_names)), dtype=np.int64)
 
-    def write(self, index: int, depth: np.ndarray, depth_clean: np.ndarray, class40: np.ndarray, instance: np.ndarray,
-              pose: np.ndarray, timestamp: float, trajectory_id: int = 0) -> None:
+    def write(
+        self,
+        index: int,
+        depth: np.ndarray,
+        depth_clean: np.ndarray,
+        class40: np.ndarray,
+        instance: np.ndarray,
+        pose: np.ndarray,
+        timestamp: float,
+        trajectory_id: int = 0,
+    ) -> None:
         """Store frame ``index``: depths (H, W) float32 metres, class40 (H, W) uint8, instance (H, W)
         uint16, pose (4, 4) float64 camera-to-world, timestamp in seconds, the trajectory's id."""
         if not 0 <= index < self.n_frames:
@@ -191,12 +247,16 @@ class ShardWriter:
         }
         for name, array in stored.items():
             if array.shape != self._shape:
-                raise ValueError(f"{name} of frame {index} has shape {array.shape}; this shard stores {self._shape} images")
+                raise ValueError(
+                    f"{name} of frame {index} has shape {array.shape}; this shard stores {self._shape} images"
+                )
         histogram = class_histogram(stored["class40"])
         n_classes = self._pixels.shape[1]
         if histogram[n_classes:].any():
-            raise ValueError(f"class40 of frame {index} holds ids above {n_classes - 1} "
-                             f"(largest {int(np.flatnonzero(histogram)[-1])}); labels are NYUv2-40 ids 0..{n_classes - 1}")
+            raise ValueError(
+                f"class40 of frame {index} holds ids above {n_classes - 1} "
+                f"(largest {int(np.flatnonzero(histogram)[-1])}); labels are NYUv2-40 ids 0..{n_classes - 1}"
+            )
         for name, array in stored.items():
             dataset = self._images[name]
             space = dataset.get_space()
@@ -235,7 +295,7 @@ class ShardWriter:
         finally:
             self.tmp_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -88,7 +88,9 @@ def one_line_error():
     return assert_one_line_error
 
 
-REAL_DATA = Path(os.environ.get("SYNTHCAM_REAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
+REAL_DATA = Path(
+    os.environ.get("SYNTHCAM_REAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+)
 """The real sensor frames the project measures against: ``../shared/data/real`` beside the checkout (read in
 place, never copied into the repository; ``SYNTHCAM_REAL_DATA`` names another place)."""
 
@@ -97,8 +99,10 @@ place, never copied into the repository; ``SYNTHCAM_REAL_DATA`` names another pl
 def real_data() -> Path:
     """:data:`REAL_DATA`, failing (never skipping) when the real frames are not there."""
     if not (REAL_DATA / "nyuv2_train").is_dir():
-        pytest.fail(f"the real frames are missing: {REAL_DATA}/nyuv2_train does not exist (the checkout must sit beside "
-                    "shared/, or SYNTHCAM_REAL_DATA must name the folder)")
+        pytest.fail(
+            f"the real frames are missing: {REAL_DATA}/nyuv2_train does not exist (the checkout must sit beside "
+            "shared/, or SYNTHCAM_REAL_DATA must name the folder)"
+        )
     return REAL_DATA
 
 

@@ -189,8 +189,11 @@ def test_tests_take_shared_helpers_as_fixtures_not_by_importing_conftest():
     wrong = []
     for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             wrong += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "conftest"]
     assert not wrong, "tests importing conftest (use a fixture):\n" + "\n".join(wrong)
 
@@ -201,8 +204,11 @@ def test_only_the_shard_package_opens_hdf5():
         if module.name.startswith("synthcam_shards") or module.name in H5PY_ELSEWHERE:
             continue
         for node in ast.walk(module.tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             wrong += [f"{module.path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "h5py"]
     assert not wrong, "h5py outside synthcam_shards:\n" + "\n".join(wrong)
 

@@ -21,8 +21,25 @@ PINNED = {
 
 def test_a_seed_gives_the_pinned_bytes(cli, tmp_path):
     out = tmp_path / "data"
-    result = cli("generate", "--rooms", "2", "--frames-per-room", "3", "--resolution", "64x48", "--renderer", "raycast",
-                 "--seed", "3", "--workers", "1", "--out", out)
+    result = cli(
+        "generate",
+        "--rooms",
+        "2",
+        "--frames-per-room",
+        "3",
+        "--resolution",
+        "64x48",
+        "--renderer",
+        "raycast",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
-    got = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
+    got = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir()) if not p.name.startswith(".")
+    }
     assert got == PINNED

@@ -36,8 +36,20 @@ def test_inspect_directory_and_json(dataset):
     result = CliRunner().invoke(main, ["inspect", str(out)])
     assert result.exit_code == 0, result.output
     text = result.output
-    for fragment in ("room_00000.h5: 3 frames", "depth ", "(3, 48, 64)", "uint16", "zstd", "class40 ", "uint8",
-                     "invalid", "seed 4", "wall", '"rooms": 2', "class pixels over 2 shard(s), 6 frames"):
+    for fragment in (
+        "room_00000.h5: 3 frames",
+        "depth ",
+        "(3, 48, 64)",
+        "uint16",
+        "zstd",
+        "class40 ",
+        "uint8",
+        "invalid",
+        "seed 4",
+        "wall",
+        '"rooms": 2',
+        "class pixels over 2 shard(s), 6 frames",
+    ):
         assert fragment in text, fragment
     result = CliRunner().invoke(main, ["inspect", str(out / "room_00001.h5"), "--json", "-"])
     data = json.loads(result.output)
@@ -64,23 +76,41 @@ def test_inspect_json_to_a_file(dataset, tmp_path):
 def test_bad_inputs(tmp_path, dataset, one_line_error):
     runner = CliRunner()
     out = str(tmp_path / "o")
-    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise", "kinect_v9"]),
-                   "unknown noise preset 'kinect_v9'", "none, kinect_v1", "--noise")
-    one_line_error(runner.invoke(main, ["generate", "--rooms", "0", "--frames-per-room", "3", "--out", out]),
-                   "rooms must be at least 1")
-    one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "-2", "--out", out]),
-                   "frames-per-room must be at least 1")
-    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--workers", "0"]), "workers must be at least 1")
-    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise-param", "disparity.sigma=2"]),
-                   "disparity.sigma_units")
+    one_line_error(
+        runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise", "kinect_v9"]),
+        "unknown noise preset 'kinect_v9'",
+        "none, kinect_v1",
+        "--noise",
+    )
+    one_line_error(
+        runner.invoke(main, ["generate", "--rooms", "0", "--frames-per-room", "3", "--out", out]),
+        "rooms must be at least 1",
+    )
+    one_line_error(
+        runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "-2", "--out", out]),
+        "frames-per-room must be at least 1",
+    )
+    one_line_error(
+        runner.invoke(main, ["generate", *SMALL, "--out", out, "--workers", "0"]), "workers must be at least 1"
+    )
+    one_line_error(
+        runner.invoke(main, ["generate", *SMALL, "--out", out, "--noise-param", "disparity.sigma=2"]),
+        "disparity.sigma_units",
+    )
     one_line_error(runner.invoke(main, ["generate", *SMALL[:4], "--resolution", "big", "--out", out]), "WIDTHxHEIGHT")
-    one_line_error(runner.invoke(main, ["generate", "--rooms", "x", "--frames-per-room", "3", "--out", out]),
-                   "'x' is not a valid integer", "--help")
+    one_line_error(
+        runner.invoke(main, ["generate", "--rooms", "x", "--frames-per-room", "3", "--out", out]),
+        "'x' is not a valid integer",
+        "--help",
+    )
     assert not (tmp_path / "o").exists()
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    one_line_error(runner.invoke(main, ["generate", *SMALL, "--out", str(blocker / "sub")]),
-                   "cannot write to output directory", "--out")
+    one_line_error(
+        runner.invoke(main, ["generate", *SMALL, "--out", str(blocker / "sub")]),
+        "cannot write to output directory",
+        "--out",
+    )
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     one_line_error(runner.invoke(main, ["inspect", str(notes)]), "not an HDF5 file")
@@ -95,8 +125,10 @@ def test_the_command_loads_no_heavy_library_before_a_command_runs():
     import subprocess
     import sys
 
-    code = ("import sys, cli.main; heavy = ('trimesh', 'scipy', 'open3d', 'torch', 'matplotlib', 'h5py', 'numpy'); "
-            "print(sorted(m for m in heavy if m in sys.modules))")
+    code = (
+        "import sys, cli.main; heavy = ('trimesh', 'scipy', 'open3d', 'torch', 'matplotlib', 'h5py', 'numpy'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
 

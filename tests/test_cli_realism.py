@@ -18,8 +18,26 @@ W, H = 80, 60
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("realism") / "gen"
-    result = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", f"{W}x{H}",
-                                       "--renderer", "raycast", "--seed", "3", "--workers", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--rooms",
+            "1",
+            "--frames-per-room",
+            "2",
+            "--resolution",
+            f"{W}x{H}",
+            "--renderer",
+            "raycast",
+            "--seed",
+            "3",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -70,7 +88,7 @@ def test_generated_frames_against_themselves_are_within_every_tolerance(cli, gen
     lines = result.stdout.splitlines()
     assert lines[0].startswith("generated: 2 frames 80x60 (noisy depth)")
     assert lines[2].split() == ["measure", "generated", "real", "distance", "tolerance", "ok"]
-    assert [line.split()[0] for line in lines[4:4 + len(MEASURES)]] == list(MEASURES)
+    assert [line.split()[0] for line in lines[4 : 4 + len(MEASURES)]] == list(MEASURES)
     data = json.loads(report.read_text())
     assert [row["distance"] for row in data["report"]["rows"]] == [0.0] * len(MEASURES)
     assert data["report"]["ok"] is True and data["generated"]["frames"] == data["real"]["frames"] == 2
@@ -80,7 +98,9 @@ def test_generated_frames_against_themselves_are_within_every_tolerance(cli, gen
 
 
 def test_check_exits_1_when_a_measure_is_outside_its_tolerance(cli, generated, far_wall, tmp_path):
-    result = cli("realism", generated, "--real", far_wall, "--intrinsics", "nyuv2", "--check", "--json", tmp_path / "r.json")
+    result = cli(
+        "realism", generated, "--real", far_wall, "--intrinsics", "nyuv2", "--check", "--json", tmp_path / "r.json"
+    )
     assert result.exit_code == 1, result.output
     rows = {row["measure"]: row for row in json.loads((tmp_path / "r.json").read_text())["report"]["rows"]}
     assert rows["missing"]["real"] == pytest.approx(100 * 16 / W)
@@ -91,8 +111,20 @@ def test_check_exits_1_when_a_measure_is_outside_its_tolerance(cli, generated, f
 
 
 def test_max_frames_and_the_clean_depth(cli, generated, own_frames, tmp_path):
-    result = cli("realism", generated, "--real", own_frames, "--depth", "clean", "--real-depth", "filled",
-                 "--max-frames", "1", "--json", tmp_path / "r.json")
+    result = cli(
+        "realism",
+        generated,
+        "--real",
+        own_frames,
+        "--depth",
+        "clean",
+        "--real-depth",
+        "filled",
+        "--max-frames",
+        "1",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("generated: 1 frames 80x60 (clean depth)")
     data = json.loads((tmp_path / "r.json").read_text())
@@ -103,8 +135,19 @@ def test_max_frames_and_the_clean_depth(cli, generated, own_frames, tmp_path):
 
 
 def test_against_real_nyuv2_frames_with_their_three_labelled_frames(cli, generated, tmp_path, real_data):
-    result = cli("realism", generated, "--real", real_data / "nyuv2_train", "--real-depth", "filled",
-                 "--intrinsics", "nyuv2", "--labels", "--json", tmp_path / "r.json")
+    result = cli(
+        "realism",
+        generated,
+        "--real",
+        real_data / "nyuv2_train",
+        "--real-depth",
+        "filled",
+        "--intrinsics",
+        "nyuv2",
+        "--labels",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 0, result.output
     assert "real:      12 frames 640x480 (filled depth)" in result.stdout
     assert "class shares of the real side from its 3 labelled frames of 12" in result.stdout
@@ -118,8 +161,10 @@ def test_bad_input_is_one_error_line(cli, one_line_error, generated, own_frames,
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(cli("realism", generated, "--real", empty, "--intrinsics", "nyuv2"), "holds no raw depth PNGs")
-    mixed = write_real(tmp_path / "mixed", [(np.full((H, W), 2000, np.uint16), None, None),
-                                            (np.full((H + 2, W), 2000, np.uint16), None, None)])
+    mixed = write_real(
+        tmp_path / "mixed",
+        [(np.full((H, W), 2000, np.uint16), None, None), (np.full((H + 2, W), 2000, np.uint16), None, None)],
+    )
     one_line_error(cli("realism", generated, "--real", mixed, "--intrinsics", "nyuv2"), "mixes image sizes")
     eight = write_real(tmp_path / "eight", [(np.full((H, W), 200, np.uint8), None, None)])
     one_line_error(cli("realism", generated, "--real", eight, "--intrinsics", "nyuv2"), "8-bit PNG", "16-bit")
@@ -130,12 +175,20 @@ def test_bad_input_is_one_error_line(cli, one_line_error, generated, own_frames,
     one_line_error(cli("realism", tmp_path / "nowhere", "--real", own_frames), "does not exist")
     one_line_error(cli("realism", generated, "--real", own_frames.parent / "missing"), "does not exist")
     unlabelled = write_real(tmp_path / "unlabelled", [(np.full((H, W), 2000, np.uint16), None, None)])
-    one_line_error(cli("realism", generated, "--real", unlabelled, "--intrinsics", "nyuv2", "--labels"),
-                   "holds no 13-class labels", "drop --labels")
-    one_line_error(cli("realism", generated, "--real", own_frames, "--json", tmp_path / "no" / "r.json"),
-                   "--json", "does not exist")
+    one_line_error(
+        cli("realism", generated, "--real", unlabelled, "--intrinsics", "nyuv2", "--labels"),
+        "holds no 13-class labels",
+        "drop --labels",
+    )
+    one_line_error(
+        cli("realism", generated, "--real", own_frames, "--json", tmp_path / "no" / "r.json"),
+        "--json",
+        "does not exist",
+    )
     one_line_error(cli("realism", generated, "--real", own_frames, "--json", empty), "--json", "is a directory")
-    one_line_error(cli("realism", generated, "--real", own_frames, "--plots", fake / "plots"), "--plots", "cannot be created")
+    one_line_error(
+        cli("realism", generated, "--real", own_frames, "--plots", fake / "plots"), "--plots", "cannot be created"
+    )
     one_line_error(cli("realism", generated, "--real", own_frames, "--real-depth", "smooth"), "--real-depth")
     one_line_error(cli("realism", generated, "--real", own_frames, "--max-frames", "0"), "--max-frames")
     one_line_error(cli("realism", generated, "--real", unlabelled, "--intrinsics", "1,2"), "fx,fy,cx,cy")
@@ -149,4 +202,7 @@ def test_help_names_every_measure_and_its_summary(cli):
     assert result.exit_code == 0
     text = "".join(result.output.split())  # wrapping may break a line at any space or hyphen
     for name, summary in SUMMARY_TEXT.items():
-        assert "".join(f"{name} ({summary})".split()) in text or "".join(f"{name} with --labels ({summary})".split()) in text, name
+        assert (
+            "".join(f"{name} ({summary})".split()) in text
+            or "".join(f"{name} with --labels ({summary})".split()) in text
+        ), name

@@ -25,13 +25,23 @@ def test_sample_writes_mesh_and_description_that_reloads(tmp_path):
 def test_preview_and_stats(tmp_path):
     runner = CliRunner()
     runner.invoke(main, ["scenes", "sample", "--room-type", "kitchen", "--seed", "1", "--out", str(tmp_path / "k.glb")])
-    result = runner.invoke(main, ["scenes", "preview", str(tmp_path / "k.json"), "--views", "2", "--out", str(tmp_path / "png")])
+    result = runner.invoke(
+        main, ["scenes", "preview", str(tmp_path / "k.json"), "--views", "2", "--out", str(tmp_path / "png")]
+    )
     assert result.exit_code == 0, result.output
     (png,) = (tmp_path / "png").glob("*.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
-    result = runner.invoke(main, ["scenes", "stats", "--per-type", "1", "--resolution", "64x48", "--json", str(tmp_path / "s.json")])
+    result = runner.invoke(
+        main, ["scenes", "stats", "--per-type", "1", "--resolution", "64x48", "--json", str(tmp_path / "s.json")]
+    )
     assert result.exit_code == 0, result.output
-    for fragment in ("total variation distance", "depth mean", "objects visible per frame", "rooms generated per second", "bathroom"):
+    for fragment in (
+        "total variation distance",
+        "depth mean",
+        "objects visible per frame",
+        "rooms generated per second",
+        "bathroom",
+    ):
         assert fragment in result.output
     stats = json.loads((tmp_path / "s.json").read_text())
     assert abs(sum(stats["total"]["class13_share"].values()) - 1.0) < 1e-6
@@ -41,8 +51,11 @@ def test_preview_and_stats(tmp_path):
 def write_model(tmp_path):
     scene = trimesh.Scene()
     scene.add_geometry(trimesh.creation.box((1.0, 0.5, 0.8)), node_name="table_top", geom_name="table_top")
-    scene.add_geometry(trimesh.creation.box((0.4, 0.4, 0.9), transform=trimesh.transformations.translation_matrix((1.2, 0, 0))),
-                       node_name="mystery", geom_name="mystery")
+    scene.add_geometry(
+        trimesh.creation.box((0.4, 0.4, 0.9), transform=trimesh.transformations.translation_matrix((1.2, 0, 0))),
+        node_name="mystery",
+        geom_name="mystery",
+    )
     path = tmp_path / "model.glb"
     scene.export(path)
     labels = tmp_path / "labels.yaml"
@@ -53,14 +66,31 @@ def write_model(tmp_path):
 def test_import_whole_scene_and_add_to_room(tmp_path):
     model, labels = write_model(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(main, ["scenes", "import", str(model), "--labels", str(labels), "--out", str(tmp_path / "imp.glb")])
+    result = runner.invoke(
+        main, ["scenes", "import", str(model), "--labels", str(labels), "--out", str(tmp_path / "imp.glb")]
+    )
     assert result.exit_code == 0, result.output
     assert "mystery" in result.output  # the unmatched name is reported
     scene = build_scene(load_description(tmp_path / "imp.json"))
     assert sorted(o.class40 for o in scene.objects) == [7, 40]
     assert min(o.mesh.bounds[0, 2] for o in scene.objects) == 0.0
-    result = runner.invoke(main, ["scenes", "sample", "--room-type", "office", "--seed", "2", "--out", str(tmp_path / "o.glb"),
-                                  "--add", str(model), "--labels", str(labels)])
+    result = runner.invoke(
+        main,
+        [
+            "scenes",
+            "sample",
+            "--room-type",
+            "office",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / "o.glb"),
+            "--add",
+            str(model),
+            "--labels",
+            str(labels),
+        ],
+    )
     assert result.exit_code == 0, result.output
     room = build_scene(load_description(tmp_path / "o.json"))
     imported = [o for o in room.objects if o.name.startswith("imported")]
@@ -69,10 +99,19 @@ def test_import_whole_scene_and_add_to_room(tmp_path):
 
 def test_scene_bad_inputs(tmp_path, one_line_error):
     runner = CliRunner()
-    one_line_error(runner.invoke(main, ["scenes", "sample", "--room-type", "garage", "--out", str(tmp_path / "a.glb")]),
-                   "unknown room type 'garage'", "bedroom", "--room-type")
-    one_line_error(runner.invoke(main, ["scenes", "sample", "--type", "office", "--room-type", "bedroom", "--out",
-                                        str(tmp_path / "a.glb")]), "--type office", "--room-type bedroom")
+    one_line_error(
+        runner.invoke(main, ["scenes", "sample", "--room-type", "garage", "--out", str(tmp_path / "a.glb")]),
+        "unknown room type 'garage'",
+        "bedroom",
+        "--room-type",
+    )
+    one_line_error(
+        runner.invoke(
+            main, ["scenes", "sample", "--type", "office", "--room-type", "bedroom", "--out", str(tmp_path / "a.glb")]
+        ),
+        "--type office",
+        "--room-type bedroom",
+    )
     one_line_error(runner.invoke(main, ["scenes", "sample", "--out", str(tmp_path / "a.txt")]), "must end in .glb")
     model, _ = write_model(tmp_path)
     one_line_error(runner.invoke(main, ["scenes", "import", str(model), "--out", str(tmp_path / "b.glb")]), "--labels")
@@ -80,27 +119,72 @@ def test_scene_bad_inputs(tmp_path, one_line_error):
     broken.write_bytes(b"\x00garbage" * 10)
     labels = tmp_path / "l.json"
     labels.write_text('{"default": "otherprop", "labels": {}}')
-    one_line_error(runner.invoke(main, ["scenes", "import", str(broken), "--labels", str(labels), "--out", str(tmp_path / "c.glb")]),
-                   "broken.glb")
+    one_line_error(
+        runner.invoke(
+            main, ["scenes", "import", str(broken), "--labels", str(labels), "--out", str(tmp_path / "c.glb")]
+        ),
+        "broken.glb",
+    )
     not_json = tmp_path / "x.json"
     not_json.write_text("{")
     one_line_error(runner.invoke(main, ["scenes", "preview", str(not_json), "--out", str(tmp_path)]), "not JSON")
-    one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "1", "--out", str(tmp_path / "g"),
-                                        "--scene", str(not_json)]), "not JSON")
-    one_line_error(runner.invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "1", "--out", str(tmp_path / "g"),
-                                        "--room-type", "bedroom", "--room-type", "garage"]), "unknown room type 'garage'")
+    one_line_error(
+        runner.invoke(
+            main,
+            [
+                "generate",
+                "--rooms",
+                "1",
+                "--frames-per-room",
+                "1",
+                "--out",
+                str(tmp_path / "g"),
+                "--scene",
+                str(not_json),
+            ],
+        ),
+        "not JSON",
+    )
+    one_line_error(
+        runner.invoke(
+            main,
+            [
+                "generate",
+                "--rooms",
+                "1",
+                "--frames-per-room",
+                "1",
+                "--out",
+                str(tmp_path / "g"),
+                "--room-type",
+                "bedroom",
+                "--room-type",
+                "garage",
+            ],
+        ),
+        "unknown room type 'garage'",
+    )
 
 
 def test_malformed_descriptions_are_one_line_errors(tmp_path, one_line_error):
     runner = CliRunner()
-    for i, text in enumerate(['{"format": "synthcam-scene", "version": 1}', "[1, 2]",
-                              '{"format": "synthcam-scene", "version": 1, "room": {"type": "x", "polygon": [[0, 0]], '
-                              '"height": "tall"}, "objects": []}']):
+    for i, text in enumerate(
+        [
+            '{"format": "synthcam-scene", "version": 1}',
+            "[1, 2]",
+            '{"format": "synthcam-scene", "version": 1, "room": {"type": "x", "polygon": [[0, 0]], '
+            '"height": "tall"}, "objects": []}',
+        ]
+    ):
         path = tmp_path / f"bad{i}.json"
         path.write_text(text)
-        one_line_error(runner.invoke(main, ["scenes", "preview", str(path), "--out", str(tmp_path / "o")]), "description")
-    one_line_error(runner.invoke(main, ["scenes", "stats", "--per-type", "1", "--json", str(tmp_path / "no" / "s.json")]),
-                   "does not exist")
+        one_line_error(
+            runner.invoke(main, ["scenes", "preview", str(path), "--out", str(tmp_path / "o")]), "description"
+        )
+    one_line_error(
+        runner.invoke(main, ["scenes", "stats", "--per-type", "1", "--json", str(tmp_path / "no" / "s.json")]),
+        "does not exist",
+    )
 
 
 def test_stats_views_spread_over_a_whole_trajectory(monkeypatch):
@@ -123,8 +207,9 @@ def test_stats_views_spread_over_a_whole_trajectory(monkeypatch):
 
     monkeypatch.setattr(trajectory, "sample_trajectory", sample)
     monkeypatch.setattr(scene_stats, "RaycastRenderer", Recording)
-    stats = scene_stats.scene_statistics(3, seed=2, resolution=(80, 60), views_per_room=3, room_types=("office",),
-                                         trajectory_frames=12)
+    stats = scene_stats.scene_statistics(
+        3, seed=2, resolution=(80, 60), views_per_room=3, room_types=("office",), trajectory_frames=12
+    )
     assert stats["per_type"]["office"]["views"] == 3 and stats["trajectory_frames"] == 12
     (traj,) = trajectories
     assert len(traj) == 12

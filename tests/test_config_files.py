@@ -12,8 +12,21 @@ from synthcam.generate_config import GenerateConfig, camera_at
 from synthcam_core.camera import Intrinsics
 from synthcam_core.config_file import CONFIG_NAME, is_written_config
 
-GEN = ["--rooms", "2", "--frames-per-room", "2", "--resolution", "64x48", "--renderer", "raycast", "--seed", "3",
-       "--workers", "1", "--quiet"]
+GEN = [
+    "--rooms",
+    "2",
+    "--frames-per-room",
+    "2",
+    "--resolution",
+    "64x48",
+    "--renderer",
+    "raycast",
+    "--seed",
+    "3",
+    "--workers",
+    "1",
+    "--quiet",
+]
 TRAIN_YAML = """\
 dataset: synthetic
 synthetic_frames: 8
@@ -28,22 +41,37 @@ depth_jitter: 0.1  # no option: only a file sets it
 
 
 def hashes(directory) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())
-            if not p.name.startswith(".")}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if not p.name.startswith(".")
+    }
 
 
 def test_generate_from_a_config_file_then_from_its_written_config_gives_the_same_bytes(cli, tmp_path):
     spec = tmp_path / "gen.yaml"
-    spec.write_text("rooms: 2\nframes_per_room: 2\nwidth: 64\nheight: 48\nrenderer: raycast\nseed: 3\n"
-                    "noise_params: {disparity.sigma_units: 0.4}\nroom_types: [office, bedroom]\n")
+    spec.write_text(
+        "rooms: 2\nframes_per_room: 2\nwidth: 64\nheight: 48\nrenderer: raycast\nseed: 3\n"
+        "noise_params: {disparity.sigma_units: 0.4}\nroom_types: [office, bedroom]\n"
+    )
     first, again, flags = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert cli("generate", "--config", spec, "--workers", "1", "--quiet", "--out", first).exit_code == 0
     written = first / CONFIG_NAME
     assert is_written_config(written) and "sigma_units: 0.4" in written.read_text()
     assert cli("generate", "--config", written, "--workers", "1", "--quiet", "--out", again).exit_code == 0
     assert hashes(first) == hashes(again)  # shards, manifest.json and config.yaml
-    result = cli("generate", *GEN, "--noise-param", "disparity.sigma_units=0.4", "--room-type", "office",
-                 "--room-type", "bedroom", "--out", flags)
+    result = cli(
+        "generate",
+        *GEN,
+        "--noise-param",
+        "disparity.sigma_units=0.4",
+        "--room-type",
+        "office",
+        "--room-type",
+        "bedroom",
+        "--out",
+        flags,
+    )
     assert result.exit_code == 0, result.output
     assert hashes(flags) == hashes(first)  # the same settings as flags
 
@@ -61,20 +89,23 @@ def test_flags_override_the_file_and_the_defaults_keep_the_pinned_bytes(cli, tmp
     assert "seed: 3\n" in (out / CONFIG_NAME).read_text() and "camera: nyuv2" in (out / CONFIG_NAME).read_text()
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("rooms: 1\nframes_per_room: 1\ncolour: red\n", ("unknown key 'colour'", "frames_per_room")),
-    ("rooms: two\nframes_per_room: 1\n", ("rooms must be an integer", "'two'")),
-    ("rooms: 0\nframes_per_room: 1\n", ("rooms must be at least 1",)),
-    ("rooms: 1\nframes_per_room: 1\nrenderer: gpu\n", ("unknown renderer 'gpu'",)),
-    ("rooms: 1\nframes_per_room: 1\nseed: 1e3\n", ("seed must be an integer", "as text")),
-    ("rooms: 1\nframes_per_room: 1\nroom_types: office\n", ("room_types must be a list of strings",)),
-    ("rooms: 1\nframes_per_room: 1\ncamera: kinect\n", ("unknown camera 'kinect'", "sunrgbd_kv2")),
-    ("rooms: 1\nframes_per_room: 1\ncamera_intrinsics: [1, 2]\n", ("camera_intrinsics", "4 numbers")),
-    ("rooms: 1\nframes_per_room: 1\ninputs: {}\n", ("unknown key 'inputs'",)),
-    ("- 1\n- 2\n", ("must be a YAML mapping",)),
-    ("a: &x 1\nb: *x\n", ("alias",)),
-    ("rooms: 1\nrooms: 2\n", ("twice",)),
-])
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("rooms: 1\nframes_per_room: 1\ncolour: red\n", ("unknown key 'colour'", "frames_per_room")),
+        ("rooms: two\nframes_per_room: 1\n", ("rooms must be an integer", "'two'")),
+        ("rooms: 0\nframes_per_room: 1\n", ("rooms must be at least 1",)),
+        ("rooms: 1\nframes_per_room: 1\nrenderer: gpu\n", ("unknown renderer 'gpu'",)),
+        ("rooms: 1\nframes_per_room: 1\nseed: 1e3\n", ("seed must be an integer", "as text")),
+        ("rooms: 1\nframes_per_room: 1\nroom_types: office\n", ("room_types must be a list of strings",)),
+        ("rooms: 1\nframes_per_room: 1\ncamera: kinect\n", ("unknown camera 'kinect'", "sunrgbd_kv2")),
+        ("rooms: 1\nframes_per_room: 1\ncamera_intrinsics: [1, 2]\n", ("camera_intrinsics", "4 numbers")),
+        ("rooms: 1\nframes_per_room: 1\ninputs: {}\n", ("unknown key 'inputs'",)),
+        ("- 1\n- 2\n", ("must be a YAML mapping",)),
+        ("a: &x 1\nb: *x\n", ("alias",)),
+        ("rooms: 1\nrooms: 2\n", ("twice",)),
+    ],
+)
 def test_a_bad_generate_config_is_one_line_naming_file_and_key(cli, one_line_error, tmp_path, text, fragments):
     spec = tmp_path / "gen.yaml"
     spec.write_text(text)
@@ -113,8 +144,22 @@ def test_camera_option_and_aspect_ratio(cli, one_line_error, tmp_path):
     assert GenerateConfig(1, 1, camera="sunrgbd_kv2").to_dict()["camera"] == "sunrgbd_kv2"
     own = GenerateConfig(1, 1, width=64, height=48, camera_intrinsics=(50.0, 50.0, 32.0, 24.0)).intrinsics
     assert (own.fx, own.fy, own.cx, own.cy) == (50.0, 50.0, 32.0, 24.0)
-    result = cli("generate", "--rooms", "1", "--frames-per-room", "1", "--resolution", "64x48", "--renderer", "raycast",
-                 "--camera", "sunrgbd_kv2", "--quiet", "--out", tmp_path / "kv2")
+    result = cli(
+        "generate",
+        "--rooms",
+        "1",
+        "--frames-per-room",
+        "1",
+        "--resolution",
+        "64x48",
+        "--renderer",
+        "raycast",
+        "--camera",
+        "sunrgbd_kv2",
+        "--quiet",
+        "--out",
+        tmp_path / "kv2",
+    )
     assert result.exit_code == 0, result.output
     assert "camera: sunrgbd_kv2" in (tmp_path / "kv2" / CONFIG_NAME).read_text()
     base = ("generate", "--rooms", "1", "--frames-per-room", "1", "--out", tmp_path / "x")
@@ -144,23 +189,36 @@ def test_train_from_a_config_file_then_from_its_written_config_gives_the_same_we
     a, b = _weights(first), _weights(again)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     history = [torch.load(r / "last.pt", map_location="cpu", weights_only=True)["history"] for r in (first, again)]
-    assert [{k: v for k, v in h.items() if not k.endswith("_s") and "img_per" not in k} for h in history[0]] == \
-           [{k: v for k, v in h.items() if not k.endswith("_s") and "img_per" not in k} for h in history[1]]
+    assert [{k: v for k, v in h.items() if not k.endswith("_s") and "img_per" not in k} for h in history[0]] == [
+        {k: v for k, v in h.items() if not k.endswith("_s") and "img_per" not in k} for h in history[1]
+    ]
     assert written.read_text() == (again / CONFIG_NAME).read_text()
     saved = TrainConfig.from_dict(torch.load(first / "last.pt", map_location="cpu", weights_only=True)["config"])
-    assert saved == dataclasses.replace(TrainConfig(), dataset="synthetic", synthetic_frames=8, model="segnet-basic",
-                                        model_width=0.125, height=24, width=32, batch_size=4, epochs=1,
-                                        depth_jitter=0.1)
+    assert saved == dataclasses.replace(
+        TrainConfig(),
+        dataset="synthetic",
+        synthetic_frames=8,
+        model="segnet-basic",
+        model_width=0.125,
+        height=24,
+        width=32,
+        batch_size=4,
+        epochs=1,
+        depth_jitter=0.1,
+    )
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("lr: abc\n", ("lr must be a number", "'abc'")),
-    ("lr: 100\n", ("lr must be a finite number",)),
-    ("scale_range: [1]\n", ("scale_range must be a list of 2 numbers",)),
-    ("augment: 1\n", ("augment must be true or false",)),
-    ("optimiser: sgd\n", ("unknown key 'optimiser'", "optimizer")),
-    ("encoding: RGB\n", ("encoding",)),
-])
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("lr: abc\n", ("lr must be a number", "'abc'")),
+        ("lr: 100\n", ("lr must be a finite number",)),
+        ("scale_range: [1]\n", ("scale_range must be a list of 2 numbers",)),
+        ("augment: 1\n", ("augment must be true or false",)),
+        ("optimiser: sgd\n", ("unknown key 'optimiser'", "optimizer")),
+        ("encoding: RGB\n", ("encoding",)),
+    ],
+)
 def test_a_bad_train_config_is_one_line_naming_file_and_key(cli, one_line_error, tmp_path, text, fragments):
     spec = tmp_path / "train.yaml"
     spec.write_text(text)
@@ -189,8 +247,12 @@ def test_train_config_is_frozen_and_options_take_its_defaults():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().lr = 1.0  # type: ignore[misc]
     text = CliRunner().invoke(main, ["train", "--help"], terminal_width=200).output
-    for option, default in (("--epochs", TrainConfig.epochs), ("--batch-size", TrainConfig.batch_size),
-                            ("--lr", TrainConfig.lr), ("--encoding", TrainConfig.encoding)):
+    for option, default in (
+        ("--epochs", TrainConfig.epochs),
+        ("--batch-size", TrainConfig.batch_size),
+        ("--lr", TrainConfig.lr),
+        ("--encoding", TrainConfig.encoding),
+    ):
         line = next(line for line in text.splitlines() if line.strip().startswith(option))
         assert f"[default: {default}]" in line or f"default: {default}" in text, (option, line)
     assert "[D|DH|DHA|HHA]" in text and "[adamw|sgd]" in text and "[13|37|40]" in text

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 
 from segnet.datasets import DatasetError, NYUv2Dataset, make_dataset
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
-from synthcam_core.sample import SAMPLE_KEYS
 from synthcam_core.camera import Intrinsics
+from synthcam_core.sample import SAMPLE_KEYS
 
 N, H, W = 1449, 480, 640
 BOOK, BOOKS, WALL = 1, 85, 21  # 894-class ids: book -> 40 otherprop -> 13 objects; books -> 23 -> 2; wall -> 1 -> 12
@@ -174,13 +174,41 @@ def test_evaluate_raw_depth_of_chosen_test_frames(fake, tmp_path, cli):
     from segnet.train import train
 
     path, _ = fake
-    config = TrainConfig(dataset="synthetic", synthetic_frames=4, model="segnet-basic", model_width=0.25, height=24,
-                         width=32, batch_size=4, classes=13, epochs=1, val_fraction=0.0, balance=False)
+    config = TrainConfig(
+        dataset="synthetic",
+        synthetic_frames=4,
+        model="segnet-basic",
+        model_width=0.25,
+        height=24,
+        width=32,
+        batch_size=4,
+        classes=13,
+        epochs=1,
+        val_fraction=0.0,
+        balance=False,
+    )
     train(config, tmp_path / "run", progress=False, log=lambda s: None)
     for kind, white in (("raw", True), ("filled", False)):
         out, preds = tmp_path / f"{kind}.json", tmp_path / kind
-        result = cli("evaluate", "--checkpoint", tmp_path / "run" / "last.pt", "--dataset", "nyuv2", "--data", path,
-                     "--classes", "13", "--real-depth", kind, "--frames", "0", "--json", out, "--predictions", preds)
+        result = cli(
+            "evaluate",
+            "--checkpoint",
+            tmp_path / "run" / "last.pt",
+            "--dataset",
+            "nyuv2",
+            "--data",
+            path,
+            "--classes",
+            "13",
+            "--real-depth",
+            kind,
+            "--frames",
+            "0",
+            "--json",
+            out,
+            "--predictions",
+            preds,
+        )
         assert result.exit_code == 0, result.output
         scores = json.loads(out.read_text())
         assert scores["frames"] == 1 and scores["real_depth"] == kind and scores["frame_indices"] == [0]

@@ -8,12 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from synthcam_core.labels import class40_to_13, class40_to_37
 from segnet.datasets import DatasetError, RealFolderDataset, make_dataset
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations
 from synthcam_core.camera import Intrinsics
+from synthcam_core.labels import class40_to_13, class40_to_37
 from synthcam_core.sample import SAMPLE_KEYS
-
 
 
 @pytest.fixture
@@ -98,17 +97,20 @@ def test_gravity_file(tmp_path):
     assert RealFolderDataset(folder, classes=40, gravity="level")[1]["gravity"].tolist() == [0.0, 1.0, 0.0]
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("- 1\n- 2\n", "must be a YAML mapping"),
-    ("a: [0, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
-    ("a: [0, 0, 0]\nc: [0, 1, 0]\n", "not all zero"),
-    ("a: [0, .nan, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
-    ("a: [0, true, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
-    ("a: [0, [1], 1]\nc: [0, 1, 0]\n", "three finite numbers"),
-    ("a: [0, inf, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
-    ("a: [0, 1, 0]\n", "no gravity for frame 'c'"),
-    ("a: [0, 1, 0\n", "must be a YAML mapping"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("- 1\n- 2\n", "must be a YAML mapping"),
+        ("a: [0, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+        ("a: [0, 0, 0]\nc: [0, 1, 0]\n", "not all zero"),
+        ("a: [0, .nan, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+        ("a: [0, true, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+        ("a: [0, [1], 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+        ("a: [0, inf, 1]\nc: [0, 1, 0]\n", "three finite numbers"),
+        ("a: [0, 1, 0]\n", "no gravity for frame 'c'"),
+        ("a: [0, 1, 0\n", "must be a YAML mapping"),
+    ],
+)
 def test_bad_gravity_file(tmp_path, text, fragment):
     folder = tiny_folder(tmp_path / "f")
     (folder / "gravity.yaml").write_text(text)

@@ -90,13 +90,17 @@ def test_sample_from_folder_tree(tree):
     assert s["depth"].shape == (1, H, W) and s["label"].shape == (H, W) and s["label"].dtype == torch.int64
     assert s["depth"][0, 10, 20].item() == pytest.approx(2.5)
     assert s["depth"][0, 11, 20].item() == pytest.approx(8.0)
-    np.testing.assert_allclose(s["depth"][0, 50:60, 50:60].numpy(), frames["train0"]["mm"][50:60, 50:60] / 1000, rtol=1e-6)
+    np.testing.assert_allclose(
+        s["depth"][0, 50:60, 50:60].numpy(), frames["train0"]["mm"][50:60, 50:60] / 1000, rtol=1e-6
+    )
     lab = s["label"].numpy()
     assert lab[0, 0] == 1 and lab[250, 150] == 5 and lab[305, 0] == 32 and lab[405, 0] == 0 and lab[505, 0] == 24
     assert lab[150, 0] == 0
     np.testing.assert_allclose(s["intrinsics"].numpy(), [529.5, 529.5, 365.0, 265.0], rtol=1e-6)
     a = math.radians(30)
-    np.testing.assert_allclose(s["gravity"].numpy(), [0, math.cos(a), math.sin(a)], atol=1e-5)  # the last extrinsics file
+    np.testing.assert_allclose(
+        s["gravity"].numpy(), [0, math.cos(a), math.sin(a)], atol=1e-5
+    )  # the last extrinsics file
     assert math.isnan(s["camera_height"].item()) and torch.equal(s["pose"], torch.eye(4))
     raw = SUNRGBDDataset(root / "SUNRGBD", "train", depth="depth")[0]["depth"][0]
     assert (raw[:, :30] == 0).all() and raw[10, 40].item() == pytest.approx(frames["train0"]["mm"][10, 40] / 1000)

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from segnet.encodings import ENCODINGS, encode, encode_batch, encode_numpy, estimate_camera_height
-from synthcam_core.sample import gravity_from_pose, make_sample
 from segnet.synthetic import SyntheticRooms, look_pose
 from segnet.train_data import hflip
 from synthcam_core.camera import Intrinsics, pixel_rays
 from synthcam_core.errors import SynthcamError
+from synthcam_core.sample import gravity_from_pose, make_sample
 
 CAM = Intrinsics.nyuv2().scaled(80, 60)
 K = torch.tensor([[CAM.fx, CAM.fy, CAM.cx, CAM.cy]], dtype=torch.float32)
@@ -21,8 +21,12 @@ LEVEL = torch.tensor([[0.0, 1.0, 0.0]])  # gravity of a level camera: image down
 
 
 def batch(depth: np.ndarray, gravity=LEVEL, height=1.5):
-    return (torch.as_tensor(depth, dtype=torch.float32)[None, None], K, torch.as_tensor(gravity, dtype=torch.float32).reshape(1, 3),
-            torch.tensor([height], dtype=torch.float32))
+    return (
+        torch.as_tensor(depth, dtype=torch.float32)[None, None],
+        K,
+        torch.as_tensor(gravity, dtype=torch.float32).reshape(1, 3),
+        torch.tensor([height], dtype=torch.float32),
+    )
 
 
 def interior(mask: np.ndarray, margin: int = 3) -> np.ndarray:
@@ -89,7 +93,9 @@ def test_unknown_camera_height_uses_lowest_points_as_floor():
     h_known = encode("DH", *batch(depth, gravity_from_pose(pose), 1.5))[0, 1]
     h_unknown = encode("DH", *batch(depth, gravity_from_pose(pose), math.nan))[0, 1]
     torch.testing.assert_close(h_unknown, h_known, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(encode_numpy("DH", depth, K[0].numpy(), gravity_from_pose(pose), math.nan)[1], h_known, atol=1e-5)
+    np.testing.assert_allclose(
+        encode_numpy("DH", depth, K[0].numpy(), gravity_from_pose(pose), math.nan)[1], h_known, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", list(ENCODINGS))
@@ -103,22 +109,31 @@ def test_torch_and_numpy_agree_and_channel_counts(name):
     assert out.shape == (3, ENCODINGS[name], 48, 64) and out.dtype == torch.float32
     assert torch.all(out[0, :, 10:14, 20:30] == 0)
     for i in range(3):
-        ref = encode_numpy(name, b["depth"][i, 0].numpy(), b["intrinsics"][i].numpy(), b["gravity"][i].numpy(),
-                           float(b["camera_height"][i]))
+        ref = encode_numpy(
+            name,
+            b["depth"][i, 0].numpy(),
+            b["intrinsics"][i].numpy(),
+            b["gravity"][i].numpy(),
+            float(b["camera_height"][i]),
+        )
         np.testing.assert_allclose(out[i].numpy(), ref, atol=2e-3)  # float32 vs float64 near depth edges
 
 
 def test_flip_commutes_with_encoding():
     pose = look_pose(np.array([0.0, 0.0, 1.4]), 0.2, math.radians(25.0))
     roll = math.radians(15.0)  # a rolled camera: gravity has an x component that the flip must negate
-    pose[:3, :3] = pose[:3, :3] @ np.array([[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]])
+    pose[:3, :3] = pose[:3, :3] @ np.array(
+        [[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]]
+    )
     depth = floor_depth(pose)
     sample = make_sample(depth, (depth > 0).astype(np.int64), K[0], gravity_from_pose(pose), 0, camera_height=1.4)
     assert abs(float(sample["gravity"][0])) > 0.2
     flipped = hflip(sample)
     args = lambda s: (s["depth"][None], s["intrinsics"][None], s["gravity"][None], s["camera_height"][None])  # noqa: E731
     reference = encode("DHA", *args(sample))
-    torch.testing.assert_close(encode("DHA", *args(flipped)), reference.flip(-1), atol=1e-3, rtol=0)  # arccos near 0 in float32
+    torch.testing.assert_close(
+        encode("DHA", *args(flipped)), reference.flip(-1), atol=1e-3, rtol=0
+    )  # arccos near 0 in float32
     assert float(reference[0, 1].abs().max()) < 1e-5  # and the rolled floor is at height 0
 
 

@@ -24,8 +24,21 @@ QUIET = dict(progress=False, log=lambda s: None, tensorboard=False)
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(dataset="synthetic", synthetic_frames=16, model="segnet-basic", model_width=0.25, height=24, width=32,
-                batch_size=4, encoding="DH", classes=13, epochs=1, dropout=0.3, lr=5e-3, val_fraction=0.25)
+    base = dict(
+        dataset="synthetic",
+        synthetic_frames=16,
+        model="segnet-basic",
+        model_width=0.25,
+        height=24,
+        width=32,
+        batch_size=4,
+        encoding="DH",
+        classes=13,
+        epochs=1,
+        dropout=0.3,
+        lr=5e-3,
+        val_fraction=0.25,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -46,8 +59,25 @@ def shard_run(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("shards")
     data = base / "data"
-    result = CliRunner().invoke(main, ["generate", "--rooms", "3", "--frames-per-room", "2", "--resolution", "64x48",
-                                       "--renderer", "raycast", "--workers", "1", "--out", str(data), "--quiet"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--rooms",
+            "3",
+            "--frames-per-room",
+            "2",
+            "--resolution",
+            "64x48",
+            "--renderer",
+            "raycast",
+            "--workers",
+            "1",
+            "--out",
+            str(data),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     train(tiny(dataset="shards", data=str(data), val_fraction=0.3, batch_size=2), base / "run", **QUIET)
     return data, base / "run" / "last.pt"
@@ -58,8 +88,10 @@ def test_the_choices_are_the_registries():
 
 
 def test_segnet_does_not_import_synthcam_and_evaluate_not_train():
-    code = ("import sys, segnet.evaluate; print('segnet.train' in sys.modules); import segnet.train, segnet.checkpoint; "
-            "print([m for m in sys.modules if m == 'synthcam' or m.startswith('synthcam.')])")
+    code = (
+        "import sys, segnet.evaluate; print('segnet.train' in sys.modules); import segnet.train, segnet.checkpoint; "
+        "print([m for m in sys.modules if m == 'synthcam' or m.startswith('synthcam.')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["False", "[]"]
@@ -83,19 +115,26 @@ def test_quiet_draws_no_progress_bar(run, cli):
 
 def test_data_and_its_former_name(run, cli, one_line_error, tmp_path):
     missing = tmp_path / "nowhere"
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "shards", "--data", missing), str(missing),
-                   "does not exist")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "shards", "--data", missing), str(missing), "does not exist"
+    )
     one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "shards", "--path", missing), str(missing))
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "shards", "--path", missing, "--data", missing),
-                   "--path", "--data")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "shards", "--path", missing, "--data", missing),
+        "--path",
+        "--data",
+    )
     one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "shards"), "--data")
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--dataset", "kitti"], "'kitti' is not one of"),
-    (["--split", "dev"], "'dev' is not one of"),
-    (["--classes", "12"], "'12' is not one of"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--dataset", "kitti"], "'kitti' is not one of"),
+        (["--split", "dev"], "'dev' is not one of"),
+        (["--classes", "12"], "'12' is not one of"),
+    ],
+)
 def test_enumerations_list_their_choices(run, cli, one_line_error, args, fragment):
     one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", *args), fragment)
 
@@ -103,8 +142,20 @@ def test_enumerations_list_their_choices(run, cli, one_line_error, args, fragmen
 def test_validation_split_of_the_synthetic_rooms(run, cli, tmp_path):
     state = load_checkpoint(run)
     preds = tmp_path / "preds"
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--split", "val", "--predictions", preds,
-                 "--json", tmp_path / "v.json", "--quiet")
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        run,
+        "--dataset",
+        "synthetic",
+        "--split",
+        "val",
+        "--predictions",
+        preds,
+        "--json",
+        tmp_path / "v.json",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads((tmp_path / "v.json").read_text())
     assert scores["split"] == "val" and scores["frames"] == len(state["data_split"]["val_frames"])
@@ -132,12 +183,19 @@ def test_validation_shards_come_from_the_checkpoint(shard_run, cli, one_line_err
     assert again["train"]["confusion"] == scores["train"]["confusion"]
     (moved / split["val_shards"][0]).unlink()
     (moved / "manifest.json").unlink(missing_ok=True)
-    one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--split", "val", "--data", moved),
-                   split["val_shards"][0], "validation shard")
-    one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--split", "test", "--data", data),
-                   "no test split", "--split val")
-    one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "synthetic", "--split", "val"),
-                   "--dataset shards")
+    one_line_error(
+        cli("evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--split", "val", "--data", moved),
+        split["val_shards"][0],
+        "validation shard",
+    )
+    one_line_error(
+        cli("evaluate", "--checkpoint", checkpoint, "--dataset", "shards", "--split", "test", "--data", data),
+        "no test split",
+        "--split val",
+    )
+    one_line_error(
+        cli("evaluate", "--checkpoint", checkpoint, "--dataset", "synthetic", "--split", "val"), "--dataset shards"
+    )
 
 
 def test_a_checkpoint_without_a_recorded_split(run, cli, one_line_error, tmp_path):
@@ -145,8 +203,9 @@ def test_a_checkpoint_without_a_recorded_split(run, cli, one_line_error, tmp_pat
     del state["data_split"]
     old = tmp_path / "old.pt"
     torch.save(state, old)
-    one_line_error(cli("evaluate", "--checkpoint", old, "--dataset", "synthetic", "--split", "val"),
-                   "records no validation split")
+    one_line_error(
+        cli("evaluate", "--checkpoint", old, "--dataset", "synthetic", "--split", "val"), "records no validation split"
+    )
     assert cli("evaluate", "--checkpoint", old, "--dataset", "synthetic", "--quiet").exit_code == 0
 
 

@@ -32,9 +32,21 @@ TRAIN_SIZE = (24, 32)
 def run(tmp_path_factory):
     """A tiny run trained at 32x24 for one epoch, as 'synthcam train' makes it."""
     out = tmp_path_factory.mktemp("run")
-    config = TrainConfig(dataset="synthetic", synthetic_frames=8, model="segnet-basic", model_width=0.25,
-                         height=TRAIN_SIZE[0], width=TRAIN_SIZE[1], batch_size=4, encoding="DHA", classes=13,
-                         epochs=1, lr=5e-3, val_fraction=0.0, balance=False)
+    config = TrainConfig(
+        dataset="synthetic",
+        synthetic_frames=8,
+        model="segnet-basic",
+        model_width=0.25,
+        height=TRAIN_SIZE[0],
+        width=TRAIN_SIZE[1],
+        batch_size=4,
+        encoding="DHA",
+        classes=13,
+        epochs=1,
+        lr=5e-3,
+        val_fraction=0.0,
+        balance=False,
+    )
     train(config, out, progress=False, log=lambda s: None)
     return out / "last.pt"
 
@@ -108,8 +120,21 @@ def test_training_resolution_matches_resizing_by_hand(run, tmp_path, cli, size, 
         matrix += confusion_matrix(s["label"], hand, 13)
     assert differs > 0  # native resolution is another protocol, not the same numbers
     out = tmp_path / "scores.json"
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
-                 "--batch-size", "1", "--json", out)
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        run,
+        "--dataset",
+        "real",
+        "--data",
+        folder,
+        "--classes",
+        "13",
+        "--batch-size",
+        "1",
+        "--json",
+        out,
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())
     assert scores["protocols"] == ["train"] and scores["frames"] == 3 and scores["real_depth"] == "filled"
@@ -126,8 +151,21 @@ def test_frame_subset_scores_only_those_frames(run, tmp_path, cli):
     listing.write_text("# frames to score\n2\n0  # the first\n")
     for spec in ("2,0", f"@{listing}"):
         out = tmp_path / "subset.json"
-        result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
-                     "--frames", spec, "--json", out)
+        result = cli(
+            "evaluate",
+            "--checkpoint",
+            run,
+            "--dataset",
+            "real",
+            "--data",
+            folder,
+            "--classes",
+            "13",
+            "--frames",
+            spec,
+            "--json",
+            out,
+        )
         assert result.exit_code == 0, result.output
         scores = json.loads(out.read_text())
         assert scores["frames"] == 2 and scores["frame_indices"] == [2, 0]
@@ -137,24 +175,44 @@ def test_frame_subset_scores_only_those_frames(run, tmp_path, cli):
 def test_parse_frames():
     assert parse_frames("1,2,9") == (1, 2, 9)
     assert parse_frames(" 0, 5 ,3") == (0, 5, 3)
-    for spec, fragment in (("1,1", "twice"), ("a", "not a frame index"), ("-1", "not a frame index"),
-                           ("1.5", "not a frame index"), ("", "names no frames"), (",", "names no frames"),
-                           ("1" * 13, "not a frame index")):
+    for spec, fragment in (
+        ("1,1", "twice"),
+        ("a", "not a frame index"),
+        ("-1", "not a frame index"),
+        ("1.5", "not a frame index"),
+        ("", "names no frames"),
+        (",", "names no frames"),
+        ("1" * 13, "not a frame index"),
+    ):
         with pytest.raises(SynthcamError, match=fragment):
             parse_frames(spec)
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    ("5", "frame 5 is out of range"),
-    ("0,0", "twice"),
-    ("one", "not a frame index"),
-    ("", "names no frames"),
-    ("@missing.txt", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        ("5", "frame 5 is out of range"),
+        ("0,0", "twice"),
+        ("one", "not a frame index"),
+        ("", "names no frames"),
+        ("@missing.txt", "does not exist"),
+    ],
+)
 def test_bad_frames_are_one_line(run, tmp_path, cli, one_line_error, spec, fragment):
     folder = write_folder(tmp_path / "real", (48, 64))
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
-                 "--frames", spec.replace("missing", str(tmp_path / "missing")))
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        run,
+        "--dataset",
+        "real",
+        "--data",
+        folder,
+        "--classes",
+        "13",
+        "--frames",
+        spec.replace("missing", str(tmp_path / "missing")),
+    )
     one_line_error(result, "--frames", fragment)
 
 
@@ -164,27 +222,37 @@ def test_frames_file_too_large_or_binary_is_one_line(run, tmp_path, cli, one_lin
     monkeypatch.setattr(segnet.evaluate, "MAX_FRAMES_FILE_BYTES", 16)
     big = tmp_path / "big.txt"
     big.write_text("1\n" * 9)
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", f"@{big}"),
-                   "larger than 16 bytes")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", f"@{big}"), "larger than 16 bytes"
+    )
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\xff\xfe1")
     one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", f"@{binary}"), "not text")
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", f"@{tmp_path}"),
-                   "is a directory")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", f"@{tmp_path}"), "is a directory"
+    )
 
 
 def test_frames_out_of_range_of_a_split_names_the_split(run, cli, one_line_error):
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", "0,8"),
-                   "frame 8 is out of range", "synthetic dataset has 8 frames, indices 0..7")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--frames", "0,8"),
+        "frame 8 is out of range",
+        "synthetic dataset has 8 frames, indices 0..7",
+    )
 
 
 def test_real_only_options_are_refused_elsewhere(run, cli, one_line_error):
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--intrinsics", "nyuv2"),
-                   "--intrinsics applies to --dataset real only")
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--gravity", "level"),
-                   "--gravity applies to --dataset real only")
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--protocol", "full"),
-                   "--protocol", "train")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--intrinsics", "nyuv2"),
+        "--intrinsics applies to --dataset real only",
+    )
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--gravity", "level"),
+        "--gravity applies to --dataset real only",
+    )
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "synthetic", "--protocol", "full"), "--protocol", "train"
+    )
 
 
 def test_real_folder_errors_are_one_line(run, tmp_path, cli, one_line_error):
@@ -193,29 +261,52 @@ def test_real_folder_errors_are_one_line(run, tmp_path, cli, one_line_error):
     one_line_error(cli(*base, "--real-depth", "raw"), "holds no raw depth PNGs")
     one_line_error(cli(*base, "--gravity", "nyuv2"), "not named by a NYUv2 frame number")
     unlabelled = write_folder(tmp_path / "unlabelled", (48, 64), labels=())
-    one_line_error(cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", unlabelled, "--classes", "13"),
-                   "no filled depth frame with labels for 13 classes")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", unlabelled, "--classes", "13"),
+        "no filled depth frame with labels for 13 classes",
+    )
     one_line_error(cli(*base, "--intrinsics", "1,2,3"), "neither a camera name")
 
 
 def test_every_protocol_and_the_png_of_the_first(run, tmp_path, cli):
     folder = write_folder(tmp_path / "real", (48, 80), frames=2)
     out, preds = tmp_path / "all.json", tmp_path / "preds"
-    result = cli("evaluate", "--checkpoint", run, "--dataset", "real", "--data", folder, "--classes", "13",
-                 "--protocol", "all", "--json", out, "--predictions", preds)
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        run,
+        "--dataset",
+        "real",
+        "--data",
+        folder,
+        "--classes",
+        "13",
+        "--protocol",
+        "all",
+        "--json",
+        out,
+        "--predictions",
+        preds,
+    )
     assert result.exit_code == 0, result.output
     for title in ("training resolution (32x24)", "native resolution", "SceneNet protocol"):
         assert title in result.output
     scores = json.loads(out.read_text())
-    assert scores["train"]["pixels"] == scores["native"]["pixels"] == 2 * 48 * 80 - sum(
-        int((open_dataset("real", str(folder), "", 13)[i]["label"] == 0).sum()) for i in range(2))
+    assert (
+        scores["train"]["pixels"]
+        == scores["native"]["pixels"]
+        == 2 * 48 * 80 - sum(int((open_dataset("real", str(folder), "", 13)[i]["label"] == 0).sum()) for i in range(2))
+    )
     assert scores["scenenet224"]["pixels"] > scores["train"]["pixels"]  # scored at 224x224
-    assert sorted(p.name for p in preds.iterdir()) == ["all_000000.png", "all_000001.png"]  # a real folder is read whole
+    assert sorted(p.name for p in preds.iterdir()) == [
+        "all_000000.png",
+        "all_000001.png",
+    ]  # a real folder is read whole
     image = cv2.imread(str(preds / "all_000000.png"))[..., ::-1]
     panels = 3 * 80 + 8
     assert image.shape[0] > 48 and image.shape[1] == max(panels, LEGEND_WIDTH)  # the legend strip below
     truth = open_dataset("real", str(folder), "", 13)[0]["label"].numpy()
-    np.testing.assert_array_equal(image[:48, 80 + 4 + 80 + 4:panels], class_colors(13)[truth])
+    np.testing.assert_array_equal(image[:48, 80 + 4 + 80 + 4 : panels], class_colors(13)[truth])
 
 
 def test_old_checkpoints_keep_the_true_camera_height(run, tmp_path, cli):
@@ -247,14 +338,40 @@ def test_training_options_reach_the_run(tmp_path, cli, monkeypatch, one_line_err
     monkeypatch.setattr(segnet.train, "open_dataset", opened)
     mat = tmp_path / "nyu.mat"
     mat.write_bytes(b"")
-    result = cli("train", "--dataset", "nyuv2", "--data", mat, "--real-depth", "raw", "--quiet", "--out", tmp_path / "r")
+    result = cli(
+        "train", "--dataset", "nyuv2", "--data", mat, "--real-depth", "raw", "--quiet", "--out", tmp_path / "r"
+    )
     assert result.exit_code == 2 and seen["real_depth"] == "raw", result.output
-    one_line_error(cli("train", "--dataset", "synthetic", "--real-depth", "raw", "--out", tmp_path / "s"),
-                   "--real-depth applies to --dataset nyuv2, sunrgbd")  # would be silently ignored
+    one_line_error(
+        cli("train", "--dataset", "synthetic", "--real-depth", "raw", "--out", tmp_path / "s"),
+        "--real-depth applies to --dataset nyuv2, sunrgbd",
+    )  # would be silently ignored
     monkeypatch.undo()
-    result = cli("train", "--dataset", "synthetic", "--synthetic-frames", "4", "--model", "segnet-basic",
-                 "--model-width", "0.25", "--height", "24", "--width", "32", "--epochs", "1", "--val-fraction", "0",
-                 "--no-balance", "--camera-height", "true", "--quiet", "--out", tmp_path / "t")
+    result = cli(
+        "train",
+        "--dataset",
+        "synthetic",
+        "--synthetic-frames",
+        "4",
+        "--model",
+        "segnet-basic",
+        "--model-width",
+        "0.25",
+        "--height",
+        "24",
+        "--width",
+        "32",
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--no-balance",
+        "--camera-height",
+        "true",
+        "--quiet",
+        "--out",
+        tmp_path / "t",
+    )
     assert result.exit_code == 0, result.output
     assert load_checkpoint(tmp_path / "t" / "last.pt")["config"]["camera_height"] == "true"
     assert json.loads((tmp_path / "t" / "config.json").read_text())["camera_height"] == "true"
@@ -274,12 +391,37 @@ def test_real_depth_picks_the_reader_field(monkeypatch, kind, filled, raw):
 def test_evaluate_takes_the_class_space_from_the_checkpoint(cli, tmp_path, one_line_error):
     """Without --classes the checkpoint's class count is used; a --classes that disagrees is one error line."""
     run = tmp_path / "run40"
-    result = cli("train", "--dataset", "synthetic", "--synthetic-frames", "4", "--classes", "40", "--model", "segnet-basic",
-                 "--model-width", "0.25", "--height", "24", "--width", "32", "--epochs", "1", "--val-fraction", "0",
-                 "--no-balance", "--quiet", "--out", run)
+    result = cli(
+        "train",
+        "--dataset",
+        "synthetic",
+        "--synthetic-frames",
+        "4",
+        "--classes",
+        "40",
+        "--model",
+        "segnet-basic",
+        "--model-width",
+        "0.25",
+        "--height",
+        "24",
+        "--width",
+        "32",
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--no-balance",
+        "--quiet",
+        "--out",
+        run,
+    )
     assert result.exit_code == 0, result.output
     result = cli("evaluate", "--checkpoint", run / "last.pt", "--dataset", "synthetic", "--json", tmp_path / "e.json")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "e.json").read_text())["classes"] == 40
-    one_line_error(cli("evaluate", "--checkpoint", run / "last.pt", "--dataset", "synthetic", "--classes", "13"),
-                   "predicts 40 classes", "--classes 40")
+    one_line_error(
+        cli("evaluate", "--checkpoint", run / "last.pt", "--dataset", "synthetic", "--classes", "13"),
+        "predicts 40 classes",
+        "--classes 40",
+    )

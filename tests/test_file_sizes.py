@@ -23,4 +23,6 @@ def test_the_packages_are_found():
 def test_module_has_at_most_500_lines(path: Path):
     with path.open("rb") as fh:
         lines = sum(1 for _ in fh)
-    assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES}): split it along a seam"
+    assert lines <= MAX_LINES, (
+        f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES}): split it along a seam"
+    )

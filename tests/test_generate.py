@@ -22,8 +22,11 @@ def test_same_seed_gives_identical_arrays_whatever_the_worker_count(tmp_path):
         for key in ARRAYS:
             assert np.array_equal(getattr(sa, key), getattr(sb, key)), key
         assert a.read_bytes() == b.read_bytes()
-    other = read_shard(generate_dataset(GenerateConfig(rooms=1, frames_per_room=4, seed=12, width=80, height=60),
-                                        tmp_path / "s12", workers=1)[0])
+    other = read_shard(
+        generate_dataset(
+            GenerateConfig(rooms=1, frames_per_room=4, seed=12, width=80, height=60), tmp_path / "s12", workers=1
+        )[0]
+    )
     assert not np.array_equal(other.depth_clean, read_shard(one[0]).depth_clean)
 
 
@@ -135,8 +138,13 @@ def test_a_fresh_process_gets_the_same_bytes_from_workers_and_keeps_its_settings
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYOPENGL_PLATFORM", "LP_NUM_THREADS", "TCM_ENABLE")}
-    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS_SCRIPT, str(tmp_path)], capture_output=True,
-                            text=True, timeout=180, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["same"]
 
@@ -202,8 +210,10 @@ def test_a_worker_whose_caller_is_gone_exits_at_once():
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    script = ("import sys; from synthcam.worker_processes import die_with_parent; "
-              "die_with_parent(int(sys.argv[1])); print('on')")
+    script = (
+        "import sys; from synthcam.worker_processes import die_with_parent; "
+        "die_with_parent(int(sys.argv[1])); print('on')"
+    )
     # the caller gone; the caller its parent (a spawned worker); the caller alive further up (a fork server's worker)
     for pid, code, out in ((gone.pid, 1, ""), (os.getpid(), 0, "on"), (os.getppid(), 0, "on")):
         result = subprocess.run([sys.executable, "-c", script, str(pid)], capture_output=True, text=True, timeout=60)

@@ -15,7 +15,9 @@ from scene_library.errors import SceneError
 from scene_library.importer import LabelMap, UnlabelledMeshWarning, import_piece, import_scene, load_label_map
 from synthcam_core.labels import class40_id
 
-CHAIR, TABLE, SOFA, OTHERPROP, NIGHT_STAND = (class40_id(n) for n in ("chair", "table", "sofa", "otherprop", "night stand"))
+CHAIR, TABLE, SOFA, OTHERPROP, NIGHT_STAND = (
+    class40_id(n) for n in ("chair", "table", "sofa", "otherprop", "night stand")
+)
 
 LABELS_YAML = """\
 # test label map
@@ -59,7 +61,9 @@ def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
 
 def export(scene: trimesh.Scene, path: Path) -> Path:
     """Export a trimesh scene to ``path`` (format from the suffix)."""
-    path.write_bytes(scene.export(file_type=path.suffix[1:]) if path.suffix != ".obj" else scene.export(file_type="obj").encode())
+    path.write_bytes(
+        scene.export(file_type=path.suffix[1:]) if path.suffix != ".obj" else scene.export(file_type="obj").encode()
+    )
     return path
 
 
@@ -99,8 +103,13 @@ def write_gltf(path: Path, nodes: list[dict]) -> Path:
         gltf_nodes.append(entry)
     uri = "data:application/octet-stream;base64," + base64.b64encode(bytes(blob)).decode()
     header = {
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": list(range(len(gltf_nodes)))}],
-        "nodes": gltf_nodes, "meshes": meshes, "accessors": accessors, "bufferViews": views,
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": list(range(len(gltf_nodes)))}],
+        "nodes": gltf_nodes,
+        "meshes": meshes,
+        "accessors": accessors,
+        "bufferViews": views,
         "buffers": [{"byteLength": len(blob), "uri": uri}],
     }
     path.write_text(json.dumps(header))
@@ -160,12 +169,20 @@ def test_json_and_yaml_maps_agree(tmp_path, label_map):
         ("m.json", '{"labels": {"a": "chair",}}', ["not valid JSON", "line 1", "fix the syntax"]),
         ("m.yaml", "- chair\n- table\n", ["must be a mapping", "'labels'"]),
         ("m.yaml", "", ["must be a mapping"]),
-        ("m.yaml", "default: chair\nlabel:\n  a: chair\n", ["unknown top-level key", "'label'", "only 'default' and 'labels'"]),
+        (
+            "m.yaml",
+            "default: chair\nlabel:\n  a: chair\n",
+            ["unknown top-level key", "'label'", "only 'default' and 'labels'"],
+        ),
         ("m.yaml", "default: chair\n", ["no 'labels' mapping", "add one"]),
         ("m.yaml", "labels: [chair]\n", ["'labels' must map mesh names to class names"]),
         ("m.yaml", "labels:\n  123: chair\n", ["123", "not a string", "quote it"]),
         ("m.yaml", "labels:\n  a: 5\n", ["'a'", "NYU40 class as text"]),
-        ("m.yaml", "labels:\n  a: armchair\n", ["rule 'a'", "unknown NYU40 class 'armchair'", "valid names", "chair", "otherprop"]),
+        (
+            "m.yaml",
+            "labels:\n  a: armchair\n",
+            ["rule 'a'", "unknown NYU40 class 'armchair'", "valid names", "chair", "otherprop"],
+        ),
         ("m.yaml", "default: stuff\nlabels: {}\n", ["rule 'default'", "unknown NYU40 class 'stuff'", "valid names"]),
         ("m.yaml", 'labels:\n  "re:table_(": table\n', ["regular expression 'table_('", "invalid", "missing"]),
         ("m.yaml", "labels:\n  a: chair\n  a: table\n", ["'a' twice", "keep only one"]),
@@ -213,7 +230,10 @@ def test_multi_object_formats_keep_names_and_labels(tmp_path, label_map, suffix)
     objects = by_name(scene)
     assert set(objects) == set(furniture())
     assert {n: o.class40 for n, o in objects.items()} == {
-        "Chair_01": CHAIR, "table_top": TABLE, "table_special": NIGHT_STAND, "sofa_frame": SOFA,
+        "Chair_01": CHAIR,
+        "table_top": TABLE,
+        "table_special": NIGHT_STAND,
+        "sofa_frame": SOFA,
     }
     assert [o.instance_id for o in scene.objects] == [1, 2, 3, 4]
     assert scene.triangle_count == 4 * 12
@@ -264,7 +284,9 @@ def test_unknown_names_get_default_and_one_warning(tmp_path, label_map):
         scene, unmatched = import_scene(path, label_map)
     ours = [w for w in caught if issubclass(w.category, UnlabelledMeshWarning)]
     assert len(ours) == 1
-    assert "Lamp_10" in str(ours[0].message) and "lamp_2" in str(ours[0].message) and "'otherprop'" in str(ours[0].message)
+    assert (
+        "Lamp_10" in str(ours[0].message) and "lamp_2" in str(ours[0].message) and "'otherprop'" in str(ours[0].message)
+    )
     assert ours[0].filename == __file__  # reported at the caller's line
     assert unmatched == ["Lamp_10", "lamp_2"]
     assert by_name(scene)["lamp_2"].class40 == OTHERPROP and by_name(scene)["Lamp_10"].class40 == OTHERPROP
@@ -303,12 +325,17 @@ def test_floor_at_zero_and_room_is_the_bounding_box(tmp_path, label_map):
     assert scene.room.room_type == "lab" and scene.room.keep_clear.shape == (0, 4) and scene.room.polygon is None
     # relative placement is kept: the chair is 2 m left of the small table in x
     objects = by_name(scene)
-    assert np.allclose(objects["table_special"].mesh.centroid - objects["Chair_01"].mesh.centroid, (3.0, 2.0, 0.0), atol=1e-6)
+    assert np.allclose(
+        objects["table_special"].mesh.centroid - objects["Chair_01"].mesh.centroid, (3.0, 2.0, 0.0), atol=1e-6
+    )
 
 
 def test_y_up_glb_becomes_z_up(tmp_path, label_map):
     # a 2 m tall (along file y) column, and a box 3 m in front of it (glTF front = +z)
-    items = {"Chair_01": box_at((0.4, 2.0, 0.6), (0.0, 1.0, 0.0)), "table_top": box_at((0.2, 0.2, 0.2), (0.0, 0.1, 3.0))}
+    items = {
+        "Chair_01": box_at((0.4, 2.0, 0.6), (0.0, 1.0, 0.0)),
+        "table_top": box_at((0.2, 0.2, 0.2), (0.0, 0.1, 3.0)),
+    }
     path = export(named_scene(items), tmp_path / "yup.glb")
     scene, _ = import_scene(path, label_map, up="y")
     column = by_name(scene)["Chair_01"].mesh
@@ -337,9 +364,12 @@ def test_gltf_node_transforms_unnamed_nodes_and_multi_primitive_meshes(tmp_path,
     runs = [import_scene(path, label_map) for _ in range(3)]
     scene = runs[0][0]
     assert [(o.name, o.class40, o.instance_id, len(o.mesh.faces)) for o in scene.objects] == [
-        ("Chair_01", CHAIR, 1, 12), ("sofa_frame", SOFA, 2, 24),
+        ("Chair_01", CHAIR, 1, 12),
+        ("sofa_frame", SOFA, 2, 24),
     ]
-    assert np.allclose(by_name(scene)["Chair_01"].mesh.bounds[0, 0], 5.0)  # node translation applied (min x of sofa is 0)
+    assert np.allclose(
+        by_name(scene)["Chair_01"].mesh.bounds[0, 0], 5.0
+    )  # node translation applied (min x of sofa is 0)
     for other, _ in runs[1:]:  # trimesh names primitive frames randomly; the result must not depend on it
         assert [o.name for o in other.objects] == [o.name for o in scene.objects]
         for a, b in zip(other.objects, scene.objects):
@@ -368,7 +398,10 @@ def test_import_piece_obeys_the_local_frame_contract(tmp_path, label_map):
     piece = import_piece(path, label_map, kind="user_set", up="y", scale=0.5)
     assert piece.kind == "user_set" and piece.params == {"path": str(path), "up": "y", "scale": 0.5}
     assert {p.name: p.class40 for p in piece.parts} == {
-        "Chair_01": CHAIR, "table_top": TABLE, "table_special": NIGHT_STAND, "sofa_frame": SOFA,
+        "Chair_01": CHAIR,
+        "table_top": TABLE,
+        "table_special": NIGHT_STAND,
+        "sofa_frame": SOFA,
     }
     v = all_vertices(p.mesh for p in piece.parts)
     assert v[:, 2].min() == 0.0
@@ -407,14 +440,22 @@ def nan_gltf(tmp_path: Path) -> bytes:
 @pytest.mark.parametrize(
     "name, make, fragments",
     [
-        ("random.glb", lambda t: np.random.default_rng(0).bytes(600), ["cannot read", "as GLB", "corrupt, truncated", "re-export"]),
+        (
+            "random.glb",
+            lambda t: np.random.default_rng(0).bytes(600),
+            ["cannot read", "as GLB", "corrupt, truncated", "re-export"],
+        ),
         ("random.ply", lambda t: np.random.default_rng(1).bytes(600), ["cannot read", "as PLY", "re-export"]),
         ("half.glb", lambda t: good_glb(t)[: len(good_glb(t)) // 2], ["cannot read", "as GLB", "truncated"]),
         ("half.ply", lambda t: box_at((1, 1, 1), (0, 0, 0)).export(file_type="ply")[:-40], ["cannot read", "as PLY"]),
         ("empty.obj", lambda t: b"", ["no triangle faces", "export the model as a triangle mesh"]),
         ("points.obj", lambda t: b"v 0 0 0\nv 1 0 0\nv 0 1 0\n", ["no triangle faces"]),
         ("random.stl", lambda t: np.random.default_rng(2).bytes(600), ["no triangle faces"]),
-        ("nan.obj", lambda t: b"o Chair_01\nv 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n", ["no triangle faces"]),  # trimesh drops it
+        (
+            "nan.obj",
+            lambda t: b"o Chair_01\nv 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n",
+            ["no triangle faces"],
+        ),  # trimesh drops it
         ("nan.gltf", lambda t: nan_gltf(t), ["'Chair_01'", "NaN or infinite", "re-export"]),
         ("model.abc", lambda t: b"whatever", ["no mesh-file suffix", "glb", "obj", "ply"]),
         ("model", lambda t: b"whatever", ["no mesh-file suffix"]),
@@ -438,8 +479,14 @@ def test_missing_mesh_file(tmp_path, label_map):
         import_piece(tmp_path / "missing.obj", label_map)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [({"up": "x"}, "up must be 'z' or 'y'"), ({"scale": 0.0}, "scale must be a positive"),
-                                              ({"scale": float("nan")}, "scale must be a positive")])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"up": "x"}, "up must be 'z' or 'y'"),
+        ({"scale": 0.0}, "scale must be a positive"),
+        ({"scale": float("nan")}, "scale must be a positive"),
+    ],
+)
 def test_bad_frame_arguments(tmp_path, label_map, kwargs, fragment):
     path = export(named_scene(furniture()), tmp_path / "room.glb")
     with pytest.raises(SceneError, match=fragment):

@@ -58,5 +58,7 @@ def test_resize_nearest_uses_pixel_centres():
     cols = np.floor((np.arange(224) + 0.5) * 640 / 224).astype(int)
     np.testing.assert_array_equal(small.numpy(), labels.numpy()[np.ix_(rows, cols)])
     # same sampling as torch's pixel-centre nearest mode used to resize the network input
-    torch_small = torch.nn.functional.interpolate(labels[None, None].float(), size=(224, 224), mode="nearest-exact")[0, 0]
+    torch_small = torch.nn.functional.interpolate(labels[None, None].float(), size=(224, 224), mode="nearest-exact")[
+        0, 0
+    ]
     np.testing.assert_array_equal(small.numpy(), torch_small.long().numpy())

@@ -8,11 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex  # noqa: E402
 
 from segnet.metrics import Confusion
-
-import torchmetrics  # noqa: E402  (the test extra installs it)
-from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex  # noqa: E402
 
 
 def reference(batches: list[tuple[torch.Tensor, torch.Tensor]], classes: int) -> dict:
@@ -29,9 +27,14 @@ def reference(batches: list[tuple[torch.Tensor, torch.Tensor]], classes: int) ->
         present |= torch.bincount(gt.reshape(-1), minlength=n).bool()
     per_class = recall.compute()[1:]
     kept = present[1:]
-    return {"miou": float(miou.compute()), "iou": iou.compute()[1:].tolist(), "present": kept.tolist(),
-            "class_avg_acc": float(per_class[kept].mean()) if kept.any() else math.nan,
-            "acc": per_class.tolist(), "global_acc": float(global_acc.compute())}
+    return {
+        "miou": float(miou.compute()),
+        "iou": iou.compute()[1:].tolist(),
+        "present": kept.tolist(),
+        "class_avg_acc": float(per_class[kept].mean()) if kept.any() else math.nan,
+        "acc": per_class.tolist(),
+        "global_acc": float(global_acc.compute()),
+    }
 
 
 def ours(batches: list[tuple[torch.Tensor, torch.Tensor]], classes: int) -> dict:
@@ -80,14 +83,17 @@ def test_few_classes_present_many_predicted():
     check([(torch.as_tensor(gt), torch.as_tensor(pred))], 13)
 
 
-@pytest.mark.parametrize("gt,pred", [
-    ([1, 1, 2, 2], [1, 1, 2, 2]),  # perfect
-    ([1, 1, 1, 1], [1, 2, 3, 1]),  # classes 2 and 3 only predicted: IoU 0, counted in mIoU, no accuracy
-    ([1, 2, 0, 0], [0, 0, 1, 2]),  # void predictions are misses; predictions on void pixels are ignored
-    ([3, 3, 3, 3], [0, 0, 0, 0]),  # every prediction void
-    ([0, 0, 0, 0], [1, 2, 3, 4]),  # no labelled pixel
-    ([13, 13, 1, 1], [13, 1, 13, 1]),  # the last class id
-])
+@pytest.mark.parametrize(
+    "gt,pred",
+    [
+        ([1, 1, 2, 2], [1, 1, 2, 2]),  # perfect
+        ([1, 1, 1, 1], [1, 2, 3, 1]),  # classes 2 and 3 only predicted: IoU 0, counted in mIoU, no accuracy
+        ([1, 2, 0, 0], [0, 0, 1, 2]),  # void predictions are misses; predictions on void pixels are ignored
+        ([3, 3, 3, 3], [0, 0, 0, 0]),  # every prediction void
+        ([0, 0, 0, 0], [1, 2, 3, 4]),  # no labelled pixel
+        ([13, 13, 1, 1], [13, 1, 13, 1]),  # the last class id
+    ],
+)
 def test_edge_cases(gt, pred):
     check([(torch.tensor(gt), torch.tensor(pred))], 13)
 

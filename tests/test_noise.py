@@ -5,12 +5,23 @@ import numpy as np
 import pytest
 
 import noise_models
-from noise_models import (DisparityNoise, HoleFill, IncidenceDropout, InvalidBorder, LateralJitter, MaterialDropout,
-                          NoiseConfigError, PixelShift, ProjectorShadow, RangeGate, RedwoodDistortion)
+from noise_models import (
+    DisparityNoise,
+    HoleFill,
+    IncidenceDropout,
+    InvalidBorder,
+    LateralJitter,
+    MaterialDropout,
+    NoiseConfigError,
+    PixelShift,
+    ProjectorShadow,
+    RangeGate,
+    RedwoodDistortion,
+)
 from noise_models.view import incidence_from_normals
-from synthcam_core.camera import Intrinsics, look_at
 from scene_library.objects.base import box
 from synthcam.render_raycast import RaycastRenderer
+from synthcam_core.camera import Intrinsics, look_at
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
 FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
@@ -20,6 +31,7 @@ FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
 def wall_frame(wall_scene):
     """``wall_frame(distance, tilt_deg=0.0)``: a wall ``distance`` m ahead, rotated by ``tilt_deg`` about the
     vertical axis, rendered at :data:`CAM`."""
+
     def render(distance: float, tilt_deg: float = 0.0):
         eye = np.zeros(3)
         yaw = np.radians(tilt_deg)
@@ -112,7 +124,9 @@ def test_range_gate_and_jitter(wall_frame):
     assert np.all(RangeGate(0.5, 4.5)(frame, np.random.default_rng(0)) == 0)
     near = wall_frame(2.0, 10.0)
     jittered = LateralJitter(0.5)(near, np.random.default_rng(0))
-    assert np.all(jittered > 0) and np.abs(jittered - near.depth).max() < 0.02 and not np.array_equal(jittered, near.depth)
+    assert (
+        np.all(jittered > 0) and np.abs(jittered - near.depth).max() < 0.02 and not np.array_equal(jittered, near.depth)
+    )
 
 
 def test_same_seed_same_noise_and_none_is_identity(wall_frame):
@@ -138,14 +152,20 @@ def test_presets_and_parameters_are_checked():
 
 # --- sensor artefacts ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def step_edge_frame(make_scene):
     """``step_edge_frame(z_front=1.0, z_back=2.0, cam=CAM)``: a 0.6 m wide box face at z_front in front of a
     wall at z_back, seen head-on."""
+
     def render(z_front: float = 1.0, z_back: float = 2.0, cam=CAM):
-        scene = make_scene([("wall", 1, box((40.0, 0.2, 40.0), (0.0, z_back + 0.1, 0.0))),
-                            ("box", 29, box((0.6, 0.2, 0.6), (0.0, z_front + 0.1, 0.0))),
-                            ("window", 9, box((0.5, 0.02, 0.4), (-0.8, z_back - 0.01, 0.5)))])
+        scene = make_scene(
+            [
+                ("wall", 1, box((40.0, 0.2, 40.0), (0.0, z_back + 0.1, 0.0))),
+                ("box", 29, box((0.6, 0.2, 0.6), (0.0, z_front + 0.1, 0.0))),
+                ("window", 9, box((0.5, 0.02, 0.4), (-0.8, z_back - 0.01, 0.5))),
+            ]
+        )
         return RaycastRenderer(scene, cam, nthreads=1).render(FORWARD)
 
     return render
@@ -173,7 +193,12 @@ def test_material_dropout_and_border(step_edge_frame):
     assert window.sum() > 100 and 0.8 < (out[window] == 0).mean() < 0.97
     assert np.all(out[~window] == frame.depth[~window])
     border = InvalidBorder()(frame, np.random.default_rng(0))
-    assert np.all(border[:, :4] == 0) and np.all(border[:, -8:] == 0) and np.all(border[:6] == 0) and np.all(border[-6:] == 0)
+    assert (
+        np.all(border[:, :4] == 0)
+        and np.all(border[:, -8:] == 0)
+        and np.all(border[:6] == 0)
+        and np.all(border[-6:] == 0)
+    )
     assert np.all(border[6:-6, 4:-8] > 0)
 
 
@@ -214,8 +239,12 @@ def test_hole_fill_takes_values_from_the_neighbourhood(step_edge_frame):
 
 
 def test_out_of_range_parameters_are_refused():
-    for key, value, fragment in (("border.left", -0.1, "[0, 0.5)"), ("incidence.theta1_deg", 10.0, "theta0_deg < theta1_deg"),
-                                 ("range.z_max", 0.1, "z_min < z_max"), ("jitter.sigma_px", -1.0, "sigma_px >= 0")):
+    for key, value, fragment in (
+        ("border.left", -0.1, "[0, 0.5)"),
+        ("incidence.theta1_deg", 10.0, "theta0_deg < theta1_deg"),
+        ("range.z_max", 0.1, "z_min < z_max"),
+        ("jitter.sigma_px", -1.0, "sigma_px >= 0"),
+    ):
         with pytest.raises(NoiseConfigError, match=re.escape(fragment)):
             noise_models.make("kinect_v1", {key: value})
 

@@ -6,11 +6,23 @@ from click.testing import CliRunner
 
 import noise_models
 from cli.main import main
+from synthcam.noise_bench import (
+    REFERENCES,
+    check_edges,
+    check_lattice,
+    check_multipath,
+    check_shadow,
+    check_sigma,
+    check_valid,
+    corner_frame,
+    format_report,
+    plane_frame,
+    preset_passed,
+    run_conformance,
+    step_frame,
+)
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.noise_bench import (REFERENCES, check_edges, check_lattice, check_multipath, check_shadow, check_sigma,
-                                  check_valid, corner_frame, format_report, plane_frame, preset_passed, run_conformance,
-                                  step_frame)
 
 SIZE = (320, 240)
 CAM = Intrinsics.nyuv2().scaled(*SIZE)
@@ -23,7 +35,9 @@ def results():
 
 def test_every_preset_passes_every_check(results):
     assert set(results) == set(noise_models.PRESETS) == set(REFERENCES)
-    failures = [f"{name}.{r.check}: {r.summary}" for name, checks in results.items() for r in checks if r.passed is False]
+    failures = [
+        f"{name}.{r.check}: {r.summary}" for name, checks in results.items() for r in checks if r.passed is False
+    ]
     assert not failures
     report = format_report(results)
     assert report.count("PASS  kinect_v1\n") == 1 and "FAIL" not in report
@@ -55,7 +69,12 @@ def test_wrong_sigma_fails_the_sigma_check():
 
 def test_wrong_lattice_fails_the_lattice_check():
     rng = np.random.default_rng(0)
-    assert check_lattice(noise_models.make("kinect_v1", {"disparity.subpixel": 8.4}), REFERENCES["kinect_v1"], CAM, rng).passed is False
+    assert (
+        check_lattice(
+            noise_models.make("kinect_v1", {"disparity.subpixel": 8.4}), REFERENCES["kinect_v1"], CAM, rng
+        ).passed
+        is False
+    )
     assert check_lattice(noise_models.make("d435"), REFERENCES["d435"], CAM, rng).passed
 
 
@@ -80,14 +99,27 @@ def test_angle_shadow_edge_and_multipath_checks_can_fail():
 def test_bench_noise_command(tmp_path):
     runner = CliRunner()
     out = tmp_path / "noise.json"
-    res = runner.invoke(main, ["bench", "noise", "--resolution", "320x240", "--preset", "kinect_v1", "--preset", "d435",
-                               "--json", str(out)])
+    res = runner.invoke(
+        main,
+        ["bench", "noise", "--resolution", "320x240", "--preset", "kinect_v1", "--preset", "d435", "--json", str(out)],
+    )
     assert res.exit_code == 0, res.output
     assert "PASS  kinect_v1\n" in res.output and "PASS  d435\n" in res.output
     data = json.loads(out.read_text())
     assert data["kinect_v1"]["pass"] and data["d435"]["checks"]["lattice"]["passed"]
-    res = runner.invoke(main, ["bench", "noise", "--resolution", "160x120", "--preset", "kinect_v1",
-                               "--noise-param", "disparity.sigma_units=1.0"])
+    res = runner.invoke(
+        main,
+        [
+            "bench",
+            "noise",
+            "--resolution",
+            "160x120",
+            "--preset",
+            "kinect_v1",
+            "--noise-param",
+            "disparity.sigma_units=1.0",
+        ],
+    )
     assert res.exit_code == 1 and "FAIL  kinect_v1 sigma" in res.output
     res = runner.invoke(main, ["bench", "noise", "--preset", "kinect_v9"])
     assert res.exit_code == 2 and "valid: none, kinect_v1" in res.output

@@ -6,13 +6,31 @@ import json
 import h5py
 import pytest
 
+from synthcam.noise_file import (
+    MAX_NOISE_FILE_BYTES,
+    NoiseFile,
+    noise_file_text,
+    read_noise_file,
+    write_noise_file,
+    written_by_synthcam,
+)
 from synthcam_core.errors import SynthcamError
-from synthcam.noise_file import (MAX_NOISE_FILE_BYTES, NoiseFile, noise_file_text, read_noise_file, write_noise_file,
-                                 written_by_synthcam)
 
 GOOD = "# a sensor\npreset: kinect_v1\nparams:\n  range.z_max: 7.25\n  incidence.theta0_deg: 66\n"
-TINY = ["--rooms", "1", "--frames-per-room", "2", "--resolution", "64x48", "--seed", "3", "--renderer", "raycast",
-        "--workers", "1"]
+TINY = [
+    "--rooms",
+    "1",
+    "--frames-per-room",
+    "2",
+    "--resolution",
+    "64x48",
+    "--seed",
+    "3",
+    "--renderer",
+    "raycast",
+    "--workers",
+    "1",
+]
 
 
 def write(tmp_path, name, text):
@@ -23,8 +41,11 @@ def write(tmp_path, name, text):
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
 def test_round_trip(tmp_path, suffix):
-    noise = NoiseFile("kinect_v2", {"range.z_max": 6.5, "flying.probability": 0.25},
-                      {"real": "/data/x", "distance_before": 3.5, "distance_after": 1.25, "params": ["range.z_max"]})
+    noise = NoiseFile(
+        "kinect_v2",
+        {"range.z_max": 6.5, "flying.probability": 0.25},
+        {"real": "/data/x", "distance_before": 3.5, "distance_after": 1.25, "params": ["range.z_max"]},
+    )
     path = tmp_path / f"n{suffix}"
     write_noise_file(path, noise, comment="written by a test\nsecond line")
     assert read_noise_file(path) == noise
@@ -64,8 +85,11 @@ BAD = [
     ("n.yaml", "preset: kinect_v1\nfit: yes\n", ["'fit' must be a mapping"]),
     ("n.yaml", "preset: kinect_v1\npreset: kinect_v2\n", ["'preset' twice", "keep only one"]),
     ("n.json", '{"preset": "kinect_v1", "preset": "none"}', ["'preset' twice"]),
-    ("n.yaml", "preset: kinect_v1\nparams:\n  range.z_max: &z 5\n  range.z_min: *z\n", ["YAML alias", "line 4",
-                                                                                      "not allowed in noise files"]),
+    (
+        "n.yaml",
+        "preset: kinect_v1\nparams:\n  range.z_max: &z 5\n  range.z_min: *z\n",
+        ["YAML alias", "line 4", "not allowed in noise files"],
+    ),
     ("n.yaml", "preset: kinect_v1\nfit: " + "[" * 5000 + "]" * 5000 + "\n", ["too deeply"]),
     ("n.yaml", b"preset: \xff\xfe\n", ["not UTF-8"]),
     ("n.yaml", "preset: kinect_v1\n#" + "x" * MAX_NOISE_FILE_BYTES + "\n", ["larger than 64 KiB"]),
@@ -97,8 +121,11 @@ def shard_bytes(out):
 
 
 def test_generate_with_noise_file_equals_the_flags_and_repeats_its_bytes(cli, tmp_path):
-    noise = write(tmp_path, "sensor.yaml", "preset: kinect_v2\nparams:\n  range.z_max: 3.0\n  flying.probability: 0.9\n"
-                  "fit: {real: somewhere}\n")
+    noise = write(
+        tmp_path,
+        "sensor.yaml",
+        "preset: kinect_v2\nparams:\n  range.z_max: 3.0\n  flying.probability: 0.9\nfit: {real: somewhere}\n",
+    )
     runs = {
         "file": ["--noise-file", noise],
         "file_again": ["--noise-file", noise, "--noise", "kinect_v2"],  # an equal --noise is allowed
@@ -121,24 +148,51 @@ def test_generate_with_noise_file_equals_the_flags_and_repeats_its_bytes(cli, tm
 def test_noise_param_overrides_the_file(cli, tmp_path):
     noise = write(tmp_path, "sensor.yaml", "preset: kinect_v1\nparams:\n  range.z_max: 3.0\n  jitter.sigma_px: 0.2\n")
     over = cli("generate", *TINY, "--out", tmp_path / "over", "--noise-file", noise, "--noise-param", "range.z_max=6")
-    flags = cli("generate", *TINY, "--out", tmp_path / "flags", "--noise-param", "jitter.sigma_px=0.2",
-                "--noise-param", "range.z_max=6")
+    flags = cli(
+        "generate",
+        *TINY,
+        "--out",
+        tmp_path / "flags",
+        "--noise-param",
+        "jitter.sigma_px=0.2",
+        "--noise-param",
+        "range.z_max=6",
+    )
     assert over.exit_code == 0 and flags.exit_code == 0, (over.output, flags.output)
     assert shard_bytes(tmp_path / "over") == shard_bytes(tmp_path / "flags")
 
 
 def test_generate_noise_file_errors(cli, tmp_path, one_line_error):
     noise = write(tmp_path, "sensor.yaml", "preset: kinect_v1\nparams:\n  range.z_max: 3.0\n")
-    one_line_error(cli("generate", *TINY, "--out", tmp_path / "a", "--noise-file", noise, "--noise", "kinect_v2"),
-                   "--noise kinect_v2 disagrees with --noise-file", "sensor.yaml", "kinect_v1")
-    one_line_error(cli("generate", *TINY, "--out", tmp_path / "b", "--noise-file", tmp_path / "missing.yaml"),
-                   "missing.yaml", "does not exist")
+    one_line_error(
+        cli("generate", *TINY, "--out", tmp_path / "a", "--noise-file", noise, "--noise", "kinect_v2"),
+        "--noise kinect_v2 disagrees with --noise-file",
+        "sensor.yaml",
+        "kinect_v1",
+    )
+    one_line_error(
+        cli("generate", *TINY, "--out", tmp_path / "b", "--noise-file", tmp_path / "missing.yaml"),
+        "missing.yaml",
+        "does not exist",
+    )
     bad = write(tmp_path, "bad.yaml", "preset: kinect_v1\nparams:\n  speckle.sigma: 1\n")
-    one_line_error(cli("generate", *TINY, "--out", tmp_path / "c", "--noise-file", bad),
-                   "bad.yaml", "unknown parameter 'speckle.sigma'", "valid parameters")
-    one_line_error(cli("generate", *TINY, "--out", tmp_path / "d", "--noise-file", noise, "--noise-param", "range.zz=1"),
-                   "unknown parameter 'range.zz'")
-    field = write(tmp_path, "field.yaml", "preset: kinect_v1\nparams:\n  range.zmax: 6\n")  # a known stage, no such field
-    one_line_error(cli("generate", *TINY, "--out", tmp_path / "e", "--noise-file", field),
-                   "field.yaml", "unknown parameter 'range.zmax'", "range.z_max")
+    one_line_error(
+        cli("generate", *TINY, "--out", tmp_path / "c", "--noise-file", bad),
+        "bad.yaml",
+        "unknown parameter 'speckle.sigma'",
+        "valid parameters",
+    )
+    one_line_error(
+        cli("generate", *TINY, "--out", tmp_path / "d", "--noise-file", noise, "--noise-param", "range.zz=1"),
+        "unknown parameter 'range.zz'",
+    )
+    field = write(
+        tmp_path, "field.yaml", "preset: kinect_v1\nparams:\n  range.zmax: 6\n"
+    )  # a known stage, no such field
+    one_line_error(
+        cli("generate", *TINY, "--out", tmp_path / "e", "--noise-file", field),
+        "field.yaml",
+        "unknown parameter 'range.zmax'",
+        "range.z_max",
+    )
     assert not any((tmp_path / d).exists() for d in "abcde")

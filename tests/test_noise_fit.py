@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import noise_models
-from synthcam_core.errors import SynthcamError
 from synthcam.fit_frames import render_clean_frames
 from synthcam.noise_file import read_noise_file
 from synthcam.noise_fit import FIT_PARAMS, FitParam, apply_noise, parse_fit_params
+from synthcam_core.errors import SynthcamError
 from synthcam_core.real_frames import CAMERAS
 
 SIZE = (160, 120)
@@ -35,14 +35,30 @@ def real_dir(tmp_path_factory):
 
 
 def fit_args(real_dir, out, *extra):
-    return ("noise", "fit", "--real", real_dir, "--preset", "kinect_v1", "--intrinsics", "nyuv2", "--out", out,
-            "--rooms", "2", "--frames-per-room", "2", *extra)
+    return (
+        "noise",
+        "fit",
+        "--real",
+        real_dir,
+        "--preset",
+        "kinect_v1",
+        "--intrinsics",
+        "nyuv2",
+        "--out",
+        out,
+        "--rooms",
+        "2",
+        "--frames-per-room",
+        "2",
+        *extra,
+    )
 
 
 def test_fit_recovers_the_range_gate(cli, real_dir, tmp_path):
     out = tmp_path / "sensor.yaml"
-    result = cli(*fit_args(real_dir, out, "--param", "range.z_max=2:8", "--max-evals", "25", "--json",
-                           tmp_path / "fit.json"))
+    result = cli(
+        *fit_args(real_dir, out, "--param", "range.z_max=2:8", "--max-evals", "25", "--json", tmp_path / "fit.json")
+    )
     assert result.exit_code == 0, result.output
     noise = read_noise_file(out)
     default = noise_models.make("kinect_v1").stages["range"].z_max
@@ -58,22 +74,48 @@ def test_fit_recovers_the_range_gate(cli, real_dir, tmp_path):
     # The fitted file drives generate: used twice, it gives the same bytes.
     runs = []
     for name in ("g1", "g2"):
-        result = cli("generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", "64x48", "--renderer",
-                     "raycast", "--noise-file", out, "--out", tmp_path / name)
+        result = cli(
+            "generate",
+            "--rooms",
+            "1",
+            "--frames-per-room",
+            "2",
+            "--resolution",
+            "64x48",
+            "--renderer",
+            "raycast",
+            "--noise-file",
+            out,
+            "--out",
+            tmp_path / name,
+        )
         assert result.exit_code == 0, result.output
         runs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).glob("*")) if not p.name.startswith(".")})
     assert runs[0] == runs[1] and "room_00000.h5" in runs[0]
     import json
 
     data = json.loads((tmp_path / "fit.json").read_text())
-    assert data["params"] == noise.params and data["seconds"] > 0 and data["after"]["score"] == pytest.approx(
-        fit["distance_after"], rel=1e-5)
+    assert (
+        data["params"] == noise.params
+        and data["seconds"] > 0
+        and data["after"]["score"] == pytest.approx(fit["distance_after"], rel=1e-5)
+    )
 
 
 def test_two_fits_write_identical_files_and_overwrite_only_their_own(cli, real_dir, tmp_path, one_line_error):
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    args = ("--param", "range.z_max", "--param", "border.left", "--max-evals", "6", "--frames-per-room", "1",
-            "--measures", "missing_border,missing")
+    args = (
+        "--param",
+        "range.z_max",
+        "--param",
+        "border.left",
+        "--max-evals",
+        "6",
+        "--frames-per-room",
+        "1",
+        "--measures",
+        "missing_border,missing",
+    )
     for out in (a, b):
         result = cli(*fit_args(real_dir, out, *args))
         assert result.exit_code == 0, result.output
@@ -110,14 +152,21 @@ def test_fit_params_registry_and_specs():
             assert hasattr(model.stages[stage], field) and p.lo < p.hi, p
     assert parse_fit_params("kinect_v2") == FIT_PARAMS["kinect_v2"]
     assert parse_fit_params("kinect_v1", ["range.z_max=4:6", "jitter.sigma_px"]) == (
-        FitParam("range.z_max", 4.0, 6.0), FitParam("jitter.sigma_px", 0.0, 2.0))
-    bad = [("kinect_v9", [], "unknown noise preset"), ("none", [], "no registered fit parameters"),
-           ("kinect_v1", ["range.zmax"], "is not a parameter of preset kinect_v1"),
-           ("kinect_v2", ["flying.radius_px=1:3"], "whole numbers are not fitted"),
-           ("kinect_v1", ["material.drop=0:1"], "not a real-valued parameter"),
-           ("kinect_v1", ["shadow.side"], "no default bounds"),
-           ("kinect_v1", ["range.z_max=5:3"], "LO < HI"), ("kinect_v1", ["range.z_max=a:b"], "LO:HI"),
-           ("kinect_v1", ["range.z_max=5"], "LO:HI"), ("kinect_v1", ["range.z_max", "range.z_max=3:4"], "twice")]
+        FitParam("range.z_max", 4.0, 6.0),
+        FitParam("jitter.sigma_px", 0.0, 2.0),
+    )
+    bad = [
+        ("kinect_v9", [], "unknown noise preset"),
+        ("none", [], "no registered fit parameters"),
+        ("kinect_v1", ["range.zmax"], "is not a parameter of preset kinect_v1"),
+        ("kinect_v2", ["flying.radius_px=1:3"], "whole numbers are not fitted"),
+        ("kinect_v1", ["material.drop=0:1"], "not a real-valued parameter"),
+        ("kinect_v1", ["shadow.side"], "no default bounds"),
+        ("kinect_v1", ["range.z_max=5:3"], "LO < HI"),
+        ("kinect_v1", ["range.z_max=a:b"], "LO:HI"),
+        ("kinect_v1", ["range.z_max=5"], "LO:HI"),
+        ("kinect_v1", ["range.z_max", "range.z_max=3:4"], "twice"),
+    ]
     for preset, specs, fragment in bad:
         with pytest.raises(SynthcamError, match=fragment):
             parse_fit_params(preset, specs)
@@ -155,8 +204,16 @@ def test_fit_cli_errors(cli, real_dir, tmp_path, one_line_error):
                 options[override[i]] = override[i + 1]
             else:
                 extra += override[i : i + 2]
-        args = ["noise", "fit", *[x for kv in options.items() for x in kv], "--rooms", "1", "--frames-per-room", "1",
-                *extra]
+        args = [
+            "noise",
+            "fit",
+            *[x for kv in options.items() for x in kv],
+            "--rooms",
+            "1",
+            "--frames-per-room",
+            "1",
+            *extra,
+        ]
         for flags in ((), ("--overwrite",)) if override[1] == tmp_path / "notes.yaml" else ((),):
             one_line_error(cli(*args, *flags), *(fragments or ("notes.yaml", "exists")))
     assert not out.exists() and (tmp_path / "notes.yaml").read_text() == "shopping: [milk]\n"
@@ -168,9 +225,14 @@ def test_fit_cli_errors(cli, real_dir, tmp_path, one_line_error):
     cv2.imwrite(str(mixed / "a_raw.png"), np.ones((48, 64), np.uint16))
     cv2.imwrite(str(mixed / "b_raw.png"), np.ones((60, 80), np.uint16))
     cv2.imwrite(str(mixed / "c_raw.png"), np.ones((60, 80), np.uint8))
-    one_line_error(cli("noise", "fit", "--real", mixed, "--preset", "kinect_v1", "--intrinsics", "nyuv2", "--out", out),
-                   "c_raw.png", "8-bit")
+    one_line_error(
+        cli("noise", "fit", "--real", mixed, "--preset", "kinect_v1", "--intrinsics", "nyuv2", "--out", out),
+        "c_raw.png",
+        "8-bit",
+    )
     (mixed / "c_raw.png").unlink()
-    one_line_error(cli("noise", "fit", "--real", mixed, "--preset", "kinect_v1", "--intrinsics", "nyuv2", "--out", out),
-                   "mixes image sizes")
+    one_line_error(
+        cli("noise", "fit", "--real", mixed, "--preset", "kinect_v1", "--intrinsics", "nyuv2", "--out", out),
+        "mixes image sizes",
+    )
     assert Path(out).exists() is False

@@ -9,17 +9,20 @@ import torch
 import noise_models
 from noise_models.errors import NoiseConfigError
 from noise_models.torch_stages import TorchBatch, make_torch, torch_presets
+from synthcam.noise_bench import REFERENCES, centre_roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame
 from synthcam_core.camera import Intrinsics
-from synthcam.noise_bench import (REFERENCES, centre_roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame)
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
 torch.set_num_threads(1)
 
 
 def batch_of(frames) -> TorchBatch:
-    return TorchBatch(depth=torch.from_numpy(np.stack([f.depth for f in frames])),
-                      normals=torch.from_numpy(np.stack([f.normals for f in frames])),
-                      class40=torch.from_numpy(np.stack([f.class40 for f in frames])), intrinsics=CAM)
+    return TorchBatch(
+        depth=torch.from_numpy(np.stack([f.depth for f in frames])),
+        normals=torch.from_numpy(np.stack([f.normals for f in frames])),
+        class40=torch.from_numpy(np.stack([f.class40 for f in frames])),
+        intrinsics=CAM,
+    )
 
 
 def test_sigma_versus_distance_matches_numpy():
@@ -95,7 +98,9 @@ def test_hole_fill_matches_numpy():
     stage = noise_models.HoleFill()
     expect = stage(dataclasses.replace(frame, depth=holes), None)
     model = make_torch("kinect_v1_filled")
-    got = type(model)("fill", {"fill": model.stages["fill"]})(batch_of([dataclasses.replace(frame, depth=holes)]))[0].numpy()
+    got = type(model)("fill", {"fill": model.stages["fill"]})(batch_of([dataclasses.replace(frame, depth=holes)]))[
+        0
+    ].numpy()
     invalid = holes <= 0
     assert invalid.mean() > 0.05 and np.array_equal(got[~invalid], holes[~invalid])
     assert np.all(got > 0)
@@ -148,8 +153,9 @@ def test_dot_window_reproduces_numpy_with_the_same_dots():
     for frame in (plane_frame(CAM, 2.0, 30.0), step_frame(CAM, 1.5, 2.0)[0]):
         z = frame.depth
         expect = np.stack([stage(frame, np.random.default_rng(s)) for s in (0, 1)])
-        dots = np.stack([np.random.default_rng(s).random(z.shape, dtype=np.float32) < np.float32(stage.dot_density)
-                         for s in (0, 1)])  # the numpy stage's draw for the same seed
+        dots = np.stack(
+            [np.random.default_rng(s).random(z.shape, dtype=np.float32) < np.float32(stage.dot_density) for s in (0, 1)]
+        )  # the numpy stage's draw for the same seed
         got = dot_window(stage, torch.from_numpy(np.stack([z, z])), torch.from_numpy(dots), CAM.fx).numpy()
         assert np.array_equal(got > 0, expect > 0)
         assert (got == expect).mean() > 0.95
@@ -179,7 +185,9 @@ def test_dot_window_test_makes_holes_at_depth_edges():
     holes = out == 0
     assert holes[:, inner & (np.rint(dist) <= 1)].mean() > 0.7
     assert holes[:, inner & (dist >= 8)].mean() < 0.06
-    everywhere = dot_window(stage, torch.from_numpy(z[None]), torch.ones((1,) + z.shape, dtype=torch.bool), CAM.fx)[0].numpy()
+    everywhere = dot_window(stage, torch.from_numpy(z[None]), torch.ones((1,) + z.shape, dtype=torch.bool), CAM.fx)[
+        0
+    ].numpy()
     assert (everywhere[inner & (dist >= 2)] == z[inner & (dist >= 2)]).all()  # full dots: only the edge fails
     assert (everywhere[inner & (dist < 1)] == 0).mean() > 0.9
 
@@ -211,8 +219,9 @@ def test_kinect_v1_dots_on_torch_has_the_numpy_statistics():
 def test_inverse_depth_smooth_on_torch_matches_numpy():
     """The torch bilateral filter on inverse depth gives the numpy (OpenCV) stage's values, holes kept."""
     frame, _ = step_frame(CAM, 1.0, 2.0)
-    noisy = noise_models.make("kinect_v1", {"border.left": 0.0, "border.right": 0.0, "border.top": 0.0,
-                                            "border.bottom": 0.0})(frame, np.random.default_rng(6))
+    noisy = noise_models.make(
+        "kinect_v1", {"border.left": 0.0, "border.right": 0.0, "border.top": 0.0, "border.bottom": 0.0}
+    )(frame, np.random.default_rng(6))
     noisy[100:110, 100:110] = 0.0  # a hole inside the image, beside which both filters must leave it out
     stage = noise_models.InverseDepthSmooth(sigma_px=1.5, sigma_inv=0.003)
     expect = stage(dataclasses.replace(frame, depth=noisy), None)

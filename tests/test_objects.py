@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import open3d as o3d
 import pytest
 
 from scene_library.errors import SceneError
-from synthcam_core.labels import class40_id
 from scene_library.objects import OBJECTS, PLACEMENTS, build_piece, get_spec, kinds_by_placement, sample_piece
 from scene_library.objects.base import Piece
+from synthcam_core.labels import class40_id
 
 SEEDS = range(30)
 KINDS = sorted(OBJECTS)
@@ -22,9 +22,41 @@ TOL = 1e-9
 
 #: NYU40 classes the library must produce (main or part classes), names as in the packaged tables.
 REQUIRED_CLASSES = (
-    "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf", "picture", "counter", "blinds", "desk", "shelves",
-    "curtain", "dresser", "pillow", "mirror", "floor mat", "clothes", "books", "refridgerator", "television", "paper", "towel",
-    "shower curtain", "box", "whiteboard", "night stand", "toilet", "sink", "lamp", "bathtub", "bag", "otherfurniture", "otherprop",
+    "cabinet",
+    "bed",
+    "chair",
+    "sofa",
+    "table",
+    "door",
+    "window",
+    "bookshelf",
+    "picture",
+    "counter",
+    "blinds",
+    "desk",
+    "shelves",
+    "curtain",
+    "dresser",
+    "pillow",
+    "mirror",
+    "floor mat",
+    "clothes",
+    "books",
+    "refridgerator",
+    "television",
+    "paper",
+    "towel",
+    "shower curtain",
+    "box",
+    "whiteboard",
+    "night stand",
+    "toilet",
+    "sink",
+    "lamp",
+    "bathtub",
+    "bag",
+    "otherfurniture",
+    "otherprop",
 )
 
 #: Piece (width, depth, height) ranges in metres, from research/scene_generation.md §3.5 and the module docs.
@@ -88,7 +120,7 @@ PART_TOPS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def pieces(kind: str) -> tuple[tuple[dict, Piece], ...]:
     """(params, piece) for every seed, built once per test session."""
     spec = OBJECTS[kind]
@@ -122,7 +154,10 @@ def test_registry_specs_are_well_formed():
         assert 1 <= spec.class40 <= 40, kind
         assert spec.front_clearance >= 0.0
         if spec.mount_height is not None:
-            assert spec.placement in ("wall_mounted", "opening") and 0.0 <= spec.mount_height[0] <= spec.mount_height[1] <= 2.0, kind
+            assert (
+                spec.placement in ("wall_mounted", "opening")
+                and 0.0 <= spec.mount_height[0] <= spec.mount_height[1] <= 2.0
+            ), kind
         elif spec.placement == "wall_mounted":
             assert "fit_to_window" in spec.tags, f"{kind}: wall-mounted without mount_height must say who sizes it"
 
@@ -169,7 +204,13 @@ def test_local_frame_contract(kind):
         assert np.isfinite(v).all()
         lo, hi = v.min(axis=0), v.max(axis=0)
         assert lo[2] == 0.0, f"{kind}: lowest vertex at {lo[2]}"
-        assert lo[0] >= -w / 2 - TOL and hi[0] <= w / 2 + TOL and lo[1] >= -d / 2 - TOL and hi[1] <= d / 2 + TOL and hi[2] <= h + TOL
+        assert (
+            lo[0] >= -w / 2 - TOL
+            and hi[0] <= w / 2 + TOL
+            and lo[1] >= -d / 2 - TOL
+            and hi[1] <= d / 2 + TOL
+            and hi[2] <= h + TOL
+        )
         # the box is the tight bounding box, so the footprint is centred
         assert np.allclose([-lo[0], hi[0], -lo[1], hi[1], hi[2]], [w / 2, w / 2, d / 2, d / 2, h], atol=1e-6), kind
         for p in piece.parts:
@@ -190,7 +231,12 @@ def test_params_are_json_and_rebuild_exactly(kind):
         for a, b in zip(piece.parts, rebuilt.parts):
             assert a.class40 == b.class40
             assert np.array_equal(a.mesh.vertices, b.mesh.vertices) and np.array_equal(a.mesh.faces, b.mesh.faces)
-        assert (rebuilt.width, rebuilt.depth, rebuilt.height, rebuilt.supports) == (piece.width, piece.depth, piece.height, piece.supports)
+        assert (rebuilt.width, rebuilt.depth, rebuilt.height, rebuilt.supports) == (
+            piece.width,
+            piece.depth,
+            piece.height,
+            piece.supports,
+        )
     # the same seed draws the same params
     assert spec.sample(np.random.default_rng(7)) == spec.sample(np.random.default_rng(7))
 
@@ -204,7 +250,9 @@ def test_supports_lie_on_the_piece(kind):
         w, d, h = piece.width, piece.depth, piece.height
         scene = o3d.t.geometry.RaycastingScene()
         for p in piece.parts:
-            scene.add_triangles(o3d.core.Tensor(p.mesh.vertices.astype(np.float32)), o3d.core.Tensor(p.mesh.faces.astype(np.uint32)))
+            scene.add_triangles(
+                o3d.core.Tensor(p.mesh.vertices.astype(np.float32)), o3d.core.Tensor(p.mesh.faces.astype(np.uint32))
+            )
         for s in piece.supports:
             assert -w / 2 - TOL <= s.x0 < s.x1 <= w / 2 + TOL and -d / 2 - TOL <= s.y0 < s.y1 <= d / 2 + TOL, (kind, s)
             assert 0.0 < s.z <= h + TOL and s.clearance > 0, (kind, s)
@@ -212,16 +260,22 @@ def test_supports_lie_on_the_piece(kind):
             x, y = np.meshgrid(np.linspace(s.x0, s.x1, 6)[1:-1], np.linspace(s.y0, s.y1, 6)[1:-1])
             start = s.z + min(s.clearance, 0.5) - 1e-4
             n = x.size
-            rays = np.column_stack([x.ravel(), y.ravel(), np.full(n, start), np.zeros(n), np.zeros(n), -np.ones(n)]).astype(np.float32)
+            rays = np.column_stack(
+                [x.ravel(), y.ravel(), np.full(n, start), np.zeros(n), np.zeros(n), -np.ones(n)]
+            ).astype(np.float32)
             hit = start - scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
-            assert np.allclose(hit, s.z, atol=1e-4), f"{kind}: support {s} meets geometry at {np.unique(np.round(hit, 4))}"
+            assert np.allclose(hit, s.z, atol=1e-4), (
+                f"{kind}: support {s} meets geometry at {np.unique(np.round(hit, 4))}"
+            )
 
 
 @pytest.mark.parametrize("kind", sorted(SIZE_RANGES))
 def test_sizes_follow_the_documented_ranges(kind):
     eps = 1e-6
     for params, piece in pieces(kind):
-        for name, value, (lo, hi) in zip(("width", "depth", "height"), (piece.width, piece.depth, piece.height), SIZE_RANGES[kind]):
+        for name, value, (lo, hi) in zip(
+            ("width", "depth", "height"), (piece.width, piece.depth, piece.height), SIZE_RANGES[kind]
+        ):
             assert lo - eps <= value <= hi + eps, f"{kind} {name} {value:.4f} outside [{lo}, {hi}] for {params}"
     for (k, name), (lo, hi) in PART_TOPS.items():
         if k != kind:
@@ -234,7 +288,10 @@ def test_sizes_follow_the_documented_ranges(kind):
 def test_specific_dimensions():
     for params, piece in pieces("bed"):
         assert 1.95 <= piece.depth <= 2.20 and 0.45 <= params["mattress_top"] <= 0.65
-        assert params["mattress_width"] in (0.9, 1.4, 1.6, 1.8) and 0.05 <= piece.width - params["mattress_width"] <= 0.15 + 1e-9
+        assert (
+            params["mattress_width"] in (0.9, 1.4, 1.6, 1.8)
+            and 0.05 <= piece.width - params["mattress_width"] <= 0.15 + 1e-9
+        )
         assert 1 <= sum(p.class40 == class40_id("pillow") for p in piece.parts) <= 4
     for _, piece in pieces("sofa"):
         assert 2 <= sum(p.class40 == class40_id("pillow") for p in piece.parts) <= 3
@@ -270,10 +327,15 @@ def test_parts_carry_their_own_classes():
     assert class40_id("otherprop") == OBJECTS["monitor"].class40  # the NYUv2 table maps "monitor" to otherprop
 
 
-@pytest.mark.parametrize(("kind", "params"), [
-    ("door", {"width": 0.9, "height": 2.1}), ("window", {"width": 1.2, "height": 1.1}),
-    ("curtain", {"width": 1.7, "height": 2.3, "open_fraction": 0.5}), ("blinds", {"width": 1.18, "height": 1.08}),
-])
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("door", {"width": 0.9, "height": 2.1}),
+        ("window", {"width": 1.2, "height": 1.1}),
+        ("curtain", {"width": 1.7, "height": 2.3, "open_fraction": 0.5}),
+        ("blinds", {"width": 1.18, "height": 1.08}),
+    ],
+)
 def test_openings_build_from_width_and_height_alone(kind, params):
     piece = build_piece(kind, params)
     assert piece.width == pytest.approx(params["width"]) and piece.height == pytest.approx(params["height"])

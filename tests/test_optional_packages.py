@@ -40,8 +40,11 @@ def test_missing_pyopengl_names_the_gl_extra(monkeypatch, cli, one_line_error, t
 
 def test_missing_pyrender_names_the_pyrender_extra(monkeypatch, cli, one_line_error, tmp_path):
     _uninstall(monkeypatch, "pyrender")
-    one_line_error(cli("generate", *TINY, "--renderer", "pyrender", "--out", tmp_path / "out"),
-                   "the pyrender renderer", "synthcam3d[pyrender]")
+    one_line_error(
+        cli("generate", *TINY, "--renderer", "pyrender", "--out", tmp_path / "out"),
+        "the pyrender renderer",
+        "synthcam3d[pyrender]",
+    )
 
 
 def test_missing_pyopengl_for_pyrender_names_the_pyrender_extra(monkeypatch, cli, one_line_error, tmp_path):
@@ -51,16 +54,40 @@ def test_missing_pyopengl_for_pyrender_names_the_pyrender_extra(monkeypatch, cli
 
 def test_missing_ray_names_the_ray_extra(monkeypatch, cli, one_line_error, tmp_path):
     _uninstall(monkeypatch, "ray")
-    one_line_error(cli("generate", *TINY, "--ray-address", "local", "--out", tmp_path / "out"),
-                   "--ray-address", "synthcam3d[ray]")
+    one_line_error(
+        cli("generate", *TINY, "--ray-address", "local", "--out", tmp_path / "out"), "--ray-address", "synthcam3d[ray]"
+    )
 
 
-def test_missing_tensorboard_names_the_train_extra_and_no_tensorboard_trains(monkeypatch, cli, one_line_error, tmp_path):
+def test_missing_tensorboard_names_the_train_extra_and_no_tensorboard_trains(
+    monkeypatch, cli, one_line_error, tmp_path
+):
     _uninstall(monkeypatch, "tensorboard")
     for name in [n for n in sys.modules if n.startswith("torch.utils.tensorboard")]:
         monkeypatch.delitem(sys.modules, name)  # imported afresh, it meets the missing package
-    args = ["train", "--dataset", "synthetic", "--synthetic-frames", "4", "--epochs", "1", "--batch-size", "2",
-            "--height", "32", "--width", "32", "--model", "segnet-basic", "--model-width", "0.125", "--no-balance", "--val-fraction", "0", "--quiet"]
+    args = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--synthetic-frames",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--model",
+        "segnet-basic",
+        "--model-width",
+        "0.125",
+        "--no-balance",
+        "--val-fraction",
+        "0",
+        "--quiet",
+    ]
     one_line_error(cli(*args, "--out", tmp_path / "with"), "synthcam3d[train]")
     assert not (tmp_path / "with" / "last.pt").exists()
     result = cli(*args, "--no-tensorboard", "--out", tmp_path / "without")

@@ -8,15 +8,24 @@ import pytest
 
 from synthcam_core.errors import InputError
 from synthcam_core.labels import class13_names, class37_names, class40_names
-from synthcam_core.palette import (LEGEND_ROW, class_colors, class_palette, legend_handles, legend_items, legend_strip,
-                                   nyu40_colors)
+from synthcam_core.palette import (
+    LEGEND_ROW,
+    class_colors,
+    class_palette,
+    legend_handles,
+    legend_items,
+    legend_strip,
+    nyu40_colors,
+)
 
 
 def test_nyu40_colours_are_matplotlibs_hsv_conversion():
     from matplotlib.colors import hsv_to_rgb
 
     ids = np.arange(41)
-    hsv = np.stack([(ids * 0.618034) % 1.0, 0.55 + 0.45 * ((ids * 3) % 4) / 3, 0.95 - 0.35 * ((ids * 5) % 3) / 2], axis=1)
+    hsv = np.stack(
+        [(ids * 0.618034) % 1.0, 0.55 + 0.45 * ((ids * 3) % 4) / 3, 0.95 - 0.35 * ((ids * 5) % 3) / 2], axis=1
+    )
     expected = hsv_to_rgb(hsv)
     expected[0] = 0.0
     np.testing.assert_array_equal(nyu40_colors(), expected)
@@ -37,7 +46,9 @@ def test_a_class_keeps_its_colour_across_class_spaces():
         if name in class37_names():
             np.testing.assert_array_equal(class_palette(37)[class37_names().index(name)], colour40)
     furniture = class_palette(13)[class13_names().index("furniture")]
-    np.testing.assert_array_equal(furniture, class_palette(40)[class40_names().index("cabinet")])  # its first NYU40 class
+    np.testing.assert_array_equal(
+        furniture, class_palette(40)[class40_names().index("cabinet")]
+    )  # its first NYU40 class
 
 
 def test_an_unknown_class_space_lists_the_known_ones():

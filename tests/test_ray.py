@@ -2,8 +2,8 @@
 
 import pytest
 
-from synthcam_core.errors import SynthcamError
 from synthcam.generate import GenerateConfig, generate_dataset
+from synthcam_core.errors import SynthcamError
 
 CONFIG = GenerateConfig(rooms=2, frames_per_room=2, seed=5, width=48, height=36)
 
@@ -11,6 +11,7 @@ CONFIG = GenerateConfig(rooms=2, frames_per_room=2, seed=5, width=48, height=36)
 @pytest.mark.slow
 def test_local_ray_cluster_writes_the_same_shards_as_the_process_pool(tmp_path):
     import ray  # the [ray] extra, which scripts/setup.sh installs
+
     pool = generate_dataset(CONFIG, tmp_path / "pool", workers=2)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

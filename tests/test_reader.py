@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-
 import shutil
 
 import h5py
@@ -12,13 +11,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from synthcam_core.labels import class40_to_13
 from segnet.datasets import DatasetError, make_dataset
-from synthcam_core.sample import SAMPLE_KEYS
-from synthcam_core.errors import ShardError, SynthcamError
-from synthcam.generate import GenerateConfig, generate_dataset
 from segnet.datasets import shard_reader as reader_module
 from segnet.datasets.shard_reader import ShardDataset, ShardOrderSampler
+from synthcam.generate import GenerateConfig, generate_dataset
+from synthcam_core.errors import ShardError, SynthcamError
+from synthcam_core.labels import class40_to_13
+from synthcam_core.sample import SAMPLE_KEYS
 from synthcam_shards.shard_file import read_shard
 
 
@@ -91,8 +90,9 @@ def test_dataloader_workers_give_the_same_batches(dataset_dir):
     parallel = list(DataLoader(ds, batch_size=2, num_workers=2))
     assert serial["depth"].shape == (6, 1, 48, 64)
     for key in SAMPLE_KEYS:
-        torch.testing.assert_close(torch.cat([b[key].reshape(2, -1) for b in parallel]), serial[key].reshape(6, -1),
-                                   equal_nan=True)
+        torch.testing.assert_close(
+            torch.cat([b[key].reshape(2, -1) for b in parallel]), serial[key].reshape(6, -1), equal_nan=True
+        )
 
 
 def test_sampler_walks_one_shard_at_a_time(dataset_dir):
@@ -209,8 +209,15 @@ def test_batched_read_of_a_corrupt_frame_names_it(copied):
         collate_frames(batch)
 
 
-@pytest.mark.parametrize("kw", [{}, {"compact": True}, {"compact": True, "classes": 13},
-                                {"classes": 37, "crop": (4, 2, 40, 60), "resize": (20, 30)}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"compact": True},
+        {"compact": True, "classes": 13},
+        {"classes": 37, "crop": (4, 2, 40, 60), "resize": (20, 30)},
+    ],
+)
 def test_batched_reads_match_single_reads(dataset_dir, kw):
     from torch.utils.data import default_collate
 
@@ -243,7 +250,7 @@ def test_block_sampler_keeps_runs_of_consecutive_frames(dataset_dir):
             sampler.set_epoch(epoch)
             order = list(sampler)
             assert sorted(order) == list(range(6))
-            blocks = [order[i:i + 2] for i in range(len(order))]
+            blocks = [order[i : i + 2] for i in range(len(order))]
             # the 4 blocks are [0, 1], [2], [3, 4], [5]: every 2-frame block comes out whole
             for first in (0, 3):
                 k = order.index(first)
@@ -288,16 +295,36 @@ def test_training_on_compact_shards_matches_standard_and_resumes(dataset_dir, tm
     from segnet.train_data import TrainView
     from synthcam_core.sample import expand
 
-    views = [TrainView(ShardDataset(dataset_dir, classes=13, compact=c), np.arange(6), (24, 32), augment=True, seed=2,
-                       depth_jitter=0.1) for c in (False, True)]
+    views = [
+        TrainView(
+            ShardDataset(dataset_dir, classes=13, compact=c),
+            np.arange(6),
+            (24, 32),
+            augment=True,
+            seed=2,
+            depth_jitter=0.1,
+        )
+        for c in (False, True)
+    ]
     standard, compact = (default_collate(v.__getitems__([0, 1, 3])) for v in views)
     assert "depth_scale" in compact and compact["label"].dtype == torch.uint8
     for key, value in expand(compact).items():
         torch.testing.assert_close(value, standard[key], rtol=0, atol=0, equal_nan=True)
     assert views[1].offsets.tolist() == [0, 3, 6]
 
-    config = TrainConfig(data=str(dataset_dir), dataset="shards", model="segnet-basic", model_width=0.25, height=24,
-                         width=32, batch_size=2, classes=13, epochs=2, val_fraction=0.0, balance_frames=4)
+    config = TrainConfig(
+        data=str(dataset_dir),
+        dataset="shards",
+        model="segnet-basic",
+        model_width=0.25,
+        height=24,
+        width=32,
+        batch_size=2,
+        classes=13,
+        epochs=2,
+        val_fraction=0.0,
+        balance_frames=4,
+    )
     quiet = dict(progress=False, log=lambda line: None)
     whole = train(config, tmp_path / "whole", **quiet)
     train(config, tmp_path / "split", stop_after=1, **quiet)

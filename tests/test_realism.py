@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from synthcam_core.camera import Intrinsics
-from synthcam_core.errors import SynthcamError
 from synthcam.realism import MEASURES, TOLERANCES, MeasureFrame, RealismStats, compare, measure_frames
 from synthcam.realism.compare import wasserstein_bins
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 
 W, H = 64, 48
 CAMERA = Intrinsics.nyuv2().scaled(W, H)
@@ -93,7 +93,7 @@ def test_hole_sizes_tell_one_large_hole_from_many_small_ones():
     big[10:20, 10:20] = 0  # one hole of 100 px
     for k in range(25):  # 25 holes of 4 px: the same missing fraction
         r, c = 4 + 8 * (k // 5), 4 + 12 * (k % 5)
-        small[r:r + 2, c:c + 2] = 0
+        small[r : r + 2, c : c + 2] = 0
     report = report_of([MeasureFrame(big)], [MeasureFrame(small)], camera_b=CAMERA)
     assert distance(report, "missing") == 0.0
     # W1 between point masses at log10(100/3072) and log10(4/3072), in decades (bins of 0.1)
@@ -227,12 +227,15 @@ def test_stats_survive_json_and_the_report_is_json_ready():
 
 def test_score_sums_distance_over_tolerance_and_the_table_lists_every_row():
     base = room_frame()
-    shifted = MeasureFrame(np.where(base.depth > 0, base.depth + 0.3, 0).astype(np.float32), base.reference + 0.3,
-                           base.label13)
+    shifted = MeasureFrame(
+        np.where(base.depth > 0, base.depth + 0.3, 0).astype(np.float32), base.reference + 0.3, base.label13
+    )
     report = report_of([shifted], [base])
     expected = sum(row.distance / row.tolerance for row in report.rows)
     assert report.score() == pytest.approx(expected) and report.score() > 0
-    assert report.score(["depth_histogram"]) == pytest.approx(distance(report, "depth_histogram") / TOLERANCES["depth_histogram"])
+    assert report.score(["depth_histogram"]) == pytest.approx(
+        distance(report, "depth_histogram") / TOLERANCES["depth_histogram"]
+    )
     table = report.table().splitlines()
     assert table[0].split() == ["measure", "generated", "real", "distance", "tolerance", "ok"]
     assert len(table) == 2 + len(MEASURES)
@@ -259,8 +262,8 @@ def test_wasserstein_on_bins_matches_scipy():
 
 
 def test_real_nyuv2_raw_frames_against_themselves_are_at_distance_zero(real_data):
-    from synthcam_core.real_frames import open_real_folder
     from synthcam.realism.sources import real_source
+    from synthcam_core.real_frames import open_real_folder
 
     source = real_source(open_real_folder(real_data / "nyuv2_train", "raw", "nyuv2"))
     assert source.count == 2 and source.has_reference

@@ -30,10 +30,9 @@ def test_nyuv2_camera_wall_depth_and_normals(wall_scene):
 def test_box_lands_on_its_projected_pixels_with_class_and_instance(small_camera, make_scene):
     # A 0.4 m cube centred 1.5 m ahead, offset left and up, in front of a wall at 3 m.
     cube_center = np.array([-0.3, 1.5, 0.2])
-    scene = make_scene([
-        ("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))),
-        ("cube", 29, box((0.4, 0.4, 0.4), tuple(cube_center))),
-    ])
+    scene = make_scene(
+        [("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))), ("cube", 29, box((0.4, 0.4, 0.4), tuple(cube_center)))]
+    )
     frame = RaycastRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y)
     world_to_cam = np.linalg.inv(FORWARD_Y)
     # Pixels whose centres project inside the cube's front face must be the cube.
@@ -53,7 +52,9 @@ def test_box_lands_on_its_projected_pixels_with_class_and_instance(small_camera,
     mask[patch] = True
     assert np.all(frame.class40[~mask & (frame.instance == 1)] == 1)
     # And no cube pixel falls outside the projection of the whole cube (all 8 corners).
-    all_corners = np.array([cube_center + [dx, dy, dz] for dx in (-0.2, 0.2) for dy in (-0.2, 0.2) for dz in (-0.2, 0.2)])
+    all_corners = np.array(
+        [cube_center + [dx, dy, dz] for dx in (-0.2, 0.2) for dy in (-0.2, 0.2) for dz in (-0.2, 0.2)]
+    )
     uv_all = project((world_to_cam[:3, :3] @ all_corners.T).T + world_to_cam[:3, 3], small_camera)
     rows, cols = np.nonzero(frame.instance == 2)
     assert cols.min() >= uv_all[:, 0].min() and cols.max() <= uv_all[:, 0].max()
@@ -110,8 +111,9 @@ def test_tilted_plane_matches_analytic_depth_at_pixel_centres(backend, make_scen
 
 def test_instances_only_equals_the_full_render(small_camera, make_scene):
     """The probe's instance-only cast gives the instance image of the full render."""
-    scene = make_scene([("wall", 1, box((2.0, 0.2, 1.0), (0.0, 3.1, 0.0))),
-                        ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2)))])
+    scene = make_scene(
+        [("wall", 1, box((2.0, 0.2, 1.0), (0.0, 3.1, 0.0))), ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2)))]
+    )
     renderer = RaycastRenderer(scene, small_camera, nthreads=1)
     pose = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
     ids = renderer.instances(pose)

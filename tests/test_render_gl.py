@@ -27,8 +27,11 @@ def agreement(a, b) -> tuple[float, float, float]:
     """Median |depth difference| in metres over pixels valid in both, and class / instance agreement."""
     both = (a.depth > 0) & (b.depth > 0)
     assert both.mean() > 0.5
-    return (float(np.median(np.abs(a.depth - b.depth)[both])), float((a.class40 == b.class40).mean()),
-            float((a.instance == b.instance).mean()))
+    return (
+        float(np.median(np.abs(a.depth - b.depth)[both])),
+        float((a.class40 == b.class40).mean()),
+        float((a.instance == b.instance).mean()),
+    )
 
 
 def normal_angles(a, b, mask) -> np.ndarray:
@@ -59,11 +62,13 @@ def test_wall_two_metres_ahead_reads_two_metres(backend, wall_scene):
 
 @pytest.mark.parametrize("backend", GL_BACKENDS)
 def test_tiny_scene_agrees_with_ray_casting(backend, small_camera, make_scene):
-    scene = make_scene([
-        ("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))),
-        ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2))),
-        ("floor", 2, box((20.0, 20.0, 0.1), (0.0, 0.0, -0.6))),
-    ])
+    scene = make_scene(
+        [
+            ("wall", 1, box((20.0, 0.2, 20.0), (0.0, 3.1, 0.0))),
+            ("cube", 29, box((0.4, 0.4, 0.4), (-0.3, 1.5, 0.2))),
+            ("floor", 2, box((20.0, 20.0, 0.1), (0.0, 0.0, -0.6))),
+        ]
+    )
     ref = RaycastRenderer(scene, small_camera, nthreads=1).render(FORWARD_Y)
     frame = backend(scene, small_camera, nthreads=1).render(FORWARD_Y)
     d, c, i = agreement(ref, frame)
@@ -134,8 +139,9 @@ def test_reversed_z_projection_puts_near_over_z_in_the_depth_buffer():
 def test_label_lookup_by_object_matches_the_triangle_tables(objects, make_scene):
     """Up to 255 objects the labels come from a 1-byte object index and two small tables; beyond, from
     the per-triangle tables; both give what the per-triangle tables say."""
-    scene = make_scene([(f"box{i}", 1 + i % 40, box((0.1, 0.1, 0.1), (0.2 * (i % 20), 2.0, 0.2 * (i // 20))))
-                        for i in range(objects)])
+    scene = make_scene(
+        [(f"box{i}", 1 + i % 40, box((0.1, 0.1, 0.1), (0.2 * (i % 20), 2.0, 0.2 * (i // 20)))) for i in range(objects)]
+    )
     tris = render_gl.SceneTriangles.of(scene)
     assert (tris.labels_by_object is not None) == (objects <= 255)
     ids = np.random.default_rng(1).integers(0, len(tris.class40), (30, 40)).astype(np.uint32)
@@ -153,7 +159,9 @@ def test_projection_maps_pixel_centres_like_opencv():
     ndc = clip[:3] / clip[3]
     window = (ndc[:2] + 1) / 2 * [cam.width, cam.height]
     assert np.allclose(window, [cam.fx * 0.3 / 2 + cam.cx, cam.fy * -0.2 / 2 + cam.cy])
-    assert np.isclose(ndc[2], -1.0 + 2 * (1 / render_gl.Z_NEAR - 1 / 2.0) / (1 / render_gl.Z_NEAR - 1 / render_gl.Z_FAR))
+    assert np.isclose(
+        ndc[2], -1.0 + 2 * (1 / render_gl.Z_NEAR - 1 / 2.0) / (1 / render_gl.Z_NEAR - 1 / render_gl.Z_FAR)
+    )
 
 
 def test_miss_is_invalid_and_void_and_no_normals_on_request(small_camera, make_scene):
@@ -299,14 +307,31 @@ def test_cli_generate_with_gl_backend(tmp_path):
     from cli.main import main
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", "80x60",
-                                       "--out", str(out), "--workers", "1", "--renderer", "gl"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--rooms",
+            "1",
+            "--frames-per-room",
+            "2",
+            "--resolution",
+            "80x60",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--renderer",
+            "gl",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (shard,) = out.glob("room_*.h5")
     with h5py.File(shard) as f:
         assert f["depth_clean"].shape == (2, 60, 80) and (f["depth_clean"][()] > 0).mean() > 0.99
-    bad = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--out", str(out),
-                                    "--renderer", "vulkan"])
+    bad = CliRunner().invoke(
+        main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--out", str(out), "--renderer", "vulkan"]
+    )
     assert bad.exit_code == 2 and "'vulkan' is not one of" in bad.output
 
 

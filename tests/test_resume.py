@@ -42,7 +42,14 @@ def test_sigkill_then_rerun_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     whole = subprocess.run(cli(tmp_path / "whole"), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
     whole, resumed = files(tmp_path / "whole"), files(out)
-    assert list(resumed) == ["config.yaml", "manifest.json", "room_00000.h5", "room_00001.h5", "room_00002.h5", "room_00003.h5"]
+    assert list(resumed) == [
+        "config.yaml",
+        "manifest.json",
+        "room_00000.h5",
+        "room_00001.h5",
+        "room_00002.h5",
+        "room_00003.h5",
+    ]
     assert resumed == whole
 
 

@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 
 from scene_library import ROOM_TYPES, SceneError, build_scene, generate_room
-from scene_library.objects import get_spec
 from scene_library.checks import door_swing_blocked, max_interpenetration, outside_room, piece_of, unsupported
+from scene_library.objects import get_spec
 from scene_library.rooms import MIN_CLASSES, object_classes
 from scene_library.shell import sample_footprint
-from synthcam_core.camera import Intrinsics
-from synthcam_core.errors import SynthcamError
 from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import sample_trajectory
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 
 SEEDS_PER_TYPE = 200
-
 
 
 def check_room(room_type: str, seed: int) -> tuple[bool, bool]:
@@ -36,13 +35,20 @@ def check_room(room_type: str, seed: int) -> tuple[bool, bool]:
     # A short handheld trajectory never comes within 0.3 m of geometry, even between frames.
     renderer = RaycastRenderer(scene, Intrinsics.nyuv2().scaled(64, 48), nthreads=1)
     try:
-        traj = sample_trajectory(scene, 6, np.random.default_rng(seed), renderer.distance,
-                                 lambda pose: renderer.render(pose, normals=False).instance)
+        traj = sample_trajectory(
+            scene,
+            6,
+            np.random.default_rng(seed),
+            renderer.distance,
+            lambda pose: renderer.render(pose, normals=False).instance,
+        )
     except SynthcamError:
         traj = None  # no view passes the rules (small bathrooms): generation draws the next room instead
     if traj is not None:
         eyes = traj.poses[:, :3, 3]
-        path = np.concatenate([eyes[i] + np.linspace(0, 1, 20)[:, None] * (eyes[i + 1] - eyes[i]) for i in range(len(eyes) - 1)])
+        path = np.concatenate(
+            [eyes[i] + np.linspace(0, 1, 20)[:, None] * (eyes[i + 1] - eyes[i]) for i in range(len(eyes) - 1)]
+        )
         assert renderer.distance(path).min() >= 0.3, tag
         assert np.all((eyes[:, 2] >= 1.1) & (eyes[:, 2] <= 1.6)) and scene.room.contains(eyes[:, :2]).all(), tag
     # The description reloads to the identical scene.
@@ -59,7 +65,9 @@ def check_room(room_type: str, seed: int) -> tuple[bool, bool]:
 @pytest.mark.parametrize("block", range(4))
 def test_rooms_are_physically_valid(room_type, block):
     per_block = SEEDS_PER_TYPE // 4
-    sampled, windows = np.array([check_room(room_type, seed) for seed in range(block * per_block, (block + 1) * per_block)]).T
+    sampled, windows = np.array(
+        [check_room(room_type, seed) for seed in range(block * per_block, (block + 1) * per_block)]
+    ).T
     assert np.mean(sampled) >= 0.8, f"trajectories found in only {np.mean(sampled):.0%} of {room_type}s"
     assert np.mean(windows) >= 0.95, f"only {np.mean(windows):.0%} of {room_type}s have a window"
 
@@ -105,9 +113,15 @@ def test_rooms_are_furnished_along_the_walls_and_in_the_middle():
     for seed in range(4):
         scene = generate_room(np.random.default_rng(seed), "living_room")
         objects = scene.description["objects"]
-        perimeter = sum(np.hypot(*np.subtract(a, b)) for a, b in zip(scene.room.footprint, np.roll(scene.room.footprint, -1, axis=0)))
-        widths = [o["params"].get("width", 0.0) for o in objects if get_spec(o["kind"]).placement in ("wall", "corner")
-                  and o["kind"] not in ("night_stand",)]
+        perimeter = sum(
+            np.hypot(*np.subtract(a, b))
+            for a, b in zip(scene.room.footprint, np.roll(scene.room.footprint, -1, axis=0))
+        )
+        widths = [
+            o["params"].get("width", 0.0)
+            for o in objects
+            if get_spec(o["kind"]).placement in ("wall", "corner") and o["kind"] not in ("night_stand",)
+        ]
         lined.append(sum(widths) / perimeter)
         free.append(sum(get_spec(o["kind"]).placement == "free" for o in objects))
     assert np.mean(lined) >= 0.28, lined  # about 0.2 without the wall fillers

@@ -54,8 +54,20 @@ def test_dropout_variant_placement():
     plain = make_model("segnet", 1, 13, width=0.0625)
     assert not any(isinstance(m, nn.Dropout) for m in plain.modules())
     bayes = make_model("segnet", 1, 13, width=0.0625, dropout=0.5)
-    assert [any(isinstance(m, nn.Dropout) for m in block.modules()) for block in bayes.encoder] == [False, False, True, True, True]
-    assert [any(isinstance(m, nn.Dropout) for m in block.modules()) for block in bayes.decoder] == [True, True, True, False, False]
+    assert [any(isinstance(m, nn.Dropout) for m in block.modules()) for block in bayes.encoder] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert [any(isinstance(m, nn.Dropout) for m in block.modules()) for block in bayes.decoder] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_mc_dropout_averages_samples_and_restores_mode():

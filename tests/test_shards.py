@@ -7,11 +7,11 @@ import pytest
 
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
-from synthcam_shards.manifest import find_shards
 from synthcam_shards.format import default_label_tables, depth_to_mm, mm_to_depth
 from synthcam_shards.layout import open_shard
-from synthcam_shards.writer import ShardWriter
+from synthcam_shards.manifest import find_shards
 from synthcam_shards.shard_file import READ_FIELDS, ShardFile, read_shard
+from synthcam_shards.writer import ShardWriter
 
 CAM = Intrinsics.nyuv2().scaled(40, 30)
 
@@ -39,13 +39,17 @@ def test_round_trip_is_exact(tmp_path):
     frames = random_frames(5)
     path = write(tmp_path / "a.h5", frames)
     shard = read_shard(path)
-    for got, want in zip((shard.depth, shard.depth_clean, shard.class40, shard.instance, shard.pose, shard.timestamp), frames):
+    for got, want in zip(
+        (shard.depth, shard.depth_clean, shard.class40, shard.instance, shard.pose, shard.timestamp), frames
+    ):
         assert got.dtype == want.dtype and np.array_equal(got, want)
     assert shard.trajectory_id.tolist() == [7] * 5 and shard.trajectory_id.dtype == np.int64
     assert shard.intrinsics == Intrinsics.from_array(CAM.as_array())
     labels = default_label_tables()
     assert shard.class_names == labels.class40_names and len(shard.class_names) == 41
-    assert shard.labels.class13_names == labels.class13_names and np.array_equal(shard.labels.class40_to_13, labels.class40_to_13)
+    assert shard.labels.class13_names == labels.class13_names and np.array_equal(
+        shard.labels.class40_to_13, labels.class40_to_13
+    )
     assert shard.labels.class37_names[1:3] == ("wall", "floor") and len(shard.labels.class37_names) == 38
     assert shard.attrs["seed"] == 3 and shard.attrs["config"] == {"rooms": 1} and shard.attrs["frame_count"] == 5
     assert shard.attrs["format_version"] == 2 and shard.attrs["checksum"] == "crc32"
@@ -207,8 +211,12 @@ def test_checksum_is_zlib_crc32_whichever_implementation():
     from synthcam_shards import format as shard_format
 
     rng = np.random.default_rng(5)
-    for array in (rng.integers(0, 65535, (48, 64), dtype=np.uint16), rng.integers(0, 40, (7, 3), dtype=np.uint8),
-                  np.zeros((0,), np.uint8), rng.random((4, 4))):
+    for array in (
+        rng.integers(0, 65535, (48, 64), dtype=np.uint16),
+        rng.integers(0, 40, (7, 3), dtype=np.uint8),
+        np.zeros((0,), np.uint8),
+        rng.random((4, 4)),
+    ):
         assert shard_format.frame_crc(array) == zlib.crc32(array.tobytes())
     assert shard_format.crc32(b"123456789") == 0xCBF43926  # the standard CRC-32 check value
 
@@ -219,12 +227,19 @@ def test_writer_refuses_up_front_a_shard_readers_would_refuse(tmp_path):
     from synthcam_shards.format import MAX_ATTRIBUTES, LabelTables
 
     labels = default_label_tables()
-    long_name = LabelTables(("x" * 300,) + labels.class40_names[1:], labels.class13_names, labels.class37_names,
-                            labels.class40_to_13, labels.class40_to_37)
-    cases = [(100_001, CAM, {}, None, "0 to 100000 frames"),
-             (1, Intrinsics.nyuv2().scaled(9000, 12), {}, None, "sides are 1 to 4096"),
-             (1, CAM, {f"a{i}": i for i in range(MAX_ATTRIBUTES)}, None, "at most 64"),
-             (1, CAM, {}, long_name, "at most 256 UTF-8 bytes")]
+    long_name = LabelTables(
+        ("x" * 300,) + labels.class40_names[1:],
+        labels.class13_names,
+        labels.class37_names,
+        labels.class40_to_13,
+        labels.class40_to_37,
+    )
+    cases = [
+        (100_001, CAM, {}, None, "0 to 100000 frames"),
+        (1, Intrinsics.nyuv2().scaled(9000, 12), {}, None, "sides are 1 to 4096"),
+        (1, CAM, {f"a{i}": i for i in range(MAX_ATTRIBUTES)}, None, "at most 64"),
+        (1, CAM, {}, long_name, "at most 256 UTF-8 bytes"),
+    ]
     for n, camera, attrs, tables, message in cases:
         with pytest.raises(ValueError, match=message):
             ShardWriter(tmp_path / "a.h5", n, camera, attrs, {"objects": []}, tables)

@@ -10,23 +10,54 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import main
+from segnet.checkpoint import init_from_checkpoint, load_checkpoint
+from segnet.config import TrainConfig
 from segnet.encodings import encode_batch
 from segnet.models import make_model
 from segnet.synthetic import SyntheticRooms
-from segnet.checkpoint import init_from_checkpoint, load_checkpoint
-from segnet.config import TrainConfig
 from segnet.train import train
 from segnet.train_data import TrainView, median_frequency_weights, sample_groups, split_indices
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = ["--dataset", "synthetic", "--synthetic-frames", "16", "--model", "segnet-basic", "--model-width", "0.25",
-        "--height", "24", "--width", "32", "--batch-size", "4", "--encoding", "DHA", "--classes", "13", "--quiet"]
+TINY = [
+    "--dataset",
+    "synthetic",
+    "--synthetic-frames",
+    "16",
+    "--model",
+    "segnet-basic",
+    "--model-width",
+    "0.25",
+    "--height",
+    "24",
+    "--width",
+    "32",
+    "--batch-size",
+    "4",
+    "--encoding",
+    "DHA",
+    "--classes",
+    "13",
+    "--quiet",
+]
 
 
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(dataset="synthetic", synthetic_frames=16, model="segnet-basic", model_width=0.25, height=24, width=32,
-                batch_size=4, encoding="DHA", classes=13, epochs=2, dropout=0.2, lr=5e-3)
+    base = dict(
+        dataset="synthetic",
+        synthetic_frames=16,
+        model="segnet-basic",
+        model_width=0.25,
+        height=24,
+        width=32,
+        batch_size=4,
+        encoding="DHA",
+        classes=13,
+        epochs=2,
+        dropout=0.2,
+        lr=5e-3,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -46,8 +77,24 @@ def test_cli_train_then_evaluate(tmp_path):
     assert {"data_wait_s", "compute_s", "val_class_avg_acc"} <= set(history[-1])
 
     out_json, preds = tmp_path / "eval.json", tmp_path / "preds"
-    res = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(run / "best.pt"), "--dataset", "synthetic", "--classes", "13",
-                                    "--protocol", "all", "--json", str(out_json), "--predictions", str(preds)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--dataset",
+            "synthetic",
+            "--classes",
+            "13",
+            "--protocol",
+            "all",
+            "--json",
+            str(out_json),
+            "--predictions",
+            str(preds),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "SceneNet protocol" in res.output and "training resolution (32x24)" in res.output and "mIoU" in res.output
     result = json.loads(out_json.read_text())
@@ -88,8 +135,22 @@ def test_init_reinitialises_classifier_for_new_class_count(tmp_path):
     own = model.state_dict()
     assert torch.equal(own["encoder.0.0.weight"], source["encoder.0.0.weight"])
     assert own["classifier.weight"].shape[0] == 40
-    res = CliRunner().invoke(main, ["train", *TINY[:-3], "--classes", "40", "--epochs", "1", "--quiet",
-                                    "--init", str(tmp_path / "src" / "last.pt"), "--out", str(tmp_path / "ft")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            *TINY[:-3],
+            "--classes",
+            "40",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--init",
+            str(tmp_path / "src" / "last.pt"),
+            "--out",
+            str(tmp_path / "ft"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "re-initialised classifier.weight" in res.output
     wrong = make_model("segnet-basic", 3, 13, width=0.5)
@@ -97,14 +158,17 @@ def test_init_reinitialises_classifier_for_new_class_count(tmp_path):
         init_from_checkpoint(wrong, tmp_path / "src" / "last.pt")
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--encoding", "RGB"], "DHA"),  # the valid names are listed
-    (["--model", "unet"], "segnet-basic"),
-    (["--classes", "12"], "37"),
-    (["--dataset", "shards", "--data", "/nonexistent/shards"], "does not exist"),
-    (["--dataset", "shards"], "--data"),
-    (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--encoding", "RGB"], "DHA"),  # the valid names are listed
+        (["--model", "unet"], "segnet-basic"),
+        (["--classes", "12"], "37"),
+        (["--dataset", "shards", "--data", "/nonexistent/shards"], "does not exist"),
+        (["--dataset", "shards"], "--data"),
+        (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     res = CliRunner().invoke(main, ["train", *TINY, *args, "--out", str(tmp_path / "r")])
     assert res.exit_code == 2
@@ -114,7 +178,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
 
 def test_evaluate_rejects_class_mismatch_and_missing_checkpoint(tmp_path):
     train(tiny_config(epochs=1), tmp_path / "r", progress=False, log=lambda s: None)
-    res = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(tmp_path / "r" / "last.pt"), "--dataset", "synthetic", "--classes", "40"])
+    res = CliRunner().invoke(
+        main, ["evaluate", "--checkpoint", str(tmp_path / "r" / "last.pt"), "--dataset", "synthetic", "--classes", "40"]
+    )
     assert res.exit_code == 2 and "--classes 13" in res.output
     res = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--dataset", "synthetic"])
     assert res.exit_code == 2 and "does not exist" in res.output
@@ -158,10 +224,13 @@ def test_validation_split_keeps_groups_apart():
     np.testing.assert_array_equal(split_indices(groups, 0.2, seed=3)[1], val_idx)
 
 
-@pytest.mark.parametrize("size,scale_range,tol", [
-    ((48, 64), (1.0, 1.0), 1e-4),  # flip and depth jitter only: exact
-    ((24, 32), (1.0, 1.6), 0.05),  # zoom and crop: nearest sampling is off by up to half a source pixel
-])
+@pytest.mark.parametrize(
+    "size,scale_range,tol",
+    [
+        ((48, 64), (1.0, 1.0), 1e-4),  # flip and depth jitter only: exact
+        ((24, 32), (1.0, 1.6), 0.05),  # zoom and crop: nearest sampling is off by up to half a source pixel
+    ],
+)
 def test_augmentation_keeps_geometry_consistent(size, scale_range, tol):
     rooms = SyntheticRooms(6, 64, 48, classes=13, seed=4)
     view = TrainView(rooms, np.arange(6), size, augment=True, seed=0, scale_range=scale_range, depth_jitter=0.1)
@@ -196,11 +265,15 @@ matplotlib.use("pdf")
 from segnet.run_log import save_curves
 from synthcam.preview import render_preview
 from synthcam_core.labels import class40_names
-save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], __import__("pathlib").Path({str(tmp_path / 'c.png')!r}))
+save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], __import__("pathlib").Path({str(tmp_path / "c.png")!r}))
 z = np.full((48, 64), 2.0, np.float32)
-render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), __import__("pathlib").Path({str(tmp_path / 'p.png')!r}))
+render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), __import__("pathlib").Path({str(tmp_path / "p.png")!r}))
 print(matplotlib.get_backend())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "pdf" and (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "p.png").stat().st_size > 0
+    assert (
+        out.stdout.strip() == "pdf"
+        and (tmp_path / "c.png").stat().st_size > 0
+        and (tmp_path / "p.png").stat().st_size > 0
+    )

@@ -23,8 +23,21 @@ QUIET = dict(progress=False, log=lambda s: None)
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(dataset="synthetic", synthetic_frames=16, model="segnet-basic", model_width=0.25, height=24, width=32,
-                batch_size=4, encoding="DH", classes=13, epochs=2, dropout=0.2, lr=5e-3, val_fraction=0.25)
+    base = dict(
+        dataset="synthetic",
+        synthetic_frames=16,
+        model="segnet-basic",
+        model_width=0.25,
+        height=24,
+        width=32,
+        batch_size=4,
+        encoding="DH",
+        classes=13,
+        epochs=2,
+        dropout=0.2,
+        lr=5e-3,
+        val_fraction=0.25,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -105,8 +118,9 @@ def test_tensorboard_scalars_per_step_and_per_epoch(tmp_path):
 def test_a_resumed_run_logs_each_step_once(tmp_path, monkeypatch):
     """Epoch 2 fails after its steps were logged; the resumed run repeats them, and TensorBoard shows
     each step once."""
-    import segnet.train
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import segnet.train
 
     out = tmp_path / "r"
     real, calls = segnet.train.validate, []
@@ -155,8 +169,13 @@ def test_the_validation_split_is_recorded(tmp_path):
 def test_a_bad_data_split_is_refused(tmp_path):
     train(tiny(epochs=1), tmp_path / "r", **QUIET)
     state = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
-    for bad in ({"data": "", "val_shards": ["../x.h5"]}, {"data": "", "val_frames": [-1]}, {"data": 3, "val_frames": []},
-                {"data": "", "val_frames": [], "val_shards": []}, ["x"]):
+    for bad in (
+        {"data": "", "val_shards": ["../x.h5"]},
+        {"data": "", "val_frames": [-1]},
+        {"data": 3, "val_frames": []},
+        {"data": "", "val_frames": [], "val_shards": []},
+        ["x"],
+    ):
         state["data_split"] = bad
         torch.save(state, tmp_path / "bad.pt")
         with pytest.raises(SynthcamError, match="data_split"):

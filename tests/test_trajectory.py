@@ -1,18 +1,18 @@
 """The handheld two-body trajectory sampler: constraints checked independently of the sampler's own bookkeeping."""
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 import trimesh
 
 from scene_library import Room, Scene, SceneObject, generate_room
-from synthcam_core.camera import Intrinsics
-from synthcam_core.errors import SynthcamError
 from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import LOW_FOCUS_BOOST, LOW_FOCUS_HEIGHT, focus_weights, furniture_targets, sample_trajectory
 from synthcam.view_rules import ViewRules, is_structure
 from synthcam.walk import WalkParams
+from synthcam_core.camera import Intrinsics
+from synthcam_core.errors import SynthcamError
 
 SEEDS = range(30)
 N_FRAMES = 20
@@ -22,12 +22,18 @@ PROBE = Intrinsics.nyuv2().scaled(64, 48)
 
 def sample(scene: Scene, seed: int, n_frames: int = N_FRAMES, **kwargs):
     renderer = RaycastRenderer(scene, PROBE, nthreads=1)
-    traj = sample_trajectory(scene, n_frames, np.random.default_rng(seed), renderer.distance,
-                             lambda pose: renderer.render(pose, normals=False).instance, **kwargs)
+    traj = sample_trajectory(
+        scene,
+        n_frames,
+        np.random.default_rng(seed),
+        renderer.distance,
+        lambda pose: renderer.render(pose, normals=False).instance,
+        **kwargs,
+    )
     return renderer, traj
 
 
-@lru_cache(maxsize=None)
+@cache
 def sampled_room(seed: int):
     """(scene, renderer, trajectory) of generated room ``seed``, shared by the tests below. Like generation
     (``synthcam.generate.plan_room``), a room without any valid trajectory is replaced by the next draw."""
@@ -85,7 +91,9 @@ def check_view_rules(scene: Scene, renderer: RaycastRenderer, poses: np.ndarray)
         assert np.mean(frame.class40 == WALL) <= 0.70
         assert np.mean(np.isin(frame.class40, (WALL, FLOOR, CEILING))) <= 0.85
         ids, counts = np.unique(frame.instance, return_counts=True)
-        big = [i for i, c in zip(ids, counts) if i in objects and c >= ViewRules().min_object_share * frame.instance.size]
+        big = [
+            i for i, c in zip(ids, counts) if i in objects and c >= ViewRules().min_object_share * frame.instance.size
+        ]
         assert len(big) >= 3
 
 
@@ -228,8 +236,10 @@ def test_close_ups_are_nearer_than_far_views():
 
 def test_focus_weights_are_plan_areas_with_low_pieces_boosted():
     weights = focus_weights(box_room((5.0, 4.0, 2.6), FURNITURE))
-    areas = [(x1 - x0) * (y1 - y0) * (LOW_FOCUS_BOOST if h <= LOW_FOCUS_HEIGHT else 1.0)
-             for _, _, (x0, y0, x1, y1, h) in FURNITURE]
+    areas = [
+        (x1 - x0) * (y1 - y0) * (LOW_FOCUS_BOOST if h <= LOW_FOCUS_HEIGHT else 1.0)
+        for _, _, (x0, y0, x1, y1, h) in FURNITURE
+    ]
     assert np.allclose(weights, areas)
     # the 0.6 m bed outweighs the 1.8 m bookshelf by more than their plan areas alone
     assert weights[0] / weights[3] > LOW_FOCUS_BOOST * 0.5 * (1.6 * 2.1) / (0.4 * 1.4)
@@ -255,9 +265,21 @@ def test_eye_stays_inside_an_l_shaped_footprint():
 
 
 def test_structure_helper_and_targets():
-    names = {"floor": True, "ceiling": True, "wall_4": True, "door": True, "door_1/door": True, "window": True,
-             "picture": True, "picture_2/picture": True, "skirting": True, "bed_3/bed": False,
-             "bed_3/pillow_1": False, "wall_shelf_2/shelf": False, "lamp_1/lamp": False}
+    names = {
+        "floor": True,
+        "ceiling": True,
+        "wall_4": True,
+        "door": True,
+        "door_1/door": True,
+        "window": True,
+        "picture": True,
+        "picture_2/picture": True,
+        "skirting": True,
+        "bed_3/bed": False,
+        "bed_3/pillow_1": False,
+        "wall_shelf_2/shelf": False,
+        "lamp_1/lamp": False,
+    }
     mesh = box((1, 1, 1), (0, 0, 0))
     for name, expected in names.items():
         assert is_structure(SceneObject(mesh=mesh, class40=40, instance_id=1, name=name)) is expected, name

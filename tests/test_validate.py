@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from synthcam_core.errors import ShardError
 from synthcam.generate import GenerateConfig, generate_dataset
+from synthcam_core.errors import ShardError
 from synthcam_shards.shard_file import ShardFile, read_shard
 from synthcam_shards.validate import validate_path
 
@@ -76,9 +76,11 @@ def test_missing_extra_and_partial_shards_are_named(dataset):
     (dataset / "room_00003.h5.synthcam-partial").write_bytes(b"half")
     code, lines = run_validate(dataset)
     assert code == 1
-    assert lines[:3] == ["room_00003.h5.synthcam-partial: partial shard left by an interrupted run; rerun 'synthcam generate' to finish it",
-                         "room_00007.h5: not listed in manifest.json",
-                         "room_00000.h5: missing (listed in manifest.json)"], lines
+    assert lines[:3] == [
+        "room_00003.h5.synthcam-partial: partial shard left by an interrupted run; rerun 'synthcam generate' to finish it",
+        "room_00007.h5: not listed in manifest.json",
+        "room_00000.h5: missing (listed in manifest.json)",
+    ], lines
 
 
 def test_manifest_disagreements_are_named(dataset):
@@ -87,8 +89,10 @@ def test_manifest_disagreements_are_named(dataset):
     manifest["shards"][2]["class40_pixels"][1] += 1
     (dataset / "manifest.json").write_text(json.dumps(manifest))
     report = validate_path(dataset)
-    assert [str(p) for p in report.problems] == ["room_00001.h5: has 2 frames but manifest.json lists 5",
-                                                 "room_00002.h5: class40 pixel totals differ from manifest.json"]
+    assert [str(p) for p in report.problems] == [
+        "room_00001.h5: has 2 frames but manifest.json lists 5",
+        "room_00002.h5: class40 pixel totals differ from manifest.json",
+    ]
     (dataset / "manifest.json").unlink()
     report = validate_path(dataset)
     assert [p.name for p in report.problems] == ["manifest.json"] and report.shards == 3

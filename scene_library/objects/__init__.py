@@ -22,7 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from scene_library.errors import SceneError
-from scene_library.objects import bathroom, beds, electronics, kitchen, seating, small_objects, storage, tables, wall_items
+from scene_library.objects import (
+    bathroom,
+    beds,
+    electronics,
+    kitchen,
+    seating,
+    small_objects,
+    storage,
+    tables,
+    wall_items,
+)
 from scene_library.objects.base import PLACEMENTS, ObjectSpec, Part, Piece, Support
 
 _FAMILIES = (seating, beds, tables, storage, kitchen, bathroom, wall_items, electronics, small_objects)
@@ -66,8 +76,10 @@ def build_piece(kind: str, params: dict) -> Piece:
     try:
         return spec.build(params)
     except KeyError as err:
-        raise SceneError(f"params for object kind {kind!r} lack the key {err.args[0]!r}; draw them with "
-                         f"get_spec({kind!r}).sample(rng) (got keys: {', '.join(sorted(params)) or 'none'})") from None
+        raise SceneError(
+            f"params for object kind {kind!r} lack the key {err.args[0]!r}; draw them with "
+            f"get_spec({kind!r}).sample(rng) (got keys: {', '.join(sorted(params)) or 'none'})"
+        ) from None
 
 
 def kinds_by_placement(placement: str) -> tuple[str, ...]:
@@ -77,5 +89,15 @@ def kinds_by_placement(placement: str) -> tuple[str, ...]:
     return tuple(k for k, s in OBJECTS.items() if s.placement == placement)
 
 
-__all__ = ["OBJECTS", "PLACEMENTS", "ObjectSpec", "Part", "Piece", "Support", "build_piece", "get_spec", "kinds_by_placement",
-           "sample_piece"]
+__all__ = [
+    "OBJECTS",
+    "PLACEMENTS",
+    "ObjectSpec",
+    "Part",
+    "Piece",
+    "Support",
+    "build_piece",
+    "get_spec",
+    "kinds_by_placement",
+    "sample_piece",
+]

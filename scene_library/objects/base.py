@@ -14,8 +14,8 @@ edge (the placer lifts them to the mounting height).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import trimesh
@@ -100,7 +100,9 @@ def box(extents: tuple[float, float, float], center: tuple[float, float, float])
     return trimesh.creation.box(extents=extents, transform=trimesh.transformations.translation_matrix(center))
 
 
-def cylinder(radius: float, z0: float, z1: float, xy: tuple[float, float] = (0.0, 0.0), sections: int = 16) -> trimesh.Trimesh:
+def cylinder(
+    radius: float, z0: float, z1: float, xy: tuple[float, float] = (0.0, 0.0), sections: int = 16
+) -> trimesh.Trimesh:
     """Vertical cylinder from height z0 to z1 around plan point ``xy``, metres."""
     mesh = trimesh.creation.cylinder(radius=radius, height=z1 - z0, sections=sections)
     mesh.apply_translation((xy[0], xy[1], (z0 + z1) / 2))

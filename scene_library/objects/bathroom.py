@@ -17,8 +17,25 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, plinth
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, cyl, disc_y, frustum, lathe, part, pleated_panel,
-                                          raw_class, rod_x, rod_y, spec, support, vessel)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    cyl,
+    disc_y,
+    frustum,
+    lathe,
+    part,
+    pleated_panel,
+    raw_class,
+    rod_x,
+    rod_y,
+    spec,
+    support,
+    vessel,
+)
 
 # --- toilet -----------------------------------------------------------------------------------------
 
@@ -27,10 +44,18 @@ def sample_toilet(rng: np.random.Generator) -> dict:
     """Toilet params (metres)."""
     w = uniform(rng, 0.36, 0.45)
     shape = choice(rng, ["elongated", "round"])
-    return {"width": w, "depth": uniform(rng, 0.65, 0.75), "seat_height": uniform(rng, 0.40, 0.45), "tank_top": uniform(rng, 0.75, 0.85),
-            "tank_depth": uniform(rng, 0.15, 0.22), "bowl_shape": shape, "bowl_width": uniform(rng, 0.34, min(0.40, w)),
-            "bowl_length": uniform(rng, 0.44, 0.50) if shape == "elongated" else uniform(rng, 0.38, 0.44),
-            "lid": choice(rng, ["down", "up", "up"]), "seat_thickness": uniform(rng, 0.02, 0.03)}
+    return {
+        "width": w,
+        "depth": uniform(rng, 0.65, 0.75),
+        "seat_height": uniform(rng, 0.40, 0.45),
+        "tank_top": uniform(rng, 0.75, 0.85),
+        "tank_depth": uniform(rng, 0.15, 0.22),
+        "bowl_shape": shape,
+        "bowl_width": uniform(rng, 0.34, min(0.40, w)),
+        "bowl_length": uniform(rng, 0.44, 0.50) if shape == "elongated" else uniform(rng, 0.38, 0.44),
+        "lid": choice(rng, ["down", "up", "up"]),
+        "seat_thickness": uniform(rng, 0.02, 0.03),
+    }
 
 
 def build_toilet(p: dict) -> Piece:
@@ -44,10 +69,22 @@ def build_toilet(p: dict) -> Piece:
     meshes = [
         frustum(0.11, 0.09, 0.0, 0.2, (0.0, yb + 0.05), 16, 1.4),
         bx(-0.1, 0.1, yb, y_tank + 0.01, 0.0, z_rim - 0.02),
-        lathe([(0.0, 0.18), (0.6 * rx, 0.18), (rx, z_rim), (rx - 0.03, z_rim), (0.5 * rx, z_rim - 0.16), (0.0, z_rim - 0.16)], 24,
-              (0.0, yb), k),
+        lathe(
+            [
+                (0.0, 0.18),
+                (0.6 * rx, 0.18),
+                (rx, z_rim),
+                (rx - 0.03, z_rim),
+                (0.5 * rx, z_rim - 0.16),
+                (0.0, z_rim - 0.16),
+            ],
+            24,
+            (0.0, yb),
+            k,
+        ),
         lathe([(rx - 0.07, z_rim), (rx, z_rim), (rx, sh), (rx - 0.07, sh)], 24, (0.0, yb), k, closed=True),
-        bx(-w / 2, w / 2, y_tank, d / 2, sh - 0.05, tt - 0.015), bx(-w / 2, w / 2, y_tank - 0.005, d / 2, tt - 0.015, tt),
+        bx(-w / 2, w / 2, y_tank, d / 2, sh - 0.05, tt - 0.015),
+        bx(-w / 2, w / 2, y_tank - 0.005, d / 2, tt - 0.015, tt),
         cyl(0.02, tt, tt + 0.008, (0.0, (y_tank + d / 2) / 2), 12),
     ]
     if p["lid"] == "down":
@@ -68,22 +105,39 @@ def sample_sink(rng: np.random.Generator) -> dict:
         w, d = uniform(rng, 0.45, 0.65), uniform(rng, 0.40, 0.55)
     else:
         w, d = uniform(rng, 0.6, 1.2), uniform(rng, 0.45, 0.60)
-    return {"variant": variant, "width": w, "depth": d, "height": uniform(rng, 0.80, 0.90), "basin": choice(rng, ["drop_in", "vessel"]),
-            "basin_width": uniform(rng, 0.40, 0.55), "basin_depth": uniform(rng, 0.32, 0.40), "bowl_depth": uniform(rng, 0.12, 0.18),
-            "vessel_height": uniform(rng, 0.10, 0.16), "faucet_height": uniform(rng, 0.12, 0.25), "handle": choice(rng, list(HANDLES)),
-            "front": choice(rng, ["doors", "drawers"]), "plinth": uniform(rng, 0.06, 0.12)}
+    return {
+        "variant": variant,
+        "width": w,
+        "depth": d,
+        "height": uniform(rng, 0.80, 0.90),
+        "basin": choice(rng, ["drop_in", "vessel"]),
+        "basin_width": uniform(rng, 0.40, 0.55),
+        "basin_depth": uniform(rng, 0.32, 0.40),
+        "bowl_depth": uniform(rng, 0.12, 0.18),
+        "vessel_height": uniform(rng, 0.10, 0.16),
+        "faucet_height": uniform(rng, 0.12, 0.25),
+        "handle": choice(rng, list(HANDLES)),
+        "front": choice(rng, ["doors", "drawers"]),
+        "plinth": uniform(rng, 0.06, 0.12),
+    }
 
 
 def _bath_faucet(x: float, y: float, z: float, height: float, reach: float) -> list[trimesh.Trimesh]:
-    return [cyl(0.022, z, z + 0.02, (x, y), 12), cyl(0.012, z + 0.02, z + height, (x, y), 8),
-            rod_y(0.01, y - reach, y, x, z + height - 0.01, 8)]
+    return [
+        cyl(0.022, z, z + 0.02, (x, y), 12),
+        cyl(0.012, z + 0.02, z + height, (x, y), 8),
+        rod_y(0.01, y - reach, y, x, z + height - 0.01, 8),
+    ]
 
 
 def _pedestal_sink(p: dict) -> tuple[list, list]:
     w, d, h = p["width"], p["depth"], p["height"]
     rx, ry = w / 2, d / 2
-    basin = [vessel(0.55 * rx, rx, h - 0.2, h, 0.03, 0.05, (0.0, 0.0), 24, ry / rx),
-             bx(-0.7 * rx, 0.7 * rx, d / 2 - 0.12, d / 2, h - 0.06, h), frustum(0.12, 0.075, 0.0, h - 0.19, (0.0, 0.05), 16)]
+    basin = [
+        vessel(0.55 * rx, rx, h - 0.2, h, 0.03, 0.05, (0.0, 0.0), 24, ry / rx),
+        bx(-0.7 * rx, 0.7 * rx, d / 2 - 0.12, d / 2, h - 0.06, h),
+        frustum(0.12, 0.075, 0.0, h - 0.19, (0.0, 0.05), 16),
+    ]
     faucet = _bath_faucet(0.0, d / 2 - 0.06, h, p["faucet_height"], min(0.14, ry))
     return [part("sink", "sink", basin), part("faucet", raw_class("faucet"), faucet)], []
 
@@ -105,10 +159,23 @@ def _vanity(p: dict) -> tuple[list, list]:
         bd, t = p["bowl_depth"], 0.008
         zb = h - bd
         cab[0] = bx(-w / 2, w / 2, y_face + face_depth(handle), d / 2, pl, zb - 0.02)
-        top = boxes([(-w / 2, hx0, -d / 2, d / 2, h - tt, h), (hx1, w / 2, -d / 2, d / 2, h - tt, h),
-                     (hx0, hx1, -d / 2, hy0, h - tt, h), (hx0, hx1, hy1, d / 2, h - tt, h)])
-        sink = boxes([(hx0, hx1, hy0, hy1, zb - t, zb), (hx0, hx1, hy0, hy0 + t, zb, h), (hx0, hx1, hy1 - t, hy1, zb, h),
-                      (hx0, hx0 + t, hy0, hy1, zb, h), (hx1 - t, hx1, hy0, hy1, zb, h)])
+        top = boxes(
+            [
+                (-w / 2, hx0, -d / 2, d / 2, h - tt, h),
+                (hx1, w / 2, -d / 2, d / 2, h - tt, h),
+                (hx0, hx1, -d / 2, hy0, h - tt, h),
+                (hx0, hx1, hy1, d / 2, h - tt, h),
+            ]
+        )
+        sink = boxes(
+            [
+                (hx0, hx1, hy0, hy1, zb - t, zb),
+                (hx0, hx1, hy0, hy0 + t, zb, h),
+                (hx0, hx1, hy1 - t, hy1, zb, h),
+                (hx0, hx0 + t, hy0, hy1, zb, h),
+                (hx1 - t, hx1, hy0, hy1, zb, h),
+            ]
+        )
         top_z = h
     else:
         top = bx(-w / 2, w / 2, -d / 2, d / 2, h - tt, h)
@@ -117,8 +184,12 @@ def _vanity(p: dict) -> tuple[list, list]:
         top_z = h + p["vessel_height"]
     yf = min(hy1 + 0.05, d / 2 - 0.03)
     faucet = _bath_faucet(0.0, yf, h, max(p["faucet_height"], top_z - h + 0.08), min(0.12, yf - hy0 - 0.05))
-    parts = [part("top", "counter", top), part("cabinet", "cabinet", cab), part("basin", "sink", sink),
-             part("faucet", raw_class("faucet"), faucet)]
+    parts = [
+        part("top", "counter", top),
+        part("cabinet", "cabinet", cab),
+        part("basin", "sink", sink),
+        part("faucet", raw_class("faucet"), faucet),
+    ]
     sups = [support(h, a, -d / 2, b, d / 2) for a, b in ((-w / 2, hx0 - 0.03), (hx1 + 0.03, w / 2)) if b - a >= 0.15]
     return parts, sups
 
@@ -137,11 +208,21 @@ def build_sink(p: dict) -> Piece:
 def sample_bathtub(rng: np.random.Generator) -> dict:
     """Bathtub params (metres)."""
     variant = choice(rng, ["built_in", "built_in", "freestanding"])
-    return {"variant": variant, "length": uniform(rng, 1.50, 1.80), "width": uniform(rng, 0.70, 0.85), "height": uniform(rng, 0.45, 0.60),
-            "rim": uniform(rng, 0.06, 0.12), "foot_height": uniform(rng, 0.06, 0.12),
-            "shower_curtain": variant == "built_in" and chance(rng, 0.5), "rod_height": uniform(rng, 1.85, 2.00),
-            "curtain_cover": uniform(rng, 0.3, 1.0), "curtain_side": choice(rng, [-1, 1]), "fold_pitch": uniform(rng, 0.08, 0.14),
-            "fold_depth": uniform(rng, 0.03, 0.06), "curtain_hem": uniform(rng, 0.10, 0.25)}
+    return {
+        "variant": variant,
+        "length": uniform(rng, 1.50, 1.80),
+        "width": uniform(rng, 0.70, 0.85),
+        "height": uniform(rng, 0.45, 0.60),
+        "rim": uniform(rng, 0.06, 0.12),
+        "foot_height": uniform(rng, 0.06, 0.12),
+        "shower_curtain": variant == "built_in" and chance(rng, 0.5),
+        "rod_height": uniform(rng, 1.85, 2.00),
+        "curtain_cover": uniform(rng, 0.3, 1.0),
+        "curtain_side": choice(rng, [-1, 1]),
+        "fold_pitch": uniform(rng, 0.08, 0.14),
+        "fold_depth": uniform(rng, 0.03, 0.06),
+        "curtain_hem": uniform(rng, 0.10, 0.25),
+    }
 
 
 def build_bathtub(p: dict) -> Piece:
@@ -151,18 +232,32 @@ def build_bathtub(p: dict) -> Piece:
     sups = []
     if p["variant"] == "built_in":
         zf = 0.12
-        tub = boxes([(-L / 2, L / 2, -W / 2, W / 2, 0.0, zf), (-L / 2, L / 2, -W / 2, -W / 2 + rim, zf, h),
-                     (-L / 2, L / 2, W / 2 - rim, W / 2, zf, h), (-L / 2, -L / 2 + rim, -W / 2 + rim, W / 2 - rim, zf, h),
-                     (L / 2 - rim, L / 2, -W / 2 + rim, W / 2 - rim, zf, h)])
+        tub = boxes(
+            [
+                (-L / 2, L / 2, -W / 2, W / 2, 0.0, zf),
+                (-L / 2, L / 2, -W / 2, -W / 2 + rim, zf, h),
+                (-L / 2, L / 2, W / 2 - rim, W / 2, zf, h),
+                (-L / 2, -L / 2 + rim, -W / 2 + rim, W / 2 - rim, zf, h),
+                (L / 2 - rim, L / 2, -W / 2 + rim, W / 2 - rim, zf, h),
+            ]
+        )
         if rim >= 0.08:
             sups.append(support(h, -L / 2 + rim, W / 2 - rim, L / 2 - rim, W / 2))
         meshes = [tub]
     else:
         fh = p["foot_height"]
         rx, k = L / 2, W / L
-        meshes = [lathe([(0.0, fh), (0.8 * rx, fh), (rx, h), (rx - 0.03, h), (0.8 * rx - 0.03, fh + 0.05), (0.0, fh + 0.05)], 32,
-                        (0.0, 0.0), k)]
-        meshes += [cyl(0.03, 0.0, fh + 0.02, (sx * 0.6 * rx, sy * 0.6 * rx * k * 0.9), 8) for sx in (-1, 1) for sy in (-1, 1)]
+        meshes = [
+            lathe(
+                [(0.0, fh), (0.8 * rx, fh), (rx, h), (rx - 0.03, h), (0.8 * rx - 0.03, fh + 0.05), (0.0, fh + 0.05)],
+                32,
+                (0.0, 0.0),
+                k,
+            )
+        ]
+        meshes += [
+            cyl(0.03, 0.0, fh + 0.02, (sx * 0.6 * rx, sy * 0.6 * rx * k * 0.9), 8) for sx in (-1, 1) for sy in (-1, 1)
+        ]
     parts = [part("bathtub", "bathtub", meshes)]
     if p["shower_curtain"]:
         fd = p["fold_depth"]
@@ -171,8 +266,13 @@ def build_bathtub(p: dict) -> Piece:
         parts.append(part("rod", raw_class("curtain rod"), rod_x(0.012, -L / 2, L / 2, y_rod, rod_z)))
         cover = p["curtain_cover"] * L
         x0, x1 = (-L / 2, -L / 2 + cover) if p["curtain_side"] < 0 else (L / 2 - cover, L / 2)
-        parts.append(part("shower_curtain", "shower curtain",
-                          pleated_panel(x0, x1, y_rod, h - p["curtain_hem"], rod_z - 0.03, p["fold_pitch"], fd)))
+        parts.append(
+            part(
+                "shower_curtain",
+                "shower curtain",
+                pleated_panel(x0, x1, y_rod, h - p["curtain_hem"], rod_z - 0.03, p["fold_pitch"], fd),
+            )
+        )
     return assemble("bathtub", p, parts, sups)
 
 
@@ -183,9 +283,15 @@ def sample_towel(rng: np.random.Generator) -> dict:
     """Towel-on-a-bar params (metres)."""
     n = choice(rng, [1, 1, 2])
     tw = uniform(rng, 0.3, 0.6)
-    return {"n_towels": n, "towel_width": tw, "bar_length": round(n * tw + uniform(rng, 0.08, 0.2), 4),
-            "standoff": uniform(rng, 0.05, 0.08),
-            "front_length": uniform(rng, 0.35, 0.55), "back_length": uniform(rng, 0.25, 0.55), "thickness": uniform(rng, 0.008, 0.02)}
+    return {
+        "n_towels": n,
+        "towel_width": tw,
+        "bar_length": round(n * tw + uniform(rng, 0.08, 0.2), 4),
+        "standoff": uniform(rng, 0.05, 0.08),
+        "front_length": uniform(rng, 0.35, 0.55),
+        "back_length": uniform(rng, 0.25, 0.55),
+        "thickness": uniform(rng, 0.008, 0.02),
+    }
 
 
 def build_towel(p: dict) -> Piece:
@@ -196,14 +302,20 @@ def build_towel(p: dict) -> Piece:
     fl, bkl = p["front_length"], p["back_length"]
     zb = max(fl, bkl)
     yb = -so  # bar axis, relative to the wall at y = 0 (shifted into the box by assemble)
-    bar = [rod_x(r, -bl / 2, bl / 2, yb, zb), bx(-bl / 2, -bl / 2 + 0.02, yb, 0.0, zb - 0.02, zb + 0.02),
-           bx(bl / 2 - 0.02, bl / 2, yb, 0.0, zb - 0.02, zb + 0.02)]
+    bar = [
+        rod_x(r, -bl / 2, bl / 2, yb, zb),
+        bx(-bl / 2, -bl / 2 + 0.02, yb, 0.0, zb - 0.02, zb + 0.02),
+        bx(bl / 2 - 0.02, bl / 2, yb, 0.0, zb - 0.02, zb + 0.02),
+    ]
     towels = []
     gap = (bl - 0.05 - n * tw) / max(n, 1)
     for i in range(n):
         x0 = -bl / 2 + 0.025 + gap / 2 + i * (tw + gap)
-        towels += [bx(x0, x0 + tw, yb - r - t, yb - r, zb - fl, zb), bx(x0, x0 + tw, yb + r, yb + r + t, zb - bkl, zb),
-                   bx(x0, x0 + tw, yb - r - t, yb + r + t, zb + r, zb + r + t)]
+        towels += [
+            bx(x0, x0 + tw, yb - r - t, yb - r, zb - fl, zb),
+            bx(x0, x0 + tw, yb + r, yb + r + t, zb - bkl, zb),
+            bx(x0, x0 + tw, yb - r - t, yb + r + t, zb + r, zb + r + t),
+        ]
     return assemble("towel", p, [part("towel", "towel", towels), part("bar", raw_class("towel rod"), bar)])
 
 

@@ -15,8 +15,18 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (assemble, bx, chance, choice, corner_legs, part, raw_class, rotated_box, spec,
-                                          support)
+from scene_library.objects.shapes import (
+    assemble,
+    bx,
+    chance,
+    choice,
+    corner_legs,
+    part,
+    raw_class,
+    rotated_box,
+    spec,
+    support,
+)
 
 MATTRESS_WIDTHS = (0.9, 1.4, 1.6, 1.8)  #: nominal mattress widths (m)
 
@@ -40,8 +50,11 @@ def sample_bed(rng: np.random.Generator) -> dict:
         "headboard_thickness": uniform(rng, 0.08, 0.12) if headboard == "upholstered" else uniform(rng, 0.04, 0.08),
         "footboard": chance(rng, 0.25),
         "footboard_height": uniform(rng, top - 0.15, top + 0.15),
-        "n_pillows": n_back, "n_front_pillows": n_front,
-        "pillow_width": uniform(rng, 0.5, 0.7), "pillow_depth": uniform(rng, 0.3, 0.5), "pillow_thickness": uniform(rng, 0.12, 0.2),
+        "n_pillows": n_back,
+        "n_front_pillows": n_front,
+        "pillow_width": uniform(rng, 0.5, 0.7),
+        "pillow_depth": uniform(rng, 0.3, 0.5),
+        "pillow_thickness": uniform(rng, 0.12, 0.2),
         "pillow_yaw": [uniform(rng, -0.08, 0.08) for _ in range(n_back + n_front)],
         "blanket": choice(rng, ["none", "spread", "folded"], [0.3, 0.5, 0.2]),
         "blanket_thickness": uniform(rng, 0.02, 0.05),
@@ -57,10 +70,17 @@ def _frame(p: dict, w: float, y0: float, y1: float, z_deck: float) -> list[trime
         return [bx(-w / 2, w / 2, y0, y1, 0.0, z_deck)]
     if p["frame"] == "platform":
         plinth = min(0.08, z_deck / 3)
-        return [bx(-w / 2 + 0.06, w / 2 - 0.06, y0 + 0.06, y1 - 0.06, 0.0, plinth), bx(-w / 2, w / 2, y0, y1, plinth, z_deck)]
+        return [
+            bx(-w / 2 + 0.06, w / 2 - 0.06, y0 + 0.06, y1 - 0.06, 0.0, plinth),
+            bx(-w / 2, w / 2, y0, y1, plinth, z_deck),
+        ]
     rail_lo = max(0.12, z_deck - 0.15)
-    out = [bx(-w / 2, -w / 2 + 0.05, y0, y1, rail_lo, z_deck + 0.05), bx(w / 2 - 0.05, w / 2, y0, y1, rail_lo, z_deck + 0.05),
-           bx(-w / 2, w / 2, y0, y0 + 0.05, rail_lo, z_deck + 0.05), bx(-w / 2 + 0.05, w / 2 - 0.05, y0 + 0.05, y1, z_deck - 0.02, z_deck)]
+    out = [
+        bx(-w / 2, -w / 2 + 0.05, y0, y1, rail_lo, z_deck + 0.05),
+        bx(w / 2 - 0.05, w / 2, y0, y1, rail_lo, z_deck + 0.05),
+        bx(-w / 2, w / 2, y0, y0 + 0.05, rail_lo, z_deck + 0.05),
+        bx(-w / 2 + 0.05, w / 2 - 0.05, y0 + 0.05, y1, z_deck - 0.02, z_deck),
+    ]
     out += corner_legs("square", -w / 2, w / 2, y0, y1, 0.06, 0.0, rail_lo)
     return out
 
@@ -70,11 +90,23 @@ def _headboard(p: dict, w: float, y0: float, y1: float, z_mat: float) -> list[tr
     h = p["headboard_height"]
     if p["headboard"] == "slats":
         posts = [bx(-w / 2, -w / 2 + 0.06, y0, y1, 0.0, h), bx(w / 2 - 0.06, w / 2, y0, y1, 0.0, h)]
-        rails = [bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, h - 0.08, h), bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, z_mat - 0.1, z_mat)]
+        rails = [
+            bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, h - 0.08, h),
+            bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, z_mat - 0.1, z_mat),
+        ]
         n = max(3, int((w - 0.12) / 0.15))
         pitch = (w - 0.12) / n
-        slats = [bx(-w / 2 + 0.06 + (i + 0.3) * pitch, -w / 2 + 0.06 + (i + 0.7) * pitch, y0 + 0.01, y1 - 0.01, z_mat, h - 0.08)
-                 for i in range(n)]
+        slats = [
+            bx(
+                -w / 2 + 0.06 + (i + 0.3) * pitch,
+                -w / 2 + 0.06 + (i + 0.7) * pitch,
+                y0 + 0.01,
+                y1 - 0.01,
+                z_mat,
+                h - 0.08,
+            )
+            for i in range(n)
+        ]
         return posts + rails + slats
     return [bx(-w / 2, w / 2, y0, y1, 0.0, h)]
 
@@ -103,26 +135,41 @@ def build_bed(p: dict) -> Piece:
     yaws = p["pillow_yaw"]
     for i in range(n_back):
         x = (i - (n_back - 1) / 2) * (pw + 0.04)
-        parts.append(part(f"pillow_{i}", "pillow", rotated_box((pw, pd, pt), (x, row_y1 - pd / 2, top + pt / 2), yaw=yaws[i])))
+        parts.append(
+            part(f"pillow_{i}", "pillow", rotated_box((pw, pd, pt), (x, row_y1 - pd / 2, top + pt / 2), yaw=yaws[i]))
+        )
     fw, fd, fth = min(0.45, (mw - 0.2) / max(n_front, 1) - 0.05), 0.16, min(0.35, pt * 2.2)
     for i in range(n_front):
         x = (i - (n_front - 1) / 2) * (fw + 0.05)
-        parts.append(part(f"pillow_{n_back + i}", "pillow",
-                          rotated_box((fw, fd, fth), (x, row_y0 - fd / 2 + 0.04, top + fth / 2), yaw=yaws[n_back + i])))
+        parts.append(
+            part(
+                f"pillow_{n_back + i}",
+                "pillow",
+                rotated_box((fw, fd, fth), (x, row_y0 - fd / 2 + 0.04, top + fth / 2), yaw=yaws[n_back + i]),
+            )
+        )
     front_edge = row_y0 - (fd - 0.04 if n_front else 0.0)
     surface, sup_y0, sup_y1 = top, mat_y0 + 0.05, front_edge - 0.05
     bt = min(p["blanket_thickness"], (w - mw) / 2)
     if p["blanket"] == "spread":
         y_end = front_edge - p["blanket_turn_back"]
         drop = min(p["blanket_drop"], mth)
-        bed += [bx(-mw / 2 - bt, mw / 2 + bt, mat_y0 - bt, y_end, top, top + bt),
-                bx(-mw / 2 - bt, -mw / 2, mat_y0 - bt, y_end, top - drop, top),
-                bx(mw / 2, mw / 2 + bt, mat_y0 - bt, y_end, top - drop, top),
-                bx(-mw / 2, mw / 2, mat_y0 - bt, mat_y0, top - drop, top)]
+        bed += [
+            bx(-mw / 2 - bt, mw / 2 + bt, mat_y0 - bt, y_end, top, top + bt),
+            bx(-mw / 2 - bt, -mw / 2, mat_y0 - bt, y_end, top - drop, top),
+            bx(mw / 2, mw / 2 + bt, mat_y0 - bt, y_end, top - drop, top),
+            bx(-mw / 2, mw / 2, mat_y0 - bt, mat_y0, top - drop, top),
+        ]
         surface, sup_y1 = top + bt, min(sup_y1, y_end)
     elif p["blanket"] == "folded":
         fy1 = mat_y0 + 0.05 + p["folded_depth"]
-        parts.append(part("blanket", raw_class("blanket"), bx(-mw / 2 + 0.02, mw / 2 - 0.02, mat_y0 + 0.05, fy1, top, top + 3 * bt)))
+        parts.append(
+            part(
+                "blanket",
+                raw_class("blanket"),
+                bx(-mw / 2 + 0.02, mw / 2 - 0.02, mat_y0 + 0.05, fy1, top, top + 3 * bt),
+            )
+        )
         sup_y0 = fy1 + 0.02
     parts.insert(0, part("bed", "bed", bed))
     supports = []
@@ -131,6 +178,4 @@ def build_bed(p: dict) -> Piece:
     return assemble("bed", p, parts, supports)
 
 
-SPECS = (
-    spec("bed", "bed", "wall", sample_bed, build_bed, front_clearance=0.6, tags=("bedroom",)),
-)
+SPECS = (spec("bed", "bed", "wall", sample_bed, build_bed, front_clearance=0.6, tags=("bedroom",)),)

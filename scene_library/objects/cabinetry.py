@@ -37,8 +37,9 @@ def _handle(style: str, xc: float, zc: float, y_face: float, horizontal: bool, l
     return [bx(xc - 0.007, xc + 0.007, y_face, y_face + hd, zc - length / 2, zc + length / 2)]
 
 
-def drawer_fronts(x0: float, x1: float, z0: float, z1: float, y_face: float, rows: int, cols: int, handle: str,
-                  gap: float = 0.004) -> list[trimesh.Trimesh]:
+def drawer_fronts(
+    x0: float, x1: float, z0: float, z1: float, y_face: float, rows: int, cols: int, handle: str, gap: float = 0.004
+) -> list[trimesh.Trimesh]:
     """A rows x cols grid of drawer fronts covering [x0, x1] x [z0, z1], each with a centred handle."""
     hd = handle_depth(handle)
     dw, dh = (x1 - x0) / cols, (z1 - z0) / rows
@@ -52,8 +53,17 @@ def drawer_fronts(x0: float, x1: float, z0: float, z1: float, y_face: float, row
     return out
 
 
-def door_fronts(x0: float, x1: float, z0: float, z1: float, y_face: float, n: int, handle: str,
-                handle_pos: str = "top", gap: float = 0.004) -> list[trimesh.Trimesh]:
+def door_fronts(
+    x0: float,
+    x1: float,
+    z0: float,
+    z1: float,
+    y_face: float,
+    n: int,
+    handle: str,
+    handle_pos: str = "top",
+    gap: float = 0.004,
+) -> list[trimesh.Trimesh]:
     """``n`` side-by-side doors covering [x0, x1] x [z0, z1]; handles near the meeting edges (pairs) and
     at the top, middle or bottom of the doors."""
     hd = handle_depth(handle)

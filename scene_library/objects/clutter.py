@@ -9,15 +9,35 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (assemble, bx, chance, choice, ellipsoid, open_box, part, randint, rod_x,
-                                          rotated_box, tapered_box)
+from scene_library.objects.shapes import (
+    assemble,
+    bx,
+    chance,
+    choice,
+    ellipsoid,
+    open_box,
+    part,
+    randint,
+    rod_x,
+    rotated_box,
+    tapered_box,
+)
 
 
-def _sample_box(rng: np.random.Generator, lo: tuple[float, float, float], hi: tuple[float, float, float], variants: list[str]) -> dict:
+def _sample_box(
+    rng: np.random.Generator, lo: tuple[float, float, float], hi: tuple[float, float, float], variants: list[str]
+) -> dict:
     w = uniform(rng, lo[0], hi[0])
-    return {"variant": choice(rng, variants), "width": w, "depth": uniform(rng, lo[1], min(hi[1], w)), "height": uniform(rng, lo[2], hi[2]),
-            "lid": uniform(rng, 0.02, 0.05), "top_width": uniform(rng, 0.6, 0.9), "top_depth": uniform(rng, 0.5, 0.9),
-            "top_height": uniform(rng, 0.4, 0.8)}
+    return {
+        "variant": choice(rng, variants),
+        "width": w,
+        "depth": uniform(rng, lo[1], min(hi[1], w)),
+        "height": uniform(rng, lo[2], hi[2]),
+        "lid": uniform(rng, 0.02, 0.05),
+        "top_width": uniform(rng, 0.6, 0.9),
+        "top_depth": uniform(rng, 0.5, 0.9),
+        "top_height": uniform(rng, 0.4, 0.8),
+    }
 
 
 def sample_box(rng: np.random.Generator) -> dict:
@@ -36,12 +56,17 @@ def _box(kind: str, p: dict) -> Piece:
         meshes = [open_box(-w / 2, w / 2, -d / 2, d / 2, 0.0, h, 0.006)]
     elif v == "lidded":
         lid = min(p["lid"], h / 3)
-        meshes = [bx(-w / 2 + 0.005, w / 2 - 0.005, -d / 2 + 0.005, d / 2 - 0.005, 0.0, h - lid + 0.005),
-                  bx(-w / 2, w / 2, -d / 2, d / 2, h - lid, h)]
+        meshes = [
+            bx(-w / 2 + 0.005, w / 2 - 0.005, -d / 2 + 0.005, d / 2 - 0.005, 0.0, h - lid + 0.005),
+            bx(-w / 2, w / 2, -d / 2, d / 2, h - lid, h),
+        ]
     elif v == "stacked":
         h0 = h * 0.55
         tw, td = w * p["top_width"], d * p["top_depth"]
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, h0), bx(-w / 2, -w / 2 + tw, d / 2 - td, d / 2, h0, h0 + (h - h0))]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, h0),
+            bx(-w / 2, -w / 2 + tw, d / 2 - td, d / 2, h0, h0 + (h - h0)),
+        ]
     else:
         meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, h)]
     return assemble(kind, p, [part("box", "box", meshes)], size=(w, d, h))
@@ -60,9 +85,15 @@ def build_floor_box(p: dict) -> Piece:
 def _sample_bag(rng: np.random.Generator, floor: bool) -> dict:
     variant = choice(rng, ["tote", "backpack", "duffel"] if floor else ["tote", "handbag", "backpack"])
     big = 1.0 if floor else 0.8
-    return {"variant": variant, "width": uniform(rng, 0.3, 0.55) * big, "depth": uniform(rng, 0.15, 0.3) * big,
-            "height": uniform(rng, 0.25, 0.5) * big, "handle": uniform(rng, 0.08, 0.18), "radius": uniform(rng, 0.12, 0.17),
-            "length": uniform(rng, 0.45, 0.65)}
+    return {
+        "variant": variant,
+        "width": uniform(rng, 0.3, 0.55) * big,
+        "depth": uniform(rng, 0.15, 0.3) * big,
+        "height": uniform(rng, 0.25, 0.5) * big,
+        "handle": uniform(rng, 0.08, 0.18),
+        "radius": uniform(rng, 0.12, 0.17),
+        "length": uniform(rng, 0.45, 0.65),
+    }
 
 
 def sample_bag(rng: np.random.Generator) -> dict:
@@ -80,8 +111,11 @@ def _straps(w: float, z: float, rise: float, ys: tuple[float, ...]) -> list[trim
     a = 0.3 * w
     out = []
     for y in ys:
-        out += [bx(-a / 2 - 0.015, -a / 2, y - 0.003, y + 0.003, z, z + rise), bx(a / 2, a / 2 + 0.015, y - 0.003, y + 0.003, z, z + rise),
-                bx(-a / 2 - 0.015, a / 2 + 0.015, y - 0.003, y + 0.003, z + rise - 0.015, z + rise)]
+        out += [
+            bx(-a / 2 - 0.015, -a / 2, y - 0.003, y + 0.003, z, z + rise),
+            bx(a / 2, a / 2 + 0.015, y - 0.003, y + 0.003, z, z + rise),
+            bx(-a / 2 - 0.015, a / 2 + 0.015, y - 0.003, y + 0.003, z + rise - 0.015, z + rise),
+        ]
     return out
 
 
@@ -93,12 +127,17 @@ def _bag(kind: str, p: dict) -> Piece:
     elif v == "backpack":
         w, d = min(w, 0.36), min(d, 0.22)
         body = h - d / 2
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, body), ellipsoid(w / 2, d / 2, d / 2, (0.0, 0.0, body), 12, 4),
-                  bx(-w / 2 + 0.04, w / 2 - 0.04, -d / 2 - 0.05, -d / 2, 0.03, body * 0.55),
-                  bx(-w / 2 + 0.05, -w / 2 + 0.09, d / 2, d / 2 + 0.02, 0.05, body),
-                  bx(w / 2 - 0.09, w / 2 - 0.05, d / 2, d / 2 + 0.02, 0.05, body)]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, body),
+            ellipsoid(w / 2, d / 2, d / 2, (0.0, 0.0, body), 12, 4),
+            bx(-w / 2 + 0.04, w / 2 - 0.04, -d / 2 - 0.05, -d / 2, 0.03, body * 0.55),
+            bx(-w / 2 + 0.05, -w / 2 + 0.09, d / 2, d / 2 + 0.02, 0.05, body),
+            bx(w / 2 - 0.09, w / 2 - 0.05, d / 2, d / 2 + 0.02, 0.05, body),
+        ]
     elif v == "handbag":
-        meshes = [tapered_box(w, d, w * 0.8, d * 0.6, 0.0, h * 0.7)] + _straps(w * 0.8, h * 0.7 - 0.01, p["handle"], (0.0,))
+        meshes = [tapered_box(w, d, w * 0.8, d * 0.6, 0.0, h * 0.7)] + _straps(
+            w * 0.8, h * 0.7 - 0.01, p["handle"], (0.0,)
+        )
     else:
         meshes = [tapered_box(w, d, w, d * 0.7, 0.0, h)] + _straps(w, h - 0.01, p["handle"], (-d * 0.3, d * 0.3))
     return assemble(kind, p, [part("bag", "bag", meshes)])
@@ -116,11 +155,29 @@ def build_floor_bag(p: dict) -> Piece:
 
 def _sample_clothes(rng: np.random.Generator, scale: float) -> dict:
     if chance(rng, 0.35):
-        items = [[uniform(rng, 0.25, 0.35), uniform(rng, 0.2, 0.3), uniform(rng, 0.03, 0.06), uniform(rng, -0.02, 0.02),
-                  uniform(rng, -0.02, 0.02), uniform(rng, -0.05, 0.05)] for _ in range(randint(rng, 2, 5))]
+        items = [
+            [
+                uniform(rng, 0.25, 0.35),
+                uniform(rng, 0.2, 0.3),
+                uniform(rng, 0.03, 0.06),
+                uniform(rng, -0.02, 0.02),
+                uniform(rng, -0.02, 0.02),
+                uniform(rng, -0.05, 0.05),
+            ]
+            for _ in range(randint(rng, 2, 5))
+        ]
         return {"variant": "folded", "items": items}
-    items = [[uniform(rng, 0.25, 0.5) * scale, uniform(rng, 0.2, 0.4) * scale, uniform(rng, 0.02, 0.05), uniform(rng, -0.1, 0.1) * scale,
-              uniform(rng, -0.08, 0.08) * scale, uniform(rng, -math.pi, math.pi)] for _ in range(randint(rng, 2, 5))]
+    items = [
+        [
+            uniform(rng, 0.25, 0.5) * scale,
+            uniform(rng, 0.2, 0.4) * scale,
+            uniform(rng, 0.02, 0.05),
+            uniform(rng, -0.1, 0.1) * scale,
+            uniform(rng, -0.08, 0.08) * scale,
+            uniform(rng, -math.pi, math.pi),
+        ]
+        for _ in range(randint(rng, 2, 5))
+    ]
     return {"variant": "pile", "items": items}
 
 
@@ -156,7 +213,11 @@ def build_floor_clothes(p: dict) -> Piece:
 def sample_folded_towel(rng: np.random.Generator) -> dict:
     """Folded towels (metres)."""
     w, d = uniform(rng, 0.25, 0.4), uniform(rng, 0.2, 0.3)
-    return {"width": w, "depth": d, "items": [[uniform(rng, 0.03, 0.06), uniform(rng, -0.015, 0.015)] for _ in range(randint(rng, 1, 3))]}
+    return {
+        "width": w,
+        "depth": d,
+        "items": [[uniform(rng, 0.03, 0.06), uniform(rng, -0.015, 0.015)] for _ in range(randint(rng, 1, 3))],
+    }
 
 
 def build_folded_towel(p: dict) -> Piece:

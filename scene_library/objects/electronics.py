@@ -15,7 +15,18 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, face_depth, handle_depth
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, corner_legs, part, raw_class, spec, support)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    corner_legs,
+    part,
+    raw_class,
+    spec,
+    support,
+)
 
 # --- television -------------------------------------------------------------------------------------
 
@@ -26,14 +37,18 @@ def _tv(w: float, bezel: float, depth: float, foot: str, z0: float, yc: float) -
     ph = w * 9 / 16 + 2 * bezel
     lift = 0.07
     if foot == "pedestal":
-        base = [bx(-0.14, 0.14, yc - 0.1, yc + 0.1, z0, z0 + 0.015),
-                bx(-0.03, 0.03, yc + depth / 2, yc + depth / 2 + 0.025, z0, z0 + lift + ph / 3)]
+        base = [
+            bx(-0.14, 0.14, yc - 0.1, yc + 0.1, z0, z0 + 0.015),
+            bx(-0.03, 0.03, yc + depth / 2, yc + depth / 2 + 0.025, z0, z0 + lift + ph / 3),
+        ]
     else:
         base = []
         for s in (-1, 1):
             x = s * (w / 2 - 0.12)
-            base += [bx(x - 0.02, x + 0.02, yc - 0.1, yc + 0.08, z0, z0 + 0.012),
-                     bx(x - 0.015, x + 0.015, yc - 0.01, yc + 0.01, z0, z0 + lift)]
+            base += [
+                bx(x - 0.02, x + 0.02, yc - 0.1, yc + 0.08, z0, z0 + 0.012),
+                bx(x - 0.015, x + 0.015, yc - 0.01, yc + 0.01, z0, z0 + lift),
+            ]
     panel = bx(-w / 2, w / 2, yc - depth / 2, yc + depth / 2, z0 + lift, z0 + lift + ph)
     return [panel, *base], z0 + lift + ph
 
@@ -41,11 +56,19 @@ def _tv(w: float, bezel: float, depth: float, foot: str, z0: float, yc: float) -
 def sample_tv_stand(rng: np.random.Generator) -> dict:
     """TV stand with a television params (metres)."""
     w = uniform(rng, 1.0, 1.8)
-    return {"variant": choice(rng, ["cabinet", "open", "legs"]), "width": w, "depth": uniform(rng, 0.35, 0.50),
-            "height": uniform(rng, 0.40, 0.60),
-            "tv_width": uniform(rng, 0.7, min(1.45, w - 0.1)), "tv_depth": uniform(rng, 0.04, 0.08), "bezel": uniform(rng, 0.005, 0.02),
-            "tv_foot": choice(rng, ["pedestal", "feet"]), "handle": choice(rng, list(HANDLES)), "device": chance(rng, 0.5),
-            "leg_height": uniform(rng, 0.10, 0.20)}
+    return {
+        "variant": choice(rng, ["cabinet", "open", "legs"]),
+        "width": w,
+        "depth": uniform(rng, 0.35, 0.50),
+        "height": uniform(rng, 0.40, 0.60),
+        "tv_width": uniform(rng, 0.7, min(1.45, w - 0.1)),
+        "tv_depth": uniform(rng, 0.04, 0.08),
+        "bezel": uniform(rng, 0.005, 0.02),
+        "tv_foot": choice(rng, ["pedestal", "feet"]),
+        "handle": choice(rng, list(HANDLES)),
+        "device": chance(rng, 0.5),
+        "leg_height": uniform(rng, 0.10, 0.20),
+    }
 
 
 def _stand(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh], list, list[trimesh.Trimesh]]:
@@ -54,22 +77,42 @@ def _stand(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh]
     sups, device = [], []
     if v == "cabinet":
         fd = face_depth(p["handle"])
-        meshes = [bx(-w / 2, w / 2, -d / 2 + fd, d / 2, 0.05, h), bx(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + fd + 0.04, d / 2, 0.0, 0.05),
-                  bx(-w / 2, w / 2, -d / 2 + handle_depth(p["handle"]), -d / 2 + fd, h - t, h)]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2 + fd, d / 2, 0.05, h),
+            bx(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + fd + 0.04, d / 2, 0.0, 0.05),
+            bx(-w / 2, w / 2, -d / 2 + handle_depth(p["handle"]), -d / 2 + fd, h - t, h),
+        ]
         meshes += door_fronts(-w / 2, w / 2, 0.05, h - t, -d / 2, max(2, round(w / 0.45)), p["handle"], "top")
     elif v == "open":
-        meshes = [boxes([(-w / 2, w / 2, -d / 2, d / 2, h - t, h), (-w / 2, w / 2, -d / 2, d / 2, 0.0, t + 0.03),
-                         (-w / 2, -w / 2 + t, -d / 2, d / 2, t + 0.03, h - t), (w / 2 - t, w / 2, -d / 2, d / 2, t + 0.03, h - t),
-                         (-t / 2, t / 2, -d / 2, d / 2, t + 0.03, h - t), (-w / 2 + t, w / 2 - t, d / 2 - 0.01, d / 2, t + 0.03, h - t)])]
+        meshes = [
+            boxes(
+                [
+                    (-w / 2, w / 2, -d / 2, d / 2, h - t, h),
+                    (-w / 2, w / 2, -d / 2, d / 2, 0.0, t + 0.03),
+                    (-w / 2, -w / 2 + t, -d / 2, d / 2, t + 0.03, h - t),
+                    (w / 2 - t, w / 2, -d / 2, d / 2, t + 0.03, h - t),
+                    (-t / 2, t / 2, -d / 2, d / 2, t + 0.03, h - t),
+                    (-w / 2 + t, w / 2 - t, d / 2 - 0.01, d / 2, t + 0.03, h - t),
+                ]
+            )
+        ]
         z = t + 0.03
-        sups = [support(z, -w / 2 + t, -d / 2, -t / 2, d / 2 - 0.01, h - t - z),
-                support(z, t / 2, -d / 2, w / 2 - t, d / 2 - 0.01, h - t - z)]
+        sups = [
+            support(z, -w / 2 + t, -d / 2, -t / 2, d / 2 - 0.01, h - t - z),
+            support(z, t / 2, -d / 2, w / 2 - t, d / 2 - 0.01, h - t - z),
+        ]
         if p["device"]:
-            device = [bx(t / 2 + 0.05, t / 2 + 0.05 + min(0.35, w / 2 - 0.1), -0.1, 0.1, z, z + min(0.06, h - t - z - 0.01))]
-            sups[1] = support(z, t / 2 + 0.05 + min(0.35, w / 2 - 0.1) + 0.02, -d / 2, w / 2 - t, d / 2 - 0.01, h - t - z)
+            device = [
+                bx(t / 2 + 0.05, t / 2 + 0.05 + min(0.35, w / 2 - 0.1), -0.1, 0.1, z, z + min(0.06, h - t - z - 0.01))
+            ]
+            sups[1] = support(
+                z, t / 2 + 0.05 + min(0.35, w / 2 - 0.1) + 0.02, -d / 2, w / 2 - t, d / 2 - 0.01, h - t - z
+            )
     else:
         lh = min(p["leg_height"], h - 0.15)
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, lh, h)] + corner_legs("square", -w / 2, w / 2, -d / 2, d / 2, 0.04, 0.0, lh, inset=0.03)
+        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, lh, h)] + corner_legs(
+            "square", -w / 2, w / 2, -d / 2, d / 2, 0.04, 0.0, lh, inset=0.03
+        )
     return meshes, [s for s in sups if s.x1 - s.x0 > 0.1], device
 
 
@@ -90,8 +133,12 @@ def build_tv_stand(p: dict) -> Piece:
 
 def sample_television(rng: np.random.Generator) -> dict:
     """Free-standing television params (metres), for dresser or cabinet tops."""
-    return {"width": uniform(rng, 0.5, 1.0), "tv_depth": uniform(rng, 0.03, 0.07), "bezel": uniform(rng, 0.005, 0.02),
-            "tv_foot": choice(rng, ["pedestal", "feet"])}
+    return {
+        "width": uniform(rng, 0.5, 1.0),
+        "tv_depth": uniform(rng, 0.03, 0.07),
+        "bezel": uniform(rng, 0.005, 0.02),
+        "tv_foot": choice(rng, ["pedestal", "feet"]),
+    }
 
 
 def build_television(p: dict) -> Piece:
@@ -105,10 +152,19 @@ def build_television(p: dict) -> Piece:
 
 def sample_monitor(rng: np.random.Generator) -> dict:
     """Desk monitor params (metres), optionally with a keyboard and mouse in front."""
-    return {"width": uniform(rng, 0.42, 0.66), "aspect": choice(rng, [16 / 9, 16 / 10]), "panel_depth": uniform(rng, 0.015, 0.05),
-            "foot": choice(rng, ["plate", "v_legs"]), "foot_width": uniform(rng, 0.18, 0.26), "foot_depth": uniform(rng, 0.15, 0.22),
-            "lift": uniform(rng, 0.06, 0.15), "keyboard": chance(rng, 0.6), "keyboard_width": uniform(rng, 0.35, 0.45),
-            "keyboard_depth": uniform(rng, 0.12, 0.16), "keyboard_gap": uniform(rng, 0.06, 0.15)}
+    return {
+        "width": uniform(rng, 0.42, 0.66),
+        "aspect": choice(rng, [16 / 9, 16 / 10]),
+        "panel_depth": uniform(rng, 0.015, 0.05),
+        "foot": choice(rng, ["plate", "v_legs"]),
+        "foot_width": uniform(rng, 0.18, 0.26),
+        "foot_depth": uniform(rng, 0.15, 0.22),
+        "lift": uniform(rng, 0.06, 0.15),
+        "keyboard": chance(rng, 0.6),
+        "keyboard_width": uniform(rng, 0.35, 0.45),
+        "keyboard_depth": uniform(rng, 0.12, 0.16),
+        "keyboard_gap": uniform(rng, 0.06, 0.15),
+    }
 
 
 def build_monitor(p: dict) -> Piece:
@@ -119,16 +175,23 @@ def build_monitor(p: dict) -> Piece:
     if p["foot"] == "plate":
         foot = [bx(-fw / 2, fw / 2, -fdp / 2, fdp / 2, 0.0, 0.012)]
     else:
-        foot = [bx(-fw / 2, -fw / 2 + 0.03, -fdp / 2, fdp / 2, 0.0, 0.012), bx(fw / 2 - 0.03, fw / 2, -fdp / 2, fdp / 2, 0.0, 0.012),
-                bx(-fw / 2, fw / 2, fdp / 2 - 0.04, fdp / 2, 0.0, 0.012)]
-    meshes = foot + [bx(-0.03, 0.03, yp + pd / 2, yp + pd / 2 + 0.025, 0.0, lift + ph / 2),
-                     bx(-w / 2, w / 2, yp - pd / 2, yp + pd / 2, lift, lift + ph)]
+        foot = [
+            bx(-fw / 2, -fw / 2 + 0.03, -fdp / 2, fdp / 2, 0.0, 0.012),
+            bx(fw / 2 - 0.03, fw / 2, -fdp / 2, fdp / 2, 0.0, 0.012),
+            bx(-fw / 2, fw / 2, fdp / 2 - 0.04, fdp / 2, 0.0, 0.012),
+        ]
+    meshes = foot + [
+        bx(-0.03, 0.03, yp + pd / 2, yp + pd / 2 + 0.025, 0.0, lift + ph / 2),
+        bx(-w / 2, w / 2, yp - pd / 2, yp + pd / 2, lift, lift + ph),
+    ]
     parts = [part("monitor", raw_class("monitor"), meshes)]
     if p["keyboard"]:
         kw, kd = p["keyboard_width"], p["keyboard_depth"]
         y1 = -fdp / 2 - p["keyboard_gap"]
         parts.append(part("keyboard", raw_class("keyboard"), bx(-kw / 2, kw / 2, y1 - kd, y1, 0.0, 0.025)))
-        parts.append(part("mouse", raw_class("mouse"), bx(kw / 2 + 0.06, kw / 2 + 0.12, y1 - kd, y1 - kd + 0.1, 0.0, 0.035)))
+        parts.append(
+            part("mouse", raw_class("mouse"), bx(kw / 2 + 0.06, kw / 2 + 0.12, y1 - kd, y1 - kd + 0.1, 0.0, 0.035))
+        )
     return assemble("monitor", p, parts)
 
 
@@ -143,13 +206,24 @@ def sample_computer(rng: np.random.Generator) -> dict:
 def build_computer(p: dict) -> Piece:
     """Computer tower (NYU class of "computer": otherprop): case on small feet, front bezel and drive bay."""
     w, d, h = p["width"], p["depth"], p["height"]
-    meshes = [bx(-w / 2, w / 2, -d / 2 + 0.01, d / 2, 0.015, h), bx(-w / 2 + 0.01, w / 2 - 0.01, -d / 2, -d / 2 + 0.01, 0.03, h - 0.02),
-              bx(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + 0.02, d / 2 - 0.02, 0.0, 0.015)]
+    meshes = [
+        bx(-w / 2, w / 2, -d / 2 + 0.01, d / 2, 0.015, h),
+        bx(-w / 2 + 0.01, w / 2 - 0.01, -d / 2, -d / 2 + 0.01, 0.03, h - 0.02),
+        bx(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + 0.02, d / 2 - 0.02, 0.0, 0.015),
+    ]
     return assemble("computer", p, [part("computer", raw_class("computer"), meshes)], size=(w, d, h))
 
 
 SPECS = (
-    spec("tv_stand", raw_class("tv stand"), "wall", sample_tv_stand, build_tv_stand, front_clearance=0.5, tags=("living_room",)),
+    spec(
+        "tv_stand",
+        raw_class("tv stand"),
+        "wall",
+        sample_tv_stand,
+        build_tv_stand,
+        front_clearance=0.5,
+        tags=("living_room",),
+    ),
     spec("television", "television", "surface", sample_television, build_television, tags=("bedroom", "living_room")),
     spec("monitor", raw_class("monitor"), "surface", sample_monitor, build_monitor, tags=("monitor", "office")),
     spec("computer", raw_class("computer"), "floor_clutter", sample_computer, build_computer, tags=("office",)),

@@ -15,8 +15,20 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, handle_depth
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, cyl, part, randint, raw_class, rod_y, spec,
-                                          support)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    cyl,
+    part,
+    randint,
+    raw_class,
+    rod_y,
+    spec,
+    support,
+)
 
 #: NYU40 class of a stove / range. The brief for this library asks for ``otherfurniture``; note that the
 #: NYUv2 894-name table maps the raw name "stove" to ``otherstructure``.
@@ -32,13 +44,25 @@ def _sample_counter(rng: np.random.Generator, island: bool) -> dict:
     sink_p = 0.3 if island else 0.7
     sink = -1 if not chance(rng, sink_p) else choice(rng, [i for i in range(n) if i != stove])
     return {
-        "width": w, "depth": uniform(rng, 0.90, 1.20) if island else uniform(rng, 0.60, 0.65), "height": uniform(rng, 0.88, 0.92),
+        "width": w,
+        "depth": uniform(rng, 0.90, 1.20) if island else uniform(rng, 0.60, 0.65),
+        "height": uniform(rng, 0.88, 0.92),
         "back_overhang": uniform(rng, 0.20, 0.30) if island else 0.0,
-        "top_thickness": uniform(rng, 0.03, 0.04), "overhang": uniform(rng, 0.02, 0.03), "plinth": uniform(rng, 0.08, 0.12),
-        "n_units": n, "fronts": [choice(rng, ["doors", "drawers", "mixed"]) for _ in range(n)], "handle": choice(rng, list(HANDLES)),
-        "stove_unit": stove, "sink_unit": sink, "sink_double": chance(rng, 0.3), "sink_width": uniform(rng, 0.45, 0.80),
-        "sink_depth": uniform(rng, 0.38, 0.45), "basin_depth": uniform(rng, 0.16, 0.22), "faucet_height": uniform(rng, 0.20, 0.35),
-        "faucet_reach": uniform(rng, 0.15, 0.22), "stove_backguard": uniform(rng, 0.08, 0.18) if chance(rng, 0.5) else 0.0,
+        "top_thickness": uniform(rng, 0.03, 0.04),
+        "overhang": uniform(rng, 0.02, 0.03),
+        "plinth": uniform(rng, 0.08, 0.12),
+        "n_units": n,
+        "fronts": [choice(rng, ["doors", "drawers", "mixed"]) for _ in range(n)],
+        "handle": choice(rng, list(HANDLES)),
+        "stove_unit": stove,
+        "sink_unit": sink,
+        "sink_double": chance(rng, 0.3),
+        "sink_width": uniform(rng, 0.45, 0.80),
+        "sink_depth": uniform(rng, 0.38, 0.45),
+        "basin_depth": uniform(rng, 0.16, 0.22),
+        "faucet_height": uniform(rng, 0.20, 0.35),
+        "faucet_reach": uniform(rng, 0.15, 0.22),
+        "stove_backguard": uniform(rng, 0.08, 0.18) if chance(rng, 0.5) else 0.0,
         "burner_radius": uniform(rng, 0.06, 0.09),
     }
 
@@ -56,9 +80,12 @@ def sample_kitchen_island(rng: np.random.Generator) -> dict:
 def _stove(p: dict, x0: float, x1: float, y_face: float, y_back: float, h: float) -> list[trimesh.Trimesh]:
     """Free-standing range filling one unit: body, oven door with handle, knobs, cooktop with 4 burners."""
     fd = face_depth("bar")
-    out = [bx(x0, x1, y_face + fd, y_back, 0.0, h - 0.004),
-           bx(x0 + 0.01, x1 - 0.01, y_face + handle_depth("bar"), y_face + fd, 0.1, h - 0.16),
-           bx(x0 + 0.06, x1 - 0.06, y_face, y_face + handle_depth("bar"), h - 0.21, h - 0.19), bx(x0, x1, y_face, y_back, h - 0.004, h)]
+    out = [
+        bx(x0, x1, y_face + fd, y_back, 0.0, h - 0.004),
+        bx(x0 + 0.01, x1 - 0.01, y_face + handle_depth("bar"), y_face + fd, 0.1, h - 0.16),
+        bx(x0 + 0.06, x1 - 0.06, y_face, y_face + handle_depth("bar"), h - 0.21, h - 0.19),
+        bx(x0, x1, y_face, y_back, h - 0.004, h),
+    ]
     n_knobs = 4
     for i in range(n_knobs):
         xc = x0 + (i + 1) * (x1 - x0) / (n_knobs + 1)
@@ -76,20 +103,33 @@ def _sink(p: dict, hx0: float, hx1: float, hy0: float, hy1: float, h: float) -> 
     """Open basin(s) under a rectangular hole in the top, with a thin rim on the top."""
     bd, t = p["basin_depth"], 0.008
     zb = h - bd
-    out = [bx(hx0, hx1, hy0, hy1, zb - t, zb), bx(hx0, hx1, hy0, hy0 + t, zb, h), bx(hx0, hx1, hy1 - t, hy1, zb, h),
-           bx(hx0, hx0 + t, hy0, hy1, zb, h), bx(hx1 - t, hx1, hy0, hy1, zb, h)]
+    out = [
+        bx(hx0, hx1, hy0, hy1, zb - t, zb),
+        bx(hx0, hx1, hy0, hy0 + t, zb, h),
+        bx(hx0, hx1, hy1 - t, hy1, zb, h),
+        bx(hx0, hx0 + t, hy0, hy1, zb, h),
+        bx(hx1 - t, hx1, hy0, hy1, zb, h),
+    ]
     if p["sink_double"]:
         xm = (hx0 + hx1) / 2
         out.append(bx(xm - t / 2, xm + t / 2, hy0, hy1, zb, h - 0.02))
-    out += [bx(hx0 - 0.015, hx1 + 0.015, hy0 - 0.015, hy0, h, h + 0.004), bx(hx0 - 0.015, hx1 + 0.015, hy1, hy1 + 0.015, h, h + 0.004),
-            bx(hx0 - 0.015, hx0, hy0, hy1, h, h + 0.004), bx(hx1, hx1 + 0.015, hy0, hy1, h, h + 0.004)]
+    out += [
+        bx(hx0 - 0.015, hx1 + 0.015, hy0 - 0.015, hy0, h, h + 0.004),
+        bx(hx0 - 0.015, hx1 + 0.015, hy1, hy1 + 0.015, h, h + 0.004),
+        bx(hx0 - 0.015, hx0, hy0, hy1, h, h + 0.004),
+        bx(hx1, hx1 + 0.015, hy0, hy1, h, h + 0.004),
+    ]
     return out
 
 
 def _faucet(p: dict, x: float, y: float, h: float, y_min: float) -> list[trimesh.Trimesh]:
     fh = p["faucet_height"]
     reach = min(p["faucet_reach"], y - y_min)
-    return [cyl(0.025, h, h + 0.03, (x, y), 12), cyl(0.014, h + 0.03, h + fh, (x, y), 8), rod_y(0.012, y - reach, y, x, h + fh - 0.012, 8)]
+    return [
+        cyl(0.025, h, h + 0.03, (x, y), 12),
+        cyl(0.014, h + 0.03, h + fh, (x, y), 8),
+        rod_y(0.012, y - reach, y, x, h + fh - 0.012, 8),
+    ]
 
 
 def _counter(kind: str, p: dict) -> Piece:
@@ -137,8 +177,16 @@ def _counter(kind: str, p: dict) -> Piece:
     for a, b in top_spans:
         if hole is not None and a <= hole[0] and hole[1] <= b:
             hx0, hx1, hy0, hy1 = hole
-            top.append(boxes([(a, hx0, -d / 2, d / 2, h - tt, h), (hx1, b, -d / 2, d / 2, h - tt, h),
-                              (hx0, hx1, -d / 2, hy0, h - tt, h), (hx0, hx1, hy1, d / 2, h - tt, h)]))
+            top.append(
+                boxes(
+                    [
+                        (a, hx0, -d / 2, d / 2, h - tt, h),
+                        (hx1, b, -d / 2, d / 2, h - tt, h),
+                        (hx0, hx1, -d / 2, hy0, h - tt, h),
+                        (hx0, hx1, hy1, d / 2, h - tt, h),
+                    ]
+                )
+            )
             spans = [(a, hx0 - 0.05), (hx1 + 0.05, b)]
         else:
             top.append(bx(a, b, -d / 2, d / 2, h - tt, h))
@@ -171,21 +219,38 @@ def sample_refrigerator(rng: np.random.Generator) -> dict:
     """Full-size refrigerator params (metres)."""
     w = uniform(rng, 0.55, 0.90)
     variants = ["top_freezer", "bottom_freezer", "single"] + (["side_by_side"] if w >= 0.8 else [])
-    return {"variant": choice(rng, variants), "width": w, "depth": uniform(rng, 0.60, 0.75), "height": uniform(rng, 1.70, 1.90),
-            "split": uniform(rng, 0.28, 0.36), "door_thickness": uniform(rng, 0.04, 0.06), "handle_depth": uniform(rng, 0.03, 0.05)}
+    return {
+        "variant": choice(rng, variants),
+        "width": w,
+        "depth": uniform(rng, 0.60, 0.75),
+        "height": uniform(rng, 1.70, 1.90),
+        "split": uniform(rng, 0.28, 0.36),
+        "door_thickness": uniform(rng, 0.04, 0.06),
+        "handle_depth": uniform(rng, 0.03, 0.05),
+    }
 
 
 def sample_mini_fridge(rng: np.random.Generator) -> dict:
     """Mini fridge params (metres)."""
-    return {"variant": "single", "width": uniform(rng, 0.45, 0.55), "depth": uniform(rng, 0.45, 0.55), "height": uniform(rng, 0.80, 0.90),
-            "split": 0.3, "door_thickness": uniform(rng, 0.03, 0.05), "handle_depth": uniform(rng, 0.02, 0.035)}
+    return {
+        "variant": "single",
+        "width": uniform(rng, 0.45, 0.55),
+        "depth": uniform(rng, 0.45, 0.55),
+        "height": uniform(rng, 0.80, 0.90),
+        "split": 0.3,
+        "door_thickness": uniform(rng, 0.03, 0.05),
+        "handle_depth": uniform(rng, 0.02, 0.035),
+    }
 
 
 def _fridge(kind: str, p: dict) -> Piece:
     w, d, h, v = p["width"], p["depth"], p["height"], p["variant"]
     hd, dt = p["handle_depth"], p["door_thickness"]
     yf = -d / 2
-    body = [bx(-w / 2, w / 2, yf + hd + dt, d / 2, 0.06, h), bx(-w / 2 + 0.02, w / 2 - 0.02, yf + hd + dt + 0.03, d / 2, 0.0, 0.06)]
+    body = [
+        bx(-w / 2, w / 2, yf + hd + dt, d / 2, 0.06, h),
+        bx(-w / 2 + 0.02, w / 2 - 0.02, yf + hd + dt + 0.03, d / 2, 0.0, 0.06),
+    ]
     g = 0.004
 
     def door(x0: float, x1: float, z0: float, z1: float, hx: float, horizontal: bool = False) -> list[trimesh.Trimesh]:
@@ -229,8 +294,14 @@ def build_mini_fridge(p: dict) -> Piece:
 
 def sample_wall_cabinet(rng: np.random.Generator) -> dict:
     """Wall-hung kitchen cabinet params (metres)."""
-    return {"variant": choice(rng, ["doors", "doors", "open"]), "width": uniform(rng, 0.6, 2.4), "depth": uniform(rng, 0.30, 0.35),
-            "height": uniform(rng, 0.6, 0.9), "handle": choice(rng, list(HANDLES)), "n_shelves": randint(rng, 1, 2)}
+    return {
+        "variant": choice(rng, ["doors", "doors", "open"]),
+        "width": uniform(rng, 0.6, 2.4),
+        "depth": uniform(rng, 0.30, 0.35),
+        "height": uniform(rng, 0.6, 0.9),
+        "handle": choice(rng, list(HANDLES)),
+        "n_shelves": randint(rng, 1, 2),
+    }
 
 
 def build_wall_cabinet(p: dict) -> Piece:
@@ -240,9 +311,13 @@ def build_wall_cabinet(p: dict) -> Piece:
     sups = []
     if p["variant"] == "open":
         t = 0.018
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, t), bx(-w / 2, w / 2, -d / 2, d / 2, h - t, h),
-                  bx(-w / 2, -w / 2 + t, -d / 2, d / 2, t, h - t), bx(w / 2 - t, w / 2, -d / 2, d / 2, t, h - t),
-                  bx(-w / 2 + t, w / 2 - t, d / 2 - 0.01, d / 2, t, h - t)]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, t),
+            bx(-w / 2, w / 2, -d / 2, d / 2, h - t, h),
+            bx(-w / 2, -w / 2 + t, -d / 2, d / 2, t, h - t),
+            bx(w / 2 - t, w / 2, -d / 2, d / 2, t, h - t),
+            bx(-w / 2 + t, w / 2 - t, d / 2 - 0.01, d / 2, t, h - t),
+        ]
         k = p["n_shelves"] + 1
         gap = (h - 2 * t - (k - 1) * t) / k
         for i in range(k):
@@ -257,9 +332,43 @@ def build_wall_cabinet(p: dict) -> Piece:
 
 
 SPECS = (
-    spec("counter_run", "counter", "wall", sample_counter_run, build_counter_run, front_clearance=1.0, tags=("kitchen",)),
-    spec("kitchen_island", "counter", "free", sample_kitchen_island, build_kitchen_island, front_clearance=1.0, tags=("kitchen",)),
-    spec("refrigerator", "refridgerator", "wall", sample_refrigerator, build_refrigerator, front_clearance=0.9, tags=("kitchen", "tall")),
-    spec("mini_fridge", "refridgerator", "wall", sample_mini_fridge, build_mini_fridge, front_clearance=0.6, tags=("kitchen", "office")),
-    spec("wall_cabinet", "cabinet", "wall_mounted", sample_wall_cabinet, build_wall_cabinet, mount_height=(1.40, 1.50), tags=("kitchen",)),
+    spec(
+        "counter_run", "counter", "wall", sample_counter_run, build_counter_run, front_clearance=1.0, tags=("kitchen",)
+    ),
+    spec(
+        "kitchen_island",
+        "counter",
+        "free",
+        sample_kitchen_island,
+        build_kitchen_island,
+        front_clearance=1.0,
+        tags=("kitchen",),
+    ),
+    spec(
+        "refrigerator",
+        "refridgerator",
+        "wall",
+        sample_refrigerator,
+        build_refrigerator,
+        front_clearance=0.9,
+        tags=("kitchen", "tall"),
+    ),
+    spec(
+        "mini_fridge",
+        "refridgerator",
+        "wall",
+        sample_mini_fridge,
+        build_mini_fridge,
+        front_clearance=0.6,
+        tags=("kitchen", "office"),
+    ),
+    spec(
+        "wall_cabinet",
+        "cabinet",
+        "wall_mounted",
+        sample_wall_cabinet,
+        build_wall_cabinet,
+        mount_height=(1.40, 1.50),
+        tags=("kitchen",),
+    ),
 )

@@ -22,7 +22,7 @@ needs is reported when building).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -34,12 +34,25 @@ from scene_library.limits import MAX_PARAM_COUNT, MAX_PARAM_DEPTH, MAX_PARAM_VAL
 SCHEMA_SEEDS = 16
 
 #: Parameters whose numbers may be negative: angles, offsets, sides (-1 / +1) and indices (-1 = none).
-SIGNED_PARAMS = frozenset({
-    "yaw", "pillow_yaw", "tilt", "open_angle", "screen_angle", "lean",  # angles (radians)
-    "books", "items", "blobs", "sheets",  # nested offsets and angles of small items
-    "curtain_side", "pedestal_side", "hinge",  # sides
-    "sink_unit", "stove_unit",  # unit indices, -1 = none
-})
+SIGNED_PARAMS = frozenset(
+    {
+        "yaw",
+        "pillow_yaw",
+        "tilt",
+        "open_angle",
+        "screen_angle",
+        "lean",  # angles (radians)
+        "books",
+        "items",
+        "blobs",
+        "sheets",  # nested offsets and angles of small items
+        "curtain_side",
+        "pedestal_side",
+        "hinge",  # sides
+        "sink_unit",
+        "stove_unit",  # unit indices, -1 = none
+    }
+)
 
 #: Smallest value of parameters that divide a length into parts (metres, or a width / height ratio).
 MIN_PARAM: dict[str, float] = {"fold_pitch": 0.02, "slat_width": 0.01, "aspect": 0.2}
@@ -47,11 +60,17 @@ MIN_PARAM: dict[str, float] = {"fold_pitch": 0.02, "slat_width": 0.01, "aspect":
 MAX_PARAM: dict[str, float] = {"curtain_cover": 1.0, "open_fraction": 1.0, "split": 1.0}
 
 _FLAG, _COUNT, _NUMBER, _TEXT, _NESTED, _ANY = "flag", "count", "number", "text", "nested", "any"
-_DESCRIBED = {_FLAG: "true or false", _COUNT: "a whole number", _NUMBER: "a number", _TEXT: "a text",
-              _NESTED: "a list", _ANY: "a value"}
+_DESCRIBED = {
+    _FLAG: "true or false",
+    _COUNT: "a whole number",
+    _NUMBER: "a number",
+    _TEXT: "a text",
+    _NESTED: "a list",
+    _ANY: "a value",
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def param_types(kind: str) -> dict[str, str]:
     """``{key: type}`` of a registered kind's parameters (see the module docstring); types are
     ``"flag"``, ``"count"``, ``"number"``, ``"text"``, ``"nested"`` or ``"any"``."""
@@ -93,8 +112,10 @@ def check_params(kind: str, params: Any, where: str) -> None:
     types = param_types(kind)
     unknown = [k for k in params if k not in types]
     if unknown:
-        raise SceneError(f"{where}: unknown parameter(s) {listed_keys(unknown)} for a {kind}; "
-                         f"remove them (its parameters: {', '.join(sorted(types))})")
+        raise SceneError(
+            f"{where}: unknown parameter(s) {listed_keys(unknown)} for a {kind}; "
+            f"remove them (its parameters: {', '.join(sorted(types))})"
+        )
     budget = [MAX_PARAM_VALUES]
     for key, value in params.items():
         _check_value(value, types[key], key, f"{where}: parameter {key!r}", budget, 0)
@@ -107,8 +128,9 @@ def _check_value(value: Any, kind_of: str, key: str, where: str, budget: list[in
         value = value.item()
     budget[0] -= 1
     if budget[0] < 0:
-        raise SceneError(f"{where}: the object's parameters hold more than {MAX_PARAM_VALUES} values; "
-                         "shorten its lists")
+        raise SceneError(
+            f"{where}: the object's parameters hold more than {MAX_PARAM_VALUES} values; shorten its lists"
+        )
     if kind_of == _FLAG:
         if not isinstance(value, bool):
             raise SceneError(f"{where} must be true or false, not {short_value(value)}")

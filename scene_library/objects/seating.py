@@ -13,8 +13,19 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import ObjectSpec, Piece, uniform
-from scene_library.objects.shapes import (assemble, bx, chance, choice, corner_legs, cyl, part, randint, rotated_box, spec,
-                                          support)
+from scene_library.objects.shapes import (
+    assemble,
+    bx,
+    chance,
+    choice,
+    corner_legs,
+    cyl,
+    part,
+    randint,
+    rotated_box,
+    spec,
+    support,
+)
 
 # --- chair ------------------------------------------------------------------------------------------
 
@@ -60,7 +71,11 @@ def _chair_base(p: dict, sw: float, d: float, bt: float, z_seat: float) -> list[
         return [cyl(r, 0.0, 0.025, (0.0, yc), 16), cyl(0.03, 0.025, z_seat, (0.0, yc), 12)]
     out = []  # sled: two inverted-U side frames
     for sx in (x0, x1 - ls):
-        out += [bx(sx, sx + ls, y0, y1, 0.0, 0.02), bx(sx, sx + ls, y0, y0 + ls, 0.0, z_seat), bx(sx, sx + ls, y1 - ls, y1, 0.0, z_seat)]
+        out += [
+            bx(sx, sx + ls, y0, y1, 0.0, 0.02),
+            bx(sx, sx + ls, y0, y0 + ls, 0.0, z_seat),
+            bx(sx, sx + ls, y1 - ls, y1, 0.0, z_seat),
+        ]
     return out
 
 
@@ -99,7 +114,10 @@ def build_chair(p: dict) -> Piece:
         za = sh + p["arm_height"]
         for s in (-1, 1):
             xa, xb = sorted((s * sw / 2, s * w / 2))
-            meshes += [bx(xa, xb, -d / 2 + 0.04, d / 2, za - 0.03, za), bx(xa, xb, -d / 2 + 0.04, -d / 2 + 0.04 + aw, sh - st, za - 0.03)]
+            meshes += [
+                bx(xa, xb, -d / 2 + 0.04, d / 2, za - 0.03, za),
+                bx(xa, xb, -d / 2 + 0.04, -d / 2 + 0.04 + aw, sh - st, za - 0.03),
+            ]
     return assemble("chair", p, [part("chair", "chair", meshes)], size=(w, d, h))
 
 
@@ -134,14 +152,22 @@ def build_armchair(p: dict) -> Piece:
     iw = w - 2 * aw
     yb = d / 2 - bt
     body = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
-    body += [bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]), bx(w / 2 - aw, w / 2, -d / 2, yb, z0, p["arm_height"])]
+    body += [
+        bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]),
+        bx(w / 2 - aw, w / 2, -d / 2, yb, z0, p["arm_height"]),
+    ]
     if z0 > 0:
         body += corner_legs("round", -w / 2, w / 2, -d / 2, d / 2, 0.05, 0.0, z0, inset=0.03)
     if p["style"] == "wingback":
-        body += [bx(-w / 2, -w / 2 + 0.07, yb - 0.25, yb, p["arm_height"], h - 0.06),
-                 bx(w / 2 - 0.07, w / 2, yb - 0.25, yb, p["arm_height"], h - 0.06)]
+        body += [
+            bx(-w / 2, -w / 2 + 0.07, yb - 0.25, yb, p["arm_height"], h - 0.06),
+            bx(w / 2 - 0.07, w / 2, yb - 0.25, yb, p["arm_height"], h - 0.06),
+        ]
     cushion_top = min(h - 0.04, sh + 0.45)
-    cushions = [bx(-iw / 2, iw / 2, -d / 2 + 0.01, yb - 0.1, sh - ct, sh), bx(-iw / 2, iw / 2, yb - 0.1, yb, sh - ct, cushion_top)]
+    cushions = [
+        bx(-iw / 2, iw / 2, -d / 2 + 0.01, yb - 0.1, sh - ct, sh),
+        bx(-iw / 2, iw / 2, yb - 0.1, yb, sh - ct, cushion_top),
+    ]
     parts = [part("body", "chair", body), part("cushions", "chair", cushions)]
     if p["pillow"]:
         ps = min(p["pillow_size"], iw - 0.1, cushion_top - sh - 0.02)
@@ -181,14 +207,19 @@ def build_office_chair(p: dict) -> Piece:
         base.append(cyl(0.025, 0.0, 0.06, ((r - 0.025) * ca, (r - 0.025) * sa), sections=8))
     seat = [bx(-0.1, 0.1, -0.1, 0.1, sh - st - 0.03, sh - st), bx(-sw / 2, sw / 2, -sd / 2, sd / 2, sh - st, sh)]
     yb = sd / 2 + 0.03
-    back = [bx(-0.03, 0.03, sd / 2 - 0.06, yb + bt, sh - st - 0.02, sh - st + 0.01),
-            bx(-0.03, 0.03, yb + bt, yb + bt + 0.02, sh - st - 0.02, sh + 0.15),
-            bx(-bw / 2, bw / 2, yb, yb + bt, sh + 0.08, h)]
+    back = [
+        bx(-0.03, 0.03, sd / 2 - 0.06, yb + bt, sh - st - 0.02, sh - st + 0.01),
+        bx(-0.03, 0.03, yb + bt, yb + bt + 0.02, sh - st - 0.02, sh + 0.15),
+        bx(-bw / 2, bw / 2, yb, yb + bt, sh + 0.08, h),
+    ]
     if p["arms"]:
         za = sh + p["arm_height"]
         for s in (-1, 1):
             x = s * (sw / 2 + 0.02)
-            back += [bx(x - 0.015, x + 0.015, -0.02, 0.02, sh - st, za), bx(x - 0.035, x + 0.035, -0.16, 0.1, za - 0.025, za)]
+            back += [
+                bx(x - 0.015, x + 0.015, -0.02, 0.02, sh - st, za),
+                bx(x - 0.035, x + 0.035, -0.16, 0.1, za - 0.025, za),
+            ]
     return assemble("office_chair", p, [part("chair", "chair", base + seat + back)])
 
 
@@ -204,13 +235,23 @@ def sample_sofa(rng: np.random.Generator) -> dict:
     aw = {"box": uniform(rng, 0.15, 0.25), "slim": uniform(rng, 0.10, 0.14), "none": 0.0}[arms]
     n_seats = 3 if (w - 2 * aw) >= 1.5 and chance(rng, 0.7) else 2
     return {
-        "width": w, "depth": uniform(rng, 0.80, 1.00), "height": h, "seat_height": sh,
-        "arms": arms, "arm_width": aw, "arm_height": uniform(rng, 0.55, min(0.70, h)),
-        "back_thickness": uniform(rng, 0.15, 0.22), "base": choice(rng, ["plinth", "legs"]),
-        "leg_height": uniform(rng, 0.05, 0.15), "n_seats": n_seats,
-        "cushion_thickness": uniform(rng, 0.10, 0.16), "back_cushions": chance(rng, 0.6),
+        "width": w,
+        "depth": uniform(rng, 0.80, 1.00),
+        "height": h,
+        "seat_height": sh,
+        "arms": arms,
+        "arm_width": aw,
+        "arm_height": uniform(rng, 0.55, min(0.70, h)),
+        "back_thickness": uniform(rng, 0.15, 0.22),
+        "base": choice(rng, ["plinth", "legs"]),
+        "leg_height": uniform(rng, 0.05, 0.15),
+        "n_seats": n_seats,
+        "cushion_thickness": uniform(rng, 0.10, 0.16),
+        "back_cushions": chance(rng, 0.6),
         "back_cushion_thickness": uniform(rng, 0.10, 0.15),
-        "n_pillows": randint(rng, 2, 3), "pillow_size": uniform(rng, 0.38, 0.50), "pillow_thickness": uniform(rng, 0.12, 0.16),
+        "n_pillows": randint(rng, 2, 3),
+        "pillow_size": uniform(rng, 0.38, 0.50),
+        "pillow_thickness": uniform(rng, 0.12, 0.16),
     }
 
 
@@ -224,7 +265,10 @@ def build_sofa(p: dict) -> Piece:
     iw, yb = w - 2 * aw, d / 2 - bt
     frame = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
     if aw > 0:
-        frame += [bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]), bx(w / 2 - aw, w / 2, -d / 2, yb, z0, p["arm_height"])]
+        frame += [
+            bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]),
+            bx(w / 2 - aw, w / 2, -d / 2, yb, z0, p["arm_height"]),
+        ]
     if z0 > 0:
         frame += corner_legs("square", -w / 2, w / 2, -d / 2, d / 2, 0.05, 0.0, z0, inset=0.02)
         if w > 1.9:
@@ -232,16 +276,23 @@ def build_sofa(p: dict) -> Piece:
     n = p["n_seats"]
     cw = iw / n
     y_front_back = yb - p["back_cushion_thickness"] if p["back_cushions"] else yb
-    cushions = [bx(-iw / 2 + i * cw + 0.003, -iw / 2 + (i + 1) * cw - 0.003, -d / 2 + 0.01, y_front_back, sh - ct, sh) for i in range(n)]
+    cushions = [
+        bx(-iw / 2 + i * cw + 0.003, -iw / 2 + (i + 1) * cw - 0.003, -d / 2 + 0.01, y_front_back, sh - ct, sh)
+        for i in range(n)
+    ]
     if p["back_cushions"]:
         top = min(h - 0.02, sh + 0.5)
-        cushions += [bx(-iw / 2 + i * cw + 0.003, -iw / 2 + (i + 1) * cw - 0.003, y_front_back, yb, sh, top) for i in range(n)]
+        cushions += [
+            bx(-iw / 2 + i * cw + 0.003, -iw / 2 + (i + 1) * cw - 0.003, y_front_back, yb, sh, top) for i in range(n)
+        ]
     parts = [part("frame", "sofa", frame), part("cushions", "sofa", cushions)]
     k, pt = p["n_pillows"], p["pillow_thickness"]
     ps = min(p["pillow_size"], (iw - 0.12) / k, h - sh - 0.02)
     xs = [-iw / 2 + 0.03 + ps / 2, iw / 2 - 0.03 - ps / 2] + ([0.0] if k == 3 else [])
     for i, x in enumerate(xs):
-        parts.append(part(f"pillow_{i}", "pillow", bx(x - ps / 2, x + ps / 2, y_front_back - pt, y_front_back, sh, sh + ps)))
+        parts.append(
+            part(f"pillow_{i}", "pillow", bx(x - ps / 2, x + ps / 2, y_front_back - pt, y_front_back, sh, sh + ps))
+        )
     sup = support(sh, -iw / 2, -d / 2 + 0.03, iw / 2, y_front_back - pt - 0.02)
     return assemble("sofa", p, parts, [sup], size=(w, d, h))
 
@@ -253,8 +304,13 @@ def sample_ottoman(rng: np.random.Generator) -> dict:
     """Ottoman / footstool params (metres)."""
     shape = choice(rng, ["box", "round", "legs"])
     w = uniform(rng, 0.40, 0.70) if shape == "round" else uniform(rng, 0.45, 0.90)
-    return {"shape": shape, "width": w, "depth": w if shape == "round" else uniform(rng, 0.40, min(0.70, w)),
-            "height": uniform(rng, 0.38, 0.48), "leg_height": uniform(rng, 0.06, 0.14)}
+    return {
+        "shape": shape,
+        "width": w,
+        "depth": w if shape == "round" else uniform(rng, 0.40, min(0.70, w)),
+        "height": uniform(rng, 0.38, 0.48),
+        "leg_height": uniform(rng, 0.06, 0.14),
+    }
 
 
 def build_ottoman(p: dict) -> Piece:

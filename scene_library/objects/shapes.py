@@ -11,28 +11,37 @@ outside (outward normals) for every closed primitive.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 import numpy as np
 import trimesh
 
 from scene_library.errors import SceneError
-from synthcam_core.labels import class40_id, raw_name_to_40
 from scene_library.objects.base import Part, Piece, Support
+from synthcam_core.labels import class40_id, raw_name_to_40
 
 #: A box given by its bounds (x0, x1, y0, y1, z0, z1), metres.
 Bounds = Sequence[float]
 
 # Corner i of a box has x = bit 0, y = bit 1, z = bit 2 of i (0 -> min, 1 -> max).
-_BOX_FACES = np.array([
-    [0, 2, 1], [1, 2, 3],  # z min
-    [4, 5, 6], [5, 7, 6],  # z max
-    [0, 1, 4], [1, 5, 4],  # y min
-    [2, 6, 3], [3, 6, 7],  # y max
-    [0, 4, 2], [2, 4, 6],  # x min
-    [1, 3, 5], [3, 7, 5],  # x max
-], dtype=np.int64)
+_BOX_FACES = np.array(
+    [
+        [0, 2, 1],
+        [1, 2, 3],  # z min
+        [4, 5, 6],
+        [5, 7, 6],  # z max
+        [0, 1, 4],
+        [1, 5, 4],  # y min
+        [2, 6, 3],
+        [3, 6, 7],  # y max
+        [0, 4, 2],
+        [2, 4, 6],  # x min
+        [1, 3, 5],
+        [3, 7, 5],  # x max
+    ],
+    dtype=np.int64,
+)
 _CORNER_BITS = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], dtype=bool)
 #: Column of (x0, x1, y0, y1, z0, z1) that each coordinate of each box corner takes: (8, 3) int.
 _CORNER_COLUMNS = 2 * np.arange(3)[None, :] + _CORNER_BITS
@@ -130,15 +139,21 @@ def rot_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def transformed(mesh: trimesh.Trimesh, rotation: np.ndarray, pivot: Sequence[float] = (0.0, 0.0, 0.0),
-                translation: Sequence[float] = (0.0, 0.0, 0.0)) -> PrimitiveMesh:
+def transformed(
+    mesh: trimesh.Trimesh,
+    rotation: np.ndarray,
+    pivot: Sequence[float] = (0.0, 0.0, 0.0),
+    translation: Sequence[float] = (0.0, 0.0, 0.0),
+) -> PrimitiveMesh:
     """A copy of ``mesh`` rotated by ``rotation`` (3x3, proper) about ``pivot`` then translated (metres)."""
     p = np.asarray(pivot, dtype=np.float64)
     v = (mesh.vertices - p) @ np.asarray(rotation).T + p + np.asarray(translation, dtype=np.float64)
     return _primitive(v, mesh.faces)
 
 
-def rotated_box(extents: Sequence[float], center: Sequence[float], yaw: float = 0.0, tilt: float = 0.0) -> PrimitiveMesh:
+def rotated_box(
+    extents: Sequence[float], center: Sequence[float], yaw: float = 0.0, tilt: float = 0.0
+) -> PrimitiveMesh:
     """A box of (x, y, z) ``extents`` turned by ``tilt`` about x, then by ``yaw`` about z, centred at ``center``."""
     ex, ey, ez = (e / 2 for e in extents)
     # The arithmetic of transformed(bx(-ex, ex, -ey, ey, -ez, ez), rot_z(yaw) @ rot_x(tilt), translation=center),
@@ -149,8 +164,13 @@ def rotated_box(extents: Sequence[float], center: Sequence[float], yaw: float = 
     return _primitive(v, _BOX_FACES.copy())
 
 
-def lathe(profile: Sequence[Sequence[float]], sections: int = 16, xy: Sequence[float] = (0.0, 0.0),
-          ry_scale: float = 1.0, closed: bool = False) -> PrimitiveMesh:
+def lathe(
+    profile: Sequence[Sequence[float]],
+    sections: int = 16,
+    xy: Sequence[float] = (0.0, 0.0),
+    ry_scale: float = 1.0,
+    closed: bool = False,
+) -> PrimitiveMesh:
     """Surface of revolution about the vertical axis through plan point ``xy`` (metres).
 
     ``profile`` is a list of (r, z) points walked counter-clockwise around the solid's cross-section
@@ -162,8 +182,9 @@ def lathe(profile: Sequence[Sequence[float]], sections: int = 16, xy: Sequence[f
     return _primitive(*_lathe_arrays(profile, sections, xy, ry_scale, closed))
 
 
-def _lathe_arrays(profile: Sequence[Sequence[float]], sections: int, xy: Sequence[float], ry_scale: float,
-                  closed: bool) -> tuple[np.ndarray, np.ndarray]:
+def _lathe_arrays(
+    profile: Sequence[Sequence[float]], sections: int, xy: Sequence[float], ry_scale: float, closed: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(V, 3) float64 vertices and (F, 3) int64 faces of :func:`lathe` (no mesh object: the fast inner path)."""
     prof = [(float(r), float(z)) for r, z in profile]
     ca, sa = _ring_trig(sections)
@@ -221,25 +242,44 @@ def _lathe_faces(poles: tuple[bool, ...], sections: int, closed: bool) -> np.nda
     return out
 
 
-def cyl(r: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12, ry: float | None = None) -> PrimitiveMesh:
+def cyl(
+    r: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12, ry: float | None = None
+) -> PrimitiveMesh:
     """Closed vertical (elliptic if ``ry`` is given) cylinder from z0 to z1 around ``xy`` (metres)."""
     return _primitive(*_cyl_arrays(r, z0, z1, xy, sections, ry))
 
 
-def _cyl_arrays(r: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12,
-                ry: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _cyl_arrays(
+    r: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12, ry: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and faces of :func:`cyl`."""
     return _lathe_arrays([(0.0, z0), (r, z0), (r, z1), (0.0, z1)], sections, xy, 1.0 if ry is None else ry / r, False)
 
 
-def frustum(r0: float, r1: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0), sections: int = 12,
-            ry_scale: float = 1.0) -> PrimitiveMesh:
+def frustum(
+    r0: float,
+    r1: float,
+    z0: float,
+    z1: float,
+    xy: Sequence[float] = (0.0, 0.0),
+    sections: int = 12,
+    ry_scale: float = 1.0,
+) -> PrimitiveMesh:
     """Closed truncated cone: radius r0 at z0, r1 at z1 (metres)."""
     return lathe([(0.0, z0), (r0, z0), (r1, z1), (0.0, z1)], sections, xy, ry_scale)
 
 
-def vessel(r_bottom: float, r_top: float, z0: float, z1: float, wall: float, floor: float,
-           xy: Sequence[float] = (0.0, 0.0), sections: int = 16, ry_scale: float = 1.0) -> PrimitiveMesh:
+def vessel(
+    r_bottom: float,
+    r_top: float,
+    z0: float,
+    z1: float,
+    wall: float,
+    floor: float,
+    xy: Sequence[float] = (0.0, 0.0),
+    sections: int = 16,
+    ry_scale: float = 1.0,
+) -> PrimitiveMesh:
     """Open-topped hollow vessel (cup, bin, basin): outer radius r_bottom at z0 to r_top at z1, with
     walls ``wall`` thick and an inner floor ``floor`` above z0 (metres)."""
     inner_top = r_top - wall
@@ -248,11 +288,17 @@ def vessel(r_bottom: float, r_top: float, z0: float, z1: float, wall: float, flo
     return lathe(prof, sections, xy, ry_scale)
 
 
-def ellipsoid(rx: float, ry: float, rz: float, center: Sequence[float], sections: int = 12, rings: int = 6) -> PrimitiveMesh:
+def ellipsoid(
+    rx: float, ry: float, rz: float, center: Sequence[float], sections: int = 12, rings: int = 6
+) -> PrimitiveMesh:
     """Closed ellipsoid with semi-axes rx, ry, rz (metres) around ``center``; its lowest point is the
     exact centre height minus rz."""
     t = np.linspace(-np.pi / 2, np.pi / 2, rings + 1)
-    prof = [(0.0, center[2] - rz)] + [(rx * math.cos(a), center[2] + rz * math.sin(a)) for a in t[1:-1]] + [(0.0, center[2] + rz)]
+    prof = (
+        [(0.0, center[2] - rz)]
+        + [(rx * math.cos(a), center[2] + rz * math.sin(a)) for a in t[1:-1]]
+        + [(0.0, center[2] + rz)]
+    )
     return lathe(prof, sections, center[:2], ry / rx)
 
 
@@ -282,7 +328,9 @@ def rod_between(p0: Sequence[float], p1: Sequence[float], r: float, sections: in
     return _primitive(v @ np.column_stack([x, y, z]).T + a, f)
 
 
-def disc_y(r: float, y0: float, y1: float, x: float, z: float, sections: int = 16, rz: float | None = None) -> PrimitiveMesh:
+def disc_y(
+    r: float, y0: float, y1: float, x: float, z: float, sections: int = 16, rz: float | None = None
+) -> PrimitiveMesh:
     """A flat (elliptic if ``rz``) disc facing -y, from y0 to y1, centred at (x, z): round mirrors, knobs."""
     v, f = _cyl_arrays(r, y0, y1, sections=sections, ry=rz)
     return _primitive(np.column_stack([x + v[:, 0], v[:, 2], z - v[:, 1]]), f)
@@ -304,7 +352,9 @@ def raw_class(name: str) -> int:
         raise KeyError(f"{name!r} is not an NYUv2 raw object name") from None
 
 
-def part(name: str, class40: int | str, meshes: trimesh.Trimesh | PrimitiveMesh | Iterable[trimesh.Trimesh | PrimitiveMesh]) -> Part:
+def part(
+    name: str, class40: int | str, meshes: trimesh.Trimesh | PrimitiveMesh | Iterable[trimesh.Trimesh | PrimitiveMesh]
+) -> Part:
     """A labelled part; ``class40`` is an id or an NYU40 class name."""
     cid = class40 if isinstance(class40, int) else cls(class40)
     if isinstance(meshes, (trimesh.Trimesh, PrimitiveMesh)):
@@ -345,8 +395,13 @@ def r4(x: float) -> float:
 TOL = 1e-9
 
 
-def assemble(kind: str, params: dict, parts: Sequence[Part], supports: Sequence[Support] = (),
-             size: Sequence[float] | None = None) -> Piece:
+def assemble(
+    kind: str,
+    params: dict,
+    parts: Sequence[Part],
+    supports: Sequence[Support] = (),
+    size: Sequence[float] | None = None,
+) -> Piece:
     """A :class:`Piece` from parts built in the local frame.
 
     With ``size = (width, depth, height)`` the parts must already lie in the box (checked). Without it the
@@ -359,16 +414,26 @@ def assemble(kind: str, params: dict, parts: Sequence[Part], supports: Sequence[
         shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
         if np.any(shift != 0.0):
             parts = [Part(p.name, p.class40, mesh_of(p.mesh.vertices + shift, p.mesh.faces)) for p in parts]
-            supports = [Support(s.z + shift[2], s.x0 + shift[0], s.y0 + shift[1], s.x1 + shift[0], s.y1 + shift[1], s.clearance)
-                        for s in supports]
+            supports = [
+                Support(s.z + shift[2], s.x0 + shift[0], s.y0 + shift[1], s.x1 + shift[0], s.y1 + shift[1], s.clearance)
+                for s in supports
+            ]
         w, d, h = float(hi[0] - lo[0]), float(hi[1] - lo[1]), float(hi[2] - lo[2])
     else:
         w, d, h = (float(v) for v in size)
-        bad = (lo[0] < -w / 2 - TOL or hi[0] > w / 2 + TOL or lo[1] < -d / 2 - TOL or hi[1] > d / 2 + TOL or hi[2] > h + TOL)
+        bad = (
+            lo[0] < -w / 2 - TOL
+            or hi[0] > w / 2 + TOL
+            or lo[1] < -d / 2 - TOL
+            or hi[1] > d / 2 + TOL
+            or hi[2] > h + TOL
+        )
         if lo[2] != 0.0 or bad:  # only stored params that contradict each other get here (a seat above the top, ...)
-            raise SceneError(f"the params of this {kind} contradict each other: its parts span {np.round(lo, 4).tolist()}.."
-                             f"{np.round(hi, 4).tolist()} m, outside its {w:g} x {d:g} x {h:g} m box resting on z = 0; "
-                             "draw consistent params with 'synthcam scenes sample'")
+            raise SceneError(
+                f"the params of this {kind} contradict each other: its parts span {np.round(lo, 4).tolist()}.."
+                f"{np.round(hi, 4).tolist()} m, outside its {w:g} x {d:g} x {h:g} m box resting on z = 0; "
+                "draw consistent params with 'synthcam scenes sample'"
+            )
     return Piece(kind, params, tuple(parts), w, d, h, tuple(supports))
 
 
@@ -382,23 +447,35 @@ def with_defaults(params: dict, defaults: dict) -> dict:
     return {**defaults, **params}
 
 
-def post(shape: str, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, sections: int = 8) -> PrimitiveMesh:
+def post(
+    shape: str, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, sections: int = 8
+) -> PrimitiveMesh:
     """A leg or post filling the given bounds: a box (``"square"``) or an inscribed cylinder (``"round"``)."""
     if shape == "round":
         return cyl(min(x1 - x0, y1 - y0) / 2, z0, z1, ((x0 + x1) / 2, (y0 + y1) / 2), sections)
     return bx(x0, x1, y0, y1, z0, z1)
 
 
-def corner_legs(shape: str, x0: float, x1: float, y0: float, y1: float, size: float, z0: float, z1: float,
-                inset: float = 0.0) -> list[PrimitiveMesh]:
+def corner_legs(
+    shape: str, x0: float, x1: float, y0: float, y1: float, size: float, z0: float, z1: float, inset: float = 0.0
+) -> list[PrimitiveMesh]:
     """Four ``size``-thick legs in the corners of the plan rectangle [x0, x1] x [y0, y1], ``inset`` from its edges."""
     xs = ((x0 + inset, x0 + inset + size), (x1 - inset - size, x1 - inset))
     ys = ((y0 + inset, y0 + inset + size), (y1 - inset - size, y1 - inset))
     return [post(shape, a, b, c, d, z0, z1) for a, b in xs for c, d in ys]
 
 
-def spec(kind: str, class40: int | str, placement: str, sample, build, *, mount_height: tuple[float, float] | None = None,
-         front_clearance: float = 0.0, tags: tuple[str, ...] = ()):
+def spec(
+    kind: str,
+    class40: int | str,
+    placement: str,
+    sample,
+    build,
+    *,
+    mount_height: tuple[float, float] | None = None,
+    front_clearance: float = 0.0,
+    tags: tuple[str, ...] = (),
+):
     """An :class:`ObjectSpec`; ``class40`` is an id (e.g. from :func:`raw_class`) or an NYU40 class name."""
     from scene_library.objects.base import ObjectSpec
 
@@ -406,8 +483,9 @@ def spec(kind: str, class40: int | str, placement: str, sample, build, *, mount_
     return ObjectSpec(kind, cid, placement, sample, build, mount_height, front_clearance, tags)
 
 
-def pleated_panel(x0: float, x1: float, y_center: float, z0: float, z1: float, pitch: float, fold_depth: float,
-                  sections: int = 8) -> list[PrimitiveMesh]:
+def pleated_panel(
+    x0: float, x1: float, y_center: float, z0: float, z1: float, pitch: float, fold_depth: float, sections: int = 8
+) -> list[PrimitiveMesh]:
     """A hanging fabric panel over [x0, x1] x [z0, z1] with vertical folds: a thin backing sheet plus a row of
     elliptic cylinders (half-width ``pitch / 2``, half-depth ``fold_depth / 2``) centred on ``y_center``.
     Everything stays inside x in [x0, x1] and y in y_center +- fold_depth / 2 (metres)."""
@@ -422,7 +500,9 @@ def pleated_panel(x0: float, x1: float, y_center: float, z0: float, z1: float, p
     return out
 
 
-def tapered_box(w0: float, d0: float, w1: float, d1: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0)) -> PrimitiveMesh:
+def tapered_box(
+    w0: float, d0: float, w1: float, d1: float, z0: float, z1: float, xy: Sequence[float] = (0.0, 0.0)
+) -> PrimitiveMesh:
     """Closed box with a w0 x d0 bottom at z0 and a w1 x d1 top at z1, both centred on ``xy`` (metres)."""
     half = np.array([[w0 / 2, d0 / 2, z0], [w1 / 2, d1 / 2, z1]])
     sign = np.where(_CORNER_BITS[:, :2], 1.0, -1.0)
@@ -433,8 +513,15 @@ def tapered_box(w0: float, d0: float, w1: float, d1: float, z0: float, z1: float
 
 def open_box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, wall: float) -> PrimitiveMesh:
     """An open-topped box (floor and four walls, ``wall`` thick) filling the given bounds (metres)."""
-    return boxes([(x0, x1, y0, y1, z0, z0 + wall), (x0, x1, y0, y0 + wall, z0 + wall, z1), (x0, x1, y1 - wall, y1, z0 + wall, z1),
-                  (x0, x0 + wall, y0 + wall, y1 - wall, z0 + wall, z1), (x1 - wall, x1, y0 + wall, y1 - wall, z0 + wall, z1)])
+    return boxes(
+        [
+            (x0, x1, y0, y1, z0, z0 + wall),
+            (x0, x1, y0, y0 + wall, z0 + wall, z1),
+            (x0, x1, y1 - wall, y1, z0 + wall, z1),
+            (x0, x0 + wall, y0 + wall, y1 - wall, z0 + wall, z1),
+            (x1 - wall, x1, y0 + wall, y1 - wall, z0 + wall, z1),
+        ]
+    )
 
 
 def clamp_to_floor(mesh: trimesh.Trimesh) -> PrimitiveMesh:

@@ -24,17 +24,58 @@ from __future__ import annotations
 import numpy as np
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.clutter import (build_bag, build_box, build_clothes, build_floor_bag, build_floor_box,
-                                           build_floor_clothes, build_folded_towel, sample_bag, sample_box,
-                                           sample_clothes, sample_floor_bag, sample_floor_box, sample_floor_clothes,
-                                           sample_folded_towel)
+from scene_library.objects.clutter import (
+    build_bag,
+    build_box,
+    build_clothes,
+    build_floor_bag,
+    build_floor_box,
+    build_floor_clothes,
+    build_folded_towel,
+    sample_bag,
+    sample_box,
+    sample_clothes,
+    sample_floor_bag,
+    sample_floor_box,
+    sample_floor_clothes,
+    sample_folded_towel,
+)
 from scene_library.objects.lamps import build_floor_lamp, build_table_lamp, sample_floor_lamp, sample_table_lamp
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, cyl, open_box, part, randint, raw_class,
-                                          rotated_box, spec, vessel)
-from scene_library.objects.tableware import (build_bottle, build_bowl, build_cup, build_floor_plant, build_laptop,
-                                             build_microwave, build_photo_frame, build_plant, build_vase, sample_bottle,
-                                             sample_bowl, sample_cup, sample_floor_plant, sample_laptop,
-                                             sample_microwave, sample_photo_frame, sample_plant, sample_vase)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    cyl,
+    open_box,
+    part,
+    randint,
+    raw_class,
+    rotated_box,
+    spec,
+    vessel,
+)
+from scene_library.objects.tableware import (
+    build_bottle,
+    build_bowl,
+    build_cup,
+    build_floor_plant,
+    build_laptop,
+    build_microwave,
+    build_photo_frame,
+    build_plant,
+    build_vase,
+    sample_bottle,
+    sample_bowl,
+    sample_cup,
+    sample_floor_plant,
+    sample_laptop,
+    sample_microwave,
+    sample_photo_frame,
+    sample_plant,
+    sample_vase,
+)
 
 # --- books and paper --------------------------------------------------------------------------------
 
@@ -42,11 +83,23 @@ from scene_library.objects.tableware import (build_bottle, build_bowl, build_cup
 def sample_books(rng: np.random.Generator) -> dict:
     """A stack of lying books, or a row of upright books between bookends (metres, radians)."""
     if chance(rng, 0.6):
-        books = [[uniform(rng, 0.15, 0.30), uniform(rng, 0.10, 0.22), uniform(rng, 0.02, 0.06), uniform(rng, -0.15, 0.15),
-                  uniform(rng, -0.02, 0.02), uniform(rng, -0.02, 0.02)] for _ in range(randint(rng, 2, 6))]
+        books = [
+            [
+                uniform(rng, 0.15, 0.30),
+                uniform(rng, 0.10, 0.22),
+                uniform(rng, 0.02, 0.06),
+                uniform(rng, -0.15, 0.15),
+                uniform(rng, -0.02, 0.02),
+                uniform(rng, -0.02, 0.02),
+            ]
+            for _ in range(randint(rng, 2, 6))
+        ]
         books.sort(key=lambda b: -b[0] * b[1])
         return {"variant": "stack", "books": books}
-    books = [[uniform(rng, 0.015, 0.06), uniform(rng, 0.15, 0.30), uniform(rng, 0.10, 0.22)] for _ in range(randint(rng, 3, 10))]
+    books = [
+        [uniform(rng, 0.015, 0.06), uniform(rng, 0.15, 0.30), uniform(rng, 0.10, 0.22)]
+        for _ in range(randint(rng, 3, 10))
+    ]
     return {"variant": "row", "books": books, "bookends": chance(rng, 0.6)}
 
 
@@ -73,8 +126,17 @@ def build_books(p: dict) -> Piece:
             ends = []
             for x0, sgn in ((0.0, -1), (x, 1)):
                 xa, xb = sorted((x0, x0 + sgn * 0.1))
-                ends += [bx(xa, xb, -0.06, 0.06, 0.0, 0.003),
-                         bx(x0 + (0.0 if sgn > 0 else -0.003), x0 + (0.003 if sgn > 0 else 0.0), -0.06, 0.06, 0.0, min(0.15, hmin))]
+                ends += [
+                    bx(xa, xb, -0.06, 0.06, 0.0, 0.003),
+                    bx(
+                        x0 + (0.0 if sgn > 0 else -0.003),
+                        x0 + (0.003 if sgn > 0 else 0.0),
+                        -0.06,
+                        0.06,
+                        0.0,
+                        min(0.15, hmin),
+                    ),
+                ]
             parts.append(part("bookends", "otherprop", ends))
     return assemble("books", p, parts)
 
@@ -83,8 +145,16 @@ def sample_paper(rng: np.random.Generator) -> dict:
     """Paper params (metres, radians): a stack of sheets or a few fanned-out sheets."""
     size = choice(rng, [[0.21, 0.297], [0.216, 0.279]])
     if chance(rng, 0.6):
-        return {"variant": "stack", "size": size, "thickness": uniform(rng, 0.002, 0.03), "yaw": uniform(rng, -0.2, 0.2)}
-    sheets = [[uniform(rng, -0.06, 0.06), uniform(rng, -0.06, 0.06), uniform(rng, -0.4, 0.4)] for _ in range(randint(rng, 2, 5))]
+        return {
+            "variant": "stack",
+            "size": size,
+            "thickness": uniform(rng, 0.002, 0.03),
+            "yaw": uniform(rng, -0.2, 0.2),
+        }
+    sheets = [
+        [uniform(rng, -0.06, 0.06), uniform(rng, -0.06, 0.06), uniform(rng, -0.4, 0.4)]
+        for _ in range(randint(rng, 2, 5))
+    ]
     return {"variant": "fanned", "size": size, "sheets": sheets}
 
 
@@ -94,7 +164,10 @@ def build_paper(p: dict) -> Piece:
     if p["variant"] == "stack":
         meshes = [rotated_box((w, d, p["thickness"]), (0.0, 0.0, p["thickness"] / 2), yaw=p["yaw"])]
     else:
-        meshes = [rotated_box((w, d, 0.001), (dx, dy, 0.0005 + 0.001 * i), yaw=yaw) for i, (dx, dy, yaw) in enumerate(p["sheets"])]
+        meshes = [
+            rotated_box((w, d, 0.001), (dx, dy, 0.0005 + 0.001 * i), yaw=yaw)
+            for i, (dx, dy, yaw) in enumerate(p["sheets"])
+        ]
     return assemble("paper", p, [part("paper", "paper", meshes)])
 
 
@@ -103,8 +176,13 @@ def build_paper(p: dict) -> Piece:
 
 def sample_bin(rng: np.random.Generator) -> dict:
     """Waste bin params (metres)."""
-    return {"shape": choice(rng, ["round", "square"]), "width": uniform(rng, 0.2, 0.4), "height": uniform(rng, 0.25, 0.6),
-            "depth_ratio": uniform(rng, 0.7, 1.0), "taper": uniform(rng, 0.75, 1.0)}
+    return {
+        "shape": choice(rng, ["round", "square"]),
+        "width": uniform(rng, 0.2, 0.4),
+        "height": uniform(rng, 0.25, 0.6),
+        "depth_ratio": uniform(rng, 0.7, 1.0),
+        "taper": uniform(rng, 0.75, 1.0),
+    }
 
 
 def build_bin(p: dict) -> Piece:
@@ -145,8 +223,17 @@ SPECS = (
     spec("bag", "bag", "surface", sample_bag, build_bag),
     spec("clothes", "clothes", "surface", sample_clothes, build_clothes, tags=("bedroom",)),
     spec("folded_towel", "towel", "surface", sample_folded_towel, build_folded_towel, tags=("bathroom",)),
-    spec("table_lamp", "lamp", "surface", sample_table_lamp, build_table_lamp, tags=("bedroom", "living_room", "office")),
-    spec("bottle", raw_class("bottle"), "surface", sample_bottle, build_bottle, tags=("kitchen", "dining_room", "bathroom")),
+    spec(
+        "table_lamp", "lamp", "surface", sample_table_lamp, build_table_lamp, tags=("bedroom", "living_room", "office")
+    ),
+    spec(
+        "bottle",
+        raw_class("bottle"),
+        "surface",
+        sample_bottle,
+        build_bottle,
+        tags=("kitchen", "dining_room", "bathroom"),
+    ),
     spec("cup", raw_class("cup"), "surface", sample_cup, build_cup, tags=("kitchen", "dining_room", "office")),
     spec("bowl", raw_class("bowl"), "surface", sample_bowl, build_bowl, tags=("kitchen", "dining_room")),
     spec("vase", raw_class("vase"), "surface", sample_vase, build_vase, tags=("living_room", "dining_room")),

@@ -20,7 +20,9 @@ from scene_library.objects.shapes import assemble, boxes, bx, chance, choice, co
 # --- carcass ----------------------------------------------------------------------------------------
 
 
-def _body(p: dict, w: float, d: float, h: float, open_front: bool = False) -> tuple[list[trimesh.Trimesh], float, float]:
+def _body(
+    p: dict, w: float, d: float, h: float, open_front: bool = False
+) -> tuple[list[trimesh.Trimesh], float, float]:
     """Carcass, top slab and base of a case piece; returns (meshes, z0, z1) of the front opening.
 
     ``p`` needs ``base`` ("plinth" | "feet" | "none"), ``base_height``, ``top_thickness`` and ``handle``."""
@@ -31,9 +33,12 @@ def _body(p: dict, w: float, d: float, h: float, open_front: bool = False) -> tu
     y0 = -d / 2 + fd
     out = [bx(-w / 2, w / 2, -d / 2 + (0.0 if open_front else hd), d / 2, h - tt, h)]
     if open_front:
-        out += [bx(-w / 2, -w / 2 + 0.018, y0, d / 2, base_h, h - tt), bx(w / 2 - 0.018, w / 2, y0, d / 2, base_h, h - tt),
-                bx(-w / 2 + 0.018, w / 2 - 0.018, d / 2 - 0.01, d / 2, base_h, h - tt),
-                bx(-w / 2 + 0.018, w / 2 - 0.018, y0, d / 2 - 0.01, base_h, base_h + 0.018)]
+        out += [
+            bx(-w / 2, -w / 2 + 0.018, y0, d / 2, base_h, h - tt),
+            bx(w / 2 - 0.018, w / 2, y0, d / 2, base_h, h - tt),
+            bx(-w / 2 + 0.018, w / 2 - 0.018, d / 2 - 0.01, d / 2, base_h, h - tt),
+            bx(-w / 2 + 0.018, w / 2 - 0.018, y0, d / 2 - 0.01, base_h, base_h + 0.018),
+        ]
     else:
         out.append(bx(-w / 2, w / 2, y0, d / 2, base_h, h - tt))
     if p["base"] == "plinth":
@@ -44,8 +49,12 @@ def _body(p: dict, w: float, d: float, h: float, open_front: bool = False) -> tu
 
 
 def _case_params(rng: np.random.Generator) -> dict:
-    return {"base": choice(rng, ["plinth", "feet", "none"]), "base_height": uniform(rng, 0.05, 0.12),
-            "top_thickness": uniform(rng, 0.018, 0.04), "handle": choice(rng, list(HANDLES))}
+    return {
+        "base": choice(rng, ["plinth", "feet", "none"]),
+        "base_height": uniform(rng, 0.05, 0.12),
+        "top_thickness": uniform(rng, 0.018, 0.04),
+        "handle": choice(rng, list(HANDLES)),
+    }
 
 
 def _open_shelves(w: float, d: float, z0: float, z1: float, n: int) -> tuple[list[trimesh.Trimesh], list]:
@@ -70,8 +79,15 @@ def _sample_cabinet(rng: np.random.Generator, tall: bool) -> dict:
     else:
         w = uniform(rng, 0.4, 1.2) if chance(rng, 0.7) else uniform(rng, 1.2, 2.4)
         h, front = uniform(rng, 0.70, 1.20), choice(rng, ["doors", "drawers", "mixed", "open"])
-    return {"front": front, "width": w, "depth": uniform(rng, 0.35, 0.60), "height": h, "n_shelves": randint(rng, 1, 3),
-            "drawer_height": uniform(rng, 0.15, 0.25), **_case_params(rng)}
+    return {
+        "front": front,
+        "width": w,
+        "depth": uniform(rng, 0.35, 0.60),
+        "height": h,
+        "n_shelves": randint(rng, 1, 3),
+        "drawer_height": uniform(rng, 0.15, 0.25),
+        **_case_params(rng),
+    }
 
 
 def sample_cabinet(rng: np.random.Generator) -> dict:
@@ -132,10 +148,18 @@ def build_tall_cabinet(p: dict) -> Piece:
 def sample_wardrobe(rng: np.random.Generator) -> dict:
     """Wardrobe params (metres)."""
     w = uniform(rng, 0.8, 2.0)
-    return {"variant": choice(rng, ["hinged", "sliding", "drawers_below"]), "width": w, "depth": uniform(rng, 0.55, 0.65),
-            "height": uniform(rng, 1.8, 2.2), "n_doors": max(2, min(4, round(w / 0.5))), "drawer_height": uniform(rng, 0.2, 0.3),
-            "base": choice(rng, ["plinth", "feet"]), "base_height": uniform(rng, 0.05, 0.10), "top_thickness": uniform(rng, 0.02, 0.05),
-            "handle": choice(rng, ["bar", "knob"])}
+    return {
+        "variant": choice(rng, ["hinged", "sliding", "drawers_below"]),
+        "width": w,
+        "depth": uniform(rng, 0.55, 0.65),
+        "height": uniform(rng, 1.8, 2.2),
+        "n_doors": max(2, min(4, round(w / 0.5))),
+        "drawer_height": uniform(rng, 0.2, 0.3),
+        "base": choice(rng, ["plinth", "feet"]),
+        "base_height": uniform(rng, 0.05, 0.10),
+        "top_thickness": uniform(rng, 0.02, 0.05),
+        "handle": choice(rng, ["bar", "knob"]),
+    }
 
 
 def build_wardrobe(p: dict) -> Piece:
@@ -166,9 +190,16 @@ def build_wardrobe(p: dict) -> Piece:
 def sample_dresser(rng: np.random.Generator) -> dict:
     """Dresser / chest of drawers params (metres)."""
     w, h = uniform(rng, 0.8, 1.6), uniform(rng, 0.75, 1.20)
-    return {"width": w, "depth": uniform(rng, 0.40, 0.55), "height": h, "cols": randint(rng, 1, 2) if w < 1.0 else randint(rng, 2, 3),
-            "rows": max(3, min(6, round(h / uniform(rng, 0.17, 0.25)))), "top_split": chance(rng, 0.4),
-            **_case_params(rng), "base": choice(rng, ["plinth", "feet"])}
+    return {
+        "width": w,
+        "depth": uniform(rng, 0.40, 0.55),
+        "height": h,
+        "cols": randint(rng, 1, 2) if w < 1.0 else randint(rng, 2, 3),
+        "rows": max(3, min(6, round(h / uniform(rng, 0.17, 0.25)))),
+        "top_split": chance(rng, 0.4),
+        **_case_params(rng),
+        "base": choice(rng, ["plinth", "feet"]),
+    }
 
 
 def build_dresser(p: dict) -> Piece:
@@ -191,9 +222,16 @@ def build_dresser(p: dict) -> Piece:
 
 def sample_night_stand(rng: np.random.Generator) -> dict:
     """Night stand params (metres)."""
-    return {"variant": choice(rng, ["drawers", "drawer_shelf", "legs"]), "width": uniform(rng, 0.40, 0.60),
-            "depth": uniform(rng, 0.35, 0.50), "height": uniform(rng, 0.50, 0.70), "n_drawers": randint(rng, 1, 3),
-            "leg_height": uniform(rng, 0.15, 0.25), "lower_shelf": chance(rng, 0.5), **_case_params(rng)}
+    return {
+        "variant": choice(rng, ["drawers", "drawer_shelf", "legs"]),
+        "width": uniform(rng, 0.40, 0.60),
+        "depth": uniform(rng, 0.35, 0.50),
+        "height": uniform(rng, 0.50, 0.70),
+        "n_drawers": randint(rng, 1, 3),
+        "leg_height": uniform(rng, 0.15, 0.25),
+        "lower_shelf": chance(rng, 0.5),
+        **_case_params(rng),
+    }
 
 
 def build_night_stand(p: dict) -> Piece:
@@ -203,7 +241,10 @@ def build_night_stand(p: dict) -> Piece:
     if v == "legs":
         lh, tt = p["leg_height"], p["top_thickness"]
         fd = face_depth(handle)
-        meshes = [bx(-w / 2, w / 2, -d / 2 + handle_depth(handle), d / 2, h - tt, h), bx(-w / 2, w / 2, -d / 2 + fd, d / 2, lh, h - tt)]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2 + handle_depth(handle), d / 2, h - tt, h),
+            bx(-w / 2, w / 2, -d / 2 + fd, d / 2, lh, h - tt),
+        ]
         meshes += corner_legs("square", -w / 2, w / 2, -d / 2 + fd, d / 2, 0.035, 0.0, lh)
         meshes += drawer_fronts(-w / 2, w / 2, lh, h - tt, -d / 2, min(2, p["n_drawers"]), 1, handle)
         if p["lower_shelf"] and lh > 0.12:
@@ -249,7 +290,9 @@ def _sample_books(rng: np.random.Generator, inner_w: float, inner_d: float, gap:
             t = uniform(rng, 0.015, 0.06)
             if used + t > inner_w - 0.005:
                 break
-            books.append([t, uniform(rng, hmin, hmax), uniform(rng, min(0.12, inner_d - 0.03), min(0.25, inner_d - 0.01))])
+            books.append(
+                [t, uniform(rng, hmin, hmax), uniform(rng, min(0.12, inner_d - 0.03), min(0.25, inner_d - 0.01))]
+            )
             used += t
     elif mode == "stack":
         zsum = 0.0
@@ -257,17 +300,32 @@ def _sample_books(rng: np.random.Generator, inner_w: float, inner_d: float, gap:
             th = uniform(rng, 0.02, 0.05)
             if zsum + th > gap - 0.02:
                 break
-            books.append([uniform(rng, 0.15, min(0.28, inner_w - 0.01)), th,
-                          uniform(rng, min(0.12, inner_d - 0.03), min(0.22, inner_d - 0.01))])
+            books.append(
+                [
+                    uniform(rng, 0.15, min(0.28, inner_w - 0.01)),
+                    th,
+                    uniform(rng, min(0.12, inner_d - 0.03), min(0.22, inner_d - 0.01)),
+                ]
+            )
             zsum += th
     total = sum(b[0] for b in books) if mode == "upright" else max((b[0] for b in books), default=0.0)
-    return {"mode": mode if books else "empty", "x0": uniform(rng, 0.0, max(0.0, inner_w - total - 0.002)), "books": books}
+    return {
+        "mode": mode if books else "empty",
+        "x0": uniform(rng, 0.0, max(0.0, inner_w - total - 0.002)),
+        "books": books,
+    }
 
 
 def _sample_shelf_unit(rng: np.random.Generator, h: float, n_levels: int) -> dict:
-    p = {"width": uniform(rng, 0.6, 1.2), "depth": uniform(rng, 0.25, 0.40), "height": h, "n_levels": n_levels,
-         "board": uniform(rng, 0.018, 0.03), "back": uniform(rng, 0.005, 0.01) if chance(rng, 0.7) else 0.0,
-         "plinth": uniform(rng, 0.04, 0.08) if chance(rng, 0.5) else 0.0}
+    p = {
+        "width": uniform(rng, 0.6, 1.2),
+        "depth": uniform(rng, 0.25, 0.40),
+        "height": h,
+        "n_levels": n_levels,
+        "board": uniform(rng, 0.018, 0.03),
+        "back": uniform(rng, 0.005, 0.01) if chance(rng, 0.7) else 0.0,
+        "plinth": uniform(rng, 0.04, 0.08) if chance(rng, 0.5) else 0.0,
+    }
     zs, gap, iw, idp = _levels(p)
     p["levels"] = [_sample_books(rng, iw, idp, gap) for _ in zs]
     return p
@@ -316,8 +374,11 @@ def _free_spans(level: dict, x_left: float, inner_w: float) -> list[tuple[float,
 def _shelf_unit(kind: str, p: dict) -> Piece:
     w, d, h, t, back = p["width"], p["depth"], p["height"], p["board"], p["back"]
     zs, gap, iw, idp = _levels(p)
-    frame = [bx(-w / 2, -w / 2 + t, -d / 2, d / 2, 0.0, h), bx(w / 2 - t, w / 2, -d / 2, d / 2, 0.0, h),
-             bx(-w / 2 + t, w / 2 - t, -d / 2, d / 2, h - t, h)]
+    frame = [
+        bx(-w / 2, -w / 2 + t, -d / 2, d / 2, 0.0, h),
+        bx(w / 2 - t, w / 2, -d / 2, d / 2, 0.0, h),
+        bx(-w / 2 + t, w / 2 - t, -d / 2, d / 2, h - t, h),
+    ]
     frame += [bx(-w / 2 + t, w / 2 - t, -d / 2, d / 2, z - t, z) for z in zs]
     if p["plinth"] > 0:
         frame.append(bx(-w / 2 + t, w / 2 - t, -d / 2 + 0.01, d / 2, 0.0, p["plinth"]))
@@ -352,9 +413,14 @@ def build_low_bookshelf(p: dict) -> Piece:
 
 def sample_shelves(rng: np.random.Generator) -> dict:
     """Wall shelf params (metres)."""
-    return {"variant": choice(rng, ["floating", "brackets", "two_tier"]), "width": uniform(rng, 0.6, 1.2),
-            "depth": uniform(rng, 0.2, 0.3), "board": uniform(rng, 0.02, 0.04), "bracket_height": uniform(rng, 0.10, 0.15),
-            "gap": uniform(rng, 0.20, 0.35)}
+    return {
+        "variant": choice(rng, ["floating", "brackets", "two_tier"]),
+        "width": uniform(rng, 0.6, 1.2),
+        "depth": uniform(rng, 0.2, 0.3),
+        "board": uniform(rng, 0.02, 0.04),
+        "bracket_height": uniform(rng, 0.10, 0.15),
+        "gap": uniform(rng, 0.20, 0.35),
+    }
 
 
 def build_shelves(p: dict) -> Piece:
@@ -367,13 +433,20 @@ def build_shelves(p: dict) -> Piece:
         bh = p["bracket_height"]
         meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, bh, bh + t)]
         for x in (-w / 2 + 0.1, w / 2 - 0.13):
-            meshes += [bx(x, x + 0.03, d / 2 - 0.02, d / 2, 0.0, bh), bx(x, x + 0.03, -d / 2 + 0.03, d / 2, bh - 0.02, bh)]
+            meshes += [
+                bx(x, x + 0.03, d / 2 - 0.02, d / 2, 0.0, bh),
+                bx(x, x + 0.03, -d / 2 + 0.03, d / 2, bh - 0.02, bh),
+            ]
         tops = [(bh + t, float("inf"))]
     else:
         g = p["gap"]
         h = 2 * t + g
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, t), bx(-w / 2, w / 2, -d / 2, d / 2, t + g, h),
-                  bx(-w / 2, -w / 2 + 0.018, -d / 2, d / 2, t, t + g), bx(w / 2 - 0.018, w / 2, -d / 2, d / 2, t, t + g)]
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, t),
+            bx(-w / 2, w / 2, -d / 2, d / 2, t + g, h),
+            bx(-w / 2, -w / 2 + 0.018, -d / 2, d / 2, t, t + g),
+            bx(w / 2 - 0.018, w / 2, -d / 2, d / 2, t, t + g),
+        ]
         tops = [(t, g), (h, float("inf"))]
     h = max(z for z, _ in tops)
     x0 = -w / 2 + (0.018 if v == "two_tier" else 0.0)
@@ -383,11 +456,29 @@ def build_shelves(p: dict) -> Piece:
 
 SPECS = (
     spec("cabinet", "cabinet", "wall", sample_cabinet, build_cabinet, front_clearance=0.6),
-    spec("tall_cabinet", "cabinet", "wall", sample_tall_cabinet, build_tall_cabinet, front_clearance=0.6, tags=("tall",)),
+    spec(
+        "tall_cabinet", "cabinet", "wall", sample_tall_cabinet, build_tall_cabinet, front_clearance=0.6, tags=("tall",)
+    ),
     spec("wardrobe", "cabinet", "wall", sample_wardrobe, build_wardrobe, front_clearance=0.8, tags=("tall", "bedroom")),
     spec("dresser", "dresser", "wall", sample_dresser, build_dresser, front_clearance=0.7, tags=("bedroom",)),
-    spec("night_stand", "night stand", "wall", sample_night_stand, build_night_stand, front_clearance=0.3, tags=("bedroom",)),
+    spec(
+        "night_stand",
+        "night stand",
+        "wall",
+        sample_night_stand,
+        build_night_stand,
+        front_clearance=0.3,
+        tags=("bedroom",),
+    ),
     spec("bookshelf", "bookshelf", "wall", sample_bookshelf, build_bookshelf, front_clearance=0.6, tags=("tall",)),
     spec("low_bookshelf", "bookshelf", "wall", sample_low_bookshelf, build_low_bookshelf, front_clearance=0.6),
-    spec("shelves", "shelves", "wall_mounted", sample_shelves, build_shelves, mount_height=(1.2, 1.8), front_clearance=0.0),
+    spec(
+        "shelves",
+        "shelves",
+        "wall_mounted",
+        sample_shelves,
+        build_shelves,
+        mount_height=(1.2, 1.8),
+        front_clearance=0.0,
+    ),
 )

@@ -26,14 +26,23 @@ def _legs_and_apron(p: dict, w: float, d: float, z_top: float) -> list[trimesh.T
     if p.get("apron"):
         ah, x0, x1, y0, y1 = p["apron_height"], -w / 2 + inset, w / 2 - inset, -d / 2 + inset, d / 2 - inset
         zb = z_top - ah
-        out += [bx(x0, x1, y0, y0 + 0.02, zb, z_top), bx(x0, x1, y1 - 0.02, y1, zb, z_top),
-                bx(x0, x0 + 0.02, y0, y1, zb, z_top), bx(x1 - 0.02, x1, y0, y1, zb, z_top)]
+        out += [
+            bx(x0, x1, y0, y0 + 0.02, zb, z_top),
+            bx(x0, x1, y1 - 0.02, y1, zb, z_top),
+            bx(x0, x0 + 0.02, y0, y1, zb, z_top),
+            bx(x1 - 0.02, x1, y0, y1, zb, z_top),
+        ]
     return out
 
 
 def _leg_params(rng: np.random.Generator, size: tuple[float, float] = (0.04, 0.08)) -> dict:
-    return {"leg_shape": choice(rng, ["square", "round"]), "leg_size": uniform(rng, *size), "leg_inset": uniform(rng, 0.0, 0.08),
-            "apron": chance(rng, 0.7), "apron_height": uniform(rng, 0.06, 0.10)}
+    return {
+        "leg_shape": choice(rng, ["square", "round"]),
+        "leg_size": uniform(rng, *size),
+        "leg_inset": uniform(rng, 0.0, 0.08),
+        "apron": chance(rng, 0.7),
+        "apron_height": uniform(rng, 0.06, 0.10),
+    }
 
 
 def _round_top(r: float, z0: float, z1: float) -> trimesh.Trimesh:
@@ -59,16 +68,26 @@ def sample_dining_table(rng: np.random.Generator) -> dict:
         w = uniform(rng, 0.9, 2.2)
         d = uniform(rng, 0.75, min(1.05, w))
         base = choice(rng, ["four_legs", "trestle", "pedestal"] if w <= 1.4 else ["four_legs", "trestle"])
-    return {"shape": shape, "base": base, "width": w, "depth": d, "height": uniform(rng, 0.72, 0.77),
-            "top_thickness": uniform(rng, 0.03, 0.06), **_leg_params(rng)}
+    return {
+        "shape": shape,
+        "base": base,
+        "width": w,
+        "depth": d,
+        "height": uniform(rng, 0.72, 0.77),
+        "top_thickness": uniform(rng, 0.03, 0.06),
+        **_leg_params(rng),
+    }
 
 
 def _trestle(w: float, d: float, z_top: float, inset: float) -> list[trimesh.Trimesh]:
     out = []
     for s in (-1, 1):
         xc = s * (w / 2 - inset - 0.06)
-        out += [bx(xc - 0.04, xc + 0.04, -d * 0.4, d * 0.4, 0.0, 0.05), bx(xc - 0.025, xc + 0.025, -d * 0.15, d * 0.15, 0.05, z_top),
-                bx(xc - 0.03, xc + 0.03, -d * 0.4, d * 0.4, z_top - 0.05, z_top)]
+        out += [
+            bx(xc - 0.04, xc + 0.04, -d * 0.4, d * 0.4, 0.0, 0.05),
+            bx(xc - 0.025, xc + 0.025, -d * 0.15, d * 0.15, 0.05, z_top),
+            bx(xc - 0.03, xc + 0.03, -d * 0.4, d * 0.4, z_top - 0.05, z_top),
+        ]
     out.append(bx(-w / 2 + inset + 0.06, w / 2 - inset - 0.06, -0.025, 0.025, 0.25, 0.32))
     return out
 
@@ -76,8 +95,11 @@ def _trestle(w: float, d: float, z_top: float, inset: float) -> list[trimesh.Tri
 def _pedestal(w: float, d: float, z_top: float, round_foot: bool) -> list[trimesh.Trimesh]:
     if round_foot:
         return [cyl(min(w, d) * 0.3, 0.0, 0.04, sections=24), cyl(0.06, 0.04, z_top, sections=16)]
-    return [bx(-w * 0.3, w * 0.3, -0.04, 0.04, 0.0, 0.05), bx(-0.04, 0.04, -d * 0.3, d * 0.3, 0.0, 0.05),
-            bx(-0.06, 0.06, -0.06, 0.06, 0.05, z_top)]
+    return [
+        bx(-w * 0.3, w * 0.3, -0.04, 0.04, 0.0, 0.05),
+        bx(-0.04, 0.04, -d * 0.3, d * 0.3, 0.0, 0.05),
+        bx(-0.06, 0.06, -0.06, 0.06, 0.05, z_top),
+    ]
 
 
 def build_dining_table(p: dict) -> Piece:
@@ -95,8 +117,11 @@ def build_dining_table(p: dict) -> Piece:
         sups = _inscribed(r, h)
     else:
         top = bx(-w / 2, w / 2, -d / 2, d / 2, zt, h)
-        base = {"four_legs": lambda: _legs_and_apron(p, w, d, zt), "trestle": lambda: _trestle(w, d, zt, p["leg_inset"]),
-                "pedestal": lambda: _pedestal(w, d, zt, False)}[p["base"]]()
+        base = {
+            "four_legs": lambda: _legs_and_apron(p, w, d, zt),
+            "trestle": lambda: _trestle(w, d, zt, p["leg_inset"]),
+            "pedestal": lambda: _pedestal(w, d, zt, False),
+        }[p["base"]]()
         sups = [support(h, -w / 2, -d / 2, w / 2, d / 2)]
     return assemble("dining_table", p, [part("table", "table", [top, *base])], sups, size=(w, d, h))
 
@@ -106,9 +131,15 @@ def build_dining_table(p: dict) -> Piece:
 
 def sample_coffee_table(rng: np.random.Generator) -> dict:
     """Coffee table params (metres)."""
-    return {"variant": choice(rng, ["legs", "box", "shelf", "waterfall"]), "width": uniform(rng, 0.9, 1.3),
-            "depth": uniform(rng, 0.5, 0.7), "height": uniform(rng, 0.40, 0.48), "top_thickness": uniform(rng, 0.02, 0.05),
-            "shelf_height": uniform(rng, 0.08, 0.15), **_leg_params(rng, (0.03, 0.06))}
+    return {
+        "variant": choice(rng, ["legs", "box", "shelf", "waterfall"]),
+        "width": uniform(rng, 0.9, 1.3),
+        "depth": uniform(rng, 0.5, 0.7),
+        "height": uniform(rng, 0.40, 0.48),
+        "top_thickness": uniform(rng, 0.02, 0.05),
+        "shelf_height": uniform(rng, 0.08, 0.15),
+        **_leg_params(rng, (0.03, 0.06)),
+    }
 
 
 def _low_table(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh], list]:
@@ -147,8 +178,15 @@ def sample_side_table(rng: np.random.Generator) -> dict:
     """Side / end table params (metres)."""
     v = choice(rng, ["legs", "round", "box", "shelf"])
     w = uniform(rng, 0.4, 0.6)
-    return {"variant": v, "width": w, "depth": w if v == "round" else uniform(rng, 0.4, 0.6), "height": uniform(rng, 0.50, 0.65),
-            "top_thickness": uniform(rng, 0.02, 0.04), "shelf_height": uniform(rng, 0.12, 0.25), **_leg_params(rng, (0.03, 0.05))}
+    return {
+        "variant": v,
+        "width": w,
+        "depth": w if v == "round" else uniform(rng, 0.4, 0.6),
+        "height": uniform(rng, 0.50, 0.65),
+        "top_thickness": uniform(rng, 0.02, 0.04),
+        "shelf_height": uniform(rng, 0.12, 0.25),
+        **_leg_params(rng, (0.03, 0.05)),
+    }
 
 
 def build_side_table(p: dict) -> Piece:
@@ -168,10 +206,19 @@ def build_side_table(p: dict) -> Piece:
 
 def sample_desk(rng: np.random.Generator) -> dict:
     """Desk params (metres)."""
-    return {"variant": choice(rng, ["legs", "panel", "pedestal", "double_pedestal"]), "width": uniform(rng, 1.0, 1.6),
-            "depth": uniform(rng, 0.55, 0.80), "height": uniform(rng, 0.72, 0.76), "top_thickness": uniform(rng, 0.025, 0.04),
-            "pedestal_width": uniform(rng, 0.35, 0.45), "pedestal_side": choice(rng, [-1, 1]), "n_drawers": choice(rng, [2, 3, 4]),
-            "handle": choice(rng, list(HANDLES)), "modesty_panel": chance(rng, 0.5), **_leg_params(rng, (0.035, 0.06))}
+    return {
+        "variant": choice(rng, ["legs", "panel", "pedestal", "double_pedestal"]),
+        "width": uniform(rng, 1.0, 1.6),
+        "depth": uniform(rng, 0.55, 0.80),
+        "height": uniform(rng, 0.72, 0.76),
+        "top_thickness": uniform(rng, 0.025, 0.04),
+        "pedestal_width": uniform(rng, 0.35, 0.45),
+        "pedestal_side": choice(rng, [-1, 1]),
+        "n_drawers": choice(rng, [2, 3, 4]),
+        "handle": choice(rng, list(HANDLES)),
+        "modesty_panel": chance(rng, 0.5),
+        **_leg_params(rng, (0.035, 0.06)),
+    }
 
 
 def _drawer_pedestal(p: dict, x0: float, x1: float, d: float, zt: float) -> list[trimesh.Trimesh]:
@@ -201,12 +248,38 @@ def build_desk(p: dict) -> Piece:
         meshes += _drawer_pedestal(p, -w / 2, -w / 2 + pw, d, zt) + _drawer_pedestal(p, w / 2 - pw, w / 2, d, zt)
     if p["modesty_panel"] and v != "legs":
         meshes.append(bx(-w / 2 + 0.03, w / 2 - 0.03, d / 2 - 0.05, d / 2 - 0.03, zt * 0.4, zt))
-    return assemble("desk", p, [part("desk", "desk", meshes)], [support(h, -w / 2, -d / 2, w / 2, d / 2)], size=(w, d, h))
+    return assemble(
+        "desk", p, [part("desk", "desk", meshes)], [support(h, -w / 2, -d / 2, w / 2, d / 2)], size=(w, d, h)
+    )
 
 
 SPECS = (
-    spec("dining_table", "table", "free", sample_dining_table, build_dining_table, front_clearance=0.6, tags=("dining_room", "kitchen")),
-    spec("coffee_table", "table", "free", sample_coffee_table, build_coffee_table, front_clearance=0.0, tags=("living_room",)),
-    spec("side_table", "table", "free", sample_side_table, build_side_table, front_clearance=0.0, tags=("living_room", "bedroom")),
+    spec(
+        "dining_table",
+        "table",
+        "free",
+        sample_dining_table,
+        build_dining_table,
+        front_clearance=0.6,
+        tags=("dining_room", "kitchen"),
+    ),
+    spec(
+        "coffee_table",
+        "table",
+        "free",
+        sample_coffee_table,
+        build_coffee_table,
+        front_clearance=0.0,
+        tags=("living_room",),
+    ),
+    spec(
+        "side_table",
+        "table",
+        "free",
+        sample_side_table,
+        build_side_table,
+        front_clearance=0.0,
+        tags=("living_room", "bedroom"),
+    ),
     spec("desk", "desk", "wall", sample_desk, build_desk, front_clearance=0.8, tags=("office", "bedroom")),
 )

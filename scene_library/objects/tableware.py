@@ -8,8 +8,23 @@ import math
 import numpy as np
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, clamp_to_floor, ellipsoid, frustum,
-                                          lathe, part, randint, raw_class, rod_between, rotated_box, vessel)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    clamp_to_floor,
+    ellipsoid,
+    frustum,
+    lathe,
+    part,
+    randint,
+    raw_class,
+    rod_between,
+    rotated_box,
+    vessel,
+)
 
 
 def sample_bottle(rng: np.random.Generator) -> dict:
@@ -24,10 +39,27 @@ def build_bottle(p: dict) -> Piece:
     """Bottle (NYU raw "bottle": otherprop): a lathed wine bottle, water bottle, or jar with a lid."""
     r, h, v = p["radius"], p["height"], p["variant"]
     if v == "wine":
-        prof = [(0.0, 0.0), (r, 0.0), (r, 0.6 * h), (0.35 * r, 0.78 * h), (0.32 * r, 0.97 * h), (0.36 * r, 0.97 * h), (0.36 * r, h),
-                (0.0, h)]
+        prof = [
+            (0.0, 0.0),
+            (r, 0.0),
+            (r, 0.6 * h),
+            (0.35 * r, 0.78 * h),
+            (0.32 * r, 0.97 * h),
+            (0.36 * r, 0.97 * h),
+            (0.36 * r, h),
+            (0.0, h),
+        ]
     elif v == "water":
-        prof = [(0.0, 0.0), (r, 0.0), (r, 0.75 * h), (0.4 * r, 0.9 * h), (0.4 * r, 0.93 * h), (0.45 * r, 0.93 * h), (0.45 * r, h), (0.0, h)]
+        prof = [
+            (0.0, 0.0),
+            (r, 0.0),
+            (r, 0.75 * h),
+            (0.4 * r, 0.9 * h),
+            (0.4 * r, 0.93 * h),
+            (0.45 * r, 0.93 * h),
+            (0.45 * r, h),
+            (0.0, h),
+        ]
     else:
         prof = [(0.0, 0.0), (r, 0.0), (r, 0.82 * h), (0.9 * r, 0.86 * h), (1.02 * r, 0.86 * h), (1.02 * r, h), (0.0, h)]
     return assemble("bottle", p, [part("bottle", raw_class("bottle"), lathe(prof, 16))])
@@ -35,7 +67,11 @@ def build_bottle(p: dict) -> Piece:
 
 def sample_cup(rng: np.random.Generator) -> dict:
     """Mug or drinking-glass params (metres)."""
-    return {"variant": choice(rng, ["mug", "glass"]), "radius": uniform(rng, 0.035, 0.05), "height": uniform(rng, 0.08, 0.15)}
+    return {
+        "variant": choice(rng, ["mug", "glass"]),
+        "radius": uniform(rng, 0.035, 0.05),
+        "height": uniform(rng, 0.08, 0.15),
+    }
 
 
 def build_cup(p: dict) -> Piece:
@@ -43,9 +79,16 @@ def build_cup(p: dict) -> Piece:
     r, h = p["radius"], p["height"]
     if p["variant"] == "mug":
         hz0, hz1 = 0.25 * h, 0.8 * h
-        meshes = [vessel(r, r, 0.0, h, 0.005, 0.008, sections=16),
-                  boxes([(r - 0.003, r + 0.03, -0.006, 0.006, hz1 - 0.01, hz1), (r - 0.003, r + 0.03, -0.006, 0.006, hz0, hz0 + 0.01),
-                         (r + 0.02, r + 0.03, -0.006, 0.006, hz0, hz1)])]
+        meshes = [
+            vessel(r, r, 0.0, h, 0.005, 0.008, sections=16),
+            boxes(
+                [
+                    (r - 0.003, r + 0.03, -0.006, 0.006, hz1 - 0.01, hz1),
+                    (r - 0.003, r + 0.03, -0.006, 0.006, hz0, hz0 + 0.01),
+                    (r + 0.02, r + 0.03, -0.006, 0.006, hz0, hz1),
+                ]
+            ),
+        ]
     else:
         meshes = [vessel(0.8 * r, r, 0.0, h, 0.003, 0.01, sections=16)]
     return assemble("cup", p, [part("cup", raw_class("cup"), meshes)])
@@ -59,12 +102,18 @@ def sample_bowl(rng: np.random.Generator) -> dict:
 def build_bowl(p: dict) -> Piece:
     """Bowl (NYU raw "bowl": otherprop): an open lathed bowl."""
     r, h = p["radius"], p["height"]
-    return assemble("bowl", p, [part("bowl", raw_class("bowl"), vessel(p["foot"] * r, r, 0.0, h, 0.006, 0.008, sections=20))])
+    return assemble(
+        "bowl", p, [part("bowl", raw_class("bowl"), vessel(p["foot"] * r, r, 0.0, h, 0.006, 0.008, sections=20))]
+    )
 
 
 def sample_vase(rng: np.random.Generator) -> dict:
     """Vase params (metres)."""
-    return {"variant": choice(rng, ["cylinder", "bulb", "flared"]), "radius": uniform(rng, 0.04, 0.1), "height": uniform(rng, 0.15, 0.45)}
+    return {
+        "variant": choice(rng, ["cylinder", "bulb", "flared"]),
+        "radius": uniform(rng, 0.04, 0.1),
+        "height": uniform(rng, 0.15, 0.45),
+    }
 
 
 def build_vase(p: dict) -> Piece:
@@ -74,13 +123,26 @@ def build_vase(p: dict) -> Piece:
         mesh = vessel(0.9 * r, r, 0.0, h, t, 0.01, sections=16)
     else:
         neck, lip = (0.45 * r, 0.6 * r) if v == "bulb" else (0.5 * r, r)
-        mesh = lathe([(0.0, 0.0), (0.7 * r, 0.0), (r, 0.35 * h), (neck, 0.8 * h), (lip, h), (lip - t, h), (neck - t, 0.8 * h),
-                      (neck - t, 0.6 * h),
-                      (0.0, 0.6 * h)], 16)
+        mesh = lathe(
+            [
+                (0.0, 0.0),
+                (0.7 * r, 0.0),
+                (r, 0.35 * h),
+                (neck, 0.8 * h),
+                (lip, h),
+                (lip - t, h),
+                (neck - t, 0.8 * h),
+                (neck - t, 0.6 * h),
+                (0.0, 0.6 * h),
+            ],
+            16,
+        )
     return assemble("vase", p, [part("vase", raw_class("vase"), mesh)])
 
 
-def _sample_plant(rng: np.random.Generator, pot_r: tuple[float, float], pot_h: tuple[float, float], top: tuple[float, float]) -> dict:
+def _sample_plant(
+    rng: np.random.Generator, pot_r: tuple[float, float], pot_h: tuple[float, float], top: tuple[float, float]
+) -> dict:
     """Pot radius and height, plant height, and 6-12 foliage blobs [dx, dy, z, size] filling a crown that
     widens towards the top (metres)."""
     r, ph = uniform(rng, *pot_r), uniform(rng, *pot_h)
@@ -128,8 +190,12 @@ def build_floor_plant(p: dict) -> Piece:
 
 def sample_photo_frame(rng: np.random.Generator) -> dict:
     """Standing photo frame params (metres, radians)."""
-    return {"width": uniform(rng, 0.1, 0.25), "height": uniform(rng, 0.13, 0.3), "thickness": uniform(rng, 0.01, 0.02),
-            "lean": uniform(rng, 0.15, 0.3)}
+    return {
+        "width": uniform(rng, 0.1, 0.25),
+        "height": uniform(rng, 0.13, 0.3),
+        "thickness": uniform(rng, 0.01, 0.02),
+        "lean": uniform(rng, 0.15, 0.3),
+    }
 
 
 def build_photo_frame(p: dict) -> Piece:
@@ -142,8 +208,13 @@ def build_photo_frame(p: dict) -> Piece:
 
 def sample_laptop(rng: np.random.Generator) -> dict:
     """Laptop params (metres, radians)."""
-    return {"width": uniform(rng, 0.30, 0.38), "depth": uniform(rng, 0.21, 0.26), "base": uniform(rng, 0.015, 0.025),
-            "open": chance(rng, 0.75), "screen_angle": uniform(rng, 0.15, 0.45)}
+    return {
+        "width": uniform(rng, 0.30, 0.38),
+        "depth": uniform(rng, 0.21, 0.26),
+        "base": uniform(rng, 0.015, 0.025),
+        "open": chance(rng, 0.75),
+        "screen_angle": uniform(rng, 0.15, 0.45),
+    }
 
 
 def build_laptop(p: dict) -> Piece:
@@ -163,15 +234,23 @@ def build_laptop(p: dict) -> Piece:
 
 def sample_microwave(rng: np.random.Generator) -> dict:
     """Microwave oven params (metres)."""
-    return {"width": uniform(rng, 0.45, 0.60), "depth": uniform(rng, 0.32, 0.42), "height": uniform(rng, 0.26, 0.33),
-            "panel": uniform(rng, 0.08, 0.12)}
+    return {
+        "width": uniform(rng, 0.45, 0.60),
+        "depth": uniform(rng, 0.32, 0.42),
+        "height": uniform(rng, 0.26, 0.33),
+        "panel": uniform(rng, 0.08, 0.12),
+    }
 
 
 def build_microwave(p: dict) -> Piece:
     """Microwave (NYU raw "microwave": otherprop): body on feet, door with a window and handle, control panel."""
     w, d, h, cp = p["width"], p["depth"], p["height"], p["panel"]
-    meshes = [bx(-w / 2, w / 2, -d / 2 + 0.025, d / 2, 0.01, h), bx(-w / 2, -w / 2 + 0.03, -d / 2 + 0.03, -d / 2 + 0.06, 0.0, 0.01),
-              bx(w / 2 - 0.03, w / 2, -d / 2 + 0.03, -d / 2 + 0.06, 0.0, 0.01), bx(-w / 2, w / 2, d / 2 - 0.06, d / 2, 0.0, 0.01),
-              bx(-w / 2 + 0.01, w / 2 - cp, -d / 2 + 0.01, -d / 2 + 0.025, 0.02, h - 0.01),
-              bx(w / 2 - cp - 0.03, w / 2 - cp - 0.015, -d / 2, -d / 2 + 0.01, 0.05, h - 0.05)]
+    meshes = [
+        bx(-w / 2, w / 2, -d / 2 + 0.025, d / 2, 0.01, h),
+        bx(-w / 2, -w / 2 + 0.03, -d / 2 + 0.03, -d / 2 + 0.06, 0.0, 0.01),
+        bx(w / 2 - 0.03, w / 2, -d / 2 + 0.03, -d / 2 + 0.06, 0.0, 0.01),
+        bx(-w / 2, w / 2, d / 2 - 0.06, d / 2, 0.0, 0.01),
+        bx(-w / 2 + 0.01, w / 2 - cp, -d / 2 + 0.01, -d / 2 + 0.025, 0.02, h - 0.01),
+        bx(w / 2 - cp - 0.03, w / 2 - cp - 0.015, -d / 2, -d / 2 + 0.01, 0.05, h - 0.05),
+    ]
     return assemble("microwave", p, [part("microwave", raw_class("microwave"), meshes)], size=(w, d, h))

@@ -18,8 +18,23 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (assemble, boxes, bx, chance, choice, disc_y, part, pleated_panel, raw_class, rod_x, rot_z,
-                                          rotated_box, spec, transformed, with_defaults)
+from scene_library.objects.shapes import (
+    assemble,
+    boxes,
+    bx,
+    chance,
+    choice,
+    disc_y,
+    part,
+    pleated_panel,
+    raw_class,
+    rod_x,
+    rot_z,
+    rotated_box,
+    spec,
+    transformed,
+    with_defaults,
+)
 
 # --- picture ----------------------------------------------------------------------------------------
 
@@ -36,9 +51,14 @@ def sample_picture(rng: np.random.Generator) -> dict:
         w = uniform(rng, 0.3, h)
     else:
         w = h = uniform(rng, 0.3, 1.0)
-    return {"variant": variant, "width": w, "height": h,
-            "depth": uniform(rng, 0.003, 0.006) if variant == "poster" else uniform(rng, 0.02, 0.04),
-            "frame": uniform(rng, 0.02, 0.07), "mat": chance(rng, 0.4)}
+    return {
+        "variant": variant,
+        "width": w,
+        "height": h,
+        "depth": uniform(rng, 0.003, 0.006) if variant == "poster" else uniform(rng, 0.02, 0.04),
+        "frame": uniform(rng, 0.02, 0.07),
+        "mat": chance(rng, 0.4),
+    }
 
 
 def build_picture(p: dict) -> Piece:
@@ -46,13 +66,25 @@ def build_picture(p: dict) -> Piece:
     w, h, d = p["width"], p["height"], p["depth"]
     if p["variant"] == "framed":
         f = min(p["frame"], w / 5, h / 5)
-        frame = boxes([(-w / 2, w / 2, -d / 2, d / 2, 0.0, f), (-w / 2, w / 2, -d / 2, d / 2, h - f, h),
-                       (-w / 2, -w / 2 + f, -d / 2, d / 2, f, h - f), (w / 2 - f, w / 2, -d / 2, d / 2, f, h - f)])
+        frame = boxes(
+            [
+                (-w / 2, w / 2, -d / 2, d / 2, 0.0, f),
+                (-w / 2, w / 2, -d / 2, d / 2, h - f, h),
+                (-w / 2, -w / 2 + f, -d / 2, d / 2, f, h - f),
+                (w / 2 - f, w / 2, -d / 2, d / 2, f, h - f),
+            ]
+        )
         meshes = [frame, bx(-w / 2 + f, w / 2 - f, d / 2 - 0.01, d / 2, f, h - f)]
         if p["mat"] and min(w, h) > 0.4:
             m = 0.05
-            meshes.append(boxes([(-w / 2 + f, w / 2 - f, d / 2 - 0.012, d / 2 - 0.01, f, f + m),
-                                 (-w / 2 + f, w / 2 - f, d / 2 - 0.012, d / 2 - 0.01, h - f - m, h - f)]))
+            meshes.append(
+                boxes(
+                    [
+                        (-w / 2 + f, w / 2 - f, d / 2 - 0.012, d / 2 - 0.01, f, f + m),
+                        (-w / 2 + f, w / 2 - f, d / 2 - 0.012, d / 2 - 0.01, h - f - m, h - f),
+                    ]
+                )
+            )
     else:
         meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, h)]
     return assemble("picture", p, [part("picture", "picture", meshes)], size=(w, d, h))
@@ -65,10 +97,19 @@ def sample_mirror(rng: np.random.Generator) -> dict:
     """Wall mirror params (metres): framed, frameless, round, or a mirrored medicine cabinet."""
     variant = choice(rng, ["framed", "frameless", "round", "cabinet"])
     w = uniform(rng, 0.4, 0.8) if variant == "round" else uniform(rng, 0.4, 1.0)
-    depth = {"framed": uniform(rng, 0.02, 0.04), "frameless": uniform(rng, 0.006, 0.01), "round": uniform(rng, 0.01, 0.03),
-             "cabinet": uniform(rng, 0.10, 0.15)}[variant]
-    return {"variant": variant, "width": w, "height": w if variant == "round" else uniform(rng, 0.5, 1.0), "depth": depth,
-            "frame": uniform(rng, 0.02, 0.06)}
+    depth = {
+        "framed": uniform(rng, 0.02, 0.04),
+        "frameless": uniform(rng, 0.006, 0.01),
+        "round": uniform(rng, 0.01, 0.03),
+        "cabinet": uniform(rng, 0.10, 0.15),
+    }[variant]
+    return {
+        "variant": variant,
+        "width": w,
+        "height": w if variant == "round" else uniform(rng, 0.5, 1.0),
+        "depth": depth,
+        "frame": uniform(rng, 0.02, 0.06),
+    }
 
 
 def build_mirror(p: dict) -> Piece:
@@ -77,14 +118,29 @@ def build_mirror(p: dict) -> Piece:
     if v == "round":
         parts = [part("mirror", "mirror", disc_y(w / 2, -d / 2, d / 2, 0.0, h / 2, 32))]
     elif v == "cabinet":
-        parts = [part("mirror", "mirror", bx(-w / 2, w / 2, -d / 2, -d / 2 + 0.02, 0.0, h)),
-                 part("cabinet", "cabinet", bx(-w / 2, w / 2, -d / 2 + 0.02, d / 2, 0.0, h))]
+        parts = [
+            part("mirror", "mirror", bx(-w / 2, w / 2, -d / 2, -d / 2 + 0.02, 0.0, h)),
+            part("cabinet", "cabinet", bx(-w / 2, w / 2, -d / 2 + 0.02, d / 2, 0.0, h)),
+        ]
     elif v == "framed":
         f = min(p["frame"], w / 5, h / 5)
-        parts = [part("mirror", "mirror",
-                      [boxes([(-w / 2, w / 2, -d / 2, d / 2, 0.0, f), (-w / 2, w / 2, -d / 2, d / 2, h - f, h),
-                              (-w / 2, -w / 2 + f, -d / 2, d / 2, f, h - f), (w / 2 - f, w / 2, -d / 2, d / 2, f, h - f)]),
-                                           bx(-w / 2 + f, w / 2 - f, d / 2 - 0.008, d / 2, f, h - f)])]
+        parts = [
+            part(
+                "mirror",
+                "mirror",
+                [
+                    boxes(
+                        [
+                            (-w / 2, w / 2, -d / 2, d / 2, 0.0, f),
+                            (-w / 2, w / 2, -d / 2, d / 2, h - f, h),
+                            (-w / 2, -w / 2 + f, -d / 2, d / 2, f, h - f),
+                            (w / 2 - f, w / 2, -d / 2, d / 2, f, h - f),
+                        ]
+                    ),
+                    bx(-w / 2 + f, w / 2 - f, d / 2 - 0.008, d / 2, f, h - f),
+                ],
+            )
+        ]
     else:
         parts = [part("mirror", "mirror", bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, h))]
     return assemble("mirror", p, parts, size=(w, d, h))
@@ -95,8 +151,13 @@ def build_mirror(p: dict) -> Piece:
 
 def sample_whiteboard(rng: np.random.Generator) -> dict:
     """Whiteboard params (metres)."""
-    return {"width": uniform(rng, 0.9, 2.4), "height": uniform(rng, 0.6, 1.2), "board": uniform(rng, 0.015, 0.03),
-            "frame": uniform(rng, 0.015, 0.03), "tray_depth": uniform(rng, 0.05, 0.08) if chance(rng, 0.7) else 0.0}
+    return {
+        "width": uniform(rng, 0.9, 2.4),
+        "height": uniform(rng, 0.6, 1.2),
+        "board": uniform(rng, 0.015, 0.03),
+        "frame": uniform(rng, 0.015, 0.03),
+        "tray_depth": uniform(rng, 0.05, 0.08) if chance(rng, 0.7) else 0.0,
+    }
 
 
 def build_whiteboard(p: dict) -> Piece:
@@ -104,12 +165,22 @@ def build_whiteboard(p: dict) -> Piece:
     w, h, t, f, tray = p["width"], p["height"], p["board"], p["frame"], p["tray_depth"]
     d = max(t + 0.005, tray)
     yb = d / 2
-    meshes = [bx(-w / 2 + f, w / 2 - f, yb - t, yb, f, h - f),
-              boxes([(-w / 2, w / 2, yb - t - 0.005, yb, 0.0, f), (-w / 2, w / 2, yb - t - 0.005, yb, h - f, h),
-                     (-w / 2, -w / 2 + f, yb - t - 0.005, yb, f, h - f), (w / 2 - f, w / 2, yb - t - 0.005, yb, f, h - f)])]
+    meshes = [
+        bx(-w / 2 + f, w / 2 - f, yb - t, yb, f, h - f),
+        boxes(
+            [
+                (-w / 2, w / 2, yb - t - 0.005, yb, 0.0, f),
+                (-w / 2, w / 2, yb - t - 0.005, yb, h - f, h),
+                (-w / 2, -w / 2 + f, yb - t - 0.005, yb, f, h - f),
+                (w / 2 - f, w / 2, yb - t - 0.005, yb, f, h - f),
+            ]
+        ),
+    ]
     if tray > 0:
-        meshes += [bx(-w / 2 + 0.1, w / 2 - 0.1, -d / 2, yb - t, 0.0, 0.008),
-                   bx(-w / 2 + 0.1, w / 2 - 0.1, -d / 2, -d / 2 + 0.005, 0.0, 0.025)]
+        meshes += [
+            bx(-w / 2 + 0.1, w / 2 - 0.1, -d / 2, yb - t, 0.0, 0.008),
+            bx(-w / 2 + 0.1, w / 2 - 0.1, -d / 2, -d / 2 + 0.005, 0.0, 0.025),
+        ]
     return assemble("whiteboard", p, [part("whiteboard", "whiteboard", meshes)], size=(w, d, h))
 
 
@@ -118,8 +189,12 @@ def build_whiteboard(p: dict) -> Piece:
 
 def sample_wall_tv(rng: np.random.Generator) -> dict:
     """Wall-mounted television params (metres)."""
-    return {"width": uniform(rng, 0.7, 1.45), "panel_depth": uniform(rng, 0.03, 0.06), "bracket": uniform(rng, 0.02, 0.06),
-            "bezel": uniform(rng, 0.005, 0.02)}
+    return {
+        "width": uniform(rng, 0.7, 1.45),
+        "panel_depth": uniform(rng, 0.03, 0.06),
+        "bracket": uniform(rng, 0.02, 0.06),
+        "bezel": uniform(rng, 0.005, 0.02),
+    }
 
 
 def build_wall_tv(p: dict) -> Piece:
@@ -127,24 +202,44 @@ def build_wall_tv(p: dict) -> Piece:
     w, pd, br = p["width"], p["panel_depth"], p["bracket"]
     h = round(w * 9 / 16 + 2 * p["bezel"], 6)
     d = pd + br
-    meshes = [bx(-w / 2, w / 2, -d / 2, -d / 2 + pd, 0.0, h), bx(-0.15, 0.15, -d / 2 + pd, d / 2, h / 2 - 0.12, h / 2 + 0.12)]
+    meshes = [
+        bx(-w / 2, w / 2, -d / 2, -d / 2 + pd, 0.0, h),
+        bx(-0.15, 0.15, -d / 2 + pd, d / 2, h / 2 - 0.12, h / 2 + 0.12),
+    ]
     return assemble("wall_tv", p, [part("television", "television", meshes)], size=(w, d, h))
 
 
 # --- door -------------------------------------------------------------------------------------------
 
-DOOR_DEFAULTS = {"casing": 0.07, "leaf_thickness": 0.04, "casing_proud": 0.01, "style": "flat", "n_panels": 4, "handle": "lever",
-                 "handle_height": 1.0, "hinge": 1, "open_angle": 0.0}
+DOOR_DEFAULTS = {
+    "casing": 0.07,
+    "leaf_thickness": 0.04,
+    "casing_proud": 0.01,
+    "style": "flat",
+    "n_panels": 4,
+    "handle": "lever",
+    "handle_height": 1.0,
+    "hinge": 1,
+    "open_angle": 0.0,
+}
 
 
 def sample_door(rng: np.random.Generator) -> dict:
     """Door params (metres, radians); width and height are the outer casing size."""
     c = uniform(rng, 0.05, 0.10)
-    return {"width": round(uniform(rng, 0.70, 0.90) + 2 * c, 4), "height": round(uniform(rng, 2.00, 2.10) + c, 4), "casing": c,
-            "leaf_thickness": uniform(rng, 0.035, 0.045), "casing_proud": uniform(rng, 0.005, 0.015),
-            "style": choice(rng, ["flat", "panelled"]), "n_panels": choice(rng, [2, 4, 6]), "handle": choice(rng, ["lever", "knob"]),
-            "handle_height": uniform(rng, 0.95, 1.05), "hinge": choice(rng, [-1, 1]),
-            "open_angle": uniform(rng, 0.2, 1.4) if chance(rng, 0.25) else 0.0}
+    return {
+        "width": round(uniform(rng, 0.70, 0.90) + 2 * c, 4),
+        "height": round(uniform(rng, 2.00, 2.10) + c, 4),
+        "casing": c,
+        "leaf_thickness": uniform(rng, 0.035, 0.045),
+        "casing_proud": uniform(rng, 0.005, 0.015),
+        "style": choice(rng, ["flat", "panelled"]),
+        "n_panels": choice(rng, [2, 4, 6]),
+        "handle": choice(rng, ["lever", "knob"]),
+        "handle_height": uniform(rng, 0.95, 1.05),
+        "hinge": choice(rng, [-1, 1]),
+        "open_angle": uniform(rng, 0.2, 1.4) if chance(rng, 0.25) else 0.0,
+    }
 
 
 def _door_leaf(q: dict, lw: float, lh: float) -> list[trimesh.Trimesh]:
@@ -181,8 +276,13 @@ def build_door(p: dict) -> Piece:
     w, h, c, lt = q["width"], q["height"], q["casing"], q["leaf_thickness"]
     lw, lh = w - 2 * c, h - c
     cd = lt + q["casing_proud"]
-    frame = boxes([(-w / 2, -w / 2 + c, -cd, 0.0, 0.0, h), (w / 2 - c, w / 2, -cd, 0.0, 0.0, h),
-                   (-w / 2 + c, w / 2 - c, -cd, 0.0, h - c, h)])
+    frame = boxes(
+        [
+            (-w / 2, -w / 2 + c, -cd, 0.0, 0.0, h),
+            (w / 2 - c, w / 2, -cd, 0.0, 0.0, h),
+            (-w / 2 + c, w / 2 - c, -cd, 0.0, h - c, h),
+        ]
+    )
     leaf = _door_leaf(q, lw, lh)
     if q["open_angle"] > 0:
         pivot = (q["hinge"] * lw / 2, 0.0, 0.0)
@@ -192,16 +292,30 @@ def build_door(p: dict) -> Piece:
 
 # --- window -----------------------------------------------------------------------------------------
 
-WINDOW_DEFAULTS = {"frame": 0.05, "frame_depth": 0.05, "style": "double", "sill": True, "sill_depth": 0.08, "sill_thickness": 0.03}
+WINDOW_DEFAULTS = {
+    "frame": 0.05,
+    "frame_depth": 0.05,
+    "style": "double",
+    "sill": True,
+    "sill_depth": 0.08,
+    "sill_thickness": 0.03,
+}
 
 
 def sample_window(rng: np.random.Generator) -> dict:
     """Window params (metres): overall size, frame, mullion style, optional sill."""
     w = uniform(rng, 0.6, 2.0)
     styles = ["single", "double", "grid", "transom"] + (["triple"] if w > 1.3 else [])
-    return {"width": w, "height": uniform(rng, 0.8, 1.5), "frame": uniform(rng, 0.04, 0.08), "frame_depth": uniform(rng, 0.04, 0.08),
-            "style": choice(rng, styles), "sill": chance(rng, 0.6), "sill_depth": uniform(rng, 0.04, 0.12),
-            "sill_thickness": uniform(rng, 0.02, 0.04)}
+    return {
+        "width": w,
+        "height": uniform(rng, 0.8, 1.5),
+        "frame": uniform(rng, 0.04, 0.08),
+        "frame_depth": uniform(rng, 0.04, 0.08),
+        "style": choice(rng, styles),
+        "sill": chance(rng, 0.6),
+        "sill_depth": uniform(rng, 0.04, 0.12),
+        "sill_thickness": uniform(rng, 0.02, 0.04),
+    }
 
 
 def build_window(p: dict) -> Piece:
@@ -210,8 +324,12 @@ def build_window(p: dict) -> Piece:
     q = with_defaults(p, WINDOW_DEFAULTS)
     w, h, f, fd = q["width"], q["height"], q["frame"], q["frame_depth"]
     z0 = q["sill_thickness"] if q["sill"] else 0.0
-    b = [(-w / 2, w / 2, -fd, 0.0, z0, z0 + f), (-w / 2, w / 2, -fd, 0.0, h - f, h),
-         (-w / 2, -w / 2 + f, -fd, 0.0, z0 + f, h - f), (w / 2 - f, w / 2, -fd, 0.0, z0 + f, h - f)]
+    b = [
+        (-w / 2, w / 2, -fd, 0.0, z0, z0 + f),
+        (-w / 2, w / 2, -fd, 0.0, h - f, h),
+        (-w / 2, -w / 2 + f, -fd, 0.0, z0 + f, h - f),
+        (w / 2 - f, w / 2, -fd, 0.0, z0 + f, h - f),
+    ]
     m, md = 0.6 * f, 0.8 * fd
     zi0, zi1 = z0 + f, h - f
     style = q["style"]
@@ -230,17 +348,28 @@ def build_window(p: dict) -> Piece:
 
 # --- curtain ----------------------------------------------------------------------------------------
 
-CURTAIN_DEFAULTS = {"open_fraction": 0.5, "rod_standoff": 0.08, "rod_radius": 0.012, "fold_pitch": 0.1, "fold_depth": 0.04}
+CURTAIN_DEFAULTS = {
+    "open_fraction": 0.5,
+    "rod_standoff": 0.08,
+    "rod_radius": 0.012,
+    "fold_pitch": 0.1,
+    "fold_depth": 0.04,
+}
 
 
 def sample_curtain(rng: np.random.Generator) -> dict:
     """Curtain params (metres). ``height`` runs from the hem to the top of the rod; the room code usually
     overrides width (window + 0.2-0.6) and height (from just under the ceiling to the floor or sill)."""
     closed = chance(rng, 0.15)
-    return {"width": uniform(rng, 1.2, 2.6), "height": uniform(rng, 1.4, 2.5),
-            "open_fraction": uniform(rng, 0.0, 0.1) if closed else uniform(rng, 0.3, 0.8),
-            "rod_standoff": uniform(rng, 0.06, 0.12), "rod_radius": uniform(rng, 0.01, 0.015),
-            "fold_pitch": uniform(rng, 0.08, 0.14), "fold_depth": uniform(rng, 0.03, 0.06)}
+    return {
+        "width": uniform(rng, 1.2, 2.6),
+        "height": uniform(rng, 1.4, 2.5),
+        "open_fraction": uniform(rng, 0.0, 0.1) if closed else uniform(rng, 0.3, 0.8),
+        "rod_standoff": uniform(rng, 0.06, 0.12),
+        "rod_radius": uniform(rng, 0.01, 0.015),
+        "fold_pitch": uniform(rng, 0.08, 0.14),
+        "fold_depth": uniform(rng, 0.03, 0.06),
+    }
 
 
 def build_curtain(p: dict) -> Piece:
@@ -251,12 +380,17 @@ def build_curtain(p: dict) -> Piece:
     fd = q["fold_depth"]
     so = max(so, fd / 2 + rr + 0.01)
     zr = h - rr
-    rod = [rod_x(rr, -w / 2, w / 2, -so, zr), bx(-w / 2 + 0.05, -w / 2 + 0.07, -so, 0.0, zr - 0.02, zr + 0.01),
-           bx(w / 2 - 0.07, w / 2 - 0.05, -so, 0.0, zr - 0.02, zr + 0.01)]
+    rod = [
+        rod_x(rr, -w / 2, w / 2, -so, zr),
+        bx(-w / 2 + 0.05, -w / 2 + 0.07, -so, 0.0, zr - 0.02, zr + 0.01),
+        bx(w / 2 - 0.07, w / 2 - 0.05, -so, 0.0, zr - 0.02, zr + 0.01),
+    ]
     pw = max(0.1, w * (1.0 - q["open_fraction"]) / 2)
     pitch = q["fold_pitch"] * (0.6 + 0.4 * pw / (w / 2))  # gathered panels fold tighter
     top = h - 2 * rr - 0.005
-    panels = pleated_panel(-w / 2, -w / 2 + pw, -so, 0.0, top, pitch, fd) + pleated_panel(w / 2 - pw, w / 2, -so, 0.0, top, pitch, fd)
+    panels = pleated_panel(-w / 2, -w / 2 + pw, -so, 0.0, top, pitch, fd) + pleated_panel(
+        w / 2 - pw, w / 2, -so, 0.0, top, pitch, fd
+    )
     return assemble("curtain", p, [part("curtain", "curtain", panels), part("rod", raw_class("curtain rod"), rod)])
 
 
@@ -267,10 +401,15 @@ BLINDS_DEFAULTS = {"variant": "venetian", "slat_width": 0.035, "tilt": 0.3, "dep
 
 def sample_blinds(rng: np.random.Generator) -> dict:
     """Blinds params (metres, radians); the room code usually sets width and height to the window's."""
-    return {"width": uniform(rng, 0.6, 2.0), "height": uniform(rng, 0.8, 1.5),
-            "variant": choice(rng, ["venetian", "venetian", "roller", "vertical"]),
-            "slat_width": uniform(rng, 0.025, 0.05), "tilt": uniform(rng, 0.0, 1.0), "depth": uniform(rng, 0.04, 0.06),
-            "headrail": uniform(rng, 0.03, 0.05)}
+    return {
+        "width": uniform(rng, 0.6, 2.0),
+        "height": uniform(rng, 0.8, 1.5),
+        "variant": choice(rng, ["venetian", "venetian", "roller", "vertical"]),
+        "slat_width": uniform(rng, 0.025, 0.05),
+        "tilt": uniform(rng, 0.0, 1.0),
+        "depth": uniform(rng, 0.04, 0.06),
+        "headrail": uniform(rng, 0.03, 0.05),
+    }
 
 
 def build_blinds(p: dict) -> Piece:
@@ -283,21 +422,31 @@ def build_blinds(p: dict) -> Piece:
     meshes = [bx(-w / 2, w / 2, -d, 0.0, h - hr, h)]
     if v == "roller":
         r = min(hr / 2, 0.025)
-        meshes = [rod_x(r, -w / 2, w / 2, yc, h - r), bx(-w / 2 + 0.01, w / 2 - 0.01, yc - r - 0.002, yc - r, 0.02, h - r),
-                  bx(-w / 2 + 0.01, w / 2 - 0.01, yc - r - 0.012, yc - r + 0.008, 0.0, 0.02)]
+        meshes = [
+            rod_x(r, -w / 2, w / 2, yc, h - r),
+            bx(-w / 2 + 0.01, w / 2 - 0.01, yc - r - 0.002, yc - r, 0.02, h - r),
+            bx(-w / 2 + 0.01, w / 2 - 0.01, yc - r - 0.012, yc - r + 0.008, 0.0, 0.02),
+        ]
     elif v == "vertical":
         d = 0.09
         meshes = [bx(-w / 2, w / 2, -d, 0.0, h - hr, h)]
         n = max(2, int(w / 0.08))
         pitch = (w - 0.09) / (n - 1)
         for i in range(n):
-            meshes.append(rotated_box((0.089, 0.002, h - hr - 0.01), (-w / 2 + 0.045 + i * pitch, -d / 2, (h - hr - 0.01) / 2),
-                                      yaw=q["tilt"] * 0.8))
+            meshes.append(
+                rotated_box(
+                    (0.089, 0.002, h - hr - 0.01),
+                    (-w / 2 + 0.045 + i * pitch, -d / 2, (h - hr - 0.01) / 2),
+                    yaw=q["tilt"] * 0.8,
+                )
+            )
     else:
         sw = q["slat_width"]
         pitch = 0.85 * sw
         n = max(2, int((h - hr - 0.02) / pitch))
-        slats = [rotated_box((w - 0.01, sw, 0.0015), (0.0, yc, 0.02 + (i + 0.5) * pitch), tilt=q["tilt"]) for i in range(n)]
+        slats = [
+            rotated_box((w - 0.01, sw, 0.0015), (0.0, yc, 0.02 + (i + 0.5) * pitch), tilt=q["tilt"]) for i in range(n)
+        ]
         meshes += slats + [bx(-w / 2 + 0.005, w / 2 - 0.005, yc - sw / 2, yc + sw / 2, 0.0, 0.02)]
     return assemble("blinds", p, [part("blinds", "blinds", meshes)])
 
@@ -305,10 +454,26 @@ def build_blinds(p: dict) -> Piece:
 SPECS = (
     spec("picture", "picture", "wall_mounted", sample_picture, build_picture, mount_height=(1.1, 1.5)),
     spec("mirror", "mirror", "wall_mounted", sample_mirror, build_mirror, mount_height=(1.1, 1.3), tags=("bathroom",)),
-    spec("whiteboard", "whiteboard", "wall_mounted", sample_whiteboard, build_whiteboard, mount_height=(0.8, 0.9), front_clearance=0.6,
-         tags=("office",)),
-    spec("wall_tv", "television", "wall_mounted", sample_wall_tv, build_wall_tv, mount_height=(0.7, 1.0), front_clearance=0.0,
-         tags=("living_room", "bedroom")),
+    spec(
+        "whiteboard",
+        "whiteboard",
+        "wall_mounted",
+        sample_whiteboard,
+        build_whiteboard,
+        mount_height=(0.8, 0.9),
+        front_clearance=0.6,
+        tags=("office",),
+    ),
+    spec(
+        "wall_tv",
+        "television",
+        "wall_mounted",
+        sample_wall_tv,
+        build_wall_tv,
+        mount_height=(0.7, 1.0),
+        front_clearance=0.0,
+        tags=("living_room", "bedroom"),
+    ),
     spec("door", "door", "opening", sample_door, build_door, mount_height=(0.0, 0.0), front_clearance=0.9),
     spec("window", "window", "opening", sample_window, build_window, mount_height=(0.8, 1.0)),
     spec("curtain", "curtain", "wall_mounted", sample_curtain, build_curtain, tags=("window", "fit_to_window")),

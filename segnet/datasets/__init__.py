@@ -13,11 +13,15 @@ from torch.utils.data import Dataset
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.nyuv2 import NYUv2Dataset
 from segnet.datasets.real_folder import RealFolderDataset
-from segnet.datasets.sunrgbd import SUNRGBDDataset
 from segnet.datasets.shard_reader import ShardDataset
+from segnet.datasets.sunrgbd import SUNRGBDDataset
 
-DATASETS: dict[str, type[Dataset]] = {"nyuv2": NYUv2Dataset, "sunrgbd": SUNRGBDDataset, "shards": ShardDataset,
-                                      "real": RealFolderDataset}
+DATASETS: dict[str, type[Dataset]] = {
+    "nyuv2": NYUv2Dataset,
+    "sunrgbd": SUNRGBDDataset,
+    "shards": ShardDataset,
+    "real": RealFolderDataset,
+}
 """Reader classes by name."""
 
 
@@ -35,5 +39,12 @@ def make_dataset(name: str, path: str | os.PathLike, split: str | None = None, c
     return DATASETS[name](path, split=split or "train", classes=classes, **kw)
 
 
-__all__ = ["DATASETS", "DatasetError", "NYUv2Dataset", "RealFolderDataset", "SUNRGBDDataset", "ShardDataset",
-           "make_dataset"]
+__all__ = [
+    "DATASETS",
+    "DatasetError",
+    "NYUv2Dataset",
+    "RealFolderDataset",
+    "SUNRGBDDataset",
+    "ShardDataset",
+    "make_dataset",
+]

@@ -99,7 +99,7 @@ def _views(buffer: torch.Tensor, layout: Layout) -> dict[str, torch.Tensor]:
     out = {}
     for key, shape, dtype, offset in layout:
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        out[key] = buffer[offset:offset + nbytes].view(dtype).view(shape)
+        out[key] = buffer[offset : offset + nbytes].view(dtype).view(shape)
     return out
 
 
@@ -130,6 +130,8 @@ _MAPPED: OrderedDict[int, tuple[int, mmap.mmap]] = OrderedDict()  # token -> (wo
 def mapped_segments() -> int:
     """How many workers' shared-memory segments the main process holds mapped now (at most :data:`MAX_MAPPED`)."""
     return len(_MAPPED)
+
+
 received = 0
 """Batches this process has received through pooled segments (a diagnostic)."""
 

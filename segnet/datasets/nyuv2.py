@@ -11,17 +11,17 @@ are the RGB camera's (the labeled depth is registered to RGB).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from synthcam_core.labels import class894_to_40
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.tables import gravity_from_rtilt, nyuv2_camera_rotations, nyuv2_split_indices
-from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
 from synthcam_core.camera import Intrinsics
+from synthcam_core.labels import class894_to_40
+from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
 
 NYUV2_FRAMES = 1449
 NYUV2_HW = (480, 640)
@@ -39,8 +39,15 @@ class NYUv2Dataset(Dataset):
     the dataset is safe in ``DataLoader`` workers. Samples follow :mod:`synthcam_core.sample`.
     """
 
-    def __init__(self, path: str | os.PathLike, split: str = "train", classes: int = 40, depth: str = "depths",
-                 crop: Sequence[int] | None = None, resize: Sequence[int] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str = "train",
+        classes: int = 40,
+        depth: str = "depths",
+        crop: Sequence[int] | None = None,
+        resize: Sequence[int] | None = None,
+    ):
         self.path = Path(path)
         if split not in SPLITS:
             raise DatasetError(f"unknown NYUv2 split {split!r}; valid splits: {', '.join(SPLITS)}")
@@ -66,8 +73,9 @@ class NYUv2Dataset(Dataset):
         try:
             return h5py.File(self.path, "r")
         except OSError:
-            raise DatasetError(f"{self.path} is not an HDF5 (MATLAB v7.3) file; pass the original "
-                               "nyu_depth_v2_labeled.mat") from None
+            raise DatasetError(
+                f"{self.path} is not an HDF5 (MATLAB v7.3) file; pass the original nyu_depth_v2_labeled.mat"
+            ) from None
 
     def _check_file(self) -> None:
         """Raise a DatasetError naming the file unless it has the expected datasets, shapes and dtypes."""
@@ -75,13 +83,17 @@ class NYUv2Dataset(Dataset):
         with self._open() as f:
             for name, dtype in expected.items():
                 if name not in f:
-                    raise DatasetError(f"{self.path} has no dataset {name!r} (found: {', '.join(sorted(f.keys()))}); "
-                                       "pass the original nyu_depth_v2_labeled.mat")
+                    raise DatasetError(
+                        f"{self.path} has no dataset {name!r} (found: {', '.join(sorted(f.keys()))}); "
+                        "pass the original nyu_depth_v2_labeled.mat"
+                    )
                 shape = (NYUV2_FRAMES, NYUV2_HW[1], NYUV2_HW[0])
                 if f[name].shape != shape or f[name].dtype != dtype:
-                    raise DatasetError(f"{self.path}: dataset {name!r} is {f[name].shape} {f[name].dtype}, expected "
-                                       f"{shape} {np.dtype(dtype)} (MATLAB 480x640x1449 read through HDF5); "
-                                       "pass the original nyu_depth_v2_labeled.mat")
+                    raise DatasetError(
+                        f"{self.path}: dataset {name!r} is {f[name].shape} {f[name].dtype}, expected "
+                        f"{shape} {np.dtype(dtype)} (MATLAB 480x640x1449 read through HDF5); "
+                        "pass the original nyu_depth_v2_labeled.mat"
+                    )
 
     def _handle(self):
         """This process's open file (DataLoader workers each open their own)."""
@@ -105,8 +117,10 @@ class NYUv2Dataset(Dataset):
         depth = np.ascontiguousarray(f[self.depth_name][frame].T)
         labels = f["labels"][frame].T
         if labels.max(initial=0) >= len(self._lut):
-            raise DatasetError(f"{self.path}: frame {frame + 1} has label {int(labels.max())} beyond the 894 NYUv2 "
-                               "classes; the file is damaged")
+            raise DatasetError(
+                f"{self.path}: frame {frame + 1} has label {int(labels.max())} beyond the 894 NYUv2 "
+                "classes; the file is damaged"
+            )
         label = self._lut[labels]
         depth[~np.isfinite(depth)] = 0.0
         sample = make_sample(depth, label, self._intrinsics, gravity_from_rtilt(self._rotations[frame]), index)

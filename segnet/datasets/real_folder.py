@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -67,6 +67,7 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
 
     if path.stat().st_size > MAX_GRAVITY_BYTES:
         raise DatasetError(f"{path} is larger than {MAX_GRAVITY_BYTES} bytes; it holds one [x, y, z] per frame")
+
     class _Loader(yaml.BaseLoader):  # text scalars; a frame listed twice is refused (the later entry would win)
         def construct_mapping(self, node, deep=False):
             seen = set()
@@ -82,16 +83,20 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         data = None
     if not isinstance(data, dict):
-        raise DatasetError(f"{path} must be a YAML mapping from frame name to its down vector [x, y, z] "
-                           "(camera frame: x right, y down, z forward), e.g. '0004: [0.0, 0.98, 0.2]'")
+        raise DatasetError(
+            f"{path} must be a YAML mapping from frame name to its down vector [x, y, z] "
+            "(camera frame: x right, y down, z forward), e.g. '0004: [0.0, 0.98, 0.2]'"
+        )
     table = {}
     for stem, vector in data.items():
         values = [_number(v) for v in vector] if isinstance(vector, list) and len(vector) == 3 else [None]
         scale = max(abs(v) for v in values) if None not in values else 0.0
         unit = [v / scale for v in values] if scale > 0 else [0.0, 0.0, 0.0]  # scaled first: no overflow
         if None in values or scale * math.hypot(*unit) < 1e-6:
-            raise DatasetError(f"{path}: the gravity of {str(stem)[:40]!r} must be three finite numbers [x, y, z] "
-                               "that are not all zero")
+            raise DatasetError(
+                f"{path}: the gravity of {str(stem)[:40]!r} must be three finite numbers [x, y, z] "
+                "that are not all zero"
+            )
         table[str(stem)] = np.asarray(unit, dtype=np.float64) / math.hypot(*unit)
     return table
 
@@ -99,8 +104,10 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
 def _nyuv2_frame(stem: str) -> int:
     """0-based NYUv2 frame index of a stem that is a 1-based frame number (``0004`` -> 3)."""
     if not stem.isdigit() or not 1 <= int(stem) <= len(nyuv2_camera_rotations()):
-        raise DatasetError(f"frame {stem[:40]!r} is not named by a NYUv2 frame number 1..{len(nyuv2_camera_rotations())}; "
-                           "gravity nyuv2 needs NYUv2 labelled frames named NNNN (use gravity level or a gravity.yaml)")
+        raise DatasetError(
+            f"frame {stem[:40]!r} is not named by a NYUv2 frame number 1..{len(nyuv2_camera_rotations())}; "
+            "gravity nyuv2 needs NYUv2 labelled frames named NNNN (use gravity level or a gravity.yaml)"
+        )
     return int(stem) - 1
 
 
@@ -113,8 +120,16 @@ class RealFolderDataset(Dataset):
     reader. Raises :class:`DatasetError` (a :class:`SynthcamError`) with what to do.
     """
 
-    def __init__(self, path: str | os.PathLike, classes: int = 13, depth: str = "filled", intrinsics: str | None = None,
-                 gravity: str | None = None, crop: Sequence[int] | None = None, resize: Sequence[int] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        classes: int = 13,
+        depth: str = "filled",
+        intrinsics: str | None = None,
+        gravity: str | None = None,
+        crop: Sequence[int] | None = None,
+        resize: Sequence[int] | None = None,
+    ):
         from synthcam_core.real_frames import RealFolder, open_real_folder
 
         self.classes = check_classes(classes)
@@ -132,13 +147,16 @@ class RealFolderDataset(Dataset):
                 self._frames.append(single)
         if not self._frames:
             names = " or ".join(f"NAME_label{c}.png" for c in spaces)
-            raise DatasetError(f"{folder.path} has no {depth} depth frame with labels for {self.classes} classes ({names}); "
-                               "pass a folder of labelled frames")
+            raise DatasetError(
+                f"{folder.path} has no {depth} depth frame with labels for {self.classes} classes ({names}); "
+                "pass a folder of labelled frames"
+            )
         self.stems = tuple(f.stems[0] for f in self._frames)
         gravity_path = folder.path / GRAVITY_FILE
         if os.path.lexists(gravity_path) and not gravity_path.is_file() and gravity in (None, "file"):
-            raise DatasetError(f"{gravity_path} is not a regular file; write frame name: [x, y, z] there or choose "
-                               "gravity level")
+            raise DatasetError(
+                f"{gravity_path} is not a regular file; write frame name: [x, y, z] there or choose gravity level"
+            )
         if gravity is None:
             gravity = "file" if gravity_path.is_file() else "level"
         if gravity not in GRAVITY_MODES:

@@ -36,9 +36,20 @@ from torch.utils.data import Dataset, Sampler, default_collate, get_worker_info
 
 from segnet.datasets.batch_memory import pooled_empty
 from synthcam_core.errors import ShardError, SynthcamError
+from synthcam_core.sample import (
+    CAMERA_HEIGHT,
+    DEPTH,
+    DEPTH_MM,
+    GRAVITY,
+    INDEX,
+    INTRINSICS,
+    LABEL,
+    POSE,
+    check_classes,
+    window_intrinsics,
+    window_pixels,
+)
 from synthcam_shards.manifest import find_shards
-from synthcam_core.sample import (CAMERA_HEIGHT, DEPTH, DEPTH_MM, GRAVITY, INDEX, INTRINSICS, LABEL, POSE, check_classes,
-                             window_intrinsics, window_pixels)
 from synthcam_shards.shard_file import ShardFile
 
 #: Open HDF5 handles per process; beyond this the least recently read shard is closed (reopened on demand).
@@ -53,7 +64,7 @@ class FrameBatch(Sequence):
     copying; torch's default collate indexes it as a sequence of sample dicts (views into the batch)
     and stacks copies of them as for any dataset."""
 
-    def __init__(self, dataset: "ShardDataset", index: np.ndarray):
+    def __init__(self, dataset: ShardDataset, index: np.ndarray):
         self.dataset, self.index = dataset, index
         self._batch: dict[str, torch.Tensor] | None = None
 
@@ -105,9 +116,16 @@ class ShardDataset(Dataset):
     Global index ``k`` is frame ``k - offsets[s]`` of shard ``s``, shards in :func:`find_shards` order.
     """
 
-    def __init__(self, path: str | os.PathLike, depth: str = "noisy", classes: int = 40,
-                 crop: Sequence[int] | None = None, resize: Sequence[int] | None = None, verify: bool = True,
-                 compact: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        depth: str = "noisy",
+        classes: int = 40,
+        crop: Sequence[int] | None = None,
+        resize: Sequence[int] | None = None,
+        verify: bool = True,
+        compact: bool = False,
+    ):
 
         if depth not in DEPTH_CHOICES:
             raise SynthcamError(f"unknown depth {depth!r}; valid choices: {', '.join(DEPTH_CHOICES)}")
@@ -187,15 +205,18 @@ class ShardDataset(Dataset):
         frame = index - self.offsets[shard_of]
         size, (height, width) = len(index), self.out_size
         depth_key = DEPTH_MM if self.compact else DEPTH
-        batch = _empty_batch({
-            depth_key: ((size, 1, height, width), torch.uint16 if self.compact else torch.float32),
-            LABEL: ((size, height, width), torch.uint8 if self.compact else torch.int64),
-            INTRINSICS: ((size, 4), torch.float32),
-            GRAVITY: ((size, 3), torch.float32),
-            CAMERA_HEIGHT: ((size,), torch.float32),
-            POSE: ((size, 4, 4), torch.float32),
-            INDEX: ((size,), torch.int64),
-        }, shared)
+        batch = _empty_batch(
+            {
+                depth_key: ((size, 1, height, width), torch.uint16 if self.compact else torch.float32),
+                LABEL: ((size, height, width), torch.uint8 if self.compact else torch.int64),
+                INTRINSICS: ((size, 4), torch.float32),
+                GRAVITY: ((size, 3), torch.float32),
+                CAMERA_HEIGHT: ((size,), torch.float32),
+                POSE: ((size, 4, 4), torch.float32),
+                INDEX: ((size,), torch.int64),
+            },
+            shared,
+        )
         depth_np, label_np = batch[depth_key].numpy()[:, 0], batch[LABEL].numpy()
         poses = np.empty((size, 4, 4), dtype=np.float64)
         ends = np.flatnonzero((np.diff(shard_of) != 0) | (np.diff(frame) != 1)) + 1
@@ -209,7 +230,7 @@ class ShardDataset(Dataset):
                 if lut is None:
                     out["class40"] = label_np[a:b]
             read = shard.read_frames(first, first + b - a, self._fields, verify=self.verify, out=out)
-            poses[a:b] = shard.poses[first:first + b - a]
+            poses[a:b] = shard.poses[first : first + b - a]
             mm, class40 = read[self._fields[0]], read["class40"]
             if self._window is not None:
                 rows, cols = self._window
@@ -225,8 +246,13 @@ class ShardDataset(Dataset):
                 label_np[a:b] = class40
         down = -poses[:, 2, :3]  # world down (0, 0, -1) in the camera frame: R^T (0, 0, -1)
         gravity = down / np.linalg.norm(down, axis=1, keepdims=True)
-        for key, value in ((INTRINSICS, self._intrinsics[shard_of]), (GRAVITY, gravity), (CAMERA_HEIGHT, poses[:, 2, 3]),
-                           (POSE, poses), (INDEX, index)):
+        for key, value in (
+            (INTRINSICS, self._intrinsics[shard_of]),
+            (GRAVITY, gravity),
+            (CAMERA_HEIGHT, poses[:, 2, 3]),
+            (POSE, poses),
+            (INDEX, index),
+        ):
             batch[key].numpy()[...] = value  # casts float64 to float32
         return batch
 
@@ -274,7 +300,9 @@ class ShardOrderSampler(Sampler[int]):
                 parts.append(blocks[rng.permutation(len(blocks))])
             blocks = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
         else:
-            blocks = np.concatenate([self._blocks(int(self.offsets[s]), int(self.offsets[s + 1])) for s in range(n_shards)])
+            blocks = np.concatenate(
+                [self._blocks(int(self.offsets[s]), int(self.offsets[s + 1])) for s in range(n_shards)]
+            )
             blocks = blocks[rng.permutation(len(blocks))]
         if self.block == 1:
             return iter(blocks[:, 0].tolist())

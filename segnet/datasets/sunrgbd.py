@@ -24,16 +24,16 @@ The split is the official 5285 train / 5050 test of ``allsplit.mat`` (plus its 2
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from synthcam_core.labels import class37_names, class37_to_40, class40_names, class40_to_37, sunrgbd_name_to_40
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.tables import sunrgbd_split_folders
+from synthcam_core.labels import class37_names, class37_to_40, class40_names, class40_to_37, sunrgbd_name_to_40
 from synthcam_core.sample import check_classes, check_window, class40_lut, crop_and_resize, make_sample
 
 DEPTH_FOLDERS = ("depth_bfx", "depth")
@@ -55,7 +55,7 @@ def gravity_from_extrinsics(extrinsics: np.ndarray) -> np.ndarray:
     return down / np.linalg.norm(down)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _name_to_37() -> dict[str, int]:
     """SUN RGB-D object name -> 37-class id for ``seg.mat`` names (see the module docstring)."""
     table = {name: k for k, name in enumerate(class37_names()) if k > 0}
@@ -72,11 +72,15 @@ def _read_matrix(path: Path, rows: int, cols: tuple[int, ...]) -> np.ndarray:
     try:
         values = np.array(path.read_text().split(), dtype=np.float64)
     except (OSError, ValueError):
-        raise DatasetError(f"{path} is missing or not a whitespace-separated matrix; re-extract the SUN RGB-D frame") from None
+        raise DatasetError(
+            f"{path} is missing or not a whitespace-separated matrix; re-extract the SUN RGB-D frame"
+        ) from None
     for c in cols:
         if values.size == rows * c:
             return values.reshape(rows, c)
-    raise DatasetError(f"{path} holds {values.size} numbers, expected a {rows}x{cols[0]} matrix; re-extract the SUN RGB-D frame")
+    raise DatasetError(
+        f"{path} holds {values.size} numbers, expected a {rows}x{cols[0]} matrix; re-extract the SUN RGB-D frame"
+    )
 
 
 class SUNRGBDDataset(Dataset):
@@ -90,9 +94,17 @@ class SUNRGBDDataset(Dataset):
     Missing frame files raise a DatasetError naming the file when the frame is read.
     """
 
-    def __init__(self, path: str | os.PathLike, split: str = "train", classes: int = 37, depth: str = "depth_bfx",
-                 label_dir: str | os.PathLike | None = None, crop: Sequence[int] | None = None,
-                 resize: Sequence[int] | None = None, max_depth: float = MAX_DEPTH_M):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str = "train",
+        classes: int = 37,
+        depth: str = "depth_bfx",
+        label_dir: str | os.PathLike | None = None,
+        crop: Sequence[int] | None = None,
+        resize: Sequence[int] | None = None,
+        max_depth: float = MAX_DEPTH_M,
+    ):
         root = Path(path)
         if (root / "SUNRGBD").is_dir():
             root = root / "SUNRGBD"
@@ -109,11 +121,15 @@ class SUNRGBDDataset(Dataset):
         self.folders = sunrgbd_split_folders()[split]
         first = root / self.folders[0]
         if not first.is_dir():
-            raise DatasetError(f"{root} lacks the split's first frame folder {self.folders[0]}; pass the SUNRGBD "
-                               "folder of the toolbox tree (the one holding kv1/, kv2/, realsense/, xtion/)")
+            raise DatasetError(
+                f"{root} lacks the split's first frame folder {self.folders[0]}; pass the SUNRGBD "
+                "folder of the toolbox tree (the one holding kv1/, kv2/, realsense/, xtion/)"
+            )
         self.label_dir = None if label_dir is None else Path(label_dir)
         if self.label_dir is not None and not self.label_dir.is_dir():
-            raise DatasetError(f"label_dir {label_dir} is not a folder; pass the folder of the 37-class img-XXXXXX.png labels")
+            raise DatasetError(
+                f"label_dir {label_dir} is not a folder; pass the folder of the 37-class img-XXXXXX.png labels"
+            )
         train_pos = {folder: k for k, folder in enumerate(sunrgbd_split_folders()["train"])}
         if split == "test":
             self._label_numbers = np.arange(1, TEST_FRAMES + 1)
@@ -148,13 +164,17 @@ class SUNRGBDDataset(Dataset):
             mat = scipy.io.loadmat(path, squeeze_me=True)
             seglabel, names = np.asarray(mat["seglabel"]), np.atleast_1d(mat["names"])
         except (OSError, ValueError, KeyError, NotImplementedError) as exc:
-            raise DatasetError(f"{path} is missing or not a seg.mat with 'seglabel' and 'names' ({exc}); "
-                               "re-extract it or pass label_dir with the 37-class PNGs") from None
+            raise DatasetError(
+                f"{path} is missing or not a seg.mat with 'seglabel' and 'names' ({exc}); "
+                "re-extract it or pass label_dir with the 37-class PNGs"
+            ) from None
         table = _name_to_37()
         lut = np.zeros(len(names) + 1, dtype=np.uint8)
         lut[1:] = [table.get(str(n).strip().lower().replace(" ", "_"), 0) for n in names]
         if seglabel.max(initial=0) > len(names):
-            raise DatasetError(f"{path}: seglabel value {int(seglabel.max())} exceeds its {len(names)} names; re-extract it")
+            raise DatasetError(
+                f"{path}: seglabel value {int(seglabel.max())} exceeds its {len(names)} names; re-extract it"
+            )
         return lut[seglabel.astype(np.int64)]
 
     def __getitem__(self, index: int) -> dict:
@@ -168,8 +188,10 @@ class SUNRGBDDataset(Dataset):
         extrinsics = _read_matrix(self._single_file(folder, "extrinsics", "*.txt", last=True), 3, (4, 3))
         labels = self._labels37(index, folder)
         if labels.shape != depth.shape:
-            raise DatasetError(f"labels of {folder} are {labels.shape[1]}x{labels.shape[0]} but its depth is "
-                               f"{depth.shape[1]}x{depth.shape[0]}; re-extract the frame")
+            raise DatasetError(
+                f"labels of {folder} are {labels.shape[1]}x{labels.shape[0]} but its depth is "
+                f"{depth.shape[1]}x{depth.shape[0]}; re-extract the frame"
+            )
         if labels.max(initial=0) > 37:
             raise DatasetError(f"labels of {folder} hold id {int(labels.max())} > 37; pass 37-class labels")
         label = self._lut[labels]

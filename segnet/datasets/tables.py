@@ -8,11 +8,10 @@ Copied byte-for-byte from the project's shared benchmark metadata, never retyped
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import numpy as np
-
 
 
 def data_text(name: str) -> str:
@@ -20,15 +19,17 @@ def data_text(name: str) -> str:
     return resources.files("segnet").joinpath("data", name).read_text()
 
 
-@lru_cache(maxsize=None)
+@cache
 def nyuv2_split_indices() -> dict[str, np.ndarray]:
     """``{"train": (795,), "test": (654,)}`` int64 0-based frame indices into the labeled NYUv2 set."""
     raw = json.loads(data_text("splits.json"))
-    return {"train": np.asarray(raw["trainNdxs"], dtype=np.int64) - 1,
-            "test": np.asarray(raw["testNdxs"], dtype=np.int64) - 1}
+    return {
+        "train": np.asarray(raw["trainNdxs"], dtype=np.int64) - 1,
+        "test": np.asarray(raw["testNdxs"], dtype=np.int64) - 1,
+    }
 
 
-@lru_cache(maxsize=None)
+@cache
 def nyuv2_camera_rotations() -> np.ndarray:
     """(1449, 3, 3) float64 gravity-alignment rotations, one per labeled NYUv2 frame, in index order.
 
@@ -53,10 +54,14 @@ def gravity_from_rtilt(rtilt: np.ndarray) -> np.ndarray:
     return down / np.linalg.norm(down)
 
 
-@lru_cache(maxsize=None)
+@cache
 def sunrgbd_split_folders() -> dict[str, tuple[str, ...]]:
     """SUN RGB-D frame folders relative to the ``SUNRGBD`` root: train 5285, test 5050, and the
     ``trainval_train`` 2666 / ``trainval_val`` 2619 partition of train (``allsplit.mat``)."""
     raw = json.loads(data_text("allsplit.json"))
-    return {"train": tuple(raw["alltrain"]), "test": tuple(raw["alltest"]),
-            "trainval_train": tuple(raw["trainvalsplit"]["train"]), "trainval_val": tuple(raw["trainvalsplit"]["val"])}
+    return {
+        "train": tuple(raw["alltrain"]),
+        "test": tuple(raw["alltest"]),
+        "trainval_train": tuple(raw["trainvalsplit"]["train"]),
+        "trainval_val": tuple(raw["trainvalsplit"]["val"]),
+    }

@@ -10,5 +10,16 @@ from synthcam.realism.compare import DISTANCES, TOLERANCES, RealismReport, Repor
 from synthcam.realism.measures import MEASURES, Measure, MeasureFrame, check_measures
 from synthcam.realism.stats import RealismStats, measure_frames
 
-__all__ = ["DISTANCES", "MEASURES", "TOLERANCES", "Measure", "MeasureFrame", "RealismReport", "RealismStats",
-           "ReportRow", "check_measures", "compare", "measure_frames"]
+__all__ = [
+    "DISTANCES",
+    "MEASURES",
+    "TOLERANCES",
+    "Measure",
+    "MeasureFrame",
+    "RealismReport",
+    "RealismStats",
+    "ReportRow",
+    "check_measures",
+    "compare",
+    "measure_frames",
+]

@@ -9,14 +9,14 @@ the rows: the objective a noise fit minimises.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
-from synthcam_core.errors import SynthcamError
 from synthcam.realism.measures import HIST_BIN_M, HOLE_LOG_BIN, MEASURES, check_measures
 from synthcam.realism.stats import SUMMARY_TEXT, RealismStats
+from synthcam_core.errors import SynthcamError
 
 MIN_BIN_SHARE = 0.01
 """A by-bin measure compares a bin only when it holds at least 1 % of each side's samples ..."""
@@ -105,21 +105,45 @@ class RealismReport:
     def table(self) -> str:
         """A plain-text table: measure | generated | real | distance | tolerance | ok."""
         header = ("measure", "generated", "real", "distance", "tolerance", "ok")
-        lines = [(row.measure, _number(row.generated), _number(row.real), _number(row.distance),
-                  f"{_number(row.tolerance)} {row.unit}", "yes" if row.ok else "NO") for row in self.rows]
+        lines = [
+            (
+                row.measure,
+                _number(row.generated),
+                _number(row.real),
+                _number(row.distance),
+                f"{_number(row.tolerance)} {row.unit}",
+                "yes" if row.ok else "NO",
+            )
+            for row in self.rows
+        ]
         widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
-        text = ["  ".join(f"{x:<{w}}" if k in (0, 5) else f"{x:>{w}}" for k, (x, w) in enumerate(zip(line, widths)))
-                for line in (header, *lines)]
+        text = [
+            "  ".join(f"{x:<{w}}" if k in (0, 5) else f"{x:>{w}}" for k, (x, w) in enumerate(zip(line, widths)))
+            for line in (header, *lines)
+        ]
         text.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(text)
 
     def to_dict(self) -> dict:
         """JSON-ready rows (NaN as None), the total score and the left-out measures."""
-        return {"rows": [{"measure": r.measure, "summary": SUMMARY_TEXT[r.measure],
-                          "generated": _finite(r.generated), "real": _finite(r.real),
-                          "distance": _finite(r.distance), "tolerance": r.tolerance, "unit": r.unit, "ok": r.ok}
-                         for r in self.rows],
-                "score": _finite(self.score()), "ok": self.ok, "left_out": list(self.left_out)}
+        return {
+            "rows": [
+                {
+                    "measure": r.measure,
+                    "summary": SUMMARY_TEXT[r.measure],
+                    "generated": _finite(r.generated),
+                    "real": _finite(r.real),
+                    "distance": _finite(r.distance),
+                    "tolerance": r.tolerance,
+                    "unit": r.unit,
+                    "ok": r.ok,
+                }
+                for r in self.rows
+            ],
+            "score": _finite(self.score()),
+            "ok": self.ok,
+            "left_out": list(self.left_out),
+        }
 
 
 def _number(value: float) -> str:
@@ -138,14 +162,24 @@ def compare(generated: RealismStats, real: RealismStats) -> RealismReport:
     for name in MEASURES:
         if name in generated.values and name in real.values:
             distance = DISTANCES[name](generated.values[name], real.values[name])
-            rows.append(ReportRow(name, generated.summary(name), real.summary(name), distance,
-                                  TOLERANCES[name], MEASURES[name].unit, bool(distance <= TOLERANCES[name])))
+            rows.append(
+                ReportRow(
+                    name,
+                    generated.summary(name),
+                    real.summary(name),
+                    distance,
+                    TOLERANCES[name],
+                    MEASURES[name].unit,
+                    bool(distance <= TOLERANCES[name]),
+                )
+            )
         elif name in generated.values or name in real.values:
             left_out.append(name)
     return RealismReport(tuple(rows), tuple(left_out))
 
 
 # --- distances ---------------------------------------------------------------------------------
+
 
 def _fraction(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.asarray(part, np.float64) / np.maximum(np.asarray(whole, np.float64), 1)
@@ -155,8 +189,12 @@ def _shared_bins(count_a: np.ndarray, count_b: np.ndarray) -> np.ndarray:
     """(bins,) float64 weights of the bins both sides fill enough (mean of the two shares), 0 elsewhere."""
     share_a = count_a / max(count_a.sum(), 1)
     share_b = count_b / max(count_b.sum(), 1)
-    both = ((share_a >= MIN_BIN_SHARE) & (share_b >= MIN_BIN_SHARE)
-            & (count_a >= MIN_BIN_COUNT) & (count_b >= MIN_BIN_COUNT))
+    both = (
+        (share_a >= MIN_BIN_SHARE)
+        & (share_b >= MIN_BIN_SHARE)
+        & (count_a >= MIN_BIN_COUNT)
+        & (count_b >= MIN_BIN_COUNT)
+    )
     return np.where(both, (share_a + share_b) / 2, 0.0)
 
 
@@ -191,7 +229,9 @@ def wasserstein_bins(weights_a: np.ndarray, weights_b: np.ndarray, width: float)
 
 
 def _missing(a: Mapping, b: Mapping) -> float:
-    return float(_points(_fraction(a["missing"].sum(), a["pixels"].sum()), _fraction(b["missing"].sum(), b["pixels"].sum())))
+    return float(
+        _points(_fraction(a["missing"].sum(), a["pixels"].sum()), _fraction(b["missing"].sum(), b["pixels"].sum()))
+    )
 
 
 def _missing_binned(a: Mapping, b: Mapping) -> float:
@@ -227,8 +267,9 @@ DISTANCES = {
     "local_noise": lambda a, b: _binned(a["sum_mm"], a["triplets"], b["sum_mm"], b["triplets"], _log_ratio),
     "depth_steps": _depth_steps,
     "normal_angle": lambda a, b: wasserstein_bins(a["counts"], b["counts"], 1.0),
-    "class_shares": lambda a, b: float(50.0 * np.abs(_fraction(a["pixels"], a["pixels"].sum())
-                                                     - _fraction(b["pixels"], b["pixels"].sum())).sum()),
+    "class_shares": lambda a, b: float(
+        50.0 * np.abs(_fraction(a["pixels"], a["pixels"].sum()) - _fraction(b["pixels"], b["pixels"].sum())).sum()
+    ),
 }
 """Each measure's distance between two sides' accumulated arrays (units: :data:`MEASURES` ``.unit``)."""
 assert set(DISTANCES) == set(MEASURES)

@@ -15,9 +15,9 @@ sides and the tolerances live in :mod:`synthcam.realism.compare`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -116,8 +116,9 @@ def _count(bins: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarr
     nowhere), only where the bool ``mask`` is set when given."""
     if mask is not None:
         mask = mask.view(np.uint8)
-    counts = cv2.calcHist([np.ascontiguousarray(bins)], [0], None if mask is None else np.ascontiguousarray(mask),
-                          [n], [0, n])
+    counts = cv2.calcHist(
+        [np.ascontiguousarray(bins)], [0], None if mask is None else np.ascontiguousarray(mask), [n], [0, n]
+    )
     return np.rint(counts.ravel()).astype(np.int64)  # float32 counts are exact up to 2**24 pixels a frame
 
 
@@ -155,7 +156,7 @@ class FrameContext:
     @cached_property
     def rows(self) -> np.ndarray:
         """(H', W) float32 mm of the rows the row statistics sample (every ``row_stride``-th)."""
-        return self.mm[::self.row_stride]
+        return self.mm[:: self.row_stride]
 
     @cached_property
     def row_steps(self) -> np.ndarray:
@@ -206,7 +207,9 @@ def missing_by_edge_distance(ctx: FrameContext) -> dict[str, np.ndarray]:
     """
     n = len(EDGE_DISTANCE_EDGES)
     distance = cv2.distanceTransform((~ctx.ref_edges).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_3)
-    whole = (np.minimum(distance, np.float32(255 / ctx.scale)) * np.float32(ctx.scale)).astype(np.uint8)  # no edge: huge
+    whole = (np.minimum(distance, np.float32(255 / ctx.scale)) * np.float32(ctx.scale)).astype(
+        np.uint8
+    )  # no edge: huge
     bins = cv2.LUT(whole, _EDGE_LUT)
     bins[ctx.ref_mm <= 0] = 255
     return {"pixels": _count(bins, n), "missing": _count(bins, n, ctx.missing)}
@@ -277,8 +280,10 @@ def local_noise(ctx: FrameContext) -> dict[str, np.ndarray]:
     ok = smooth[:, 1:] & smooth[:, :-1]
     bins = _depth_bins(ctx.rows[:, 1:-1])[ok].astype(np.int64)
     second = np.abs(steps[:, 1:][ok] - steps[:, :-1][ok])
-    return {"triplets": np.bincount(bins, minlength=DEPTH_BINS),
-            "sum_mm": np.bincount(bins, weights=second, minlength=DEPTH_BINS)}
+    return {
+        "triplets": np.bincount(bins, minlength=DEPTH_BINS),
+        "sum_mm": np.bincount(bins, weights=second, minlength=DEPTH_BINS),
+    }
 
 
 def depth_steps(ctx: FrameContext) -> dict[str, np.ndarray]:
@@ -299,8 +304,11 @@ def depth_steps(ctx: FrameContext) -> dict[str, np.ndarray]:
     z = right[moved] * np.float32(0.001)
     normalised = np.minimum(np.abs(steps[moved]) / (z * z * np.float32(STEP_BIN)), STEP_BINS - 1).astype(np.int64)
     histogram = np.bincount(bins[moved].astype(np.int64) * STEP_BINS + normalised, minlength=DEPTH_BINS * STEP_BINS)
-    return {"pairs": _count(bins, DEPTH_BINS, smooth), "equal": _count(bins, DEPTH_BINS, smooth & equal),
-            "steps": histogram.reshape(DEPTH_BINS, STEP_BINS)}
+    return {
+        "pairs": _count(bins, DEPTH_BINS, smooth),
+        "equal": _count(bins, DEPTH_BINS, smooth & equal),
+        "steps": histogram.reshape(DEPTH_BINS, STEP_BINS),
+    }
 
 
 @lru_cache(maxsize=8)
@@ -329,8 +337,8 @@ def normal_angle(ctx: FrameContext) -> dict[str, np.ndarray]:
     h, w = mm.shape
     rows, cols = slice(k, h - k, s), slice(k, w - k, s)
     z = mm[rows, cols]
-    right, left = mm[rows, 2 * k::s], mm[rows, :w - 2 * k:s]
-    down, up = mm[2 * k::s, cols], mm[:h - 2 * k:s, cols]
+    right, left = mm[rows, 2 * k :: s], mm[rows, : w - 2 * k : s]
+    down, up = mm[2 * k :: s, cols], mm[: h - 2 * k : s, cols]
     limit = z * np.float32(k * EDGE_JUMP)
     ok = z > 0
     for side in (right, left, down, up):
@@ -353,8 +361,10 @@ def class_shares(ctx: FrameContext) -> dict[str, np.ndarray]:
     share vectors, percentage points (half the sum of absolute share differences).
     """
     labels = np.asarray(ctx.frame.label13)
-    return {"pixels": np.bincount(np.minimum(labels, CLASSES + 1).ravel(), minlength=CLASSES + 2)[1:CLASSES + 1],
-            "frames": np.array([1])}
+    return {
+        "pixels": np.bincount(np.minimum(labels, CLASSES + 1).ravel(), minlength=CLASSES + 2)[1 : CLASSES + 1],
+        "frames": np.array([1]),
+    }
 
 
 @dataclass(frozen=True)
@@ -371,18 +381,21 @@ class Measure:
         return self.frame.__doc__ or ""
 
 
-MEASURES: dict[str, Measure] = {m.name: m for m in (
-    Measure("missing", missing, "points"),
-    Measure("missing_by_depth", missing_by_depth, "points", "reference"),
-    Measure("missing_by_edge_distance", missing_by_edge_distance, "points", "reference"),
-    Measure("missing_border", missing_border, "points"),
-    Measure("hole_sizes", hole_sizes, "decades"),
-    Measure("depth_histogram", depth_histogram, "m"),
-    Measure("local_noise", local_noise, "|ln ratio|"),
-    Measure("depth_steps", depth_steps, "points"),
-    Measure("normal_angle", normal_angle, "degrees"),
-    Measure("class_shares", class_shares, "points", "labels"),
-)}
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("missing", missing, "points"),
+        Measure("missing_by_depth", missing_by_depth, "points", "reference"),
+        Measure("missing_by_edge_distance", missing_by_edge_distance, "points", "reference"),
+        Measure("missing_border", missing_border, "points"),
+        Measure("hole_sizes", hole_sizes, "decades"),
+        Measure("depth_histogram", depth_histogram, "m"),
+        Measure("local_noise", local_noise, "|ln ratio|"),
+        Measure("depth_steps", depth_steps, "points"),
+        Measure("normal_angle", normal_angle, "degrees"),
+        Measure("class_shares", class_shares, "points", "labels"),
+    )
+}
 """Every measure by name, in report order."""
 
 
@@ -394,8 +407,10 @@ def check_measures(names: Iterable[str] | None) -> tuple[str, ...]:
     names = list(names)
     unknown = [n for n in names if n not in MEASURES]
     if unknown:
-        raise SynthcamError(f"unknown realism measure(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; "
-                            f"choose from {', '.join(MEASURES)}")
+        raise SynthcamError(
+            f"unknown realism measure(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; "
+            f"choose from {', '.join(MEASURES)}"
+        )
     return tuple(n for n in MEASURES if n in names)
 
 

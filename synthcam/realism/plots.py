@@ -12,8 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from synthcam.realism.compare import MIN_BIN_COUNT, RealismReport
-from synthcam.realism.measures import (BORDER_BINS, BORDERS, DEPTH_BIN_M, DEPTH_BINS, EDGE_DISTANCE_EDGES, HIST_BIN_M,
-                                       HOLE_BIN_LOG10, STEP_BIN)
+from synthcam.realism.measures import (
+    BORDER_BINS,
+    BORDERS,
+    DEPTH_BIN_M,
+    DEPTH_BINS,
+    EDGE_DISTANCE_EDGES,
+    HIST_BIN_M,
+    HOLE_BIN_LOG10,
+    STEP_BIN,
+)
 from synthcam.realism.stats import RealismStats
 
 SIDES = (("generated", "tab:orange"), ("real", "tab:blue"))
@@ -54,8 +62,14 @@ def _density(ax, x: np.ndarray, values: list, key: str, xlabel: str, group: int 
     for (side, colour), v in zip(SIDES, values):
         weights = np.asarray(v[key], np.float64)
         if weights.sum() <= 0:
-            ax.text(0.5, 0.5 if side == "generated" else 0.4, f"{side}: nothing to show", color=colour,
-                    transform=ax.transAxes, ha="center")
+            ax.text(
+                0.5,
+                0.5 if side == "generated" else 0.4,
+                f"{side}: nothing to show",
+                color=colour,
+                transform=ax.transAxes,
+                ha="center",
+            )
             continue
         n = len(weights) // group * group
         merged = weights[:n].reshape(-1, group).sum(axis=1) / weights.sum()
@@ -74,7 +88,9 @@ def _draw(name: str, axes, values: list) -> None:
         _by_depth(ax, values, "missing", "pixels", "missing pixels (%)")
     elif name == "missing_by_edge_distance":
         for (side, colour), v in zip(SIDES, values):
-            ax.plot(np.arange(len(EDGE_DISTANCE_EDGES)), _ratio(v["missing"], v["pixels"]), "o-", color=colour, label=side)
+            ax.plot(
+                np.arange(len(EDGE_DISTANCE_EDGES)), _ratio(v["missing"], v["pixels"]), "o-", color=colour, label=side
+            )
         ax.set_xticks(np.arange(len(EDGE_DISTANCE_EDGES)), [f"{e:g}" for e in EDGE_DISTANCE_EDGES], fontsize=8)
         ax.set_xlabel("distance to the nearest reference depth edge (px at 640 width, bin start)")
         ax.set_ylabel("missing pixels (%)")
@@ -82,7 +98,9 @@ def _draw(name: str, axes, values: list) -> None:
         bands = np.arange(BORDER_BINS) + 0.5
         for k, border in enumerate(BORDERS):
             for (side, colour), v in zip(SIDES, values):
-                axes[k].plot(bands, _ratio(v["missing"][k], v["pixels"][k], min_count=1), "o-", color=colour, label=side)
+                axes[k].plot(
+                    bands, _ratio(v["missing"][k], v["pixels"][k], min_count=1), "o-", color=colour, label=side
+                )
             axes[k].set_title(border)
             axes[k].set_xlabel("distance from the border (% of the side)")
             axes[k].set_ylabel("missing pixels (%)")
@@ -90,7 +108,9 @@ def _draw(name: str, axes, values: list) -> None:
         _density(ax, HOLE_BIN_LOG10, values, "weight", "log10 hole area (fraction of the image)")
         ax.set_ylabel("share of missing pixels")
     elif name == "depth_histogram":
-        _density(ax, (np.arange(len(values[0]["counts"])) + 0.5) * HIST_BIN_M, values, "counts", "valid depth (m)", group=10)
+        _density(
+            ax, (np.arange(len(values[0]["counts"])) + 0.5) * HIST_BIN_M, values, "counts", "valid depth (m)", group=10
+        )
     elif name == "local_noise":
         _by_depth(ax, values, "sum_mm", "triplets", "mean |second difference| (mm)", scale=1.0)
         ax.set_yscale("log")
@@ -100,19 +120,32 @@ def _draw(name: str, axes, values: list) -> None:
             steps = np.asarray(v["steps"], np.float64)
             cumulative = np.cumsum(steps, axis=1) / np.maximum(steps.sum(axis=1, keepdims=True), 1)
             median = (np.argmax(cumulative >= 0.5, axis=1) + 0.5) * STEP_BIN
-            axes[1].plot(DEPTH_CENTRES, np.where(steps.sum(axis=1) >= MIN_BIN_COUNT, median, np.nan), "o-",
-                         color=colour, label=side)
+            axes[1].plot(
+                DEPTH_CENTRES,
+                np.where(steps.sum(axis=1) >= MIN_BIN_COUNT, median, np.nan),
+                "o-",
+                color=colour,
+                label=side,
+            )
         axes[1].set_xlabel("depth (m)")
         axes[1].set_ylabel("median nonzero step / z^2 (mm/m^2)")
     elif name == "normal_angle":
-        _density(ax, np.arange(len(values[0]["counts"])) + 0.5, values, "counts", "angle between normal and viewing ray (degrees)")
+        _density(
+            ax,
+            np.arange(len(values[0]["counts"])) + 0.5,
+            values,
+            "counts",
+            "angle between normal and viewing ray (degrees)",
+        )
     elif name == "class_shares":
         from synthcam_core.labels import class13_names
 
         names = class13_names()[1:]
         x = np.arange(len(names))
         for k, ((side, colour), v) in enumerate(zip(SIDES, values)):
-            ax.bar(x + (k - 0.5) * 0.4, _ratio(v["pixels"], v["pixels"].sum(), min_count=1), 0.4, color=colour, label=side)
+            ax.bar(
+                x + (k - 0.5) * 0.4, _ratio(v["pixels"], v["pixels"].sum(), min_count=1), 0.4, color=colour, label=side
+            )
         ax.set_xticks(x, names, rotation=45, ha="right")
         ax.set_ylabel("share of labelled pixels (%)")
     for a in axes:
@@ -133,7 +166,9 @@ def plot_report(generated: RealismStats, real: RealismStats, report: RealismRepo
         figure, axes = _figure(columns, rows)
         _draw(row.measure, axes, [generated.values[row.measure], real.values[row.measure]])
         verdict = "within" if row.ok else "OUTSIDE"
-        figure.suptitle(f"{row.measure}: distance {row.distance:.3g} {row.unit} ({verdict} tolerance {row.tolerance:g})")
+        figure.suptitle(
+            f"{row.measure}: distance {row.distance:.3g} {row.unit} ({verdict} tolerance {row.tolerance:g})"
+        )
         path = out_dir / f"{row.measure}.png"
         _save(figure, path)
         written.append(path)

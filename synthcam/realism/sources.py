@@ -7,15 +7,15 @@ stored (uint16 millimetres) and real PNGs hold millimetres too, so both sides ar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
+from synthcam.realism.measures import MeasureFrame
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.realism.measures import MeasureFrame
 
 DEPTHS = ("noisy", "clean")
 """Which generated depth to judge: the noisy sensor depth or the clean rendered depth."""
@@ -50,8 +50,9 @@ def _spread(total: int, wanted: int) -> np.ndarray:
     return np.unique(np.floor((np.arange(wanted) + 0.5) * total / wanted).astype(np.int64))
 
 
-def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
-                 max_frames: int = DEFAULT_MAX_FRAMES) -> FrameSource:
+def shard_source(
+    path: str | Path, depth: str = "noisy", labels: bool = False, max_frames: int = DEFAULT_MAX_FRAMES
+) -> FrameSource:
     """The frames of a dataset directory written by ``synthcam generate`` (or of one shard).
 
     depth : ``"noisy"`` judges the stored sensor depth, ``"clean"`` the clean depth; the clean depth
@@ -73,8 +74,10 @@ def shard_source(path: str | Path, depth: str = "noisy", labels: bool = False,
         shard = ShardFile(shard_path)
         shard.close()
         if shards and shard.intrinsics != shards[0].intrinsics:
-            raise SynthcamError(f"{shard_path} has another camera ({shard.width}x{shard.height}) than "
-                                f"{paths[0].name}; measure shards of one dataset")
+            raise SynthcamError(
+                f"{shard_path} has another camera ({shard.width}x{shard.height}) than "
+                f"{paths[0].name}; measure shards of one dataset"
+            )
         shards.append(shard)
     counts = [len(shard) for shard in shards]
     chosen = _spread(sum(counts), max_frames)
@@ -107,12 +110,16 @@ def real_source(folder, labels: bool = False) -> FrameSource:
     (``labelled`` of the source's ``count``; :class:`SynthcamError` when none has)."""
     labelled = sum((folder.path / f"{stem}_label13.png").is_file() for stem in folder.stems) if labels else 0
     if labels and not labelled:
-        raise SynthcamError(f"{folder.path} holds no 13-class labels (NAME_label13.png beside NAME_raw.png or "
-                            f"NAME_depth.png); drop --labels or add label PNGs")
+        raise SynthcamError(
+            f"{folder.path} holds no 13-class labels (NAME_label13.png beside NAME_raw.png or "
+            f"NAME_depth.png); drop --labels or add label PNGs"
+        )
     has_reference = folder.has_reference  # a filled folder is its own reference
 
     def read() -> Iterator[MeasureFrame]:
         for frame in folder.frames(labels=labels):
-            yield MeasureFrame(frame.depth, frame.reference if has_reference else None, frame.label13 if labels else None)
+            yield MeasureFrame(
+                frame.depth, frame.reference if has_reference else None, frame.label13 if labels else None
+            )
 
     return FrameSource(folder.intrinsics, len(folder), has_reference, labels, read, labelled)

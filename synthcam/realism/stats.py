@@ -7,15 +7,23 @@ up each frame's fixed-bin counts, so memory stays that of one frame whatever the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from synthcam.realism.measures import (
+    DEPTH_BIN_M,
+    EDGE_DISTANCE_EDGES,
+    HIST_BIN_M,
+    HOLE_BIN_LOG10,
+    MEASURES,
+    MeasureFrame,
+    check_measures,
+    measure_one,
+)
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
-from synthcam.realism.measures import (DEPTH_BIN_M, EDGE_DISTANCE_EDGES, HIST_BIN_M, HOLE_BIN_LOG10, MEASURES,
-                                       MeasureFrame, check_measures, measure_one)
 
 WALL = 12
 """13-class id of ``wall`` (the class_shares summary)."""
@@ -52,23 +60,35 @@ class RealismStats:
             "frames": self.frames,
             "size": list(self.size),
             "intrinsics": self.intrinsics.as_array().tolist()[2:],
-            "measures": {name: {"summary": _finite_or_none(self.summary(name)),
-                                **{key: value.tolist() for key, value in arrays.items()}}
-                         for name, arrays in self.values.items()},
+            "measures": {
+                name: {
+                    "summary": _finite_or_none(self.summary(name)),
+                    **{key: value.tolist() for key, value in arrays.items()},
+                }
+                for name, arrays in self.values.items()
+            },
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RealismStats":
+    def from_dict(cls, data: dict) -> RealismStats:
         """The stats :meth:`to_dict` wrote (for stats measured once and compared many times)."""
         try:
             w, h = (int(v) for v in data["size"])
             intrinsics = Intrinsics(w, h, *(float(v) for v in data["intrinsics"]))
-            values = {name: {key: np.asarray(value, np.float64 if key in _FLOAT_ARRAYS else np.int64)
-                             for key, value in arrays.items() if key != "summary"}
-                      for name, arrays in data["measures"].items() if name in MEASURES}
+            values = {
+                name: {
+                    key: np.asarray(value, np.float64 if key in _FLOAT_ARRAYS else np.int64)
+                    for key, value in arrays.items()
+                    if key != "summary"
+                }
+                for name, arrays in data["measures"].items()
+                if name in MEASURES
+            }
             return cls(int(data["frames"]), (w, h), intrinsics, values)
         except (KeyError, TypeError, ValueError) as exc:
-            raise SynthcamError(f"not realism statistics written by RealismStats.to_dict ({exc}); measure again") from None
+            raise SynthcamError(
+                f"not realism statistics written by RealismStats.to_dict ({exc}); measure again"
+            ) from None
 
 
 _FLOAT_ARRAYS = {"weight", "sum_mm"}
@@ -78,8 +98,9 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def measure_frames(frames: Iterable[MeasureFrame], intrinsics: Intrinsics,
-                   measures: Sequence[str] | None = None) -> RealismStats:
+def measure_frames(
+    frames: Iterable[MeasureFrame], intrinsics: Intrinsics, measures: Sequence[str] | None = None
+) -> RealismStats:
     """Measure ``frames`` (one in memory at a time) and return their summed statistics.
 
     intrinsics : the camera of every frame (each image must be (intrinsics.height, intrinsics.width)).
@@ -94,15 +115,19 @@ def measure_frames(frames: Iterable[MeasureFrame], intrinsics: Intrinsics,
     for frame in frames:
         for image, what in ((frame.depth, "depth"), (frame.reference, "reference"), (frame.label13, "label13")):
             if image is not None and np.shape(image) != shape:
-                raise SynthcamError(f"frame {count}: {what} is {np.shape(image)}, not {shape} as the camera "
-                                    f"{intrinsics.width}x{intrinsics.height} says; measure frames of one size")
+                raise SynthcamError(
+                    f"frame {count}: {what} is {np.shape(image)}, not {shape} as the camera "
+                    f"{intrinsics.width}x{intrinsics.height} says; measure frames of one size"
+                )
         if frame.reference is None:
             names = [n for n in names if MEASURES[n].needs != "reference"]
         todo = [n for n in names if frame.label13 is not None or MEASURES[n].needs != "labels"]
         for name, arrays in measure_one(frame, intrinsics, todo).items():
             if name not in totals:
-                totals[name] = {key: np.array(value, np.float64 if key in _FLOAT_ARRAYS else np.int64)
-                                for key, value in arrays.items()}
+                totals[name] = {
+                    key: np.array(value, np.float64 if key in _FLOAT_ARRAYS else np.int64)
+                    for key, value in arrays.items()
+                }
             else:
                 for key, value in arrays.items():
                     totals[name][key] += value
@@ -112,6 +137,7 @@ def measure_frames(frames: Iterable[MeasureFrame], intrinsics: Intrinsics,
 
 
 # --- one-number summaries ------------------------------------------------------------------------
+
 
 def _percent(part, whole) -> float:
     whole = float(np.sum(whole))
@@ -149,8 +175,9 @@ def _mean_noise(values) -> float:
 SUMMARIES = {
     "missing": lambda v: _percent(v["missing"], v["pixels"]),
     "missing_by_depth": lambda v: _missing_beyond(v, int(round(3.0 / DEPTH_BIN_M))),
-    "missing_by_edge_distance": lambda v: _percent(v["missing"][EDGE_DISTANCE_EDGES < 4],
-                                                   v["pixels"][EDGE_DISTANCE_EDGES < 4]),
+    "missing_by_edge_distance": lambda v: _percent(
+        v["missing"][EDGE_DISTANCE_EDGES < 4], v["pixels"][EDGE_DISTANCE_EDGES < 4]
+    ),
     "missing_border": lambda v: _percent(v["missing"], v["pixels"]),
     "hole_sizes": _median_hole,
     "depth_histogram": _mean_depth,

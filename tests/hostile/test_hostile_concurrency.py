@@ -13,14 +13,33 @@ from pathlib import Path
 import cli.main
 
 CODE_ROOT = Path(cli.main.__file__).resolve().parents[1]  # the code under test (also for subprocesses)
-TINY = ["--rooms", "2", "--frames-per-room", "2", "--resolution", "64x48", "--renderer", "raycast", "--seed", "8",
-        "--workers", "1"]
+TINY = [
+    "--rooms",
+    "2",
+    "--frames-per-room",
+    "2",
+    "--resolution",
+    "64x48",
+    "--renderer",
+    "raycast",
+    "--seed",
+    "8",
+    "--workers",
+    "1",
+]
 
 
 def generate(out: Path, **popen) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "generate", *TINY, "--out", str(out)], cwd=CODE_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "generate", *TINY, "--out", str(out)],
+        cwd=CODE_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def files(directory: Path) -> dict[str, bytes]:

@@ -53,14 +53,30 @@ ADDRESS_SPACE_BUDGET = 64 << 20
 CHILD_TIMEOUT_S = 30
 """An example whose operations take longer than this (all four together, on a 30 KB file) has hung."""
 CAM = Intrinsics.nyuv2().scaled(16, 12)
-SCENE = {"room_type": "office", "objects": [{"instance_id": 1, "class40": 1, "class_name": "wall", "name": "wall"},
-                                            {"instance_id": 3, "class40": 7, "class_name": "table", "name": "table_0"}]}
+SCENE = {
+    "room_type": "office",
+    "objects": [
+        {"instance_id": 1, "class40": 1, "class_name": "wall", "name": "wall"},
+        {"instance_id": 3, "class40": 7, "class_name": "table", "name": "table_0"},
+    ],
+}
 
 
 def _write_valid(path: Path) -> Path:
     rng = np.random.default_rng(12)
-    with ShardWriter(path, 2, CAM, {"config": {"rooms": 1, "seed": 4}, "seed": 4, "room_index": 0, "renderer": "raycast",
-                                    "noise": {"preset": "none"}}, SCENE) as writer:
+    with ShardWriter(
+        path,
+        2,
+        CAM,
+        {
+            "config": {"rooms": 1, "seed": 4},
+            "seed": 4,
+            "room_index": 0,
+            "renderer": "raycast",
+            "noise": {"preset": "none"},
+        },
+        SCENE,
+    ) as writer:
         for i in range(2):
             class40 = rng.choice(np.array([0, 1, 7], np.uint8), (12, 16))
             instance = np.select([class40 == 1, class40 == 7], [1, 3], 0).astype(np.uint16)
@@ -102,18 +118,44 @@ def _fingerprint(value) -> str:
 def _file_snapshot(path: str) -> str:
     """Fingerprint of everything h5py reads back from a file: every attribute and every dataset."""
     with h5py.File(path, "r") as f:
-        content = {"attrs": dict(f.attrs.items()), "datasets": {
-            name: {"dtype": f[name].dtype.str, "shape": f[name].shape, "chunks": f[name].chunks,
-                   "data": f[name][()], "attrs": dict(f[name].attrs.items())} for name in f}}
+        content = {
+            "attrs": dict(f.attrs.items()),
+            "datasets": {
+                name: {
+                    "dtype": f[name].dtype.str,
+                    "shape": f[name].shape,
+                    "chunks": f[name].chunks,
+                    "data": f[name][()],
+                    "attrs": dict(f[name].attrs.items()),
+                }
+                for name in f
+            },
+        }
     return _fingerprint(content)
 
 
 def _read_frames(path: str):
     with ShardFile(path) as sf:
-        return {"frames": sf.read_frames(0, len(sf), READ_FIELDS), "header": {
-            k: getattr(sf, k) for k in ("intrinsics", "class_names", "class13_names", "class37_names", "class40_to_13",
-                                        "class40_to_37", "poses", "timestamps", "trajectory_ids", "class40_pixels",
-                                        "attrs", "scene")}}
+        return {
+            "frames": sf.read_frames(0, len(sf), READ_FIELDS),
+            "header": {
+                k: getattr(sf, k)
+                for k in (
+                    "intrinsics",
+                    "class_names",
+                    "class13_names",
+                    "class37_names",
+                    "class40_to_13",
+                    "class40_to_37",
+                    "poses",
+                    "timestamps",
+                    "trajectory_ids",
+                    "class40_pixels",
+                    "attrs",
+                    "scene",
+                )
+            },
+        }
 
 
 def _summary(path: str):
@@ -166,7 +208,12 @@ def _run_operations(path: str) -> dict:
             outcome, value = ("ok", _file_snapshot(path)) if value else ("refused", None)
         elif outcome == "ok":
             value = _fingerprint(value)
-        results[name] = {"outcome": outcome, "peak": peak, "limit": max(MEMORY_FACTOR * size, MEMORY_FLOOR), "value": value}
+        results[name] = {
+            "outcome": outcome,
+            "peak": peak,
+            "limit": max(MEMORY_FACTOR * size, MEMORY_FLOOR),
+            "value": value,
+        }
     return results
 
 
@@ -244,8 +291,13 @@ def _mutated(original, tmp_path_factory) -> Path:
     return path
 
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 _FLIPS = st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), min_size=1, max_size=3)
@@ -255,8 +307,11 @@ _CUT = st.floats(0.0, 1.0, exclude_max=True)
 
 
 @settings(FUZZ, max_examples=150)
-@given(mutation=st.integers(0, 4).flatmap(lambda k: _CUT.map(lambda c: ("cut", c)) if k == 0
-                                          else _FLIPS.map(lambda f: ("flip", f))))
+@given(
+    mutation=st.integers(0, 4).flatmap(
+        lambda k: _CUT.map(lambda c: ("cut", c)) if k == 0 else _FLIPS.map(lambda f: ("flip", f))
+    )
+)
 def test_byte_flips_anywhere_and_truncations(original, tmp_path_factory, mutation):
     """Four examples in five flip bytes at any offset (header, metadata, heaps, chunks, free space);
     the fifth truncates the file."""
@@ -272,22 +327,57 @@ def test_byte_flips_anywhere_and_truncations(original, tmp_path_factory, mutatio
     _check(original, path)
 
 
-_ROOT_ATTRS = ["format", "format_version", "frame_count", "compression", "checksum", "depth_unit_m", "config", "seed",
-               "room_index", "renderer", "noise", "scene_json", "header_sha256", "added"]
+_ROOT_ATTRS = [
+    "format",
+    "format_version",
+    "frame_count",
+    "compression",
+    "checksum",
+    "depth_unit_m",
+    "config",
+    "seed",
+    "room_index",
+    "renderer",
+    "noise",
+    "scene_json",
+    "header_sha256",
+    "added",
+]
 _VALUES = st.one_of(
-    st.integers(-2**63, 2**63 - 1), st.sampled_from([0, 1, 2, 3, 10**9, -1, 2**40]),
-    st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-    st.text(max_size=40), st.binary(max_size=40),
-    st.sampled_from(["synthcam-shard", "zstd", "gzip", "crc32", '["depth"]', "{}", "[" * 5000 + "]" * 5000,
-                     json.dumps({"objects": [{"instance_id": 9, "class40": 3}]}), "x" * 100_000]),
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, 1, 2, 3, 10**9, -1, 2**40]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.sampled_from(
+        [
+            "synthcam-shard",
+            "zstd",
+            "gzip",
+            "crc32",
+            '["depth"]',
+            "{}",
+            "[" * 5000 + "]" * 5000,
+            json.dumps({"objects": [{"instance_id": 9, "class40": 3}]}),
+            "x" * 100_000,
+        ]
+    ),
     st.lists(st.integers(-1000, 1000), min_size=0, max_size=64).map(lambda v: np.asarray(v, dtype=np.int64)),
-    st.just("DELETE"))
+    st.just("DELETE"),
+)
 
 
 @settings(FUZZ, max_examples=100)
-@given(edits=st.lists(st.tuples(st.sampled_from([("/", a) for a in _ROOT_ATTRS] + [("checksum", "columns"),
-                                                                                 ("depth", "added")]), _VALUES),
-                      min_size=1, max_size=2))
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from([("/", a) for a in _ROOT_ATTRS] + [("checksum", "columns"), ("depth", "added")]), _VALUES
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
 def test_attribute_edits(original, tmp_path_factory, edits):
     path = _mutated(original, tmp_path_factory)
     with h5py.File(path, "r+") as f:
@@ -302,4 +392,3 @@ def test_attribute_edits(original, tmp_path_factory, edits):
             except (TypeError, ValueError):  # a value h5py cannot store (e.g. a lone surrogate)
                 assume(False)
     _check(original, path)
-

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -38,8 +38,15 @@ def listing(directory: Path) -> dict[str, bytes]:
 def run_cli(*args: str, preexec_fn=None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m cli.main ARGS`` in a fresh process running the code under test."""
     env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=CODE_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=preexec_fn)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=CODE_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+    )
 
 
 def one_error_line(stderr: str, *fragments: str) -> str:
@@ -84,7 +91,9 @@ def no_work(monkeypatch):
 # --- case 2: files the tool did not write ------------------------------------------------------
 
 
-def test_case2_files_synthcam_did_not_write_are_never_removed_even_with_overwrite(cli, one_line_error, dataset, tmp_path):
+def test_case2_files_synthcam_did_not_write_are_never_removed_even_with_overwrite(
+    cli, one_line_error, dataset, tmp_path
+):
     out = tmp_path / "out"
     out.mkdir()
     with h5py.File(out / "room_00000.h5", "w") as f:  # the user's own HDF5 file under a shard name
@@ -121,8 +130,11 @@ def test_case2_an_older_format_dataset_is_replaced_only_with_overwrite(cli, one_
 def test_case2_preview_removes_nothing_in_its_out(cli, dataset, tmp_path):
     pictures = tmp_path / "pictures"
     pictures.mkdir()
-    keep = {"room_00000.h5.synthcam-partial": b"a running generation's shard", "old.h5.tmp": b"user data",
-            ".synthcam-write-test": b"user data too"}
+    keep = {
+        "room_00000.h5.synthcam-partial": b"a running generation's shard",
+        "old.h5.tmp": b"user data",
+        ".synthcam-write-test": b"user data too",
+    }
     for name, data in keep.items():
         (pictures / name).write_bytes(data)
     result = cli("preview", dataset, "--out", pictures, "--frames", "1")
@@ -146,7 +158,9 @@ time.sleep(60)
 def test_case3_a_locked_out_is_refused_naming_the_holder(cli, one_line_error, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out / ".synthcam.lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(out / ".synthcam.lock")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         one_line_error(cli(*generate_args(out)), "in use by another", f"pid {holder.pid}")
@@ -173,7 +187,6 @@ def test_case3_links_in_out_are_never_followed(cli, one_line_error, tmp_path):
     assert (out / "manifest.json.tmp").is_symlink() and not (out / "manifest.json").is_symlink()
 
 
-
 @pytest.mark.parametrize("content", [b"my notes\n", b"12345 is my pin\n", b"\x00\x01binary"])
 def test_case3_a_user_file_under_the_lock_name_is_never_rewritten_or_removed(cli, one_line_error, tmp_path, content):
     out = tmp_path / "out"
@@ -181,6 +194,7 @@ def test_case3_a_user_file_under_the_lock_name_is_never_rewritten_or_removed(cli
     (out / ".synthcam.lock").write_bytes(content)
     one_line_error(cli(*generate_args(out)), ".synthcam.lock", "move it away")
     assert listing(out) == {".synthcam.lock": content}
+
 
 # --- case 5: resume trusts nothing it has not checked ------------------------------------------
 
@@ -192,8 +206,23 @@ def test_case5_a_replaced_scene_file_is_not_mixed_into_a_resumed_dataset(cli, on
     scene = tmp_path / "room.json"
     save_description(generate_room(np.random.default_rng(1), "office").description, scene)
     out = tmp_path / "out"
-    args = ["generate", "--rooms", "2", "--frames-per-room", "1", "--resolution", "32x24", "--renderer", "raycast",
-            "--workers", "1", "--scene", str(scene), "--out", str(out)]
+    args = [
+        "generate",
+        "--rooms",
+        "2",
+        "--frames-per-room",
+        "1",
+        "--resolution",
+        "32x24",
+        "--renderer",
+        "raycast",
+        "--workers",
+        "1",
+        "--scene",
+        str(scene),
+        "--out",
+        str(out),
+    ]
     assert cli(*args).exit_code == 0
     (out / "room_00001.h5").unlink()  # as if the run had been killed
     (out / "manifest.json").unlink()
@@ -219,11 +248,14 @@ def test_case5_a_corrupt_shard_is_regenerated_on_rerun(cli, dataset, tmp_path, f
 # --- case 6: bounded resources ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("option, value, fragment", [
-    ("--rooms", str(10**12), "rooms"),
-    ("--frames-per-room", str(10**9), "frames-per-room is 1000000000; at most 100,000 per room"),
-    ("--resolution", "100000x100000", "too large"),
-])
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [
+        ("--rooms", str(10**12), "rooms"),
+        ("--frames-per-room", str(10**9), "frames-per-room is 1000000000; at most 100,000 per room"),
+        ("--resolution", "100000x100000", "too large"),
+    ],
+)
 def test_case6_huge_sizes_are_refused_before_any_work(cli, one_line_error, no_work, tmp_path, option, value, fragment):
     args = dict(zip(TINY[::2], TINY[1::2]))
     args[option] = value
@@ -280,6 +312,7 @@ def _file_size_limit(limit: int):
     def apply() -> None:  # in the child: writes past `limit` bytes fail with EFBIG, as on a full disk
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -298,7 +331,6 @@ def test_case7_disk_full_while_writing_the_manifest_leaves_no_manifest(dataset, 
     assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
     one_error_line(result.stderr, "manifest.json", "full")
     assert sorted(p.name for p in out.iterdir()) == ["room_00000.h5", "room_00001.h5"]
-
 
 
 def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file(tmp_path):
@@ -334,8 +366,14 @@ def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file_with_workers(
     # a process-wide size limit would also starve multiprocessing's shared memory: only shard creation fails here
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
-    result = subprocess.run([sys.executable, "-c", _FAIL_SHARD_CREATION, *generate_args(out, workers="2")], cwd=CODE_ROOT,
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _FAIL_SHARD_CREATION, *generate_args(out, workers="2")],
+        cwd=CODE_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
     one_error_line(result.stderr, "full")
     # no partial shard, no manifest, no lock; a worker (a fresh process from the fork server, without the
@@ -344,6 +382,7 @@ def test_case7_a_shard_whose_creation_fails_leaves_no_partial_file_with_workers(
     assert all(re.fullmatch(r"room_\d{5}\.h5", name) for name in left), left
     for name in left:
         validate_shard(out / name)
+
 
 # --- case 8: workers die with their parent --------------------------------------------------------
 
@@ -373,11 +412,25 @@ def _start_two_worker_run(out: Path, log: Path) -> tuple[subprocess.Popen, set[i
     """A ``--workers 2`` generation in a fresh process (stderr to ``log``), once it has started a worker:
     (process, workers)."""
     env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
-    args = ["generate", "--rooms", "4", "--frames-per-room", "40", "--resolution", "64x48", "--renderer", "raycast",
-            "--workers", "2", "--out", str(out)]
+    args = [
+        "generate",
+        "--rooms",
+        "4",
+        "--frames-per-room",
+        "40",
+        "--resolution",
+        "64x48",
+        "--renderer",
+        "raycast",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
     with open(log, "w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=CODE_ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args], cwd=CODE_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
     deadline = time.monotonic() + 60
     while not (workers := _children(proc.pid)):
         assert proc.poll() is None, log.read_text()[-3000:]
@@ -421,14 +474,17 @@ def test_case8_workers_die_with_their_parent(tmp_path, sig):
 # --- case 9: bad values -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, fragments", [
-    (["--seed", str(2**70)], ("seed", "2**63 - 1")),
-    (["--noise-param", "jitter.sigma_px=inf"], ("jitter.sigma_px", "finite")),
-    (["--noise-param", "jitter.sigma_px=1e300"], ("jitter", "sigma_px")),
-    (["--noise-param", "disparity.baseline_m=1e308"], ("disparity", "baseline_m")),
-    (["--noise", "kinect_v2", "--noise-param", "flying.radius_px=1e300"], ("flying", "radius_px <= 64")),
-    (["--resolution", "\u00b2x480"], ("WIDTHxHEIGHT",)),  # a digit that int() does not read
-])
+@pytest.mark.parametrize(
+    "extra, fragments",
+    [
+        (["--seed", str(2**70)], ("seed", "2**63 - 1")),
+        (["--noise-param", "jitter.sigma_px=inf"], ("jitter.sigma_px", "finite")),
+        (["--noise-param", "jitter.sigma_px=1e300"], ("jitter", "sigma_px")),
+        (["--noise-param", "disparity.baseline_m=1e308"], ("disparity", "baseline_m")),
+        (["--noise", "kinect_v2", "--noise-param", "flying.radius_px=1e300"], ("flying", "radius_px <= 64")),
+        (["--resolution", "\u00b2x480"], ("WIDTHxHEIGHT",)),  # a digit that int() does not read
+    ],
+)
 def test_case9_bad_values_are_one_line_before_any_work(cli, one_line_error, no_work, tmp_path, extra, fragments):
     out = tmp_path / "out"
     one_line_error(cli(*generate_args(out, *extra)), *fragments)
@@ -443,27 +499,36 @@ def test_case9_a_scene_path_that_loops_is_one_line(cli, one_line_error, no_work,
     assert not out.exists()
 
 
-@pytest.mark.parametrize("address, fragment", [("a..b:80", "'a..b' is not a host name"),
-                                               ("localhost:99999", "PORT is 1 to 65535")])
+@pytest.mark.parametrize(
+    "address, fragment", [("a..b:80", "'a..b' is not a host name"), ("localhost:99999", "PORT is 1 to 65535")]
+)
 def test_case9_a_malformed_ray_address_is_one_line(cli, one_line_error, tmp_path, address, fragment):
     one_line_error(cli(*generate_args(tmp_path / "out", "--ray-address", address)), "--ray-address", fragment)
 
 
-@pytest.mark.parametrize("attr, notice", [
-    ("config", "room_00000.h5 has no readable config; generating it again"),  # a v2 header: vlen values unread
-    ("format", None),  # how shards before version 2 stored it: still named as an older shard
-])
+@pytest.mark.parametrize(
+    "attr, notice",
+    [
+        ("config", "room_00000.h5 has no readable config; generating it again"),  # a v2 header: vlen values unread
+        ("format", None),  # how shards before version 2 stored it: still named as an older shard
+    ],
+)
 def test_case9_variable_length_header_values_are_not_read(tmp_path, attr, notice):
     """A shard header's variable-length values live in HDF5's unchecked global heap, which a damaged file
     can make HDF5 loop on: generation reads them only for ``format`` (older shards)."""
-    from synthcam_core.errors import SynthcamError
     from synthcam.generate import GenerateConfig, generate_dataset
+    from synthcam_core.errors import SynthcamError
 
     config = GenerateConfig(rooms=1, frames_per_room=1, width=64, height=48, renderer="raycast")
     out = tmp_path / "out"
     out.mkdir()
-    values = {"format": "synthcam-shard", "format_version": 2 if attr == "config" else 1,
-              "config": json.dumps(config.with_inputs().to_dict(), sort_keys=True), "frame_count": 1, "room_index": 0}
+    values = {
+        "format": "synthcam-shard",
+        "format_version": 2 if attr == "config" else 1,
+        "config": json.dumps(config.with_inputs().to_dict(), sort_keys=True),
+        "frame_count": 1,
+        "room_index": 0,
+    }
     with h5py.File(out / "room_00000.h5", "w") as f:
         for key, value in values.items():
             if isinstance(value, str):

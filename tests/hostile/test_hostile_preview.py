@@ -6,8 +6,21 @@ from __future__ import annotations
 
 def test_preview_of_a_corrupt_frame_is_one_line(tmp_path, cli, one_line_error, flip_frame_byte):
     out = tmp_path / "data"
-    result = cli("generate", "--rooms", 1, "--frames-per-room", 2, "--resolution", "64x48", "--renderer", "raycast",
-                 "--workers", 1, "--out", out)
+    result = cli(
+        "generate",
+        "--rooms",
+        1,
+        "--frames-per-room",
+        2,
+        "--resolution",
+        "64x48",
+        "--renderer",
+        "raycast",
+        "--workers",
+        1,
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     flip_frame_byte(out / "room_00000.h5", 1)
     result = cli("preview", out / "room_00000.h5", "--out", tmp_path / "previews", "--frames", 2)
@@ -16,8 +29,21 @@ def test_preview_of_a_corrupt_frame_is_one_line(tmp_path, cli, one_line_error, f
 
 def test_preview_never_writes_through_a_link(tmp_path, cli):
     out = tmp_path / "data"
-    result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", "64x48", "--renderer", "raycast",
-                 "--workers", 1, "--out", out)
+    result = cli(
+        "generate",
+        "--rooms",
+        1,
+        "--frames-per-room",
+        1,
+        "--resolution",
+        "64x48",
+        "--renderer",
+        "raycast",
+        "--workers",
+        1,
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     victim = tmp_path / "user_file.txt"
     victim.write_text("keep me")
@@ -52,8 +78,8 @@ def test_preview_of_the_largest_frame_stays_in_bounded_memory(tmp_path):
 
     import numpy as np
 
-    from synthcam_core.camera import Intrinsics
     from synthcam.preview import preview_shard
+    from synthcam_core.camera import Intrinsics
     from synthcam_shards.shard_file import ShardWriter
 
     width, height = 4096, 3072

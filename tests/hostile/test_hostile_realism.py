@@ -37,6 +37,7 @@ def _corrupt(png: bytes) -> bytes:
 
 def _header_only(width: int, height: int) -> bytes:
     """A PNG whose valid header claims ``width`` x ``height`` 16-bit pixels but holds almost no data."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -74,8 +75,24 @@ def generated(tmp_path_factory):
     from cli.main import main
 
     out = tmp_path_factory.mktemp("hostile_realism") / "gen"
-    result = CliRunner().invoke(main, ["generate", "--rooms", "1", "--frames-per-room", "2", "--resolution", f"{W}x{H}",
-                                       "--renderer", "raycast", "--workers", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--rooms",
+            "1",
+            "--frames-per-room",
+            "2",
+            "--resolution",
+            f"{W}x{H}",
+            "--renderer",
+            "raycast",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -89,7 +106,9 @@ def test_damaged_png_data_is_an_error_without_decoder_messages(tmp_path, capfd, 
     nothing is printed on the console by the decoder (libpng wrote 'libpng error: ...' to stderr)."""
     from synthcam_core.real_frames import read_png
 
-    data = {"truncated": _depth_png()[:60], "corrupt": _corrupt(_depth_png()), "header_only": _header_only(W, H)}[damage]
+    data = {"truncated": _depth_png()[:60], "corrupt": _corrupt(_depth_png()), "header_only": _header_only(W, H)}[
+        damage
+    ]
     path = tmp_path / "a_raw.png"
     path.write_bytes(data)
     capfd.readouterr()
@@ -132,16 +151,19 @@ def test_an_upper_case_png_suffix_is_named(tmp_path, cli, one_line_error):
 # --- intrinsics ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,fragments", [
-    ("fx: " + "9" * 400 + "\nfy: 50\ncx: 32\ncy: 24\n", ("fx=inf", "focal lengths")),
-    ("[" * 3000, ("too deeply",)),
-    ("fx: " + "[" * 1000 + "]" * 1000 + "\n", ("too deeply",)),
-    ("a: &f 50\nfx: *f\nfy: 50\ncx: 32\ncy: 24\n", ("alias",)),
-    ("fx: 50\nfx: 60\nfy: 50\ncx: 32\ncy: 24\n", ("'fx' twice",)),
-    ("fx: 50\nfy: 50\ncx: 32\ncy: 24\nk1: 0.1\n", ("unknown key", "k1")),
-    ("fx: 5e1\nfy: 50\ncx: 32\ncy: 24\n", ("fx must be a number", "reads it as text")),
-    ("fx: 1.0e-300\nfy: 1.0e-300\ncx: 32\ncy: 24\n", ("focal lengths must lie in",)),
-])
+@pytest.mark.parametrize(
+    "text,fragments",
+    [
+        ("fx: " + "9" * 400 + "\nfy: 50\ncx: 32\ncy: 24\n", ("fx=inf", "focal lengths")),
+        ("[" * 3000, ("too deeply",)),
+        ("fx: " + "[" * 1000 + "]" * 1000 + "\n", ("too deeply",)),
+        ("a: &f 50\nfx: *f\nfy: 50\ncx: 32\ncy: 24\n", ("alias",)),
+        ("fx: 50\nfx: 60\nfy: 50\ncx: 32\ncy: 24\n", ("'fx' twice",)),
+        ("fx: 50\nfy: 50\ncx: 32\ncy: 24\nk1: 0.1\n", ("unknown key", "k1")),
+        ("fx: 5e1\nfy: 50\ncx: 32\ncy: 24\n", ("fx must be a number", "reads it as text")),
+        ("fx: 1.0e-300\nfy: 1.0e-300\ncx: 32\ncy: 24\n", ("focal lengths must lie in",)),
+    ],
+)
 def test_a_strange_intrinsics_file_is_one_line(tmp_path, cli, one_line_error, text, fragments):
     folder = _folder(tmp_path / "real", yaml=text)
     one_line_error(_realism(cli, tmp_path, folder), "intrinsics", *fragments)
@@ -175,8 +197,20 @@ def checkpoint(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("hostile_realism_run")
-    config = TrainConfig(dataset="synthetic", synthetic_frames=2, model="segnet-basic", model_width=0.25, height=16,
-                         width=16, batch_size=2, encoding="DHA", classes=13, epochs=1, val_fraction=0.0, balance=False)
+    config = TrainConfig(
+        dataset="synthetic",
+        synthetic_frames=2,
+        model="segnet-basic",
+        model_width=0.25,
+        height=16,
+        width=16,
+        batch_size=2,
+        encoding="DHA",
+        classes=13,
+        epochs=1,
+        val_fraction=0.0,
+        balance=False,
+    )
     try:
         train(config, out, progress=False, log=lambda s: None)
     finally:
@@ -188,7 +222,11 @@ def _labelled(path, gravity: str | None = None, labels: np.ndarray | None = None
     """A real folder of one filled frame ``0004`` with 13-class labels and intrinsics.yaml."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "0004_depth.png").write_bytes(_depth_png())
-    ids = labels if labels is not None else np.tile(np.arange(1, 14, dtype=np.uint8), W * H // 13 + 1)[: W * H].reshape(H, W)
+    ids = (
+        labels
+        if labels is not None
+        else np.tile(np.arange(1, 14, dtype=np.uint8), W * H // 13 + 1)[: W * H].reshape(H, W)
+    )
     assert cv2.imwrite(str(path / "0004_label13.png"), ids)
     (path / "intrinsics.yaml").write_text("fx: 50.0\nfy: 50.0\ncx: 32.0\ncy: 24.0\n")
     if gravity is not None:
@@ -230,11 +268,14 @@ def test_gravity_with_huge_components_is_normalised(tmp_path, cli, checkpoint):
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
 
 
-@pytest.mark.parametrize("gravity,fragments", [
-    ("0004: [0, 1, 0]\n0004: [1, 0, 0]\n", ("'0004' twice",)),
-    ("0004: [.nan, 1, 0]\n", ("three finite numbers",)),
-    ("0004: [0, 0, 0]\n", ("not all zero",)),
-])
+@pytest.mark.parametrize(
+    "gravity,fragments",
+    [
+        ("0004: [0, 1, 0]\n0004: [1, 0, 0]\n", ("'0004' twice",)),
+        ("0004: [.nan, 1, 0]\n", ("three finite numbers",)),
+        ("0004: [0, 0, 0]\n", ("not all zero",)),
+    ],
+)
 def test_a_strange_gravity_file_is_one_line(tmp_path, cli, one_line_error, checkpoint, gravity, fragments):
     folder = _labelled(tmp_path / "real", gravity=gravity)
     one_line_error(_evaluate(cli, checkpoint, folder), "gravity.yaml", *fragments)
@@ -264,7 +305,9 @@ def test_json_into_a_pipe_is_refused_before_any_work(tmp_path, cli, one_line_err
         if command == "evaluate":
             result = _evaluate(cli, checkpoint, _labelled(tmp_path / "real"), "--json", pipe)
         else:
-            result = cli("realism", generated, "--real", _folder(tmp_path / "raw"), "--intrinsics", "nyuv2", "--json", pipe)
+            result = cli(
+                "realism", generated, "--real", _folder(tmp_path / "raw"), "--intrinsics", "nyuv2", "--json", pipe
+            )
     one_line_error(result, "--json", "not a regular file")
 
 
@@ -280,16 +323,32 @@ def test_a_bad_frame_read_by_a_worker_process_is_one_line(tmp_path, cli, one_lin
 # --- noise files ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,text,fragments", [
-    ("huge_int.yaml", "preset: kinect_v1\nparams:\n  range.z_max: " + "9" * 400 + "\n", ("finite number",)),
-    ("huge_int.json", '{"preset": "kinect_v1", "params": {"range.z_max": ' + "9" * 400 + "}}", ("finite number",)),
-    ("exponent.yaml", "preset: kinect_v1\nparams:\n  range.z_max: 1e1\n", ("needs a number", "reads it as text")),
-])
+@pytest.mark.parametrize(
+    "name,text,fragments",
+    [
+        ("huge_int.yaml", "preset: kinect_v1\nparams:\n  range.z_max: " + "9" * 400 + "\n", ("finite number",)),
+        ("huge_int.json", '{"preset": "kinect_v1", "params": {"range.z_max": ' + "9" * 400 + "}}", ("finite number",)),
+        ("exponent.yaml", "preset: kinect_v1\nparams:\n  range.z_max: 1e1\n", ("needs a number", "reads it as text")),
+    ],
+)
 def test_a_strange_noise_file_is_one_line(tmp_path, cli, one_line_error, name, text, fragments):
     path = tmp_path / name
     path.write_text(text)
-    result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", f"{W}x{H}", "--renderer", "raycast",
-                 "--noise-file", path, "--out", tmp_path / "out")
+    result = cli(
+        "generate",
+        "--rooms",
+        1,
+        "--frames-per-room",
+        1,
+        "--resolution",
+        f"{W}x{H}",
+        "--renderer",
+        "raycast",
+        "--noise-file",
+        path,
+        "--out",
+        tmp_path / "out",
+    )
     line = one_line_error(result, name, "range.z_max", *fragments)
     assert len(line) < 300
     assert not (tmp_path / "out").exists()
@@ -299,8 +358,25 @@ def test_a_strange_noise_file_is_one_line(tmp_path, cli, one_line_error, name, t
 
 
 def _fit(cli, folder, out, *extra):
-    return cli("noise", "fit", "--real", folder, "--intrinsics", "50,50,32,24", "--preset", "kinect_v1", "--rooms", 1,
-               "--frames-per-room", 1, "--max-evals", 2, "--out", out, *extra)
+    return cli(
+        "noise",
+        "fit",
+        "--real",
+        folder,
+        "--intrinsics",
+        "50,50,32,24",
+        "--preset",
+        "kinect_v1",
+        "--rooms",
+        1,
+        "--frames-per-room",
+        1,
+        "--max-evals",
+        2,
+        "--out",
+        out,
+        *extra,
+    )
 
 
 def test_a_damaged_real_frame_stops_a_fit_with_one_line(tmp_path, cli, one_line_error):
@@ -319,8 +395,18 @@ def test_a_fit_too_large_for_memory_is_refused_before_rendering(tmp_path, cli, o
     folder = tmp_path / "real"
     folder.mkdir()
     (folder / "f0_raw.png").write_bytes(_header_only(4096, 4096))  # the header is all that is read
-    result = cli("noise", "fit", "--real", folder, "--intrinsics", "nyuv2", "--preset", "kinect_v1", "--out",
-                 tmp_path / "fit.yaml")
+    result = cli(
+        "noise",
+        "fit",
+        "--real",
+        folder,
+        "--intrinsics",
+        "nyuv2",
+        "--preset",
+        "kinect_v1",
+        "--out",
+        tmp_path / "fit.yaml",
+    )
     one_line_error(result, "4096x4096", "GiB", "--rooms")
 
 
@@ -338,9 +424,18 @@ def test_a_fit_whose_distance_cannot_be_computed_writes_no_file(tmp_path, cli):
     assert not (tmp_path / "fit.yaml").exists()
 
 
-@pytest.mark.parametrize("dataset,option", [("real", ("--split", "train")), ("real", ("--depth", "clean")),
-                                            ("shards", ("--real-depth", "raw")), ("synthetic", ("--real-depth", "raw"))])
-def test_an_option_the_dataset_ignores_is_refused(tmp_path, cli, one_line_error, checkpoint, generated, dataset, option):
+@pytest.mark.parametrize(
+    "dataset,option",
+    [
+        ("real", ("--split", "train")),
+        ("real", ("--depth", "clean")),
+        ("shards", ("--real-depth", "raw")),
+        ("synthetic", ("--real-depth", "raw")),
+    ],
+)
+def test_an_option_the_dataset_ignores_is_refused(
+    tmp_path, cli, one_line_error, checkpoint, generated, dataset, option
+):
     path = {"real": _labelled(tmp_path / "real"), "shards": generated, "synthetic": None}[dataset]
     where = ("--path", path) if path is not None else ()
     extra = ("--intrinsics", "50,50,32,24") if dataset == "real" else ()
@@ -366,10 +461,14 @@ def test_json_never_replaces_a_shard_or_a_png(tmp_path, cli, one_line_error, gen
     folder = _folder(tmp_path / "real")
     shard = sorted(generated.glob("*.h5"))[0]
     before = shard.read_bytes()
-    one_line_error(cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", shard), "not a JSON file")
+    one_line_error(
+        cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", shard), "not a JSON file"
+    )
     assert shard.read_bytes() == before
-    one_line_error(cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", folder / "f0_raw.png"),
-                   "not a JSON file")
+    one_line_error(
+        cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--json", folder / "f0_raw.png"),
+        "not a JSON file",
+    )
     assert (folder / "f0_raw.png").read_bytes() == _depth_png()
 
 
@@ -385,27 +484,60 @@ def test_pictures_never_go_into_the_real_folder(tmp_path, cli, one_line_error, c
     result = cli("realism", generated, "--real", folder, "--intrinsics", "nyuv2", "--plots", folder)
     one_line_error(result, "--plots", "is the real folder")
     labelled = _labelled(tmp_path / "real")
-    one_line_error(_evaluate(cli, checkpoint, labelled, "--predictions", labelled), "--predictions", "is the real folder")
+    one_line_error(
+        _evaluate(cli, checkpoint, labelled, "--predictions", labelled), "--predictions", "is the real folder"
+    )
     assert sorted(p.name for p in labelled.glob("*.png")) == ["0004_depth.png", "0004_label13.png"]
 
 
-@pytest.mark.parametrize("text", ["preset: " + "x" * 60000 + "\n",
-                                  "preset: kinect_v1\n" + "".join(f"key{i}: 1\n" for i in range(3000))])
+@pytest.mark.parametrize(
+    "text", ["preset: " + "x" * 60000 + "\n", "preset: kinect_v1\n" + "".join(f"key{i}: 1\n" for i in range(3000))]
+)
 def test_a_noise_file_of_long_junk_gives_a_short_line(tmp_path, cli, one_line_error, text):
     path = tmp_path / "junk.yaml"
     path.write_text(text)
-    result = cli("generate", "--rooms", 1, "--frames-per-room", 1, "--resolution", f"{W}x{H}", "--noise-file", path,
-                 "--out", tmp_path / "out")
+    result = cli(
+        "generate",
+        "--rooms",
+        1,
+        "--frames-per-room",
+        1,
+        "--resolution",
+        f"{W}x{H}",
+        "--noise-file",
+        path,
+        "--out",
+        tmp_path / "out",
+    )
     assert len(one_line_error(result, "junk.yaml")) < 400
 
 
-@pytest.mark.parametrize("option", [("--intrinsics", "x" * 5000), ("--measures", "x" * 5000), ("--preset", "x" * 5000),
-                                    ("--param", "x" * 5000), ("--param", "range.z_max=1:" + "9" * 5000)])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--intrinsics", "x" * 5000),
+        ("--measures", "x" * 5000),
+        ("--preset", "x" * 5000),
+        ("--param", "x" * 5000),
+        ("--param", "range.z_max=1:" + "9" * 5000),
+    ],
+)
 def test_a_long_junk_option_gives_a_short_line(tmp_path, cli, one_line_error, option):
     args = {"--intrinsics": "nyuv2", "--preset": "kinect_v1", **dict([option])}
     extra = [option[0], option[1]] if option[0] in ("--measures", "--param") else []
-    result = cli("noise", "fit", "--real", _folder(tmp_path / "real"), "--intrinsics", args["--intrinsics"], "--preset",
-                 args["--preset"], "--out", tmp_path / "fit.yaml", *extra)
+    result = cli(
+        "noise",
+        "fit",
+        "--real",
+        _folder(tmp_path / "real"),
+        "--intrinsics",
+        args["--intrinsics"],
+        "--preset",
+        args["--preset"],
+        "--out",
+        tmp_path / "fit.yaml",
+        *extra,
+    )
     assert len(one_line_error(result)) < 400
 
 

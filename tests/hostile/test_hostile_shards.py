@@ -19,17 +19,21 @@ import h5py
 import numpy as np
 import pytest
 
-from synthcam_shards import shard_file as shards
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
+from synthcam_shards import shard_file as shards
 from synthcam_shards.shard_file import FORMAT_VERSION, ShardFile, ShardWriter, default_label_tables, find_shards
 from synthcam_shards.validate import validate_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CAM = Intrinsics.nyuv2().scaled(16, 12)
-SCENE = {"room_type": "bedroom", "objects": [
-    {"instance_id": 1, "class40": 1, "class_name": "wall", "name": "wall"},
-    {"instance_id": 2, "class40": 5, "class_name": "chair", "name": "chair_0"}]}
+SCENE = {
+    "room_type": "bedroom",
+    "objects": [
+        {"instance_id": 1, "class40": 1, "class_name": "wall", "name": "wall"},
+        {"instance_id": 2, "class40": 5, "class_name": "chair", "name": "chair_0"},
+    ],
+}
 CONFIG = {"rooms": 2, "frames_per_room": 2, "seed": 5, "width": 16, "height": 12}
 
 
@@ -47,17 +51,32 @@ def write_shard(path: Path, seed: int = 0, n: int = 2, camera: Intrinsics = CAM,
     frame's values (a dict of depth, depth_clean, class40, instance, pose, timestamp, trajectory_id)."""
     rng = np.random.default_rng(seed)
     h, w = camera.height, camera.width
-    with ShardWriter(path, n, camera, {"config": CONFIG, "seed": CONFIG["seed"], "room_index": seed}, SCENE, labels) as writer:
+    with ShardWriter(
+        path, n, camera, {"config": CONFIG, "seed": CONFIG["seed"], "room_index": seed}, SCENE, labels
+    ) as writer:
         for i in range(n):
             class40 = rng.choice(np.array([0, 1, 5], np.uint8), (h, w))
-            frame = {"depth": rng.integers(1, 5000, (h, w)).astype(np.float32) / 1000, "class40": class40,
-                     "depth_clean": rng.integers(1, 5000, (h, w)).astype(np.float32) / 1000,
-                     "instance": np.choose(class40 // 5 + (class40 > 0), [0, 1, 2]).astype(np.uint16),
-                     "pose": rigid(0.1 * i, 0.5 * i), "timestamp": i / 30, "trajectory_id": seed}
+            frame = {
+                "depth": rng.integers(1, 5000, (h, w)).astype(np.float32) / 1000,
+                "class40": class40,
+                "depth_clean": rng.integers(1, 5000, (h, w)).astype(np.float32) / 1000,
+                "instance": np.choose(class40 // 5 + (class40 > 0), [0, 1, 2]).astype(np.uint16),
+                "pose": rigid(0.1 * i, 0.5 * i),
+                "timestamp": i / 30,
+                "trajectory_id": seed,
+            }
             if edit is not None:
                 edit(i, frame)
-            writer.write(i, frame["depth"], frame["depth_clean"], frame["class40"], frame["instance"], frame["pose"],
-                         frame["timestamp"], trajectory_id=frame["trajectory_id"])
+            writer.write(
+                i,
+                frame["depth"],
+                frame["depth_clean"],
+                frame["class40"],
+                frame["instance"],
+                frame["pose"],
+                frame["timestamp"],
+                trajectory_id=frame["trajectory_id"],
+            )
         return writer.close()
 
 
@@ -70,9 +89,16 @@ def write_manifest(directory: Path, names: list[str]) -> dict:
             frames = int(f.attrs["frame_count"])
         total += pixels
         entries.append({"file": name, "frames": frames, "class40_pixels": pixels.tolist()})
-    manifest = {"format": "synthcam-dataset", "format_version": FORMAT_VERSION, "package_version": "0", "config": CONFIG,
-                "shards": entries, "frames": sum(e["frames"] for e in entries),
-                "class40_names": list(default_label_tables().class40_names), "class40_pixels": total.tolist()}
+    manifest = {
+        "format": "synthcam-dataset",
+        "format_version": FORMAT_VERSION,
+        "package_version": "0",
+        "config": CONFIG,
+        "shards": entries,
+        "frames": sum(e["frames"] for e in entries),
+        "class40_names": list(default_label_tables().class40_names),
+        "class40_pixels": total.tolist(),
+    }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
 
@@ -124,11 +150,13 @@ def _set_item(name: str, index, value):
         data = f[name][()]
         data[index] = value(data[index])
         f[name][...] = data
+
     return edit
 
 
 def _set_attr(name: str, value):
     """Rewrite a root attribute, keeping its kind: a fixed-length string stays one (so only a checksum can tell)."""
+
     def edit(f):
         old = f.attrs[name]
         if isinstance(old, bytes):
@@ -136,6 +164,7 @@ def _set_attr(name: str, value):
             f.attrs.create(name, data=text, dtype=h5py.string_dtype("utf-8", len(text)))
         else:
             f.attrs[name] = value(old)
+
     return edit
 
 
@@ -215,6 +244,7 @@ def _class_200(path: Path) -> None:
 def _write_with(**kwargs):
     def make(path: Path) -> None:
         write_shard(path, **kwargs)
+
     return make
 
 
@@ -222,6 +252,7 @@ def _edit_frame(key: str, frame_index: int, change):
     def edit(i, frame):
         if i == frame_index:
             frame[key] = change(frame[key])
+
     return _write_with(edit=edit)
 
 
@@ -229,16 +260,23 @@ def _bad_table_labels():
     labels = default_label_tables()
     to13 = labels.class40_to_13.copy()
     to13[5] = 99
-    return shards.LabelTables(labels.class40_names, labels.class13_names, labels.class37_names, to13, labels.class40_to_37)
+    return shards.LabelTables(
+        labels.class40_names, labels.class13_names, labels.class37_names, to13, labels.class40_to_37
+    )
 
 
 RANGE_CASES = {
     "class id 200": (_class_200, "class40"),
-    "instance id not in the scene table": (_edit_frame("instance", 1, lambda a: np.where(a == 2, 7, a).astype(np.uint16)),
-                                           "instance id 7"),
+    "instance id not in the scene table": (
+        _edit_frame("instance", 1, lambda a: np.where(a == 2, 7, a).astype(np.uint16)),
+        "instance id 7",
+    ),
     "pose with NaN": (_edit_frame("pose", 1, lambda p: np.where(np.eye(4) == 1, np.nan, p)), "pose of frame 1"),
     "pose scaled, not rigid": (_edit_frame("pose", 0, lambda p: np.diag([2.0, 2.0, 2.0, 1.0]) @ p), "pose of frame 0"),
-    "pose last row": (_edit_frame("pose", 1, lambda p: p + np.array([[0, 0, 0, 0]] * 3 + [[0.5, 0, 0, 0]])), "pose of frame 1"),
+    "pose last row": (
+        _edit_frame("pose", 1, lambda p: p + np.array([[0, 0, 0, 0]] * 3 + [[0.5, 0, 0, 0]])),
+        "pose of frame 1",
+    ),
     "timestamp inf": (_edit_frame("timestamp", 1, lambda t: np.inf), "timestamp of frame 1"),
     "trajectory id negative": (_edit_frame("trajectory_id", 0, lambda t: -3), "trajectory id"),
     "intrinsics fx negative": (_write_with(camera=Intrinsics(16, 12, -13.0, 13.0, 8.0, 6.0)), "intrinsics"),
@@ -270,8 +308,11 @@ MANIFEST_LIES = {
     "format": (lambda m: m.update(format="other-dataset"), "manifest.json", "not a synthcam dataset manifest"),
     "format_version": (lambda m: m.update(format_version=1), "manifest.json", "version 1"),
     "class40_names": (lambda m: m["class40_names"].__setitem__(5, "sofa"), "room_00000.h5", "class40 names"),
-    "class40_pixels total": (lambda m: m["class40_pixels"].__setitem__(1, m["class40_pixels"][1] + 1), "manifest.json",
-                             "class40_pixels totals"),
+    "class40_pixels total": (
+        lambda m: m["class40_pixels"].__setitem__(1, m["class40_pixels"][1] + 1),
+        "manifest.json",
+        "class40_pixels totals",
+    ),
 }
 
 
@@ -311,6 +352,7 @@ def _redeclare(name: str, shape, dtype, **kwargs):
     def craft(f):
         del f[name]
         f.create_dataset(name, shape, dtype=dtype, **kwargs)
+
     return craft
 
 
@@ -324,8 +366,9 @@ CRAFTS = {
     "10**9 class names": _redeclare("class40_names", (10**9,), h5py.string_dtype()),
     "frame_count 10**9": _frame_count,
     "images of 10**4 x 8192 x 8192": _redeclare("depth", (10**4, 8192, 8192), "<u2", chunks=(1, 8192, 8192)),
-    "chunks of 4096 x 4096": _redeclare("class40", (2, 12, 16), "|u1", chunks=(1, 4096, 4096), maxshape=(None,) * 3,
-                                        fillvalue=1),
+    "chunks of 4096 x 4096": _redeclare(
+        "class40", (2, 12, 16), "|u1", chunks=(1, 4096, 4096), maxshape=(None,) * 3, fillvalue=1
+    ),
 }
 
 _PROBE = textwrap.dedent("""
@@ -369,14 +412,21 @@ def test_small_crafted_shards_are_refused_in_bounded_memory(tmp_path):
             craft(f)  # not resealed: computing a digest here would read the huge datasets
         assert path.stat().st_size < 100_000, name
         paths.append(str(path))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(shards.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    probe = subprocess.run([sys.executable, "-c", _PROBE, *paths], capture_output=True, text=True, timeout=300, env=env,
-                           cwd=tmp_path)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(shards.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, *paths], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
     assert probe.returncode == 0, probe.stderr[-2000:]
     outcome = json.loads(probe.stdout.splitlines()[-1])
     names = dict(zip(paths, CRAFTS))
-    wrong = {f"{names[key.rsplit(' ', 1)[0]]}: {key.rsplit(' ', 1)[1]}": value for key, value in outcome.items()
-             if value not in ("ShardError", "validate found a problem")}
+    wrong = {
+        f"{names[key.rsplit(' ', 1)[0]]}: {key.rsplit(' ', 1)[1]}": value
+        for key, value in outcome.items()
+        if value not in ("ShardError", "validate found a problem")
+    }
     assert not wrong, wrong
 
 
@@ -409,8 +459,8 @@ def test_validate_says_plainly_a_directory_holds_no_dataset(tmp_path, cli, one_l
 def test_manifest_limit_bounds_parse_memory_and_holds_the_largest_generated_manifest():
     """manifest.json is at most 32 MiB (parsed, at most ~25x that), and the manifest of the largest run
     generate allows (MAX_ROOMS shards at MAX_FRAMES_PER_ROOM frames of the largest images) fits in it."""
-    from synthcam_core.camera import MAX_IMAGE_SIDE as LARGEST_GENERATED_SIDE
     from synthcam.generate_config import MAX_FRAMES_PER_ROOM, MAX_ROOMS, shard_name
+    from synthcam_core.camera import MAX_IMAGE_SIDE as LARGEST_GENERATED_SIDE
     from synthcam_shards.manifest import MAX_MANIFEST_BYTES
 
     assert MAX_MANIFEST_BYTES * 25 <= 1 << 30
@@ -424,7 +474,11 @@ def test_rooms_above_the_manifest_limit_are_refused(tmp_path, cli, one_line_erro
     from synthcam.generate_config import MAX_ROOMS
 
     assert MAX_ROOMS == 40_000
-    one_line_error(cli("generate", "--rooms", 40_001, "--frames-per-room", 1, "--out", tmp_path / "out"), "rooms is 40001", "at most 40,000")
+    one_line_error(
+        cli("generate", "--rooms", 40_001, "--frames-per-room", 1, "--out", tmp_path / "out"),
+        "rooms is 40001",
+        "at most 40,000",
+    )
 
 
 def test_manifest_over_32_mib_is_refused_before_parsing(dataset, cli, one_line_error):
@@ -476,10 +530,23 @@ def test_a_4096_px_frame_is_checked_holding_one_frame(tmp_path, command):
     side = 4096
     path = tmp_path / "room_00000.h5"
     zeros = np.zeros((side, side), np.float32)
-    with ShardWriter(path, 1, Intrinsics.nyuv2().scaled(side, side), {"config": CONFIG, "seed": 5, "room_index": 0},
-                     {"room_type": "bedroom", "objects": []}) as writer:
-        writer.write(0, zeros, zeros, np.zeros((side, side), np.uint8), np.zeros((side, side), np.uint16), np.eye(4), 0.0,
-                     trajectory_id=0)
+    with ShardWriter(
+        path,
+        1,
+        Intrinsics.nyuv2().scaled(side, side),
+        {"config": CONFIG, "seed": 5, "room_index": 0},
+        {"room_type": "bedroom", "objects": []},
+    ) as writer:
+        writer.write(
+            0,
+            zeros,
+            zeros,
+            np.zeros((side, side), np.uint8),
+            np.zeros((side, side), np.uint16),
+            np.eye(4),
+            0.0,
+            trajectory_id=0,
+        )
         writer.close()
     del zeros
     one_frame = side * side * (7 if command == "validate" else 5)

@@ -22,14 +22,40 @@ from synthcam_core.errors import SynthcamError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = ["--dataset", "synthetic", "--synthetic-frames", "8", "--height", "32", "--width", "32", "--model", "segnet-basic",
-        "--model-width", "0.125", "--batch-size", "2", "--classes", "13", "--quiet"]
+TINY = [
+    "--dataset",
+    "synthetic",
+    "--synthetic-frames",
+    "8",
+    "--height",
+    "32",
+    "--width",
+    "32",
+    "--model",
+    "segnet-basic",
+    "--model-width",
+    "0.125",
+    "--batch-size",
+    "2",
+    "--classes",
+    "13",
+    "--quiet",
+]
 """A run of seconds: 8 analytic frames (2 rooms: one trains, one validates), 2 steps per epoch."""
 
 
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(dataset="synthetic", synthetic_frames=8, height=32, width=32, model="segnet-basic", model_width=0.125,
-                batch_size=2, classes=13, epochs=1)
+    base = dict(
+        dataset="synthetic",
+        synthetic_frames=8,
+        height=32,
+        width=32,
+        model="segnet-basic",
+        model_width=0.125,
+        batch_size=2,
+        classes=13,
+        epochs=1,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -77,6 +103,7 @@ def entry(cli, kind: str, checkpoint, tmp_path):
 
 # ---------------------------------------------------------------------------------- 1: no code runs
 
+
 @pytest.mark.parametrize("kind", ["evaluate", "init", "resume"])
 def test_crafted_checkpoint_runs_no_code(cli, one_line_error, real_state, tmp_path, kind):
     marker = tmp_path / "code_ran"
@@ -117,7 +144,9 @@ def test_truncated_checkpoint_is_one_line(cli, one_line_error, real_run, tmp_pat
 
 def test_directory_as_last_pt_is_one_line(cli, one_line_error, tmp_path):
     (tmp_path / "a_directory").mkdir()
-    one_line_error(entry(cli, "resume", tmp_path / "a_directory", tmp_path), "is not a synthcam checkpoint", "directory")
+    one_line_error(
+        entry(cli, "resume", tmp_path / "a_directory", tmp_path), "is not a synthcam checkpoint", "directory"
+    )
 
 
 def test_compressed_archive_is_refused_before_torch_reads_it(cli, one_line_error, real_run, tmp_path):
@@ -130,6 +159,7 @@ def test_compressed_archive_is_refused_before_torch_reads_it(cli, one_line_error
 
 
 # ---------------------------------------------------------------------------------- 9: checkpoint entries
+
 
 def _without_config(s):
     del s["config"]
@@ -211,32 +241,36 @@ def _huge_scheduler_step(s):
     s["scheduler"]["last_epoch"] = HUGE
 
 
-@pytest.mark.parametrize("mutate,kind,fragment", [
-    (_without_config, "evaluate", "config"),
-    (_without_config, "init", "config"),
-    (_without_config, "resume", "config"),
-    (_unknown_setting, "evaluate", "learning_rate"),
-    (_unknown_setting, "resume", "learning_rate"),
-    (_unknown_setting, "init", "learning_rate"),
-    (_height_as_text, "evaluate", "height"),
-    (_height_as_text, "resume", "height"),
-    (_nan_lr_setting, "resume", "lr"),
-    (_huge_balance, "resume", "balance-frames"),
-    (_spec_not_config, "evaluate", "model_spec"),
-    (_nan_weight, "init", "NaN"),
-    (_nan_weight, "evaluate", "NaN"),
-    (_huge_view, "evaluate", "tensor"),
-    (_many_views, "evaluate", "claim more bytes"),
-    (_optimizer_shape, "resume", "optimizer"),
-    (_scheduler_entry, "resume", "scheduler"),
-    (_rng_size, "resume", "rng"),
-    (_huge_best, "evaluate", "best"),
-    (_huge_class_weight, "evaluate", "class_weights"),
-    (_huge_history_value, "resume", "history"),
-    (_huge_optimizer_setting, "resume", "optimizer"),
-    (_huge_scheduler_entry, "resume", "scheduler"),
-    (_huge_scheduler_step, "resume", "scheduler"),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "mutate,kind,fragment",
+    [
+        (_without_config, "evaluate", "config"),
+        (_without_config, "init", "config"),
+        (_without_config, "resume", "config"),
+        (_unknown_setting, "evaluate", "learning_rate"),
+        (_unknown_setting, "resume", "learning_rate"),
+        (_unknown_setting, "init", "learning_rate"),
+        (_height_as_text, "evaluate", "height"),
+        (_height_as_text, "resume", "height"),
+        (_nan_lr_setting, "resume", "lr"),
+        (_huge_balance, "resume", "balance-frames"),
+        (_spec_not_config, "evaluate", "model_spec"),
+        (_nan_weight, "init", "NaN"),
+        (_nan_weight, "evaluate", "NaN"),
+        (_huge_view, "evaluate", "tensor"),
+        (_many_views, "evaluate", "claim more bytes"),
+        (_optimizer_shape, "resume", "optimizer"),
+        (_scheduler_entry, "resume", "scheduler"),
+        (_rng_size, "resume", "rng"),
+        (_huge_best, "evaluate", "best"),
+        (_huge_class_weight, "evaluate", "class_weights"),
+        (_huge_history_value, "resume", "history"),
+        (_huge_optimizer_setting, "resume", "optimizer"),
+        (_huge_scheduler_entry, "resume", "scheduler"),
+        (_huge_scheduler_step, "resume", "scheduler"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_checkpoint_entries_are_checked(cli, one_line_error, real_state, tmp_path, mutate, kind, fragment):
     state = copy.deepcopy(real_state)
     mutate(state)
@@ -254,10 +288,12 @@ def test_checkpoint_that_is_not_a_dict(cli, one_line_error, tmp_path):
 
 # ---------------------------------------------------------------------------------- 9: settings out of range
 
+
 @pytest.fixture
 def no_heavy_work(monkeypatch):
     """Fail fast (not a user error) if a command gets as far as opening data or building a model, so
     a setting that should have been refused up front never allocates anything here."""
+
     def refuse(*args, **kwargs):
         raise RuntimeError("got past the checks of the settings")
 
@@ -268,25 +304,29 @@ def no_heavy_work(monkeypatch):
     monkeypatch.setattr(torch.utils.data, "DataLoader", refuse)
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--lr", "nan"], "lr"),
-    (["--lr", "inf"], "lr"),
-    (["--lr", "1e30"], "lr"),
-    (["--weight-decay", "nan"], "weight-decay"),
-    (["--weight-decay", "-1"], "weight-decay"),
-    (["--model-width", "inf"], "model-width"),
-    (["--model-width", "nan"], "model-width"),
-    (["--model-width", "1e6"], "model-width"),
-    (["--batch-size", str(10**9)], "batch-size"),
-    (["--height", "100000"], "height"),
-    (["--width", "100000"], "width"),
-    (["--batch-size", "1024", "--height", "4096", "--width", "4096"], "pixels"),
-    (["--epochs", str(10**12), "--stop-after", "1"], "epochs"),
-    (["--synthetic-frames", str(10**12)], "synthetic-frames"),
-    (["--num-workers", "1000"], "num-workers"),
-    (["--seed", "-1"], "seed"),
-    (["--seed", str(2**70)], "seed"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--lr", "nan"], "lr"),
+        (["--lr", "inf"], "lr"),
+        (["--lr", "1e30"], "lr"),
+        (["--weight-decay", "nan"], "weight-decay"),
+        (["--weight-decay", "-1"], "weight-decay"),
+        (["--model-width", "inf"], "model-width"),
+        (["--model-width", "nan"], "model-width"),
+        (["--model-width", "1e6"], "model-width"),
+        (["--batch-size", str(10**9)], "batch-size"),
+        (["--height", "100000"], "height"),
+        (["--width", "100000"], "width"),
+        (["--batch-size", "1024", "--height", "4096", "--width", "4096"], "pixels"),
+        (["--epochs", str(10**12), "--stop-after", "1"], "epochs"),
+        (["--synthetic-frames", str(10**12)], "synthetic-frames"),
+        (["--num-workers", "1000"], "num-workers"),
+        (["--seed", "-1"], "seed"),
+        (["--seed", str(2**70)], "seed"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_training_setting_out_of_range_is_one_line(cli, one_line_error, no_heavy_work, tmp_path, args, fragment):
     out = tmp_path / "run"
     result = cli("train", *TINY, "--epochs", "1", *args, "--out", out)
@@ -294,11 +334,15 @@ def test_training_setting_out_of_range_is_one_line(cli, one_line_error, no_heavy
     assert not out.exists() or not any(out.iterdir())
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--lr", "nan"], "lr must be a finite number"),
-    (["--dropout", "nan"], "dropout must be a finite number"),
-    (["--val-fraction", "inf"], "val-fraction must be a finite number"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--lr", "nan"], "lr must be a finite number"),
+        (["--dropout", "nan"], "dropout must be a finite number"),
+        (["--val-fraction", "inf"], "val-fraction must be a finite number"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_non_finite_setting_is_called_non_finite(cli, one_line_error, no_heavy_work, tmp_path, args, fragment):
     """NaN is a float: the message says the value must be finite, not that it is of the wrong type."""
     one_line_error(cli("train", *TINY, "--epochs", "1", *args, "--out", tmp_path / "run"), fragment)
@@ -309,11 +353,15 @@ def test_non_finite_scale_range_in_a_checkpoint_is_called_non_finite():
         TrainConfig.from_dict({"dataset": "synthetic", "scale_range": [float("nan"), 1.5]})
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--batch-size", str(10**9)], "batch-size"),
-    (["--num-workers", "1000"], "num-workers"),
-    (["--mc-samples", str(10**9)], "mc-samples"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--batch-size", str(10**9)], "batch-size"),
+        (["--num-workers", "1000"], "num-workers"),
+        (["--mc-samples", str(10**9)], "mc-samples"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_evaluation_setting_out_of_range_is_one_line(cli, one_line_error, real_run, no_heavy_work, args, fragment):
     result = cli("evaluate", "--checkpoint", real_run / "last.pt", "--dataset", "synthetic", *args)
     one_line_error(result, fragment)
@@ -322,8 +370,15 @@ def test_evaluation_setting_out_of_range_is_one_line(cli, one_line_error, real_r
 def test_predictions_directory_that_cannot_be_made_is_one_line(cli, one_line_error, real_run, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("user data")
-    result = cli("evaluate", "--checkpoint", real_run / "last.pt", "--dataset", "synthetic",
-                 "--predictions", blocker / "predictions")
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        real_run / "last.pt",
+        "--dataset",
+        "synthetic",
+        "--predictions",
+        blocker / "predictions",
+    )
     one_line_error(result, "--predictions", str(blocker / "predictions"))
     assert blocker.read_text() == "user data"
 
@@ -345,6 +400,7 @@ def test_json_link_that_loops_is_an_error_line(cli, real_run, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- 9: NaN loss
+
 
 def _nan_loss_from(monkeypatch, epoch: int, step: int, training: bool = True):
     """Make the loss NaN from ``step`` (1-based) of ``epoch`` on, in training or in validation only.
@@ -422,6 +478,7 @@ def test_nan_validation_loss_saves_no_best(cli, one_line_error, monkeypatch, tmp
 
 # ---------------------------------------------------------------------------------- files the tool did not write
 
+
 def test_checkpoint_temp_name_never_writes_through_a_user_link(cli, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -479,6 +536,7 @@ def test_resume_on_a_machine_with_fewer_gpus_restores_the_states_it_can(monkeypa
 
 # ---------------------------------------------------------------------------------- disk full
 
+
 class _FillsUp:
     """A file that takes ``room`` bytes, then fails every write with ENOSPC (a full disk, as torch
     sees it through the file object it is given)."""
@@ -511,12 +569,17 @@ def _disk_full_at_save(monkeypatch, nth: int) -> None:
 
 
 @pytest.mark.parametrize("nth, name", [(1, "best.pt"), (2, "last.pt")])  # best.pt is saved first
-def test_disk_full_in_first_epoch_leaves_a_directory_that_can_be_rerun(cli, one_line_error, monkeypatch, tmp_path,
-                                                                        nth, name):
+def test_disk_full_in_first_epoch_leaves_a_directory_that_can_be_rerun(
+    cli, one_line_error, monkeypatch, tmp_path, nth, name
+):
     _disk_full_at_save(monkeypatch, nth)
     out = tmp_path / "run"
-    line = one_line_error(cli("train", *TINY, "--epochs", "1", "--out", out), str(out / name),
-                          "No space left on device", "free disk space")
+    line = one_line_error(
+        cli("train", *TINY, "--epochs", "1", "--out", out),
+        str(out / name),
+        "No space left on device",
+        "free disk space",
+    )
     assert "enforce" not in line and ".cc" not in line, line
     assert not [name for name in segnet.train.RUN_FILES if (out / name).exists()], sorted(os.listdir(out))
     assert not list(out.glob(".*.synthcam-partial"))
