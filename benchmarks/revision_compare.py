@@ -10,8 +10,8 @@ the ratio this/reference (after one uncounted warm-up round per side); a ratio a
 exit status 1. Commands whose options were renamed between the two trees take a per-side argument list.
 
 Cases (CPU; a few seconds each):
-- gen1 / gen2: ``synthcam generate`` 3 rooms x 8 frames at 320x240, ray casting, Kinect v1 noise, 1 and 2
-  worker processes (the pipeline of pipeline_fps.py, memory_rss.py, planned_rooms.py; the noise stages of
+- gen1 / gen2: ``synthcam generate`` at 320x240, ray casting, Kinect v1 noise: 3 rooms x 8 frames in one
+  process, and 4 rooms x 100 frames in 2 worker processes (the pipeline of pipeline_fps.py, memory_rss.py, planned_rooms.py; the noise stages of
   noise_speed.py; the shard writer of format_cost.py);
 - inspect / validate: ``synthcam inspect`` and ``synthcam validate`` on that dataset (shard reading,
   summary, checksums);
@@ -65,7 +65,7 @@ class Case:
     argv: Callable[[str, Path], list[str]]
 
 
-def _generate(workers: int, rooms: int) -> Callable[[str, Path], list[str]]:
+def _generate(workers: int, rooms: int, frames: int) -> Callable[[str, Path], list[str]]:
     def argv(side: str, work: Path) -> list[str]:
         out = work / f"gen{workers}"
         shutil.rmtree(out, ignore_errors=True)
@@ -74,7 +74,7 @@ def _generate(workers: int, rooms: int) -> Callable[[str, Path], list[str]]:
             "--rooms",
             str(rooms),
             "--frames-per-room",
-            "8",
+            str(frames),
             "--resolution",
             "320x240",
             "--renderer",
@@ -135,8 +135,8 @@ def _evaluate(side: str, work: Path) -> list[str]:
 
 
 CASES = [
-    Case("gen1", CLI, _generate(1, 3)),
-    Case("gen2", CLI, _generate(2, 4)),
+    Case("gen1", CLI, _generate(1, 3, 8)),
+    Case("gen2", CLI, _generate(2, 4, 100)),
     Case("inspect", CLI, lambda side, work: ["inspect", str(work / "gen1")]),
     Case("validate", CLI, lambda side, work: ["validate", str(work / "gen1")]),
     Case("reader", READER, lambda side, work: [str(work / "gen1")]),
