@@ -1,58 +1,37 @@
 """Evaluation of a trained checkpoint on NYUv2, SUN RGB-D, real PNG folders or shards, in three protocols.
 
-- ``train`` (the default): the network sees each frame as training saw it, at the checkpoint's
-  training resolution (its config's height x width). The depth is resized with nearest neighbour at
-  pixel centres, intrinsics following (:func:`synthcam_core.sample.crop_and_resize`), to
-  :func:`segnet.train_data.network_size`: a frame of the training aspect (640 x 480 for a 320 x 240
-  run) goes to exactly the training size; a frame of another aspect is scaled by the zoom at which
-  training's crops just cover a frame, keeping its aspect, so the whole frame is seen at the scale
-  and shape of training's least-zoomed crops (one side then exceeds the training size; the models
-  take any size). A run trained without augmentation squashed its frames to the training size,
-  and so does this protocol for it. The prediction is resized back (nearest, pixel centres) to the
-  label's size and scored against every labelled pixel.
-- ``native``: the network runs on each frame at its own resolution (the protocol once called
-  ``full``); a model trained at 320 x 240 then sees every object of a 640 x 480 frame twice as large
-  as in training.
-- ``scenenet224`` (SceneNet's ``getAccuracyNYU.m``): the ground truth is resized to 224 x 224 with
-  nearest neighbour (pixel centres), and the prediction is made at that size: the depth is resized
-  the same way (intrinsics follow) and encoded at 224 x 224, as SceneNet's network took 224 x 224
-  inputs.
-
-The height channel takes its camera height as the checkpoint's run did (``camera_height`` of its
-config, :func:`segnet.encodings.encode_batch`). Each protocol accumulates one confusion matrix over
-the whole set (void ignored) and reports per-class accuracy and IoU, global accuracy, class-average
-accuracy and mIoU (``segnet.metrics``). ``frames`` scores a subset: 0-based positions in the chosen
-split (:func:`parse_frames`); ``split="val"`` scores the frames the checkpoint's run validated on
-(:func:`open_split`). ``predictions_dir`` receives, per frame, a PNG named by split and frame index
-(``val_000123.png``, :func:`prediction_name`) of the input depth (turbo, invalid white), the
-prediction of the first protocol in train, native, scenenet224 order among those asked for (at the
-label's size) and the ground truth side by side, in the colours of every picture of the project
-(:mod:`synthcam_core.palette`), with a legend of the classes they show.
+The protocols (``train``, ``native``, ``scenenet224``: at which size the network sees a frame and
+what its prediction is scored against) are :mod:`segnet.eval_protocols`. Each protocol accumulates
+one confusion matrix over the whole set (void ignored) and reports per-class accuracy and IoU,
+global accuracy, class-average accuracy and mIoU (``segnet.metrics``). ``frames`` scores a subset:
+0-based positions in the chosen split (:func:`parse_frames`); ``split="val"`` scores the frames the
+checkpoint's run validated on (:func:`open_split`). ``predictions_dir`` receives, per frame, a PNG
+named by split and frame index (``val_000123.png``, :func:`segnet.eval_pictures.prediction_name`) of
+the input depth (turbo, invalid white), the prediction of the first protocol in train, native,
+scenenet224 order among those asked for (at the label's size) and the ground truth side by side
+(:mod:`segnet.eval_pictures`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from segnet.checkpoint import load_checkpoint, model_from_checkpoint
 from segnet.config import TrainConfig, check_device, usable_cores
-from segnet.encodings import encode_batch
+from segnet.eval_pictures import prediction_name, save_prediction_png
+from segnet.eval_protocols import PROTOCOLS, run_protocol
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
-from segnet.metrics import SCENENET_SIZE, Confusion, resize_nearest
-from segnet.models import mc_dropout_predict
+from segnet.metrics import Confusion
 from segnet.rng import run_scope
 from segnet.runfiles import make_directory
-from segnet.train_data import network_size, open_dataset
-from synthcam_core.atomic_file import write_atomic
+from segnet.train_data import open_dataset
 from synthcam_core.errors import SynthcamError
-from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes, crop_and_resize
-
-PROTOCOLS = ("train", "native", "scenenet224")
-"""Evaluation protocols (module docstring), in the order they are reported."""
+from synthcam_core.sample import DEPTH, INDEX, LABEL, check_classes
 
 MAX_FRAMES_FILE_BYTES = 8 << 20
 """Largest ``--frames @FILE`` read (a million indices of up to seven digits)."""
@@ -98,10 +77,10 @@ def parse_frames(spec: str) -> tuple[int, ...]:
             raise SynthcamError(f"{source}: {token[:20]!r} is not a frame index (a whole number from 0)")
         frames.append(int(token))
     seen: set[int] = set()
-    for f in frames:
-        if f in seen:
-            raise SynthcamError(f"{source} names frame {f} twice; name each frame once")
-        seen.add(f)
+    for frame in frames:
+        if frame in seen:
+            raise SynthcamError(f"{source} names frame {frame} twice; name each frame once")
+        seen.add(frame)
     return tuple(frames)
 
 
@@ -120,56 +99,6 @@ def class_names(classes: int) -> tuple[str, ...]:
     from synthcam_core.labels import class13_names, class37_names, class40_names
 
     return {13: class13_names, 37: class37_names, 40: class40_names}[check_classes(classes)]()[1:]
-
-
-def predict(
-    model: torch.nn.Module,
-    encoding: str,
-    batch: dict,
-    device: torch.device,
-    mc_samples: int = 0,
-    camera_height: str = "estimated",
-) -> torch.Tensor:
-    """(B, H, W) int64 class ids 1..C for a collated batch (bf16 autocast on cuda); camera_height as
-    in :func:`segnet.encodings.encode_batch`."""
-    x = encode_batch(encoding, batch, device, camera_height)
-    with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        if mc_samples > 1:
-            scores = mc_dropout_predict(model, x, mc_samples)
-        else:
-            scores = model(x)
-    return scores.argmax(dim=1) + 1
-
-
-def run_protocol(
-    protocol: str,
-    model: torch.nn.Module,
-    config: TrainConfig,
-    group: list[dict],
-    device: torch.device,
-    mc_samples: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One protocol on samples of one size: (ground truth it is scored against, prediction at that
-    size, prediction at the label's size), int64 CPU tensors (B, h, w) (see the module docstring)."""
-    batch = torch.utils.data.default_collate(group)
-    label = batch[LABEL]
-    h, w = label.shape[-2:]
-    if protocol == "scenenet224":
-        size = SCENENET_SIZE
-    elif protocol == "train":
-        size = network_size(h, w, (config.height, config.width), keep_aspect=config.augment)
-    else:
-        size = (h, w)
-    inputs = (
-        batch
-        if tuple(size) == (h, w)
-        else torch.utils.data.default_collate([crop_and_resize(s, resize=size) for s in group])
-    )
-    pred = predict(model, config.encoding, inputs, device, mc_samples, config.camera_height).cpu()
-    full = pred if tuple(size) == (h, w) else resize_nearest(pred, (h, w))
-    if protocol == "scenenet224":
-        return resize_nearest(label, SCENENET_SIZE), pred, full
-    return label, full, full
 
 
 class _ErrorsAsSamples(torch.utils.data.Dataset):
@@ -208,44 +137,6 @@ def _batches(dataset, batch_size: int, workers: int):
             group.append(s)
         if group:
             yield group
-
-
-def save_prediction_png(path: Path, depth: np.ndarray, pred: np.ndarray, gt: np.ndarray, classes: int) -> None:
-    """Depth (turbo, invalid white) | prediction | ground truth side by side, and below them a legend
-    of the classes either shows (:mod:`synthcam_core.palette`: the colours of every picture), as an
-    RGB PNG written atomically.
-
-    depth : (H, W) float metres; pred, gt : (H, W) integer class ids 0..classes.
-    """
-    import cv2
-
-    from synthcam_core.palette import class_colors, colorize_depth, legend_items, legend_strip
-
-    colors = class_colors(classes)
-    valid = depth[depth > 0]
-    lo, hi = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
-    left = (colorize_depth(depth, lo, max(hi, lo + 1e-3)) * 255).astype(np.uint8)
-    gap = np.full((depth.shape[0], 4, 3), 255, dtype=np.uint8)
-    panels = np.concatenate([left, gap, colors[pred], gap, colors[gt]], axis=1)
-    legend = legend_strip(
-        legend_items([pred, gt], classes), max(panels.shape[1], LEGEND_WIDTH), title="prediction | ground truth:"
-    )
-    image = np.full((panels.shape[0] + legend.shape[0], legend.shape[1], 3), 255, dtype=np.uint8)
-    image[: panels.shape[0], : panels.shape[1]] = panels
-    image[panels.shape[0] :] = legend
-    ok, encoded = cv2.imencode(".png", image[..., ::-1])
-    if not ok:
-        raise SynthcamError(f"cannot encode {path}; choose another --predictions directory")
-    write_atomic(path, lambda file: file.write(encoded.tobytes()), "--predictions")
-
-
-def prediction_name(split: str, index: int) -> str:
-    """File name of a frame's prediction picture: ``val_000123.png`` (split, index in its dataset)."""
-    return f"{split}_{index:06d}.png"
-
-
-LEGEND_WIDTH = 320
-"""Narrowest legend below a prediction picture (pixels): small frames get a wider picture."""
 
 
 def _check_run_settings(device: str, batch_size: int, num_workers: int, mc_samples: int) -> None:
@@ -304,7 +195,7 @@ def open_split(
         raise SynthcamError(f"{what} has no {split} split; pass {hint}")
     if split == WHOLE and dataset not in ("shards", "real"):
         raise SynthcamError(f"--dataset {dataset} is read by split; choose one of {', '.join(SPLITS)}")
-    options = dict(
+    options: dict[str, Any] = dict(
         real_depth=real_depth,
         intrinsics=intrinsics,
         gravity=gravity,
@@ -341,8 +232,8 @@ def open_split(
                 f"{path} lacks {missing[0]}, a validation shard of the run; pass --data where the run's shards are"
             )
         wanted = set(record["val_shards"])
-        index = [np.arange(data.offsets[k], data.offsets[k + 1]) for k, n in enumerate(names) if n in wanted]
-        index = np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
+        ranges = [np.arange(data.offsets[k], data.offsets[k + 1]) for k, n in enumerate(names) if n in wanted]
+        index = np.concatenate(ranges) if ranges else np.zeros(0, dtype=np.int64)
     else:
         index = np.asarray(record["val_frames"], dtype=np.int64)
         if index.size and int(index.max()) >= len(data):
@@ -458,7 +349,7 @@ def _evaluate(
     dev = torch.device(device)
     model = model_from_checkpoint(state, checkpoint).to(dev)
     if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     out_dir = Path(predictions_dir) if predictions_dir else None
     if out_dir is not None:
         make_directory(out_dir, "--predictions")
@@ -472,6 +363,7 @@ def _evaluate(
             confusions[p].update(gt, pred)
             shown = full if shown is None else shown
         if out_dir is not None:
+            assert shown is not None  # protocols is not empty
             for i, s in enumerate(group):
                 save_prediction_png(
                     out_dir / prediction_name(split, int(s[INDEX])),

@@ -15,7 +15,9 @@ import segnet.train
 from segnet.checkpoint import load_checkpoint, model_from_checkpoint
 from segnet.config import TrainConfig
 from segnet.encodings import encode
-from segnet.evaluate import LEGEND_WIDTH, parse_frames, run_protocol
+from segnet.eval_pictures import LEGEND_WIDTH
+from segnet.eval_protocols import run_protocol
+from segnet.evaluate import parse_frames
 from segnet.metrics import confusion_matrix
 from segnet.synthetic import SyntheticRooms
 from segnet.train import train
