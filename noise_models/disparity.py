@@ -256,7 +256,10 @@ class DotPatternWindow(Stage):
         dots[pad:-pad, pad:-pad] = rng.random((h, w), dtype=np.float32) < np.float32(self.dot_density)
         valid = disp > 0
         size = (2 * half + 1, 2 * half + 1)
-        box = lambda a: cv2.boxFilter(a.astype(np.float32), -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
+
+        def box(a: np.ndarray) -> np.ndarray:
+            return cv2.boxFilter(a.astype(np.float32), -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
+
         n_dots, n_valid_dots = box(dots), box(dots & valid)
         mean = box(disp) / np.maximum(box(valid), 1.0)
         seeds = np.flatnonzero(dots & valid & (n_valid_dots > n_dots / 1.2))

@@ -104,9 +104,9 @@ class InvalidBorder(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         out = frame.depth.copy()
         h, w = out.shape
-        l, r = int(round(self.left * w)), int(round(self.right * w))
+        le, r = int(round(self.left * w)), int(round(self.right * w))
         t, b = int(round(self.top * h)), int(round(self.bottom * h))
-        out[:, :l] = 0.0
+        out[:, :le] = 0.0
         out[:, w - r :] = 0.0
         out[:t] = 0.0
         out[h - b :] = 0.0

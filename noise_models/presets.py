@@ -38,8 +38,8 @@ def _kinect_v1() -> dict[str, Stage]:
       fraction, hole sizes and missing-by-depth; the real frames win over the published cut.
     - ``border``: the unregistered border measured on the two raw frames (38, 38, 43 and 9 px at
       640x480), 21 % of the image, against 8.6 % before.
-    - ``jitter`` 0 px (was 0.5 px; kept as a parameter): with 0.5 px the share of equal-depth neighbours fell to 48 % (real
-      54 %) and the second differences rose further (28 mm against the real 3.4 mm).
+    - ``jitter`` 0 px (was 0.5 px; kept as a parameter): with 0.5 px the share of equal-depth neighbours fell to
+      48 % (real 54 %) and the second differences rose further (28 mm against the real 3.4 mm).
     - ``disparity`` keeps Khoshelham's 0.41 units (the axial noise curve of ``synthcam bench noise``);
       the real frames' second differences are smaller still (3.4 mm against 25 mm), which NYUv2's
       registration of raw depth to the colour camera smooths; not modelled.

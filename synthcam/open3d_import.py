@@ -11,7 +11,8 @@ def import_open3d():
         import open3d
     except ImportError as exc:  # e.g. libusb-1.0.so.0 missing
         if isinstance(exc.__cause__, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt):
-            raise KeyboardInterrupt from None  # Ctrl-C or SIGTERM while its extension initialised: not a missing library
+            # Ctrl-C or SIGTERM while its extension initialised: not a missing library.
+            raise KeyboardInterrupt from None
         raise SynthcamError(
             f"open3d cannot be imported ({exc}); run scripts/setup.sh or install libusb-1.0-0"
         ) from None

@@ -120,7 +120,7 @@ def render_plan(
         x, y, z, yaw = obj["pose"]
         items.append((z + piece.height, obj, Box3(x, y, yaw, piece.width, piece.depth, z, z + piece.height), piece))
     present = set()
-    for top, obj, b, piece in sorted(items, key=lambda t: t[0]):
+    for _top, obj, b, piece in sorted(items, key=lambda t: t[0]):
         cls = piece.parts[0].class40
         present.add(cls)
         ax.add_patch(Polygon(b.corners(), closed=True, fc=palette[cls], ec="k", lw=0.4, alpha=0.85))

@@ -47,7 +47,7 @@ import numpy as np
 from scene_library import Scene
 from synthcam.free_space import DistanceFn, FreeSpace
 from synthcam.view_rules import ViewJudge, ViewRules, ViewStats, is_structure, view_rules_for
-from synthcam.walk import RenderInstancesFn, Walk, WalkContext, WalkParams
+from synthcam.walk import DEFAULT_WALK_PARAMS, RenderInstancesFn, Walk, WalkContext, WalkParams
 from synthcam_core.errors import SynthcamError
 
 #: Pieces whose top is at most this high (m): beds (headboard included), sofas, tables, desks, what NYUv2
@@ -246,7 +246,7 @@ def sample_trajectory(
     *,
     height: tuple[float, float] = (1.1, 1.6),
     clearance: float = 0.3,
-    params: WalkParams = WalkParams(),
+    params: WalkParams = DEFAULT_WALK_PARAMS,
     rules: ViewRules | None = None,
     max_attempts: int = 30,
 ) -> Trajectory:

@@ -78,6 +78,10 @@ class WalkParams:
     pitch_limits: tuple[float, float] = (math.radians(-40.0), math.radians(5.0))
 
 
+DEFAULT_WALK_PARAMS = WalkParams()
+"""The default walk dynamics (a frozen dataclass, shared as a default argument)."""
+
+
 def _clip_norm(x: float, y: float, limit: float) -> tuple[float, float]:
     n = math.hypot(x, y)
     return (x * limit / n, y * limit / n) if n > limit else (x, y)

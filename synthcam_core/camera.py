@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+import numpy.typing as npt
 
 from synthcam_core.errors import SynthcamError
 
@@ -129,7 +130,7 @@ def project(points_cam: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     return np.stack([np.floor(x), np.floor(y)], axis=1).astype(np.int64)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+def look_at(eye: np.ndarray, target: np.ndarray, up: npt.ArrayLike = (0.0, 0.0, 1.0)) -> np.ndarray:
     """(4, 4) float64 camera-to-world pose at ``eye`` looking at ``target`` with world ``up`` (z)."""
     (ex, ey, ez), (tx, ty, tz) = (
         np.asarray(eye, dtype=np.float64).tolist(),

@@ -3,7 +3,8 @@ the depth encoding (float32 metres <-> uint16 millimetres), the CRC32 of stored 
 
 Everything here is shared by the writer (:mod:`synthcam_shards.writer`), the header digest
 (:mod:`synthcam_shards.digest`), the checks made when a shard is opened (:mod:`synthcam_shards.layout`),
-the reader (:mod:`synthcam_shards.shard_file`) and the manifest reader (:mod:`synthcam_shards.manifest`); it imports none of them.
+the reader (:mod:`synthcam_shards.shard_file`) and the manifest reader (:mod:`synthcam_shards.manifest`);
+it imports none of them.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ IMAGE_DTYPES = {
     "class40": np.dtype("|u1"),
     "instance": np.dtype("<u2"),
 }
-"""Stored dtype of each (N, H, W) image dataset: uint16 millimetres for depths, uint8 class40 ids, uint16 instance ids."""
+"""Stored dtype of each (N, H, W) image dataset: uint16 millimetres for depths, uint8 class40 ids,
+uint16 instance ids."""
 
 
 COUNT_BLOCK_PIXELS = 1 << 20

@@ -87,7 +87,8 @@ def _header_problem(shard: ShardFile) -> str | None:
         if int(table.max()) >= len(names) or table[0] != 0:
             return f"label table {name} maps to ids outside 0..{len(names) - 1} (or void to a class)"
     if shard.attrs.get("depth_unit_m") != DEPTH_UNIT_M or shard.attrs.get("checksum") != "crc32":
-        return f"depth_unit_m {shard.attrs.get('depth_unit_m')!r} or checksum {shard.attrs.get('checksum')!r} is not the format's"
+        unit, checksum = shard.attrs.get("depth_unit_m"), shard.attrs.get("checksum")
+        return f"depth_unit_m {unit!r} or checksum {checksum!r} is not the format's"
     poses = shard.poses
     if len(poses):
         bad = ~np.isfinite(poses).all(axis=(1, 2))
