@@ -38,14 +38,13 @@ from synthcam.generate_config import (
 from synthcam.output_dir import (
     DATASET_FORMAT,
     LEGACY_MANIFEST,
-    LOCK_NAME,
     MANIFEST_TEMP,
     PendingRooms,
-    output_lock,
     prepare_output,
     rooms_to_generate,
     write_manifest,
 )
+from synthcam.output_lock import LOCK_NAME, output_lock
 from synthcam.room_shard import (
     RoomPlan,
     generate_room_shard,

@@ -1,10 +1,10 @@
 """The output directory of a dataset: who may write it, what may be removed from it, and what it holds.
 
-An output directory belongs to one run at a time: :func:`output_lock` holds an exclusive lock on it (the
-file ``.synthcam.lock``) for the whole run, workers included. Under that lock :func:`rooms_to_generate`
-decides what a run resumes and removes only what this tool provably wrote: its own temporary names
-(``room_NNNNN.h5.synthcam-partial``, ``manifest.json.synthcam-partial``), its own ``manifest.json``, and
-shards whose header says they are synthcam shards. Any other file under a name the run needs (a
+An output directory belongs to one run at a time: :func:`synthcam.output_lock.output_lock` holds an
+exclusive lock on it (the file ``.synthcam.lock``) for the whole run, workers included. Under that lock
+:func:`rooms_to_generate` decides what a run resumes and removes only what this tool provably wrote: its
+own temporary names (``room_NNNNN.h5.synthcam-partial``, ``manifest.json.synthcam-partial``), its own
+``manifest.json``, and shards whose header says they are synthcam shards. Any other file under a name the run needs (a
 ``room_00003.h5`` that is not a synthcam shard, a directory called ``manifest.json``) stops the run with
 one line saying what to move away. :func:`write_manifest` writes ``manifest.json`` last, whole or not
 at all, and after it ``config.yaml``, the run's settings (:mod:`synthcam_core.config_file`:
@@ -19,9 +19,7 @@ import errno
 import json
 import os
 import stat
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,8 @@ import numpy as np
 
 from synthcam import __version__
 from synthcam.generate_config import GenerateConfig, is_int, shard_name
-from synthcam.write_failures import output_error
+from synthcam.output_lock import holds_output_lock
+from synthcam.write_failures import output_error, unwritable_error
 from synthcam_core.atomic_file import write_atomic
 from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
@@ -48,10 +47,6 @@ LEGACY_MANIFEST = "dataset.json"
 """The manifest of format v0 datasets; a directory holding one is an older-format dataset."""
 DATASET_FORMAT = "synthcam-dataset"
 """The ``format`` field of ``manifest.json``: how this tool recognises a manifest it wrote."""
-LOCK_NAME = ".synthcam.lock"
-"""The lock file of an output directory (holds the pid of the run that owns the directory)."""
-MAX_LOCK_BYTES = 32
-"""Largest lock file synthcam writes (a pid in decimal and a newline); a larger file under :data:`LOCK_NAME` is not its."""
 MANIFEST_TEMP = MANIFEST + TEMP_SUFFIX
 """The temporary name ``manifest.json`` is written under (created exclusively) before it is renamed."""
 
@@ -69,149 +64,8 @@ def prepare_output(out_dir: Path) -> Path:
         with tempfile.TemporaryFile(dir=out_dir):  # an unnamed (or uniquely named, exclusive) file
             pass
     except OSError as exc:
-        raise _unwritable(out_dir, exc) from None
+        raise unwritable_error(out_dir, exc) from None
     return out_dir
-
-
-def _unwritable(out_dir: Path, exc: OSError) -> SynthcamError:
-    """The one-line error for an output directory that cannot be created or written."""
-    return SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out")
-
-
-# --- the output lock -------------------------------------------------------------------------
-
-_LOCKED: set[str] = set()
-"""Output directories (resolved paths) this process holds the lock of."""
-
-
-@contextmanager
-def output_lock(out_dir: Path) -> Iterator[Path]:
-    """Hold the exclusive lock of ``out_dir`` (created if needed) for the ``with`` block; yields the directory.
-
-    The lock is ``fcntl.flock`` on ``out_dir/.synthcam.lock``, opened without following a symbolic link,
-    with this process's pid written in it; forked workers share it and the kernel drops it when the last
-    holder dies, so a killed run never leaves a stale lock. The file is removed on release if it is
-    still synthcam's (:func:`_is_lock_text`). Raises :class:`SynthcamError` naming the holder's pid if
-    another run holds the lock, and one line if the directory cannot be created or the lock file is a
-    link, not a regular file, or a file synthcam did not write (left untouched).
-    """
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _unwritable(out_dir, exc) from None
-    path = out_dir / LOCK_NAME
-    fd = _acquire_lock(path)
-    key = str(out_dir.resolve())
-    _LOCKED.add(key)
-    try:
-        yield out_dir
-    finally:
-        _LOCKED.discard(key)
-        _release_lock(fd, path)
-
-
-def _acquire_lock(path: Path, tries: int = 20) -> int:
-    """Open, lock and stamp the lock file ``path``; returns its descriptor (see :func:`output_lock`)."""
-    import fcntl
-
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    for _ in range(tries):
-        try:
-            fd = os.open(path, flags, 0o644)
-        except OSError as exc:
-            raise _lock_file_error(path, exc) from None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise SynthcamError(
-                    f"{path} is not a regular file, so it cannot be synthcam's lock; move it away "
-                    f"or choose another --out"
-                )
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SynthcamError(
-                    f"{path.parent} is in use by another 'synthcam generate' (pid {_lock_holder(fd)}); "
-                    f"wait for it to finish, or choose another --out"
-                ) from None
-            except OSError as exc:
-                raise SynthcamError(
-                    f"cannot lock {path} ({exc.strerror}); use an --out on a local file system"
-                ) from None
-            try:
-                now = os.stat(path, follow_symlinks=False)
-            except FileNotFoundError:
-                now = None
-            if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
-                os.close(fd)  # the previous holder removed this file as we opened it: lock the new one
-                continue
-            if not _is_lock_text(_read_lock(fd)):
-                raise SynthcamError(
-                    f"{path} is not a lock file synthcam wrote, so synthcam will not overwrite it; "
-                    f"move it away, or choose another --out"
-                )
-            try:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            except OSError as exc:
-                raise output_error(path, exc.errno or errno.EIO) from None
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
-    raise SynthcamError(f"cannot take the lock {path}: it keeps being replaced; stop the other runs on this --out")
-
-
-def _lock_file_error(path: Path, exc: OSError) -> SynthcamError:
-    if exc.errno == errno.ELOOP:
-        return SynthcamError(
-            f"{path} is a symbolic link; synthcam never writes through links in --out: remove it "
-            f"or choose another --out"
-        )
-    if exc.errno == errno.EISDIR:
-        return SynthcamError(
-            f"{path} is a directory, so it cannot be synthcam's lock; move it away or choose another --out"
-        )
-    return _unwritable(path.parent, exc)
-
-
-def _read_lock(fd: int) -> bytes:
-    """Up to ``MAX_LOCK_BYTES + 1`` bytes from the start of the open lock file ``fd``."""
-    return os.pread(fd, MAX_LOCK_BYTES + 1, 0)
-
-
-def _is_lock_text(data: bytes) -> bool:
-    """Whether ``data`` (the start of a file named :data:`LOCK_NAME`) is what synthcam writes there: nothing
-    (a lock created but not yet stamped) or one pid in ASCII decimal and a newline, at most MAX_LOCK_BYTES."""
-    if not data:
-        return True
-    pid = data[:-1]
-    return len(data) <= MAX_LOCK_BYTES and data.endswith(b"\n") and pid.isdigit() and pid.isascii()
-
-
-def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
-    """The pid written in a lock file held by another process ("unknown" if it writes none in ``wait_s``)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        if text.isdigit() or time.monotonic() > deadline:
-            return text if text.isdigit() else "unknown"
-        time.sleep(0.02)
-
-
-def _release_lock(fd: int, path: Path) -> None:
-    """Remove the lock file (if it is still the one locked and still holds this process's pid, as
-    :func:`_acquire_lock` wrote it) and close it, which releases the lock."""
-    try:
-        info, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
-        ours = _read_lock(fd) == f"{os.getpid()}\n".encode()
-        if ours and (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
-            os.unlink(path)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- resume ----------------------------------------------------------------------------------
@@ -349,7 +203,7 @@ def rooms_to_generate(
     config's or an older format's dataset (unless ``overwrite``).
     """
     out_dir = Path(out_dir)
-    if str(out_dir.resolve()) not in _LOCKED:
+    if not holds_output_lock(out_dir):
         raise RuntimeError("rooms_to_generate needs the output lock; call it inside output_lock(out_dir)")
     want = config.to_dict()
     manifest_state, manifest = _read_own_json(

@@ -1,7 +1,7 @@
 """Failed writes into the output directory: the errno of a failed write (:func:`write_errno`), its one-line
-error (:func:`output_error`, :class:`OutputFullError` when the output is full), and the shard writers HDF5
-cannot close after such a failure (:data:`FAILED_WRITERS`, :func:`hdf5_write_failed`,
-:func:`silence_failed_hdf5_closes`).
+error (:func:`output_error`, :class:`OutputFullError` when the output is full; :func:`unwritable_error`
+for a directory that cannot be written), and the shard writers HDF5 cannot close after such a failure
+(:data:`FAILED_WRITERS`, :func:`hdf5_write_failed`, :func:`silence_failed_hdf5_closes`).
 """
 
 from __future__ import annotations
@@ -99,3 +99,8 @@ def output_error(path: Path, code: int) -> SynthcamError:
         f"cannot write {path.name} in {path.parent} ({reason}); check the --out directory "
         f"and rerun 'synthcam generate' to resume"
     )
+
+
+def unwritable_error(out_dir: Path, exc: OSError) -> SynthcamError:
+    """The one-line error for an output directory that cannot be created or written."""
+    return SynthcamError(f"cannot write to output directory {out_dir} ({exc.strerror}); choose a writable --out")

@@ -10,7 +10,8 @@ import pytest
 import noise_models
 from synthcam.fit_frames import render_clean_frames
 from synthcam.noise_file import read_noise_file
-from synthcam.noise_fit import FIT_PARAMS, FitParam, apply_noise, parse_fit_params
+from synthcam.noise_fit import FIT_PARAMS, FitParam, parse_fit_params
+from synthcam.noise_objective import apply_noise
 from synthcam_core.errors import SynthcamError
 from synthcam_core.real_frames import CAMERAS
 

@@ -8,7 +8,8 @@ import torch
 
 import noise_models
 from noise_models.errors import NoiseConfigError
-from noise_models.torch_stages import TorchBatch, make_torch, torch_presets
+from noise_models.torch_batch import TorchBatch
+from noise_models.torch_stages import make_torch, torch_presets
 from synthcam.noise_bench import REFERENCES, centre_roi, incidence_deg, plane_fit_sigma, plane_frame, step_frame
 from synthcam_core.camera import Intrinsics
 
@@ -113,7 +114,7 @@ def test_hole_fill_matches_numpy():
 def test_nearest_valid_pixel_is_exact():
     import cv2
 
-    from noise_models.torch_stages import nearest_valid
+    from noise_models.torch_fill import nearest_valid
 
     valid = np.random.default_rng(4).random((2, 60, 80)) < 0.01
     idx = nearest_valid(torch.from_numpy(valid)).numpy()
@@ -147,7 +148,7 @@ def _edge_distance(depth: np.ndarray) -> np.ndarray:
 def test_dot_window_reproduces_numpy_with_the_same_dots():
     """Given numpy's dot mask for a seed, the torch window test keeps exactly the same pixels; a painted
     value differs only where two passing seeds are equally near (both within the 3 px fill radius)."""
-    from noise_models.torch_stages import dot_window
+    from noise_models.torch_fill import dot_window
 
     stage = noise_models.DotPatternWindow()
     for frame in (plane_frame(CAM, 2.0, 30.0), step_frame(CAM, 1.5, 2.0)[0]):
@@ -173,7 +174,7 @@ def test_dot_window_test_makes_holes_at_depth_edges():
     """The window's inlier test rejects seeds whose window straddles a depth edge: pixels within 1 px of
     the edge are mostly holes, pixels 8+ px away only the sparse-dot holes. Without the test (every seed
     with valid dots passing) the edge would be as dense as the rest."""
-    from noise_models.torch_stages import dot_window
+    from noise_models.torch_fill import dot_window
 
     stage = noise_models.DotPatternWindow()
     frame, _ = step_frame(CAM, 1.5, 2.0)
