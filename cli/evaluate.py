@@ -109,7 +109,8 @@ _APPLIES_TO = {
 @click.option(
     "--intrinsics",
     default=None,
-    help="--dataset real: camera of the PNGs, nyuv2, sunrgbd_kv2 or fx,fy,cx,cy (default: the folder's intrinsics.yaml).",
+    help="--dataset real: camera of the PNGs, nyuv2, sunrgbd_kv2 or fx,fy,cx,cy "
+    "(default: the folder's intrinsics.yaml).",
 )
 @click.option(
     "--gravity",
@@ -190,7 +191,7 @@ def evaluate(
     refuse_ignored_options(dataset, _APPLIES_TO)
     frames = parse_frames(frames_spec) if frames_spec is not None else None
     protocols = PROTOCOLS if protocol == "all" else (protocol,)
-    bars = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line
+    bars: list[tqdm] = []  # the bar opens with the first batch, so a bad checkpoint or path prints only its error line
 
     def on_batch(count: int) -> None:
         if quiet:

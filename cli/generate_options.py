@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -86,7 +87,9 @@ def _flag_settings(options: dict, flags: set[str], from_file: dict) -> dict:
     """The fields set by the options given on the command line."""
     from synthcam_core.camera import parse_resolution
 
-    out = {name: options[name] for name in ("rooms", "frames_per_room", "seed", "renderer") if name in flags}
+    out: dict[str, Any] = {
+        name: options[name] for name in ("rooms", "frames_per_room", "seed", "renderer") if name in flags
+    }
     if "resolution" in flags:
         out["width"], out["height"] = parse_resolution(options["resolution"])
     if "camera" in flags:
@@ -129,7 +132,7 @@ def parse_intrinsics(text: str) -> tuple[float, float, float, float]:
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise SynthcamError(f"--intrinsics {text[:60]!r} is not fx,fy,cx,cy in pixels, e.g. 518.9,519.5,325.6,253.7")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def noise_file_choice(noise: str, noise_given: bool, noise_file: Path) -> tuple[str, dict]:

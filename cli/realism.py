@@ -103,7 +103,8 @@ def realism(
     report = compare(gen_stats, real_stats)
     echo(f"generated: {gen_stats.frames} frames {gen_stats.size[0]}x{gen_stats.size[1]} ({depth} depth) of {generated}")
     echo(
-        f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} ({real_depth} depth) of {real_dir}"
+        f"real:      {real_stats.frames} frames {real_stats.size[0]}x{real_stats.size[1]} "
+        f"({real_depth} depth) of {real_dir}"
     )
     echo(report.table())
     if labels and real.labelled < real.count:

@@ -293,7 +293,7 @@ def test_other_pyopengl_platform_is_refused(monkeypatch):
 
 
 def test_cli_renderer_choices_are_the_registry():
-    from cli.main import generate
+    from cli.generate import generate
     from synthcam.render import RENDERERS
 
     option = next(p for p in generate.params if p.name == "renderer")
