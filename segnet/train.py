@@ -6,14 +6,14 @@ balancing are :mod:`segnet.train_data` (:func:`open_dataset`, :func:`split_indic
 :class:`TrainView`, :func:`median_frequency_weights`); this module holds :func:`train_one_epoch`,
 :func:`validate` and :func:`train` (the whole run; ``synthcam train`` calls it).
 
-Run directory (``out``): ``config.json``, ``last.pt`` after every epoch, ``best.pt`` (highest
-validation class-average accuracy, SceneNet's headline metric; lowest training loss without a
-validation split), and, rewritten as the run goes (:mod:`segnet.run_log`), ``history.json``,
+Run directory (``out``, :mod:`segnet.run_dir`): ``config.json``, ``last.pt`` after every epoch,
+``best.pt`` (highest validation class-average accuracy, SceneNet's headline metric; lowest training
+loss without a validation split), and, rewritten as the run goes (:mod:`segnet.run_log`), ``history.json``,
 ``curves.png`` and TensorBoard scalars in ``tb/`` (per step and per epoch; optional).
 A checkpoint is a dict with ``model``, ``optimizer``, ``scheduler``, ``epoch`` (epochs completed),
 ``config``, ``model_spec``, ``class_weights``, ``history``, ``best``, ``rng`` (torch CPU/CUDA
 states) so ``resume=True`` continues the identical run, and ``data_split`` (the validation frames,
-:func:`split_record`) so ``synthcam evaluate --split val`` scores what the run validated on.
+:func:`segnet.train_data.split_record`) so ``synthcam evaluate --split val`` scores what the run validated on.
 Checkpoints hold only tensors and plain values and are read with torch's weights-only reader,
 every entry checked (:func:`segnet.checkpoint.load_checkpoint`); run files are written under exclusive temporary names
 and renamed (:mod:`segnet.runfiles`). The settings are bounded by :mod:`segnet.limits`; a
@@ -28,12 +28,12 @@ a generator seeded with (seed, e), and the augmentation of frame ``i`` in epoch 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -51,9 +51,17 @@ from segnet.config import TrainConfig
 from segnet.encodings import encode_batch
 from segnet.models import build
 from segnet.rng import restore_rng_state, rng_state, run_scope
+from segnet.run_dir import check_out_dir, diverged, save_epoch
 from segnet.run_log import RunLog, epoch_line, summary_writer_class
-from segnet.runfiles import make_directory, save_state, write_text
-from segnet.train_data import TrainView, median_frequency_weights, open_dataset, sample_groups, split_indices
+from segnet.runfiles import make_directory
+from segnet.train_data import (
+    TrainView,
+    median_frequency_weights,
+    open_dataset,
+    sample_groups,
+    split_indices,
+    split_record,
+)
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import DEPTH_MM, LABEL, expand
 
@@ -185,16 +193,7 @@ def validate(ctx: StepContext, loader, num_classes: int) -> dict:
     return result
 
 
-# --------------------------------------------------------------------------------------- run files
-
-RUN_FILES = ("last.pt", "best.pt", "config.json", "history.json", "curves.png")
-"""Files of a run directory; a new run never starts in a directory that holds any of them."""
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write ``state`` with torch.save under a fresh temporary name, then rename (never a half
-    file, never a file this tool did not create; see :func:`synthcam_core.atomic_file.write_atomic`)."""
-    save_state(path, state)
+# --------------------------------------------------------------------------------------- driver
 
 
 def _finite_model(model: torch.nn.Module) -> bool:
@@ -202,8 +201,6 @@ def _finite_model(model: torch.nn.Module) -> bool:
     checks = [torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]
     return bool(torch.stack(checks).all()) if checks else True
 
-
-# --------------------------------------------------------------------------------------- driver
 
 READ_BLOCK = 2
 """Consecutive frames of a shard that the training order keeps together (read in one go); small,
@@ -235,70 +232,6 @@ def _loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int, ep
     )
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    """Refuse an ``out`` that is a file, a new run in a directory that already holds run files
-    (:data:`RUN_FILES`; they are never replaced by a new run), and a resume without ``last.pt`` or
-    with a run file that is not a regular file."""
-    if out.exists() and not out.is_dir():
-        raise SynthcamError(f"--out {out} is a file; pass a directory for the run")
-    if not resume:
-        for name in RUN_FILES:
-            if (out / name).exists() or (out / name).is_symlink():
-                if not (out / "last.pt").exists():  # nothing to resume: --resume would be a dead end
-                    raise SynthcamError(
-                        f"{out} holds {name} but no last.pt to resume from; move {name} away "
-                        f"(it is never replaced) or choose another --out"
-                    )
-                raise SynthcamError(
-                    f"{out} already holds {name} of a run; pass --resume to continue it or choose another --out"
-                )
-        return
-    if not (out / "last.pt").exists():
-        raise SynthcamError(f"nothing to resume: {out / 'last.pt'} does not exist")
-    for name in RUN_FILES:
-        if name != "last.pt" and (out / name).exists() and not (out / name).is_file():
-            raise SynthcamError(f"{out / name} is not a file this run wrote; move it away, then --resume again")
-
-
-def _save_epoch(out: Path, state: dict, config: TrainConfig, improved: bool, first: bool, fresh: bool) -> None:
-    """Save a completed epoch: ``best.pt`` (if ``improved``), ``last.pt``, and on the ``first``
-    epoch of this call ``config.json``, in that order.
-
-    ``best.pt`` comes first, so a ``last.pt`` that could not be written leaves the previous epoch's
-    pair, which ``--resume`` repeats from. In a ``fresh`` run (the directory held no run file when
-    it started, see :func:`_check_out`) a failure removes the run files this call has written: a
-    directory never holds run files without ``last.pt``, which would refuse a new run and have
-    nothing to resume. The failure itself is a one-line :class:`SynthcamError`.
-    """
-    written: list[Path] = []
-    try:
-        if improved:
-            save_checkpoint(out / "best.pt", state)
-            written.append(out / "best.pt")
-        save_checkpoint(out / "last.pt", state)
-        written.append(out / "last.pt")
-        if first:
-            write_text(out / "config.json", json.dumps(asdict(config), indent=1) + "\n")
-    except BaseException:
-        if fresh:
-            for path in written:
-                path.unlink(missing_ok=True)
-        raise
-
-
-def _diverged(config: TrainConfig, out: Path, epoch: int, step: int | None, what: str) -> SynthcamError:
-    """The one-line error for a run whose loss or weights stopped being finite."""
-    at = f"epoch {epoch}, step {step}" if step else f"epoch {epoch}"
-    saved = out / "last.pt"
-    keep = (
-        f"; last.pt keeps epoch {epoch - 1} and best.pt the best epoch before it, so a new run with "
-        f"--init {saved} starts from there"
-        if saved.is_file() and epoch > 1
-        else "; no checkpoint was written"
-    )
-    return SynthcamError(f"training diverged: {what} at {at}{keep}; lower --lr (it is {config.lr:g}) or check the data")
-
-
 def _data(config: TrainConfig):
     """The run's training and validation views, their dataset and the validation split's record."""
     size = (config.height, config.width)
@@ -322,6 +255,19 @@ def _data(config: TrainConfig):
     )
     val_view = TrainView(dataset, val_idx, size, augment=False)
     return dataset, train_idx, train_view, val_view, split_record(config, dataset, val_idx)
+
+
+def _step_logger(bar, run_log: RunLog, done: int, progress: bool) -> Callable[[int, torch.Tensor, float], None]:
+    """The ``on_step`` of :func:`train_one_epoch` for one epoch: advance the progress ``bar``, log the
+    step to ``run_log`` (``done``: the run's steps before this epoch) and show the loss now and then."""
+
+    def on_step(step: int, loss: torch.Tensor, lr: float) -> None:
+        bar.update(1)
+        run_log.step(done + step, loss, lr, flush=step % FINITE_CHECK_EVERY == 0)
+        if step % 10 == 1 and progress:
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+
+    return on_step
 
 
 def _optimizer(config: TrainConfig, model: torch.nn.Module, cuda: bool) -> torch.optim.Optimizer:
@@ -351,7 +297,7 @@ def train(
 
     A new run never starts in a directory holding run files. ``config.json`` is written with the
     first completed epoch, after its checkpoints; a first epoch whose files cannot be written (a
-    full disk) leaves no run file behind (:func:`_save_epoch`). ``history.json`` and
+    full disk) leaves no run file behind (:func:`segnet.run_dir.save_epoch`). ``history.json`` and
     ``curves.png`` are rewritten after every epoch (:class:`segnet.run_log.RunLog`). A non-finite
     training or validation loss, or non-finite weights, stop the run with a one-line
     :class:`SynthcamError` before anything of that epoch is saved: ``last.pt`` and ``best.pt`` only
@@ -362,7 +308,7 @@ def train(
     (:func:`segnet.rng.run_scope`).
     """
     out = Path(out_dir)
-    _check_out(out, resume)
+    check_out_dir(out, resume)
     state = None
     if resume:
         state = load_checkpoint(out / "last.pt")
@@ -405,11 +351,11 @@ def _run(
         reset = init_from_checkpoint(model, config.init, init_state)
         if reset:
             log(f"--init: re-initialised {', '.join(reset)} (class count differs)")
-    if resume:
+    if state is not None:
         load_weights(model, state["model"], out / "last.pt")
     model.to(device)
     if cuda:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     optimizer = _optimizer(config, model, cuda)
     steps_per_epoch = math.ceil(len(train_view) / config.batch_size)
     total = max(1, steps_per_epoch * config.epochs)
@@ -418,7 +364,7 @@ def _run(
     history: list[dict] = []
     best = -math.inf
     start_epoch = 0
-    if resume:
+    if state is not None:
         load_optimizer_state(optimizer, state["optimizer"], out / "last.pt")
         load_scheduler_state(scheduler, state["scheduler"], out / "last.pt")
         weights_np = np.asarray(state["class_weights"], dtype=np.float32)
@@ -431,7 +377,8 @@ def _run(
     else:
         weights_np = np.ones(config.classes, dtype=np.float32)
     weights = torch.as_tensor(weights_np, device=device)
-    run_model = torch.compile(model) if config.compile else model
+    # torch.compile of a module is a module (its stubs say only callable)
+    run_model = cast(torch.nn.Module, torch.compile(model)) if config.compile else model
     ctx = StepContext(
         run_model,
         config.encoding,
@@ -444,7 +391,7 @@ def _run(
 
     make_directory(out, "--out")
     run_log = RunLog(out, writer_class, first_step=start_epoch * steps_per_epoch + 1)
-    fresh = not resume  # no run file of this directory is saved yet (see _save_epoch)
+    fresh = not resume  # no run file of this directory is saved yet (see segnet.run_dir.save_epoch)
     last_epoch = config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     record: dict = history[-1] if history else {}
     try:
@@ -459,23 +406,15 @@ def _run(
                 dynamic_ncols=True,
                 leave=False,
             )
-
-            done = epoch * steps_per_epoch  # global steps before this epoch
-
-            def on_step(step: int, loss: torch.Tensor, lr: float) -> None:
-                bar.update(1)
-                run_log.step(done + step, loss, lr, flush=step % FINITE_CHECK_EVERY == 0)
-                if step % 10 == 1 and progress:
-                    bar.set_postfix(loss=f"{float(loss):.3f}")
-
+            on_step = _step_logger(bar, run_log, epoch * steps_per_epoch, progress)
             try:
                 stats = train_one_epoch(ctx, loader, optimizer, scheduler, on_step)
             finally:
                 bar.close()
             if stats["nonfinite_step"] is not None:
-                raise _diverged(config, out, epoch + 1, stats["nonfinite_step"], "the training loss is NaN or infinite")
+                raise diverged(config, out, epoch + 1, stats["nonfinite_step"], "the training loss is NaN or infinite")
             if not _finite_model(model):
-                raise _diverged(config, out, epoch + 1, None, "the weights became NaN or infinite")
+                raise diverged(config, out, epoch + 1, None, "the weights became NaN or infinite")
             record = {
                 "epoch": epoch + 1,
                 "train_loss": stats["loss"],
@@ -492,7 +431,7 @@ def _run(
                     config.classes,
                 )
                 if not math.isfinite(val["loss"]):
-                    raise _diverged(config, out, epoch + 1, None, "the validation loss is NaN or infinite")
+                    raise diverged(config, out, epoch + 1, None, "the validation loss is NaN or infinite")
                 record.update(
                     val_loss=val["loss"],
                     val_global_acc=val["global_acc"],
@@ -516,7 +455,7 @@ def _run(
                 "rng": rng_state(),
                 "data_split": split,
             }
-            _save_epoch(out, state, config, improved=metric > best, first=epoch == start_epoch, fresh=fresh)
+            save_epoch(out, state, config, improved=metric > best, first=epoch == start_epoch, fresh=fresh)
             fresh = False
             best = max(best, metric)
             run_log.epoch(history)
@@ -524,14 +463,3 @@ def _run(
     finally:
         run_log.close()
     return record
-
-
-def split_record(config: TrainConfig, dataset, val_idx: np.ndarray) -> dict:
-    """Which frames a run validates on, for its checkpoints (``data_split``, see
-    :func:`segnet.checkpoint.check_data_split`): the data's absolute path and, for shards, the file
-    names of the validation shards, else the validation frames' positions in the training split."""
-    data = str(Path(config.data).resolve()) if config.dataset != "synthetic" else ""
-    if getattr(dataset, "shards", None) is not None and getattr(dataset, "offsets", None) is not None:
-        shard_of = np.searchsorted(dataset.offsets, val_idx, side="right") - 1
-        return {"data": data, "val_shards": [dataset.shards[s].path.name for s in sorted(set(shard_of.tolist()))]}
-    return {"data": data, "val_frames": [int(i) for i in val_idx]}

@@ -2,7 +2,8 @@
 
 :func:`open_dataset` gives the Dataset of a kind (shards, NYUv2, SUN RGB-D, analytic rooms, a folder
 of real PNGs) in the shared sample layout (:mod:`synthcam_core.sample`); :func:`sample_groups` and
-:func:`split_indices` hold out whole shards for validation; :class:`TrainView` brings frames to the
+:func:`split_indices` hold out whole shards for validation (:func:`split_record`: which, for the
+checkpoints); :class:`TrainView` brings frames to the
 training size with the run's seeded augmentation (:func:`hflip` among it), and
 :func:`network_size` says at which size a frame of another size is seen as training saw it;
 :func:`median_frequency_weights` gives the class weights of the loss.
@@ -11,11 +12,12 @@ training size with the run's seeded augmentation (:func:`hflip` among it), and
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from segnet.config import DATASETS, REAL_DEPTHS
+from segnet.config import DATASETS, REAL_DEPTHS, TrainConfig
 from synthcam_core.errors import SynthcamError
 from synthcam_core.sample import (
     CAMERA_HEIGHT,
@@ -122,6 +124,17 @@ def split_indices(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[n
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
+def split_record(config: TrainConfig, dataset, val_idx: np.ndarray) -> dict:
+    """Which frames a run validates on, for its checkpoints (``data_split``, see
+    :func:`segnet.checkpoint.check_data_split`): the data's absolute path and, for shards, the file
+    names of the validation shards, else the validation frames' positions in the training split."""
+    data = str(Path(config.data).resolve()) if config.dataset != "synthetic" else ""
+    if getattr(dataset, "shards", None) is not None and getattr(dataset, "offsets", None) is not None:
+        shard_of = np.searchsorted(dataset.offsets, val_idx, side="right") - 1
+        return {"data": data, "val_shards": [dataset.shards[s].path.name for s in sorted(set(shard_of.tolist()))]}
+    return {"data": data, "val_frames": [int(i) for i in val_idx]}
+
+
 def hflip(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Mirror a sample left-right: depth (or compact depth_mm), label, cx -> W - cx, gravity x -> -x
     (pose is kept)."""
@@ -188,7 +201,8 @@ class TrainView(torch.utils.data.Dataset):
         scale_range: tuple[float, float] = (1.0, 1.5),
         depth_jitter: float = 0.05,
     ) -> None:
-        self.base, self.indices, self.size = base, np.asarray(indices, dtype=np.int64), tuple(size)
+        self.base, self.indices = base, np.asarray(indices, dtype=np.int64)
+        self.size: tuple[int, int] = (size[0], size[1])
         self.augment, self.seed, self.scale_range, self.depth_jitter = augment, seed, scale_range, depth_jitter
         self.epoch = 0
         self.offsets = None

@@ -14,6 +14,7 @@ import torch
 
 import segnet.checkpoint
 import segnet.evaluate
+import segnet.run_dir
 import segnet.train
 from segnet.config import TrainConfig
 from segnet.rng import restore_rng_state
@@ -581,7 +582,7 @@ def test_disk_full_in_first_epoch_leaves_a_directory_that_can_be_rerun(
         "free disk space",
     )
     assert "enforce" not in line and ".cc" not in line, line
-    assert not [name for name in segnet.train.RUN_FILES if (out / name).exists()], sorted(os.listdir(out))
+    assert not [name for name in segnet.run_dir.RUN_FILES if (out / name).exists()], sorted(os.listdir(out))
     assert not list(out.glob(".*.synthcam-partial"))
     monkeypatch.undo()
     result = cli("train", *TINY, "--epochs", "1", "--out", out)  # the same command, with room on the disk
