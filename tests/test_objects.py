@@ -196,7 +196,7 @@ def test_required_classes_are_covered():
 @pytest.mark.parametrize("kind", KINDS)
 def test_local_frame_contract(kind):
     spec = OBJECTS[kind]
-    for params, piece in pieces(kind):
+    for _params, piece in pieces(kind):
         assert piece.kind == kind and piece.parts
         w, d, h = piece.width, piece.depth, piece.height
         assert w > 0 and d > 0 and h > 0
@@ -298,9 +298,9 @@ def test_specific_dimensions():
     for params, piece in pieces("sink"):
         rim = next(p for p in piece.parts if p.name == ("sink" if params["variant"] == "pedestal" else "top"))
         assert 0.80 <= rim.mesh.vertices[:, 2].max() <= 0.90
-    for params, piece in pieces("chair"):
+    for params, _piece in pieces("chair"):
         assert 0.42 <= params["seat_height"] <= 0.48
-    for params, piece in pieces("bookshelf") + pieces("low_bookshelf"):
+    for params, _piece in pieces("bookshelf") + pieces("low_bookshelf"):
         assert all(b[1] <= 0.32 for level in params["levels"] for b in level["books"] if level["mode"] == "upright")
 
 
