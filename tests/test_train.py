@@ -261,13 +261,14 @@ def test_drawing_curves_and_previews_leaves_the_matplotlib_backend_alone(tmp_pat
 
     code = f"""
 import matplotlib, numpy as np
+from pathlib import Path
 matplotlib.use("pdf")
 from segnet.run_log import save_curves
 from synthcam.preview import render_preview
 from synthcam_core.labels import class40_names
-save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], __import__("pathlib").Path({str(tmp_path / "c.png")!r}))
+save_curves([{{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}}], Path({str(tmp_path / "c.png")!r}))
 z = np.full((48, 64), 2.0, np.float32)
-render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), __import__("pathlib").Path({str(tmp_path / "p.png")!r}))
+render_preview(z, z, np.ones((48, 64), np.uint8), class40_names(), Path({str(tmp_path / "p.png")!r}))
 print(matplotlib.get_backend())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
