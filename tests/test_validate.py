@@ -77,7 +77,8 @@ def test_missing_extra_and_partial_shards_are_named(dataset):
     code, lines = run_validate(dataset)
     assert code == 1
     assert lines[:3] == [
-        "room_00003.h5.synthcam-partial: partial shard left by an interrupted run; rerun 'synthcam generate' to finish it",
+        "room_00003.h5.synthcam-partial: partial shard left by an interrupted run; "
+        "rerun 'synthcam generate' to finish it",
         "room_00007.h5: not listed in manifest.json",
         "room_00000.h5: missing (listed in manifest.json)",
     ], lines
