@@ -509,7 +509,8 @@ def test_out_of_memory_reading_a_shard_header_is_one_line(dataset, cli, one_line
 
 
 def test_shards_wider_than_generate_writes_are_refused(tmp_path, cli, one_line_error):
-    """Sides above 4096 px (the most generate writes): the writer refuses them, readers refuse a shard declaring them."""
+    """Sides above 4096 px (the most generate writes): the writer refuses them, readers refuse a shard
+    declaring them."""
     with pytest.raises(ValueError, match="1 to 4096 pixels"):
         ShardWriter(tmp_path / "wide.h5", 1, Intrinsics.nyuv2().scaled(4097, 12), {"config": CONFIG}, SCENE)
     path = write_shard(tmp_path / "room_00000.h5")
