@@ -51,7 +51,8 @@ for i in range(frames):
     pose[:3, 3] = (0.01 * i, 0.0, 1.4)
     data.append((noisy, depth, labels, labels.astype(np.uint16), pose))
 attrs = {"config": {"rooms": 1, "frames_per_room": frames, "seed": 0}, "seed": 0, "room_index": 0}
-scene = {"room_type": "bench", "objects": [{"instance_id": k, "class40": k, "class_name": "x", "name": "x"} for k in range(1, 9)]}
+objects = [{"instance_id": k, "class40": k, "class_name": "x", "name": "x"} for k in range(1, 9)]
+scene = {"room_type": "bench", "objects": objects}
 path = out / "room_00000.h5"
 start = time.perf_counter()
 with ShardWriter(path, frames, cam, attrs, scene) as writer:

@@ -77,7 +77,8 @@ def run(path: Path, workers: list[int], pipeline: bool = True) -> None:
         )
     fps = render_noise_write_fps(path, workers[-1], "pyrender")
     print(
-        f"  pyrender, {workers[-1]:2d} workers:       {fps:8.1f} frames/s = {100 * fps / pyrender:5.1f} % of raw pyrender"
+        f"  pyrender, {workers[-1]:2d} workers:       {fps:8.1f} frames/s = "
+        f"{100 * fps / pyrender:5.1f} % of raw pyrender"
     )
 
 

@@ -91,7 +91,8 @@ def main() -> None:
     rows = list(best.items())
     torch_ms = _torch_batch_ms(frames, args.batch) if args.batch else None
     print(
-        f"machine: {platform.processor() or platform.machine()}, {platform.platform()}; one pinned core, OpenCV 1 thread"
+        f"machine: {platform.processor() or platform.machine()}, {platform.platform()}; "
+        "one pinned core, OpenCV 1 thread"
     )
     print(f"{len(frames)} frames at {frames[0].depth.shape[1]}x{frames[0].depth.shape[0]} of a generated room")
     print(f"naive reference Kinect-v1 pipeline: {reference:6.2f} ms/frame")
@@ -99,7 +100,8 @@ def main() -> None:
         print(f"preset {name:<17} {ms:6.2f} ms/frame  ({ms / reference:4.2f} x reference)")
     if torch_ms is not None:
         print(
-            f"torch kinect_v1, CPU batch of {args.batch} (1 thread): {torch_ms:6.2f} ms/frame  ({torch_ms / reference:4.2f} x reference)"
+            f"torch kinect_v1, CPU batch of {args.batch} (1 thread): {torch_ms:6.2f} ms/frame  "
+            f"({torch_ms / reference:4.2f} x reference)"
         )
 
 

@@ -24,7 +24,8 @@ All figures come from the same run on the same machine:
   ``generate_dataset``, ``with start-up`` from the launch of that process: interpreter and imports);
 - breakdown: the same per-room steps timed one by one in a process pinned to one core (what each of
   the 2 workers does): planning (room generation + trajectory sampling), render (depth + labels), the
-  extra cost of the geometry the noise model reads (incidence angle or normals), noise, write; and a worker's start-up (spawned or from the fork server: imports, EGL context).
+  extra cost of the geometry the noise model reads (incidence angle or normals), noise, write; and a
+  worker's start-up (spawned or from the fork server: imports, EGL context).
 """
 
 from __future__ import annotations
@@ -323,8 +324,8 @@ def main() -> None:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
         print(
             f"one worker on one core, ms/frame: {parts}; total {total:.1f} ms = {1e3 / total:.1f} frames/s per core "
-            f"({args.breakdown_rooms} rooms); 2 workers reached {100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that "
-            f"without planning"
+            f"({args.breakdown_rooms} rooms); 2 workers reached "
+            f"{100 * rnw[2] * (total - ms['plan']) / 2e3:.0f} % of twice that without planning"
         )
         print_start_up()
 

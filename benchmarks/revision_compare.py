@@ -6,13 +6,14 @@ Run: .venv/bin/python benchmarks/revision_compare.py --reference 5785827 [--repe
 The reference commit is checked out into a temporary git worktree; each command runs in a child process
 with that tree (or this checkout) first on ``sys.path``, both sides alternating round by round, so load on
 a shared machine hits both alike. Per command and side the best of ``--repeats`` rounds is reported with
-the ratio this/reference (after one uncounted warm-up round per side); a ratio above ``1 + --tolerance`` (default 5 %) is marked SLOWER and makes the
-exit status 1. Commands whose options were renamed between the two trees take a per-side argument list.
+the ratio this/reference (after one uncounted warm-up round per side); a ratio above ``1 + --tolerance``
+(default 5 %) is marked SLOWER and makes the exit status 1. Commands whose options were renamed between the
+two trees take a per-side argument list.
 
 Cases (CPU; a few seconds each):
 - gen1 / gen2: ``synthcam generate`` at 320x240, ray casting, Kinect v1 noise: 3 rooms x 8 frames in one
-  process, and 4 rooms x 100 frames in 2 worker processes (the pipeline of pipeline_fps.py, memory_rss.py, planned_rooms.py; the noise stages of
-  noise_speed.py; the shard writer of format_cost.py);
+  process, and 4 rooms x 100 frames in 2 worker processes (the pipeline of pipeline_fps.py, memory_rss.py,
+  planned_rooms.py; the noise stages of noise_speed.py; the shard writer of format_cost.py);
 - inspect / validate: ``synthcam inspect`` and ``synthcam validate`` on that dataset (shard reading,
   summary, checksums);
 - reader: every frame of that dataset through the torch shard reader and a DataLoader (reader_fps.py);
