@@ -8,13 +8,18 @@ float32 and come only from the ``numpy.random.Generator`` passed in (normal draw
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
 from noise_models.view import DepthView, incidence_from_normals
 
 
 class Stage:
-    """Base class: subclasses implement ``__call__(frame, rng) -> depth``."""
+    """Base class: subclasses are frozen dataclasses and implement ``__call__(frame, rng) -> depth``."""
+
+    #: Declared for type checkers: every concrete stage is a dataclass (its fields are its parameters).
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     needs_normals: bool = False
     #: True when the stage reads the incidence angle (``frame.incidence``, or derived from normals).

@@ -65,7 +65,7 @@ class LateralJitter(Stage):
             mode = cv2.INTER_LINEAR
         inv = np.maximum(z, np.float32(1e-30), out=_scratch("jitter.inv", (h, w)))
         np.reciprocal(inv, out=inv)  # invalid pixels: 1e30, finite (no NaN from 0 * inf)
-        inv_s = cv2.remap(
+        inv_s = cv2.remap(  # type: ignore[call-overload]  # map2=None (a 2-channel map1) is not in the stubs
             inv, coords, None, mode, dst=_scratch("jitter.inv_s", (h, w)), borderMode=cv2.BORDER_REPLICATE
         )
         # A touched invalid tap leaves >= 1e30 / 1024 (the smallest bilinear weight); valid depths are > 1e-6 m.
@@ -176,7 +176,8 @@ class ProjectorShadow(Stage):
         # g = D(u) - u; u is shadowed when max g over pixels to its right exceeds g(u). Invalid pixels
         # (D = 0) never block. Blockers lie at most span = max D - min D pixels away, so a running max
         # over a window of at least span + 1 pixels starting at u finds them (u itself never counts).
-        d_min, d_max, _, _ = cv2.minMaxLoc(d, cv2.compare(d, 0.0, cv2.CMP_GT))
+        valid = cv2.compare(d, 0.0, cv2.CMP_GT)  # type: ignore[call-overload]  # a scalar operand: not in the stubs
+        d_min, d_max, _, _ = cv2.minMaxLoc(d, valid)
         g = np.subtract(d, _columns(w), out=_scratch("shadow.g", (h, w)))
         right = window_max_right(g, int(np.ceil(d_max - d_min)) + 1)
         np.add(g, np.float32(1e-4), out=g)

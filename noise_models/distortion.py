@@ -78,7 +78,7 @@ def _redwood_table() -> np.ndarray:
     """(80, 80, 5) float32 Redwood distortion factors (read-only), from the packaged table."""
     from importlib import resources
 
-    with resources.files("noise_models").joinpath("data", "redwood-depth-dist-model.npy").open("rb") as fh:
+    with resources.files("noise_models").joinpath("data").joinpath("redwood-depth-dist-model.npy").open("rb") as fh:
         table = np.load(fh).astype(np.float32).reshape(80, 80, 5)
     table.flags.writeable = False
     return table

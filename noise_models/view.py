@@ -14,15 +14,24 @@ A frame handed to a stage must provide:
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 
 class DepthView(Protocol):
-    depth: np.ndarray
-    normals: np.ndarray | None
-    intrinsics: Any
+    """A frame as a stage reads it (read-only attributes; a dataclass, see the module docstring)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def depth(self) -> np.ndarray: ...
+
+    @property
+    def normals(self) -> np.ndarray | None: ...
+
+    @property
+    def intrinsics(self) -> Any: ...
 
 
 @lru_cache(maxsize=8)

@@ -69,7 +69,7 @@ class NoiseObjective:
         self.preset, self.clean, self.real, self.intrinsics = preset, tuple(clean), real, intrinsics
         self.with_reference, self.seed, self.measures = with_reference, seed, measures
         self.evaluations = 0
-        self._cache: dict[tuple, tuple[float, Any]] = {}
+        self._cache: dict[str, tuple[float, Any]] = {}
 
     def report(self, params: dict[str, float]) -> Any:
         """The :class:`synthcam.realism.RealismReport` of ``params`` (None where a stage refuses them)."""
@@ -99,7 +99,7 @@ class NoiseObjective:
         try:
             model = noise_models.make(self.preset, params)
         except NoiseConfigError:
-            result = (PENALTY, None)
+            result: tuple[float, Any] = (PENALTY, None)
         else:
             frames = (
                 MeasureFrame(apply_noise(model, f, i, self.seed), f.depth if self.with_reference else None)

@@ -22,6 +22,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def prepare_output(out_dir: Path) -> Path:
 # --- resume ----------------------------------------------------------------------------------
 
 
-def _config_json(config: dict) -> str:
+def _config_json(config: object) -> str:
     return json.dumps(config, sort_keys=True)
 
 
@@ -144,8 +145,9 @@ def _inspect_shard(path: Path, config: GenerateConfig, index: int) -> _Found:
     return _Found("same")
 
 
-def _read_own_json(path: Path, is_ours: Callable[[object], bool]) -> tuple[str, object]:
-    """("absent" | "ours" | "foreign: <why>", parsed) for a JSON file this tool may have written."""
+def _read_own_json(path: Path, is_ours: Callable[[dict[str, Any]], bool]) -> tuple[str, dict[str, Any] | None]:
+    """("absent" | "ours" | "foreign: <why>", the parsed object when ours) for a JSON object this tool may
+    have written; ``is_ours`` judges the parsed object."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
@@ -164,7 +166,9 @@ def _read_own_json(path: Path, is_ours: Callable[[object], bool]) -> tuple[str, 
             data = json.loads(fh.read(MAX_MANIFEST_BYTES + 1))
     except (OSError, ValueError, RecursionError):
         return "foreign: is not a synthcam manifest", None
-    return ("ours", data) if is_ours(data) else ("foreign: is not a synthcam manifest", None)
+    if isinstance(data, dict) and is_ours(data):
+        return "ours", data
+    return "foreign: is not a synthcam manifest", None
 
 
 def _refuse(out_dir: Path, name: str, why: str) -> SynthcamError:
@@ -206,18 +210,17 @@ def rooms_to_generate(
     if not holds_output_lock(out_dir):
         raise RuntimeError("rooms_to_generate needs the output lock; call it inside output_lock(out_dir)")
     want = config.to_dict()
-    manifest_state, manifest = _read_own_json(
-        out_dir / MANIFEST, lambda d: isinstance(d, dict) and d.get("format") == DATASET_FORMAT
-    )
+    manifest_state, manifest = _read_own_json(out_dir / MANIFEST, lambda d: d.get("format") == DATASET_FORMAT)
     if manifest_state.startswith("foreign"):
         raise _refuse(out_dir, MANIFEST, manifest_state.split(": ", 1)[1])
     config_state = is_written_config(out_dir / CONFIG_NAME)
     if config_state is False:
         raise _refuse(out_dir, CONFIG_NAME, "is not a config file synthcam wrote")
     legacy_state, _ = _read_own_json(
-        out_dir / LEGACY_MANIFEST, lambda d: isinstance(d, dict) and {"config", "shards", "package_version"} <= set(d)
+        out_dir / LEGACY_MANIFEST, lambda d: {"config", "shards", "package_version"} <= set(d)
     )
-    temps, shards = [], {}
+    temps: list[Path] = []
+    shards: dict[int, _Found] = {}
     with os.scandir(out_dir) as entries:
         for entry in entries:
             name = entry.name
@@ -227,24 +230,24 @@ def rooms_to_generate(
                 if entry.is_dir(follow_symlinks=False):
                     raise _refuse(out_dir, name, "is a directory")
                 temps.append(out_dir / name)
-            elif _room_index(name) is not None:
-                shards[_room_index(name)] = _inspect_shard(out_dir / name, config, _room_index(name))
+            elif (index := _room_index(name)) is not None:
+                shards[index] = _inspect_shard(out_dir / name, config, index)
     for index, found in sorted(shards.items()):
         if found.kind == "foreign":
             raise _refuse(out_dir, shard_name(index), found.why)
     if not overwrite:
-        if manifest_state == "ours" and manifest.get("format_version") != FORMAT_VERSION:
+        if manifest is not None and manifest.get("format_version") != FORMAT_VERSION:  # ours
             raise _older(out_dir, f"{MANIFEST}: format version {manifest.get('format_version')}")
-        if manifest_state == "ours" and _config_json(manifest.get("config")) != _config_json(want):
-            found = manifest.get("config")
-            raise _mismatch(out_dir, found if isinstance(found, dict) else {}, config, MANIFEST)
+        if manifest is not None and _config_json(manifest.get("config")) != _config_json(want):
+            recorded = manifest.get("config")
+            raise _mismatch(out_dir, recorded if isinstance(recorded, dict) else {}, config, MANIFEST)
         if legacy_state == "ours":
             raise _older(out_dir, f"{LEGACY_MANIFEST}: format version 0")
         for index, found in sorted(shards.items()):
             if found.kind == "format":
                 raise _older(out_dir, f"{shard_name(index)}: {found.why}")
             if found.kind == "config":
-                raise _mismatch(out_dir, found.config, config, shard_name(index))
+                raise _mismatch(out_dir, found.config or {}, config, shard_name(index))
     for path in temps:
         path.unlink(missing_ok=True)
     if manifest_state == "ours":
@@ -253,7 +256,7 @@ def rooms_to_generate(
         (out_dir / CONFIG_NAME).unlink(missing_ok=True)  # rewritten with the manifest
     if legacy_state == "ours":
         (out_dir / LEGACY_MANIFEST).unlink(missing_ok=True)
-    kept = set()
+    kept: set[int] = set()
     for index, found in sorted(shards.items()):
         path = out_dir / shard_name(index)
         if found.kind == "same" and not overwrite and index < config.rooms:

@@ -23,7 +23,7 @@ from synthcam_core.labels import class13_names, class40_to_13
 
 
 def nyu_targets() -> dict:
-    return json.loads(resources.files("scene_library").joinpath("data", "nyu_targets.json").read_text())
+    return json.loads(resources.files("scene_library").joinpath("data").joinpath("nyu_targets.json").read_text())
 
 
 def scene_statistics(

@@ -295,6 +295,7 @@ def sample_trajectory(
         outcome = _walk(ctx, rng, n_frames, rules)
         if outcome.trajectory is not None:
             traj = outcome.trajectory
+            assert traj.stats is not None  # every walk records how it was found
             return dataclasses.replace(traj, stats=dataclasses.replace(traj.stats, attempts=attempt, failures=failures))
         failures[outcome.reason] = failures.get(outcome.reason, 0) + 1
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(failures.items()))

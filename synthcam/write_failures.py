@@ -74,15 +74,16 @@ _ERRNO_IN_TEXT = re.compile(r"errno = (\d+)")
 def write_errno(exc: BaseException) -> int | None:
     """The errno of a failed write: of ``exc`` or an exception it chains to; HDF5 errors carry it in their
     text (``errno = 28``). None when there is none (not an I/O error)."""
+    current: BaseException | None = exc
     seen = 0
-    while exc is not None and seen < 8:
-        code = getattr(exc, "errno", None)
+    while current is not None and seen < 8:
+        code = getattr(current, "errno", None)
         if isinstance(code, int) and code > 0:
             return code
-        match = _ERRNO_IN_TEXT.search(str(exc))
+        match = _ERRNO_IN_TEXT.search(str(current))
         if match:
             return int(match.group(1))
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+        current, seen = current.__cause__ or current.__context__, seen + 1
     return None
 
 

@@ -27,7 +27,7 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], option: str = "--out") -> None:
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], object], option: str = "--out") -> None:
     """Write ``path`` through ``write(file)`` under a fresh temporary name, then rename it over ``path``.
 
     The temporary file is created exclusively (``O_EXCL | O_NOFOLLOW``) next to ``path``, flushed to
@@ -37,7 +37,8 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], option: st
     """
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    tmp, fd = None, -1
+    tmp: Path | None = None
+    fd = -1
     for _ in range(8):
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
@@ -47,7 +48,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], option: st
             continue
         except OSError as exc:
             raise SynthcamError(f"cannot write {path}: {exc.strerror}; choose a writable {option}") from None
-    if fd < 0:
+    if fd < 0 or tmp is None:
         raise SynthcamError(f"cannot create a temporary file next to {path}; remove stale {TEMP_SUFFIX} files there")
     try:
         with os.fdopen(fd, "wb") as file:

@@ -33,9 +33,9 @@ class Intrinsics:
     @classmethod
     def nyuv2(cls) -> Intrinsics:
         """The NYUv2 RGB-registered camera at 640x480 (the project default)."""
-        rgb = json.loads(resources.files("synthcam_core").joinpath("data", "nyuv2_camera_params.json").read_text())[
-            "rgb"
-        ]
+        rgb = json.loads(
+            resources.files("synthcam_core").joinpath("data").joinpath("nyuv2_camera_params.json").read_text()
+        )["rgb"]
         return cls(640, 480, rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
 
     def scaled(self, width: int, height: int) -> Intrinsics:

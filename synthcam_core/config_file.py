@@ -43,8 +43,8 @@ def setting_fields(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 def field_default(cls: type, name: str) -> Any:
     """The default value of field ``name`` of dataclass ``cls`` (``dataclasses.MISSING`` if it has none)."""
     f = {f.name: f for f in dataclasses.fields(cls)}[name]
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
     return f.default
 
 

@@ -18,7 +18,7 @@ VOID = 0
 
 
 def _load_json(name: str) -> dict:
-    return json.loads(resources.files("synthcam_core").joinpath("data", name).read_text())
+    return json.loads(resources.files("synthcam_core").joinpath("data").joinpath(name).read_text())
 
 
 @cache

@@ -130,7 +130,19 @@ def legend_items(
     total = max(int(counts.sum()), 1)
     ids = np.flatnonzero(counts) if void else np.flatnonzero(counts[1:]) + 1
     order = ids[np.argsort(-counts[ids], kind="stable")]
-    return [LegendItem(int(i), names[i], tuple(float(c) for c in palette[i]), counts[i] / total) for i in order]
+    return [LegendItem(int(i), names[i], _rgb(palette[i]), counts[i] / total) for i in order]
+
+
+def _rgb(color: Sequence[float]) -> tuple[float, float, float]:
+    """An RGB triple in [0, 1] as three Python floats."""
+    r, g, b = color
+    return float(r), float(g), float(b)
+
+
+def _rgb255(color: Sequence[float]) -> tuple[int, int, int]:
+    """An RGB triple in [0, 1] as three ints in 0..255 (rounded)."""
+    r, g, b = color
+    return int(round(255 * r)), int(round(255 * g)), int(round(255 * b))
 
 
 def legend_handles(items: Sequence[LegendItem], shares: bool = True) -> list:
@@ -157,7 +169,7 @@ def legend_strip(items: Sequence[LegendItem], width: int, title: str = "") -> np
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
     swatch, pad = LEGEND_ROW - 6, 4
     cells: list[tuple[str, tuple[int, int, int] | None]] = [(title, None)] if title else []
-    cells += [(item.name, tuple(int(round(255 * c)) for c in item.color)) for item in items]
+    cells += [(item.name, _rgb255(item.color)) for item in items]
     rows: list[list[tuple[int, str, tuple[int, int, int] | None]]] = [[]]
     x = pad
     for text, color in cells:

@@ -94,7 +94,8 @@ def depth_to_mm(depth: np.ndarray) -> np.ndarray:
     depth = np.ascontiguousarray(depth, dtype=np.float32)
     if depth.size == 0:
         return np.zeros(depth.shape, dtype=np.uint16)
-    mm = cv2.multiply(depth, 1000.0, dtype=cv2.CV_16U).reshape(depth.shape)  # rounds and saturates; NaN -> 0
+    # Rounds and saturates; NaN -> 0. OpenCV takes a scalar operand, which its stubs do not list.
+    mm = cv2.multiply(depth, 1000.0, dtype=cv2.CV_16U).reshape(depth.shape)  # type: ignore[call-overload]
     if mm.max() == 65535:  # rare: saturated pixels beyond the range are invalid, not 65.535 m
         mm[~(depth < np.float32(65.5355))] = 0
     return mm

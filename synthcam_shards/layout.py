@@ -211,7 +211,9 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
         "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
         "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
     }
-    filter_id = _FILTERS[attr_text(attrs["compression"])]
+    compression = attr_text(attrs["compression"])
+    assert compression is not None  # _check_format accepted it
+    filter_id = _FILTERS[compression]
     stored = 0
     for name, (shape, dtype) in shapes.items():
         ds = datasets[name]
@@ -283,7 +285,9 @@ def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader
                     f"regenerate it (synthcam validate lists every bad shard)"
                 )
     pixels = data["class40_pixels"]
-    short = np.flatnonzero(pixels.sum(axis=1) != layout.height * layout.width) if layout.n else []
+    short: np.ndarray | list[int] = (
+        np.flatnonzero(pixels.sum(axis=1) != layout.height * layout.width) if layout.n else []
+    )
     if len(short) or (pixels < 0).any():
         raise _damaged(
             path,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from synthcam_core.errors import ShardError
 from synthcam_shards.format import CLASS_COUNTS, FORMAT_VERSION, MANIFEST, MANIFEST_FORMAT, MAX_FRAMES, SHARD_SUFFIX
@@ -49,7 +49,7 @@ def plain_shard_name(name) -> bool:
     )
 
 
-def _count(value, largest: int) -> bool:
+def _count(value: object, largest: int) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= largest
 
 

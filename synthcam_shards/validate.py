@@ -207,6 +207,7 @@ def _validate_shard(
         allowed, scene_problem = _instance_table(shard)
         if problem or scene_problem:
             return 0, problem or scene_problem
+        assert allowed is not None  # _instance_table gives the table or a problem
         n_classes = len(shard.class_names)
         pixels = np.zeros(n_classes, dtype=np.int64)
         for i in range(n):
@@ -217,6 +218,7 @@ def _validate_shard(
             counts, problem = _frame_problem(i, frame, shard, allowed, n_classes)
             if problem:
                 return i, problem
+            assert counts is not None  # _frame_problem gives the counts or a problem
             pixels += counts
         if expected_pixels is not None and pixels.tolist() != list(expected_pixels):
             return n, f"class40 pixel totals differ from {MANIFEST}"

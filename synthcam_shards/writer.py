@@ -83,7 +83,7 @@ def _strings(f: h5py.File, name: str, values) -> None:
     f.create_dataset(name, data=np.array(encoded, dtype=dtype), track_times=False)
 
 
-def _attr_value(key: str, value) -> int | float | bytes:
+def _attr_value(key: str, value) -> int | float | np.integer | np.floating | bytes:
     """How a root attribute is stored: a number as is; a str, or the JSON of anything else, as UTF-8
     bytes for a fixed-length string attribute (no NUL characters: fixed-length strings drop them)."""
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -94,7 +94,7 @@ def _attr_value(key: str, value) -> int | float | bytes:
     return text.encode("utf-8")
 
 
-def _set_attr(obj, key: str, value: int | float | bytes) -> None:
+def _set_attr(obj, key: str, value: int | float | np.integer | np.floating | bytes) -> None:
     """Store one attribute: numbers as HDF5 numbers, bytes as a fixed-length UTF-8 string."""
     if isinstance(value, bytes):
         obj.attrs.create(key, data=value, dtype=h5py.string_dtype("utf-8", max(1, len(value))))

@@ -145,6 +145,7 @@ class FrameContext:
     @cached_property
     def ref_mm(self) -> np.ndarray:
         """(H, W) float32 reference depth in whole millimetres, 0 = none."""
+        assert self.frame.reference is not None, "only measures that need a reference read it"
         return _millimetres(self.frame.reference)
 
     @cached_property

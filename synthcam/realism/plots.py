@@ -50,7 +50,7 @@ def _ratio(part, whole, scale=100.0, min_count=MIN_BIN_COUNT) -> np.ndarray:
     return np.where(whole >= min_count, scale * np.asarray(part, np.float64) / np.maximum(whole, 1), np.nan)
 
 
-def _by_depth(ax, values: dict, key: str, total: str, ylabel: str, scale=100.0) -> None:
+def _by_depth(ax, values: list, key: str, total: str, ylabel: str, scale=100.0) -> None:
     for (side, colour), v in zip(SIDES, values):
         ax.plot(DEPTH_CENTRES, _ratio(v[key], v[total], scale), "o-", color=colour, label=side)
     ax.set_xlabel("reference depth (m)" if key == "missing" else "depth (m)")

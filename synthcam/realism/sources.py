@@ -69,7 +69,7 @@ def shard_source(
     if max_frames < 1:
         raise SynthcamError(f"max_frames must be at least 1, got {max_frames}")
     paths = find_shards(Path(path))
-    shards = []
+    shards: list[ShardFile] = []
     for shard_path in paths:  # headers checked once; a closed ShardFile reopens cheaply to read
         shard = ShardFile(shard_path)
         shard.close()
@@ -96,7 +96,7 @@ def shard_source(
                     frame = shard.read_frame(int(i), fields)
                     judged = frame[stored].astype(np.float32) * np.float32(0.001)
                     reference = frame["depth_clean_mm"].astype(np.float32) * np.float32(0.001)
-                    yield MeasureFrame(judged, reference, lut[frame["class40"]] if labels else None)
+                    yield MeasureFrame(judged, reference, lut[frame["class40"]] if lut is not None else None)
             finally:
                 shard.close()
 
