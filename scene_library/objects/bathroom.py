@@ -17,25 +17,8 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, plinth
-from scene_library.objects.shapes import (
-    assemble,
-    boxes,
-    bx,
-    chance,
-    choice,
-    cyl,
-    disc_y,
-    frustum,
-    lathe,
-    part,
-    pleated_panel,
-    raw_class,
-    rod_x,
-    rod_y,
-    spec,
-    support,
-    vessel,
-)
+from scene_library.objects.primitives import boxes, bx, cyl, disc_y, frustum, lathe, rod_x, rod_y, vessel
+from scene_library.objects.shapes import assemble, chance, choice, part, pleated_panel, raw_class, spec, support
 
 # --- toilet -----------------------------------------------------------------------------------------
 

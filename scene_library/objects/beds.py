@@ -15,18 +15,8 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (
-    assemble,
-    bx,
-    chance,
-    choice,
-    corner_legs,
-    part,
-    raw_class,
-    rotated_box,
-    spec,
-    support,
-)
+from scene_library.objects.primitives import bx, rotated_box
+from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, raw_class, spec, support
 
 MATTRESS_WIDTHS = (0.9, 1.4, 1.6, 1.8)  #: nominal mattress widths (m)
 

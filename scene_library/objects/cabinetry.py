@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import trimesh
 
-from scene_library.objects.shapes import bx
+from scene_library.objects.primitives import bx
 
 HANDLES = ("bar", "knob", "none")  #: handle styles
 FRONT_T = 0.02  #: thickness of drawer and door fronts (m)

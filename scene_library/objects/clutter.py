@@ -9,19 +9,8 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (
-    assemble,
-    bx,
-    chance,
-    choice,
-    ellipsoid,
-    open_box,
-    part,
-    randint,
-    rod_x,
-    rotated_box,
-    tapered_box,
-)
+from scene_library.objects.primitives import bx, ellipsoid, open_box, rod_x, rotated_box, tapered_box
+from scene_library.objects.shapes import assemble, chance, choice, part, randint
 
 
 def _sample_box(

@@ -15,20 +15,8 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, handle_depth
-from scene_library.objects.shapes import (
-    assemble,
-    boxes,
-    bx,
-    chance,
-    choice,
-    cyl,
-    part,
-    randint,
-    raw_class,
-    rod_y,
-    spec,
-    support,
-)
+from scene_library.objects.primitives import boxes, bx, cyl, rod_y
+from scene_library.objects.shapes import assemble, chance, choice, part, randint, raw_class, spec, support
 
 #: NYU40 class of a stove / range. The brief for this library asks for ``otherfurniture``; note that the
 #: NYUv2 894-name table maps the raw name "stove" to ``otherstructure``.

@@ -9,7 +9,8 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import assemble, choice, clamp_to_floor, cyl, lathe, part, rod_between, vessel
+from scene_library.objects.primitives import clamp_to_floor, cyl, lathe, rod_between, vessel
+from scene_library.objects.shapes import assemble, choice, part
 
 
 def _shade(rb: float, rt: float, z0: float, z1: float, sections: int = 24) -> trimesh.Trimesh:

@@ -13,19 +13,8 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import ObjectSpec, Piece, uniform
-from scene_library.objects.shapes import (
-    assemble,
-    bx,
-    chance,
-    choice,
-    corner_legs,
-    cyl,
-    part,
-    randint,
-    rotated_box,
-    spec,
-    support,
-)
+from scene_library.objects.primitives import bx, cyl, rotated_box
+from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, randint, spec, support
 
 # --- chair ------------------------------------------------------------------------------------------
 

@@ -41,21 +41,8 @@ from scene_library.objects.clutter import (
     sample_folded_towel,
 )
 from scene_library.objects.lamps import build_floor_lamp, build_table_lamp, sample_floor_lamp, sample_table_lamp
-from scene_library.objects.shapes import (
-    assemble,
-    boxes,
-    bx,
-    chance,
-    choice,
-    cyl,
-    open_box,
-    part,
-    randint,
-    raw_class,
-    rotated_box,
-    spec,
-    vessel,
-)
+from scene_library.objects.primitives import boxes, bx, cyl, open_box, rotated_box, vessel
+from scene_library.objects.shapes import assemble, chance, choice, part, randint, raw_class, spec
 from scene_library.objects.tableware import (
     build_bottle,
     build_bowl,

@@ -15,7 +15,8 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, handle_depth, plinth
-from scene_library.objects.shapes import assemble, boxes, bx, chance, choice, corner_legs, part, randint, spec, support
+from scene_library.objects.primitives import boxes, bx
+from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, randint, spec, support
 
 # --- carcass ----------------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, drawer_fronts, face_depth
-from scene_library.objects.shapes import assemble, bx, chance, choice, corner_legs, cyl, part, spec, support
+from scene_library.objects.primitives import bx, cyl
+from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, spec, support
 
 # --- shared -----------------------------------------------------------------------------------------
 

@@ -8,23 +8,18 @@ import math
 import numpy as np
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (
-    assemble,
+from scene_library.objects.primitives import (
     boxes,
     bx,
-    chance,
-    choice,
     clamp_to_floor,
     ellipsoid,
     frustum,
     lathe,
-    part,
-    randint,
-    raw_class,
     rod_between,
     rotated_box,
     vessel,
 )
+from scene_library.objects.shapes import assemble, chance, choice, part, randint, raw_class
 
 
 def sample_bottle(rng: np.random.Generator) -> dict:

@@ -18,23 +18,8 @@ import numpy as np
 import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.shapes import (
-    assemble,
-    boxes,
-    bx,
-    chance,
-    choice,
-    disc_y,
-    part,
-    pleated_panel,
-    raw_class,
-    rod_x,
-    rot_z,
-    rotated_box,
-    spec,
-    transformed,
-    with_defaults,
-)
+from scene_library.objects.primitives import boxes, bx, disc_y, rod_x, rot_z, rotated_box, transformed
+from scene_library.objects.shapes import assemble, chance, choice, part, pleated_panel, raw_class, spec, with_defaults
 
 # --- picture ----------------------------------------------------------------------------------------
 
