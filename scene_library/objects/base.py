@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import trimesh
@@ -111,7 +112,7 @@ def cylinder(
 
 def merge(meshes: list[trimesh.Trimesh]) -> trimesh.Trimesh:
     """One mesh from several (no boolean union: the pieces may touch or nest)."""
-    return trimesh.util.concatenate(meshes)
+    return cast(trimesh.Trimesh, trimesh.util.concatenate(meshes))  # a Trimesh for Trimesh inputs
 
 
 def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

@@ -13,11 +13,10 @@ class ("curtain rod", "towel rod" -> otherstructure); faucets "faucet" -> otherp
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, plinth
-from scene_library.objects.primitives import boxes, bx, cyl, disc_y, frustum, lathe, rod_x, rod_y, vessel
+from scene_library.objects.primitives import Mesh, boxes, bx, cyl, disc_y, frustum, lathe, rod_x, rod_y, vessel
 from scene_library.objects.shapes import assemble, chance, choice, part, pleated_panel, raw_class, spec, support
 
 # --- toilet -----------------------------------------------------------------------------------------
@@ -105,7 +104,7 @@ def sample_sink(rng: np.random.Generator) -> dict:
     }
 
 
-def _bath_faucet(x: float, y: float, z: float, height: float, reach: float) -> list[trimesh.Trimesh]:
+def _bath_faucet(x: float, y: float, z: float, height: float, reach: float) -> list[Mesh]:
     return [
         cyl(0.022, z, z + 0.02, (x, y), 12),
         cyl(0.012, z + 0.02, z + height, (x, y), 8),
@@ -137,7 +136,7 @@ def _vanity(p: dict) -> tuple[list, list]:
         cab += door_fronts(-w / 2, w / 2, pl, h - tt, y_face, 2 if w > 0.7 else 1, handle, "top")
     else:
         cab += drawer_fronts(-w / 2, w / 2, pl, h - tt, y_face, 2, 1, handle)
-    sink = []
+    sink: Mesh
     if p["basin"] == "drop_in":
         bd, t = p["bowl_depth"], 0.008
         zb = h - bd

@@ -12,10 +12,9 @@ a separate prop, ``otherprop`` (NYUv2's raw name "blanket" maps there).
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.primitives import bx, rotated_box
+from scene_library.objects.primitives import Mesh, bx, rotated_box
 from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, raw_class, spec, support
 
 MATTRESS_WIDTHS = (0.9, 1.4, 1.6, 1.8)  #: nominal mattress widths (m)
@@ -54,7 +53,7 @@ def sample_bed(rng: np.random.Generator) -> dict:
     }
 
 
-def _frame(p: dict, w: float, y0: float, y1: float, z_deck: float) -> list[trimesh.Trimesh]:
+def _frame(p: dict, w: float, y0: float, y1: float, z_deck: float) -> list[Mesh]:
     """Bed base between y0 (foot) and y1 (head) whose deck (mattress bottom) is at ``z_deck``."""
     if p["frame"] == "divan":
         return [bx(-w / 2, w / 2, y0, y1, 0.0, z_deck)]
@@ -65,7 +64,7 @@ def _frame(p: dict, w: float, y0: float, y1: float, z_deck: float) -> list[trime
             bx(-w / 2, w / 2, y0, y1, plinth, z_deck),
         ]
     rail_lo = max(0.12, z_deck - 0.15)
-    out = [
+    out: list[Mesh] = [
         bx(-w / 2, -w / 2 + 0.05, y0, y1, rail_lo, z_deck + 0.05),
         bx(w / 2 - 0.05, w / 2, y0, y1, rail_lo, z_deck + 0.05),
         bx(-w / 2, w / 2, y0, y0 + 0.05, rail_lo, z_deck + 0.05),
@@ -75,11 +74,11 @@ def _frame(p: dict, w: float, y0: float, y1: float, z_deck: float) -> list[trime
     return out
 
 
-def _headboard(p: dict, w: float, y0: float, y1: float, z_mat: float) -> list[trimesh.Trimesh]:
+def _headboard(p: dict, w: float, y0: float, y1: float, z_mat: float) -> list[Mesh]:
     """Headboard occupying y in [y0, y1] (y1 = back of the bed)."""
     h = p["headboard_height"]
     if p["headboard"] == "slats":
-        posts = [bx(-w / 2, -w / 2 + 0.06, y0, y1, 0.0, h), bx(w / 2 - 0.06, w / 2, y0, y1, 0.0, h)]
+        posts: list[Mesh] = [bx(-w / 2, -w / 2 + 0.06, y0, y1, 0.0, h), bx(w / 2 - 0.06, w / 2, y0, y1, 0.0, h)]
         rails = [
             bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, h - 0.08, h),
             bx(-w / 2 + 0.06, w / 2 - 0.06, y0, y1, z_mat - 0.1, z_mat),

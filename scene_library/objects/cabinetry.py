@@ -8,9 +8,7 @@ and fronts ``[y_face + hd, y_face + hd + t]`` (hd = :func:`handle_depth`), so a 
 
 from __future__ import annotations
 
-import trimesh
-
-from scene_library.objects.primitives import bx
+from scene_library.objects.primitives import Mesh, bx
 
 HANDLES = ("bar", "knob", "none")  #: handle styles
 FRONT_T = 0.02  #: thickness of drawer and door fronts (m)
@@ -26,7 +24,7 @@ def face_depth(style: str) -> float:
     return handle_depth(style) + FRONT_T
 
 
-def _handle(style: str, xc: float, zc: float, y_face: float, horizontal: bool, length: float) -> list[trimesh.Trimesh]:
+def _handle(style: str, xc: float, zc: float, y_face: float, horizontal: bool, length: float) -> list[Mesh]:
     hd = handle_depth(style)
     if style == "none":
         return []
@@ -39,11 +37,11 @@ def _handle(style: str, xc: float, zc: float, y_face: float, horizontal: bool, l
 
 def drawer_fronts(
     x0: float, x1: float, z0: float, z1: float, y_face: float, rows: int, cols: int, handle: str, gap: float = 0.004
-) -> list[trimesh.Trimesh]:
+) -> list[Mesh]:
     """A rows x cols grid of drawer fronts covering [x0, x1] x [z0, z1], each with a centred handle."""
     hd = handle_depth(handle)
     dw, dh = (x1 - x0) / cols, (z1 - z0) / rows
-    out = []
+    out: list[Mesh] = []
     for r in range(rows):
         for c in range(cols):
             a, b = x0 + c * dw + gap / 2, x0 + (c + 1) * dw - gap / 2
@@ -63,12 +61,12 @@ def door_fronts(
     handle: str,
     handle_pos: str = "top",
     gap: float = 0.004,
-) -> list[trimesh.Trimesh]:
+) -> list[Mesh]:
     """``n`` side-by-side doors covering [x0, x1] x [z0, z1]; handles near the meeting edges (pairs) and
     at the top, middle or bottom of the doors."""
     hd = handle_depth(handle)
     dw = (x1 - x0) / n
-    out = []
+    out: list[Mesh] = []
     for i in range(n):
         a, b = x0 + i * dw + gap / 2, x0 + (i + 1) * dw - gap / 2
         out.append(bx(a, b, y_face + hd, y_face + hd + FRONT_T, z0 + gap / 2, z1 - gap / 2))
@@ -80,6 +78,6 @@ def door_fronts(
     return out
 
 
-def plinth(x0: float, x1: float, y0: float, y1: float, height: float, setback: float = 0.05) -> trimesh.Trimesh:
+def plinth(x0: float, x1: float, y0: float, y1: float, height: float, setback: float = 0.05) -> Mesh:
     """A toe-kick plinth from the floor to ``height``, set back from the front (y0) by ``setback``."""
     return bx(x0 + 0.01, x1 - 0.01, y0 + setback, y1, 0.0, height)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.primitives import bx, ellipsoid, open_box, rod_x, rotated_box, tapered_box
+from scene_library.objects.primitives import Mesh, bx, ellipsoid, open_box, rod_x, rotated_box, tapered_box
 from scene_library.objects.shapes import assemble, chance, choice, part, randint
 
 
@@ -95,10 +94,10 @@ def sample_floor_bag(rng: np.random.Generator) -> dict:
     return _sample_bag(rng, floor=True)
 
 
-def _straps(w: float, z: float, rise: float, ys: tuple[float, ...]) -> list[trimesh.Trimesh]:
+def _straps(w: float, z: float, rise: float, ys: tuple[float, ...]) -> list[Mesh]:
     """Inverted-U carry handles above height z, in the x-z plane at each y in ``ys``."""
     a = 0.3 * w
-    out = []
+    out: list[Mesh] = []
     for y in ys:
         out += [
             bx(-a / 2 - 0.015, -a / 2, y - 0.003, y + 0.003, z, z + rise),
@@ -124,11 +123,12 @@ def _bag(kind: str, p: dict) -> Piece:
             bx(w / 2 - 0.09, w / 2 - 0.05, d / 2, d / 2 + 0.02, 0.05, body),
         ]
     elif v == "handbag":
-        meshes = [tapered_box(w, d, w * 0.8, d * 0.6, 0.0, h * 0.7)] + _straps(
-            w * 0.8, h * 0.7 - 0.01, p["handle"], (0.0,)
-        )
+        meshes = [
+            tapered_box(w, d, w * 0.8, d * 0.6, 0.0, h * 0.7),
+            *_straps(w * 0.8, h * 0.7 - 0.01, p["handle"], (0.0,)),
+        ]
     else:
-        meshes = [tapered_box(w, d, w, d * 0.7, 0.0, h)] + _straps(w, h - 0.01, p["handle"], (-d * 0.3, d * 0.3))
+        meshes = [tapered_box(w, d, w, d * 0.7, 0.0, h), *_straps(w, h - 0.01, p["handle"], (-d * 0.3, d * 0.3))]
     return assemble(kind, p, [part("bag", "bag", meshes)])
 
 

@@ -11,17 +11,16 @@ Labels from the NYUv2 894-name table (``mapClass_894_to_40``): "tv stand" -> oth
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
-from scene_library.objects.base import Piece, uniform
+from scene_library.objects.base import Piece, Support, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, face_depth, handle_depth
-from scene_library.objects.primitives import boxes, bx
+from scene_library.objects.primitives import Mesh, boxes, bx
 from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, raw_class, spec, support
 
 # --- television -------------------------------------------------------------------------------------
 
 
-def _tv(w: float, bezel: float, depth: float, foot: str, z0: float, yc: float) -> tuple[list[trimesh.Trimesh], float]:
+def _tv(w: float, bezel: float, depth: float, foot: str, z0: float, yc: float) -> tuple[list[Mesh], float]:
     """A 16:9 panel of width ``w`` whose foot stands at height z0, centred in depth on ``yc``;
     returns the meshes and the panel top height."""
     ph = w * 9 / 16 + 2 * bezel
@@ -61,13 +60,14 @@ def sample_tv_stand(rng: np.random.Generator) -> dict:
     }
 
 
-def _stand(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh], list, list[trimesh.Trimesh]]:
+def _stand(p: dict, w: float, d: float, h: float) -> tuple[list[Mesh], list[Support], list[Mesh]]:
     """The stand body: closed cabinet, open shelving (support, optional device box) or a slab on legs."""
     v, t = p["variant"], 0.02
-    sups, device = [], []
+    sups: list[Support] = []
+    device: list[Mesh] = []
     if v == "cabinet":
         fd = face_depth(p["handle"])
-        meshes = [
+        meshes: list[Mesh] = [
             bx(-w / 2, w / 2, -d / 2 + fd, d / 2, 0.05, h),
             bx(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + fd + 0.04, d / 2, 0.0, 0.05),
             bx(-w / 2, w / 2, -d / 2 + handle_depth(p["handle"]), -d / 2 + fd, h - t, h),
@@ -100,9 +100,10 @@ def _stand(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh]
             )
     else:
         lh = min(p["leg_height"], h - 0.15)
-        meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, lh, h)] + corner_legs(
-            "square", -w / 2, w / 2, -d / 2, d / 2, 0.04, 0.0, lh, inset=0.03
-        )
+        meshes = [
+            bx(-w / 2, w / 2, -d / 2, d / 2, lh, h),
+            *corner_legs("square", -w / 2, w / 2, -d / 2, d / 2, 0.04, 0.0, lh, inset=0.03),
+        ]
     return meshes, [s for s in sups if s.x1 - s.x0 > 0.1], device
 
 

@@ -11,11 +11,10 @@ NYUv2 raw-name table maps "faucet" there); stove :data:`STOVE_CLASS`.
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, handle_depth
-from scene_library.objects.primitives import boxes, bx, cyl, rod_y
+from scene_library.objects.primitives import Mesh, boxes, bx, cyl, rod_y
 from scene_library.objects.shapes import assemble, chance, choice, part, randint, raw_class, spec, support
 
 #: NYU40 class of a stove / range. The brief for this library asks for ``otherfurniture``; note that the
@@ -65,10 +64,10 @@ def sample_kitchen_island(rng: np.random.Generator) -> dict:
     return _sample_counter(rng, island=True)
 
 
-def _stove(p: dict, x0: float, x1: float, y_face: float, y_back: float, h: float) -> list[trimesh.Trimesh]:
+def _stove(p: dict, x0: float, x1: float, y_face: float, y_back: float, h: float) -> list[Mesh]:
     """Free-standing range filling one unit: body, oven door with handle, knobs, cooktop with 4 burners."""
     fd = face_depth("bar")
-    out = [
+    out: list[Mesh] = [
         bx(x0, x1, y_face + fd, y_back, 0.0, h - 0.004),
         bx(x0 + 0.01, x1 - 0.01, y_face + handle_depth("bar"), y_face + fd, 0.1, h - 0.16),
         bx(x0 + 0.06, x1 - 0.06, y_face, y_face + handle_depth("bar"), h - 0.21, h - 0.19),
@@ -87,11 +86,11 @@ def _stove(p: dict, x0: float, x1: float, y_face: float, y_back: float, h: float
     return out
 
 
-def _sink(p: dict, hx0: float, hx1: float, hy0: float, hy1: float, h: float) -> list[trimesh.Trimesh]:
+def _sink(p: dict, hx0: float, hx1: float, hy0: float, hy1: float, h: float) -> list[Mesh]:
     """Open basin(s) under a rectangular hole in the top, with a thin rim on the top."""
     bd, t = p["basin_depth"], 0.008
     zb = h - bd
-    out = [
+    out: list[Mesh] = [
         bx(hx0, hx1, hy0, hy1, zb - t, zb),
         bx(hx0, hx1, hy0, hy0 + t, zb, h),
         bx(hx0, hx1, hy1 - t, hy1, zb, h),
@@ -110,7 +109,7 @@ def _sink(p: dict, hx0: float, hx1: float, hy0: float, hy1: float, h: float) -> 
     return out
 
 
-def _faucet(p: dict, x: float, y: float, h: float, y_min: float) -> list[trimesh.Trimesh]:
+def _faucet(p: dict, x: float, y: float, h: float, y_min: float) -> list[Mesh]:
     fh = p["faucet_height"]
     reach = min(p["faucet_reach"], y - y_min)
     return [
@@ -126,8 +125,11 @@ def _counter(kind: str, p: dict) -> Piece:
     y_face, y_back = -d / 2 + ov, d / 2 - p["back_overhang"]
     uw = w / n
     fd = face_depth(handle)
-    cab, stove, basin, faucet = [], [], [], []
-    top_spans = []  # (x0, x1) of full-depth countertop
+    cab: list[Mesh] = []
+    stove: list[Mesh] = []
+    basin: list[Mesh] = []
+    faucet: list[Mesh] = []
+    top_spans: list[tuple[float, float]] = []  # (x0, x1) of full-depth countertop
     hole = None
     for i in range(n):
         x0, x1 = -w / 2 + i * uw, -w / 2 + (i + 1) * uw
@@ -241,7 +243,7 @@ def _fridge(kind: str, p: dict) -> Piece:
     ]
     g = 0.004
 
-    def door(x0: float, x1: float, z0: float, z1: float, hx: float, horizontal: bool = False) -> list[trimesh.Trimesh]:
+    def door(x0: float, x1: float, z0: float, z1: float, hx: float, horizontal: bool = False) -> list[Mesh]:
         panel = bx(x0, x1, yf + hd, yf + hd + dt, z0 + g / 2, z1 - g / 2)
         if horizontal:
             xm = (x0 + x1) / 2
@@ -299,7 +301,7 @@ def build_wall_cabinet(p: dict) -> Piece:
     sups = []
     if p["variant"] == "open":
         t = 0.018
-        meshes = [
+        meshes: list[Mesh] = [
             bx(-w / 2, w / 2, -d / 2, d / 2, 0.0, t),
             bx(-w / 2, w / 2, -d / 2, d / 2, h - t, h),
             bx(-w / 2, -w / 2 + t, -d / 2, d / 2, t, h - t),

@@ -6,14 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.primitives import clamp_to_floor, cyl, lathe, rod_between, vessel
+from scene_library.objects.primitives import Mesh, clamp_to_floor, cyl, lathe, rod_between, vessel
 from scene_library.objects.shapes import assemble, choice, part
 
 
-def _shade(rb: float, rt: float, z0: float, z1: float, sections: int = 24) -> trimesh.Trimesh:
+def _shade(rb: float, rt: float, z0: float, z1: float, sections: int = 24) -> Mesh:
     """A thin open lamp shade (a conical band 5 mm thick)."""
     return lathe([(rb - 0.005, z0), (rb, z0), (rt, z1), (rt - 0.005, z1)], sections, closed=True)
 
@@ -71,7 +70,7 @@ def build_floor_lamp(p: dict) -> Piece:
     torchiere with an upturned bowl."""
     h, rs, sh, rb = p["height"], p["shade_radius"], p["shade_height"], p["base_radius"]
     if p["variant"] == "torchiere":
-        meshes = [
+        meshes: list[Mesh] = [
             cyl(rb, 0.0, 0.025, sections=20),
             cyl(0.012, 0.025, h - 0.1, sections=8),
             vessel(0.03, rs, h - 0.12, h, 0.004, 0.01, sections=20),

@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import ObjectSpec, Piece, uniform
-from scene_library.objects.primitives import bx, cyl, rotated_box
+from scene_library.objects.primitives import Mesh, bx, cyl, rotated_box
 from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, randint, spec, support
 
 # --- chair ------------------------------------------------------------------------------------------
@@ -42,7 +41,7 @@ def sample_chair(rng: np.random.Generator) -> dict:
     }
 
 
-def _chair_base(p: dict, sw: float, d: float, bt: float, z_seat: float) -> list[trimesh.Trimesh]:
+def _chair_base(p: dict, sw: float, d: float, bt: float, z_seat: float) -> list[Mesh]:
     """Legs / pedestal / sled runners under a seat of width ``sw`` spanning y in [-d/2, d/2 - bt]."""
     ls, shape = p["leg_size"], p["leg_shape"]
     x0, x1, y0, y1 = -sw / 2, sw / 2, -d / 2, d / 2
@@ -68,7 +67,7 @@ def _chair_base(p: dict, sw: float, d: float, bt: float, z_seat: float) -> list[
     return out
 
 
-def _chair_back(p: dict, sw: float, d: float, bt: float, sh: float, h: float) -> list[trimesh.Trimesh]:
+def _chair_back(p: dict, sw: float, d: float, bt: float, sh: float, h: float) -> list[Mesh]:
     """Back rest between the seat (top ``sh``) and the chair top ``h``, in y in [d/2 - bt, d/2]."""
     y0, y1 = d / 2 - bt, d / 2
     z0 = sh + p["back_gap"]
@@ -96,7 +95,7 @@ def build_chair(p: dict) -> Piece:
     aw = p["arm_width"] if p["arms"] else 0.0
     w = sw + 2 * aw
     st = p["seat_thickness"]
-    meshes = [bx(-sw / 2, sw / 2, -d / 2, d / 2 - bt, sh - st, sh)]
+    meshes: list[Mesh] = [bx(-sw / 2, sw / 2, -d / 2, d / 2 - bt, sh - st, sh)]
     meshes += _chair_base(p, sw, d, bt, sh - st)
     meshes += _chair_back(p, sw, d, bt, sh, h)
     if p["arms"]:
@@ -140,7 +139,7 @@ def build_armchair(p: dict) -> Piece:
     z0 = p["leg_height"] if p["style"] == "legged" else 0.0
     iw = w - 2 * aw
     yb = d / 2 - bt
-    body = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
+    body: list[Mesh] = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
     body += [
         bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]),
         bx(w / 2 - aw, w / 2, -d / 2, yb, z0, p["arm_height"]),
@@ -252,7 +251,7 @@ def build_sofa(p: dict) -> Piece:
     aw, bt, ct = p["arm_width"], p["back_thickness"], p["cushion_thickness"]
     z0 = p["leg_height"] if p["base"] == "legs" else 0.0
     iw, yb = w - 2 * aw, d / 2 - bt
-    frame = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
+    frame: list[Mesh] = [bx(-iw / 2, iw / 2, -d / 2, yb, z0, sh - ct), bx(-w / 2, w / 2, yb, d / 2, z0, h)]
     if aw > 0:
         frame += [
             bx(-w / 2, -w / 2 + aw, -d / 2, yb, z0, p["arm_height"]),
@@ -306,7 +305,7 @@ def build_ottoman(p: dict) -> Piece:
     """Ottoman (class otherfurniture): upholstered block, drum or block on short legs; top is a support."""
     w, d, h = p["width"], p["depth"], p["height"]
     if p["shape"] == "round":
-        meshes = [cyl(w / 2, 0.0, h, sections=24)]
+        meshes: list[Mesh] = [cyl(w / 2, 0.0, h, sections=24)]
         top = support(h, -w / 2 * 0.7, -w / 2 * 0.7, w / 2 * 0.7, w / 2 * 0.7)
     else:
         z0 = p["leg_height"] if p["shape"] == "legs" else 0.0

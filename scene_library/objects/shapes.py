@@ -81,7 +81,7 @@ def post(
 
 def corner_legs(
     shape: str, x0: float, x1: float, y0: float, y1: float, size: float, z0: float, z1: float, inset: float = 0.0
-) -> list[PrimitiveMesh]:
+) -> list[Mesh]:
     """Four ``size``-thick legs in the corners of the plan rectangle [x0, x1] x [y0, y1], ``inset`` from its edges."""
     xs = ((x0 + inset, x0 + inset + size), (x1 - inset - size, x1 - inset))
     ys = ((y0 + inset, y0 + inset + size), (y1 - inset - size, y1 - inset))
@@ -90,14 +90,14 @@ def corner_legs(
 
 def pleated_panel(
     x0: float, x1: float, y_center: float, z0: float, z1: float, pitch: float, fold_depth: float, sections: int = 8
-) -> list[PrimitiveMesh]:
+) -> list[Mesh]:
     """A hanging fabric panel over [x0, x1] x [z0, z1] with vertical folds: a thin backing sheet plus a row of
     elliptic cylinders (half-width ``pitch / 2``, half-depth ``fold_depth / 2``) centred on ``y_center``.
     Everything stays inside x in [x0, x1] and y in y_center +- fold_depth / 2 (metres)."""
     width = x1 - x0
     n = max(1, int(width / pitch + 1e-9))
     rx = min(pitch, width) / 2
-    out = [bx(x0, x1, y_center - 0.002, y_center + 0.002, z0, z1)]
+    out: list[Mesh] = [bx(x0, x1, y_center - 0.002, y_center + 0.002, z0, z1)]
     span = width - 2 * rx
     for i in range(n):
         xc = x0 + rx + (span * i / (n - 1) if n > 1 else span / 2)

@@ -11,19 +11,16 @@ thick, mounted at 1.2-1.8 m.
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
-from scene_library.objects.base import Piece, uniform
+from scene_library.objects.base import Piece, Support, uniform
 from scene_library.objects.cabinetry import HANDLES, door_fronts, drawer_fronts, face_depth, handle_depth, plinth
-from scene_library.objects.primitives import boxes, bx
+from scene_library.objects.primitives import Mesh, boxes, bx
 from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, randint, spec, support
 
 # --- carcass ----------------------------------------------------------------------------------------
 
 
-def _body(
-    p: dict, w: float, d: float, h: float, open_front: bool = False
-) -> tuple[list[trimesh.Trimesh], float, float]:
+def _body(p: dict, w: float, d: float, h: float, open_front: bool = False) -> tuple[list[Mesh], float, float]:
     """Carcass, top slab and base of a case piece; returns (meshes, z0, z1) of the front opening.
 
     ``p`` needs ``base`` ("plinth" | "feet" | "none"), ``base_height``, ``top_thickness`` and ``handle``."""
@@ -32,7 +29,7 @@ def _body(
     hd = handle_depth(p["handle"])
     fd = 0.0 if open_front else face_depth(p["handle"])
     y0 = -d / 2 + fd
-    out = [bx(-w / 2, w / 2, -d / 2 + (0.0 if open_front else hd), d / 2, h - tt, h)]
+    out: list[Mesh] = [bx(-w / 2, w / 2, -d / 2 + (0.0 if open_front else hd), d / 2, h - tt, h)]
     if open_front:
         out += [
             bx(-w / 2, -w / 2 + 0.018, y0, d / 2, base_h, h - tt),
@@ -58,10 +55,11 @@ def _case_params(rng: np.random.Generator) -> dict:
     }
 
 
-def _open_shelves(w: float, d: float, z0: float, z1: float, n: int) -> tuple[list[trimesh.Trimesh], list]:
+def _open_shelves(w: float, d: float, z0: float, z1: float, n: int) -> tuple[list[Mesh], list[Support]]:
     """``n - 1`` shelf boards dividing an open carcass interior [z0, z1]; returns meshes and supports."""
     gap = (z1 - z0 - 0.018) / n
-    meshes, sups = [], []
+    meshes: list[Mesh] = []
+    sups: list[Support] = []
     for i in range(n):
         z = z0 + 0.018 + i * gap
         if i > 0:
@@ -107,7 +105,7 @@ def _cabinet(kind: str, p: dict) -> Piece:
     meshes, z0, z1 = _body(p, w, d, h, open_front=front == "open")
     y_face, handle = -d / 2, p["handle"]
     n_doors = max(1, min(4, round(w / 0.5)))
-    sups = []
+    sups: list[Support] = []
     if front == "open":
         shelves, sups = _open_shelves(w, d, z0, z1, p["n_shelves"] + 1)
         meshes += shelves
@@ -242,7 +240,7 @@ def build_night_stand(p: dict) -> Piece:
     if v == "legs":
         lh, tt = p["leg_height"], p["top_thickness"]
         fd = face_depth(handle)
-        meshes = [
+        meshes: list[Mesh] = [
             bx(-w / 2, w / 2, -d / 2 + handle_depth(handle), d / 2, h - tt, h),
             bx(-w / 2, w / 2, -d / 2 + fd, d / 2, lh, h - tt),
         ]
@@ -318,7 +316,7 @@ def _sample_books(rng: np.random.Generator, inner_w: float, inner_d: float, gap:
 
 
 def _sample_shelf_unit(rng: np.random.Generator, h: float, n_levels: int) -> dict:
-    p = {
+    p: dict = {
         "width": uniform(rng, 0.6, 1.2),
         "depth": uniform(rng, 0.25, 0.40),
         "height": h,
@@ -343,7 +341,7 @@ def sample_low_bookshelf(rng: np.random.Generator) -> dict:
     return _sample_shelf_unit(rng, uniform(rng, 0.75, 1.15), randint(rng, 2, 3))
 
 
-def _books_mesh(level: dict, x_left: float, y_back: float, z: float) -> trimesh.Trimesh | None:
+def _books_mesh(level: dict, x_left: float, y_back: float, z: float) -> Mesh | None:
     books = level["books"]
     if not books:
         return None

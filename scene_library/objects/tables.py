@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
 from scene_library.objects.cabinetry import HANDLES, drawer_fronts, face_depth
-from scene_library.objects.primitives import bx, cyl
+from scene_library.objects.primitives import Mesh, bx, cyl
 from scene_library.objects.shapes import assemble, chance, choice, corner_legs, part, spec, support
 
 # --- shared -----------------------------------------------------------------------------------------
 
 
-def _legs_and_apron(p: dict, w: float, d: float, z_top: float) -> list[trimesh.Trimesh]:
+def _legs_and_apron(p: dict, w: float, d: float, z_top: float) -> list[Mesh]:
     """Four corner legs under a w x d top whose underside is at ``z_top``, with an optional apron."""
     ls, inset = p["leg_size"], p["leg_inset"]
     out = corner_legs(p["leg_shape"], -w / 2, w / 2, -d / 2, d / 2, ls, 0.0, z_top, inset)
@@ -46,7 +45,7 @@ def _leg_params(rng: np.random.Generator, size: tuple[float, float] = (0.04, 0.0
     }
 
 
-def _round_top(r: float, z0: float, z1: float) -> trimesh.Trimesh:
+def _round_top(r: float, z0: float, z1: float) -> Mesh:
     return cyl(r, z0, z1, sections=32)
 
 
@@ -80,8 +79,8 @@ def sample_dining_table(rng: np.random.Generator) -> dict:
     }
 
 
-def _trestle(w: float, d: float, z_top: float, inset: float) -> list[trimesh.Trimesh]:
-    out = []
+def _trestle(w: float, d: float, z_top: float, inset: float) -> list[Mesh]:
+    out: list[Mesh] = []
     for s in (-1, 1):
         xc = s * (w / 2 - inset - 0.06)
         out += [
@@ -93,7 +92,7 @@ def _trestle(w: float, d: float, z_top: float, inset: float) -> list[trimesh.Tri
     return out
 
 
-def _pedestal(w: float, d: float, z_top: float, round_foot: bool) -> list[trimesh.Trimesh]:
+def _pedestal(w: float, d: float, z_top: float, round_foot: bool) -> list[Mesh]:
     if round_foot:
         return [cyl(min(w, d) * 0.3, 0.0, 0.04, sections=24), cyl(0.06, 0.04, z_top, sections=16)]
     return [
@@ -143,11 +142,11 @@ def sample_coffee_table(rng: np.random.Generator) -> dict:
     }
 
 
-def _low_table(p: dict, w: float, d: float, h: float) -> tuple[list[trimesh.Trimesh], list]:
+def _low_table(p: dict, w: float, d: float, h: float) -> tuple[list[Mesh], list]:
     """Shared body of coffee and side tables: legs, box, lower shelf or waterfall sides."""
     tt = p["top_thickness"]
     zt = h - tt
-    meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, zt, h)]
+    meshes: list[Mesh] = [bx(-w / 2, w / 2, -d / 2, d / 2, zt, h)]
     sups = [support(h, -w / 2, -d / 2, w / 2, d / 2)]
     v = p["variant"]
     if v == "box":
@@ -222,7 +221,7 @@ def sample_desk(rng: np.random.Generator) -> dict:
     }
 
 
-def _drawer_pedestal(p: dict, x0: float, x1: float, d: float, zt: float) -> list[trimesh.Trimesh]:
+def _drawer_pedestal(p: dict, x0: float, x1: float, d: float, zt: float) -> list[Mesh]:
     fd = face_depth(p["handle"])
     y_face = -d / 2 + 0.01
     body = bx(x0, x1, y_face + fd, d / 2 - 0.02, 0.0, zt)
@@ -233,7 +232,7 @@ def build_desk(p: dict) -> Piece:
     """Desk (class desk): top on four legs, two side panels, or one/two drawer pedestals; optional modesty panel."""
     w, d, h = p["width"], p["depth"], p["height"]
     zt = h - p["top_thickness"]
-    meshes = [bx(-w / 2, w / 2, -d / 2, d / 2, zt, h)]
+    meshes: list[Mesh] = [bx(-w / 2, w / 2, -d / 2, d / 2, zt, h)]
     v, pw = p["variant"], p["pedestal_width"]
     panel = lambda x0, x1: bx(x0, x1, -d / 2 + 0.02, d / 2 - 0.02, 0.0, zt)  # noqa: E731
     if v == "legs":

@@ -15,10 +15,9 @@ overall size of the piece (casing / frame included).
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from scene_library.objects.base import Piece, uniform
-from scene_library.objects.primitives import boxes, bx, disc_y, rod_x, rot_z, rotated_box, transformed
+from scene_library.objects.primitives import Mesh, boxes, bx, disc_y, rod_x, rot_z, rotated_box, transformed
 from scene_library.objects.shapes import assemble, chance, choice, part, pleated_panel, raw_class, spec, with_defaults
 
 # --- picture ----------------------------------------------------------------------------------------
@@ -227,10 +226,10 @@ def sample_door(rng: np.random.Generator) -> dict:
     }
 
 
-def _door_leaf(q: dict, lw: float, lh: float) -> list[trimesh.Trimesh]:
+def _door_leaf(q: dict, lw: float, lh: float) -> list[Mesh]:
     """A closed leaf spanning x in [-lw/2, lw/2] with its back on the wall plane y = 0 (room at -y)."""
     lt = q["leaf_thickness"]
-    out = [bx(-lw / 2, lw / 2, -lt, 0.0, 0.0, lh)]
+    out: list[Mesh] = [bx(-lw / 2, lw / 2, -lt, 0.0, 0.0, lh)]
     if q["style"] == "panelled":
         rows = q["n_panels"] // 2
         m = 0.1
