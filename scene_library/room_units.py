@@ -66,6 +66,18 @@ def _piece(role: str, rng: np.random.Generator) -> Piece | None:
     return None if kind is None else sample_piece(kind, rng)
 
 
+def _anchor_kind(role: str) -> str:
+    """The kind that plays ``role``, for the roles the anchor groups build on (the library registers them all)."""
+    kind = kind_for(role)
+    assert kind is not None, f"no registered object kind plays the role {role!r}"
+    return kind
+
+
+def _anchor_piece(role: str, rng: np.random.Generator) -> Piece:
+    """A piece drawn for ``role``, one the anchor groups build on (see :func:`_anchor_kind`)."""
+    return sample_piece(_anchor_kind(role), rng)
+
+
 # --- furniture groups (units) ----------------------------------------------------------------------
 
 
@@ -97,16 +109,16 @@ def add_if_free(members: list[Member], member: Member, gap: float = 0.02) -> boo
 
 
 def bed_group(rng: np.random.Generator) -> Unit:
-    bed = _piece("bed", rng)
+    bed = _anchor_piece("bed", rng)
     members = [Member("bed", bed)]
     for side in (-1, 1):
         if rng.random() < 0.7:
-            ns = _piece("night_stand", rng)
+            ns = _anchor_piece("night_stand", rng)
             x = side * (bed.width / 2 + 0.03 + ns.width / 2)
             members.append(Member(f"night_stand_{side + 1}", ns, x, bed.depth / 2 - ns.depth / 2))
             lamp = _piece("table_lamp", rng)
             spot = on_top(ns, lamp) if lamp is not None and rng.random() < 0.6 else None
-            if spot is not None:
+            if lamp is not None and spot is not None:
                 members.append(
                     Member(f"lamp_{side + 1}", lamp, x + spot[0], bed.depth / 2 - ns.depth / 2 + spot[1], spot[2])
                 )
@@ -114,15 +126,15 @@ def bed_group(rng: np.random.Generator) -> Unit:
 
 
 def sofa_group(rng: np.random.Generator) -> Unit:
-    sofa = _piece("sofa", rng)
+    sofa = _anchor_piece("sofa", rng)
     members = [Member("sofa", sofa)]
     if rng.random() < 0.8:
-        table = _piece("coffee_table", rng)
+        table = _anchor_piece("coffee_table", rng)
         gap = float(rng.uniform(0.45, 0.6))
         members.append(Member("coffee_table", table, 0.0, -(sofa.depth / 2 + gap + table.depth / 2)))
     for side in (-1, 1):
         if rng.random() < 0.35:
-            st = _piece("side_table", rng)
+            st = _anchor_piece("side_table", rng)
             members.append(
                 Member(
                     f"side_table_{side + 1}",
@@ -135,9 +147,9 @@ def sofa_group(rng: np.random.Generator) -> Unit:
 
 
 def desk_group(rng: np.random.Generator, name: str = "desk") -> Unit:
-    desk = _piece("desk", rng)
+    desk = _anchor_piece("desk", rng)
     members = [Member("desk", desk)]
-    chair = _piece("office_chair", rng)
+    chair = _anchor_piece("office_chair", rng)
     back = float(rng.uniform(0.1, 0.4))
     members.append(
         Member(
@@ -151,16 +163,16 @@ def desk_group(rng: np.random.Generator, name: str = "desk") -> Unit:
     )
     monitor = _piece("monitor", rng)
     spot = on_top(desk, monitor, at=(0.0, desk.depth / 2)) if monitor is not None else None
-    if spot is not None:
+    if monitor is not None and spot is not None:
         members.append(Member("monitor", monitor, *spot))
     return make_unit(name, members, "wall", front_clearance=0.0, role=name)
 
 
 def dining_group(rng: np.random.Generator, n_chairs: tuple[int, int] = (4, 6)) -> Unit:
     """A table with a matching set of chairs along its long sides (and at its ends for larger sets)."""
-    table = _piece("dining_table", rng)
+    table = _anchor_piece("dining_table", rng)
     members = [Member("table", table)]
-    kind = kind_for("chair")
+    kind = _anchor_kind("chair")
     chair_params = get_spec(kind).sample(rng)  # one model for the whole set
     chair = get_spec(kind).build(chair_params)
     n = int(rng.integers(n_chairs[0], n_chairs[1] + 1))
@@ -229,7 +241,7 @@ def room_units(room_type: str, rng: np.random.Generator) -> tuple[list[Unit], li
         if p() < 0.7:
             units.append(single("tv_stand", rng, "wall"))
             relations.append(("sofa", "tv_stand", 2.0, 3.3))
-        for i in range(int(rng.integers(0, 3))):
+        for _ in range(int(rng.integers(0, 3))):
             units.append(single("armchair", rng, "free", optional=True))
         if p() < 0.4:
             units.append(single("floor_lamp", rng, "corner", optional=True))
@@ -346,6 +358,7 @@ def wall_fillers(room_type: str, rng: np.random.Generator, wall_length: float, u
     target = float(rng.uniform(*WALL_FULLNESS)) * wall_length
     lined = sum(u.width for u in units if u.placement in ("wall", "corner"))
     out: list[Unit] = []
+    unit: Unit | None
     while lined < target and len(out) < 12:
         role = str(rng.choice(roles, p=weights / weights.sum()))
         name = f"fill_{len(out)}"
