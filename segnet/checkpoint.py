@@ -12,8 +12,8 @@ it (atomically, :mod:`segnet.runfiles`). Reading it here goes in three layers:
   than the file holds).
 - :func:`load_checkpoint` checks the entries of a run's checkpoint (:data:`CHECKPOINT_KEYS`,
   :data:`OPTIONAL_KEYS`): its config (:meth:`segnet.config.TrainConfig.from_dict`), model spec,
-  finite weights, epoch, history, class weights, generator states and validation split. :func:`model_from_checkpoint` and
-  :func:`init_from_checkpoint` put its weights into a model.
+  finite weights, epoch, history, class weights, generator states and validation split.
+  :func:`model_from_checkpoint` and :func:`init_from_checkpoint` put its weights into a model.
 - :func:`load_optimizer_state` and :func:`load_scheduler_state` check a resumed run's optimizer and
   scheduler state against the ones the run builds before loading it.
 """
@@ -191,7 +191,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: object, path: 
     groups, state = saved["param_groups"], saved["state"]
     if not isinstance(groups, list) or len(groups) != len(own["param_groups"]) or not isinstance(state, dict):
         raise not_a_checkpoint(path, "its optimizer state does not fit this model and optimizer")
-    shapes = {}
+    shapes: dict[int, torch.Size] = {}
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for group, own_group in zip(groups, own["param_groups"]):
         if not isinstance(group, dict) or group.get("params") != own_group["params"]:
@@ -223,7 +223,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: object, path: 
     _load_into(optimizer, saved, path, "optimizer")
 
 
-def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> None:
+def load_scheduler_state(scheduler: torch.optim.lr_scheduler.LRScheduler, saved: object, path: str | Path) -> None:
     """Load a checkpoint's learning-rate scheduler state after checking it holds only the settings
     (of the same kinds) that ``scheduler`` itself saves: a scheduler loads by assigning every
     saved entry as an attribute, so an unknown or mistyped entry would break later steps."""
@@ -253,7 +253,9 @@ def load_scheduler_state(scheduler: object, saved: object, path: str | Path) -> 
     _load_into(scheduler, saved, path, "scheduler")
 
 
-def _load_into(target: object, saved: dict, path: str | Path, what: str) -> None:
+def _load_into(
+    target: torch.optim.Optimizer | torch.optim.lr_scheduler.LRScheduler, saved: dict, path: str | Path, what: str
+) -> None:
     """``target.load_state_dict(saved)``; whatever torch refuses raises one line naming ``what``."""
     try:
         target.load_state_dict(saved)
@@ -440,7 +442,8 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, state: dict |
     for key, value in source.items():
         if key not in own:
             raise SynthcamError(
-                f"--init {path}: its model has tensor {key[:60]} that this model lacks; use the same --model and --width"
+                f"--init {path}: its model has tensor {key[:60]} that this model lacks; "
+                "use the same --model and --width"
             )
         if own[key].shape != value.shape:
             if key.startswith("classifier."):

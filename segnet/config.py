@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from segnet.limits import (
     MAX_BALANCE_FRAMES,
@@ -61,6 +62,7 @@ def check_device_name(device: object) -> None:
 def check_device(device: object) -> None:
     """:func:`check_device_name`, then that this machine has the CUDA device it names; one-line errors."""
     check_device_name(device)
+    assert isinstance(device, str)  # check_device_name refuses anything else
     if not device.startswith("cuda"):
         return
     import torch
@@ -79,7 +81,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _check_type(name: str, value: object, default: object) -> object:
+def _check_type(name: str, value: Any, default: object) -> Any:
     """``value`` of setting ``name`` as the type of its default (int given for a float is widened);
     any other type raises a one-line :class:`SynthcamError`."""
     flag = name.replace("_", "-")

@@ -24,7 +24,7 @@ contiguous and ``channels_last`` inputs work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -44,7 +44,7 @@ def _conv_bn_relu(cin: int, cout: int, k: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-def _stage(cin: int, widths: list[int], kernel_size: int, dropout: float) -> nn.Sequential:
+def _stage(cin: int, widths: Sequence[int], kernel_size: int, dropout: float) -> nn.Sequential:
     """Conv-BN-ReLU layers of the given output widths, then dropout when ``dropout`` > 0."""
     layers: list[nn.Module] = []
     for c in widths:
@@ -112,7 +112,7 @@ class SegNet(nn.Module):
             x, idx = F.max_pool2d(x, 2, 2, return_indices=True)
             indices.append(idx)
         for block in self.decoder:
-            x = F.max_unpool2d(x, indices.pop(), 2, 2, output_size=sizes.pop())
+            x = F.max_unpool2d(x, indices.pop(), (2, 2), (2, 2), output_size=sizes.pop())
             x = block(x)
         x = self.classifier(x)
         return x[..., :h, :w] if (pad_h or pad_w) else x
@@ -178,7 +178,10 @@ def mc_dropout_predict(model: nn.Module, x: torch.Tensor, samples: int = 8) -> t
     for m in drops:
         m.train(n > 1)
     try:
-        probs = sum(torch.softmax(model(x).float(), dim=1) for _ in range(n)) / n
+        total = torch.softmax(model(x).float(), dim=1)
+        for _ in range(n - 1):
+            total = total + torch.softmax(model(x).float(), dim=1)
+        probs = total / n
     finally:
         model.train(was_training)
     return probs

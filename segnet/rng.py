@@ -43,7 +43,7 @@ def run_scope(seed: int, cudnn_benchmark: bool | None = None) -> Iterator[None]:
 def rng_state() -> dict:
     """The global generator states: ``{"torch": cpu state, "cuda": [state per device]}`` (``cuda``
     only where CUDA is available)."""
-    state = {"torch": torch.get_rng_state()}
+    state: dict[str, torch.Tensor | list[torch.Tensor]] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

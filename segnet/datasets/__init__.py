@@ -7,6 +7,7 @@ and a folder of labelled real depth PNGs (``real``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from torch.utils.data import Dataset
 
@@ -16,7 +17,7 @@ from segnet.datasets.real_folder import RealFolderDataset
 from segnet.datasets.shard_reader import ShardDataset
 from segnet.datasets.sunrgbd import SUNRGBDDataset
 
-DATASETS: dict[str, type[Dataset]] = {
+DATASETS: dict[str, Callable[..., Dataset]] = {
     "nyuv2": NYUv2Dataset,
     "sunrgbd": SUNRGBDDataset,
     "shards": ShardDataset,

@@ -18,6 +18,7 @@ import os
 import weakref
 from collections import OrderedDict
 from multiprocessing.reduction import DupFd
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -146,7 +147,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _mapping(dup: DupFd, token: int, pid: int, size: int) -> mmap.mmap:
+class SharedFd(Protocol):
+    """What :func:`multiprocessing.reduction.DupFd` gives (a file descriptor passed to another process)."""
+
+    def detach(self) -> int:
+        """The descriptor, duplicated into this process."""
+        ...
+
+
+def _mapping(dup: SharedFd, token: int, pid: int, size: int) -> mmap.mmap:
     fd = dup.detach()
     try:
         entry = _MAPPED.get(token)
@@ -170,7 +179,7 @@ def _release(flag: np.ndarray, owner: int, token: int, pid: int) -> None:
         _MAPPED.pop(token, None)
 
 
-def _rebuild(dup: DupFd, token: int, pid: int, size: int, layout: Layout) -> dict[str, torch.Tensor]:
+def _rebuild(dup: SharedFd, token: int, pid: int, size: int, layout: Layout) -> dict[str, torch.Tensor]:
     """Main process: the batch's tensors as views of the mapped segment; the segment is released
     when the last of them (or of their views) is gone."""
     global received

@@ -90,9 +90,11 @@ def _read_gravity_file(path: Path) -> dict[str, np.ndarray]:
     table = {}
     for stem, vector in data.items():
         values = [_number(v) for v in vector] if isinstance(vector, list) and len(vector) == 3 else [None]
-        scale = max(abs(v) for v in values) if None not in values else 0.0
-        unit = [v / scale for v in values] if scale > 0 else [0.0, 0.0, 0.0]  # scaled first: no overflow
-        if None in values or scale * math.hypot(*unit) < 1e-6:
+        numbers = [v for v in values if v is not None]
+        whole = len(numbers) == len(values)  # every entry a finite number
+        scale = max(abs(v) for v in numbers) if whole else 0.0
+        unit = [v / scale for v in numbers] if scale > 0 else [0.0, 0.0, 0.0]  # scaled first: no overflow
+        if not whole or scale * math.hypot(*unit) < 1e-6:
             raise DatasetError(
                 f"{path}: the gravity of {str(stem)[:40]!r} must be three finite numbers [x, y, z] "
                 "that are not all zero"
@@ -133,7 +135,7 @@ class RealFolderDataset(Dataset):
         from synthcam_core.real_frames import RealFolder, open_real_folder
 
         self.classes = check_classes(classes)
-        folder = open_real_folder(path, kind=depth, intrinsics=intrinsics)
+        folder = open_real_folder(Path(path), kind=depth, intrinsics=intrinsics)
         k = folder.intrinsics
         check_window(crop, resize, k.height, k.width)
         self.crop, self.resize = crop, resize

@@ -65,18 +65,18 @@ class FrameBatch(Sequence):
     and stacks copies of them as for any dataset."""
 
     def __init__(self, dataset: ShardDataset, index: np.ndarray):
-        self.dataset, self.index = dataset, index
+        self.dataset, self.indices = dataset, index
         self._batch: dict[str, torch.Tensor] | None = None
 
     def collated(self, shared: bool = False) -> dict[str, torch.Tensor]:
         """The batch dict (leading axis = samples); ``shared``: allocate its images in shared memory
         (cheaper to send from a DataLoader worker). Read once; later calls return the same dict."""
         if self._batch is None:
-            self._batch = self.dataset._read(self.index, shared)
+            self._batch = self.dataset._read(self.indices, shared)
         return self._batch
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.indices)
 
     def __getitem__(self, k):
         if isinstance(k, slice):

@@ -16,7 +16,7 @@ import numpy as np
 
 def data_text(name: str) -> str:
     """Text of the packaged data file ``segnet/data/<name>``."""
-    return resources.files("segnet").joinpath("data", name).read_text()
+    return resources.files("segnet").joinpath("data").joinpath(name).read_text()
 
 
 @cache
