@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,9 +150,9 @@ class LabelMap:
                     raise _labeling_timeout(self.source) from None
                 shown = name if len(name) <= 60 else name[:57] + "..."
                 raise SceneError(
-                    f"label map {self.source}: the rule 're:{pattern.pattern}' takes over {REGEX_TIMEOUT_S:g} s to match "
-                    f"the mesh name {shown!r}; simplify the pattern (avoid nested or overlapping repeats such as "
-                    "(a+)+ or (a|a)+)."
+                    f"label map {self.source}: the rule 're:{pattern.pattern}' takes over {REGEX_TIMEOUT_S:g} s "
+                    f"to match the mesh name {shown!r}; simplify the pattern (avoid nested or overlapping repeats "
+                    "such as (a+)+ or (a|a)+)."
                 ) from None
         return None
 
@@ -168,12 +169,15 @@ class LabelMap:
         deadline = time.monotonic() + LABELING_TIMEOUT_S
         found = [self.rule_class(n, deadline) for n in names]
         unmatched = sorted({n for n, cid in zip(names, found) if cid is None})
-        if unmatched and self.default is None:
+        if not unmatched:
+            return [cid for cid in found if cid is not None], unmatched
+        default = self.default
+        if default is None:
             raise SceneError(
                 f"no label rule in {self.source} matches the mesh name(s) {listed_names(unmatched, quote=True)}; "
                 "add rules for them or a 'default:' class to the label map."
             )
-        return [self.default if cid is None else cid for cid in found], unmatched
+        return [default if cid is None else cid for cid in found], unmatched
 
 
 def listed_names(names: Sequence[str], quote: bool = False) -> str:
@@ -313,10 +317,10 @@ def _compile_rule(pattern: str, source: str) -> Any:
 def _expanded_size(pattern: str) -> int:
     """Number of items of ``pattern`` with every counted repeat ``{n}`` / ``{n,m}`` expanded (unbounded
     repeats count once): what compiling it may build. Raises re.error for a bad pattern."""
-    try:
-        from re import _parser as parser  # Python >= 3.11
-    except ImportError:  # pragma: no cover - older Pythons
-        import sre_parse as parser  # type: ignore[no-redef]
+    if sys.version_info >= (3, 11):
+        from re import _parser as parser
+    else:  # pragma: no cover - older Pythons
+        import sre_parse as parser
 
     return _tree_size(parser.parse(pattern), parser)
 

@@ -160,15 +160,20 @@ def _check_gltf_header(path: Path, size: int) -> None:
     header = _gltf_json(path)
     if not isinstance(header, dict):
         return  # not glTF: the loader reports it
-    nodes = header.get("nodes") if isinstance(header.get("nodes"), list) else []
-    accessors = header.get("accessors") if isinstance(header.get("accessors"), list) else []
-    meshes = header.get("meshes") if isinstance(header.get("meshes"), list) else []
+    nodes, accessors, meshes = (
+        _json_list(header, "nodes"),
+        _json_list(header, "accessors"),
+        _json_list(header, "meshes"),
+    )
     _declared(path, "nodes", len(nodes), 10 * MAX_MESH_PARTS)
     declared = 0
     for a in accessors:
         if isinstance(a, dict) and isinstance(a.get("count"), int) and a["count"] >= 0:
-            item = _GLTF_COMPONENT_BYTES.get(a.get("componentType"), 4) * _GLTF_COMPONENTS.get(a.get("type"), 16)
-            sparse = a.get("sparse") if isinstance(a.get("sparse"), dict) else {}
+            component, kind = a.get("componentType"), a.get("type")
+            item = (_GLTF_COMPONENT_BYTES.get(component, 4) if isinstance(component, int) else 4) * (
+                _GLTF_COMPONENTS.get(kind, 16) if isinstance(kind, str) else 16
+            )
+            sparse = _json_dict(a, "sparse")
             declared += a["count"] * item + (sparse.get("count", 0) if isinstance(sparse.get("count"), int) else 0) * 8
     if declared > 2 * MAX_MESH_FILE_BYTES:
         raise too_many(path, f"arrays of {declared / MIB:,.0f} MiB (declared by its accessors)")
@@ -180,6 +185,18 @@ def _check_gltf_header(path: Path, size: int) -> None:
     )
     _declared(path, "triangles", triangles, MAX_MESH_TRIANGLES)
     _check_gltf_uris(path, header, size)
+
+
+def _json_list(obj: dict, key: str) -> list:
+    """``obj[key]`` when it is a JSON array, else an empty list."""
+    value = obj.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _json_dict(obj: dict, key: str) -> dict:
+    """``obj[key]`` when it is a JSON object, else an empty dict."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _gltf_json(path: Path) -> Any:
@@ -206,7 +223,7 @@ def _gltf_mesh_triangles(mesh: Any, accessors: list) -> int:
     for prim in primitives if isinstance(primitives, list) else []:
         if not isinstance(prim, dict) or prim.get("mode", 4) not in (4, 5, 6):
             continue  # points and lines draw no triangles
-        attributes = prim.get("attributes") if isinstance(prim.get("attributes"), dict) else {}
+        attributes = _json_dict(prim, "attributes")
         source = prim.get("indices", attributes.get("POSITION"))
         if isinstance(source, int) and 0 <= source < len(accessors) and isinstance(accessors[source], dict):
             count = accessors[source].get("count")
@@ -222,8 +239,7 @@ def _check_gltf_uris(path: Path, header: dict, size: int) -> None:
 
     total = size
     for key in ("buffers", "images"):
-        entries = header.get(key) if isinstance(header.get(key), list) else []
-        for entry in entries:
+        for entry in _json_list(header, key):
             uri = entry.get("uri") if isinstance(entry, dict) else None
             if not isinstance(uri, str) or uri.startswith("data:") or "://" in uri:
                 continue  # embedded, or remote (never fetched)
