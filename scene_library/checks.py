@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from scene_library.errors import SceneError
 from scene_library.scene import Scene, points_in_polygon
 
 SHELL = ("floor", "ceiling", "skirting")
@@ -93,8 +94,8 @@ def penetration(a: Convex, b: Convex) -> float:
     cross = np.cross(a.edges[:, None, :], b.edges[None, :, :]).reshape(-1, 3)
     norm = np.linalg.norm(cross, axis=1)
     axes.append(cross[norm > 1e-6] / norm[norm > 1e-6, None])
-    axes = np.concatenate(axes)
-    pa, pb = a.vertices @ axes.T, b.vertices @ axes.T
+    all_axes = np.concatenate(axes)
+    pa, pb = a.vertices @ all_axes.T, b.vertices @ all_axes.T
     overlap = np.minimum(pa.max(axis=0), pb.max(axis=0)) - np.maximum(pa.min(axis=0), pb.min(axis=0))
     return float(max(overlap.min(), 0.0))
 
@@ -148,6 +149,8 @@ def unsupported(scene: Scene, tol: float = 1e-3) -> list[str]:
     from scene_library.shell import walls_of
 
     desc = scene.description
+    if desc is None:
+        raise SceneError("unsupported() checks a scene built from a description; this scene has none")
     objects = desc["objects"]
     pieces = [build_piece(o["kind"], o["params"]) for o in objects]
     walls = walls_of(np.asarray(desc["room"]["polygon"]))

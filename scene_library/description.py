@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import trimesh
@@ -23,6 +24,9 @@ from scene_library.scene import Room, Scene, SceneObject
 from scene_library.shell import shell_parts
 from scene_library.validation import FORMAT, VERSION, check_description
 from synthcam_core.errors import InputError
+
+if TYPE_CHECKING:
+    from scene_library.importer import UpAxis
 
 #: Errors that building a checked description can still meet on odd but in-range params.
 _BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
@@ -44,7 +48,7 @@ def build_piece(kind: str, params: dict) -> Piece:
     return build_registered(kind, params)
 
 
-def imported_piece(path: str | Path, label_map: str | Path, up: str = "z", scale: float = 1.0) -> Piece:
+def imported_piece(path: str | Path, label_map: str | Path, up: UpAxis = "z", scale: float = 1.0) -> Piece:
     """A user mesh file as a placeable piece, labelled by the label-map file; its params (absolute paths,
     up axis, scale) rebuild it."""
     from dataclasses import replace
@@ -56,7 +60,7 @@ def imported_piece(path: str | Path, label_map: str | Path, up: str = "z", scale
     return replace(piece, params=params)
 
 
-def imported_scene_description(path: str | Path, label_map: str | Path, up: str = "z", scale: float = 1.0) -> dict:
+def imported_scene_description(path: str | Path, label_map: str | Path, up: UpAxis = "z", scale: float = 1.0) -> dict:
     """The description of a whole scene imported from a user mesh: no generated shell, one object per
     labelled part, the model's bounding box moved to start at the origin (floor at z = 0)."""
     piece = imported_piece(path, label_map, up, scale)
@@ -160,7 +164,8 @@ def _placed(mesh: trimesh.Trimesh, transform: np.ndarray) -> trimesh.Trimesh:
     """A copy of ``mesh`` moved by the rigid ``transform`` (4, 4); the same vertices as
     ``mesh.copy().apply_transform(transform)`` for a yaw-and-translate pose, without copying caches and visuals
     of plain meshes (the generators' parts carry none)."""
-    if mesh.metadata or mesh.vertex_attributes or mesh.face_attributes or mesh.visual.defined:
+    visual = mesh.visual
+    if mesh.metadata or mesh.vertex_attributes or mesh.face_attributes or (visual is not None and visual.defined):
         return mesh.copy().apply_transform(transform)
     vertices = trimesh.transformations.transform_points(mesh.vertices, transform)
     return trimesh.Trimesh(vertices, np.array(mesh.faces, dtype=np.int64), process=False)

@@ -44,7 +44,7 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import trimesh
@@ -169,6 +169,7 @@ def _classify(objects: list[_Loaded], labels: LabelMap, mesh_path: PathLike) -> 
     except InputError as e:
         raise SceneError(f"{mesh_path}: {e}") from None
     if unmatched:
+        assert labels.default is not None, "classify raises on unmatched names when there is no default"
         default_name = class40_names()[labels.default]
         warnings.warn(
             f"{len(unmatched)} mesh name(s) in {mesh_path} match no rule in {labels.source} and were labelled "
@@ -189,7 +190,7 @@ def _load_objects(mesh_path: PathLike, up: str, scale: float) -> list[_Loaded]:
     for node in scene.graph.nodes_geometry:
         world, geom_name = scene.graph[node]
         geometry = scene.geometry.get(geom_name)
-        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+        if not isinstance(geometry, trimesh.Trimesh) or not isinstance(geom_name, str) or len(geometry.faces) == 0:
             continue  # points, lines, empty meshes: nothing to render
         triangles += len(geometry.faces)  # counted per node: one geometry may be instanced by many nodes
         if triangles > MAX_MESH_TRIANGLES:
@@ -240,7 +241,8 @@ def _read_trimesh_scene(path: Path) -> trimesh.Scene:
     file_type = mesh_file_type(path)
     check_mesh_file(path, file_type)
     try:
-        return trimesh.load(str(path), file_type=file_type, force="scene", **_loader_options(path, file_type))
+        loaded = trimesh.load(str(path), file_type=file_type, force="scene", **_loader_options(path, file_type))
+        return cast(trimesh.Scene, loaded)  # force="scene" always gives a Scene
     except Exception as e:  # trimesh raises anything from ValueError to IndexError on bad input
         detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise SceneError(

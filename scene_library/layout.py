@@ -205,9 +205,9 @@ def propose(layout: Layout, i: int, rng: np.random.Generator) -> Pose | None:
     lo, hi = layout.polygon.min(axis=0), layout.polygon.max(axis=0)
     yaw = float(rng.integers(4)) * np.pi / 2 + float(rng.normal(0.0, np.radians(10)))
     # Half extents of the turned box: centres that would put it through the bounding walls are not drawn.
-    c, s = abs(np.cos(yaw)), abs(np.sin(yaw))
-    half = np.array([unit.width * c + unit.depth * s, unit.width * s + unit.depth * c]) / 2 + WALL_CLEAR
-    lo, hi = lo + np.maximum(half, 0.3), hi - np.maximum(half, 0.3)
+    cos, sin = abs(np.cos(yaw)), abs(np.sin(yaw))
+    extent = np.array([unit.width * cos + unit.depth * sin, unit.width * sin + unit.depth * cos]) / 2 + WALL_CLEAR
+    lo, hi = lo + np.maximum(extent, 0.3), hi - np.maximum(extent, 0.3)
     if np.any(hi < lo):
         return None
     centre = rng.uniform(lo, hi)
@@ -224,6 +224,7 @@ def perturb(layout: Layout, i: int, rng: np.random.Generator, scale: float) -> P
         half = unit.width / 2 + WALL_GAP
         if unit.placement == "corner":
             return propose(layout, i, rng)
+        assert pose.s is not None, "a pose against a wall has its position along the wall"
         s = float(np.clip(pose.s + rng.normal(0.0, 0.3 * scale), half, wall.length - half))
         c = wall.point(s, WALL_GAP + unit.depth / 2)
         return Pose(float(c[0]), float(c[1]), pose.yaw, pose.wall, s)
@@ -245,10 +246,10 @@ def soft_energy(layout: Layout, relations: list[tuple[str, str, float, float]], 
     ids, overlaps, gaps = cache.setdefault("_ids", {}), cache.setdefault("_overlaps", {}), cache.setdefault("_gaps", {})
     boxes, box_ids = [], []
     for u, p in placed:
-        key = (id(u), p.x, p.y, p.yaw)
-        bid = ids.get(key)
+        box_key = (id(u), p.x, p.y, p.yaw)
+        bid = ids.get(box_key)
         if bid is None:
-            bid = ids[key] = (len(ids), unit_box(u, p))
+            bid = ids[box_key] = (len(ids), unit_box(u, p))
         box_ids.append(bid[0])
         boxes.append(bid[1])
     energy = 0.0
@@ -312,17 +313,20 @@ def solve(
     """
     layout.units, layout.poses = [], []
     for unit in units:
-        layout.units.append(unit)
-        layout.poses.append(None)
+        layout.units.append(unit)  # its pose is appended once one is found
         i = len(layout.units) - 1
+        placed: Pose | None = None
         for _ in range(tries):
             pose = propose(layout, i, rng)
             if pose is not None and hard_ok(layout, i, pose):
-                layout.poses[i] = pose
+                placed = pose
                 break
-        if layout.poses[i] is None or not walkway_ok(layout):
-            layout.units.pop()
+        if placed is not None:
+            layout.poses.append(placed)
+            if walkway_ok(layout):
+                continue
             layout.poses.pop()
+        layout.units.pop()
     start = [replace(p) for p in layout.poses]
     cache: dict = {}
     energy = soft_energy(layout, relations, cache)

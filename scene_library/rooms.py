@@ -4,9 +4,10 @@
 and builds it. Furniture comes in groups (a bed with night stands and lamps, a sofa with a coffee table
 facing a TV, a desk with a chair and a monitor, a dining table with chairs, a kitchen counter run with a
 fridge, a bathroom's toilet, vanity, mirror and bath) placed by :func:`scene_library.layout.solve`.
-After the anchor groups, optional pieces line the walls up to a drawn wall fullness (:data:`scene_library.room_units.WALL_FILLERS`)
-and free-standing pieces clutter the middle (:data:`~scene_library.room_units.FREE_FILLERS`), as in NYUv2's small, crowded rooms;
-then wall items, small objects on every support surface, and floor clutter.
+After the anchor groups, optional pieces line the walls up to a drawn wall fullness
+(:data:`scene_library.room_units.WALL_FILLERS`) and free-standing pieces clutter the middle
+(:data:`~scene_library.room_units.FREE_FILLERS`), as in NYUv2's small, crowded rooms; then wall items, small
+objects on every support surface, and floor clutter.
 """
 
 from __future__ import annotations

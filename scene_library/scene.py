@@ -68,7 +68,8 @@ class Room:
         return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1))))
 
     def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
-        """(N,) bool: which of the (N, 2) plan points lie inside the floor polygon, at least ``margin`` m from its edges."""
+        """(N,) bool: which of the (N, 2) plan points lie inside the floor polygon, at least ``margin`` m from
+        its edges."""
         return points_in_polygon(np.atleast_2d(xy), self.footprint, margin)
 
 

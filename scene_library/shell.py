@@ -7,6 +7,7 @@ mounted on a wall with sizes fitted to it; the room code keeps the area a door s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -133,7 +134,9 @@ def _wall_box(wall: Wall, s0: float, s1: float, z0: float, z1: float, o0: float,
     return mesh.apply_transform(transform)
 
 
-def shell_parts(polygon: np.ndarray, height: float, skirting_gaps: list[tuple[int, float, float]] = ()) -> list[Part]:
+def shell_parts(
+    polygon: np.ndarray, height: float, skirting_gaps: Sequence[tuple[int, float, float]] = ()
+) -> list[Part]:
     """Floor, ceiling, one wall per footprint edge, and skirting boards, in world coordinates.
 
     skirting_gaps : ``(wall index, s0, s1)`` spans (m along the wall) without skirting, e.g. doorways.
@@ -200,7 +203,7 @@ def sample_openings(rng: np.random.Generator, polygon: np.ndarray, height: float
         return None
 
     n_doors = 1 + int(rng.random() < 0.15)
-    door_walls = set()
+    door_walls: set[int] = set()
     for wall in (walls[i] for i in rng.permutation(len(walls))):
         if len(door_walls) == n_doors:
             break
