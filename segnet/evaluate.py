@@ -27,7 +27,7 @@ from segnet.eval_pictures import prediction_name, save_prediction_png
 from segnet.eval_protocols import PROTOCOLS, run_protocol
 from segnet.limits import MAX_BATCH_SIZE, MAX_MC_SAMPLES
 from segnet.metrics import Confusion
-from segnet.rng import run_scope
+from segnet.rng import in_run_scope
 from segnet.runfiles import make_directory
 from segnet.train_data import open_dataset
 from synthcam_core.errors import SynthcamError
@@ -246,6 +246,7 @@ def open_split(
     return torch.utils.data.Subset(data, index.tolist()), path, "val"
 
 
+@in_run_scope(0)  # model building and dropout draw from the global generators: the run's own here
 def evaluate(
     checkpoint: str | Path,
     dataset: str,
@@ -279,48 +280,6 @@ def evaluate(
     The caller's torch generator states are the same afterwards (:func:`segnet.rng.run_scope`;
     dropout samples are drawn from the checkpoint's seed, so scores repeat).
     """
-    with run_scope(0):  # model building and dropout draw from the global generators: the run's own here
-        return _evaluate(
-            checkpoint,
-            dataset,
-            path,
-            classes,
-            device,
-            split,
-            batch_size,
-            num_workers,
-            protocols,
-            predictions_dir,
-            mc_samples,
-            depth,
-            real_depth,
-            intrinsics,
-            gravity,
-            frames,
-            on_batch,
-        )
-
-
-def _evaluate(
-    checkpoint: str | Path,
-    dataset: str,
-    path: str,
-    classes: int | None,
-    device: str = "cpu",
-    split: str | None = None,
-    batch_size: int = 4,
-    num_workers: int = 0,
-    protocols: tuple[str, ...] = ("train",),
-    predictions_dir: str | Path | None = None,
-    mc_samples: int = 0,
-    depth: str = "noisy",
-    real_depth: str = "filled",
-    intrinsics: str | None = None,
-    gravity: str | None = None,
-    frames: Sequence[int] | None = None,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict:
-    """:func:`evaluate` inside its generator scope."""
     for p in protocols:
         if p not in PROTOCOLS:
             raise SynthcamError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")

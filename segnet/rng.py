@@ -10,14 +10,19 @@ uninterrupted one would have.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import torch
 
 from segnet.checkpoint import not_a_checkpoint
 from synthcam_core.atomic_file import first_line
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _cuda_devices() -> list[int]:
@@ -38,6 +43,21 @@ def run_scope(seed: int, cudnn_benchmark: bool | None = None) -> Iterator[None]:
             yield
         finally:
             torch.backends.cudnn.benchmark = previous
+
+
+def in_run_scope(seed: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: the function runs inside :func:`run_scope` ``(seed)``, so the caller's generators are
+    untouched by whatever it draws."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def scoped(*args: P.args, **kwargs: P.kwargs) -> R:
+            with run_scope(seed):
+                return function(*args, **kwargs)
+
+        return scoped
+
+    return decorate
 
 
 def rng_state() -> dict:
