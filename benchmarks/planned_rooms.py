@@ -82,7 +82,7 @@ def render_noise_write_fps(plans_path: Path, workers: int, renderer: str) -> flo
     Timed from the first room handed out to the last shard closed; the workers' start-up (imports and
     the GL context) is done before, as a long generation run pays it once.
     """
-    from synthcam.runners import available_cores
+    from synthcam.worker_processes import available_cores
 
     cores = available_cores()
     per_worker = max(1, len(cores) // workers)

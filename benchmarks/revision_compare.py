@@ -12,7 +12,8 @@ two trees take a per-side argument list.
 
 Cases (CPU; a few seconds each):
 - gen1 / gen2: ``synthcam generate`` at 320x240, ray casting, Kinect v1 noise: 3 rooms x 8 frames in one
-  process, and 4 rooms x 100 frames in 2 worker processes (the pipeline of pipeline_fps.py, memory_rss.py,
+  process, and 4 rooms x 300 frames in 2 worker processes (a long job, as pipeline_fps.py times: the
+  fork server's start-up, ~1.5 s on 2 cores, is a fixed cost per run) (the pipeline of pipeline_fps.py, memory_rss.py,
   planned_rooms.py; the noise stages of noise_speed.py; the shard writer of format_cost.py);
 - inspect / validate: ``synthcam inspect`` and ``synthcam validate`` on that dataset (shard reading,
   summary, checksums);
@@ -137,7 +138,7 @@ def _evaluate(side: str, work: Path) -> list[str]:
 
 CASES = [
     Case("gen1", CLI, _generate(1, 3, 8)),
-    Case("gen2", CLI, _generate(2, 4, 100)),
+    Case("gen2", CLI, _generate(2, 4, 300)),
     Case("inspect", CLI, lambda side, work: ["inspect", str(work / "gen1")]),
     Case("validate", CLI, lambda side, work: ["validate", str(work / "gen1")]),
     Case("reader", READER, lambda side, work: [str(work / "gen1")]),

@@ -112,13 +112,12 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
 
     from tqdm import tqdm
 
-    from synthcam.runners import auto_workers, available_cores
-    from synthcam.worker_processes import start_worker_server
+    from synthcam.worker_processes import auto_workers, available_cores, start_worker_server
 
     config = generate_config(config_path, options)
     rooms, frames_per_room, width, height = config.rooms, config.frames_per_room, config.width, config.height
     if workers is None:
-        workers = auto_workers(config)
+        workers = auto_workers(config.rooms, config.frames_per_room)
     if workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
     usable = len(available_cores())

@@ -54,8 +54,8 @@ from synthcam.room_shard import (
     run_room,
     write_room_shard,
 )
-from synthcam.runners import auto_workers, available_cores, run_pool, run_ray
-from synthcam.worker_processes import die_with_parent, start_worker_server
+from synthcam.runners import run_pool, run_ray
+from synthcam.worker_processes import auto_workers, available_cores, die_with_parent, start_worker_server
 from synthcam.write_failures import (
     OutputFullError,
     hdf5_write_failed,

@@ -1,6 +1,7 @@
 """Runners of the rooms still to generate: local worker processes (this process and started ones, one
 room per task, each pinned to its own cores, dying with their parent) and Ray tasks. Both call
-:func:`synthcam.room_shard.run_room`; local workers are capped at the usable cores (:func:`available_cores`).
+:func:`synthcam.room_shard.run_room`; local workers are capped at the usable cores
+(:func:`synthcam.worker_processes.available_cores`).
 
 Process-wide settings (glibc's ``mallopt``, OpenCV's thread count, CPU affinity, environment variables) are
 changed only in the worker processes started here, never in the calling process: an application that wants
@@ -57,27 +58,6 @@ def core_block(cores: list[int], slot: int, per_worker: int) -> list[int]:
 def _worker_task(config: GenerateConfig, room_index: int, out_dir: str, nthreads: int) -> str:
     on_frame = _progress_queue.put if _progress_queue is not None else None
     return str(run_room(config, room_index, Path(out_dir), nthreads, on_frame=on_frame))
-
-
-def available_cores() -> list[int]:
-    """The cores this process may run on, sorted."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
-
-
-#: Jobs of fewer frames run in one process: starting workers (the fork server's imports, ~1-2 s) would cost
-#: more than they save.
-MIN_FRAMES_FOR_WORKERS = 200
-
-
-def auto_workers(config: GenerateConfig) -> int:
-    """Worker processes for ``config``: one per core, at most one per room; 1 for jobs of fewer than
-    :data:`MIN_FRAMES_FOR_WORKERS` frames (workers start from the fork server where there is one, see
-    :func:`synthcam.worker_processes.worker_context`)."""
-    if config.rooms * config.frames_per_room < MIN_FRAMES_FOR_WORKERS:
-        return 1
-    return max(1, min(len(available_cores()), config.rooms))
 
 
 def run_pool(

@@ -17,6 +17,26 @@ from multiprocessing.context import BaseContext
 WORKER_PRELOAD = ("synthcam.worker_preload",)
 
 
+def available_cores() -> list[int]:
+    """The cores this process may run on, sorted."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+#: Jobs of fewer frames run in one process: starting workers (the fork server's imports, ~1-2 s) would cost
+#: more than they save.
+MIN_FRAMES_FOR_WORKERS = 200
+
+
+def auto_workers(rooms: int, frames_per_room: int) -> int:
+    """Worker processes for a job of ``rooms`` x ``frames_per_room`` frames: one per usable core, at most one
+    per room; 1 for jobs of fewer than :data:`MIN_FRAMES_FOR_WORKERS` frames."""
+    if rooms * frames_per_room < MIN_FRAMES_FOR_WORKERS:
+        return 1
+    return max(1, min(len(available_cores()), rooms))
+
+
 def worker_context() -> BaseContext:
     """The multiprocessing context of local workers: ``forkserver`` where the platform has it, else ``spawn``.
 
