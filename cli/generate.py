@@ -112,7 +112,7 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
 
     from tqdm import tqdm
 
-    from synthcam.worker_processes import auto_workers, available_cores, start_worker_server
+    from synthcam.worker_processes import auto_workers, available_cores, needs_gl, start_worker_server
 
     config = generate_config(config_path, options)
     rooms, frames_per_room, width, height = config.rooms, config.frames_per_room, config.width, config.height
@@ -125,7 +125,9 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
         click.echo(f"warning: --workers {workers} is more than the {usable} usable cores; using {usable}", err=True)
         workers = usable
     if workers > 1 and ray_address is None:
-        start_worker_server()  # its imports overlap ours; the first worker forks without waiting
+        start_worker_server(
+            needs_gl(config.renderer)
+        )  # its imports overlap ours; the first worker forks without waiting
 
     from synthcam.generate import generate_dataset
     from synthcam.room_shard import keep_large_buffers_in_heap

@@ -55,7 +55,7 @@ from synthcam.room_shard import (
     write_room_shard,
 )
 from synthcam.runners import run_pool, run_ray
-from synthcam.worker_processes import auto_workers, available_cores, die_with_parent, start_worker_server
+from synthcam.worker_processes import auto_workers, available_cores, die_with_parent, needs_gl, start_worker_server
 from synthcam.write_failures import (
     OutputFullError,
     hdf5_write_failed,
@@ -139,7 +139,7 @@ def generate_dataset(
     if not is_int(workers) or workers < 1:
         raise SynthcamError(f"workers must be at least 1, got {workers}")
     if ray_address is None and min(workers, config.rooms, len(available_cores())) > 1:
-        start_worker_server()  # its imports overlap the checks of out_dir below
+        start_worker_server(needs_gl(config.renderer))  # its imports overlap the checks of out_dir below
     config = config.with_inputs()
     out_dir = Path(out_dir)
     with output_lock(out_dir):

@@ -20,7 +20,7 @@ from pathlib import Path
 from synthcam.generate_config import GenerateConfig, shard_name
 from synthcam.output_dir import PendingRooms
 from synthcam.room_shard import keep_large_buffers_in_heap, run_room
-from synthcam.worker_processes import die_with_parent, worker_context
+from synthcam.worker_processes import die_with_parent, needs_gl, worker_context
 from synthcam.write_failures import silence_failed_hdf5_closes
 from synthcam_core.errors import SynthcamError
 from synthcam_core.extras import require
@@ -78,7 +78,7 @@ def run_pool(
     call fails or is interrupted, they are killed at once and their unfinished temporary shards removed,
     with this process's own.
     """
-    ctx = worker_context()
+    ctx = worker_context(needs_gl(config.renderer))
     progress, counter = ctx.Queue(), ctx.Value("i", 1)  # slot 0 is this process
     nthreads = max(1, len(cores) // workers)
     pin = cores if workers <= len(cores) else []

@@ -13,8 +13,15 @@ import sys
 from multiprocessing.context import BaseContext
 
 #: What the fork server imports once, before it forks each worker (after the caller's ``__main__``,
-#: multiprocessing's default preload): :mod:`synthcam.worker_preload`.
+#: multiprocessing's default preload): :mod:`synthcam.worker_preload`; for the GL backends also
+#: :data:`GL_PRELOAD` (PyOpenGL on EGL, which ray casting never imports).
 WORKER_PRELOAD = ("synthcam.worker_preload",)
+GL_PRELOAD = ("synthcam.worker_preload_gl",)
+
+
+def needs_gl(renderer: str) -> bool:
+    """Whether workers of ``renderer`` may import PyOpenGL (every backend but ``raycast``; ``auto`` may pick GL)."""
+    return renderer != "raycast"
 
 
 def available_cores() -> list[int]:
@@ -37,10 +44,11 @@ def auto_workers(rooms: int, frames_per_room: int) -> int:
     return max(1, min(len(available_cores()), rooms))
 
 
-def worker_context() -> BaseContext:
+def worker_context(gl: bool = True) -> BaseContext:
     """The multiprocessing context of local workers: ``forkserver`` where the platform has it, else ``spawn``.
 
-    The fork server is a fresh, single-threaded process that imports :data:`WORKER_PRELOAD` once and forks
+    The fork server is a fresh, single-threaded process that imports :data:`WORKER_PRELOAD` (and, with
+    ``gl``, :data:`GL_PRELOAD`) once and forks
     every worker from itself: a worker starts in milliseconds with the generation modules imported, and
     never inherits the caller's threads, GL context or settings, whatever the caller did before. The
     preload list is set on multiprocessing's fork-server context, which this module uses only for its
@@ -51,11 +59,11 @@ def worker_context() -> BaseContext:
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__", *WORKER_PRELOAD])
+    ctx.set_forkserver_preload(["__main__", *WORKER_PRELOAD, *(GL_PRELOAD if gl else ())])
     return ctx
 
 
-def start_worker_server() -> None:
+def start_worker_server(gl: bool = True) -> None:
     """Start the fork server of :func:`worker_context` now (no-op where workers are spawned, or when it
     runs already); returns at once, while the server imports.
 
@@ -63,7 +71,7 @@ def start_worker_server() -> None:
     before its own imports, the server's imports overlap them and the first worker forks without waiting.
     Without it, the server starts with the first worker pool.
     """
-    if worker_context().get_start_method() == "forkserver":
+    if worker_context(gl).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()

@@ -175,8 +175,10 @@ def test_generation_changes_no_setting_of_the_calling_process(tmp_path, monkeypa
 def test_workers_start_from_a_fork_server_that_preloads_generation():
     import multiprocessing as mp
 
-    from synthcam.worker_processes import WORKER_PRELOAD, worker_context
+    from synthcam.worker_processes import GL_PRELOAD, WORKER_PRELOAD, needs_gl, worker_context
 
+    assert not needs_gl("raycast") and needs_gl("gl") and needs_gl("pyrender") and needs_gl("auto")
+    assert "synthcam.worker_preload_gl" in GL_PRELOAD  # PyOpenGL only where a GL backend may run
     ctx = worker_context()
     if "forkserver" in mp.get_all_start_methods():
         assert ctx.get_start_method() == "forkserver"
