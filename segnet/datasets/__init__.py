@@ -1,5 +1,6 @@
 """Torch datasets with one sample layout (:mod:`synthcam_core.sample`): synthetic shards, NYUv2, SUN RGB-D,
-and a folder of labelled real depth PNGs (``real``).
+and a folder of labelled real depth PNGs (``real``); clips of consecutive synthetic frames (with optical
+flow when the shards hold it) through :class:`ClipDataset`.
 
 ``make_dataset(name, path, split, classes, **kw)`` picks a reader from :data:`DATASETS` by name.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from torch.utils.data import Dataset
 
+from segnet.datasets.clip_reader import ClipDataset, ClipSampler, expand_clip
 from segnet.datasets.errors import DatasetError
 from segnet.datasets.nyuv2 import NYUv2Dataset
 from segnet.datasets.real_folder import RealFolderDataset
@@ -42,10 +44,13 @@ def make_dataset(name: str, path: str | os.PathLike, split: str | None = None, c
 
 __all__ = [
     "DATASETS",
+    "ClipDataset",
+    "ClipSampler",
     "DatasetError",
     "NYUv2Dataset",
     "RealFolderDataset",
     "SUNRGBDDataset",
     "ShardDataset",
+    "expand_clip",
     "make_dataset",
 ]

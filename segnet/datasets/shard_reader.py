@@ -29,6 +29,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -58,13 +59,22 @@ DEPTH_CHOICES = {"noisy": "depth", "clean": "depth_clean"}
 _COMPACT_FIELD = {"depth": "depth_mm", "depth_clean": "depth_clean_mm"}
 
 
+class BatchSource(Protocol):
+    """A dataset that reads a whole batch at once (:class:`ShardDataset`,
+    :class:`segnet.datasets.clip_reader.ClipDataset`)."""
+
+    def read_batch(self, index: np.ndarray, shared: bool) -> dict[str, torch.Tensor]:
+        """The batch dict of items ``index`` (leading axis = items; images in shared memory if ``shared``)."""
+        ...
+
+
 class FrameBatch(Sequence):
     """What :meth:`ShardDataset.__getitems__` returns: the samples of a list of indices, read when
     first needed. :func:`collate_frames` takes the whole batch (:meth:`collated`) as read, without
     copying; torch's default collate indexes it as a sequence of sample dicts (views into the batch)
-    and stacks copies of them as for any dataset."""
+    and stacks copies of them as for any dataset. ``dataset``: any :class:`BatchSource`."""
 
-    def __init__(self, dataset: ShardDataset, index: np.ndarray):
+    def __init__(self, dataset: BatchSource, index: np.ndarray):
         self.dataset, self.indices = dataset, index
         self._batch: dict[str, torch.Tensor] | None = None
 
@@ -72,7 +82,7 @@ class FrameBatch(Sequence):
         """The batch dict (leading axis = samples); ``shared``: allocate its images in shared memory
         (cheaper to send from a DataLoader worker). Read once; later calls return the same dict."""
         if self._batch is None:
-            self._batch = self.dataset._read(self.indices, shared)
+            self._batch = self.dataset.read_batch(self.indices, shared)
         return self._batch
 
     def __len__(self) -> int:
@@ -85,7 +95,8 @@ class FrameBatch(Sequence):
 
 
 def collate_frames(samples) -> dict[str, torch.Tensor]:
-    """``collate_fn`` for a DataLoader over a :class:`ShardDataset`: the batch that
+    """``collate_fn`` for a DataLoader over a :class:`ShardDataset` (or any :class:`BatchSource`
+    whose ``__getitems__`` returns a :class:`FrameBatch`): the batch that
     ``__getitems__`` reads, as it is (in a worker: into shared memory, so it is never copied), or
     torch's default collate for anything else (a list of samples of another dataset)."""
     if isinstance(samples, FrameBatch):
@@ -93,7 +104,7 @@ def collate_frames(samples) -> dict[str, torch.Tensor]:
     return default_collate(samples)
 
 
-def _empty_batch(spec: dict[str, tuple[tuple[int, ...], torch.dtype]], shared: bool) -> dict[str, torch.Tensor]:
+def empty_batch(spec: dict[str, tuple[tuple[int, ...], torch.dtype]], shared: bool) -> dict[str, torch.Tensor]:
     """Uninitialised tensors ``{key: (shape, dtype)}``; ``shared``: for sending from a DataLoader
     worker, in a reused shared-memory segment (:mod:`segnet.datasets.batch_memory`) when one is free (else
     torch moves them to fresh shared memory when it sends them)."""
@@ -102,6 +113,16 @@ def _empty_batch(spec: dict[str, tuple[tuple[int, ...], torch.dtype]], shared: b
         if batch is not None:
             return batch
     return {key: torch.empty(shape, dtype=dtype) for key, (shape, dtype) in spec.items()}
+
+
+def check_indices(indices: Sequence[int], size: int, what: str) -> np.ndarray:
+    """``indices`` as an (n,) int64 array; ``IndexError`` for one outside ``0 .. size - 1`` (a dataset
+    of ``size`` ``what``, e.g. ``"frames"``)."""
+    index = np.asarray(indices, dtype=np.int64).reshape(-1)
+    bad = index[(index < 0) | (index >= size)]
+    if len(bad):
+        raise IndexError(f"index {int(bad[0])} out of range for a dataset of {size} {what}")
+    return index
 
 
 class ShardDataset(Dataset):
@@ -114,6 +135,8 @@ class ShardDataset(Dataset):
     compact : return uint16 ``depth_mm`` and uint8 ``label`` (a quarter of the bytes through the
     DataLoader); call :func:`synthcam_core.sample.expand` on the batch, ideally after moving it to the GPU.
     Global index ``k`` is frame ``k - offsets[s]`` of shard ``s``, shards in :func:`find_shards` order.
+    ``window``: (rows, cols) int64 stored pixel of each returned row and column (crop, resize), or None;
+    ``out_size``: (height, width) of the returned images.
     """
 
     def __init__(
@@ -140,8 +163,8 @@ class ShardDataset(Dataset):
         if len(sizes) > 1:
             raise ShardError(f"{path} mixes image sizes {sorted(sizes)}; read each resolution as its own dataset")
         height, width = sizes.pop()
-        self._window = window_pixels(crop, resize, height, width)  # checks crop and resize
-        self.out_size = (height, width) if self._window is None else (len(self._window[0]), len(self._window[1]))
+        self.window = window_pixels(crop, resize, height, width)  # checks crop and resize
+        self.out_size = (height, width) if self.window is None else (len(self.window[0]), len(self.window[1]))
         self.offsets = np.concatenate([[0], np.cumsum([len(s) for s in self.shards])]).astype(np.int64)
         self._luts = [self._lut(s) for s in self.shards]
         intr = [[s.intrinsics.fx, s.intrinsics.fy, s.intrinsics.cx, s.intrinsics.cy] for s in self.shards]
@@ -175,11 +198,7 @@ class ShardDataset(Dataset):
         return FrameBatch(self, self._check(indices))
 
     def _check(self, indices: Sequence[int]) -> np.ndarray:
-        index = np.asarray(indices, dtype=np.int64).reshape(-1)
-        bad = index[(index < 0) | (index >= len(self))]
-        if len(bad):
-            raise IndexError(f"index {int(bad[0])} out of range for a dataset of {len(self)} frames")
-        return index
+        return check_indices(indices, len(self), "frames")
 
     @property
     def open_shards(self) -> list[int]:
@@ -194,8 +213,32 @@ class ShardDataset(Dataset):
         while len(recent) > MAX_OPEN_SHARDS:
             self.shards[recent.popitem(last=False)[0]].close()
 
-    def _read(self, index: np.ndarray, shared: bool) -> dict[str, torch.Tensor]:
-        """The batch dict of global indices ``index`` (images in shared memory if ``shared``).
+    def read_batch(self, index: np.ndarray, shared: bool) -> dict[str, torch.Tensor]:
+        """The batch dict of global indices ``index`` (images in shared memory if ``shared``):
+        :meth:`batch_spec` tensors filled by :meth:`read_into`."""
+        batch = empty_batch(self.batch_spec(len(index)), shared)
+        self.read_into(batch, index)
+        return batch
+
+    def batch_spec(self, size: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """``{key: (shape, dtype)}`` of a batch of ``size`` samples (the sample layout, leading axis = samples)."""
+        height, width = self.out_size
+        return {
+            DEPTH_MM if self.compact else DEPTH: (
+                (size, 1, height, width),
+                torch.uint16 if self.compact else torch.float32,
+            ),
+            LABEL: ((size, height, width), torch.uint8 if self.compact else torch.int64),
+            INTRINSICS: ((size, 4), torch.float32),
+            GRAVITY: ((size, 3), torch.float32),
+            CAMERA_HEIGHT: ((size,), torch.float32),
+            POSE: ((size, 4, 4), torch.float32),
+            INDEX: ((size,), torch.int64),
+        }
+
+    def read_into(self, batch: dict[str, torch.Tensor], index: np.ndarray) -> None:
+        """Fill ``batch`` (tensors of :meth:`batch_spec` ``(len(index))``, other keys ignored) with the
+        samples of global indices ``index``.
 
         Each run of consecutive frames of one shard is read with one HDF5 read per field (see
         :meth:`ShardFile.read_frames`); compact samples without crop or resize are decompressed
@@ -203,20 +246,8 @@ class ShardDataset(Dataset):
         """
         shard_of = np.searchsorted(self.offsets, index, side="right") - 1
         frame = index - self.offsets[shard_of]
-        size, (height, width) = len(index), self.out_size
+        size = len(index)
         depth_key = DEPTH_MM if self.compact else DEPTH
-        batch = _empty_batch(
-            {
-                depth_key: ((size, 1, height, width), torch.uint16 if self.compact else torch.float32),
-                LABEL: ((size, height, width), torch.uint8 if self.compact else torch.int64),
-                INTRINSICS: ((size, 4), torch.float32),
-                GRAVITY: ((size, 3), torch.float32),
-                CAMERA_HEIGHT: ((size,), torch.float32),
-                POSE: ((size, 4, 4), torch.float32),
-                INDEX: ((size,), torch.int64),
-            },
-            shared,
-        )
         depth_np, label_np = batch[depth_key].numpy()[:, 0], batch[LABEL].numpy()
         poses = np.empty((size, 4, 4), dtype=np.float64)
         ends = np.flatnonzero((np.diff(shard_of) != 0) | (np.diff(frame) != 1)) + 1
@@ -225,15 +256,15 @@ class ShardDataset(Dataset):
             shard, lut = self.shards[s], self._luts[s]
             self._note_open(s)
             out = {}
-            if self.compact and self._window is None:
+            if self.compact and self.window is None:
                 out[self._fields[0]] = depth_np[a:b]
                 if lut is None:
                     out["class40"] = label_np[a:b]
             read = shard.read_frames(first, first + b - a, self._fields, verify=self.verify, out=out)
             poses[a:b] = shard.poses[first : first + b - a]
             mm, class40 = read[self._fields[0]], read["class40"]
-            if self._window is not None:
-                rows, cols = self._window
+            if self.window is not None:
+                rows, cols = self.window
                 mm, class40 = mm[:, rows[:, None], cols], class40[:, rows[:, None], cols]
             if self.compact:
                 if self._fields[0] not in out:
@@ -254,7 +285,6 @@ class ShardDataset(Dataset):
             (INDEX, index),
         ):
             batch[key].numpy()[...] = value  # casts float64 to float32
-        return batch
 
 
 class ShardOrderSampler(Sampler[int]):
