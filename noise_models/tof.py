@@ -11,7 +11,8 @@ import numpy as np
 from noise_models.base import Stage, incidence_cosine
 from noise_models.checks import MAX_DEPTH_M, MAX_KERNEL_PX, MAX_SAMPLES, require, require_finite
 from noise_models.sampling import standard_normal
-from noise_models.view import DepthView, unit_rays
+from noise_models.view import DepthView
+from synthcam_core.geometry.rays import unit_rays
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from noise_models import view
+from synthcam_core.geometry.rays import unit_rays
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def _rays(batch: TorchBatch):
     """(H, W, 3) unit viewing rays of the batch's camera, on its device."""
     torch = torch_module()
     k, dev = batch.intrinsics, batch.depth.device
-    rays = torch.from_numpy(np.array(view.unit_rays(k))).to(dev)
+    rays = torch.from_numpy(np.array(unit_rays(k))).to(dev)
     return rays  # (H, W, 3)
 
 

@@ -13,10 +13,11 @@ A frame handed to a stage must provide:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+
+from synthcam_core.geometry.rays import unit_rays
 
 
 class DepthView(Protocol):
@@ -34,30 +35,6 @@ class DepthView(Protocol):
     def intrinsics(self) -> Any: ...
 
 
-@lru_cache(maxsize=8)
-def _unit_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    u = (np.arange(width, dtype=np.float32) + 0.5 - cx) / fx
-    v = (np.arange(height, dtype=np.float32) + 0.5 - cy) / fy
-    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((1, 1), np.float32)), axis=-1)
-    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-    rays.flags.writeable = False
-    return rays
-
-
-@lru_cache(maxsize=8)
-def _ray_z(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    out = np.ascontiguousarray(_unit_rays(width, height, fx, fy, cx, cy)[..., 2])
-    out.flags.writeable = False
-    return out
-
-
-def unit_ray_z(intrinsics: Any) -> np.ndarray:
-    """(H, W) float32 z-component of each pixel's unit viewing ray, i.e. z-depth / distance along the ray
-    (cached, read-only)."""
-    k = intrinsics
-    return _ray_z(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy))
-
-
 def incidence_from_normals(normals: np.ndarray, intrinsics: Any) -> np.ndarray:
     """(H, W) float32 |cos theta| from (H, W, 3) float32 camera-frame unit normals: theta is the angle
     between the normal and the pixel's viewing ray; zero normals (no surface) give 0."""
@@ -67,9 +44,3 @@ def incidence_from_normals(normals: np.ndarray, intrinsics: Any) -> np.ndarray:
     prod = cv2.multiply(normals, unit_rays(intrinsics))
     cos = cv2.transform(prod, np.ones((1, 3), np.float32))
     return np.abs(cos, out=cos)
-
-
-def unit_rays(intrinsics: Any) -> np.ndarray:
-    """(H, W, 3) float32 unit camera-frame viewing directions through each pixel centre (cached)."""
-    k = intrinsics
-    return _unit_rays(int(k.width), int(k.height), float(k.fx), float(k.fy), float(k.cx), float(k.cy))

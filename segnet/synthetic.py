@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.camera import Intrinsics
+from synthcam_core.geometry.rays import pixel_rays
 from synthcam_core.labels import class40_id
 from synthcam_core.sample import class40_lut, gravity_from_pose, make_sample
 

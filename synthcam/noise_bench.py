@@ -33,9 +33,10 @@ import cv2
 import numpy as np
 
 import noise_models
-from synthcam_core.camera import Intrinsics, pixel_centres, pixel_slopes
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam_core.frame import Frame
+from synthcam_core.geometry.rays import pixel_centres, pixel_slopes
 
 CHECKS = ("sigma", "lattice", "valid", "shadow", "edges", "multipath")
 SIGMA_DEPTHS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5)

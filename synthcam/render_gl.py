@@ -23,13 +23,13 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from noise_models.view import unit_ray_z
 from scene_library import Scene
 from synthcam.egl import egl_context, egl_proc, import_gl, make_current
 from synthcam.render_raycast import SurfaceDistance
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam_core.frame import Frame
+from synthcam_core.geometry.rays import unit_ray_z
 
 #: Near and far clip planes in metres: cameras keep >= 0.3 m from geometry; rooms are far smaller than 100 m.
 Z_NEAR, Z_FAR = 0.01, 100.0

@@ -15,10 +15,11 @@ from noise_models.view import incidence_from_normals
 from scene_library import Scene
 from synthcam.egl import EGL_PACKAGES, egl_environment, import_gl
 from synthcam.render_raycast import LabelTables, SurfaceDistance
-from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam_core.extras import require
 from synthcam_core.frame import Frame
+from synthcam_core.geometry.rays import pixel_rays
 
 #: OpenCV camera frame -> GL camera frame (y up, z backwards): flip y and z.
 CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])

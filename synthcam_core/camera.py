@@ -2,7 +2,7 @@
 
 Conventions: camera frame is OpenCV (x right, y down, z forward); a pose is a (4, 4) float64
 camera-to-world matrix; pixel (u, v) has its centre at (u + 0.5, v + 0.5) in the continuous image
-coordinates in which ``cx, cy`` are given.
+coordinates in which ``cx, cy`` are given. The pixel-centre ray grid is :mod:`synthcam_core.geometry.rays`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -87,36 +86,6 @@ def parse_resolution(text: str) -> tuple[int, int]:
     except SynthcamError as exc:
         raise SynthcamError(str(exc).replace(f"resolution {w}x{h}", f"resolution {text!r}", 1)) from None
     return w, h
-
-
-def pixel_centres(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre image coordinates: ((W,) u + 0.5, (H,) v + 0.5), float64 pixels."""
-    return (np.arange(intrinsics.width, dtype=np.float64) + 0.5, np.arange(intrinsics.height, dtype=np.float64) + 0.5)
-
-
-def pixel_slopes(intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
-    """Slopes of the rays through the pixel centres: ((W,) x/z, (H,) y/z), float64.
-
-    The one pixel-centre ray grid of the project: :func:`pixel_rays` and every backend, check and measure
-    that needs rays build on it.
-    """
-    u, v = pixel_centres(intrinsics)
-    return (u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy
-
-
-@lru_cache(maxsize=8)
-def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
-    """(H, W, 3) float32 camera-frame ray directions with z = 1, through each pixel centre.
-
-    Scaling a ray by a z-depth gives the camera-frame point. The result is cached and read-only.
-    """
-    u, v = pixel_slopes(intrinsics)
-    rays = np.empty((intrinsics.height, intrinsics.width, 3), dtype=np.float32)
-    rays[..., 0] = u[None, :]
-    rays[..., 1] = v[:, None]
-    rays[..., 2] = 1.0
-    rays.flags.writeable = False
-    return rays
 
 
 def project(points_cam: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:

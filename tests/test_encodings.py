@@ -11,8 +11,9 @@ import torch
 from segnet.encodings import ENCODINGS, encode, encode_batch, encode_numpy, estimate_camera_height
 from segnet.synthetic import SyntheticRooms, look_pose
 from segnet.train_data import hflip
-from synthcam_core.camera import Intrinsics, pixel_rays
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
+from synthcam_core.geometry.rays import pixel_rays
 from synthcam_core.sample import gravity_from_pose, make_sample
 
 CAM = Intrinsics.nyuv2().scaled(80, 60)

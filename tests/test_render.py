@@ -4,8 +4,9 @@ import pytest
 from scene_library.objects.base import box
 from synthcam.render import make_renderer
 from synthcam.render_raycast import RaycastRenderer
-from synthcam_core.camera import Intrinsics, look_at, pixel_rays, project
+from synthcam_core.camera import Intrinsics, look_at, project
 from synthcam_core.errors import SynthcamError
+from synthcam_core.geometry.rays import pixel_rays
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))  # camera at origin looking along +y
 
@@ -122,7 +123,7 @@ def test_instances_only_equals_the_full_render(small_camera, make_scene):
 
 
 def test_pixel_slopes_are_the_rays_of_the_pixel_centres():
-    from synthcam_core.camera import pixel_centres, pixel_slopes
+    from synthcam_core.geometry.rays import pixel_centres, pixel_slopes
 
     cam = Intrinsics(5, 3, 2.5, 3.0, 2.2, 1.4)
     (u, v), (a, b) = pixel_centres(cam), pixel_slopes(cam)

@@ -22,8 +22,9 @@ from functools import cached_property, lru_cache
 import cv2
 import numpy as np
 
-from synthcam_core.camera import Intrinsics, pixel_slopes
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
+from synthcam_core.geometry.rays import pixel_slopes
 
 REFERENCE_WIDTH = 640
 """Pixel distances are expressed in pixels of an image this wide (the NYUv2 / Kinect v1 width)."""
