@@ -72,6 +72,9 @@ G = GenerateConfig
 )
 @setting(G, "scene", type=click.Path(dir_okay=False, path_type=Path), default=None, show_default=False)
 @setting(G, "renderer", type=click.Choice(RENDERERS))
+@setting(G, "flow", is_flag=True, show_default=False)
+@setting(G, "frame_rate", type=float, metavar="HZ")
+@setting(G, "clip_length", type=int, metavar="N")
 @click.option(
     "--workers",
     type=int,

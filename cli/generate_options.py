@@ -36,6 +36,9 @@ SETTINGS = (
     "room_types",
     "scene",
     "renderer",
+    "flow",
+    "frame_rate",
+    "clip_length",
 )
 """The options of ``generate`` that set fields of :class:`GenerateConfig` (the others say how to run)."""
 REQUIRED = ("rooms", "frames_per_room")
@@ -61,6 +64,9 @@ def generate_config(config_path: Path | None, options: dict) -> GenerateConfig:
             "scene",
             "camera",
             "camera_intrinsics",
+            "flow",
+            "frame_rate",
+            "clip_length",
         )
     }
     values = merge(defaults, from_file, flagged)
@@ -88,7 +94,9 @@ def _flag_settings(options: dict, flags: set[str], from_file: dict) -> dict:
     from synthcam_core.camera import parse_resolution
 
     out: dict[str, Any] = {
-        name: options[name] for name in ("rooms", "frames_per_room", "seed", "renderer") if name in flags
+        name: options[name]
+        for name in ("rooms", "frames_per_room", "seed", "renderer", "flow", "frame_rate", "clip_length")
+        if name in flags
     }
     if "resolution" in flags:
         out["width"], out["height"] = parse_resolution(options["resolution"])

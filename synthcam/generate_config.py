@@ -36,6 +36,12 @@ MAX_SEED = 2**63 - 1
 """Largest master seed: every shard stores it as a signed 64-bit integer."""
 
 
+SIMULATION_HZ = 25.0
+"""Rate (Hz) at which the camera walk is simulated (:class:`synthcam.walk.WalkParams` ``rate_hz``); a
+frame is every :func:`steps_per_frame` steps."""
+FRAME_RATE_EXAMPLES = "25, 12.5, 5, 2.5 or 1"
+"""Frame rates named by the error for one that is not a whole number of simulation steps."""
+
 DEFAULT_CAMERA = "nyuv2"
 """The camera of generated frames unless a config names another (a key of
 :data:`synthcam_core.real_frames.CAMERAS`)."""
@@ -67,6 +73,12 @@ class GenerateConfig:
         :func:`camera_at` (resampled, or scaled uniformly and centre-cropped where the aspect ratios differ).
     camera_intrinsics : ``(fx, fy, cx, cy)`` in pixels of the width x height image, instead of ``camera``
         (() = none).
+    flow : store the forward optical flow of every frame to the next (format version 3 shards).
+    frame_rate : frames per second of the exported video (Hz); the walk is simulated at
+        :data:`SIMULATION_HZ`, so ``SIMULATION_HZ / frame_rate`` must be a whole number of steps
+        (:func:`steps_per_frame`).
+    clip_length : frames come in clips of this many consecutive frames with no gap; a multiple of it
+        makes ``frames_per_room``.
     inputs : ``{absolute path: sha256 hex}`` of every input file (the scene description and the files it
         references), filled in by :meth:`with_inputs`; part of the config, so a resumed run never mixes
         shards made from different inputs.
@@ -106,6 +118,21 @@ class GenerateConfig:
     )
     camera_intrinsics: tuple[float, ...] = _setting(
         (), "fx,fy,cx,cy in pixels of the generated images, instead of --camera."
+    )
+    flow: bool = _setting(
+        False,
+        "Store the optical flow of every frame to the next one with a mask of valid, occluded and "
+        "out-of-view pixels (shard format version 3).",
+    )
+    frame_rate: float = _setting(
+        2.5,
+        "Frames per second of the video; the walk is simulated at 25 Hz, so 25 / HZ must be whole "
+        "(25, 12.5, 5, 2.5, 1 ...).",
+    )
+    clip_length: int = _setting(
+        1,
+        "Frames come in clips of N consecutive frames with no gap between them; --frames-per-room must "
+        "be a multiple of N.",
     )
 
     def validate(self) -> None:
@@ -156,6 +183,10 @@ class GenerateConfig:
         if self.camera_intrinsics:
             explicit_intrinsics(self.camera_intrinsics, self.width, self.height)
         noise_models.make(self.noise, self.noise_params)
+        if not isinstance(self.flow, bool):
+            raise SynthcamError(f"flow must be true or false, got {self.flow!r}")
+        steps_per_frame(self.frame_rate)
+        _check_clip_length(self.clip_length, self.frames_per_room)
 
     def with_inputs(self) -> GenerateConfig:
         """This config with :attr:`inputs` hashed from the files as they are now (``{}`` without a scene)."""
@@ -234,6 +265,41 @@ def _check_count(name: str, value, largest: int, what_to_do: str) -> None:
         raise SynthcamError(f"{name} must be at least 1, got {value}")
     if value > largest:
         raise SynthcamError(f"{name} is {value}; at most {largest:,} {what_to_do}")
+
+
+def steps_per_frame(frame_rate: float) -> int:
+    """Simulation steps (at :data:`SIMULATION_HZ`) between consecutive frames at ``frame_rate`` Hz.
+
+    Raises :class:`SynthcamError` (one line listing valid rates) unless ``SIMULATION_HZ / frame_rate`` is a
+    whole number of at least 1 (to a relative 1e-9, so 12.5 and 0.1 are exact).
+    """
+    if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or not frame_rate > 0:
+        steps = 0.0
+    else:
+        steps = SIMULATION_HZ / frame_rate
+    whole = round(steps) if steps < 1e9 else 0
+    if whole < 1 or abs(steps - whole) > 1e-9 * whole:
+        raise SynthcamError(
+            f"frame-rate {frame_rate} Hz is not {SIMULATION_HZ:g} Hz (the walk's simulation rate) over a whole "
+            f"number of steps; use e.g. {FRAME_RATE_EXAMPLES}"
+        )
+    return int(whole)
+
+
+def _check_clip_length(clip_length, frames_per_room: int) -> None:
+    """Raise :class:`SynthcamError` unless ``clip_length`` is an integer from 1 that divides ``frames_per_room``."""
+    if not is_int(clip_length) or clip_length < 1:
+        raise SynthcamError(f"clip-length must be at least 1, got {clip_length}")
+    if clip_length > frames_per_room:
+        raise SynthcamError(
+            f"clip-length {clip_length} is longer than frames-per-room {frames_per_room}; "
+            f"use a clip length of at most {frames_per_room}"
+        )
+    if frames_per_room % clip_length:
+        raise SynthcamError(
+            f"frames-per-room {frames_per_room} is not a multiple of clip-length {clip_length}; "
+            f"use e.g. frames-per-room {(frames_per_room // clip_length + 1) * clip_length}"
+        )
 
 
 def input_files(scene: str | Path) -> list[Path]:

@@ -7,6 +7,7 @@ A room's bytes depend only on the config and the room index (see :func:`synthcam
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,11 @@ import numpy as np
 import noise_models
 from scene_library import Scene, build_scene, generate_room, load_description
 from synthcam import __version__
-from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name
+from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name, steps_per_frame
 from synthcam.render import Renderer, make_renderer
 from synthcam.render_raycast import RaycastRenderer
 from synthcam.trajectory import Trajectory, sample_trajectory
+from synthcam.walk import DEFAULT_WALK_PARAMS, WalkParams
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 from synthcam_core.errors import SynthcamError
 from synthcam_shards.shard_file import ShardWriter, default_label_tables
@@ -44,6 +46,7 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
     scene_seq, traj_seq, _ = room_seed(config, room_index).spawn(3)
     scene_rng, traj_rng = np.random.default_rng(scene_seq), np.random.default_rng(traj_seq)
     intrinsics = config.intrinsics
+    params = walk_params(config)
     for attempt in range(1 if config.scene else max_rooms):
         if config.scene:
             scene = build_scene(load_description(Path(config.scene)))
@@ -59,13 +62,23 @@ def plan_room(config: GenerateConfig, room_index: int, nthreads: int = 0, max_ro
         # it is the fastest at that size and it answers distance queries.
         probe = RaycastRenderer(scene, intrinsics.scaled(64, 48), nthreads)
         try:
-            trajectory = sample_trajectory(scene, config.frames_per_room, traj_rng, probe.distance, probe.instances)
+            trajectory = sample_trajectory(
+                scene, config.frames_per_room, traj_rng, probe.distance, probe.instances, params=params
+            )
         except SynthcamError:
             if config.scene or attempt == max_rooms - 1:
                 raise
             continue
         return RoomPlan(room_index, scene, make_renderer(config.renderer, scene, intrinsics, nthreads), trajectory)
     raise AssertionError("unreachable")
+
+
+def walk_params(config: GenerateConfig) -> WalkParams:
+    """The walk of ``config``'s trajectories: the default dynamics with its frame rate and clip length
+    (the defaults, 2.5 Hz in clips of 1, are :data:`~synthcam.walk.DEFAULT_WALK_PARAMS` itself)."""
+    return dataclasses.replace(
+        DEFAULT_WALK_PARAMS, frame_every=steps_per_frame(config.frame_rate), clip_length=config.clip_length
+    )
 
 
 def generate_room_shard(

@@ -20,8 +20,9 @@ re-proposed on collision) retuned to a person walking slowly with a handheld dep
   around the mean of -12 deg and the elevation of the look-at point (half each), clamped to
   [-40, +5] deg: close-ups look down onto the piece, far views nearly level (about -15 deg on average).
   Roll is 0.
-- **Time**: the walk is simulated at 25 Hz; after a 3 s burn-in every 10th step (0.4 s) is a candidate
-  frame; a frame's timestamp is its step index over the rate, counted from the first frame.
+- **Time**: the walk is simulated at 25 Hz; after a 3 s burn-in every ``frame_every``-th step is a
+  candidate frame (by default every 10th, 0.4 s: 2.5 frames/s); a frame's timestamp is its step index over
+  the rate, counted from the first frame.
 - **Constraints**: the eye stays inside the room footprint and at least ``clearance + 0.05`` m from all
   geometry at every simulation step (a step is at most 2 cm, so the whole simulated path keeps
   ``clearance``); a violating step is re-proposed with a fresh random force up to 5 times, then the
@@ -30,7 +31,9 @@ re-proposed on collision) retuned to a person walking slowly with a handheld dep
 - **Views**: a candidate frame is rendered at low resolution and rejected when wall covers more than
   70 % of it, wall + floor + ceiling more than 85 %, or fewer than 3 object instances (not room
   structure) cover at least 1 % each. Rejected candidates are skipped (the frames stay a time-ordered
-  video sequence with a gap). A walk is abandoned and a new one started when more than 20 % of its
+  video sequence with a gap). With ``clip_length`` N > 1 the frames come in clips of N consecutive
+  candidates without a gap: a rejection within a clip drops the clip's frames so far, and the next
+  accepted candidate starts the clip again. A walk is abandoned and a new one started when more than 20 % of its
   candidates are rejected or the eye travels less than ``min(1 m, 0.1 m/s * duration)``.
 
 The two bodies are :mod:`synthcam.walk`, the clearance queries :mod:`synthcam.free_space` and the view
@@ -200,12 +203,14 @@ def _walk(ctx: WalkContext, rng: np.random.Generator, n_frames: int, rules: View
     rejected_views = rejected_segments = 0
     step = -p.frame_every  # the first candidate is the state at the end of the burn-in
     path = 0.0  # metres the eye travelled since the first frame
+    candidates = 0
     while len(poses) < n_frames:
         if step >= 0:
             for _ in range(p.frame_every):
                 moved = walk.step()
                 path += moved if poses else 0.0
         step += p.frame_every
+        candidates += 1
         pose = walk.pose()
         if poses and not ctx.free.segment_clear(poses[-1][:3, 3], pose[:3, 3], ctx.clearance):
             rejected_segments += 1
@@ -218,6 +223,10 @@ def _walk(ctx: WalkContext, rng: np.random.Generator, n_frames: int, rules: View
                 continue
             rejected_views += 1
             walk.switch_focus()
+        partial = len(poses) % p.clip_length  # frames of an unfinished clip: dropped, the clip starts again
+        if partial:
+            del poses[-partial:], steps[-partial:], rows[-partial:]
+            path = path if poses else 0.0
         if rejected_views + rejected_segments > max_rejected:
             return _Outcome(None, "too many rejected views")
     timestamps = (np.array(steps, dtype=np.float64) - steps[0]) / p.rate_hz
@@ -228,7 +237,7 @@ def _walk(ctx: WalkContext, rng: np.random.Generator, n_frames: int, rules: View
     stats = SamplingStats(
         attempts=0,
         failures={},
-        candidates=n_frames + rejected_views + rejected_segments,
+        candidates=candidates,
         rejected_views=rejected_views,
         rejected_segments=rejected_segments,
         bounces=walk.bounces,

@@ -25,6 +25,8 @@ class WalkParams:
     """Dynamics of the two-body walk (SI units: m, s, rad).
 
     rate_hz : simulation rate (Hz). frame_every : simulation steps per candidate frame.
+    clip_length : frames come in clips of this many consecutive candidates (``frame_every`` steps apart);
+        a candidate rejected within a clip drops the clip's frames so far.
     burn_in_s : seconds walked before the first candidate frame.
     max_speed, max_accel : eye speed (m/s) and acceleration (m/s^2) caps. drag : linear drag (1/s).
     cruise_speed, cruise_gain : plan speed (m/s) the walker tends to keep, and how strongly (1/s).
@@ -49,6 +51,7 @@ class WalkParams:
 
     rate_hz: float = 25.0
     frame_every: int = 10
+    clip_length: int = 1
     burn_in_s: float = 3.0
     max_speed: float = 0.5
     max_accel: float = 0.5

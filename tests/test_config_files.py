@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import pytest
 import torch
+from test_bytes_pinned import dataset_hashes
 
 from synthcam.generate_config import GenerateConfig, camera_at
 from synthcam_core.camera import Intrinsics
@@ -40,14 +40,6 @@ depth_jitter: 0.1  # no option: only a file sets it
 """
 
 
-def hashes(directory) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.iterdir())
-        if not p.name.startswith(".")
-    }
-
-
 def test_generate_from_a_config_file_then_from_its_written_config_gives_the_same_bytes(cli, tmp_path):
     spec = tmp_path / "gen.yaml"
     spec.write_text(
@@ -59,7 +51,7 @@ def test_generate_from_a_config_file_then_from_its_written_config_gives_the_same
     written = first / CONFIG_NAME
     assert is_written_config(written) and "sigma_units: 0.4" in written.read_text()
     assert cli("generate", "--config", written, "--workers", "1", "--quiet", "--out", again).exit_code == 0
-    assert hashes(first) == hashes(again)  # shards, manifest.json and config.yaml
+    assert dataset_hashes(first) == dataset_hashes(again)  # shards, manifest.json and config.yaml
     result = cli(
         "generate",
         *GEN,
@@ -73,7 +65,7 @@ def test_generate_from_a_config_file_then_from_its_written_config_gives_the_same
         flags,
     )
     assert result.exit_code == 0, result.output
-    assert hashes(flags) == hashes(first)  # the same settings as flags
+    assert dataset_hashes(flags) == dataset_hashes(first)  # the same settings as flags
 
 
 def test_flags_override_the_file_and_the_defaults_keep_the_pinned_bytes(cli, tmp_path):
@@ -84,7 +76,7 @@ def test_flags_override_the_file_and_the_defaults_keep_the_pinned_bytes(cli, tmp
     out = tmp_path / "out"
     result = cli("generate", "--config", spec, "--seed", "3", "--workers", "1", "--quiet", "--out", out)
     assert result.exit_code == 0, result.output
-    got = hashes(out)
+    got = dataset_hashes(out)
     assert {name: got[name] for name in PINNED} == PINNED  # seed 3 as pinned: the flag won, the bytes are as before
     assert "seed: 3\n" in (out / CONFIG_NAME).read_text() and "camera: nyuv2" in (out / CONFIG_NAME).read_text()
 
@@ -101,6 +93,11 @@ def test_flags_override_the_file_and_the_defaults_keep_the_pinned_bytes(cli, tmp
         ("rooms: 1\nframes_per_room: 1\ncamera: kinect\n", ("unknown camera 'kinect'", "sunrgbd_kv2")),
         ("rooms: 1\nframes_per_room: 1\ncamera_intrinsics: [1, 2]\n", ("camera_intrinsics", "4 numbers")),
         ("rooms: 1\nframes_per_room: 1\ninputs: {}\n", ("unknown key 'inputs'",)),
+        ("rooms: 1\nframes_per_room: 6\nframe_rate: 3\n", ("frame-rate 3.0 Hz", "25, 12.5, 5, 2.5")),
+        ("rooms: 1\nframes_per_room: 6\nframe_rate: fast\n", ("frame_rate must be a number",)),
+        ("rooms: 1\nframes_per_room: 6\nclip_length: 4\n", ("not a multiple of clip-length 4",)),
+        ("rooms: 1\nframes_per_room: 6\nclip_length: 1.5\n", ("clip_length must be an integer",)),
+        ("rooms: 1\nframes_per_room: 6\nflow: 1\n", ("flow must be true or false",)),
         ("- 1\n- 2\n", ("must be a YAML mapping",)),
         ("a: &x 1\nb: *x\n", ("alias",)),
         ("rooms: 1\nrooms: 2\n", ("twice",)),
