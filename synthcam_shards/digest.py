@@ -1,6 +1,7 @@
 """The header digest of a shard (FORMAT.md, "Header digest"): a SHA-256 over every root attribute, every
-dataset's dtype, shape, chunking and attributes, and the data of every dataset but the (N, H, W) image
-stacks. The writer stores it in the :data:`~synthcam_shards.format.HEADER_DIGEST` attribute; readers
+dataset's dtype, shape, chunking and attributes, and the data of every dataset but the per-frame image
+stacks (:data:`~synthcam_shards.format.STACK_DATASETS`: the four images and, in version 3, the flow and its
+mask). The writer stores it in the :data:`~synthcam_shards.format.HEADER_DIGEST` attribute; readers
 recompute it from what they have checked and read (:mod:`synthcam_shards.layout`).
 """
 
@@ -12,7 +13,7 @@ import struct
 import h5py
 import numpy as np
 
-from synthcam_shards.format import FRAME_DATASETS, HEADER_DIGEST
+from synthcam_shards.format import HEADER_DIGEST, STACK_DATASETS
 
 
 def _record(digest, key: str, payload: bytes) -> None:
@@ -58,7 +59,7 @@ def digest_of(
 ) -> str:
     """Hex SHA-256 over the records of FORMAT.md's "Header digest": the root attributes but
     :data:`HEADER_DIGEST`, then per dataset (by name) its description, attributes and, for all but the
-    image datasets, its data. ``data``: the value of every dataset in
+    per-frame stacks (:data:`~synthcam_shards.format.STACK_DATASETS`), its data. ``data``: the value of every dataset in
     :data:`~synthcam_shards.format.HEADER_DATASETS`."""
     digest = hashlib.sha256()
     for name in sorted(root_attrs):
@@ -68,20 +69,21 @@ def digest_of(
         _record(digest, "dataset:" + name, _describe_dataset(datasets[name]))
         for key in sorted(dataset_attrs[name]):
             _record(digest, f"attr:{name}/{key}", _value_bytes(dataset_attrs[name][key]))
-        if name not in FRAME_DATASETS:
+        if name not in STACK_DATASETS:
             _record(digest, "data:" + name, _value_bytes(data[name]))
     return digest.hexdigest()
 
 
 def header_digest(f: h5py.File) -> str:
     """The header digest of an open shard as :class:`~synthcam_shards.writer.ShardWriter` stores it in
-    :data:`HEADER_DIGEST`: hex SHA-256 over every root attribute (but the digest itself), every dataset's dtype, shape,
-    chunking and attributes, and the data of every dataset but the four (N, H, W) image stacks (those
-    are covered frame by frame by the ``checksum`` table, which the digest covers). Reads the whole
-    header; meant for a shard this process wrote (readers check the layout first,
+    :data:`HEADER_DIGEST`: hex SHA-256 over every root attribute (but the digest itself), every dataset's dtype,
+    shape, chunking and attributes, and the data of every dataset but the per-frame stacks (the four images, and
+    the flow and its mask in version 3; those are covered frame by frame by the ``checksum`` table, which the
+    digest covers). Reads the whole header; meant for a shard this process wrote (readers check the layout
+    first,
     :func:`synthcam_shards.layout.open_shard`)."""
     datasets = {name: f[name] for name in f}
-    data = {name: ds[()] for name, ds in datasets.items() if name not in FRAME_DATASETS}
+    data = {name: ds[()] for name, ds in datasets.items() if name not in STACK_DATASETS}
     return digest_of(
         dict(f.attrs.items()), datasets, {name: dict(ds.attrs.items()) for name, ds in datasets.items()}, data
     )

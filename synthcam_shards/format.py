@@ -1,5 +1,6 @@
-"""The shard format's vocabulary (format v2, see FORMAT.md): names, versions, dataset lists, limits,
-the depth encoding (float32 metres <-> uint16 millimetres), the CRC32 of stored frames and the label tables.
+"""The shard format's vocabulary (formats v2 and v3, see FORMAT.md): names, versions, dataset lists, limits,
+the depth encoding (float32 metres <-> uint16 millimetres), the optical-flow units and mask codes (v3), the
+CRC32 of stored frames and the label tables.
 
 Everything here is shared by the writer (:mod:`synthcam_shards.writer`), the header digest
 (:mod:`synthcam_shards.digest`), the checks made when a shard is opened (:mod:`synthcam_shards.layout`),
@@ -17,7 +18,12 @@ import numpy as np
 
 FORMAT_NAME = "synthcam-shard"
 FORMAT_VERSION = 2
-"""Version of the shard format and of ``manifest.json`` (v2 added the header digest, :data:`HEADER_DIGEST`)."""
+"""Version of ``manifest.json`` and of a shard without optical flow (v2 added the header digest,
+:data:`HEADER_DIGEST`); a shard without flow is always written as this version."""
+FLOW_FORMAT_VERSION = 3
+"""Version of a shard holding optical flow: version 2 plus the :data:`FLOW_DATASETS`."""
+READ_VERSIONS = (FORMAT_VERSION, FLOW_FORMAT_VERSION)
+"""Shard format versions this synthcam reads; a newer one is refused with "upgrade synthcam"."""
 MANIFEST_FORMAT = "synthcam-dataset"
 """The ``format`` field of ``manifest.json``."""
 SHARD_SUFFIX = ".h5"
@@ -29,6 +35,25 @@ FRAME_DATASETS = ("depth", "depth_clean", "class40", "instance")
 """The (N, H, W) image datasets, one frame per chunk."""
 CHECKSUM_FIELDS = ("depth", "depth_clean", "class40", "instance", "pose", "timestamp", "trajectory_id")
 """Column order of the ``checksum`` dataset: CRC32 of each frame's stored bytes of these datasets."""
+FLOW_DATASETS = ("flow", "flow_mask")
+"""The datasets a version 3 shard adds, one frame per chunk: ``flow`` (N, 2, H, W) int16 in
+1 / :data:`FLOW_SCALE` pixels, planes du then dv; ``flow_mask`` (N, H, W) uint8 codes (:data:`FLOW_MASK_CODES`)."""
+FLOW_CHECKSUM_FIELDS = (*CHECKSUM_FIELDS, *FLOW_DATASETS)
+"""Column order of the ``checksum`` dataset of a version 3 shard."""
+STACK_DATASETS = (*FRAME_DATASETS, *FLOW_DATASETS)
+"""Every per-frame dataset stored one frame per compressed chunk (the header digest covers their layout,
+the ``checksum`` table their values)."""
+FLOW_SCALE = 64
+"""Stored flow units per pixel: a stored int16 ``q`` is ``q / FLOW_SCALE`` pixels."""
+FLOW_LIMIT = 32767
+"""Largest stored |flow| in units (511.98 px); a pixel whose flow rounds beyond it is stored as 0 with mask
+:data:`FLOW_OUT_OF_VIEW`."""
+FLOW_NONE, FLOW_VALID, FLOW_OCCLUDED, FLOW_OUT_OF_VIEW = 0, 1, 2, 3
+"""``flow_mask`` codes: no surface in frame t, or no next frame; visible in the next frame; hidden there by
+nearer geometry; projects outside the next image or behind its camera (those of
+:mod:`synthcam_core.geometry.flow_np`)."""
+FLOW_MASK_CODES = ("none", "valid", "occluded", "out of view")
+"""Name of each ``flow_mask`` code, by code."""
 HEADER_DIGEST = "header_sha256"
 """Root attribute holding the hex SHA-256 of the shard's header (see :func:`synthcam_shards.digest.header_digest`)."""
 HEADER_DATASETS = (
@@ -53,8 +78,9 @@ MAX_FRAMES = 100_000
 MAX_IMAGE_SIDE = 4096
 """Largest image width or height, in pixels, a shard may declare: the largest ``synthcam generate`` writes
 (:data:`synthcam_core.camera.MAX_IMAGE_SIDE`), so readers and the writer accept only what the tool makes. One
-frame of the four image datasets is then at most 4096 * 4096 * 7 bytes (112 MiB), the most a
-frame-by-frame reader holds (``validate`` and ``inspect`` hold one frame and a few MiB besides)."""
+frame of the four image datasets is then at most 4096 * 4096 * 7 bytes (112 MiB), with optical flow (v3)
+4096 * 4096 * 12 bytes (192 MiB, :func:`frame_bytes`), the most a frame-by-frame reader holds
+(``validate`` and ``inspect`` hold one frame and a few MiB besides)."""
 MAX_ATTRIBUTES = 64
 """Most attributes on the root group (or on one dataset) of a shard."""
 MAX_NAME_BYTES = 256
@@ -67,6 +93,24 @@ IMAGE_DTYPES = {
 }
 """Stored dtype of each (N, H, W) image dataset: uint16 millimetres for depths, uint8 class40 ids,
 uint16 instance ids."""
+FLOW_DTYPES = {"flow": np.dtype("<i2"), "flow_mask": np.dtype("|u1")}
+"""Stored dtype of each of the :data:`FLOW_DATASETS`."""
+
+
+def shard_version(flow: bool) -> int:
+    """The format version of a shard with or without optical flow (3 or 2)."""
+    return FLOW_FORMAT_VERSION if flow else FORMAT_VERSION
+
+
+def checksum_fields(version: int) -> tuple[str, ...]:
+    """Column names of the ``checksum`` table of a shard of format ``version`` (2 or 3)."""
+    return FLOW_CHECKSUM_FIELDS if version == FLOW_FORMAT_VERSION else CHECKSUM_FIELDS
+
+
+def frame_bytes(version: int) -> int:
+    """Bytes per pixel of one stored frame of every per-frame dataset of a shard of ``version``: 7 (two
+    uint16 depths, uint8 class40, uint16 instance), 12 with flow (two int16 components, uint8 mask)."""
+    return 7 + (5 if version == FLOW_FORMAT_VERSION else 0)
 
 
 COUNT_BLOCK_PIXELS = 1 << 20

@@ -22,10 +22,11 @@ from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
 from synthcam_shards.digest import digest_of
 from synthcam_shards.format import (
-    CHECKSUM_FIELDS,
     CLASS_COUNTS,
+    FLOW_DATASETS,
+    FLOW_DTYPES,
+    FLOW_FORMAT_VERSION,
     FORMAT_NAME,
-    FORMAT_VERSION,
     FRAME_DATASETS,
     HEADER_DATASETS,
     HEADER_DIGEST,
@@ -34,12 +35,17 @@ from synthcam_shards.format import (
     MAX_FRAMES,
     MAX_IMAGE_SIDE,
     MAX_NAME_BYTES,
+    READ_VERSIONS,
+    STACK_DATASETS,
     LabelTables,
+    checksum_fields,
     crc32,
 )
 
 _FILTERS = {"zstd": 32015, "gzip": 1}
 """HDF5 filter id of each ``compression`` attribute value."""
+SHUFFLE_FILTER = 2
+"""HDF5's byte-shuffle filter, which the ``flow`` dataset applies before its compressor."""
 
 
 def _decode_attr(value):
@@ -106,13 +112,15 @@ def _read_attrs(obj, path: Path, file_size: int) -> dict:
 
 @dataclass(frozen=True)
 class ShardLayout:
-    """What :func:`_check_layout` found: N frames of H x W, the root attributes as read, the datasets."""
+    """What :func:`_check_layout` found: N frames of H x W, the root attributes as read, the datasets,
+    the format version (2, or 3 with optical flow)."""
 
     n: int
     height: int
     width: int
     attrs: dict
     datasets: dict
+    version: int
 
 
 def _is_shard(f: h5py.File) -> bool:
@@ -127,20 +135,24 @@ def _is_shard(f: h5py.File) -> bool:
     return attr_text(f.attrs["format"]) == FORMAT_NAME
 
 
-def _check_format(attrs: dict, path: Path) -> None:
-    """Refuse a file that is not a complete shard of this format version (before looking at its datasets)."""
+def _check_format(attrs: dict, path: Path) -> int:
+    """Refuse a file that is not a complete shard of a format version this synthcam reads (before looking
+    at its datasets); its version."""
     version = _integer(attrs.get("format_version", -1))
     if version is None:
         raise _damaged(path, "format_version is not an integer")
-    if version > FORMAT_VERSION:
+    *earlier, last = READ_VERSIONS
+    reads = f"versions {', '.join(map(str, earlier))} and {last}" if earlier else f"version {last}"
+    if version not in READ_VERSIONS and version > min(READ_VERSIONS):
+        flow = ", or regenerate the dataset without --flow" if version == FLOW_FORMAT_VERSION else ""
         raise ShardError(
             f"{path} has shard format version {version} (written by a newer synthcam); this synthcam "
-            f"reads version {FORMAT_VERSION}, upgrade synthcam to read it"
+            f"reads {reads}, upgrade synthcam to read it{flow}"
         )
-    if version < FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise ShardError(
             f"{path} has shard format version {version} (written by an older synthcam); this synthcam "
-            f"reads version {FORMAT_VERSION}, regenerate the dataset with 'synthcam generate'"
+            f"reads {reads}, regenerate the dataset with 'synthcam generate'"
         )
     if "frame_count" not in attrs:
         raise ShardError(f"{path} is incomplete (no frame_count); delete it and generate again")
@@ -154,15 +166,17 @@ def _check_format(attrs: dict, path: Path) -> None:
             raise ShardError(
                 f"{path} is zstd-compressed; install hdf5plugin (pip install hdf5plugin) to read it"
             ) from None
+    return version
 
 
 def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
     """Check a shard's declared layout before reading any dataset (see FORMAT.md, "Limits").
 
     The root holds exactly the datasets of the format (hard links; no groups, external or virtual
-    storage); every shape matches ``frame_count`` (at most :data:`MAX_FRAMES`) and the image size
-    (sides 1..:data:`MAX_IMAGE_SIDE`); image stacks are chunked one frame per chunk with the filter the
-    ``compression`` attribute names and every chunk stored; header datasets are contiguous and
+    storage), with the flow datasets exactly when the version is 3; every shape matches ``frame_count``
+    (at most :data:`MAX_FRAMES`) and the image size (sides 1..:data:`MAX_IMAGE_SIDE`); per-frame stacks
+    are chunked one frame per chunk with the filter the ``compression`` attribute names (after byte
+    shuffle for ``flow``) and every chunk stored; header datasets are contiguous and
     completely stored; and all stored bytes together fit in the file.
     """
     if not _is_shard(f):
@@ -170,14 +184,14 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
             f"{path} is an HDF5 file but not a synthcam shard; pass a shard written by 'synthcam generate'"
         )
     attrs = _read_attrs(f, path, file_size)
-    _check_format(attrs, path)
+    version = _check_format(attrs, path)
     n = _integer(attrs["frame_count"])
     if n is None or not 0 <= n <= MAX_FRAMES:
         raise _damaged(
             path, f"frame_count {attrs['frame_count']!r} is not a whole number of frames from 0 to {MAX_FRAMES}"
         )
     names = list(f)
-    expected = (*FRAME_DATASETS, *HEADER_DATASETS)
+    expected = (*FRAME_DATASETS, *HEADER_DATASETS, *(FLOW_DATASETS if version == FLOW_FORMAT_VERSION else ()))
     if sorted(names) != sorted(expected):
         odd = sorted(set(names) - set(expected)) or sorted(set(expected) - set(names))
         what = "unexpected" if set(names) - set(expected) else "missing"
@@ -204,13 +218,15 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
         "pose": ((n, 4, 4), np.dtype("<f8")),
         "timestamp": ((n,), np.dtype("<f8")),
         "trajectory_id": ((n,), np.dtype("<i8")),
-        "checksum": ((n, len(CHECKSUM_FIELDS)), np.dtype("<u4")),
+        "checksum": ((n, len(checksum_fields(version))), np.dtype("<u4")),
         "class40_pixels": ((n, CLASS_COUNTS["class40_names"]), np.dtype("<i8")),
         "intrinsics": ((6,), np.dtype("<f8")),
         **{name: ((count,), string) for name, count in CLASS_COUNTS.items()},
         "class40_to_13": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
         "class40_to_37": ((CLASS_COUNTS["class40_names"],), np.dtype("|u1")),
     }
+    if version == FLOW_FORMAT_VERSION:
+        shapes.update(flow=((n, 2, h, w), FLOW_DTYPES["flow"]), flow_mask=((n, h, w), FLOW_DTYPES["flow_mask"]))
     compression = attr_text(attrs["compression"])
     assert compression is not None  # _check_format accepted it
     filter_id = _FILTERS[compression]
@@ -229,15 +245,16 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
             raise _damaged(path, f"dataset {name} keeps its data outside the file")
         size = ds.id.get_storage_size()
         stored += size
-        if name in FRAME_DATASETS:
+        if name in STACK_DATASETS:
             filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-            if ds.chunks != (1, h, w) or filters != [filter_id] or ds.id.get_num_chunks() != n:
+            want = [SHUFFLE_FILTER, filter_id] if name == "flow" else [filter_id]
+            if ds.chunks != (1, *shape[1:]) or filters != want or ds.id.get_num_chunks() != n:
                 raise _damaged(path, f"dataset {name} is not stored one compressed frame per chunk")
         elif plist.get_layout() != h5py.h5d.CONTIGUOUS or size != math.prod(shape) * ds.dtype.itemsize:
             raise _damaged(path, f"dataset {name} is not stored whole")
     if stored > file_size:
         raise _damaged(path, "its datasets declare more stored bytes than the file holds")
-    return ShardLayout(n, h, w, attrs, datasets)
+    return ShardLayout(n, h, w, attrs, datasets, version)
 
 
 @dataclass(frozen=True)
@@ -272,11 +289,12 @@ def _read_header(layout: ShardLayout, path: Path, file_size: int) -> ShardHeader
             f"poses or checksums changed); the shard is corrupt, regenerate it with 'synthcam generate'"
         )
     columns = json.loads(attr_text(dataset_attrs["checksum"].get("columns")) or "null")
-    if columns != list(CHECKSUM_FIELDS):
-        raise _damaged(path, "checksum columns are not " + ", ".join(CHECKSUM_FIELDS))
+    fields = checksum_fields(layout.version)
+    if columns != list(fields):
+        raise _damaged(path, "checksum columns are not " + ", ".join(fields))
     checksums = data["checksum"]
     for name in ("pose", "timestamp", "trajectory_id"):
-        column = checksums[:, CHECKSUM_FIELDS.index(name)].tolist()
+        column = checksums[:, fields.index(name)].tolist()
         values = data[name]
         for i in range(layout.n):
             if crc32(values[i : i + 1]) != column[i]:
@@ -396,7 +414,7 @@ def _probe_attr(f: h5py.File, name: str, vlen_text: bool):
 
 
 def open_shard(path: Path) -> h5py.File:
-    """Open a shard read-only after checking it is a complete, undamaged shard of format version 2
+    """Open a shard read-only after checking it is a complete, undamaged shard of format version 2 or 3
     (its layout, sizes and header digest; see :class:`~synthcam_shards.shard_file.ShardFile`).
 
     Raises :class:`ShardError` (naming the file and what to do) for a missing file, a non-HDF5 or

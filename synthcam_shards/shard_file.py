@@ -1,4 +1,5 @@
-"""HDF5 shards, format v2 (see FORMAT.md): one room's trajectory per file, one frame per chunk; reading.
+"""HDF5 shards, formats v2 and v3 (v2 plus optical flow; see FORMAT.md): one room's trajectory per file,
+one frame per chunk; reading.
 
 :class:`ShardFile` gives frame-by-frame (:meth:`~ShardFile.read_frame`) and run-of-frames
 (:meth:`~ShardFile.read_frames`, one HDF5 read per field) access, what a torch ``Dataset`` wants;
@@ -7,8 +8,9 @@ and by ``synthcam validate``; a SHA-256 header digest covers everything else and
 the declared layout, whenever a shard is opened (:mod:`synthcam_shards.layout`).
 
 This module is also the format's public face: it re-exports the vocabulary and limits
-(:mod:`synthcam_shards.format`), the writer (:mod:`synthcam_shards.writer`), the header digest
-(:mod:`synthcam_shards.digest`), :func:`open_shard` (:mod:`synthcam_shards.layout`) and the manifest
+(:mod:`synthcam_shards.format`), the field names (:mod:`synthcam_shards.fields`), the writer
+(:mod:`synthcam_shards.writer`), the header digest (:mod:`synthcam_shards.digest`), :func:`open_shard`
+(:mod:`synthcam_shards.layout`) and the manifest
 reader and :func:`find_shards` (:mod:`synthcam_shards.manifest`).
 """
 
@@ -24,9 +26,13 @@ import numpy as np
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import ShardError
 from synthcam_shards.digest import header_digest
+from synthcam_shards.fields import FLOW_FIELDS, READ_FIELDS, STORED, check_fields, check_out, field_value
 from synthcam_shards.format import (
     CHECKSUM_FIELDS,
     CLASS_COUNTS,
+    FLOW_DTYPES,
+    FLOW_FORMAT_VERSION,
+    FLOW_SCALE,
     FORMAT_NAME,
     FORMAT_VERSION,
     FRAME_DATASETS,
@@ -39,9 +45,11 @@ from synthcam_shards.format import (
     MAX_FRAMES,
     MAX_IMAGE_SIDE,
     MAX_NAME_BYTES,
+    READ_VERSIONS,
     SHARD_SUFFIX,
     TEMP_SUFFIX,
     LabelTables,
+    checksum_fields,
     crc32,
     default_label_tables,
     depth_to_mm,
@@ -55,6 +63,9 @@ from synthcam_shards.writer import LIBVER, ShardWriter, class_histogram, compres
 __all__ = [
     "CHECKSUM_FIELDS",
     "CLASS_COUNTS",
+    "FLOW_FIELDS",
+    "FLOW_FORMAT_VERSION",
+    "FLOW_SCALE",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FRAME_DATASETS",
@@ -71,6 +82,7 @@ __all__ = [
     "READ_FIELDS",
     "READ_SHARD_MIN_BYTES",
     "READ_SHARD_RATIO",
+    "READ_VERSIONS",
     "SHARD_SUFFIX",
     "TEMP_SUFFIX",
     "LabelTables",
@@ -92,55 +104,27 @@ __all__ = [
     "read_shard",
 ]
 
-READ_FIELDS = (
-    "depth",
-    "depth_clean",
-    "depth_mm",
-    "depth_clean_mm",
-    "class40",
-    "class13",
-    "class37",
-    "instance",
-    "pose",
-    "timestamp",
-    "trajectory_id",
-)
-"""Field names accepted by :meth:`ShardFile.read_frame` and :meth:`ShardFile.read_frames`."""
-_STORED = {
-    "depth": "depth",
-    "depth_mm": "depth",
-    "depth_clean": "depth_clean",
-    "depth_clean_mm": "depth_clean",
-    "class40": "class40",
-    "class13": "class40",
-    "class37": "class40",
-    "instance": "instance",
-    "pose": "pose",
-    "timestamp": "timestamp",
-    "trajectory_id": "trajectory_id",
-}
 READ_SHARD_MIN_BYTES = 256 << 20
 READ_SHARD_RATIO = 64
 """:func:`read_shard` loads a whole shard into memory only if that takes at most
 ``max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * file size)`` bytes; larger shards are read frame by
 frame with :class:`ShardFile` (a crafted file cannot make it allocate more than that)."""
-_AS_STORED = {"depth_mm": np.uint16, "depth_clean_mm": np.uint16, "class40": np.uint8, "instance": np.uint16}
-"""Image fields returned exactly as stored, so :meth:`ShardFile.read_frames` can read them into ``out``."""
 
 
 class ShardFile:
     """One shard opened read-only for frame-by-frame access, with checksums verified on read.
 
-    The HDF5 file is opened lazily and reopened in a new process (after ``fork`` or unpickling), so a
-    ShardFile can be handed to torch ``DataLoader`` workers. Opening checks the format name, version
-    (2), completeness and declared layout (sizes bounded, see FORMAT.md), verifies the header digest
-    (attributes, names, tables, intrinsics, poses, checksum table) and each frame's pose, timestamp
-    and trajectory-id checksum, and raises :class:`ShardError` otherwise. A reopen checks the layout
+    The HDF5 file is opened lazily and reopened in a new process (after ``fork`` or unpickling), so a ShardFile
+    can be handed to torch ``DataLoader`` workers. Opening checks the format name, version (2, or 3 with optical
+    flow), completeness and declared layout (sizes bounded, see FORMAT.md), verifies the header digest
+    (attributes, names, tables, intrinsics, poses, checksum table) and each frame's pose, timestamp and
+    trajectory-id checksum, and raises :class:`ShardError` otherwise. A reopen checks the layout
     and that the header digest is still the one verified.
 
     Attributes (read once at construction):
         path : the shard's path.
         height, width : image size in pixels; ``len(shard)`` is the frame count N.
+        has_flow : whether the shard holds optical flow (format version 3; fields :data:`FLOW_FIELDS`).
         intrinsics : :class:`~synthcam_core.camera.Intrinsics` (pixel centres at u + 0.5, v + 0.5).
         class_names : 41 NYUv2-40 names by id (0 = ``"void"``); class13_names (14), class37_names (38).
         class40_to_13, class40_to_37 : (41,) uint8 lookup tables (index with a class40 image).
@@ -158,6 +142,7 @@ class ShardFile:
         self._h5, layout, header = open_checked(self.path)
         self._pid = os.getpid()
         self.n_frames, self.height, self.width = layout.n, layout.height, layout.width
+        self.has_flow = layout.version == FLOW_FORMAT_VERSION
         self._digest = header.digest
         self.intrinsics = header.intrinsics
         self.class_names = header.labels.class40_names
@@ -172,7 +157,7 @@ class ShardFile:
         self._checksums = header.checksums
         self.attrs = header.attrs
         self.scene = header.scene
-        self._column = {name: k for k, name in enumerate(CHECKSUM_FIELDS)}
+        self._column = {name: k for k, name in enumerate(checksum_fields(layout.version))}
 
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
@@ -196,15 +181,15 @@ class ShardFile:
                 digest.shape == () and string is not None and string.length is not None
             )  # fixed length: no global heap
             same = same and attr_text(f.attrs[HEADER_DIGEST]) == self._digest
-            for name, dtype in IMAGE_DTYPES.items():
+            for name, (dtype, frame) in self._stacks().items():
                 same = same and isinstance(f.get(name, getlink=True), h5py.HardLink)
                 ds = f[name] if same else None
                 same = (
                     same
                     and isinstance(ds, h5py.Dataset)
                     and ds.dtype == dtype
-                    and ds.chunks == (1, self.height, self.width)
-                    and ds.shape == (self.n_frames, self.height, self.width)
+                    and ds.chunks == (1, *frame)
+                    and ds.shape == (self.n_frames, *frame)
                 )
         except DAMAGE_ERRORS:
             same = False
@@ -212,6 +197,14 @@ class ShardFile:
             f.close()
             raise changed
         return f
+
+    def _stacks(self) -> dict[str, tuple[object, tuple[int, ...]]]:
+        """(dtype, one frame's shape) of each per-frame dataset: what bounds a frame read."""
+        hw = (self.height, self.width)
+        stacks: dict[str, tuple[object, tuple[int, ...]]] = {name: (dtype, hw) for name, dtype in IMAGE_DTYPES.items()}
+        if self.has_flow:
+            stacks.update(flow=(FLOW_DTYPES["flow"], (2, *hw)), flow_mask=(FLOW_DTYPES["flow_mask"], hw))
+        return stacks
 
     def dataset(self, name: str) -> h5py.Dataset:
         """The h5py dataset ``name`` of this process's handle, for its storage (shape, dtype, filters,
@@ -240,18 +233,21 @@ class ShardFile:
     ) -> dict[str, np.ndarray]:
         """Read frame ``i`` (negative counts from the end) and return ``{field: array}``.
 
-        fields, from :data:`READ_FIELDS`:
+        fields, from :data:`READ_FIELDS` (and :data:`FLOW_FIELDS` in a shard with optical flow):
             ``depth``, ``depth_clean`` : (H, W) float32 z-depth in metres, 0.0 = invalid;
             ``depth_mm``, ``depth_clean_mm`` : the same as stored, (H, W) uint16 millimetres, 0 = invalid;
             ``class40`` : (H, W) uint8 NYUv2-40 id, 0 = void; ``class13``, ``class37`` : (H, W) uint8
             through the shard's mapping tables; ``instance`` : (H, W) uint16, 0 = none;
             ``pose`` : (4, 4) float64 camera-to-world; ``timestamp`` : () float64 seconds;
-            ``trajectory_id`` : () int64.
+            ``trajectory_id`` : () int64; ``flow`` : (H, W, 2) float32 pixels (du, dv) from this frame to
+            the next, 0 where ``flow_mask`` is not 1; ``flow_mask`` : (H, W) uint8 codes (0 none, 1 valid,
+            2 occluded, 3 out of view); ``flow_raw`` : (H, W, 2) int16 flow in 1/64 px, as stored.
         verify : compare the CRC32 of each stored dataset read against the frame's checksum.
 
         Raises :class:`ShardError` naming the shard and frame on a checksum mismatch or an HDF5 /
-        decompression error, ``IndexError`` for a frame out of range and ``ValueError`` for an
-        unknown field name (the message lists the valid ones).
+        decompression error, ``IndexError`` for a frame out of range, ``ValueError`` for an
+        unknown field name (the message lists the valid ones) and
+        :class:`~synthcam_core.errors.InputError` for a flow field of a shard without flow.
         """
         i = self._index(i)
         return {name: np.asarray(array[0]) for name, array in self.read_frames(i, i + 1, fields, verify).items()}
@@ -267,45 +263,28 @@ class ShardFile:
         """Read frames ``start .. stop - 1`` with one HDF5 read per stored dataset; ``{field: array}``.
 
         Each array is what :meth:`read_frame` returns for the field with a leading axis of
-        ``stop - start`` frames (``pose`` (n, 4, 4), ``timestamp`` (n,), images (n, H, W)).
+        ``stop - start`` frames (``pose`` (n, 4, 4), ``timestamp`` (n,), images (n, H, W), flow (n, H, W, 2)).
         verify : check each frame's CRC32 of each stored dataset read (over the buffer, no copy).
         out : optional ``{field: array}`` to read fields returned as stored (``depth_mm``,
-            ``depth_clean_mm``, ``class40``, ``instance``) into: C-contiguous, writable, shape
-            (n, H, W) and the stored dtype (uint16; uint8 for class40). The same arrays come back.
+            ``depth_clean_mm``, ``class40``, ``instance``, ``flow_mask``, ``flow_raw``) into: C-contiguous,
+            writable, shape (n, H, W) ((n, H, W, 2) for ``flow_raw``) and the stored dtype (uint16; uint8
+            for class40 and flow_mask; int16 for flow_raw). The same arrays come back.
 
         Raises :class:`ShardError` naming the shard and the first bad frame on a checksum mismatch or
-        an HDF5 / decompression error, ``IndexError`` unless ``0 <= start <= stop <= N`` and
-        ``ValueError`` for an unknown field or an unsuitable ``out`` array.
+        an HDF5 / decompression error, ``IndexError`` unless ``0 <= start <= stop <= N``,
+        ``ValueError`` for an unknown field or an unsuitable ``out`` array and
+        :class:`~synthcam_core.errors.InputError` for a flow field of a shard without flow.
         """
-        unknown = [name for name in fields if name not in _STORED]
-        if unknown:
-            raise ValueError(
-                f"unknown shard field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(READ_FIELDS)}"
-            )
+        check_fields(fields, self.has_flow, self.path.name)
         start, stop = int(start), int(stop)
         if not 0 <= start <= stop <= self.n_frames:
             raise IndexError(f"frames {start}:{stop} are out of range for {self.path.name} ({self.n_frames} frames)")
         n = stop - start
-        targets: dict[str, np.ndarray] = {}
-        for name, array in (out or {}).items():
-            if name not in fields or name not in _AS_STORED:
-                raise ValueError(
-                    f"out[{name!r}]: only requested fields among {', '.join(_AS_STORED)} can be read into an array"
-                )
-            if (
-                array.shape != (n, self.height, self.width)
-                or array.dtype != _AS_STORED[name]
-                or not array.flags.c_contiguous
-                or not array.flags.writeable
-            ):
-                raise ValueError(
-                    f"out[{name!r}] must be a writable C-contiguous {np.dtype(_AS_STORED[name])} array of shape "
-                    f"{(n, self.height, self.width)}, got {array.dtype} {array.shape}"
-                )
-            targets[_STORED[name]] = array
+        outs = check_out(out or {}, fields, n, self.height, self.width)
+        targets = {STORED[name]: array for name, array in outs.items() if name != "flow_raw"}  # stored as read
         stored: dict[str, np.ndarray] = {}
         try:
-            for name in dict.fromkeys(_STORED[x] for x in fields):
+            for name in dict.fromkeys(STORED[x] for x in fields):
                 dataset = self.dataset(name)
                 if name in targets:
                     if n:
@@ -316,7 +295,7 @@ class ShardFile:
         except ShardError:
             raise
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            raise self._read_error(start, stop, list(dict.fromkeys(_STORED[x] for x in fields)), exc) from None
+            raise self._read_error(start, stop, list(dict.fromkeys(STORED[x] for x in fields)), exc) from None
         if verify:
             for name, array in stored.items():
                 expected = self._checksums[start:stop, self._column[name]].tolist()
@@ -326,17 +305,8 @@ class ShardFile:
                             f"{self.path.name}: frame {start + k} fails its {name} checksum; the shard is "
                             f"corrupt, regenerate it (synthcam validate lists every bad shard)"
                         )
-        result = {}
-        for name in fields:
-            array = stored[_STORED[name]]
-            if name in ("depth", "depth_clean"):
-                array = mm_to_depth(array)
-            elif name == "class13":
-                array = self.class40_to_13[array]
-            elif name == "class37":
-                array = self.class40_to_37[array]
-            result[name] = array
-        return result
+        tables = {"class13": self.class40_to_13, "class37": self.class40_to_37}
+        return {name: field_value(name, stored[STORED[name]], tables, outs.get(name)) for name in fields}
 
     def _read_error(self, start: int, stop: int, names: list[str], exc: Exception) -> ShardError:
         """The error for a failed read of frames start..stop-1, naming the first frame that fails alone."""
@@ -387,6 +357,9 @@ class Shard:
     pose : (N, 4, 4) float64 camera-to-world; timestamp : (N,) float64 seconds; trajectory_id : (N,) int64.
     labels : names and 40 -> 13 / 40 -> 37 tables; class_names : the 41 class40 names.
     attrs : root attributes with JSON strings decoded (config, seeds, ...).
+    flow : (N, H, W, 2) float32 pixels (du, dv) to the next frame, 0 where flow_mask is not 1; flow_mask :
+        (N, H, W) uint8 codes (0 none, 1 valid, 2 occluded, 3 out of view); both None for a shard
+        without optical flow.
     """
 
     path: Path
@@ -401,6 +374,8 @@ class Shard:
     labels: LabelTables
     scene: dict
     attrs: dict
+    flow: np.ndarray | None = None
+    flow_mask: np.ndarray | None = None
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -416,7 +391,8 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
     """
     with ShardFile(path) as sf:
         n, h, w = len(sf), sf.height, sf.width
-        need = n * h * w * (4 + 4 + 1 + 2)  # depth, depth_clean float32; class40 uint8; instance uint16
+        # depth, depth_clean float32; class40 uint8; instance uint16; flow 2 x float32, its mask uint8
+        need = n * h * w * (4 + 4 + 1 + 2 + (8 + 1 if sf.has_flow else 0))
         limit = max(READ_SHARD_MIN_BYTES, READ_SHARD_RATIO * Path(path).stat().st_size)
         if need > limit:
             raise ShardError(
@@ -427,6 +403,8 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
         depth_clean = np.empty((n, h, w), np.float32)
         class40 = np.empty((n, h, w), np.uint8)
         instance = np.empty((n, h, w), np.uint16)
+        flow = np.empty((n, h, w, 2), np.float32) if sf.has_flow else None
+        flow_mask = np.empty((n, h, w), np.uint8) if sf.has_flow else None
         for i in range(n):
             frame = sf.read_frames(
                 i,
@@ -437,6 +415,9 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
             )
             np.divide(frame["depth_mm"], np.float32(1000.0), out=depth[i : i + 1])  # = mm_to_depth
             np.divide(frame["depth_clean_mm"], np.float32(1000.0), out=depth_clean[i : i + 1])
+            if flow is not None and flow_mask is not None:
+                motion = sf.read_frames(i, i + 1, FLOW_FIELDS[:2], verify, out={"flow_mask": flow_mask[i : i + 1]})
+                flow[i : i + 1] = motion["flow"]
         return Shard(
             path=Path(path),
             depth=depth,
@@ -450,4 +431,6 @@ def read_shard(path: Path, verify: bool = True) -> Shard:
             labels=LabelTables(sf.class_names, sf.class13_names, sf.class37_names, sf.class40_to_13, sf.class40_to_37),
             scene=sf.scene,
             attrs=sf.attrs,
+            flow=flow,
+            flow_mask=flow_mask,
         )

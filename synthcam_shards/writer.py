@@ -1,7 +1,8 @@
 """Writing shards: :class:`ShardWriter` stores one room's frames under a temporary name
 (``<name>.synthcam-partial``, created exclusively) and renames the file into place only when every frame is
-written and the header digest is stored, so a crash never leaves a file that looks whole. Also the
-compression choice (zstd through hdf5plugin, else gzip) and the class histogram stored per frame.
+written and the header digest is stored, so a crash never leaves a file that looks whole; with optical
+flow (``flow=True``) the shard is format version 3, else version 2. Also the compression choice (zstd
+through hdf5plugin, else gzip) and the class histogram stored per frame.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 
 from synthcam_core.camera import Intrinsics
 from synthcam_shards.digest import header_digest
+from synthcam_shards.flow import encode_flow, flow_filters
 from synthcam_shards.format import (
     CHECKSUM_FIELDS,
     CLASS_COUNTS,
+    FLOW_DATASETS,
     FORMAT_NAME,
-    FORMAT_VERSION,
     FRAME_DATASETS,
     HEADER_DIGEST,
     MAX_ATTRIBUTES,
@@ -28,9 +30,11 @@ from synthcam_shards.format import (
     MAX_NAME_BYTES,
     TEMP_SUFFIX,
     LabelTables,
+    checksum_fields,
     default_label_tables,
     depth_to_mm,
     frame_crc,
+    shard_version,
 )
 
 _RESERVED_ATTRS = (
@@ -137,6 +141,8 @@ class ShardWriter:
     attrs : JSON-serialisable metadata stored as root attributes (config, seeds, versions, ...).
     scene : JSON-serialisable scene description (instance table) stored as ``scene_json``.
     labels : the label vocabulary (default: :func:`default_label_tables`).
+    flow : store each frame's optical flow too (:meth:`write_flow`): a format version 3 shard; without it
+        the shard is version 2, byte for byte what it was before flow existed.
     """
 
     def __init__(
@@ -147,8 +153,10 @@ class ShardWriter:
         attrs: dict,
         scene: dict,
         labels: LabelTables | None = None,
+        flow: bool = False,
     ):
         self.path = Path(path)
+        self.flow = bool(flow)
         self.tmp_path = self.path.with_name(self.path.name + TEMP_SUFFIX)
         self.n_frames = n_frames
         self.labels = labels or default_label_tables()
@@ -158,7 +166,7 @@ class ShardWriter:
             raise ValueError(f"attrs may not set {', '.join(reserved)}: the shard writer sets these itself")
         stored_attrs = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": shard_version(self.flow),
             "compression": None,
             "checksum": "crc32",
             "depth_unit_m": 0.001,
@@ -201,14 +209,25 @@ class ShardWriter:
             ).id
             for name in FRAME_DATASETS
         }
-        self._memory_space = h5py.h5s.create_simple((1, h, w))
+        if self.flow:
+            self._images["flow"] = f.create_dataset(
+                "flow",
+                (n_frames, 2, h, w),
+                dtype=np.int16,
+                chunks=(1, 2, h, w),
+                track_times=False,
+                **flow_filters(self.compression),
+            ).id
+            self._images["flow_mask"] = f.create_dataset("flow_mask", (n_frames, h, w), dtype=np.uint8, **common).id
+        self._memory_space = {2: h5py.h5s.create_simple((1, h, w)), 3: h5py.h5s.create_simple((1, 2, h, w))}
         self._shape = (h, w)
+        columns = checksum_fields(shard_version(self.flow))
         plain = dict(track_times=False)
         f.create_dataset("pose", (n_frames, 4, 4), dtype=np.float64, **plain)
         f.create_dataset("timestamp", (n_frames,), dtype=np.float64, **plain)
         f.create_dataset("trajectory_id", (n_frames,), dtype=np.int64, **plain)
-        f.create_dataset("checksum", (n_frames, len(CHECKSUM_FIELDS)), dtype=np.uint32, **plain)
-        _set_attr(f["checksum"], "columns", _attr_value("columns", list(CHECKSUM_FIELDS)))
+        f.create_dataset("checksum", (n_frames, len(columns)), dtype=np.uint32, **plain)
+        _set_attr(f["checksum"], "columns", _attr_value("columns", list(columns)))
         f.create_dataset("class40_pixels", (n_frames, len(self.labels.class40_names)), dtype=np.int64, **plain)
         f.create_dataset("intrinsics", data=intrinsics.as_array(), **plain)
         _strings(f, "class40_names", self.labels.class40_names)
@@ -218,10 +237,11 @@ class ShardWriter:
         f.create_dataset("class40_to_37", data=np.asarray(self.labels.class40_to_37, dtype=np.uint8), **plain)
         # Small per-frame arrays are kept here and written once, at close.
         self._written = np.zeros(n_frames, dtype=bool)
+        self._flow_written = np.zeros(n_frames, dtype=bool)
         self._pose = np.zeros((n_frames, 4, 4), dtype=np.float64)
         self._timestamp = np.zeros(n_frames, dtype=np.float64)
         self._trajectory = np.zeros(n_frames, dtype=np.int64)
-        self._checksum = np.zeros((n_frames, len(CHECKSUM_FIELDS)), dtype=np.uint32)
+        self._checksum = np.zeros((n_frames, len(columns)), dtype=np.uint32)
         self._pixels = np.zeros((n_frames, len(self.labels.class40_names)), dtype=np.int64)
 
     def write(
@@ -237,8 +257,7 @@ class ShardWriter:
     ) -> None:
         """Store frame ``index``: depths (H, W) float32 metres, class40 (H, W) uint8, instance (H, W)
         uint16, pose (4, 4) float64 camera-to-world, timestamp in seconds, the trajectory's id."""
-        if not 0 <= index < self.n_frames:
-            raise IndexError(f"frame index {index} is out of range for a shard of {self.n_frames} frames")
+        self._check_index(index)
         stored = {
             "depth": depth_to_mm(depth),
             "depth_clean": depth_to_mm(depth_clean),
@@ -258,24 +277,52 @@ class ShardWriter:
                 f"(largest {int(np.flatnonzero(histogram)[-1])}); labels are NYUv2-40 ids 0..{n_classes - 1}"
             )
         for name, array in stored.items():
-            dataset = self._images[name]
-            space = dataset.get_space()
-            space.select_hyperslab((index, 0, 0), (1,) + array.shape)
-            dataset.write(self._memory_space, space, np.ascontiguousarray(array))
+            self._write_chunk(name, index, array)
         self._pose[index] = pose
         self._timestamp[index] = timestamp
         self._trajectory[index] = trajectory_id
         stored.update(pose=self._pose[index], timestamp=self._timestamp[index], trajectory_id=self._trajectory[index])
-        self._checksum[index] = [frame_crc(stored[name]) for name in CHECKSUM_FIELDS]
+        self._checksum[index, : len(CHECKSUM_FIELDS)] = [frame_crc(stored[name]) for name in CHECKSUM_FIELDS]
         self._pixels[index] = histogram[:n_classes]
         self._written[index] = True
 
+    def write_flow(self, index: int, flow: np.ndarray, mask: np.ndarray) -> None:
+        """Store the optical flow of frame ``index`` to the next frame, before or after :meth:`write`.
+
+        flow : (H, W, 2) float32 pixels (du, dv); mask : (H, W) uint8 codes 0..3 (none, valid, occluded,
+        out of view; :data:`~synthcam_shards.format.FLOW_MASK_CODES`). Stored in 1/64 px
+        (:func:`synthcam_shards.flow.encode_flow`): 0 where the mask is not valid, and a valid pixel
+        whose flow exceeds the int16 range (511.98 px) becomes 0 with mask 3 (out of view). Raises
+        ``ValueError`` for a shard made without ``flow=True`` and for arrays :func:`encode_flow` refuses.
+        """
+        if not self.flow:
+            raise ValueError(f"shard {self.path.name} was created without flow=True: it stores no optical flow")
+        self._check_index(index)
+        stored = dict(zip(FLOW_DATASETS, encode_flow(flow, mask, self._shape)))
+        for name, array in stored.items():
+            self._write_chunk(name, index, array)
+        self._checksum[index, len(CHECKSUM_FIELDS) :] = [frame_crc(stored[name]) for name in FLOW_DATASETS]
+        self._flow_written[index] = True
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.n_frames:
+            raise IndexError(f"frame index {index} is out of range for a shard of {self.n_frames} frames")
+
+    def _write_chunk(self, name: str, index: int, array: np.ndarray) -> None:
+        """Write one frame of the per-frame dataset ``name`` (its chunk) through the low-level API."""
+        dataset = self._images[name]
+        space = dataset.get_space()
+        space.select_hyperslab((index,) + (0,) * array.ndim, (1,) + array.shape)
+        dataset.write(self._memory_space[array.ndim], space, np.ascontiguousarray(array))
+
     def close(self) -> Path:
-        """Finish the file and rename it into place; raises if a frame was never written."""
-        if not self._written.all():
-            missing = int((~self._written).sum())
+        """Finish the file and rename it into place; raises if a frame (or a frame's flow) was never written."""
+        missing = int((~self._written).sum())
+        missing_flow = int((~self._flow_written).sum()) if self.flow else 0
+        if missing or missing_flow:
             self.abort()
-            raise RuntimeError(f"shard {self.path.name}: {missing} frames were never written")
+            what = f"{missing} frames" if missing else f"the optical flow of {missing_flow} frames"
+            raise RuntimeError(f"shard {self.path.name}: {what} were never written")
         f = self._file
         f["pose"][...] = self._pose
         f["timestamp"][...] = self._timestamp

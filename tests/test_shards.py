@@ -260,8 +260,8 @@ def test_newer_format_version_says_to_upgrade(tmp_path):
 
     path = write(tmp_path / "v.h5", random_frames(1))
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = 3
-    with pytest.raises(ShardError, match="version 3 \\(written by a newer synthcam\\).*upgrade synthcam") as caught:
+        f.attrs["format_version"] = 4
+    with pytest.raises(ShardError, match="version 4 \\(written by a newer synthcam\\).*upgrade synthcam") as caught:
         ShardFile(path)
     assert "regenerate" not in str(caught.value)
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "synthcam-dataset", "format_version": 3}))
