@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -63,3 +64,42 @@ def bench_noise(presets, resolution, noise_param, seed, json_path, quiet) -> Non
         emit_json(json_path, to_json(results), indent=1)
     if not all(preset_passed(r) for r in results.values()):
         sys.exit(1)
+
+
+@bench.command("flow")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--k",
+    "steps",
+    multiple=True,
+    type=click.IntRange(1, 100),
+    help="Frame distance to propagate labels over (repeatable; default: 1, 5 and 10).",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Read at most this many frames of each shard, from its start (default: all).",
+)
+@json_option("Also write the figures as JSON")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def bench_flow(path, steps, frames, json_path, quiet) -> None:
+    """Check a dataset's optical flow (generated with --flow) on its own frames.
+
+    Label propagation: each frame's labels are carried along the stored flow to the frame k later and
+    compared with its rendered labels (accuracy over the pixels a label reached: the flow and its occlusion
+    mask). Depth warp: the next frame's clean depth, sampled along the flow and moved into the frame's
+    camera by the poses, against the frame's own clean depth (median and 95th percentile, mm).
+    """
+    from tqdm import tqdm
+
+    from synthcam.flow_bench import DEFAULT_STEPS, flow_bench, format_report
+    from synthcam.flow_export import flow_shards
+
+    check_json_target(json_path)
+    total = sum(n if frames is None else min(n, frames) for _, n in flow_shards(path))  # refuses a shard without flow
+    with tqdm(total=total, unit="frames", desc="bench flow", dynamic_ncols=True, disable=quiet, leave=False) as bar:
+        report = flow_bench(path, steps or DEFAULT_STEPS, frames, bar.update)
+    text_echo(json_path)(format_report(report))
+    if json_path is not None:
+        emit_json(json_path, report.to_json(), indent=1)

@@ -29,6 +29,8 @@ CLASS_SPACES = (13, 37, 40)
 """:data:`synthcam_core.sample.CLASS_SPACES`."""
 REAL_KINDS = ("raw", "filled")
 """:data:`synthcam_core.real_frames.KINDS`: which depth of a folder of real frames to read."""
+FLOW_FORMATS = ("flo", "kitti")
+""":data:`synthcam.flow_files.FORMATS`: the files ``synthcam export flow`` writes."""
 
 
 class NamedChoice(click.Choice):

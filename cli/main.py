@@ -13,6 +13,7 @@ import click
 
 from cli.bench import bench
 from cli.evaluate import evaluate
+from cli.export import export
 from cli.generate import generate
 from cli.json_output import check_json_target, emit_json, json_option
 from cli.noise import noise
@@ -107,7 +108,7 @@ def preview(path, out_dir, frames) -> None:
     click.echo(f"wrote {len(written)} previews to {out_dir}")
 
 
-for command in (generate, scenes, train, evaluate, bench, validate, noise, realism):
+for command in (generate, scenes, train, evaluate, bench, validate, noise, realism, export):
     main.add_command(command)
 
 
