@@ -99,7 +99,7 @@ def read_flo(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(data) != w * h * 8:
         raise InputError(f"{path}: a {w}x{h} .flo file needs {w * h * 8} bytes of flow, it holds {len(data)}")
     flow = np.frombuffer(data, dtype="<f4").reshape(h, w, 2).astype(np.float32)
-    valid = (np.abs(flow) < 1e9).all(axis=2)
+    valid: np.ndarray = np.all(np.abs(flow) < 1e9, axis=2)
     return np.where(valid[..., None], flow, 0).astype(np.float32), valid
 
 
