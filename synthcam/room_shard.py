@@ -24,6 +24,7 @@ from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.walk import DEFAULT_WALK_PARAMS, WalkParams
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 from synthcam_core.errors import SynthcamError
+from synthcam_core.geometry.flow_np import forward_flow, no_flow
 from synthcam_shards.shard_file import ShardWriter, default_label_tables
 
 
@@ -100,7 +101,10 @@ def write_room_shard(
     in ``out_dir``; returns the shard path. The room's noise stream comes from ``config`` and
     ``plan.index``, so the shard is the same whoever planned the room. The shard appears under its final
     name only once complete (see :class:`~synthcam_shards.shard_file.ShardWriter`). Every frame's ``trajectory_id``
-    is the room index (one trajectory per room).
+    is the room index (one trajectory per room). With ``config.flow`` each frame's optical flow to the next
+    (:func:`~synthcam_core.geometry.flow_np.forward_flow` of the two clean rendered depths and poses) is
+    written as soon as the next frame is rendered, the last frame's as :func:`~synthcam_core.geometry.flow_np.no_flow`;
+    only one previous frame is kept, and the noise stream is the same with and without flow.
     """
     room_index = plan.index
     noise = noise_models.make(config.noise, config.noise_params)
@@ -118,13 +122,20 @@ def write_room_shard(
     }
     path = Path(out_dir) / shard_name(room_index)
     trajectory = plan.trajectory
+    intrinsics = config.intrinsics
     writer = None
+    previous: tuple[np.ndarray, np.ndarray] | None = None  # clean depth and pose of the frame before (--flow)
     try:
         with ShardWriter(
-            path, len(trajectory), config.intrinsics, attrs, plan.scene.describe(), default_label_tables()
+            path, len(trajectory), intrinsics, attrs, plan.scene.describe(), default_label_tables(), flow=config.flow
         ) as writer:
             for i, pose in enumerate(trajectory.poses):
                 frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
+                if config.flow:  # frame i-1's flow to this frame, from the clean rendered depth
+                    if previous is not None:
+                        field = forward_flow(previous[0], frame.depth, intrinsics, previous[1], pose)
+                        writer.write_flow(i - 1, field.flow, field.mask)
+                    previous = (frame.depth, pose)
                 noisy = noise(frame, noise_rng)
                 writer.write(
                     i,
@@ -138,6 +149,9 @@ def write_room_shard(
                 )
                 if on_frame is not None:
                     on_frame(1)
+            if config.flow:  # the last frame has no next frame
+                last = no_flow(intrinsics.height, intrinsics.width)
+                writer.write_flow(len(trajectory) - 1, last.flow, last.mask)
             return writer.close()
     except (OSError, RuntimeError) as exc:
         code = write_errno(exc)
