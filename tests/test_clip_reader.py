@@ -3,6 +3,8 @@ chosen per frame) and one tiny generated dataset."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -20,19 +22,30 @@ CAM = Intrinsics.nyuv2().scaled(16, 12)
 STEP = 0.4  # seconds between frames at the default 2.5 frames/s
 
 
-def write_shard(path, timestamps, trajectory_ids=None, config=None, seed=0):
-    """A shard of len(timestamps) random 16x12 frames; frame i's class40 is filled with i % 41."""
+def flow_of(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame i's (12, 16, 2) float32 flow (whole 1/64 px, 0 where the mask is not 1) and (12, 16) uint8 mask."""
+    rows, cols = np.mgrid[0:12, 0:16]
+    mask = ((rows + cols + i) % 4).astype(np.uint8)
+    flow = np.stack([(i + 1) / 4 + cols / 64, -rows / 64 - i], axis=-1).astype(np.float32)
+    return flow * (mask == 1)[..., None], mask
+
+
+def write_shard(path, timestamps, trajectory_ids=None, config=None, seed=0, flow=False):
+    """A shard of len(timestamps) random 16x12 frames; frame i's class40 is filled with i % 41 and its
+    flow (``flow=True``) is :func:`flow_of` ``(i)``."""
     n = len(timestamps)
     ids = [0] * n if trajectory_ids is None else trajectory_ids
     rng = np.random.default_rng(seed)
     attrs = {"config": config if config is not None else {"rooms": 1}}
-    with ShardWriter(path, n, CAM, attrs, {"objects": []}) as writer:
+    with ShardWriter(path, n, CAM, attrs, {"objects": []}, flow=flow) as writer:
         for i in range(n):
             pose = np.eye(4)
             pose[:3, 3] = [i, seed, 1.5]
             depth = rng.integers(1, 8000, (12, 16)).astype(np.float32) / 1000
             class40 = np.full((12, 16), i % 41, dtype=np.uint8)
             writer.write(i, depth, depth, class40, np.zeros((12, 16), np.uint16), pose, timestamps[i], ids[i])
+            if flow:
+                writer.write_flow(i, *flow_of(i))
         return writer.close()
 
 
@@ -42,6 +55,15 @@ def shards(tmp_path_factory):
     out = tmp_path_factory.mktemp("clips")
     write_shard(out / "a.h5", [0, STEP, 2 * STEP, 3 * STEP, 5 * STEP, 6 * STEP, 7 * STEP])
     write_shard(out / "b.h5", np.arange(5) * STEP, [4, 4, 5, 5, 5], seed=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def flow_shards(tmp_path_factory):
+    """f.h5: 6 frames with flow at 25 frames/s; g.h5: 3 more frames with flow, another trajectory."""
+    out = tmp_path_factory.mktemp("flow")
+    write_shard(out / "f.h5", np.arange(6) * 0.04, config={"frame_rate": 25}, flow=True)
+    write_shard(out / "g.h5", np.arange(3) * 0.04, [1, 1, 1], config={"frame_rate": 25}, seed=1, flow=True)
     return out
 
 
@@ -137,20 +159,62 @@ def test_sampler_is_a_seeded_permutation_of_the_clips(shards):
     assert list(ClipSampler(clips, shuffle=False)) == list(range(12))
 
 
-def test_worker_batches_match_and_reuse_shared_memory(shards, monkeypatch):
+def test_worker_batches_match_and_reuse_shared_memory(flow_shards, monkeypatch):
     import segnet.datasets.batch_memory as batch_memory
 
     monkeypatch.setattr(batch_memory, "received", 0)
-    clips = ClipDataset(shards, clip_length=2, compact=True)
+    clips = ClipDataset(flow_shards, clip_length=2, compact=True)
     sampler = ClipSampler(clips, seed=1)
     serial = list(DataLoader(clips, batch_size=2, sampler=sampler, collate_fn=collate_frames))
     loader = DataLoader(clips, batch_size=2, sampler=sampler, collate_fn=collate_frames, num_workers=2)
     parallel = list(loader)
-    assert len(parallel) == len(serial) == 3 and parallel[0]["depth_mm"].shape == (2, 2, 1, 12, 16)
+    assert len(parallel) == len(serial) == 2 and parallel[0]["flow_stored"].shape == (2, 2, 2, 12, 16)
     for a, b in zip(serial, parallel):
         for key in a:
             assert torch.equal(a[key], b[key]), key
-    assert batch_memory.received == 3  # every batch came through a pooled segment
+    assert batch_memory.received == 2  # every batch came through a pooled segment
+
+
+def test_flow_of_each_frame_to_the_next(flow_shards):
+    clips = ClipDataset(flow_shards, clip_length=3)
+    assert clips.flow and clips.starts.tolist() == [0, 3, 6]
+    item = clips[0]
+    assert item["flow"].shape == (3, 2, 12, 16) and item["flow"].dtype == torch.float32
+    assert item["flow_mask"].shape == (3, 12, 16) and item["flow_mask"].dtype == torch.uint8
+    for k, frame in enumerate((3, 4, 5)):  # the last one too: its flow to the next stored frame
+        flow, mask = flow_of(frame)
+        np.testing.assert_array_equal(clips[1]["flow"][k].numpy(), flow.transpose(2, 0, 1))
+        np.testing.assert_array_equal(clips[1]["flow_mask"][k].numpy(), mask)
+    np.testing.assert_array_equal(clips[2]["flow"][0].numpy(), flow_of(0)[0].transpose(2, 0, 1))  # g.h5 frame 0
+    assert "flow" not in ClipDataset(flow_shards, clip_length=3, flow=False)[0]
+
+
+def test_compact_flow_and_crop_and_resize(flow_shards):
+    standard = collate_frames(ClipDataset(flow_shards, clip_length=2, classes=13).__getitems__([1, 3]))
+    compact = collate_frames(ClipDataset(flow_shards, clip_length=2, classes=13, compact=True).__getitems__([1, 3]))
+    assert compact["flow_stored"].dtype == torch.int16 and compact["flow_stored"].shape == (2, 2, 2, 12, 16)
+    assert "flow" not in compact
+    expanded = expand_clip(compact)
+    assert set(expanded) == set(standard)
+    for key in standard:
+        torch.testing.assert_close(expanded[key], standard[key], equal_nan=True)
+    crop = ClipDataset(flow_shards, clip_length=2, crop=(2, 4, 8, 8), compact=True)[0]
+    np.testing.assert_array_equal(crop["flow_stored"][1].numpy(), 64 * flow_of(1)[0][2:10, 4:12].transpose(2, 0, 1))
+    np.testing.assert_array_equal(crop["flow_mask"][1].numpy(), flow_of(1)[1][2:10, 4:12])
+    double = ClipDataset(flow_shards, clip_length=2, crop=(2, 4, 8, 8), resize=(16, 16))[0]
+    np.testing.assert_array_equal(double["flow"][1, :, ::2, ::2].numpy(), 2 * crop["flow_stored"][1].numpy() / 64)
+    np.testing.assert_array_equal(double["flow_mask"][1, 1::2, 1::2].numpy(), crop["flow_mask"][1].numpy())
+    with pytest.raises(InputError, match="resize needs compact=False"):
+        ClipDataset(flow_shards, clip_length=2, resize=(24, 32), compact=True)
+
+
+def test_flow_is_used_only_when_every_shard_holds_it(flow_shards, tmp_path):
+    for path in flow_shards.glob("*.h5"):
+        shutil.copy(path, tmp_path / path.name)
+    write_shard(tmp_path / "h.h5", np.arange(3) * 0.4)
+    assert not ClipDataset(tmp_path, clip_length=3).flow
+    with pytest.raises(InputError, match=r"h\.h5 holds no optical flow; generate the dataset with --flow"):
+        ClipDataset(tmp_path, clip_length=3, flow=True)
 
 
 def test_generated_frames_form_clips_at_the_default_rate(tmp_path):

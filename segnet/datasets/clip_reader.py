@@ -14,8 +14,8 @@ float32 metres, ``label`` (T, H, W) int64, ``intrinsics`` (T, 4), ``gravity`` (T
 flow, also ``flow`` (T, 2, H, W) float32 pixels (du, dv) of each frame to the next stored frame (the
 last frame of a clip too) and ``flow_mask`` (T, H, W) uint8 codes (0 none, 1 valid, 2 occluded,
 3 out of view, for the stored image; a crop does not mark pixels that leave it). Compact clips carry
-uint16 ``depth_mm``, uint8 ``label`` and ``flow_raw`` (T, H, W, 2) int16 in 1/64 px as stored; call
-:func:`expand_clip` on the batch, ideally on the GPU.
+uint16 ``depth_mm``, uint8 ``label`` and ``flow_stored`` (T, 2, H, W) int16 in 1/64 px (the stored
+planes) instead; call :func:`expand_clip` on the batch, ideally on the GPU.
 
 Fast path::
 
@@ -46,16 +46,15 @@ from torch.utils.data import Dataset
 from segnet.datasets.shard_reader import FrameBatch, ShardDataset, ShardOrderSampler, check_indices, empty_batch
 from synthcam_core.errors import InputError, ShardError
 from synthcam_core.sample import expand
+from synthcam_shards.format import FLOW_SCALE
 from synthcam_shards.shard_file import ShardFile
 
 FLOW = "flow"
 """Key of the float32 (T, 2, H, W) forward optical flow in pixels (du, dv)."""
 FLOW_MASK = "flow_mask"
 """Key of the uint8 (T, H, W) flow mask codes."""
-FLOW_RAW = "flow_raw"
-"""Key of a compact clip's int16 (T, H, W, 2) flow in 1/64 px, as stored (replaces ``flow``)."""
-FLOW_SCALE = 64
-"""Stored flow units per pixel."""
+FLOW_STORED = "flow_stored"
+"""Key of a compact clip's int16 (T, 2, H, W) flow in 1 / FLOW_SCALE px, as stored (replaces ``flow``)."""
 DEFAULT_FRAME_RATE = 2.5
 """Frames per second of a shard whose config has no ``frame_rate``: the 25 Hz walk, every 10th step."""
 TIME_TOLERANCE_S = 1e-6
@@ -68,7 +67,10 @@ def frame_rate(shard: ShardFile) -> float:
     config = shard.attrs.get("config")
     rate = config.get("frame_rate", DEFAULT_FRAME_RATE) if isinstance(config, dict) else DEFAULT_FRAME_RATE
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
-        raise ShardError(f"{shard.path.name}: config frame_rate {rate!r} is not a positive number of frames per second")
+        raise ShardError(
+            f"{shard.path.name}: config frame_rate {rate!r} is not a positive number of frames per second; "
+            "regenerate the shard"
+        )
     return float(rate)
 
 
@@ -149,7 +151,7 @@ class ClipDataset(Dataset):
 
     def _flow_choice(self, flow: bool | None) -> bool:
         """Whether items carry flow (see the class docstring)."""
-        lacking = [s.path for s in self.frames.shards if not getattr(s, "has_flow", False)]
+        lacking = [s.path for s in self.frames.shards if not s.has_flow]
         if flow is None:
             return not lacking
         if flow and lacking:
@@ -189,10 +191,8 @@ class ClipDataset(Dataset):
         }
         height, width = self.frames.out_size
         if self.flow:
-            if self.compact:
-                spec[FLOW_RAW] = ((size, length, height, width, 2), torch.int16)
-            else:
-                spec[FLOW] = ((size, length, 2, height, width), torch.float32)
+            flow_key, flow_dtype = (FLOW_STORED, torch.int16) if self.compact else (FLOW, torch.float32)
+            spec[flow_key] = ((size, length, 2, height, width), flow_dtype)
             spec[FLOW_MASK] = ((size, length, height, width), torch.uint8)
         batch = empty_batch(spec, shared)
         flat = {key: value.view(len(frames), *value.shape[2:]) for key, value in batch.items()}
@@ -206,36 +206,28 @@ class ClipDataset(Dataset):
         """Read the flow of the clip starting at global frame ``start`` into ``flat[...][rows]``."""
         s = int(np.searchsorted(self.frames.offsets, start, side="right")) - 1
         first = start - int(self.frames.offsets[s])
-        window = self.frames.window
-        mask = flat[FLOW_MASK].numpy()[rows]
-        raw_out = flat[FLOW_RAW].numpy()[rows] if self.compact else None
-        out = {}
-        if window is None:
-            out[FLOW_MASK] = mask
-            if raw_out is not None:
-                out[FLOW_RAW] = raw_out
-        shard = self.frames.shards[s]
-        read = shard.read_frames(
-            first, first + self.clip_length, (FLOW_RAW, FLOW_MASK), verify=self.frames.verify, out=out
-        )
-        raw, code = read[FLOW_RAW], read[FLOW_MASK]
+        window, mask = self.frames.window, flat[FLOW_MASK].numpy()[rows]
+        out = {FLOW_MASK: mask} if window is None else {}
+        fields = ("flow_raw", FLOW_MASK)
+        read = self.frames.shards[s].read_frames(first, first + self.clip_length, fields, self.frames.verify, out)
+        raw = read["flow_raw"].transpose(0, 3, 1, 2)  # (T, 2, H, W) int16 view
         if window is not None:
             pick_rows, pick_cols = window
-            raw, code = raw[:, pick_rows[:, None], pick_cols], code[:, pick_rows[:, None], pick_cols]
-            mask[...] = code
-            if raw_out is not None:
-                raw_out[...] = raw
-        if raw_out is None:
-            np.multiply(raw.transpose(0, 3, 1, 2), self._flow_scale, out=flat[FLOW].numpy()[rows])
+            raw = raw[:, :, pick_rows[:, None], pick_cols]
+            mask[...] = read[FLOW_MASK][:, pick_rows[:, None], pick_cols]
+        if self.compact:
+            flat[FLOW_STORED].numpy()[rows] = raw
+        else:
+            np.multiply(raw, self._flow_scale, out=flat[FLOW].numpy()[rows])
 
 
 def expand_clip(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A compact clip or batch in the standard layout (:func:`synthcam_core.sample.expand` of the
-    frames; ``flow_raw`` (..., H, W, 2) int16 1/64 px -> ``flow`` (..., 2, H, W) float32 px), on the
+    frames; ``flow_stored`` (..., 2, H, W) int16 1/64 px -> ``flow`` float32 px), on the
     tensors' own device; ``flow_mask`` kept. A standard clip is returned unchanged."""
     out = expand(batch)
-    if FLOW_RAW in batch:
-        out[FLOW] = batch[FLOW_RAW].movedim(-1, -3).to(torch.float32) / FLOW_SCALE
+    if FLOW_STORED in batch:
+        out[FLOW] = batch[FLOW_STORED].to(torch.float32) / FLOW_SCALE
     if FLOW_MASK in batch:
         out[FLOW_MASK] = batch[FLOW_MASK]
     return out
