@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from noise_models.view import DepthView, incidence_from_normals
+from noise_models.view import DepthView
+from synthcam_core.geometry.surface import incidence_from_normals
 
 
 class Stage:

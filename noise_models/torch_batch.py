@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from synthcam_core.geometry.rays import unit_rays
+from synthcam_core.geometry.surface import incidence
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def incidence_cos(batch: TorchBatch):
         return batch.incidence
     if batch.normals is None:
         raise ValueError("this noise stage needs the incidence angle; pass incidence or normals")
-    return (batch.normals * _rays(batch)).sum(-1).abs()
+    return incidence(batch.normals, _rays(batch))
 
 
 def uniform(z, g):

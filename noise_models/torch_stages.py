@@ -221,9 +221,11 @@ def _multipath(st: S.Multipath, b: TorchBatch, g):
 
 def _fov(st: S.StereoFOV, b: TorchBatch, g):
     torch = torch_module()
+    from synthcam_core.geometry.pinhole import pixel_centres  # imports torch
+
     z = b.depth
     d = torch.where(z > 0, float(b.intrinsics.fx * st.baseline_m) / z.clamp_min(1e-12), torch.zeros_like(z))
-    u = torch.arange(z.shape[-1], device=z.device, dtype=z.dtype) + 0.5
+    u = pixel_centres(z.shape[-2], z.shape[-1], z.dtype, z.device)[0]
     if st.side < 0:
         u = u.flip(0)
     return torch.where(u < d, torch.zeros_like(z), z)

@@ -6,7 +6,7 @@ A frame handed to a stage must provide:
 - ``normals``: (H, W, 3) float32 unit camera-frame normals facing the camera, or None;
 - optionally ``incidence``: (H, W) float32 |cos theta| between each pixel's surface normal and its
   viewing ray (0 where nothing was hit), or None; stages that only need the angle read it instead of
-  ``normals`` when a renderer provides it (see :func:`incidence_from_normals`);
+  ``normals`` when a renderer provides it (see :func:`synthcam_core.geometry.surface.incidence_from_normals`);
 - ``intrinsics``: an object with ``width, height, fx, fy, cx, cy`` (pixel centres at u + 0.5);
 - and be a dataclass, so :class:`noise_models.stages.Compose` can hand each stage the updated depth.
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-
-from synthcam_core.geometry.rays import unit_rays
 
 
 class DepthView(Protocol):
@@ -33,14 +31,3 @@ class DepthView(Protocol):
 
     @property
     def intrinsics(self) -> Any: ...
-
-
-def incidence_from_normals(normals: np.ndarray, intrinsics: Any) -> np.ndarray:
-    """(H, W) float32 |cos theta| from (H, W, 3) float32 camera-frame unit normals: theta is the angle
-    between the normal and the pixel's viewing ray; zero normals (no surface) give 0."""
-    import cv2
-
-    normals = np.ascontiguousarray(normals, dtype=np.float32)
-    prod = cv2.multiply(normals, unit_rays(intrinsics))
-    cos = cv2.transform(prod, np.ones((1, 3), np.float32))
-    return np.abs(cos, out=cos)

@@ -2,8 +2,9 @@
 
 The pass returns the object colour (object index + 1 in R + 256 G) and the depth buffer in one pass without
 anti-aliasing (pyrender's ``DEPTH_ONLY`` pass blends 4 samples at edges and is wrong there). pyrender has no
-normal output, so its normals are derived from the depth (see :func:`normals_from_depth`): exact on flat
-faces, less so on one-pixel slivers and curved, coarsely tessellated surfaces. pyrender and PyOpenGL come
+normal output, so its normals are derived from the depth
+(see :func:`synthcam_core.geometry.surface.normals_from_depth`): exact on flat faces, less so on one-pixel
+slivers and curved, coarsely tessellated surfaces. pyrender and PyOpenGL come
 with the ``pyrender`` extra.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from noise_models.view import incidence_from_normals
 from scene_library import Scene
 from synthcam.egl import EGL_PACKAGES, egl_environment, import_gl
 from synthcam.render_raycast import LabelTables, SurfaceDistance
@@ -19,7 +19,7 @@ from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
 from synthcam_core.extras import require
 from synthcam_core.frame import Frame
-from synthcam_core.geometry.rays import pixel_rays
+from synthcam_core.geometry.surface import incidence_from_normals, normals_from_depth
 
 #: OpenCV camera frame -> GL camera frame (y up, z backwards): flip y and z.
 CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -129,35 +129,3 @@ class PyrenderRenderer:
 
 #: pyrender's depth buffer has 24 bits: error ~ z^2 / (near 2^24), 0.02 mm at 4 m with these planes.
 Z_NEAR_PYRENDER, Z_FAR_PYRENDER = 0.05, 50.0
-
-
-def normals_from_depth(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
-    """(H, W, 3) float32 unit camera-frame normals facing the camera, from (H, W) float32 z-depth.
-
-    Each pixel's tangents are the differences to its horizontal and vertical neighbours, each taken on
-    the side whose depth is closer (so a pixel at a depth edge uses the surface it lies on); exact on
-    flat faces. Pixels without depth, or without a valid neighbour in a direction, get (0, 0, 0).
-    """
-    points = pixel_rays(intrinsics) * depth[..., None]
-    valid = depth > 0
-
-    def tangent(axis: int) -> tuple[np.ndarray, np.ndarray]:
-        fwd = np.zeros_like(points)
-        ok_fwd = np.zeros_like(valid)
-        body = [slice(None)] * 2
-        head, tail = list(body), list(body)
-        head[axis], tail[axis] = slice(None, -1), slice(1, None)
-        fwd[tuple(head)] = points[tuple(tail)] - points[tuple(head)]
-        ok_fwd[tuple(head)] = valid[tuple(tail)] & valid[tuple(head)]
-        bwd, ok_bwd = np.zeros_like(fwd), np.zeros_like(ok_fwd)
-        bwd[tuple(tail)], ok_bwd[tuple(tail)] = fwd[tuple(head)], ok_fwd[tuple(head)]
-        use_fwd = ok_fwd & (~ok_bwd | (np.abs(fwd[..., 2]) <= np.abs(bwd[..., 2])))
-        return np.where(use_fwd[..., None], fwd, bwd), ok_fwd | ok_bwd
-
-    tu, ok_u = tangent(1)
-    tv, ok_v = tangent(0)
-    n = np.cross(tu, tv)
-    n *= np.where(np.sum(n * points, axis=-1) > 0, -1.0, 1.0).astype(np.float32)[..., None]  # face the camera
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    ok = ok_u & ok_v & (norm[..., 0] > 0)
-    return np.where(ok[..., None], n / np.where(norm > 0, norm, 1.0), 0.0).astype(np.float32)

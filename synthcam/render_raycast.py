@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from noise_models.view import incidence_from_normals
 from scene_library import Scene
 from synthcam.open3d_import import import_open3d
 from synthcam_core.camera import Intrinsics
 from synthcam_core.frame import Frame
 from synthcam_core.geometry.rays import pixel_rays
+from synthcam_core.geometry.surface import incidence_from_normals
 
 
 @dataclass(frozen=True)

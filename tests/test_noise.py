@@ -18,10 +18,10 @@ from noise_models import (
     RangeGate,
     RedwoodDistortion,
 )
-from noise_models.view import incidence_from_normals
 from scene_library.objects.base import box
 from synthcam.render_raycast import RaycastRenderer
 from synthcam_core.camera import Intrinsics, look_at
+from synthcam_core.geometry.surface import incidence_from_normals
 
 CAM = Intrinsics.nyuv2().scaled(320, 240)
 FORWARD = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))

@@ -8,17 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from noise_models.view import incidence_from_normals
 from scene_library import generate_room
 from scene_library.objects.base import box
 from synthcam import egl, render_gl
 from synthcam.render import choose_renderer, make_renderer
 from synthcam.render_gl import GLRenderer, opencv_projection
-from synthcam.render_pyrender import PyrenderRenderer, normals_from_depth
+from synthcam.render_pyrender import PyrenderRenderer
 from synthcam.render_raycast import RaycastRenderer
 from synthcam_core.camera import Intrinsics, look_at
 from synthcam_core.errors import SynthcamError
 from synthcam_core.geometry.rays import pixel_rays
+from synthcam_core.geometry.surface import incidence_from_normals, normals_from_depth
 
 FORWARD_Y = look_at(np.zeros(3), np.array([0.0, 1.0, 0.0]))
 GL_BACKENDS = [GLRenderer, PyrenderRenderer]
