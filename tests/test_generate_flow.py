@@ -18,6 +18,7 @@ except ImportError:
 
 from test_bytes_pinned import dataset_hashes
 
+from synthcam_core.config_file import CONFIG_NAME
 from synthcam_core.geometry.flow_np import FLOW_NONE, FLOW_VALID, relative_transform
 from synthcam_shards.shard_file import ShardFile
 
@@ -77,6 +78,7 @@ def warped_back_depth(depth_next: np.ndarray, flow: np.ndarray, intrinsics, pose
 
 
 def test_flow_warped_back_reproduces_the_clean_depth(datasets):
+    assert "flow: true\n" in (datasets["flow"] / CONFIG_NAME).read_text()
     for shard in sorted(datasets["flow"].glob("room_*.h5")):
         with ShardFile(shard) as f:
             assert f.has_flow and f.attrs["format_version"] == 3
