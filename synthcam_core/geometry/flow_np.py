@@ -19,13 +19,12 @@ compared with the surface whose pixel it lands in, never with a blend of the two
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import cv2
 import numpy as np
 
-from synthcam_core.geometry.rays import as_intrinsics, pixel_slopes
+from synthcam_core.geometry.rays import as_intrinsics, pixel_centres, pixel_slopes
 
 FLOW_NONE, FLOW_VALID, FLOW_OCCLUDED, FLOW_OUT_OF_VIEW = 0, 1, 2, 3
 """uint8 mask codes: no surface in frame t (or no next frame); visible in frame t+1; hidden there by nearer
@@ -96,24 +95,23 @@ def forward_flow(
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(map_u, z_next, out=map_u)  # u' - 0.5
         np.divide(map_v, z_next, out=map_v)
-    in_view = (map_u >= -0.5) & (map_u < w - 0.5) & (map_v >= -0.5) & (map_v < h - 0.5) & (z_next > MIN_Z_M)
+    in_view = z_next > MIN_Z_M
+    in_view &= map_u >= -0.5
+    in_view &= map_u < w - 0.5
+    in_view &= map_v >= -0.5
+    in_view &= map_v < h - 0.5
     has_depth = depth > 0
     visible = has_depth & in_view
     visible &= _agrees(depth_next, map_u, map_v, z_next, visible)
     # codes: 3 - in_view - visible where there is depth, else 0
     mask = (np.uint8(3) - in_view.view(np.uint8) - visible.view(np.uint8)) * has_depth.view(np.uint8)
-    flow = np.zeros((h, w, 2), np.float32)
-    cv2.subtract(cv2.merge([map_u, map_v]), _pixel_grid(h, w), dst=flow, mask=visible.view(np.uint8))
-    return FlowField(flow, mask)
-
-
-@lru_cache(maxsize=4)
-def _pixel_grid(height: int, width: int) -> np.ndarray:
-    """(H, W, 2) float32 (u, v) column and row indices (read-only)."""
-    grid = np.empty((height, width, 2), np.float32)
-    grid[..., 0], grid[..., 1] = np.arange(width)[None, :], np.arange(height)[:, None]
-    grid.flags.writeable = False
-    return grid
+    u_c, v_c = pixel_centres(k, np.float32)  # flow = u' - (u + 0.5) = map_u - u
+    np.subtract(map_u, u_c[None, :] - np.float32(0.5), out=map_u)
+    np.subtract(map_v, v_c[:, None] - np.float32(0.5), out=map_v)
+    hidden = ~visible
+    np.copyto(map_u, np.float32(0.0), where=hidden)
+    np.copyto(map_v, np.float32(0.0), where=hidden)
+    return FlowField(cv2.merge([map_u, map_v]), mask)
 
 
 def _agrees(
@@ -124,12 +122,14 @@ def _agrees(
     around the position all have depth and span less than the tolerance, else the value of the pixel
     containing the position. Both are compared everywhere; the 2x2 test runs only where they give different
     answers (a few pixels along depth edges), and only ``where`` ((H, W) bool, positions in the image)."""
-    tol = np.multiply(z_next, np.float32(OCCLUSION_REL))
-    tol += np.float32(OCCLUSION_ABS_M)
-    linear = cv2.remap(depth_next, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    nearest = cv2.remap(depth_next, map_u, map_v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    ok_linear = cv2.absdiff(linear, z_next, dst=linear) <= tol
-    ok_nearest = cv2.absdiff(nearest, z_next, dst=nearest) <= tol
+    # |d - z| <= REL z + ABS as |d - z| - REL z <= ABS: one buffer, no tolerance image
+    rel, tol_abs = np.float32(OCCLUSION_REL), np.float32(OCCLUSION_ABS_M)
+    off = cv2.remap(depth_next, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    cv2.scaleAdd(z_next, -OCCLUSION_REL, cv2.absdiff(off, z_next, dst=off), dst=off)
+    ok_linear = off <= tol_abs
+    cv2.remap(depth_next, map_u, map_v, cv2.INTER_NEAREST, dst=off, borderMode=cv2.BORDER_REPLICATE)
+    cv2.scaleAdd(z_next, -OCCLUSION_REL, cv2.absdiff(off, z_next, dst=off), dst=off)
+    ok_nearest = off <= tol_abs
     agree = ok_linear & ok_nearest
     differ = np.flatnonzero((ok_linear != ok_nearest) & where)
     if differ.size:
@@ -140,7 +140,7 @@ def _agrees(
         y0, y1 = np.clip(y, 0, h - 1), np.clip(y + 1, 0, h - 1)
         corners = np.stack([depth_next[y0, x0], depth_next[y0, x1], depth_next[y1, x0], depth_next[y1, x1]])
         lo, hi = corners.min(axis=0), corners.max(axis=0)
-        one_surface = (lo > 0) & (hi - lo <= tol.reshape(-1)[differ])
+        one_surface = (lo > 0) & (hi - lo <= z_next.reshape(-1)[differ] * rel + tol_abs)
         pick = np.where(one_surface, ok_linear.reshape(-1)[differ], ok_nearest.reshape(-1)[differ])
         agree.reshape(-1)[differ] = pick
     return agree
