@@ -33,6 +33,7 @@ from synthcam.write_failures import output_error, unwritable_error
 from synthcam_core.atomic_file import write_atomic
 from synthcam_core.config_file import CONFIG_NAME, config_text, config_values, is_written_config
 from synthcam_core.errors import SynthcamError
+from synthcam_shards.format import shard_version
 from synthcam_shards.layout import probe_root_attrs
 from synthcam_shards.manifest import MAX_MANIFEST_BYTES, shard_counts
 from synthcam_shards.shard_file import (
@@ -130,7 +131,7 @@ def _inspect_shard(path: Path, config: GenerateConfig, index: int) -> _Found:
     fmt, version, text, frames, room = attrs.values()
     if fmt != FORMAT_NAME:
         return _Found("foreign", "is an HDF5 file but not a synthcam shard")
-    if not is_int(version) or int(version) != FORMAT_VERSION:
+    if not is_int(version) or int(version) != shard_version(config.flow):
         return _Found("format", f"shard format version {version}")
     try:
         found = json.loads(text) if isinstance(text, str) else None

@@ -108,11 +108,6 @@ def test_flow_changes_no_other_frame_data_and_no_worker_count_changes_it(dataset
             assert np.array_equal(plain["checksum"][()], with_flow["checksum"][:, :columns])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="synthcam/output_dir.py _inspect_shard compares a shard's format_version with FORMAT_VERSION (2); "
-    "a flow shard is version 3 (synthcam_shards.format.shard_version(config.flow))",
-)
 def test_a_flow_dataset_resumes(datasets, tmp_path):
     import shutil
 
