@@ -79,7 +79,7 @@ MAX_IMAGE_SIDE = 4096
 """Largest image width or height, in pixels, a shard may declare: the largest ``synthcam generate`` writes
 (:data:`synthcam_core.camera.MAX_IMAGE_SIDE`), so readers and the writer accept only what the tool makes. One
 frame of the four image datasets is then at most 4096 * 4096 * 7 bytes (112 MiB), with optical flow (v3)
-4096 * 4096 * 12 bytes (192 MiB, :func:`frame_bytes`), the most a frame-by-frame reader holds
+4096 * 4096 * 12 bytes (192 MiB), the most a frame-by-frame reader holds
 (``validate`` and ``inspect`` hold one frame and a few MiB besides)."""
 MAX_ATTRIBUTES = 64
 """Most attributes on the root group (or on one dataset) of a shard."""
@@ -105,11 +105,6 @@ def shard_version(flow: bool) -> int:
 def checksum_fields(version: int) -> tuple[str, ...]:
     """Column names of the ``checksum`` table of a shard of format ``version`` (2 or 3)."""
     return FLOW_CHECKSUM_FIELDS if version == FLOW_FORMAT_VERSION else CHECKSUM_FIELDS
-
-
-def frame_bytes(version: int) -> int:
-    """Bytes per pixel of one stored frame of every per-frame dataset of a shard of ``version``: 7 (two
-    uint16 depths, uint8 class40, uint16 instance), 12 with flow (two int16 components, uint8 mask)."""
     return 7 + (5 if version == FLOW_FORMAT_VERSION else 0)
 
 

@@ -1,4 +1,5 @@
-"""Shard statistics for ``synthcam inspect``: shapes, dtypes, class histogram, depth statistics."""
+"""Shard statistics for ``synthcam inspect``: shapes, dtypes, class histogram, depth statistics, and whether
+the shard holds optical flow (with the share of each flow mask code)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthcam_shards.format import FRAME_DATASETS, class_counts
+from synthcam_shards.format import FLOW_DATASETS, FLOW_MASK_CODES, FRAME_DATASETS, class_counts
 from synthcam_shards.manifest import not_enough_memory
 from synthcam_shards.shard_file import ShardFile
 
@@ -17,7 +18,7 @@ STATS_BLOCK_PIXELS = 1 << 20
 
 def summarize_shard(path: Path) -> dict:
     """Statistics of one shard (JSON-friendly). Reads frame by frame with every checksum verified,
-    so memory stays at one frame (of three fields, at most 4096 x 4096 x 5 bytes, 80 MiB) and a few MiB;
+    so memory stays at one frame (of four fields, at most 4096 x 4096 x 6 bytes, 96 MiB) and a few MiB;
     raises :class:`~synthcam_core.errors.ShardError` for a damaged shard, and a ShardError
     (:class:`~synthcam_shards.manifest.NotEnoughMemory`) if the machine runs out of memory."""
     try:
@@ -31,7 +32,8 @@ def _summarize_shard(path: Path) -> dict:
     with ShardFile(path) as sf:
         n, names = len(sf), sf.class_names
         datasets = {}
-        for key in (*FRAME_DATASETS, "pose", "timestamp", "trajectory_id", "intrinsics"):
+        flow = FLOW_DATASETS if sf.has_flow else ()
+        for key in (*FRAME_DATASETS, *flow, "pose", "timestamp", "trajectory_id", "intrinsics"):
             ds = sf.dataset(key)
             datasets[key] = {
                 "shape": list(ds.shape),
@@ -41,9 +43,12 @@ def _summarize_shard(path: Path) -> dict:
             }
         hist = np.zeros(len(names), dtype=np.int64)
         depth_stats = {key: _DepthStats() for key in ("depth", "depth_clean")}
+        codes = np.zeros(len(FLOW_MASK_CODES), dtype=np.int64)
         for i in range(n):
-            frame = sf.read_frame(i, ("depth_mm", "depth_clean_mm", "class40"))
+            frame = sf.read_frame(i, ("depth_mm", "depth_clean_mm", "class40", *flow[1:]))
             hist += class_counts(frame["class40"], len(names))[: len(names)]
+            if flow:
+                codes += class_counts(frame["flow_mask"], len(codes))[: len(codes)]  # validate refuses others
             for key, stats in depth_stats.items():
                 stats.add(frame[key + "_mm"])
         attrs, scene = sf.attrs, sf.scene
@@ -56,6 +61,7 @@ def _summarize_shard(path: Path) -> dict:
         "depth": {k: s.result() for k, s in depth_stats.items()},
         "room_type": scene.get("room_type"),
         "objects": len(objects) if isinstance(objects, list) else 0,
+        "flow": {FLOW_MASK_CODES[k]: int(c) for k, c in enumerate(codes)} if flow else None,
         "attrs": attrs,
     }
 
@@ -105,6 +111,14 @@ class _DepthStats:
         }
 
 
+def _flow_text(codes: dict[str, int] | None) -> str:
+    """``no``, or ``yes`` and the share of pixels of each flow mask code."""
+    if codes is None:
+        return "no"
+    total = sum(codes.values()) or 1
+    return "yes (" + ", ".join(f"{name} {100 * count / total:.1f} %" for name, count in codes.items()) + ")"
+
+
 def merge_summaries(summaries: list[dict]) -> dict:
     """Totals over several shard summaries: frames, class pixels and pixel-weighted depth statistics."""
     classes: dict[str, int] = {}
@@ -123,9 +137,10 @@ def format_summary(summaries: list[dict]) -> str:
             f"{s['path']}: {s['frames']} frames, {s['room_type']} ({s['objects']} objects), "
             f"format v{a.get('format_version')}, synthcam {a.get('package_version')}"
         )
+        filters = max(6, *(len(d["compression"]) for d in s["datasets"].values()))
         for key, d in s["datasets"].items():
             lines.append(
-                f"  {key:<12} {str(tuple(d['shape'])):<18} {d['dtype']:<8} {d['compression']:<6} "
+                f"  {key:<12} {str(tuple(d['shape'])):<18} {d['dtype']:<8} {d['compression']:<{filters}} "
                 f"{d['stored_bytes'] / 1e6:8.2f} MB"
             )
         for key, label in (("depth", "noisy depth"), ("depth_clean", "clean depth")):
@@ -141,6 +156,7 @@ def format_summary(summaries: list[dict]) -> str:
             f"  seed {a.get('seed')}, room {a.get('room_index')}, noise {preset}, renderer {a.get('renderer')}"
         )
         lines.append(f"  config {json.dumps(a.get('config'), sort_keys=True)}")
+        lines.append(f"  optical flow: {_flow_text(s.get('flow'))}")
     total = merge_summaries(summaries)
     pixels = sum(total["class_pixels"].values()) or 1
     lines.append(f"class pixels over {total['shards']} shard(s), {total['frames']} frames:")

@@ -4,10 +4,12 @@ Checks the format name and version, completeness, the declared layout and sizes,
 (every attribute, name list, label table, the intrinsics, poses and checksum table), the CRC32 of
 every stored frame, the per-frame class pixel counts, and that every value is in range (class ids
 0..40, instance ids of the shard's scene table, rigid finite poses, finite timestamps, intrinsics,
-label tables); and, for a dataset directory, ``manifest.json``: its format, config, class names, shard
+label tables; in a version 3 shard, flow mask codes 0..3 and flow 0 wherever the mask is not 1); and, for a
+dataset directory, ``manifest.json``: its format, config, class names, shard
 list, frame counts and class pixel totals, missing shards, extra and partial (``.synthcam-partial``) files.
-Reading is frame by frame, so memory stays at one frame (at most 4096 x 4096 x 7 bytes, 112 MiB) and a
-few MiB besides whatever the shard declares. Running out of memory stops validation with
+Reading is frame by frame, so memory stays at one frame (at most 4096 x 4096 x 7 bytes, 112 MiB; with
+flow 4096 x 4096 x 16 bytes, 256 MiB, the stored flow and its (H, W, 2) copy) and a few MiB besides whatever
+the shard declares. Running out of memory stops validation with
 :class:`~synthcam_shards.manifest.NotEnoughMemory` (a limit of the machine, not a problem of the data).
 """
 
@@ -21,11 +23,20 @@ from pathlib import Path
 import numpy as np
 
 from synthcam_core.errors import ShardError
-from synthcam_shards.format import MANIFEST, SHARD_SUFFIX, TEMP_SUFFIX, class_counts
+from synthcam_shards.format import (
+    FLOW_LIMIT,
+    FLOW_MASK_CODES,
+    FLOW_VALID,
+    MANIFEST,
+    SHARD_SUFFIX,
+    TEMP_SUFFIX,
+    class_counts,
+)
 from synthcam_shards.manifest import NotEnoughMemory, not_enough_memory, read_manifest
 from synthcam_shards.shard_file import ShardFile
 
 _ALL_STORED = ("depth_mm", "depth_clean_mm", "class40", "instance", "pose", "timestamp", "trajectory_id")
+_FLOW_STORED = ("flow_raw", "flow_mask")
 ROTATION_TOLERANCE = 1e-6
 """Largest deviation of a pose's rotation from orthonormal (max |R^T R - I|, |det R - 1|) accepted."""
 DEPTH_UNIT_M = 0.001
@@ -143,7 +154,21 @@ def _frame_problem(
     stray = _first_stray(instance, allowed)
     if stray is not None:
         return None, f"frame {i} holds instance id {stray}, which its scene table does not list"
+    if "flow_mask" in frame:
+        return counts, _flow_problem(i, frame["flow_raw"], frame["flow_mask"])
     return counts, None
+
+
+def _flow_problem(i: int, raw: np.ndarray, mask: np.ndarray) -> str | None:
+    """The problem with frame ``i``'s stored flow (H, W, 2) int16 and mask (H, W) uint8, or None."""
+    top = int(mask.max(initial=0))
+    if top >= len(FLOW_MASK_CODES):
+        return f"frame {i} holds flow mask code {top}; codes are 0..{len(FLOW_MASK_CODES) - 1}"
+    if raw[mask != FLOW_VALID].any():
+        return f"frame {i} holds flow where its flow mask is not 1 (valid); flow is stored 0 there"
+    if int(raw.min(initial=0)) < -FLOW_LIMIT:
+        return f"frame {i} holds flow {int(raw.min())} units, beyond the stored range +-{FLOW_LIMIT}"
+    return None
 
 
 def _first_stray(instance: np.ndarray, allowed: np.ndarray) -> int | None:
@@ -212,7 +237,7 @@ def _validate_shard(
         pixels = np.zeros(n_classes, dtype=np.int64)
         for i in range(n):
             try:
-                frame = shard.read_frame(i, _ALL_STORED, verify=True)
+                frame = shard.read_frame(i, _ALL_STORED + (_FLOW_STORED if shard.has_flow else ()), verify=True)
             except ShardError as exc:
                 return i, _reason(exc, path)
             counts, problem = _frame_problem(i, frame, shard, allowed, n_classes)
