@@ -19,6 +19,7 @@ from noise_models.base import Stage
 from noise_models.checks import MAX_BASELINE_M, MAX_KERNEL_PX, MAX_SIGMA_PX, require, require_finite
 from noise_models.sampling import coarse_normal
 from noise_models.view import DepthView
+from synthcam_core.geometry.rays import pixel_centres
 
 _SCRATCH = threading.local()
 
@@ -321,7 +322,7 @@ class StereoFOV(Stage):
     def __call__(self, frame: DepthView, rng: np.random.Generator) -> np.ndarray:
         z = frame.depth
         d = np.divide(np.float32(frame.intrinsics.fx * self.baseline_m), z, out=np.zeros_like(z), where=z > 0)
-        u = np.arange(z.shape[1], dtype=np.float32) + np.float32(0.5)
+        u = pixel_centres(frame.intrinsics, np.float32)[0]
         if self.side < 0:
             u = u[::-1]
         return np.where(u[None, :] < d, np.float32(0.0), z)

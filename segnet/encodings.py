@@ -48,7 +48,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import SynthcamError
+from synthcam_core.geometry.pinhole import pixel_centres
+from synthcam_core.geometry.rays import pixel_slopes
 
 ENCODINGS: dict[str, int] = {"D": 1, "DH": 2, "DHA": 3, "HHA": 3}
 """Encoding name -> number of channels."""
@@ -82,8 +85,7 @@ def backproject(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) z-depth + (B, 4) intrinsics -> (B, 3, H, W) camera-frame points (metres)."""
     b, _, h, w = depth.shape
     k = intrinsics.to(depth.dtype)
-    u = torch.arange(w, device=depth.device, dtype=depth.dtype) + 0.5
-    v = torch.arange(h, device=depth.device, dtype=depth.dtype) + 0.5
+    u, v = pixel_centres(h, w, depth.dtype, depth.device)
     x = (u.view(1, 1, w) - k[:, 2].view(b, 1, 1)) / k[:, 0].view(b, 1, 1)
     y = (v.view(1, h, 1) - k[:, 3].view(b, 1, 1)) / k[:, 1].view(b, 1, 1)
     z = depth[:, 0]
@@ -247,8 +249,7 @@ def encode_numpy(
     fx, fy, cx, cy = (float(v) for v in intrinsics)
     g = np.asarray(gravity, dtype=np.float64)
     h, w = z.shape
-    u = (np.arange(w) + 0.5 - cx) / fx
-    v = (np.arange(h) + 0.5 - cy) / fy
+    u, v = pixel_slopes(Intrinsics(w, h, fx, fy, cx, cy))
     pts = np.stack([u[None, :] * z, v[:, None] * z, z])
     up = -np.einsum("c,chw->hw", g, pts)
     if math.isnan(camera_height):
