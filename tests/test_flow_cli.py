@@ -81,3 +81,30 @@ def test_bench_flow_reports_propagation_and_depth_warp(cli, flow_data, tmp_path)
 
 def test_bench_flow_without_flow_is_one_line(cli, flow_data, one_line_error):
     one_line_error(cli("bench", "flow", flow_data["plain"]), "holds no optical flow")
+
+
+@pytest.mark.parametrize("command", ["inspect", "preview", "export", "bench"])
+def test_a_reader_of_the_old_version_refuses_a_flow_dataset_in_one_line(
+    cli, flow_data, tmp_path, monkeypatch, one_line_error, command
+):
+    """A synthcam that reads only format version 2 (as every release before flow did) meets a --flow dataset."""
+    from synthcam_shards import layout
+
+    monkeypatch.setattr(layout, "READ_VERSIONS", (2,))
+    args = {
+        "inspect": ["inspect", flow_data["flow"]],
+        "preview": ["preview", flow_data["flow"], "--out", tmp_path / "p"],
+        "export": ["export", "flow", flow_data["flow"], "--out", tmp_path / "e"],
+        "bench": ["bench", "flow", flow_data["flow"]],
+    }[command]
+    one_line_error(cli(*args), "version 3", "upgrade synthcam")
+    assert cli("inspect", flow_data["plain"]).exit_code == 0  # version 2 datasets still read
+
+
+def test_validate_of_the_old_version_names_each_flow_shard(cli, flow_data, monkeypatch):
+    from synthcam_shards import layout
+
+    monkeypatch.setattr(layout, "READ_VERSIONS", (2,))
+    result = cli("validate", flow_data["flow"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("shard format version 3") == 2 and "upgrade synthcam" in result.output
