@@ -24,7 +24,7 @@ from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.walk import DEFAULT_WALK_PARAMS, WalkParams
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 from synthcam_core.errors import SynthcamError
-from synthcam_core.geometry.flow_np import forward_flow, no_flow
+from synthcam_core.geometry.flow_np import empty_flow, forward_flow, no_flow
 from synthcam_shards.shard_file import ShardWriter, default_label_tables
 
 
@@ -125,6 +125,7 @@ def write_room_shard(
     intrinsics = config.intrinsics
     writer = None
     previous: tuple[np.ndarray, np.ndarray] | None = None  # clean depth and pose of the frame before (--flow)
+    field = empty_flow(intrinsics.height, intrinsics.width) if config.flow else None  # reused: written at once
     try:
         with ShardWriter(
             path, len(trajectory), intrinsics, attrs, plan.scene.describe(), default_label_tables(), flow=config.flow
@@ -133,8 +134,8 @@ def write_room_shard(
                 frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
                 if config.flow:  # frame i-1's flow to this frame, from the clean rendered depth
                     if previous is not None:
-                        field = forward_flow(previous[0], frame.depth, intrinsics, previous[1], pose)
-                        writer.write_flow(i - 1, field.flow, field.mask)
+                        motion = forward_flow(previous[0], frame.depth, intrinsics, previous[1], pose, out=field)
+                        writer.write_flow(i - 1, motion.flow, motion.mask)
                     previous = (frame.depth, pose)
                 noisy = noise(frame, noise_rng)
                 writer.write(

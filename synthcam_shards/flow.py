@@ -10,12 +10,15 @@ repeats in a row of one component and not in rows of alternating ones.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from synthcam_shards.format import FLOW_LIMIT, FLOW_MASK_CODES, FLOW_OUT_OF_VIEW, FLOW_SCALE, FLOW_VALID
 
 FLOW_ZSTD_LEVEL = 3
-"""zstd level of the ``flow`` dataset (level 1 stores about 15 % more for 0.1 ms less a 640x480 frame)."""
+"""zstd level of the ``flow`` dataset. Level 1 stores about 16 % more flow at 2.5 frames/s (5 % at 25) and
+saves 1.5-2 ms of a 640x480 frame's compression alone, but only about 0.4 ms a frame of the whole
+``generate --flow`` pipeline (benchmarks/flow_cost.py), so level 3 keeps the shards small."""
 
 
 def flow_filters(compression: str) -> dict:
@@ -28,15 +31,19 @@ def flow_filters(compression: str) -> dict:
     return {"shuffle": True, "compression": "gzip", "compression_opts": 1}
 
 
-def encode_flow(flow: np.ndarray, mask: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """One frame's flow as stored: ((2, H, W) int16 du, dv planes in 1 / FLOW_SCALE px, (H, W) uint8 mask).
+def encode_flow(
+    flow: np.ndarray, mask: np.ndarray, shape: tuple[int, int], out: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's flow as stored: ((2, H, W) int16 du, dv planes in 1 / FLOW_SCALE px, (H, W) uint8 mask),
+    C-contiguous, written into ``out`` (such a pair, reused frame after frame by the writer) if given.
 
-    flow : (H, W, 2) pixels (du, dv), any float dtype; mask : (H, W) codes 0..3 (:data:`FLOW_MASK_CODES`).
-    Values are rounded to the nearest unit (half to even); where the mask is not
-    :data:`~synthcam_shards.format.FLOW_VALID` they are stored 0, and a valid pixel whose flow rounds beyond
-    :data:`~synthcam_shards.format.FLOW_LIMIT` units in either component is stored 0 with mask
-    :data:`~synthcam_shards.format.FLOW_OUT_OF_VIEW`. Raises ``ValueError`` for other shapes, mask codes
-    above 3 or a non-finite flow at a valid pixel.
+    flow : (H, W, 2) pixels (du, dv), any float dtype (float32 planar, the (H, W, 2) view of (2, H, W)
+    planes as :func:`synthcam_core.geometry.flow_np.forward_flow` returns it, is read without a copy);
+    mask : (H, W) codes 0..3 (:data:`FLOW_MASK_CODES`). Values are rounded to the nearest unit (half to
+    even); where the mask is not :data:`~synthcam_shards.format.FLOW_VALID` they are stored 0, and a valid
+    pixel whose flow rounds beyond :data:`~synthcam_shards.format.FLOW_LIMIT` units in either component is
+    stored 0 with mask :data:`~synthcam_shards.format.FLOW_OUT_OF_VIEW`. Raises ``ValueError`` for other
+    shapes, mask codes above 3 or a non-finite flow at a valid pixel.
     """
     flow, mask = np.asarray(flow), np.asarray(mask)
     if flow.shape != (*shape, 2) or mask.shape != shape:
@@ -45,25 +52,38 @@ def encode_flow(flow: np.ndarray, mask: np.ndarray, shape: tuple[int, int]) -> t
         )
     if mask.dtype.kind not in "ui" or flow.dtype.kind != "f":
         raise ValueError(f"flow must be float pixels and mask integer codes, not {flow.dtype} and {mask.dtype}")
-    codes = mask.astype(np.uint8)  # a copy: changed below
     if int(mask.max(initial=0)) >= len(FLOW_MASK_CODES) or int(mask.min(initial=0)) < 0:
         raise ValueError(f"flow mask codes are 0..{len(FLOW_MASK_CODES) - 1}, found {int(mask.max())}")
-    scaled = np.multiply(flow.transpose(2, 0, 1), np.float32(FLOW_SCALE), dtype=np.float32)  # (2, H, W), new
+    stored, codes = (np.empty((2, *shape), np.int16), np.empty(shape, np.uint8)) if out is None else out
+    np.copyto(codes, mask, casting="unsafe")
+    planes = np.ascontiguousarray(np.moveaxis(flow, -1, 0), dtype=np.float32)  # (2, H, W); a view if planar
+    invalid = np.not_equal(codes, FLOW_VALID).view(np.uint8)
+    for plane, dst in zip(planes, stored):
+        # x 64 (+ 0 x itself: cv2's fastest scaled conversion), rounded half to even and saturated to
+        # int16 (NaN: -32768); then 0 where not valid
+        cv2.addWeighted(plane, float(FLOW_SCALE), plane, 0.0, 0.0, dst=dst, dtype=cv2.CV_16S)
+        cv2.subtract(dst, dst, dst=dst, mask=invalid)
+        low, high, _, _ = cv2.minMaxLoc(dst)
+        if low < -FLOW_LIMIT or high >= FLOW_LIMIT:  # saturated, NaN (-32768) or right at the limit: rare
+            return _encode_checked(planes, codes, stored)
+    return stored, codes
+
+
+def _encode_checked(planes: np.ndarray, codes: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`encode_flow` of (2, H, W) float32 ``planes`` and (H, W) uint8 ``codes`` (changed in place)
+    into ``stored`` where some value rounds to the int16 limit or beyond, or is not finite."""
+    scaled = np.multiply(planes, np.float32(FLOW_SCALE), dtype=np.float32)  # (2, H, W), new
     np.rint(scaled, out=scaled)
     valid = codes == FLOW_VALID
-    if not -FLOW_LIMIT <= scaled.min() <= scaled.max() <= FLOW_LIMIT:  # rare (or NaN): find the pixels
-        with np.errstate(invalid="ignore"):
-            fits = (np.abs(scaled[0]) <= FLOW_LIMIT) & (np.abs(scaled[1]) <= FLOW_LIMIT)  # NaN: False
-        beyond = valid & ~fits
-        if not np.isfinite(scaled[:, beyond]).all():
-            raise ValueError("flow is not finite at a pixel whose mask says valid (code 1)")
-        codes[beyond] = FLOW_OUT_OF_VIEW
-        valid &= fits
-        np.copyto(scaled, np.float32(0.0), where=~fits)
-    stored = scaled.astype(np.int16)
-    keep = valid.astype(np.int16)
-    for plane in stored:  # 0 wherever the mask is not valid; per plane: a broadcast product is 3x slower
-        np.multiply(plane, keep, out=plane)
+    with np.errstate(invalid="ignore"):
+        fits = (np.abs(scaled[0]) <= FLOW_LIMIT) & (np.abs(scaled[1]) <= FLOW_LIMIT)  # NaN: False
+    beyond = valid & ~fits
+    if not np.isfinite(scaled[:, beyond]).all():
+        raise ValueError("flow is not finite at a pixel whose mask says valid (code 1)")
+    codes[beyond] = FLOW_OUT_OF_VIEW
+    valid &= fits
+    np.copyto(scaled, np.float32(0.0), where=~valid)
+    np.copyto(stored, scaled, casting="unsafe")
     return stored, codes
 
 

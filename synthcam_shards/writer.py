@@ -220,6 +220,8 @@ class ShardWriter:
             ).id
             self._images["flow_mask"] = f.create_dataset("flow_mask", (n_frames, h, w), dtype=np.uint8, **common).id
         self._memory_space = {2: h5py.h5s.create_simple((1, h, w)), 3: h5py.h5s.create_simple((1, 2, h, w))}
+        # encoded flow and mask of the frame being written, reused: no fresh memory to fault in per frame
+        self._flow_buffers = (np.empty((2, h, w), np.int16), np.empty((h, w), np.uint8))
         self._shape = (h, w)
         columns = checksum_fields(shard_version(self.flow))
         plain = dict(track_times=False)
@@ -289,16 +291,17 @@ class ShardWriter:
     def write_flow(self, index: int, flow: np.ndarray, mask: np.ndarray) -> None:
         """Store the optical flow of frame ``index`` to the next frame, before or after :meth:`write`.
 
-        flow : (H, W, 2) float32 pixels (du, dv); mask : (H, W) uint8 codes 0..3 (none, valid, occluded,
-        out of view; :data:`~synthcam_shards.format.FLOW_MASK_CODES`). Stored in 1/64 px
-        (:func:`synthcam_shards.flow.encode_flow`): 0 where the mask is not valid, and a valid pixel
+        flow : (H, W, 2) float32 pixels (du, dv) (planar, the view of (2, H, W) planes that
+        :func:`~synthcam_core.geometry.flow_np.forward_flow` returns, is read without a copy); mask : (H, W)
+        uint8 codes 0..3 (none, valid, occluded, out of view; :data:`~synthcam_shards.format.FLOW_MASK_CODES`).
+        Stored in 1/64 px (:func:`synthcam_shards.flow.encode_flow`): 0 where the mask is not valid, and a valid pixel
         whose flow exceeds the int16 range (511.98 px) becomes 0 with mask 3 (out of view). Raises
         ``ValueError`` for a shard made without ``flow=True`` and for arrays :func:`encode_flow` refuses.
         """
         if not self.flow:
             raise ValueError(f"shard {self.path.name} was created without flow=True: it stores no optical flow")
         self._check_index(index)
-        stored = dict(zip(FLOW_DATASETS, encode_flow(flow, mask, self._shape)))
+        stored = dict(zip(FLOW_DATASETS, encode_flow(flow, mask, self._shape, self._flow_buffers)))
         for name, array in stored.items():
             self._write_chunk(name, index, array)
         self._checksum[index, len(CHECKSUM_FIELDS) :] = [frame_crc(stored[name]) for name in FLOW_DATASETS]

@@ -12,6 +12,8 @@ from synthcam_core.geometry.flow_np import (
     FLOW_OCCLUDED,
     FLOW_OUT_OF_VIEW,
     FLOW_VALID,
+    empty_flow,
+    flow_planes,
     forward_flow,
     no_flow,
     relative_transform,
@@ -155,6 +157,29 @@ def test_no_flow_and_shapes():
     depth = np.ones((CAM.height, CAM.width), np.float32)
     with pytest.raises(ValueError, match="must both be"):
         forward_flow(depth[:-1], depth, CAM, POSE, POSE)
+
+
+def test_flow_is_planar_and_out_is_reused():
+    depth = plane_depth((0.0, 0.0, 1.0), 2.0)
+    depth[40:60, 50:90] = 1.2  # a nearer box drawn at the same pixels in both frames: occlusions
+    depth[:5] = 0.0
+    step = moved(POSE, translation=(0.3, 0.0, 0.0))
+    other = moved(POSE, rotation((1.0, 0.0, 0.3), -3.0), (-0.1, 0.1, 0.2))
+    fresh = forward_flow(depth, depth, CAM, POSE, step)
+    planes = flow_planes(fresh.flow)
+    assert planes is not None and planes.shape == (2, CAM.height, CAM.width) and planes.flags.c_contiguous
+    assert np.shares_memory(planes, fresh.flow) and flow_planes(no_flow(4, 5).flow) is not None
+    assert flow_planes(np.zeros((4, 5, 2), np.float32)) is None  # interleaved
+    out = empty_flow(CAM.height, CAM.width)
+    for pose_next in (other, step):  # the second call overwrites the first one's values
+        assert forward_flow(depth, depth, CAM, POSE, pose_next, out=out) is out
+    assert np.array_equal(out.flow, fresh.flow) and np.array_equal(out.mask, fresh.mask)
+    assert {FLOW_VALID, FLOW_OCCLUDED, FLOW_OUT_OF_VIEW, FLOW_NONE} <= set(np.unique(out.mask).tolist())
+    with pytest.raises(ValueError, match="out must be a planar FlowField"):
+        forward_flow(depth, depth, CAM, POSE, step, out=no_flow(CAM.height, CAM.width - 1))
+    interleaved = type(out)(np.zeros((CAM.height, CAM.width, 2), np.float32), out.mask)
+    with pytest.raises(ValueError, match="out must be a planar FlowField"):
+        forward_flow(depth, depth, CAM, POSE, step, out=interleaved)
 
 
 def test_relative_transform_is_inv_next_times_pose():
