@@ -13,7 +13,9 @@ flow_stored) samples:
 - DataLoader frames/s over ``--epochs`` epochs after a warm-up epoch with ``--workers`` workers and
   ``collate_fn=collate_frames``: ``frames`` = ``ShardDataset`` + ``ShardOrderSampler(block=T,
   by_shard=False)``, batch B x T frames; ``clips`` = ``ClipDataset(clip_length=T)`` + ``ClipSampler``,
-  batch B clips (``flow=False``, and with flow when the shards hold it).
+  batch B clips (``flow=False``, and with flow when the shards hold it);
+- where a clip's read time goes: ms per frame of ``ShardFile.read_frames`` of each stored field alone, into
+  preallocated arrays, T frames at a time (HDF5 decompression and unshuffle, plus the CRC check).
 Goal: >= 1,000 frames/s in 8-frame clips with 2 workers.
 """
 
@@ -114,6 +116,32 @@ def loader_fps(dataset, sampler, items: int, workers: int, epochs: int) -> tuple
     return sum(f for f, _ in rates) / sum(t for _, t in rates), max(f / t for f, t in rates)
 
 
+def field_costs(data: Path, length: int) -> dict[str, float]:
+    """Milliseconds per frame of reading each stored field of the first shard, ``length`` frames at a time
+    into preallocated arrays (best of 3 passes over the shard, CRC checked)."""
+    import numpy as np
+
+    from synthcam_shards.shard_file import ShardFile
+
+    with ShardFile(sorted(data.glob("*.h5"))[0]) as shard:
+        n, h, w = len(shard) - len(shard) % length, shard.height, shard.width
+        arrays = {"depth_mm": np.empty((length, h, w), np.uint16), "class40": np.empty((length, h, w), np.uint8)}
+        if shard.has_flow:
+            arrays.update(
+                flow_planes=np.empty((length, 2, h, w), np.int16), flow_mask=np.empty((length, h, w), np.uint8)
+            )
+        costs = {}
+        for name, array in arrays.items():
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                for first in range(0, n, length):
+                    shard.read_frames(first, first + length, (name,), out={name: array})
+                best = min(best, (time.perf_counter() - start) * 1e3 / n)
+            costs[name] = best
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None, help="dataset folder (generated if it holds no shards)")
@@ -147,6 +175,8 @@ def main() -> None:
                     f"  {name:>12} ({len(dataset)} items, batch {items}): read_batch {cost:6.3f} ms/frame; "
                     f"DataLoader {w} workers {fps:6.0f} frames/s (best epoch {best:.0f}{goal})"
                 )
+        costs = field_costs(data, length)
+        print("read_frames per field, ms/frame: " + ", ".join(f"{k} {v:.3f}" for k, v in costs.items()))
         print(f"load at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -25,9 +25,10 @@ READ_FIELDS = (
     "trajectory_id",
 )
 """Field names every shard has (:meth:`~synthcam_shards.shard_file.ShardFile.read_frame`)."""
-FLOW_FIELDS = ("flow", "flow_mask", "flow_raw")
+FLOW_FIELDS = ("flow", "flow_mask", "flow_raw", "flow_planes")
 """Field names of a shard with optical flow (format version 3): ``flow`` (H, W, 2) float32 pixels (du, dv),
-``flow_mask`` (H, W) uint8 codes, ``flow_raw`` (H, W, 2) int16 in 1/64 px as stored."""
+``flow_mask`` (H, W) uint8 codes, ``flow_raw`` (H, W, 2) int16 in 1/64 px, ``flow_planes`` (2, H, W) int16
+in 1/64 px exactly as stored (du plane, dv plane: read without a copy)."""
 STORED = {
     "depth": "depth",
     "depth_mm": "depth",
@@ -43,6 +44,7 @@ STORED = {
     "flow": "flow",
     "flow_mask": "flow_mask",
     "flow_raw": "flow",
+    "flow_planes": "flow",
 }
 """The stored dataset each field is read from."""
 AS_STORED = {
@@ -52,9 +54,12 @@ AS_STORED = {
     "instance": np.uint16,
     "flow_mask": np.uint8,
     "flow_raw": np.int16,
+    "flow_planes": np.int16,
 }
 """Fields holding the stored values unchanged, which :meth:`~synthcam_shards.shard_file.ShardFile.read_frames`
-can read into ``out`` (``flow_raw`` through a copy: it is stored as (2, H, W) planes)."""
+can read into ``out`` (``flow_raw`` through a copy: it is stored as (2, H, W) planes; ``flow_planes`` directly)."""
+INTERLEAVED = ("flow", "flow_raw")
+"""Fields whose frames are (H, W, 2) (the others are (H, W), ``flow_planes`` (2, H, W))."""
 
 
 def check_fields(fields: tuple[str, ...], has_flow: bool, shard_name: str) -> None:
@@ -71,8 +76,11 @@ def check_fields(fields: tuple[str, ...], has_flow: bool, shard_name: str) -> No
 
 
 def field_shape(name: str, n: int, height: int, width: int) -> tuple[int, ...]:
-    """Shape of ``n`` frames of the image field ``name``: (n, H, W, 2) for flow, else (n, H, W)."""
-    return (n, height, width, 2) if name in ("flow", "flow_raw") else (n, height, width)
+    """Shape of ``n`` frames of the image field ``name``: (n, H, W, 2) for ``flow`` and ``flow_raw``,
+    (n, 2, H, W) for ``flow_planes``, else (n, H, W)."""
+    if name == "flow_planes":
+        return (n, 2, height, width)
+    return (n, height, width, 2) if name in INTERLEAVED else (n, height, width)
 
 
 def check_out(

@@ -241,7 +241,8 @@ class ShardFile:
             ``pose`` : (4, 4) float64 camera-to-world; ``timestamp`` : () float64 seconds;
             ``trajectory_id`` : () int64; ``flow`` : (H, W, 2) float32 pixels (du, dv) from this frame to
             the next, 0 where ``flow_mask`` is not 1; ``flow_mask`` : (H, W) uint8 codes (0 none, 1 valid,
-            2 occluded, 3 out of view); ``flow_raw`` : (H, W, 2) int16 flow in 1/64 px, as stored.
+            2 occluded, 3 out of view); ``flow_raw`` : (H, W, 2) int16 flow in 1/64 px; ``flow_planes`` :
+            (2, H, W) int16 flow in 1/64 px, du then dv planes, as stored (no copy, no transposition).
         verify : compare the CRC32 of each stored dataset read against the frame's checksum.
 
         Raises :class:`ShardError` naming the shard and frame on a checksum mismatch or an HDF5 /
@@ -263,12 +264,14 @@ class ShardFile:
         """Read frames ``start .. stop - 1`` with one HDF5 read per stored dataset; ``{field: array}``.
 
         Each array is what :meth:`read_frame` returns for the field with a leading axis of
-        ``stop - start`` frames (``pose`` (n, 4, 4), ``timestamp`` (n,), images (n, H, W), flow (n, H, W, 2)).
+        ``stop - start`` frames (``pose`` (n, 4, 4), ``timestamp`` (n,), images (n, H, W), flow (n, H, W, 2),
+        flow_planes (n, 2, H, W)).
         verify : check each frame's CRC32 of each stored dataset read (over the buffer, no copy).
         out : optional ``{field: array}`` to read fields returned as stored (``depth_mm``,
-            ``depth_clean_mm``, ``class40``, ``instance``, ``flow_mask``, ``flow_raw``) into: C-contiguous,
-            writable, shape (n, H, W) ((n, H, W, 2) for ``flow_raw``) and the stored dtype (uint16; uint8
-            for class40 and flow_mask; int16 for flow_raw). The same arrays come back.
+            ``depth_clean_mm``, ``class40``, ``instance``, ``flow_mask``, ``flow_raw``, ``flow_planes``) into:
+            C-contiguous, writable, shape (n, H, W) ((n, H, W, 2) for ``flow_raw``, (n, 2, H, W) for
+            ``flow_planes``) and the stored dtype (uint16; uint8 for class40 and flow_mask; int16 for the
+            flow). The same arrays come back; all but ``flow_raw`` are read into directly.
 
         Raises :class:`ShardError` naming the shard and the first bad frame on a checksum mismatch or
         an HDF5 / decompression error, ``IndexError`` unless ``0 <= start <= stop <= N``,

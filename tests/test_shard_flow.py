@@ -80,6 +80,13 @@ def test_flow_round_trips_to_a_64th_of_a_pixel(tmp_path, flow_first):
         assert np.array_equal(raw, runs["flow"][1:] * FLOW_SCALE) and np.array_equal(codes, mask[1:])
         with pytest.raises(ValueError, match="must be a writable C-contiguous int16 array of shape"):
             sf.read_frames(0, 1, ("flow_raw",), out={"flow_raw": np.zeros((1, 2, H, W), np.int16)})
+        planes = np.zeros((2, 2, H, W), np.int16)
+        got = sf.read_frames(1, 3, ("flow_planes", "flow"), out={"flow_planes": planes})
+        assert got["flow_planes"] is planes and np.array_equal(planes, raw.transpose(0, 3, 1, 2))
+        assert np.array_equal(got["flow"], runs["flow"][1:])
+        assert sf.read_frame(2, ("flow_planes",))["flow_planes"].shape == (2, H, W)
+        with pytest.raises(ValueError, match=r"must be a writable C-contiguous int16 array of shape \(1, 2, "):
+            sf.read_frames(0, 1, ("flow_planes",), out={"flow_planes": np.zeros((1, H, W, 2), np.int16)})
     shard = read_shard(path)
     assert shard.flow is not None and np.array_equal(shard.flow, runs["flow"])
     assert shard.flow_mask is not None and np.array_equal(shard.flow_mask, mask)
@@ -137,6 +144,45 @@ def test_encoding_rounds_clears_invalid_pixels_and_marks_overflow_out_of_view():
     assert stored[:, 0, 2].tolist() == [-FLOW_LIMIT, 192] and not stored[:, 1].any()
     assert mask.tolist() == [[1, 1, 1], [0, 2, 3]]  # the caller's mask is left alone
     assert np.array_equal(decode_flow(stored), np.moveaxis(stored, 0, -1) / np.float32(FLOW_SCALE))
+
+
+def reference_encoding(flow: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The storage rule in plain numpy: x 64 in float32, rounded half to even; 0 where not valid; a valid
+    pixel beyond the int16 limit becomes 0 with code 3."""
+    scaled = np.rint(np.moveaxis(flow.astype(np.float32), -1, 0) * np.float32(FLOW_SCALE))
+    codes = mask.astype(np.uint8)
+    with np.errstate(invalid="ignore"):
+        beyond = (codes == 1) & (np.abs(scaled) > FLOW_LIMIT).any(axis=0)
+    codes[beyond] = 3
+    return np.where(codes == 1, scaled, 0).astype(np.int16), codes
+
+
+@pytest.mark.parametrize("layout", ["planar", "interleaved", "float64"])
+def test_encoding_matches_the_rule_for_every_layout(layout):
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        flow = rng.integers(-36000, 36000, (2, 9, 11)).astype(np.float32) / 128  # ties of x 64 at .5, beyond
+        if trial % 2:
+            flow = rng.normal(0, 8, (2, 9, 11)).astype(np.float32)
+        flow[:, 0, 0] = [FLOW_LIMIT / FLOW_SCALE, -FLOW_LIMIT / FLOW_SCALE]  # right at the limit: fits
+        mask = rng.integers(0, 4, (9, 11)).astype(np.uint8)
+        mask[0, 0] = 1
+        view = flow.transpose(1, 2, 0)  # planar: (H, W, 2) view of (2, H, W)
+        given = {"planar": view, "interleaved": np.ascontiguousarray(view), "float64": view.astype(np.float64)}
+        stored, codes = encode_flow(given[layout], mask, (9, 11))
+        expected_stored, expected_codes = reference_encoding(view, mask)
+        assert stored.flags.c_contiguous and codes.flags.c_contiguous and stored.dtype == np.int16
+        assert np.array_equal(stored, expected_stored) and np.array_equal(codes, expected_codes)
+
+
+def test_encoding_ignores_what_invalid_pixels_hold():
+    flow = np.zeros((2, 3, 4), np.float32).transpose(1, 2, 0)
+    flow[0] = np.nan
+    flow[1, :2] = [1e30, -np.inf]
+    flow[2] = 0.5
+    mask = np.array([[0, 2, 3, 0], [3, 3, 0, 2], [1, 1, 1, 1]], np.uint8)
+    stored, codes = encode_flow(flow, mask, (3, 4))
+    assert np.array_equal(codes, mask) and not stored[:, :2].any() and (stored[:, 2] == 32).all()
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,8 @@ FLOW_STORED = "flow_stored"
 """Key of a compact clip's int16 (T, 2, H, W) flow in 1 / FLOW_SCALE px, as stored (replaces ``flow``)."""
 DEFAULT_FRAME_RATE = 2.5
 """Frames per second of a shard whose config has no ``frame_rate``: the 25 Hz walk, every 10th step."""
+PLANES = "flow_planes"
+"""The shard field read: (T, 2, H, W) int16 flow planes as stored."""
 TIME_TOLERANCE_S = 1e-6
 """How far (seconds) a step between consecutive timestamps may be from ``1 / frame_rate`` in a clip."""
 
@@ -203,22 +205,25 @@ class ClipDataset(Dataset):
         return batch
 
     def _read_flow(self, flat: dict[str, torch.Tensor], start: int, rows: slice) -> None:
-        """Read the flow of the clip starting at global frame ``start`` into ``flat[...][rows]``."""
+        """Read the flow of the clip starting at global frame ``start`` into ``flat[...][rows]``: the stored
+        (T, 2, H, W) int16 planes straight into a compact batch, else widened in one pass to float32 pixels."""
         s = int(np.searchsorted(self.frames.offsets, start, side="right")) - 1
         first = start - int(self.frames.offsets[s])
         window, mask = self.frames.window, flat[FLOW_MASK].numpy()[rows]
         out = {FLOW_MASK: mask} if window is None else {}
-        fields = ("flow_raw", FLOW_MASK)
+        if window is None and self.compact:
+            out[PLANES] = flat[FLOW_STORED].numpy()[rows]
+        fields = (PLANES, FLOW_MASK)
         read = self.frames.shards[s].read_frames(first, first + self.clip_length, fields, self.frames.verify, out)
-        raw = read["flow_raw"].transpose(0, 3, 1, 2)  # (T, 2, H, W) int16 view
+        planes = read[PLANES]  # (T, 2, H, W) int16 as stored
         if window is not None:
             pick_rows, pick_cols = window
-            raw = raw[:, :, pick_rows[:, None], pick_cols]
+            planes = planes[:, :, pick_rows[:, None], pick_cols]
             mask[...] = read[FLOW_MASK][:, pick_rows[:, None], pick_cols]
-        if self.compact:
-            flat[FLOW_STORED].numpy()[rows] = raw
-        else:
-            np.multiply(raw, self._flow_scale, out=flat[FLOW].numpy()[rows])
+        if not self.compact:
+            np.multiply(planes, self._flow_scale, out=flat[FLOW].numpy()[rows])
+        elif window is not None:
+            flat[FLOW_STORED].numpy()[rows] = planes
 
 
 def expand_clip(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
