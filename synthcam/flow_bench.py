@@ -9,7 +9,7 @@
   frame t, back-projected and moved into frame t's camera by the poses, must give frame t's clean depth:
   the absolute differences (mm) over the visible pixels, as median and 95th percentile.
 
-Both read the stored values only (millimetre depth, 1/64 px flow), so they test the whole path from the
+Both read the stored values only (millimetre depth, 1/16 px flow), so they test the whole path from the
 renderer to the file.
 """
 

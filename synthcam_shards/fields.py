@@ -1,6 +1,6 @@
 """The fields :meth:`synthcam_shards.shard_file.ShardFile.read_frames` returns: their names, the stored
 dataset each comes from, which can be read into a caller's array (``out``), and the conversion from
-stored values (millimetres, class40 ids, 1/64 px flow planes) to what the field holds.
+stored values (millimetres, class40 ids, 1/16 px flow planes) to what the field holds.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ READ_FIELDS = (
 """Field names every shard has (:meth:`~synthcam_shards.shard_file.ShardFile.read_frame`)."""
 FLOW_FIELDS = ("flow", "flow_mask", "flow_raw", "flow_planes")
 """Field names of a shard with optical flow (format version 3): ``flow`` (H, W, 2) float32 pixels (du, dv),
-``flow_mask`` (H, W) uint8 codes, ``flow_raw`` (H, W, 2) int16 in 1/64 px, ``flow_planes`` (2, H, W) int16
-in 1/64 px exactly as stored (du plane, dv plane: read without a copy)."""
+``flow_mask`` (H, W) uint8 codes, ``flow_raw`` (H, W, 2) int16 in 1/16 px, ``flow_planes`` (2, H, W) int16
+in 1/16 px exactly as stored (du plane, dv plane: read without a copy)."""
 STORED = {
     "depth": "depth",
     "depth_mm": "depth",

@@ -2,10 +2,11 @@
 frame's flow (float32 pixels <-> int16 in 1 / :data:`~synthcam_shards.format.FLOW_SCALE` pixels, planes du
 then dv) and its mask, and the HDF5 filters of the two flow datasets.
 
-Flow is stored planar, (2, H, W) per frame, with HDF5's shuffle filter before zstd level 3 (gzip where
-hdf5plugin is missing): of a 640x480 frame of rendered rooms at 2.5 frames/s, about 180 kB against about
-480 kB for (H, W, 2) interleaved components with the same filters, because the compressor finds long
-repeats in a row of one component and not in rows of alternating ones.
+Flow is stored planar, (2, H, W) per frame, in 1/16 px, with Blosc (LZ4 after its byte shuffle; HDF5's
+shuffle and gzip where hdf5plugin is missing): planes compress about 2.5 times better than (H, W, 2)
+interleaved components with the same filters, because the compressor finds long repeats in a row of one
+component and not in rows of alternating ones; and LZ4 writes and reads a frame two to three times faster
+than zstd, which the pipeline's and the clip reader's frame rates need (:data:`FLOW_BLOSC_LEVEL`).
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ import numpy as np
 
 from synthcam_shards.format import FLOW_LIMIT, FLOW_MASK_CODES, FLOW_OUT_OF_VIEW, FLOW_SCALE, FLOW_VALID
 
-FLOW_ZSTD_LEVEL = 3
-"""zstd level of the ``flow`` dataset. Level 1 stores about 16 % more flow at 2.5 frames/s (5 % at 25) and
-saves 1.5-2 ms of a 640x480 frame's compression alone, but only about 0.4 ms a frame of the whole
-``generate --flow`` pipeline (benchmarks/flow_cost.py), so level 3 keeps the shards small."""
+FLOW_BLOSC_LEVEL = 9
+"""Blosc level of the ``flow`` dataset (LZ4 with Blosc's byte shuffle): level 9 takes Blosc's largest
+blocks, the smallest output at LZ4's speed. Measured on a 640x480 room at 2.5 frames/s, one thread, per
+frame of flow at 1/16 px: 196 kB, written in 1.3 ms and read in 0.9 ms; HDF5 shuffle + zstd 3 stored 118 kB
+in 2.3 ms and read it in 1.5 ms (and at 1/64 px 202 kB in 3.6 ms, read in 1.7 ms)."""
 
 
 def flow_filters(compression: str) -> dict:
     """h5py filter keywords of the ``flow`` dataset for a shard whose ``compression`` attribute is
-    ``"zstd"`` or ``"gzip"``: byte shuffle, then that compressor."""
+    ``"zstd"`` (hdf5plugin present at write time: Blosc LZ4 with byte shuffle) or ``"gzip"`` (HDF5's
+    byte shuffle, then gzip level 1)."""
     if compression == "zstd":
         import hdf5plugin
 
-        return {"shuffle": True, **hdf5plugin.Zstd(clevel=FLOW_ZSTD_LEVEL)}
+        return dict(hdf5plugin.Blosc(cname="lz4", clevel=FLOW_BLOSC_LEVEL, shuffle=hdf5plugin.Blosc.SHUFFLE))
     return {"shuffle": True, "compression": "gzip", "compression_opts": 1}
 
 
@@ -92,7 +95,7 @@ def decode_flow(raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     planes = np.moveaxis(raw, -3, -1)
     if out is None:
         out = np.empty(planes.shape, np.float32)
-    np.multiply(planes, np.float32(1.0 / FLOW_SCALE), out=out)  # 1/64 is exact in binary
+    np.multiply(planes, np.float32(1.0 / FLOW_SCALE), out=out)  # 1/16 is exact in binary
     return out
 
 

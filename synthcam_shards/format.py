@@ -43,10 +43,10 @@ FLOW_CHECKSUM_FIELDS = (*CHECKSUM_FIELDS, *FLOW_DATASETS)
 STACK_DATASETS = (*FRAME_DATASETS, *FLOW_DATASETS)
 """Every per-frame dataset stored one frame per compressed chunk (the header digest covers their layout,
 the ``checksum`` table their values)."""
-FLOW_SCALE = 64
+FLOW_SCALE = 16
 """Stored flow units per pixel: a stored int16 ``q`` is ``q / FLOW_SCALE`` pixels."""
 FLOW_LIMIT = 32767
-"""Largest stored |flow| in units (511.98 px); a pixel whose flow rounds beyond it is stored as 0 with mask
+"""Largest stored |flow| in units (2047.94 px); a pixel whose flow rounds beyond it is stored as 0 with mask
 :data:`FLOW_OUT_OF_VIEW`."""
 FLOW_NONE, FLOW_VALID, FLOW_OCCLUDED, FLOW_OUT_OF_VIEW = 0, 1, 2, 3
 """``flow_mask`` codes: no surface in frame t, or no next frame; visible in the next frame; hidden there by

@@ -44,8 +44,11 @@ from synthcam_shards.format import (
 
 _FILTERS = {"zstd": 32015, "gzip": 1}
 """HDF5 filter id of each ``compression`` attribute value."""
-SHUFFLE_FILTER = 2
-"""HDF5's byte-shuffle filter, which the ``flow`` dataset applies before its compressor."""
+SHUFFLE_FILTER, BLOSC_FILTER = 2, 32001
+"""HDF5's byte-shuffle filter and the Blosc filter (hdf5plugin)."""
+_FLOW_FILTERS = {"zstd": [BLOSC_FILTER], "gzip": [SHUFFLE_FILTER, 1]}
+"""Filters of the ``flow`` dataset for each ``compression`` attribute value: Blosc (LZ4 with its own byte
+shuffle) where the images use zstd, HDF5's shuffle and gzip where they use gzip."""
 
 
 def _decode_attr(value):
@@ -175,8 +178,8 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
     The root holds exactly the datasets of the format (hard links; no groups, external or virtual
     storage), with the flow datasets exactly when the version is 3; every shape matches ``frame_count``
     (at most :data:`MAX_FRAMES`) and the image size (sides 1..:data:`MAX_IMAGE_SIDE`); per-frame stacks
-    are chunked one frame per chunk with the filter the ``compression`` attribute names (after byte
-    shuffle for ``flow``) and every chunk stored; header datasets are contiguous and
+    are chunked one frame per chunk with the filter the ``compression`` attribute names (``flow``: Blosc, or
+    shuffle and gzip) and every chunk stored; header datasets are contiguous and
     completely stored; and all stored bytes together fit in the file.
     """
     if not _is_shard(f):
@@ -247,7 +250,7 @@ def _check_layout(f: h5py.File, path: Path, file_size: int) -> ShardLayout:
         stored += size
         if name in STACK_DATASETS:
             filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-            want = [SHUFFLE_FILTER, filter_id] if name == "flow" else [filter_id]
+            want = _FLOW_FILTERS[compression] if name == "flow" else [filter_id]
             if ds.chunks != (1, *shape[1:]) or filters != want or ds.id.get_num_chunks() != n:
                 raise _damaged(path, f"dataset {name} is not stored one compressed frame per chunk")
         elif plist.get_layout() != h5py.h5d.CONTIGUOUS or size != math.prod(shape) * ds.dtype.itemsize:

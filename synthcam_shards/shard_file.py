@@ -241,8 +241,8 @@ class ShardFile:
             ``pose`` : (4, 4) float64 camera-to-world; ``timestamp`` : () float64 seconds;
             ``trajectory_id`` : () int64; ``flow`` : (H, W, 2) float32 pixels (du, dv) from this frame to
             the next, 0 where ``flow_mask`` is not 1; ``flow_mask`` : (H, W) uint8 codes (0 none, 1 valid,
-            2 occluded, 3 out of view); ``flow_raw`` : (H, W, 2) int16 flow in 1/64 px; ``flow_planes`` :
-            (2, H, W) int16 flow in 1/64 px, du then dv planes, as stored (no copy, no transposition).
+            2 occluded, 3 out of view); ``flow_raw`` : (H, W, 2) int16 flow in 1/16 px; ``flow_planes`` :
+            (2, H, W) int16 flow in 1/16 px, du then dv planes, as stored (no copy, no transposition).
         verify : compare the CRC32 of each stored dataset read against the frame's checksum.
 
         Raises :class:`ShardError` naming the shard and frame on a checksum mismatch or an HDF5 /

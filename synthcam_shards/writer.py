@@ -294,8 +294,8 @@ class ShardWriter:
         flow : (H, W, 2) float32 pixels (du, dv) (planar, the view of (2, H, W) planes that
         :func:`~synthcam_core.geometry.flow_np.forward_flow` returns, is read without a copy); mask : (H, W)
         uint8 codes 0..3 (none, valid, occluded, out of view; :data:`~synthcam_shards.format.FLOW_MASK_CODES`).
-        Stored in 1/64 px (:func:`synthcam_shards.flow.encode_flow`): 0 where the mask is not valid, and a valid pixel
-        whose flow exceeds the int16 range (511.98 px) becomes 0 with mask 3 (out of view). Raises
+        Stored in 1/16 px (:func:`synthcam_shards.flow.encode_flow`): 0 where the mask is not valid, and a valid pixel
+        whose flow exceeds the int16 range (2047.94 px) becomes 0 with mask 3 (out of view). Raises
         ``ValueError`` for a shard made without ``flow=True`` and for arrays :func:`encode_flow` refuses.
         """
         if not self.flow:

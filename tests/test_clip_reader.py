@@ -16,6 +16,7 @@ from segnet.datasets.shard_reader import collate_frames
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import InputError, ShardError
 from synthcam_core.sample import SAMPLE_KEYS
+from synthcam_shards.format import FLOW_SCALE
 from synthcam_shards.shard_file import ShardWriter
 
 CAM = Intrinsics.nyuv2().scaled(16, 12)
@@ -23,10 +24,10 @@ STEP = 0.4  # seconds between frames at the default 2.5 frames/s
 
 
 def flow_of(i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame i's (12, 16, 2) float32 flow (whole 1/64 px, 0 where the mask is not 1) and (12, 16) uint8 mask."""
+    """Frame i's (12, 16, 2) float32 flow (whole stored units, 0 where the mask is not 1), (12, 16) uint8 mask."""
     rows, cols = np.mgrid[0:12, 0:16]
     mask = ((rows + cols + i) % 4).astype(np.uint8)
-    flow = np.stack([(i + 1) / 4 + cols / 64, -rows / 64 - i], axis=-1).astype(np.float32)
+    flow = np.stack([(i + 1) / 4 + cols / FLOW_SCALE, -rows / FLOW_SCALE - i], axis=-1).astype(np.float32)
     return flow * (mask == 1)[..., None], mask
 
 
@@ -199,10 +200,12 @@ def test_compact_flow_and_crop_and_resize(flow_shards):
     for key in standard:
         torch.testing.assert_close(expanded[key], standard[key], equal_nan=True)
     crop = ClipDataset(flow_shards, clip_length=2, crop=(2, 4, 8, 8), compact=True)[0]
-    np.testing.assert_array_equal(crop["flow_stored"][1].numpy(), 64 * flow_of(1)[0][2:10, 4:12].transpose(2, 0, 1))
+    expected = FLOW_SCALE * flow_of(1)[0][2:10, 4:12].transpose(2, 0, 1)
+    np.testing.assert_array_equal(crop["flow_stored"][1].numpy(), expected)
     np.testing.assert_array_equal(crop["flow_mask"][1].numpy(), flow_of(1)[1][2:10, 4:12])
     double = ClipDataset(flow_shards, clip_length=2, crop=(2, 4, 8, 8), resize=(16, 16))[0]
-    np.testing.assert_array_equal(double["flow"][1, :, ::2, ::2].numpy(), 2 * crop["flow_stored"][1].numpy() / 64)
+    doubled = 2 * crop["flow_stored"][1].numpy() / FLOW_SCALE
+    np.testing.assert_array_equal(double["flow"][1, :, ::2, ::2].numpy(), doubled)
     np.testing.assert_array_equal(double["flow_mask"][1, 1::2, 1::2].numpy(), crop["flow_mask"][1].numpy())
     with pytest.raises(InputError, match="resize needs compact=False"):
         ClipDataset(flow_shards, clip_length=2, resize=(24, 32), compact=True)

@@ -131,9 +131,9 @@ def test_close_refuses_a_frame_whose_flow_was_never_written(tmp_path):
 
 
 def test_encoding_rounds_clears_invalid_pixels_and_marks_overflow_out_of_view():
-    flow = np.full((2, 3, 2), 1.0 / 128 + 0.25, np.float32)  # 16.5 units: rounds half to even, 16
+    flow = np.full((2, 3, 2), 16.5 / FLOW_SCALE, np.float32)  # 16.5 units: rounds half to even, 16
     mask = np.array([[1, 1, 1], [0, 2, 3]], np.uint8)
-    flow[0, 1] = [FLOW_LIMIT / FLOW_SCALE + 0.01, 0.0]  # beyond int16: out of view, stored 0
+    flow[0, 1] = [(FLOW_LIMIT + 1) / FLOW_SCALE, 0.0]  # beyond int16: out of view, stored 0
     flow[0, 2] = [-FLOW_LIMIT / FLOW_SCALE, 3.0]  # the limit itself fits
     flow[1, 0] = np.nan  # not valid: stored 0 whatever it holds
     flow[1, 1] = np.inf
@@ -141,13 +141,13 @@ def test_encoding_rounds_clears_invalid_pixels_and_marks_overflow_out_of_view():
     assert stored.shape == (2, 2, 3) and stored.dtype == np.int16
     assert codes.tolist() == [[1, 3, 1], [0, 2, 3]]
     assert stored[:, 0, 0].tolist() == [16, 16] and stored[:, 0, 1].tolist() == [0, 0]
-    assert stored[:, 0, 2].tolist() == [-FLOW_LIMIT, 192] and not stored[:, 1].any()
+    assert stored[:, 0, 2].tolist() == [-FLOW_LIMIT, 3 * FLOW_SCALE] and not stored[:, 1].any()
     assert mask.tolist() == [[1, 1, 1], [0, 2, 3]]  # the caller's mask is left alone
     assert np.array_equal(decode_flow(stored), np.moveaxis(stored, 0, -1) / np.float32(FLOW_SCALE))
 
 
 def reference_encoding(flow: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The storage rule in plain numpy: x 64 in float32, rounded half to even; 0 where not valid; a valid
+    """The storage rule in plain numpy: x FLOW_SCALE in float32, rounded half to even; 0 where not valid; a valid
     pixel beyond the int16 limit becomes 0 with code 3."""
     scaled = np.rint(np.moveaxis(flow.astype(np.float32), -1, 0) * np.float32(FLOW_SCALE))
     codes = mask.astype(np.uint8)
@@ -182,7 +182,7 @@ def test_encoding_ignores_what_invalid_pixels_hold():
     flow[2] = 0.5
     mask = np.array([[0, 2, 3, 0], [3, 3, 0, 2], [1, 1, 1, 1]], np.uint8)
     stored, codes = encode_flow(flow, mask, (3, 4))
-    assert np.array_equal(codes, mask) and not stored[:, :2].any() and (stored[:, 2] == 32).all()
+    assert np.array_equal(codes, mask) and not stored[:, :2].any() and (stored[:, 2] == FLOW_SCALE // 2).all()
 
 
 @pytest.mark.parametrize(
