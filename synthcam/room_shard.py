@@ -17,6 +17,7 @@ import numpy as np
 import noise_models
 from scene_library import Scene, build_scene, generate_room, load_description
 from synthcam import __version__
+from synthcam.flow_stage import FlowStage
 from synthcam.generate_config import GenerateConfig, input_hashes, room_seed, shard_name, steps_per_frame
 from synthcam.render import Renderer, make_renderer
 from synthcam.render_raycast import RaycastRenderer
@@ -24,7 +25,6 @@ from synthcam.trajectory import Trajectory, sample_trajectory
 from synthcam.walk import DEFAULT_WALK_PARAMS, WalkParams
 from synthcam.write_failures import FAILED_WRITERS, output_error, write_errno
 from synthcam_core.errors import SynthcamError
-from synthcam_core.geometry.flow_np import empty_flow, forward_flow, no_flow
 from synthcam_shards.shard_file import ShardWriter, default_label_tables
 
 
@@ -103,8 +103,9 @@ def write_room_shard(
     name only once complete (see :class:`~synthcam_shards.shard_file.ShardWriter`). Every frame's ``trajectory_id``
     is the room index (one trajectory per room). With ``config.flow`` each frame's optical flow to the next
     (:func:`~synthcam_core.geometry.flow_np.forward_flow` of the two clean rendered depths and poses) is
-    written as soon as the next frame is rendered, the last frame's as :func:`~synthcam_core.geometry.flow_np.no_flow`;
-    only one previous frame is kept, and the noise stream is the same with and without flow.
+    computed while the next frame is noised and written and written after it (:class:`~synthcam.flow_stage.FlowStage`),
+    the last frame's as :func:`~synthcam_core.geometry.flow_np.no_flow`; only one previous frame is kept, and
+    the noise stream is the same with and without flow.
     """
     room_index = plan.index
     noise = noise_models.make(config.noise, config.noise_params)
@@ -124,19 +125,16 @@ def write_room_shard(
     trajectory = plan.trajectory
     intrinsics = config.intrinsics
     writer = None
-    previous: tuple[np.ndarray, np.ndarray] | None = None  # clean depth and pose of the frame before (--flow)
-    field = empty_flow(intrinsics.height, intrinsics.width) if config.flow else None  # reused: written at once
+    stage: FlowStage | None = None
     try:
         with ShardWriter(
             path, len(trajectory), intrinsics, attrs, plan.scene.describe(), default_label_tables(), flow=config.flow
         ) as writer:
+            stage = FlowStage(writer, intrinsics) if config.flow else None
             for i, pose in enumerate(trajectory.poses):
                 frame = plan.renderer.render(pose, normals=noise.needs_normals, incidence=noise.needs_incidence)
-                if config.flow:  # frame i-1's flow to this frame, from the clean rendered depth
-                    if previous is not None:
-                        motion = forward_flow(previous[0], frame.depth, intrinsics, previous[1], pose, out=field)
-                        writer.write_flow(i - 1, motion.flow, motion.mask)
-                    previous = (frame.depth, pose)
+                if stage is not None:  # frame i-1's flow to this frame, from the clean rendered depth
+                    stage.start(i, frame.depth, pose)
                 noisy = noise(frame, noise_rng)
                 writer.write(
                     i,
@@ -148,11 +146,12 @@ def write_room_shard(
                     float(trajectory.timestamps[i]),
                     trajectory_id=room_index,
                 )
+                if stage is not None:
+                    stage.finish()
                 if on_frame is not None:
                     on_frame(1)
-            if config.flow:  # the last frame has no next frame
-                last = no_flow(intrinsics.height, intrinsics.width)
-                writer.write_flow(len(trajectory) - 1, last.flow, last.mask)
+            if stage is not None:
+                stage.close(len(trajectory))
             return writer.close()
     except (OSError, RuntimeError) as exc:
         code = write_errno(exc)
@@ -161,6 +160,9 @@ def write_room_shard(
         if writer is not None:
             FAILED_WRITERS.append(writer)  # never closed again: see FAILED_WRITERS
         raise output_error(path, code) from None
+    finally:
+        if stage is not None:
+            stage.shutdown()
 
 
 def run_room(
