@@ -110,8 +110,24 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     file, .synthcam.lock, names its pid). Limits: --rooms up to 40,000, --frames-per-room up to
     100,000, --resolution from 16x16 to 4096x4096, --seed from 0 to 2**63 - 1.
     """
-    import os
     import signal
+
+    # SIGTERM is Ctrl-C from the first moment: the worker server starts before the heavy imports below, and a
+    # SIGTERM during them must still end the run the Ctrl-C way (workers gone, nothing half-written, exit 130).
+    previous = _install_signal(signal.SIGTERM, _sigterm_as_ctrl_c)
+    try:
+        _generate(config_path, out_dir, workers, ray_address, overwrite, quiet, options)
+    finally:
+        _install_signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_ctrl_c(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _generate(config_path, out_dir, workers, ray_address, overwrite, quiet, options) -> None:
+    """The body of :func:`generate`, run with SIGTERM handled as Ctrl-C."""
+    import os
 
     from tqdm import tqdm
 
@@ -152,10 +168,6 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     def notice(message: str) -> None:
         (bar[0].write if bar else click.echo)(f"note: {message}", file=sys.stderr)
 
-    def terminated(signum, frame):  # SIGTERM: the Ctrl-C path (workers killed, nothing half-written, exit 130)
-        raise KeyboardInterrupt
-
-    previous = _install_signal(signal.SIGTERM, terminated)
     restore_hook = silence_failed_hdf5_closes()  # a failed write is reported once, in the error line
     start = time.perf_counter()
     try:
@@ -182,7 +194,6 @@ def generate(config_path, out_dir, workers, ray_address, overwrite, quiet, **opt
     finally:
         for b in bar:
             b.close()
-        _install_signal(signal.SIGTERM, previous)
         restore_hook()
     elapsed = time.perf_counter() - start
     frames = (rooms - kept[0]) * frames_per_room

@@ -576,3 +576,30 @@ def test_an_interrupt_while_open3d_initialises_is_an_interrupt(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", interrupted)  # every import statement goes through it
     with pytest.raises(KeyboardInterrupt):
         import_open3d()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux's")
+def test_sigterm_during_start_up_takes_the_ctrl_c_path(tmp_path):
+    """SIGTERM as soon as the worker server exists (the command is still importing its libraries): the
+    run still ends the Ctrl-C way (exit 130 or 143, workers gone, no shard or manifest), not killed mid-import."""
+    out, log = tmp_path / "out", tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONPATH": str(CODE_ROOT)}
+    args = ["generate", "--rooms", "4", "--frames-per-room", "40", "--resolution", "64x48", "--renderer", "raycast"]
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args, "--workers", "2", "--out", str(out)],
+            cwd=CODE_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 60
+    while not (children := _children(proc.pid)):
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "no worker server started in 60 s"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert not _gone_within(children, 10)
+    assert proc.returncode in (130, 143), (proc.returncode, log.read_text()[-3000:])
+    assert not list(out.glob("*.h5")) and not (out / "manifest.json").exists()
