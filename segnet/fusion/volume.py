@@ -15,13 +15,19 @@ shifts ``cx, cy`` by half a pixel for it. Voxel ``i`` of the grid sits at ``i * 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from synthcam_core.camera import Intrinsics
 from synthcam_core.errors import InputError, SynthcamError
 
+PIXEL_CENTRE = 0.5
+"""Where a pixel's centre lies in its pixel (our convention); Open3D's ray caster puts it at 0."""
 BLOCK_RESOLUTIONS = (4, 8, 16)
 """Voxels per block side Open3D handles well."""
 
@@ -87,12 +93,14 @@ class LabelledPoints:
     """Surface points of the fused map.
 
     points : (N, 3) float32 world metres. labels : (N,) uint8 fused class id (0 = no evidence).
-    normals : (N, 3) float32 unit normals (world frame).
+    normals : (N, 3) float32 unit normals (world frame). classes : class ids of the map, void 0 included
+    (14 for the 13-class space): what picks the palette.
     """
 
     points: np.ndarray
     labels: np.ndarray
     normals: np.ndarray
+    classes: int = 41
 
 
 def check_frame(depth: np.ndarray, pose: np.ndarray, intrinsics: Intrinsics, labels: np.ndarray, classes: int) -> None:
@@ -142,6 +150,10 @@ class LabelFusion:
             device=self.device,
         )
         self.frames = 0
+        self._cast_blocks: dict[tuple[int, int], int] = {}  # active blocks at the last ray cast, per image size
+        import torch
+
+        self._torch_module = torch
 
     @property
     def trunc_voxels(self) -> float:
@@ -169,52 +181,62 @@ class LabelFusion:
         self._grid.integrate(blocks, image, k, ext, 1.0, s.depth_max, self.trunc_voxels)
         buf, found = self._grid.hashmap().find(blocks)
         coords, index = self._grid.voxel_coordinates_and_flattened_indices(buf[found].to(o3c.int32))
-        self._add_evidence(coords.cpu().numpy(), index.cpu().numpy().reshape(-1), depth, extrinsic, intrinsics, labels)
+        with self._torch_threads():
+            self._add_evidence(
+                self._torch(coords), self._torch(index).reshape(-1), depth, extrinsic, intrinsics, labels
+            )
         self.frames += 1
 
-    def _add_evidence(
-        self,
-        coords: np.ndarray,
-        index: np.ndarray,
-        depth: np.ndarray,
-        extrinsic: np.ndarray,
-        intrinsics: Intrinsics,
-        labels: np.ndarray,
-    ) -> None:
-        """Add the class scores of the pixel each voxel projects into, for voxels within ``trunc`` of its depth.
+    @contextmanager
+    def _torch_threads(self):
+        """One torch thread on the CPU for the duration: Open3D's OpenMP threads and torch's would otherwise
+        spin against each other (ten times slower on 2 cores)."""
+        torch = self._torch_module
+        threads = torch.get_num_threads()
+        if self.device.get_type() == self._o3c.Device.DeviceType.CPU:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
-        coords : (N, 3) float32 world metres of the voxels; index : (N,) int64 their flat voxel index.
+    def _torch(self, tensor):
+        """The torch view (no copy, same device) of an Open3D tensor."""
+        return self._torch_module.utils.dlpack.from_dlpack(tensor.to_dlpack())
+
+    def _evidence(self):
+        """(capacity * resolution**3, C) float32 torch view on the class evidence of every voxel slot."""
+        return self._torch(self._grid.attribute("class")).reshape(-1, self.classes)
+
+    def _add_evidence(self, coords, index, depth: np.ndarray, extrinsic: np.ndarray, intrinsics: Intrinsics, labels):
+        """Add the class scores of the pixel each voxel projects into, to the voxels within ``label_band`` of
+        that pixel's depth.
+
+        coords : (N, 3) float32 torch tensor of the voxels' world metres; index : (N,) int64 their flat voxel
+        index; both on the map's device. depth, labels : the frame's arrays (:meth:`integrate`).
         """
-        rot = extrinsic[:3, :3].astype(np.float32)
-        cam = coords @ rot.T + extrinsic[:3, 3].astype(np.float32)
-        z = cam[:, 2]
-        front = z > 1e-6
-        cam, z, index = cam[front], z[front], index[front]
-        u = np.floor(cam[:, 0] / z * np.float32(intrinsics.fx) + np.float32(intrinsics.cx))
-        v = np.floor(cam[:, 1] / z * np.float32(intrinsics.fy) + np.float32(intrinsics.cy))
-        inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
-        pixel = v[inside].astype(np.int64) * intrinsics.width + u[inside].astype(np.int64)
-        z, index = z[inside], index[inside]
-        observed = depth.reshape(-1)[pixel]
-        band = (observed > 0) & (observed <= self.settings.depth_max) & (np.abs(observed - z) < self.settings.trunc)
-        pixel, index = pixel[band], index[band]
+        torch = self._torch_module
+        device = coords.device
+        rot = torch.from_numpy(extrinsic[:3, :3].T.astype(np.float32)).to(device)
+        cam = torch.addmm(torch.from_numpy(extrinsic[:3, 3].astype(np.float32)).to(device), coords, rot)
+        z = cam[:, 2].clamp_min(1e-6)
+        u = torch.floor(cam[:, 0] / z * intrinsics.fx + intrinsics.cx)
+        v = torch.floor(cam[:, 1] / z * intrinsics.fy + intrinsics.cy)
+        w, h = intrinsics.width, intrinsics.height
+        keep = (cam[:, 2] > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        pixel = (v.clamp(0, h - 1) * w + u.clamp(0, w - 1)).long()
+        observed = torch.from_numpy(depth).to(device).reshape(-1)[pixel]
+        keep &= (observed > 0) & (observed <= self.settings.depth_max) & ((observed - z).abs() < self.settings.trunc)
         evidence = self._evidence()
         if labels.ndim == 2:
-            ids = labels.reshape(-1)[pixel].astype(np.int64)
-            seen = ids > 0
-            evidence[index[seen], ids[seen]] += 1.0  # each voxel once: no repeated (voxel, class) pair
+            ids = torch.from_numpy(labels.astype(np.int64, copy=False)).to(device).reshape(-1)[pixel]
+            at = (keep & (ids > 0)).nonzero().reshape(-1)
+            ones = torch.ones(len(at), dtype=evidence.dtype, device=device)
+            evidence.index_put_((index[at], ids[at]), ones, accumulate=True)
         else:
-            evidence[index] += labels.reshape(self.classes, -1)[:, pixel].T.astype(np.float32)
-        self._store_evidence(evidence)
-
-    def _evidence(self) -> np.ndarray:
-        """(capacity * resolution**3, C) float32 class evidence of every voxel slot (a view on the CPU)."""
-        return self._grid.attribute("class").cpu().numpy().reshape(-1, self.classes)
-
-    def _store_evidence(self, evidence: np.ndarray) -> None:
-        if self.device.get_type() != self._o3c.Device.DeviceType.CPU:
-            attribute = self._grid.attribute("class")
-            attribute.copy_from(self._o3c.Tensor.from_numpy(evidence.reshape(tuple(attribute.shape))).to(self.device))
+            at = keep.nonzero().reshape(-1)
+            scores = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.float32)).to(device)
+            evidence.index_add_(0, index[at], scores.reshape(self.classes, -1)[:, pixel[at]].T)
 
     def render(self, pose: np.ndarray, intrinsics: Intrinsics) -> FusedView:
         """Ray-cast the fused map into the camera at ``pose`` (4, 4 camera-to-world): depth and fused labels."""
@@ -224,41 +246,45 @@ class LabelFusion:
         if self._grid.hashmap().size() == 0:
             return empty
         k = intrinsics.matrix.copy()
-        k[0, 2] -= 0.5  # Open3D's ray for pixel u goes through u, ours through u + 0.5
-        k[1, 2] -= 0.5
+        k[0, 2] -= PIXEL_CENTRE  # Open3D's ray for pixel u goes through u, ours through u + 0.5
+        k[1, 2] -= PIXEL_CENTRE
         blocks = self.active_blocks()
+        args = (o3c.Tensor(k, o3c.float64), o3c.Tensor(self.raycast_extrinsic(pose), o3c.float64), w, h)
+        options = (["depth", "index", "interp_ratio"], 1.0, 0.1, s.depth_max, 1.0, self.trunc_voxels, 8)
         with self._o3d.utility.VerbosityContextManager(self._o3d.utility.VerbosityLevel.Error):
-            result = self._grid.ray_cast(
-                blocks,
-                o3c.Tensor(k, o3c.float64),
-                o3c.Tensor(np.linalg.inv(np.asarray(pose, dtype=np.float64)), o3c.float64),
-                w,
-                h,
-                ["depth", "index", "interp_ratio"],
-                1.0,
-                0.1,
-                s.depth_max,
-                1.0,
-                self.trunc_voxels,
-                8,
-            )
-        depth = result["depth"].cpu().numpy().reshape(h, w).astype(np.float32)
-        hit = depth > 0
-        index = result["index"].cpu().numpy().reshape(h, w, 8)[hit]
-        ratio = result["interp_ratio"].cpu().numpy().reshape(h, w, 8)[hit]
-        labels = np.zeros((h, w), np.uint8)
-        labels[hit] = self._classify(index, ratio)
-        return FusedView(depth, labels)
+            if len(blocks) > self._cast_blocks.get((w, h), 0) * 9 // 8:
+                # Open3D sizes its range-map buffer by the previous cast: a cast that needs much more space
+                # than the last one leaves part of the image empty, so cast once first to grow it.
+                self._grid.ray_cast(blocks, *args, *options)
+                self._cast_blocks[(w, h)] = len(blocks)
+            result = self._grid.ray_cast(blocks, *args, *options)
+        with self._torch_threads():
+            depth = self._torch(result["depth"]).reshape(h, w)
+            hit = (depth > 0).reshape(-1)
+            index = self._torch(result["index"]).reshape(-1, 8)[hit]
+            ratio = self._torch(result["interp_ratio"]).reshape(-1, 8)[hit]
+            labels = np.zeros(h * w, np.uint8)
+            labels[hit.cpu().numpy()] = self._classify(index, ratio)
+            return FusedView(depth.cpu().numpy().astype(np.float32), labels.reshape(h, w))
 
-    def _classify(self, index: np.ndarray, ratio: np.ndarray) -> np.ndarray:
-        """(M,) uint8 argmax class of the evidence of (M, 8) voxels weighted by (M, 8) ratios; 0 = no evidence."""
+    def raycast_extrinsic(self, pose: np.ndarray) -> np.ndarray:
+        """(4, 4) float64 world-to-camera matrix for Open3D's ray caster, which reads voxel ``floor(x / size)``
+        at ``x``: seen half a voxel shifted, it reads the nearest voxel (voxel ``i`` holds the TSDF at
+        ``i * size``), so the surface is not biased by up to a voxel."""
+        shift = np.eye(4)
+        shift[:3, 3] = -0.5 * self.settings.voxel_size
+        return np.linalg.inv(np.asarray(pose, dtype=np.float64)) @ shift
+
+    def _classify(self, index, ratio) -> np.ndarray:
+        """(M,) uint8 argmax class of the evidence of (M, 8) voxels (int64 flat index) weighted by (M, 8)
+        float32 ratios (torch tensors on the map's device); 0 where there is no evidence."""
+        torch = self._torch_module
         evidence = self._evidence()
-        total = np.zeros((len(index), self.classes), np.float32)
+        total = torch.zeros((len(index), self.classes), dtype=evidence.dtype, device=evidence.device)
         for k in range(index.shape[1]):  # 8 corners, each a vectorised gather
-            total += evidence[index[:, k]] * ratio[:, k : k + 1]
-        best = np.argmax(total, axis=1).astype(np.uint8)
-        best[total.max(axis=1) <= 0] = 0
-        return best
+            total.addcmul_(evidence[index[:, k]], ratio[:, k : k + 1])
+        best, top = total.max(dim=1)
+        return torch.where(best > 0, top, 0).to(torch.uint8).cpu().numpy()
 
     def active_blocks(self):
         """(M, 3) int32 Open3D tensor of the block coordinates in use."""
@@ -269,13 +295,18 @@ class LabelFusion:
         """The map's surface points (zero crossings of the TSDF where at least ``weight_threshold`` frames
         looked) with their normals and fused classes (trilinear vote of the 8 voxels around each point)."""
         if self._grid.hashmap().size() == 0:
-            return LabelledPoints(np.zeros((0, 3), np.float32), np.zeros(0, np.uint8), np.zeros((0, 3), np.float32))
+            none = np.zeros((0, 3), np.float32)
+            return LabelledPoints(none, np.zeros(0, np.uint8), none.copy(), self.classes)
         with self._o3d.utility.VerbosityContextManager(self._o3d.utility.VerbosityLevel.Error):
             cloud = self._grid.extract_point_cloud(weight_threshold)
         points = cloud.point.positions.cpu().numpy().astype(np.float32)
         normals = cloud.point.normals.cpu().numpy().astype(np.float32)
         index, ratio = self._corners(points)
-        return LabelledPoints(points, self._classify(index, ratio), normals)
+        device = self._evidence().device
+        with self._torch_threads():
+            torch = self._torch_module
+            labels = self._classify(torch.from_numpy(index).to(device), torch.from_numpy(ratio).to(device))
+        return LabelledPoints(points, labels, normals, self.classes)
 
     def _corners(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 8) int64 flat voxel index and (N, 8) float32 trilinear weight of the voxels around each of the
@@ -304,3 +335,98 @@ class LabelFusion:
         per_voxel = 4 * (2 + self.classes)
         capacity = int(self._grid.hashmap().capacity())
         return capacity * self.settings.block_resolution**3 * per_voxel
+
+
+def point_colors(labels: np.ndarray, classes: int) -> np.ndarray:
+    """(N, 3) uint8 RGB of (N,) class ids in the palette of every picture (:mod:`synthcam_core.palette`):
+    the 13-, 37- or 40-class space for 14, 38 or 41 ids; NYU40 colours by id for any other count."""
+    from synthcam_core.palette import CLASS_SPACES, class_colors, nyu40_colors
+
+    if classes - 1 in CLASS_SPACES:
+        table = class_colors(classes - 1)
+    else:
+        table = np.round(nyu40_colors()[np.arange(classes) % 41] * 255).astype(np.uint8)
+    return table[np.minimum(labels, classes - 1)]
+
+
+PLY_VERTEX = np.dtype(
+    [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
+    + [("red", "u1"), ("green", "u1"), ("blue", "u1"), ("class", "u1")]
+)
+"""One vertex of :func:`write_ply`: position (m) and normal as float32, palette colour and class id as uint8."""
+
+
+def write_ply(path: Path, points: LabelledPoints, option: str = "--out") -> Path:
+    """Write ``points`` as a binary little-endian PLY (:data:`PLY_VERTEX` per vertex) at ``path``, atomically:
+    an interrupted write leaves the previous file or none, never half a PLY. ``option`` names ``path`` in errors."""
+    from synthcam_core.atomic_file import write_atomic
+
+    path = Path(path)
+    vertices = np.empty(len(points.points), PLY_VERTEX)
+    for axis, name in enumerate("xyz"):
+        vertices[name] = points.points[:, axis]
+        vertices[f"n{name}"] = points.normals[:, axis]
+    rgb = point_colors(points.labels, points.classes)
+    vertices["red"], vertices["green"], vertices["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    vertices["class"] = points.labels
+    properties = "".join(
+        f"property {'float' if vertices.dtype[name].kind == 'f' else 'uchar'} {name}\n"
+        for name in PLY_VERTEX.names or ()
+    )
+    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n{properties}end_header\n"
+
+    def write(file: BinaryIO) -> None:
+        file.write(header.encode("ascii"))
+        file.write(vertices.tobytes())
+
+    write_atomic(path, write, option)
+    return path
+
+
+TOPDOWN_MAX_SIDE = 800
+"""Longest side in pixels of the map in :func:`topdown_picture`."""
+TOPDOWN_CELL = 0.02
+"""Smallest side in metres of a top-down map cell (then drawn enlarged): the spacing of 2 cm voxels' points."""
+
+
+def topdown_picture(points: LabelledPoints, path: Path, class_names: Sequence[str], option: str = "--out") -> Path:
+    """Write a PNG of the points seen from above (world z up, x to the right, y up), each pixel the colour of
+    the highest point in it below the ceiling (points named ``ceiling`` are left out), with a legend of the
+    classes shown; white where there is nothing. ``class_names`` names ids 0..classes - 1. Atomic."""
+    import cv2
+
+    from synthcam_core.atomic_file import write_atomic
+    from synthcam_core.palette import LegendItem, legend_strip
+
+    keep = np.ones(len(points.labels), bool)
+    if "ceiling" in class_names:
+        keep &= points.labels != list(class_names).index("ceiling")
+    xyz, labels = points.points[keep], points.labels[keep]
+    side = TOPDOWN_MAX_SIDE
+    image: np.ndarray = np.full((side // 2, side, 3), 255, np.uint8)
+    if len(xyz):
+        low, high = xyz[:, :2].min(axis=0), xyz[:, :2].max(axis=0)
+        cell = max(float((high - low).max()) / (side - 1), TOPDOWN_CELL)  # metres a pixel: no gaps between points
+        width, height = (np.floor((high - low) / cell).astype(int) + 1).tolist()
+        image = np.full((height, width, 3), 255, np.uint8)
+        order = np.argsort(xyz[:, 2], kind="stable")  # highest last: it covers what lies below it
+        col = np.floor((xyz[order, 0] - low[0]) / cell).astype(int)
+        row = height - 1 - np.floor((xyz[order, 1] - low[1]) / cell).astype(int)
+        image[row, col] = point_colors(labels[order], points.classes)
+        zoom = max(1, side // max(width, height))
+        image = cv2.resize(image, (width * zoom, height * zoom), interpolation=cv2.INTER_NEAREST)
+    rgb = point_colors(np.arange(points.classes, dtype=np.uint8), points.classes)
+    shown = np.bincount(labels, minlength=points.classes)
+    items = [
+        LegendItem(
+            int(i), class_names[i], (rgb[i, 0] / 255, rgb[i, 1] / 255, rgb[i, 2] / 255), shown[i] / max(len(labels), 1)
+        )
+        for i in np.argsort(-shown, kind="stable")
+        if shown[i] and i > 0
+    ]
+    picture = np.concatenate([image, legend_strip(items, image.shape[1], "classes:")], axis=0)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(picture[..., ::-1]))
+    if not ok:
+        raise SynthcamError(f"could not encode the top-down picture for {path}")
+    write_atomic(Path(path), lambda file: file.write(png.tobytes()), option)
+    return Path(path)
