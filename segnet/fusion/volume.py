@@ -15,11 +15,8 @@ shifts ``cx, cy`` by half a pixel for it. Voxel ``i`` of the grid sits at ``i * 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -30,6 +27,10 @@ PIXEL_CENTRE = 0.5
 """Where a pixel's centre lies in its pixel (our convention); Open3D's ray caster puts it at 0."""
 BLOCK_RESOLUTIONS = (4, 8, 16)
 """Voxels per block side Open3D handles well."""
+RANGE_DOWN = 8
+"""How many times coarser than the image Open3D's ray caster bounds its rays (its range map)."""
+FRAGMENT_MARGIN = 1.25
+"""Slack on :meth:`LabelFusion.range_fragments`' count before the fragment buffer is grown."""
 
 
 def open3d_module():
@@ -150,7 +151,7 @@ class LabelFusion:
             device=self.device,
         )
         self.frames = 0
-        self._cast_blocks: dict[tuple[int, int], int] = {}  # active blocks at the last ray cast, per image size
+        self._fragments = 0  # range-map fragments Open3D's ray caster has room for (:meth:`_reserve_fragments`)
         import torch
 
         self._torch_module = torch
@@ -249,15 +250,15 @@ class LabelFusion:
         k[0, 2] -= PIXEL_CENTRE  # Open3D's ray for pixel u goes through u, ours through u + 0.5
         k[1, 2] -= PIXEL_CENTRE
         blocks = self.active_blocks()
-        args = (o3c.Tensor(k, o3c.float64), o3c.Tensor(self.raycast_extrinsic(pose), o3c.float64), w, h)
-        options = (["depth", "index", "interp_ratio"], 1.0, 0.1, s.depth_max, 1.0, self.trunc_voxels, 8)
+        extrinsic = self.raycast_extrinsic(pose)
+        args = (o3c.Tensor(k, o3c.float64), o3c.Tensor(extrinsic, o3c.float64), w, h)
+        options = (["depth", "index", "interp_ratio"], 1.0, 0.1, s.depth_max, 1.0, self.trunc_voxels)
+        keys = blocks.cpu().numpy()
+        need = self.range_fragments(keys, k, extrinsic, w, h, RANGE_DOWN)
         with self._o3d.utility.VerbosityContextManager(self._o3d.utility.VerbosityLevel.Error):
-            if len(blocks) > self._cast_blocks.get((w, h), 0) * 9 // 8:
-                # Open3D sizes its range-map buffer by the previous cast: a cast that needs much more space
-                # than the last one leaves part of the image empty, so cast once first to grow it.
-                self._grid.ray_cast(blocks, *args, *options)
-                self._cast_blocks[(w, h)] = len(blocks)
-            result = self._grid.ray_cast(blocks, *args, *options)
+            if need * FRAGMENT_MARGIN + 16 >= self._fragments:
+                self._reserve_fragments(blocks, keys, args, options, need)
+            result = self._grid.ray_cast(blocks, *args, *options, RANGE_DOWN)
         with self._torch_threads():
             depth = self._torch(result["depth"]).reshape(h, w)
             hit = (depth > 0).reshape(-1)
@@ -266,6 +267,55 @@ class LabelFusion:
             labels = np.zeros(h * w, np.uint8)
             labels[hit.cpu().numpy()] = self._classify(index, ratio)
             return FusedView(depth.cpu().numpy().astype(np.float32), labels.reshape(h, w))
+
+    def _reserve_fragments(self, blocks, keys: np.ndarray, args: tuple, options: tuple, need: int) -> None:
+        """Grow Open3D's range-map fragment buffer past ``need`` fragments with one finer cast.
+
+        Open3D's ray caster first bounds each ray by the blocks' screen rectangles, cut into fragments of 16x16
+        range-map pixels, into a buffer it sizes by the last cast that overflowed it, to exactly that cast's
+        count. A cast needing as many fragments or more drops some of them, which ones depending on thread
+        timing: rays then start past the surface or miss it, and the same map casts differently from one call
+        to the next. A cast at a finer range map needs more fragments; the buffer then keeps that size."""
+        k, w, h = args[0].numpy(), args[2], args[3]
+        for down, zoom in ((4, 1), (2, 1), (1, 1), (1, 2), (1, 4)):
+            k_big = k.copy()
+            k_big[:2] *= zoom
+            size = (w * zoom, h * zoom)
+            warm = self.range_fragments(keys, k_big, args[1].numpy(), *size, down)
+            if warm > 1.5 * (need * FRAGMENT_MARGIN + 16):
+                break
+        o3c = self._o3c
+        big = (o3c.Tensor(k_big, o3c.float64), args[1], *size)
+        self._grid.ray_cast(blocks, *big, *options, down)
+        self._fragments = max(self._fragments, warm)
+
+    def range_fragments(self, keys: np.ndarray, k: np.ndarray, extrinsic: np.ndarray, w: int, h: int, down: int) -> int:
+        """How many range-map fragments Open3D's ray caster needs to cast blocks ``keys`` ((M, 3) int block
+        coordinates) into a ``w`` x ``h`` camera (``k`` (3, 3), ``extrinsic`` (4, 4) world-to-camera) with a
+        range map ``down`` times coarser (its rule: each block's screen rectangle in 16x16 tiles)."""
+        if not len(keys):
+            return 0
+        side = self.settings.voxel_size * self.settings.block_resolution
+        bits = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
+        corners = (keys[:, None, :] + bits[None]).reshape(-1, 3) * side
+        cam = corners @ extrinsic[:3, :3].T + extrinsic[:3, 3]
+        z = cam[:, 2]
+        front = z > 0
+        safe = np.where(front, z, 1.0)
+        u = (k[0, 0] * cam[:, 0] / safe + k[0, 2]) / down
+        v = (k[1, 1] * cam[:, 1] / safe + k[1, 2]) / down
+        wd, hd = w // down, h // down
+        inf = np.iinfo(np.int64).max // 4
+        u_min = np.where(front, np.floor(u), inf).reshape(-1, 8).min(axis=1).clip(None, wd - 1)
+        v_min = np.where(front, np.floor(v), inf).reshape(-1, 8).min(axis=1).clip(None, hd - 1)
+        u_max = np.where(front, np.ceil(u), -inf).reshape(-1, 8).max(axis=1).clip(0, None)
+        v_max = np.where(front, np.ceil(v), -inf).reshape(-1, 8).max(axis=1).clip(0, None)
+        u_min, v_min = np.maximum(u_min, 0), np.maximum(v_min, 0)
+        u_max, v_max = np.minimum(u_max, wd - 1), np.minimum(v_max, hd - 1)
+        seen = front.reshape(-1, 8).sum(axis=1) >= 2  # z_min < z_max needs two corners in front
+        seen &= (v_min < v_max) & (u_min < u_max)
+        tiles = np.ceil((v_max - v_min + 1) / 16) * np.ceil((u_max - u_min + 1) / 16)
+        return int(tiles[seen].sum())
 
     def raycast_extrinsic(self, pose: np.ndarray) -> np.ndarray:
         """(4, 4) float64 world-to-camera matrix for Open3D's ray caster, which reads voxel ``floor(x / size)``
@@ -335,98 +385,3 @@ class LabelFusion:
         per_voxel = 4 * (2 + self.classes)
         capacity = int(self._grid.hashmap().capacity())
         return capacity * self.settings.block_resolution**3 * per_voxel
-
-
-def point_colors(labels: np.ndarray, classes: int) -> np.ndarray:
-    """(N, 3) uint8 RGB of (N,) class ids in the palette of every picture (:mod:`synthcam_core.palette`):
-    the 13-, 37- or 40-class space for 14, 38 or 41 ids; NYU40 colours by id for any other count."""
-    from synthcam_core.palette import CLASS_SPACES, class_colors, nyu40_colors
-
-    if classes - 1 in CLASS_SPACES:
-        table = class_colors(classes - 1)
-    else:
-        table = np.round(nyu40_colors()[np.arange(classes) % 41] * 255).astype(np.uint8)
-    return table[np.minimum(labels, classes - 1)]
-
-
-PLY_VERTEX = np.dtype(
-    [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
-    + [("red", "u1"), ("green", "u1"), ("blue", "u1"), ("class", "u1")]
-)
-"""One vertex of :func:`write_ply`: position (m) and normal as float32, palette colour and class id as uint8."""
-
-
-def write_ply(path: Path, points: LabelledPoints, option: str = "--out") -> Path:
-    """Write ``points`` as a binary little-endian PLY (:data:`PLY_VERTEX` per vertex) at ``path``, atomically:
-    an interrupted write leaves the previous file or none, never half a PLY. ``option`` names ``path`` in errors."""
-    from synthcam_core.atomic_file import write_atomic
-
-    path = Path(path)
-    vertices = np.empty(len(points.points), PLY_VERTEX)
-    for axis, name in enumerate("xyz"):
-        vertices[name] = points.points[:, axis]
-        vertices[f"n{name}"] = points.normals[:, axis]
-    rgb = point_colors(points.labels, points.classes)
-    vertices["red"], vertices["green"], vertices["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-    vertices["class"] = points.labels
-    properties = "".join(
-        f"property {'float' if vertices.dtype[name].kind == 'f' else 'uchar'} {name}\n"
-        for name in PLY_VERTEX.names or ()
-    )
-    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n{properties}end_header\n"
-
-    def write(file: BinaryIO) -> None:
-        file.write(header.encode("ascii"))
-        file.write(vertices.tobytes())
-
-    write_atomic(path, write, option)
-    return path
-
-
-TOPDOWN_MAX_SIDE = 800
-"""Longest side in pixels of the map in :func:`topdown_picture`."""
-TOPDOWN_CELL = 0.02
-"""Smallest side in metres of a top-down map cell (then drawn enlarged): the spacing of 2 cm voxels' points."""
-
-
-def topdown_picture(points: LabelledPoints, path: Path, class_names: Sequence[str], option: str = "--out") -> Path:
-    """Write a PNG of the points seen from above (world z up, x to the right, y up), each pixel the colour of
-    the highest point in it below the ceiling (points named ``ceiling`` are left out), with a legend of the
-    classes shown; white where there is nothing. ``class_names`` names ids 0..classes - 1. Atomic."""
-    import cv2
-
-    from synthcam_core.atomic_file import write_atomic
-    from synthcam_core.palette import LegendItem, legend_strip
-
-    keep = np.ones(len(points.labels), bool)
-    if "ceiling" in class_names:
-        keep &= points.labels != list(class_names).index("ceiling")
-    xyz, labels = points.points[keep], points.labels[keep]
-    side = TOPDOWN_MAX_SIDE
-    image: np.ndarray = np.full((side // 2, side, 3), 255, np.uint8)
-    if len(xyz):
-        low, high = xyz[:, :2].min(axis=0), xyz[:, :2].max(axis=0)
-        cell = max(float((high - low).max()) / (side - 1), TOPDOWN_CELL)  # metres a pixel: no gaps between points
-        width, height = (np.floor((high - low) / cell).astype(int) + 1).tolist()
-        image = np.full((height, width, 3), 255, np.uint8)
-        order = np.argsort(xyz[:, 2], kind="stable")  # highest last: it covers what lies below it
-        col = np.floor((xyz[order, 0] - low[0]) / cell).astype(int)
-        row = height - 1 - np.floor((xyz[order, 1] - low[1]) / cell).astype(int)
-        image[row, col] = point_colors(labels[order], points.classes)
-        zoom = max(1, side // max(width, height))
-        image = cv2.resize(image, (width * zoom, height * zoom), interpolation=cv2.INTER_NEAREST)
-    rgb = point_colors(np.arange(points.classes, dtype=np.uint8), points.classes)
-    shown = np.bincount(labels, minlength=points.classes)
-    items = [
-        LegendItem(
-            int(i), class_names[i], (rgb[i, 0] / 255, rgb[i, 1] / 255, rgb[i, 2] / 255), shown[i] / max(len(labels), 1)
-        )
-        for i in np.argsort(-shown, kind="stable")
-        if shown[i] and i > 0
-    ]
-    picture = np.concatenate([image, legend_strip(items, image.shape[1], "classes:")], axis=0)
-    ok, png = cv2.imencode(".png", np.ascontiguousarray(picture[..., ::-1]))
-    if not ok:
-        raise SynthcamError(f"could not encode the top-down picture for {path}")
-    write_atomic(Path(path), lambda file: file.write(png.tobytes()), option)
-    return Path(path)
