@@ -14,6 +14,7 @@ import click
 from cli.bench import bench
 from cli.evaluate import evaluate
 from cli.export import export
+from cli.fuse import fuse
 from cli.generate import generate
 from cli.json_output import check_json_target, emit_json, json_option
 from cli.noise import noise
@@ -108,7 +109,7 @@ def preview(path, out_dir, frames) -> None:
     click.echo(f"wrote {len(written)} previews to {out_dir}")
 
 
-for command in (generate, scenes, train, evaluate, bench, validate, noise, realism, export):
+for command in (generate, scenes, train, evaluate, bench, validate, noise, realism, export, fuse):
     main.add_command(command)
 
 

@@ -27,8 +27,9 @@ PIXEL_CENTRE = 0.5
 """Where a pixel's centre lies in its pixel (our convention); Open3D's ray caster puts it at 0."""
 BLOCK_RESOLUTIONS = (4, 8, 16)
 """Voxels per block side Open3D handles well."""
-RANGE_DOWN = 8
-"""How many times coarser than the image Open3D's ray caster bounds its rays (its range map)."""
+RANGE_DOWN = (8, 4, 2, 1)
+"""How many times coarser than the image Open3D's ray caster bounds its rays (its range map): the first that
+divides both sides (Open3D reads past the end of its range map for the pixels of a partial last cell)."""
 FRAGMENT_MARGIN = 1.25
 """Slack on :meth:`LabelFusion.range_fragments`' count before the fragment buffer is grown."""
 
@@ -254,11 +255,12 @@ class LabelFusion:
         args = (o3c.Tensor(k, o3c.float64), o3c.Tensor(extrinsic, o3c.float64), w, h)
         options = (["depth", "index", "interp_ratio"], 1.0, 0.1, s.depth_max, 1.0, self.trunc_voxels)
         keys = blocks.cpu().numpy()
-        need = self.range_fragments(keys, k, extrinsic, w, h, RANGE_DOWN)
+        down = next(d for d in RANGE_DOWN if w % d == 0 and h % d == 0)
+        need = self.range_fragments(keys, k, extrinsic, w, h, down)
         with self._o3d.utility.VerbosityContextManager(self._o3d.utility.VerbosityLevel.Error):
             if need * FRAGMENT_MARGIN + 16 >= self._fragments:
-                self._reserve_fragments(blocks, keys, args, options, need)
-            result = self._grid.ray_cast(blocks, *args, *options, RANGE_DOWN)
+                self._reserve_fragments(blocks, keys, args, options, need, down)
+            result = self._grid.ray_cast(blocks, *args, *options, down)
         with self._torch_threads():
             depth = self._torch(result["depth"]).reshape(h, w)
             hit = (depth > 0).reshape(-1)
@@ -268,7 +270,7 @@ class LabelFusion:
             labels[hit.cpu().numpy()] = self._classify(index, ratio)
             return FusedView(depth.cpu().numpy().astype(np.float32), labels.reshape(h, w))
 
-    def _reserve_fragments(self, blocks, keys: np.ndarray, args: tuple, options: tuple, need: int) -> None:
+    def _reserve_fragments(self, blocks, keys: np.ndarray, args: tuple, options: tuple, need: int, down: int) -> None:
         """Grow Open3D's range-map fragment buffer past ``need`` fragments with one finer cast.
 
         Open3D's ray caster first bounds each ray by the blocks' screen rectangles, cut into fragments of 16x16
@@ -277,16 +279,17 @@ class LabelFusion:
         timing: rays then start past the surface or miss it, and the same map casts differently from one call
         to the next. A cast at a finer range map needs more fragments; the buffer then keeps that size."""
         k, w, h = args[0].numpy(), args[2], args[3]
-        for down, zoom in ((4, 1), (2, 1), (1, 1), (1, 2), (1, 4)):
+        finer = [(d, 1) for d in RANGE_DOWN if d < down]
+        for fine, zoom in (*finer, (1, 2), (1, 4)):
             k_big = k.copy()
             k_big[:2] *= zoom
             size = (w * zoom, h * zoom)
-            warm = self.range_fragments(keys, k_big, args[1].numpy(), *size, down)
+            warm = self.range_fragments(keys, k_big, args[1].numpy(), *size, fine)
             if warm > 1.5 * (need * FRAGMENT_MARGIN + 16):
                 break
         o3c = self._o3c
         big = (o3c.Tensor(k_big, o3c.float64), args[1], *size)
-        self._grid.ray_cast(blocks, *big, *options, down)
+        self._grid.ray_cast(blocks, *big, *options, fine)
         self._fragments = max(self._fragments, warm)
 
     def range_fragments(self, keys: np.ndarray, k: np.ndarray, extrinsic: np.ndarray, w: int, h: int, down: int) -> int:
