@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from tiny_runs import tiny_config
 
 from cli.evaluate import DATASET_CHOICES, SPLIT_CHOICES
 from segnet.checkpoint import load_checkpoint
@@ -24,23 +25,7 @@ QUIET = dict(progress=False, log=lambda s: None, tensorboard=False)
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(
-        dataset="synthetic",
-        synthetic_frames=16,
-        model="segnet-basic",
-        model_width=0.25,
-        height=24,
-        width=32,
-        batch_size=4,
-        encoding="DH",
-        classes=13,
-        epochs=1,
-        dropout=0.3,
-        lr=5e-3,
-        val_fraction=0.25,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(**{**dict(dropout=0.3), **kw})
 
 
 @pytest.fixture(scope="module")

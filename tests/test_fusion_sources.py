@@ -33,23 +33,12 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A 13-class DH checkpoint trained for one tiny epoch."""
-    from segnet.config import TrainConfig
+    from tiny_runs import tiny_config
+
     from segnet.train import train
 
     out = tmp_path_factory.mktemp("run")
-    config = TrainConfig(
-        dataset="synthetic",
-        synthetic_frames=8,
-        model="segnet-basic",
-        model_width=0.25,
-        height=24,
-        width=32,
-        batch_size=4,
-        encoding="DH",
-        classes=13,
-        epochs=1,
-        val_fraction=0.25,
-    )
+    config = tiny_config(synthetic_frames=8)
     train(config, out, progress=False, log=lambda s: None, tensorboard=False)
     return out / "last.pt"
 

@@ -235,3 +235,16 @@ def test_a_camera_whose_sides_are_not_multiples_of_8_renders(wall_scene):
     view = fusion.render(pose, camera)
     inner = view.depth[3:-3, 3:-3] > 0  # one frame: the voxels seen at the image border are half there
     assert inner.mean() > 0.97 and set(np.unique(view.labels[view.depth > 0])) == {1}
+
+
+def test_a_map_grows_past_its_initial_block_count_and_keeps_its_evidence(room_frames):
+    small = LabelFusion(14, FusionSettings(block_count=64))
+    large = LabelFusion(14, FusionSettings(block_count=20000))
+    for depth, labels, pose, _ in room_frames[:6]:
+        small.integrate(depth, pose, CAMERA, labels)
+        large.integrate(depth, pose, CAMERA, labels)
+    assert small.memory_bytes() < large.memory_bytes()
+    for _, _, pose, _ in room_frames[:6]:
+        a, b = small.render(pose, CAMERA), large.render(pose, CAMERA)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.depth, b.depth)

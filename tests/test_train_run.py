@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from tiny_runs import tiny_config
 
 from segnet.checkpoint import load_checkpoint
 from segnet.config import TrainConfig
@@ -23,23 +24,7 @@ QUIET = dict(progress=False, log=lambda s: None)
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(
-        dataset="synthetic",
-        synthetic_frames=16,
-        model="segnet-basic",
-        model_width=0.25,
-        height=24,
-        width=32,
-        batch_size=4,
-        encoding="DH",
-        classes=13,
-        epochs=2,
-        dropout=0.2,
-        lr=5e-3,
-        val_fraction=0.25,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(**{**dict(epochs=2, dropout=0.2), **kw})
 
 
 def test_a_run_leaves_the_callers_generator_and_cudnn_setting_alone(tmp_path):

@@ -56,7 +56,7 @@ class FusionSettings:
     trunc: float = 0.08
     depth_max: float = 8.0
     block_resolution: int = 8
-    block_count: int = 40000
+    block_count: int = 4096
     device: str = "CPU:0"
 
     def __post_init__(self) -> None:
