@@ -15,7 +15,6 @@ shifts ``cx, cy`` by half a pixel for it. Voxel ``i`` of the grid sits at ``i * 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,14 +48,16 @@ class FusionSettings:
 
     voxel_size : voxel side in metres. trunc : TSDF truncation distance in metres (at least 2 voxels).
     depth_max : farther depth (metres) is ignored. block_resolution : voxels per block side (4, 8 or 16).
-    block_count : initial hash capacity in blocks (grows as needed). device : ``"CPU:0"`` or ``"CUDA:0"``.
+    block_count : initial hash capacity in blocks; it doubles when full, a costly copy of every block (a
+    generated room at 2 cm voxels fills about 6,500: 16,384 blocks are 512 MiB at 14 classes). device :
+    ``"CPU:0"`` or ``"CUDA:0"``.
     """
 
     voxel_size: float = 0.02
     trunc: float = 0.08
     depth_max: float = 8.0
     block_resolution: int = 8
-    block_count: int = 4096
+    block_count: int = 16384
     device: str = "CPU:0"
 
     def __post_init__(self) -> None:
@@ -183,24 +184,8 @@ class LabelFusion:
         self._grid.integrate(blocks, image, k, ext, 1.0, s.depth_max, self.trunc_voxels)
         buf, found = self._grid.hashmap().find(blocks)
         coords, index = self._grid.voxel_coordinates_and_flattened_indices(buf[found].to(o3c.int32))
-        with self._torch_threads():
-            self._add_evidence(
-                self._torch(coords), self._torch(index).reshape(-1), depth, extrinsic, intrinsics, labels
-            )
+        self._add_evidence(self._torch(coords), self._torch(index).reshape(-1), depth, extrinsic, intrinsics, labels)
         self.frames += 1
-
-    @contextmanager
-    def _torch_threads(self):
-        """One torch thread on the CPU for the duration: Open3D's OpenMP threads and torch's would otherwise
-        spin against each other (ten times slower on 2 cores)."""
-        torch = self._torch_module
-        threads = torch.get_num_threads()
-        if self.device.get_type() == self._o3c.Device.DeviceType.CPU:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
 
     def _torch(self, tensor):
         """The torch view (no copy, same device) of an Open3D tensor."""
@@ -219,26 +204,32 @@ class LabelFusion:
         """
         torch = self._torch_module
         device = coords.device
-        rot = torch.from_numpy(extrinsic[:3, :3].T.astype(np.float32)).to(device)
-        cam = torch.addmm(torch.from_numpy(extrinsic[:3, 3].astype(np.float32)).to(device), coords, rot)
-        z = cam[:, 2].clamp_min(1e-6)
-        u = torch.floor(cam[:, 0] / z * intrinsics.fx + intrinsics.cx)
-        v = torch.floor(cam[:, 1] / z * intrinsics.fy + intrinsics.cy)
+        # one (N, 3) product gives (u z, v z, z): the camera matrix times the world-to-camera transform
+        project = (intrinsics.matrix @ extrinsic[:3]).astype(np.float32)
+        uvz = torch.addmm(
+            torch.from_numpy(project[:, 3]).to(device), coords, torch.from_numpy(project[:, :3].T.copy()).to(device)
+        )
+        z = uvz[:, 2]
+        inv_z = z.clamp_min(1e-6).reciprocal()
+        u = (uvz[:, 0] * inv_z).floor_()
+        v = (uvz[:, 1] * inv_z).floor_()
         w, h = intrinsics.width, intrinsics.height
-        keep = (cam[:, 2] > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        pixel = (v.clamp(0, h - 1) * w + u.clamp(0, w - 1)).long()
+        keep = (z > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        pixel = v.clamp_(0, h - 1).mul_(w).add_(u.clamp_(0, w - 1)).long()
         observed = torch.from_numpy(depth).to(device).reshape(-1)[pixel]
-        keep &= (observed > 0) & (observed <= self.settings.depth_max) & ((observed - z).abs() < self.settings.trunc)
+        keep &= (observed > 0) & (observed <= self.settings.depth_max) & ((observed - z).abs_() < self.settings.trunc)
         evidence = self._evidence()
+        # a voxel projects into one pixel: the indices below are unique, so a gather, add and store suffice
         if labels.ndim == 2:
             ids = torch.from_numpy(labels.astype(np.int64, copy=False)).to(device).reshape(-1)[pixel]
             at = (keep & (ids > 0)).nonzero().reshape(-1)
-            ones = torch.ones(len(at), dtype=evidence.dtype, device=device)
-            evidence.index_put_((index[at], ids[at]), ones, accumulate=True)
+            where = (index[at], ids[at])
+            evidence.index_put_(where, evidence[where] + 1.0)
         else:
             at = keep.nonzero().reshape(-1)
-            scores = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.float32)).to(device)
-            evidence.index_add_(0, index[at], scores.reshape(self.classes, -1)[:, pixel[at]].T)
+            scores = torch.from_numpy(np.ascontiguousarray(labels.reshape(self.classes, -1).T, dtype=np.float32))
+            rows = index[at]
+            evidence.index_put_((rows,), evidence[rows] + scores.to(device)[pixel[at]])
 
     def render(self, pose: np.ndarray, intrinsics: Intrinsics) -> FusedView:
         """Ray-cast the fused map into the camera at ``pose`` (4, 4 camera-to-world): depth and fused labels."""
@@ -261,14 +252,41 @@ class LabelFusion:
             if need * FRAGMENT_MARGIN + 16 >= self._fragments:
                 self._reserve_fragments(blocks, keys, args, options, need, down)
             result = self._grid.ray_cast(blocks, *args, *options, down)
-        with self._torch_threads():
-            depth = self._torch(result["depth"]).reshape(h, w)
-            hit = (depth > 0).reshape(-1)
-            index = self._torch(result["index"]).reshape(-1, 8)[hit]
-            ratio = self._torch(result["interp_ratio"]).reshape(-1, 8)[hit]
-            labels = np.zeros(h * w, np.uint8)
-            labels[hit.cpu().numpy()] = self._classify(index, ratio)
-            return FusedView(depth.cpu().numpy().astype(np.float32), labels.reshape(h, w))
+        depth_t = self._torch(result["depth"]).reshape(-1)
+        hit = depth_t > 0
+        index = self._torch(result["index"]).reshape(-1, 8)[hit]
+        ratio = self._torch(result["interp_ratio"]).reshape(-1, 8)[hit]
+        labels = np.zeros(h * w, np.uint8)
+        labels[hit.cpu().numpy()] = self._nearest_class(index, ratio)
+        return FusedView(depth_t.cpu().numpy().reshape(h, w).astype(np.float32), labels.reshape(h, w))
+
+    def _nearest_class(self, index, ratio) -> np.ndarray:
+        """(M,) uint8 fused class of ray-cast hits from Open3D's (M, 8) voxel indices and weights: the class of
+        the nearest voxel (corner 0, as the view is shifted by half a voxel), else, where that voxel holds no
+        evidence, of the weighted evidence of the 8 (0 where there is none)."""
+        torch = self._torch_module
+        evidence = self._evidence()
+        near = evidence[index[:, 0]] * (ratio[:, :1] > 0)
+        empty = near.max(dim=1).values <= 0
+        if bool(empty.any()):
+            near[empty] = torch.bmm(ratio[empty].unsqueeze(1), self._gather(index[empty])).squeeze(1)
+        return self._argmax(near)
+
+    @staticmethod
+    def surface_points(depth: np.ndarray, hit: np.ndarray, pose: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+        """(M, 3) float32 world points of the pixels ``hit`` ((H, W) bool) of a z-depth image seen from ``pose``."""
+        rows, cols = np.nonzero(hit)
+        z = depth[rows, cols].astype(np.float64)
+        x = (cols + PIXEL_CENTRE - intrinsics.cx) / intrinsics.fx * z
+        y = (rows + PIXEL_CENTRE - intrinsics.cy) / intrinsics.fy * z
+        cam = np.stack([x, y, z], axis=1)
+        return (cam @ pose[:3, :3].T + pose[:3, 3]).astype(np.float32)
+
+    def labels_at(self, points: np.ndarray) -> np.ndarray:
+        """(M,) uint8 fused class at (M, 3) world points: the class evidence of the 8 voxels around each,
+        trilinearly weighted (0 where there is none)."""
+        index, ratio = self._corners(points)
+        return self._classify(index, ratio)
 
     def _reserve_fragments(self, blocks, keys: np.ndarray, args: tuple, options: tuple, need: int, down: int) -> None:
         """Grow Open3D's range-map fragment buffer past ``need`` fragments with one finer cast.
@@ -332,11 +350,16 @@ class LabelFusion:
         """(M,) uint8 argmax class of the evidence of (M, 8) voxels (int64 flat index) weighted by (M, 8)
         float32 ratios (torch tensors on the map's device); 0 where there is no evidence."""
         torch = self._torch_module
-        evidence = self._evidence()
-        total = torch.zeros((len(index), self.classes), dtype=evidence.dtype, device=evidence.device)
-        for k in range(index.shape[1]):  # 8 corners, each a vectorised gather
-            total.addcmul_(evidence[index[:, k]], ratio[:, k : k + 1])
-        best, top = total.max(dim=1)
+        return self._argmax(torch.bmm(ratio.unsqueeze(1), self._gather(index)).squeeze(1))
+
+    def _gather(self, index):
+        """(M, 8, C) class evidence of (M, 8) flat voxel indices."""
+        return self._evidence()[index.reshape(-1)].reshape(len(index), 8, self.classes)
+
+    def _argmax(self, evidence) -> np.ndarray:
+        """(M,) uint8 class of most (M, C) evidence; 0 where there is none."""
+        torch = self._torch_module
+        best, top = evidence.max(dim=1)
         return torch.where(best > 0, top, 0).to(torch.uint8).cpu().numpy()
 
     def active_blocks(self):
@@ -354,34 +377,30 @@ class LabelFusion:
             cloud = self._grid.extract_point_cloud(weight_threshold)
         points = cloud.point.positions.cpu().numpy().astype(np.float32)
         normals = cloud.point.normals.cpu().numpy().astype(np.float32)
-        index, ratio = self._corners(points)
-        device = self._evidence().device
-        with self._torch_threads():
-            torch = self._torch_module
-            labels = self._classify(torch.from_numpy(index).to(device), torch.from_numpy(ratio).to(device))
-        return LabelledPoints(points, labels, normals, self.classes)
+        return LabelledPoints(points, self.labels_at(points), normals, self.classes)
 
-    def _corners(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 8) int64 flat voxel index and (N, 8) float32 trilinear weight of the voxels around each of the
-        (N, 3) world points (weight 0 where the voxel's block is not in the map)."""
-        o3c, res = self._o3c, self.settings.block_resolution
-        grid = points.astype(np.float64) / self.settings.voxel_size
-        base = np.floor(grid).astype(np.int64)
-        frac = (grid - base).astype(np.float32)
-        index = np.zeros((len(points), 8), np.int64)
-        ratio = np.zeros((len(points), 8), np.float32)
-        for k in range(8):
-            step = np.array([k & 1, (k >> 1) & 1, (k >> 2) & 1])
-            voxel = base + step
-            block = np.floor_divide(voxel, res)
-            local = voxel - block * res
-            buf, found = self._grid.hashmap().find(o3c.Tensor(block.astype(np.int32)).to(self.device))
-            found_np = found.cpu().numpy()
-            flat = buf.cpu().numpy().astype(np.int64) * res**3 + (local[:, 2] * res + local[:, 1]) * res + local[:, 0]
-            index[:, k] = np.where(found_np, flat, 0)
-            weight = np.prod(np.where(step == 1, frac, 1.0 - frac), axis=1)
-            ratio[:, k] = np.where(found_np, weight, 0.0)
-        return index, ratio
+    def _corners(self, points: np.ndarray):
+        """(N, 8) int64 flat voxel index and (N, 8) float32 trilinear weight (torch tensors on the map's device)
+        of the voxels around each of the (N, 3) world points (weight 0 where the voxel's block is not in the
+        map)."""
+        torch, o3c, res = self._torch_module, self._o3c, self.settings.block_resolution
+        device = self._evidence().device
+        grid = torch.from_numpy(points).to(device, torch.float64) / self.settings.voxel_size
+        base = grid.floor()
+        frac = (grid - base).to(torch.float32)
+        steps = torch.tensor([[k & 1, (k >> 1) & 1, (k >> 2) & 1] for k in range(8)], device=device)
+        voxel = base.to(torch.int64).unsqueeze(1) + steps  # (N, 8, 3)
+        block = torch.div(voxel, res, rounding_mode="floor")
+        local = voxel - block * res
+        keys = o3c.Tensor.from_dlpack(torch.utils.dlpack.to_dlpack(block.reshape(-1, 3).to(torch.int32)))
+        buf, found = self._grid.hashmap().find(keys)
+        found_t = self._torch(found).reshape(-1, 8)
+        flat = self._torch(buf).to(torch.int64).reshape(-1, 8) * res**3
+        flat += (local[..., 2] * res + local[..., 1]) * res + local[..., 0]
+        side = torch.where(steps.bool(), frac.unsqueeze(1), 1.0 - frac.unsqueeze(1))  # (N, 8, 3)
+        weight = side.prod(dim=2)
+        zero = torch.zeros((), dtype=torch.int64, device=device)
+        return torch.where(found_t, flat, zero), torch.where(found_t, weight, 0.0)
 
     def memory_bytes(self) -> int:
         """Bytes held by the map's voxel blocks (hash capacity, all attributes)."""
