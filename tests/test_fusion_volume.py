@@ -248,3 +248,13 @@ def test_a_map_grows_past_its_initial_block_count_and_keeps_its_evidence(room_fr
         a, b = small.render(pose, CAMERA), large.render(pose, CAMERA)
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.depth, b.depth)
+
+
+def test_a_view_that_would_overflow_open3d_s_range_buffer_is_refused(room_frames, monkeypatch):
+    """An overflowing cast makes Open3D read range fragments it never wrote: refused beforehand instead."""
+    from segnet.fusion import volume
+
+    monkeypatch.setattr(volume, "FRAGMENT_SIDE", 32)  # room for 32 * 32 / 256 / 0.02 = 200 fragments
+    fusion = fused(room_frames[:2])
+    with pytest.raises(SynthcamError, match="range fragments, more than Open3D's ray caster holds"):
+        fusion.render(room_frames[0][2], CAMERA)

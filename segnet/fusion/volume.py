@@ -29,8 +29,9 @@ BLOCK_RESOLUTIONS = (4, 8, 16)
 RANGE_DOWN = (8, 4, 2, 1)
 """How many times coarser than the image Open3D's ray caster bounds its rays (its range map): the first that
 divides both sides (Open3D reads past the end of its range map for the pixels of a partial last cell)."""
-FRAGMENT_MARGIN = 1.25
-"""Slack on :meth:`LabelFusion.range_fragments`' count before the fragment buffer is grown."""
+FRAGMENT_SIDE = 2048
+"""Side in pixels of the image of the cast that sizes Open3D's range-fragment buffer (819,200 fragments of
+16x16 range-map pixels at 2 cm voxels; a 320x240 view of a room needs a few thousand)."""
 
 
 def open3d_module():
@@ -48,9 +49,9 @@ class FusionSettings:
 
     voxel_size : voxel side in metres. trunc : TSDF truncation distance in metres (at least 2 voxels).
     depth_max : farther depth (metres) is ignored. block_resolution : voxels per block side (4, 8 or 16).
-    block_count : initial hash capacity in blocks; it doubles when full, a costly copy of every block (a
-    generated room at 2 cm voxels fills about 6,500: 16,384 blocks are 512 MiB at 14 classes). device :
-    ``"CPU:0"`` or ``"CUDA:0"``.
+    block_count : initial hash capacity in blocks; it doubles when full, a costly copy of every block (at 2 cm
+    voxels a 60-frame walk through a generated room fills about 6,500 blocks, a 1,000-frame one up to
+    32,768; 16,384 blocks are 512 MiB at 14 classes). device : ``"CPU:0"`` or ``"CUDA:0"``.
     """
 
     voxel_size: float = 0.02
@@ -248,10 +249,14 @@ class LabelFusion:
         keys = blocks.cpu().numpy()
         down = next(d for d in RANGE_DOWN if w % d == 0 and h % d == 0)
         need = self.range_fragments(keys, k, extrinsic, w, h, down)
-        with self._o3d.utility.VerbosityContextManager(self._o3d.utility.VerbosityLevel.Error):
-            if need * FRAGMENT_MARGIN + 16 >= self._fragments:
-                self._reserve_fragments(blocks, keys, args, options, need, down)
-            result = self._grid.ray_cast(blocks, *args, *options, down)
+        if not self._fragments:
+            self._reserve_fragments()
+        if need >= self._fragments:
+            raise SynthcamError(
+                f"this view of the map needs {need} range fragments, more than Open3D's ray caster holds "
+                f"({self._fragments}); use a larger voxel size"
+            )
+        result = self._grid.ray_cast(blocks, *args, *options, down)
         depth_t = self._torch(result["depth"]).reshape(-1)
         hit = depth_t > 0
         index = self._torch(result["index"]).reshape(-1, 8)[hit]
@@ -288,27 +293,21 @@ class LabelFusion:
         index, ratio = self._corners(points)
         return self._classify(index, ratio)
 
-    def _reserve_fragments(self, blocks, keys: np.ndarray, args: tuple, options: tuple, need: int, down: int) -> None:
-        """Grow Open3D's range-map fragment buffer past ``need`` fragments with one finer cast.
+    def _reserve_fragments(self) -> None:
+        """Make Open3D's ray caster allocate its range-fragment buffer large, once, before any real cast.
 
-        Open3D's ray caster first bounds each ray by the blocks' screen rectangles, cut into fragments of 16x16
-        range-map pixels, into a buffer it sizes by the last cast that overflowed it, to exactly that cast's
-        count. A cast needing as many fragments or more drops some of them, which ones depending on thread
-        timing: rays then start past the surface or miss it, and the same map casts differently from one call
-        to the next. A cast at a finer range map needs more fragments; the buffer then keeps that size."""
-        k, w, h = args[0].numpy(), args[2], args[3]
-        finer = [(d, 1) for d in RANGE_DOWN if d < down]
-        for fine, zoom in (*finer, (1, 2), (1, 4)):
-            k_big = k.copy()
-            k_big[:2] *= zoom
-            size = (w * zoom, h * zoom)
-            warm = self.range_fragments(keys, k_big, args[1].numpy(), *size, fine)
-            if warm > 1.5 * (need * FRAGMENT_MARGIN + 16):
-                break
-        o3c = self._o3c
-        big = (o3c.Tensor(k_big, o3c.float64), args[1], *size)
-        self._grid.ray_cast(blocks, *big, *options, fine)
-        self._fragments = max(self._fragments, warm)
+        Open3D first bounds each ray by the blocks' screen rectangles, cut into fragments of 16x16 range-map
+        pixels, in a buffer it sizes at its first cast (by that cast's image and voxel size) and afterwards
+        only when a cast overflows it. An overflowing cast drops fragments (which ones, by thread timing: rays
+        then start past the surface) and reads fragments it never wrote (a crash when that memory holds old
+        data). One cast of no block into a large image allocates room for :data:`FRAGMENT_SIDE` squared
+        / 256 / voxel_size fragments at the cost of that many quick rays; every later cast is counted
+        beforehand (:meth:`range_fragments`) and refused if it would overflow."""
+        o3c, side = self._o3c, FRAGMENT_SIDE
+        no_block = o3c.Tensor(np.zeros((0, 3), np.int32)).to(self.device)
+        identity = (o3c.Tensor(np.eye(3)), o3c.Tensor(np.eye(4)), side, side)
+        self._grid.ray_cast(no_block, *identity, ["depth"], 1.0, 0.1, 1.0, 1.0, self.trunc_voxels, 1)
+        self._fragments = int(side * side / 256 / self.settings.voxel_size)
 
     def range_fragments(self, keys: np.ndarray, k: np.ndarray, extrinsic: np.ndarray, w: int, h: int, down: int) -> int:
         """How many range-map fragments Open3D's ray caster needs to cast blocks ``keys`` ((M, 3) int block
