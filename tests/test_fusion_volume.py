@@ -133,6 +133,8 @@ def test_an_empty_map_renders_and_extracts_nothing():
         (dict(block_resolution=7), "block resolution"),
         (dict(block_count=0), "block count"),
         (dict(device="TPU:0"), "CPU:0, CUDA:0"),
+        (dict(label_band=0.005), "label band 0.005 m is not between half a voxel"),
+        (dict(label_band=0.1), "and the truncation distance"),
     ],
 )
 def test_bad_settings_are_one_line_errors(settings, fragment):
