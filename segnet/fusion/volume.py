@@ -4,7 +4,7 @@ Each voxel holds ``tsdf`` (float32, truncated signed distance in units of ``trun
 frames that updated it) and ``class`` (float32 (C,), the class evidence summed over frames: one count per
 frame for integer labels, the class probabilities for softmax input). Open3D integrates depth; then a label
 pass projects every voxel of the frame's blocks into the frame and adds that pixel's class scores to the
-voxels within ``label_band`` (one voxel by default) of the observed depth: the voxels of the surface seen.
+voxels within ``label_band`` (1.5 voxels by default) of the observed depth: the voxels of the surface seen.
 
 Conventions: depth is z-depth in metres (0 = invalid); a pose is a (4, 4) camera-to-world matrix of an
 OpenCV camera; pixel (u, v) has its centre at (u + 0.5, v + 0.5) in the image coordinates of ``cx, cy``
