@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny_runs import tiny_config as shared_tiny_config
 
 from cli.main import main
 from segnet.checkpoint import init_from_checkpoint, load_checkpoint
@@ -44,22 +45,8 @@ TINY = [
 
 
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(
-        dataset="synthetic",
-        synthetic_frames=16,
-        model="segnet-basic",
-        model_width=0.25,
-        height=24,
-        width=32,
-        batch_size=4,
-        encoding="DHA",
-        classes=13,
-        epochs=2,
-        dropout=0.2,
-        lr=5e-3,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    """The shared tiny run with DHA input, 2 epochs, dropout 0.2 and the default validation share."""
+    return shared_tiny_config(**{**dict(encoding="DHA", epochs=2, dropout=0.2, val_fraction=0.1), **kw})
 
 
 def test_cli_train_then_evaluate(tmp_path):
