@@ -179,7 +179,7 @@ def format_summary(summary: dict, out_dir: Path) -> str:
     lines = [
         f"fused {summary['frames']} frames of {summary['source']} ({summary['depth']} depth, "
         f"labels: {summary['labels']}) at {1000 * summary['voxel_size']:g} mm voxels"
-        + (f", {fps:.1f} frames/s" if fps else ""),
+        + (f", {fps:.1f} frames/s (labelling and integration)" if fps else ""),
         f"{summary['points']} labelled points, {summary['memory_bytes'] / 2**20:.1f} MiB map",
     ]
     if summary["fused_accuracy"] is not None:
