@@ -260,3 +260,12 @@ def test_a_view_that_would_overflow_open3d_s_range_buffer_is_refused(room_frames
     fusion = fused(room_frames[:2])
     with pytest.raises(SynthcamError, match="range fragments, more than Open3D's ray caster holds"):
         fusion.render(room_frames[0][2], CAMERA)
+
+
+def test_a_new_map_allocates_512_mib_whatever_its_class_count():
+    from segnet.fusion.volume import INITIAL_MAP_BYTES, initial_blocks
+
+    assert initial_blocks(14, FusionSettings()) == 16384
+    assert initial_blocks(14, FusionSettings(block_count=100)) == 100
+    for classes in (14, 38, 41):
+        assert 0.9 * INITIAL_MAP_BYTES < LabelFusion(classes).memory_bytes() <= INITIAL_MAP_BYTES

@@ -29,6 +29,8 @@ BLOCK_RESOLUTIONS = (4, 8, 16)
 RANGE_DOWN = (8, 4, 2, 1)
 """How many times coarser than the image Open3D's ray caster bounds its rays (its range map): the first that
 divides both sides (Open3D reads past the end of its range map for the pixels of a partial last cell)."""
+INITIAL_MAP_BYTES = 512 * 2**20
+"""What a new map allocates by default (16,384 blocks of 8³ voxels at 14 classes); it doubles when full."""
 FRAGMENT_SIDE = 2048
 """Side in pixels of the image of the cast that sizes Open3D's range-fragment buffer (819,200 fragments of
 16x16 range-map pixels at 2 cm voxels; a 320x240 view of a room needs a few thousand)."""
@@ -51,7 +53,8 @@ class FusionSettings:
     depth_max : farther depth (metres) is ignored. block_resolution : voxels per block side (4, 8 or 16).
     block_count : initial hash capacity in blocks; it doubles when full, a costly copy of every block (at 2 cm
     voxels a 60-frame walk through a generated room fills about 6,500 blocks, a 1,000-frame one up to
-    32,768; 16,384 blocks are 512 MiB at 14 classes). device : ``"CPU:0"`` or ``"CUDA:0"``.
+    32,768). None: as many as :data:`INITIAL_MAP_BYTES` hold (16,384 at 14 classes, 6,096 at 41).
+    device : ``"CPU:0"`` or ``"CUDA:0"``.
     label_band : metres either side of a pixel's depth within which voxels take its class evidence (default
     1.5 voxels: a wider band lets a surface take the classes of another close in front of it, 0.1 to 0.2
     points of agreement with the rendered labels on generated rooms at 8 cm).
@@ -61,7 +64,7 @@ class FusionSettings:
     trunc: float = 0.08
     depth_max: float = 8.0
     block_resolution: int = 8
-    block_count: int = 16384
+    block_count: int | None = None
     device: str = "CPU:0"
     label_band: float | None = None
 
@@ -83,7 +86,8 @@ class FusionSettings:
             raise InputError(
                 f"block resolution {self.block_resolution} is not one of {', '.join(map(str, BLOCK_RESOLUTIONS))}"
             )
-        if isinstance(self.block_count, bool) or not isinstance(self.block_count, int) or self.block_count < 1:
+        count = self.block_count
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise InputError(f"block count must be a positive integer, got {self.block_count!r}")
         if self.label_band is not None and not 0.5 * self.voxel_size <= self.label_band <= self.trunc:
             raise InputError(
@@ -92,6 +96,14 @@ class FusionSettings:
             )
         if self.device.upper() not in ("CPU:0", "CUDA:0"):
             raise InputError(f"fusion device {self.device!r} is not one of CPU:0, CUDA:0")
+
+
+def initial_blocks(classes: int, settings: FusionSettings) -> int:
+    """Blocks a new map has room for: ``settings.block_count``, or as many as :data:`INITIAL_MAP_BYTES` hold
+    at 4 bytes a voxel for the TSDF, the weight and each class (void included)."""
+    if settings.block_count is not None:
+        return settings.block_count
+    return max(INITIAL_MAP_BYTES // (4 * (2 + classes) * settings.block_resolution**3), 1024)
 
 
 @dataclass(frozen=True)
@@ -164,7 +176,7 @@ class LabelFusion:
             attr_channels=((1), (1), (self.classes)),
             voxel_size=settings.voxel_size,
             block_resolution=settings.block_resolution,
-            block_count=settings.block_count,
+            block_count=initial_blocks(self.classes, settings),
             device=self.device,
         )
         self.frames = 0
