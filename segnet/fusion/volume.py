@@ -26,6 +26,9 @@ PIXEL_CENTRE = 0.5
 """Where a pixel's centre lies in its pixel (our convention); Open3D's ray caster puts it at 0."""
 BLOCK_RESOLUTIONS = (4, 8, 16)
 """Voxels per block side Open3D handles well."""
+CORNERS = np.array([[k & 1, (k >> 1) & 1, (k >> 2) & 1] for k in range(8)], np.int64)
+"""(8, 3) offsets of a cell's corners in Open3D's order (x fastest): the 8 voxels around a point, a block's
+8 corners."""
 RANGE_DOWN = (8, 4, 2, 1)
 """How many times coarser than the image Open3D's ray caster bounds its rays (its range map): the first that
 divides both sides (Open3D reads past the end of its range map for the pixels of a partial last cell)."""
@@ -303,16 +306,6 @@ class LabelFusion:
             near[empty] = torch.bmm(ratio[empty].unsqueeze(1), self._gather(index[empty])).squeeze(1)
         return self._argmax(near)
 
-    @staticmethod
-    def surface_points(depth: np.ndarray, hit: np.ndarray, pose: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
-        """(M, 3) float32 world points of the pixels ``hit`` ((H, W) bool) of a z-depth image seen from ``pose``."""
-        rows, cols = np.nonzero(hit)
-        z = depth[rows, cols].astype(np.float64)
-        x = (cols + PIXEL_CENTRE - intrinsics.cx) / intrinsics.fx * z
-        y = (rows + PIXEL_CENTRE - intrinsics.cy) / intrinsics.fy * z
-        cam = np.stack([x, y, z], axis=1)
-        return (cam @ pose[:3, :3].T + pose[:3, 3]).astype(np.float32)
-
     def labels_at(self, points: np.ndarray) -> np.ndarray:
         """(M,) uint8 fused class at (M, 3) world points: the class evidence of the 8 voxels around each,
         trilinearly weighted (0 where there is none)."""
@@ -342,8 +335,7 @@ class LabelFusion:
         if not len(keys):
             return 0
         side = self.settings.voxel_size * self.settings.block_resolution
-        bits = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
-        corners = (keys[:, None, :] + bits[None]).reshape(-1, 3) * side
+        corners = (keys[:, None, :] + CORNERS[None]).reshape(-1, 3) * side
         cam = corners @ extrinsic[:3, :3].T + extrinsic[:3, 3]
         z = cam[:, 2]
         front = z > 0
@@ -413,7 +405,7 @@ class LabelFusion:
         grid = torch.from_numpy(points).to(device, torch.float64) / self.settings.voxel_size
         base = grid.floor()
         frac = (grid - base).to(torch.float32)
-        steps = torch.tensor([[k & 1, (k >> 1) & 1, (k >> 2) & 1] for k in range(8)], device=device)
+        steps = torch.from_numpy(CORNERS).to(device)
         voxel = base.to(torch.int64).unsqueeze(1) + steps  # (N, 8, 3)
         block = torch.div(voxel, res, rounding_mode="floor")
         local = voxel - block * res
